@@ -1,0 +1,37 @@
+# The README's commands. `make test` is what CI runs (.ci/run); `make up` starts a local control plane.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: test lint up down status build clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "plumbline needs Python 3.11 or newer as $(PYTHON) (set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+## test: lint, type-check, build the control-plane binaries once (cached), run every test
+test: lint $(STAMP)
+	$(BIN)/plumb local build
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+## up / down / status: a local Kubernetes control plane to try plumbline against
+up: $(STAMP)
+	$(BIN)/plumb local up
+
+down: $(STAMP)
+	$(BIN)/plumb local down
+
+status: $(STAMP)
+	$(BIN)/plumb local status
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""``plumb``: the root command, error handling and exit codes.
+
+Exit codes follow diff(1) and DESIGN.md: 0 ok / no changes, 1 changes found or blocked by a guard,
+2 and above errors. A :class:`PlumbError` is printed as one readable message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from plumbline import __version__
+from plumbline.cli import local
+from plumbline.errors import PlumbError
+
+err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="plumb",
+    help="plumbline: GitOps for Kubernetes that shows where a cluster leaves Git, and what a sync "
+    "would really do about it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(local.app, name="local")
+
+
+@app.command()
+def version() -> None:
+    """Print plumbline's version and the pinned versions of the binaries it runs."""
+    from plumbline.toolchain import KITS
+
+    print(f"plumbline {__version__}")
+    for kit in KITS.values():
+        print(f"{kit.name} {kit.version}")
+
+
+def main() -> None:
+    """Entry point of the console script. Click handles usage errors (exit 2) and --help itself."""
+    try:
+        app()
+    except PlumbError as error:
+        err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        sys.exit(error.exit_code)

@@ -1,0 +1,75 @@
+"""``plumb local``: a real Kubernetes control plane on this machine, to try plumbline against."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+
+from plumbline import toolchain
+from plumbline.local import local_down, local_status, local_up
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    help="A local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager).",
+    no_args_is_help=True,
+)
+
+
+def _progress(message: str) -> None:
+    err.print(f"[dim]…[/] {message}")
+
+
+@app.command()
+def up(
+    port: int | None = typer.Option(None, help="Port for the API server on 127.0.0.1 (default: a free one)."),
+) -> None:
+    """Start the local control plane (building its binaries the first time) and print its kubeconfig."""
+    began = time.monotonic()
+    plane, status = local_up(port=port, progress=_progress)
+    if plane is None:
+        out.print(f"already running at {status.server}")
+    else:
+        out.print(
+            f"[green]ready[/] at {status.server} in {plane.started_in:.1f}s "
+            f"(total {time.monotonic() - began:.1f}s with binary checks)"
+        )
+    out.print(f"kubeconfig: {status.kubeconfig}")
+    out.print(f"  export KUBECONFIG={status.kubeconfig}")
+    out.print("stop it with: plumb local down")
+
+
+@app.command()
+def down() -> None:
+    """Stop the local control plane and delete its data."""
+    stopped = local_down()
+    out.print(f"stopped {', '.join(stopped)}" if stopped else "no local control plane was running")
+
+
+@app.command()
+def status() -> None:
+    """Say whether the local control plane runs and is ready. Exit 0 if ready, 1 if not."""
+    st = local_status()
+    if not st.processes:
+        out.print("not running (start it with: plumb local up)")
+        raise typer.Exit(1)
+    for name, alive in st.processes.items():
+        out.print(f"{name:<24} {'[green]running[/]' if alive else '[red]exited[/]'}")
+    age = f", up {time.time() - st.started:.0f}s" if st.started else ""
+    out.print(f"api server {st.server}: {'[green]ready[/]' if st.ready else '[red]not ready[/]'}{age}")
+    out.print(f"kubeconfig: {st.kubeconfig}")
+    if not (st.running and st.ready):
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    force: bool = typer.Option(False, "--force", help="Rebuild even if the cache holds the binaries."),
+) -> None:
+    """Build (once) and cache the binaries plumbline runs, then say where each one is."""
+    for kit in toolchain.KITS.values():
+        toolchain.ensure_kit(kit, progress=_progress, force=force)
+        out.print(toolchain.kit_status(kit))

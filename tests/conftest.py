@@ -1,0 +1,73 @@
+"""Shared fixtures: one real control plane per test session, and the CI rules.
+
+In CI (``CI=true``) a control plane that cannot start fails the run instead of skipping, and a run in
+which no integration test executed fails too: a green run must have met the real API server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from plumbline.errors import ControlPlaneError, ToolchainError
+from plumbline.local import ControlPlane
+
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+_integration_executed = 0
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    with contextlib.ExitStack() as stack:
+        try:
+            plane = stack.enter_context(ControlPlane.temporary())
+        except (ToolchainError, ControlPlaneError) as error:
+            if IN_CI:
+                pytest.fail(f"CI needs the real control plane and it could not start: {error}")
+            pytest.skip(f"no control plane here: {error}")
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def api_client(control_plane: ControlPlane) -> Iterator[Any]:
+    from kubernetes import config
+
+    client = config.new_client_from_config(config_file=str(control_plane.kubeconfig))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def dyn(api_client: Any) -> Any:
+    from kubernetes.dynamic import DynamicClient
+
+    return DynamicClient(api_client)
+
+
+@pytest.fixture
+def namespace(dyn: Any) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards (without waiting for it to go)."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
+    namespaces.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    with contextlib.suppress(Exception):
+        namespaces.delete(name=name)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _integration_executed
+    if report.when == "call" and "integration" in report.keywords and report.outcome != "skipped":
+        _integration_executed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if IN_CI and exitstatus == 0 and _integration_executed == 0:
+        session.exitstatus = 1
+        print("\nCI=true but no integration test executed: the real control plane was never used. Failing.")
