@@ -1,0 +1,126 @@
+"""Reading YAML from places plumbline does not control (Git repositories, rendered output), safely.
+
+* Sizes are bounded: a file larger than ``MAX_FILE_BYTES`` or a document that *expands* (aliases
+  followed) to more than ``MAX_NODES`` nodes is refused before anything is built from it. That stops
+  "billion laughs" alias bombs in milliseconds instead of exhausting memory.
+* Only plain data is built (mappings, sequences, scalars): no tags that construct objects.
+* Errors name the file and the line.
+
+``load_documents`` returns plain ``dict``/``list`` values; ``load_documents_with_lines`` returns
+ruamel's round-trip containers, whose ``.lc`` gives line numbers for error messages.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from plumbline.errors import PlumbError
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 500_000
+
+
+class YamlError(PlumbError):
+    """A YAML file that cannot be read: too large, malformed, or an alias bomb."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its data, the file it came from, its index there and its first line (1-based)."""
+
+    data: Any
+    file: str
+    index: int
+    line: int
+
+
+def _yaml(typ: str) -> YAML:
+    yaml = YAML(typ=typ, pure=True)
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _expanded_size(node: Node, memo: dict[int, int], limit: int) -> int:
+    """Nodes in ``node`` with every alias expanded, computed without expanding (memoised by identity)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = limit + 1  # a node reached again while being counted is a recursive alias: refuse
+    total = 1
+    if isinstance(node, SequenceNode):
+        for child in node.value:
+            total += _expanded_size(child, memo, limit)
+            if total > limit:
+                break
+    elif isinstance(node, MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, memo, limit) + _expanded_size(v, memo, limit)
+            if total > limit:
+                break
+    elif not isinstance(node, ScalarNode):
+        total = limit + 1
+    memo[key] = total
+    return total
+
+
+def _check(text: str, file: str, max_nodes: int) -> list[int]:
+    """Refuse oversized or bomb-shaped input; return each document's first line (1-based)."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_FILE_BYTES:
+        raise YamlError(
+            f"{file}: {size} bytes is more than the {MAX_FILE_BYTES} bytes plumbline reads from one file"
+        )
+    lines = []
+    try:
+        for node in _yaml("safe").compose_all(io.StringIO(text)):
+            if node is None:
+                continue
+            expanded = _expanded_size(node, {}, max_nodes)
+            if expanded > max_nodes:
+                raise YamlError(
+                    f"{file}:{node.start_mark.line + 1}: this document expands to more than {max_nodes} "
+                    "nodes (aliases followed); refused as a possible alias bomb"
+                )
+            lines.append(node.start_mark.line + 1)
+    except MarkedYAMLError as error:
+        raise YamlError(_describe(error, file)) from None
+    except YAMLError as error:
+        raise YamlError(f"{file}: not valid YAML: {error}") from None
+    except RecursionError:
+        raise YamlError(f"{file}: nested too deeply to be a Kubernetes manifest") from None
+    return lines
+
+
+def _describe(error: MarkedYAMLError, file: str) -> str:
+    mark = error.problem_mark or error.context_mark
+    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+    problem = error.problem or error.context or "invalid YAML"
+    return f"{where}: not valid YAML: {problem}"
+
+
+def _load(text: str, file: str, typ: str, max_nodes: int) -> list[Document]:
+    lines = _check(text, file, max_nodes)
+    try:
+        loaded = [d for d in _yaml(typ).load_all(io.StringIO(text)) if d is not None]
+    except MarkedYAMLError as error:
+        raise YamlError(_describe(error, file)) from None
+    except YAMLError as error:
+        raise YamlError(f"{file}: not valid YAML: {error}") from None
+    pairs = enumerate(zip(loaded, lines, strict=True))
+    return [Document(data=d, file=file, index=i, line=line) for i, (d, line) in pairs]
+
+
+def load_documents(text: str, *, file: str, max_nodes: int = MAX_NODES) -> list[Document]:
+    """Every non-empty document of ``text`` as plain data. ``file`` is used in error messages only."""
+    return _load(text, file, "safe", max_nodes)
+
+
+def load_documents_with_lines(text: str, *, file: str, max_nodes: int = MAX_NODES) -> list[Document]:
+    """Like :func:`load_documents`, but mappings keep line numbers: ``doc.data.lc.key(name)``."""
+    return _load(text, file, "rt", max_nodes)
