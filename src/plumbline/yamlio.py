@@ -80,6 +80,7 @@ def _check(text: str, file: str, max_nodes: int) -> list[int]:
     try:
         for node in _yaml("safe").compose_all(io.StringIO(text)):
             if node is None:
+                lines.append(0)
                 continue
             expanded = _expanded_size(node, {}, max_nodes)
             if expanded > max_nodes:
@@ -107,13 +108,13 @@ def _describe(error: MarkedYAMLError, file: str) -> str:
 def _load(text: str, file: str, typ: str, max_nodes: int) -> list[Document]:
     lines = _check(text, file, max_nodes)
     try:
-        loaded = [d for d in _yaml(typ).load_all(io.StringIO(text)) if d is not None]
+        loaded = list(_yaml(typ).load_all(io.StringIO(text)))
     except MarkedYAMLError as error:
         raise YamlError(_describe(error, file)) from None
     except YAMLError as error:
         raise YamlError(f"{file}: not valid YAML: {error}") from None
-    pairs = enumerate(zip(loaded, lines, strict=True))
-    return [Document(data=d, file=file, index=i, line=line) for i, (d, line) in pairs]
+    present = [(d, line) for d, line in zip(loaded, lines, strict=True) if d is not None]
+    return [Document(data=d, file=file, index=i, line=line) for i, (d, line) in enumerate(present)]
 
 
 def load_documents(text: str, *, file: str, max_nodes: int = MAX_NODES) -> list[Document]:
