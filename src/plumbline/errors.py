@@ -19,3 +19,23 @@ class ToolchainError(PlumbError):
 
 class ControlPlaneError(PlumbError):
     """The local control plane could not be started, reached or stopped."""
+
+
+class ConfigError(PlumbError):
+    """plumbline's own configuration (Projects, Environments, Apps) is invalid: names file, line, field."""
+
+
+class SourceError(PlumbError):
+    """A Git source cannot be fetched, resolved or checked out safely."""
+
+
+class RenderError(PlumbError):
+    """Manifests cannot be rendered (plain YAML, Kustomize, Helm): names the file and the object."""
+
+
+class ClusterError(PlumbError):
+    """The Kubernetes API refused or failed a request; names the object and the server's reason."""
+
+
+class StoreError(PlumbError):
+    """The history store cannot be read or written."""

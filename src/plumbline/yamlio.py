@@ -20,13 +20,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from plumbline.errors import PlumbError
+from plumbline.errors import RenderError
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 500_000
 
 
-class YamlError(PlumbError):
+class YamlError(RenderError):
     """A YAML file that cannot be read: too large, malformed, or an alias bomb."""
 
 
