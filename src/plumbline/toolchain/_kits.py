@@ -28,6 +28,8 @@ class Kit:
     version_args: tuple[str, ...]
     version_pattern: str
     gomod_root: Path = GOMOD_ROOT
+    # Extra linker flags; "{version}", "{major}", "{minor}" are filled from the pinned version.
+    ldflags: tuple[str, ...] = ()
 
     @property
     def gomod_dir(self) -> Path:
@@ -45,6 +47,10 @@ class Kit:
     @property
     def binaries(self) -> tuple[str, ...]:
         return tuple(self.packages)
+
+    def link_flags(self) -> list[str]:
+        major, minor = [*self.version.lstrip("v").split("."), "0", "0"][:2]
+        return [flag.format(version=self.version, major=major, minor=minor) for flag in self.ldflags]
 
     def version_ok(self, output: str) -> bool:
         expected = self.version_pattern.format(version=re.escape(self.version.lstrip("v")))
@@ -66,6 +72,18 @@ KITS: dict[str, Kit] = {
             # kubectl has no --version flag, but prints the same line for `kubectl version --client`;
             # the cache check runs the first binary only (kube-apiserver).
             version_pattern=r"Kubernetes v{version}\b",
+            # Kubernetes stamps its version at link time; unstamped binaries say v0.0.0-master, and
+            # the API server derives its compatibility version from this.
+            ldflags=tuple(
+                f"-X {package}.{key}={value}"
+                for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+                for key, value in (
+                    ("gitVersion", "{version}"),
+                    ("gitMajor", "{major}"),
+                    ("gitMinor", "{minor}"),
+                    ("gitTreeState", "clean"),
+                )
+            ),
         ),
         Kit(
             name="etcd",

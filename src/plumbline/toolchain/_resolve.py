@@ -201,7 +201,8 @@ def _build(kit: Kit, target: Path, say: BuildProgress) -> None:
         # One `go build` per binary, so each is named as the kit says; the compile cache makes the
         # packages they share build once.
         for name, package in kit.packages.items():
-            cmd = [str(go), "build", "-trimpath", "-ldflags=-s -w", "-o", str(out / name), package]
+            ldflags = " ".join(["-s", "-w", *kit.link_flags()])
+            cmd = [str(go), "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(out / name), package]
             _go_build(cmd, cwd=src, env=env, log_path=log_path, deadline=deadline, kit=kit, say=say)
             sums[name] = _sha256(out / name)
         (out / MANIFEST).write_text(
