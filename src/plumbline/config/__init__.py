@@ -1,0 +1,67 @@
+"""plumbline's own configuration: Projects, Environments and Apps, Kubernetes-style YAML.
+
+The public data are frozen pydantic models (``App``, ``Project``, ``Environment`` and their specs):
+fields are snake_case in Python (``app.spec.source.repo_url``) and camelCase in YAML (``repoURL``).
+``Mode`` and ``Tool`` are the one vocabulary for the automation gradient and the renderer.
+
+    config = load_config(find_config(None))
+    app = config.app("guestbook")
+    project = config.project(app.spec.project)
+
+Every validation problem names file, line, object and field (:class:`InvalidConfigError`).
+"""
+
+from plumbline.config._find import find_config
+from plumbline.config._load import Config, Origin, load_config
+from plumbline.config._model import (
+    API_VERSION,
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_PROJECT,
+    App,
+    AppSpec,
+    Destination,
+    Environment,
+    EnvironmentSpec,
+    GroupKind,
+    HelmSource,
+    Metadata,
+    Mode,
+    Project,
+    ProjectDestination,
+    ProjectSpec,
+    Source,
+    SyncOptions,
+    Tool,
+    check_dns1123_label,
+    is_remote,
+)
+from plumbline.config._problems import InvalidConfigError, Problem
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_ENVIRONMENT",
+    "DEFAULT_PROJECT",
+    "App",
+    "AppSpec",
+    "Config",
+    "Destination",
+    "Environment",
+    "EnvironmentSpec",
+    "GroupKind",
+    "HelmSource",
+    "InvalidConfigError",
+    "Metadata",
+    "Mode",
+    "Origin",
+    "Problem",
+    "Project",
+    "ProjectDestination",
+    "ProjectSpec",
+    "Source",
+    "SyncOptions",
+    "Tool",
+    "check_dns1123_label",
+    "find_config",
+    "is_remote",
+    "load_config",
+]

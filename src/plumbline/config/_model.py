@@ -1,0 +1,315 @@
+"""The shapes of plumbline's configuration: Project, Environment and App, as frozen pydantic models.
+
+The models *are* the public data: ``app.spec.source.repo_url``, ``app.spec.mode`` and so on. They are
+frozen (assigning to a field raises) and forbid unknown fields, so a typo in YAML is an error rather
+than a silently ignored setting. In YAML every field is spelled the Kubernetes way (``repoURL``,
+``targetRevision``); only that spelling is accepted, and ``model_dump(by_alias=True)`` gives it back.
+
+Relative local paths (``spec.source.repoURL``, ``spec.destination.kubeconfig``) are resolved against
+the directory of the file that declared them when validation is given ``context={"base_dir": dir}``
+(``load_config`` always does); without a context they are kept as written.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+API_VERSION = "plumbline.dev/v1alpha1"
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# scp-like Git addresses (git@github.com:org/repo.git) are remote, though they have no "://".
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+
+
+class Mode(StrEnum):
+    """The automation gradient, one rung at a time (each rung includes the ones before it).
+
+    * ``observe`` — plan and report only; never writes to the cluster on its own.
+    * ``sync`` — applies new commits automatically.
+    * ``self-heal`` — also reverts drift made live (an edit Git does not have).
+    * ``prune`` — also deletes objects Git no longer has.
+    """
+
+    OBSERVE = "observe"
+    SYNC = "sync"
+    SELF_HEAL = "self-heal"
+    PRUNE = "prune"
+
+    @property
+    def rank(self) -> int:
+        """Position on the gradient: observe 0, sync 1, self-heal 2, prune 3."""
+        return list(Mode).index(self)
+
+    def includes(self, step: Mode) -> bool:
+        """True if this mode allows ``step`` (``Mode.PRUNE.includes(Mode.SYNC)`` is True)."""
+        return self.rank >= step.rank
+
+
+class Tool(StrEnum):
+    """How an App's source is rendered. ``auto`` picks kustomize or helm by the files present, else plain."""
+
+    AUTO = "auto"
+    PLAIN = "plain"
+    KUSTOMIZE = "kustomize"
+    HELM = "helm"
+
+
+def check_dns1123_label(value: str) -> str:
+    """Return ``value`` if it is a DNS-1123 label (as Kubernetes requires of names), else raise ValueError."""
+    if len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
+        raise ValueError(
+            f"must be a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and "
+            f"ending with a letter or digit (got {value!r})"
+        )
+    return value
+
+
+def is_remote(repo_url: str) -> bool:
+    """True for a URL (``https://``, ``ssh://``, ``file://``, ...) or scp-like address; False for a path."""
+    return "://" in repo_url or bool(_SCP_LIKE.match(repo_url))
+
+
+def _inside(path: str, what: str) -> str:
+    """``path`` normalised, if it is relative and stays inside the repository; else ValueError."""
+    normal = posixpath.normpath(path)
+    if posixpath.isabs(path) or normal == ".." or normal.startswith("../"):
+        raise ValueError(f"{what} must be a relative path inside the repository (got {path!r})")
+    return normal
+
+
+def _resolve_local(value: str, info: ValidationInfo) -> str:
+    base = (info.context or {}).get("base_dir")
+    if base is None:
+        return value
+    path = Path(value).expanduser()
+    return os.path.normpath(path if path.is_absolute() else Path(base) / path)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GroupKind(_Model):
+    """An API group and kind; either may be a glob (``kind: "*"``). The core group is ``""``."""
+
+    group: str = ""
+    kind: str
+
+    def matches(self, group: str, kind: str) -> bool:
+        return fnmatchcase(group, self.group) and fnmatchcase(kind, self.kind)
+
+
+class Metadata(_Model):
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_label(cls, value: str) -> str:
+        return check_dns1123_label(value)
+
+
+class _Object(_Model):
+    api_version: Literal["plumbline.dev/v1alpha1"] = Field(alias="apiVersion")
+    metadata: Metadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+# --- Project ----------------------------------------------------------------------------------------
+
+
+class ProjectDestination(_Model):
+    namespace: str = Field(description="glob of namespaces the project's apps may deploy into")
+
+
+class ProjectSpec(_Model):
+    """A boundary. Omitted lists allow any repo and namespace; cluster-scoped kinds: denied unless listed."""
+
+    source_repos: list[str] = Field(default_factory=lambda: ["*"], alias="sourceRepos")
+    destinations: list[ProjectDestination] = Field(
+        default_factory=lambda: [ProjectDestination(namespace="*")]
+    )
+    cluster_resource_allow_list: list[GroupKind] = Field(
+        default_factory=list, alias="clusterResourceAllowList"
+    )
+    namespace_resource_deny_list: list[GroupKind] = Field(
+        default_factory=list, alias="namespaceResourceDenyList"
+    )
+    protected_kinds: list[GroupKind] = Field(default_factory=list, alias="protectedKinds")
+
+
+class Project(_Object):
+    kind: Literal["Project"] = "Project"
+    spec: ProjectSpec = Field(default_factory=ProjectSpec)
+
+    def allows_repo(self, repo_url: str) -> bool:
+        """True if ``repo_url`` (as resolved: local paths are absolute) matches a ``sourceRepos`` glob."""
+        return any(fnmatchcase(repo_url, pattern) for pattern in self.spec.source_repos)
+
+    def allows_namespace(self, namespace: str) -> bool:
+        return any(fnmatchcase(namespace, d.namespace) for d in self.spec.destinations)
+
+    def allows_cluster_kind(self, group: str, kind: str) -> bool:
+        """Cluster-scoped kinds are denied unless ``clusterResourceAllowList`` names them."""
+        return any(gk.matches(group, kind) for gk in self.spec.cluster_resource_allow_list)
+
+    def allows_namespaced_kind(self, group: str, kind: str) -> bool:
+        return not any(gk.matches(group, kind) for gk in self.spec.namespace_resource_deny_list)
+
+    def is_protected(self, group: str, kind: str) -> bool:
+        return any(gk.matches(group, kind) for gk in self.spec.protected_kinds)
+
+
+# --- Environment ------------------------------------------------------------------------------------
+
+
+class EnvironmentSpec(_Model):
+    branches: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    protected: bool = False
+    requires_passed_in: str | None = Field(default=None, alias="requiresPassedIn")
+
+
+class Environment(_Object):
+    kind: Literal["Environment"] = "Environment"
+    spec: EnvironmentSpec = Field(default_factory=EnvironmentSpec)
+
+    def allows_branch(self, branch: str) -> bool:
+        """True if ``branch`` (a name like ``main``, not ``refs/heads/main``) matches ``spec.branches``."""
+        return any(fnmatchcase(branch, pattern) for pattern in self.spec.branches)
+
+
+# --- App --------------------------------------------------------------------------------------------
+
+
+class HelmSource(_Model):
+    """``release_name`` defaults to the App's name; ``value_files`` are paths inside the repository."""
+
+    release_name: str | None = Field(default=None, alias="releaseName")
+    value_files: list[str] = Field(default_factory=list, alias="valueFiles")
+    values: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("value_files")
+    @classmethod
+    def _files_inside(cls, value: list[str]) -> list[str]:
+        return [_inside(v, "a value file") for v in value]
+
+
+class Source(_Model):
+    repo_url: str = Field(alias="repoURL", min_length=1)
+    target_revision: str = Field(default="HEAD", alias="targetRevision", min_length=1)
+    path: str = "."
+    tool: Tool = Tool.AUTO
+    helm: HelmSource | None = None
+
+    @field_validator("repo_url")
+    @classmethod
+    def _resolve_repo(cls, value: str, info: ValidationInfo) -> str:
+        return value if is_remote(value) else _resolve_local(value, info)
+
+    @field_validator("path")
+    @classmethod
+    def _path_inside(cls, value: str) -> str:
+        return _inside(value, "the path")
+
+    @model_validator(mode="after")
+    def _helm_only_for_helm(self) -> Source:
+        if self.helm is not None and self.tool in (Tool.PLAIN, Tool.KUSTOMIZE):
+            raise ValueError(f"'helm' settings are only used when tool is helm or auto (tool is {self.tool})")
+        return self
+
+
+class Destination(_Model):
+    namespace: str
+    context: str | None = Field(default=None, description="kubeconfig context; None: the current one")
+    kubeconfig: str | None = Field(default=None, description="kubeconfig file; None: the usual lookup")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_is_label(cls, value: str) -> str:
+        return check_dns1123_label(value)
+
+    @field_validator("kubeconfig")
+    @classmethod
+    def _resolve_kubeconfig(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _resolve_local(value, info)
+
+
+class SyncOptions(_Model):
+    """Reserved: no options yet, so any key here is reported as unknown."""
+
+
+class AppSpec(_Model):
+    project: str = "default"
+    environment: str = "default"
+    source: Source
+    destination: Destination
+    mode: Mode = Mode.OBSERVE
+    sync_options: SyncOptions = Field(default_factory=SyncOptions, alias="syncOptions")
+
+
+class App(_Object):
+    kind: Literal["App"] = "App"
+    spec: AppSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_release_name(cls, data: Any) -> Any:
+        """Default ``spec.source.helm.releaseName`` to the App's name (on a copy; bad input passes on)."""
+        try:
+            name = data["metadata"]["name"]
+            helm = data["spec"]["source"]["helm"]
+        except (KeyError, TypeError):
+            return data
+        if not isinstance(helm, dict) or "releaseName" in helm or not isinstance(name, str):
+            return data
+        spec, source = data["spec"], data["spec"]["source"]
+        return {**data, "spec": {**spec, "source": {**source, "helm": {**helm, "releaseName": name}}}}
+
+    @property
+    def release_name(self) -> str:
+        """The Helm release name: ``spec.source.helm.releaseName``, else the App's name."""
+        helm = self.spec.source.helm
+        return helm.release_name if helm is not None and helm.release_name else self.name
+
+
+KINDS: dict[str, type[Project] | type[Environment] | type[App]] = {
+    "Project": Project,
+    "Environment": Environment,
+    "App": App,
+}
+
+
+def _implicit_default_project() -> Project:
+    return Project.model_validate(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Project",
+            "metadata": {"name": "default"},
+            "spec": {"clusterResourceAllowList": [{"group": "", "kind": "Namespace"}]},
+        }
+    )
+
+
+def _implicit_default_environment() -> Environment:
+    return Environment.model_validate(
+        {"apiVersion": API_VERSION, "kind": "Environment", "metadata": {"name": "default"}}
+    )
+
+
+DEFAULT_PROJECT = _implicit_default_project()
+"""Used unless a Project ``default`` is declared: any repo and namespace; of cluster kinds only Namespace."""
+
+DEFAULT_ENVIRONMENT = _implicit_default_environment()
+"""Used only when no Environment is declared at all: any branch, not protected."""
