@@ -1,0 +1,23 @@
+"""History: the single place plumbline reads "what did we last apply" from.
+
+    with Store.open() as store:
+        store.record_sync(SyncRecord(id=None, app="guestbook", ..., result=SyncResult.SUCCEEDED))
+        last = store.last_sync("guestbook")          # newest succeeded sync, or None
+        recent = store.history("guestbook", limit=10)  # newest first
+
+The default file is ``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state directory.
+"""
+
+from plumbline.store._records import SyncRecord, SyncResult, current_actor, now
+from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, Store, default_path
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "NoSuchSyncError",
+    "Store",
+    "SyncRecord",
+    "SyncResult",
+    "current_actor",
+    "default_path",
+    "now",
+]

@@ -1,0 +1,79 @@
+"""What the history store holds: one record per sync attempt, and who made it."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class SyncResult(StrEnum):
+    """How a sync attempt ended. The words users see in ``plumb history``."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # a guard stopped it before anything was written
+    DRY_RUN = "dry-run"  # nothing was meant to be written
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One sync attempt of one app.
+
+    ``revision`` is what was asked for (``main``, ``v1.2``), ``sha`` the commit it resolved to.
+    ``desired`` is every rendered object exactly as it was to be applied: later features compare
+    against it ("what did we last apply"), so it is stored whole. ``summary`` holds counts and the
+    like, ``flags`` the options the sync ran with (``{"prune": True, "force_conflicts": False}``).
+    ``id`` is None until the record is stored. Timestamps must be timezone-aware; they are kept in UTC.
+    """
+
+    id: int | None
+    app: str
+    revision: str
+    sha: str
+    started_at: datetime
+    finished_at: datetime | None
+    actor: str
+    result: SyncResult
+    summary: dict[str, Any] = field(default_factory=dict)
+    desired: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+    flags: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Normalise once here, so every record (stored or not) compares and sorts the same way.
+        object.__setattr__(self, "result", SyncResult(self.result))
+        object.__setattr__(self, "started_at", _utc(self.started_at, "started_at"))
+        if self.finished_at is not None:
+            object.__setattr__(self, "finished_at", _utc(self.finished_at, "finished_at"))
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC, as records want it."""
+    return datetime.now(UTC)
+
+
+def current_actor(*, environ: Mapping[str, str] | None = None) -> str:
+    """Who is acting: ``$PLUMBLINE_ACTOR`` if set (a controller, CI job), else ``user@host``.
+
+    Falls back to ``uid-<n>@host`` where the user has no name (containers without /etc/passwd).
+    """
+    env = os.environ if environ is None else environ
+    if actor := env.get("PLUMBLINE_ACTOR", "").strip():
+        return actor
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = f"uid-{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"

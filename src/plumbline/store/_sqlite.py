@@ -1,0 +1,256 @@
+"""The history store: one SQLite file, safe for several processes at once.
+
+* WAL journal, so readers never wait for a writer; ``busy_timeout`` so writers from several processes
+  queue instead of failing with "database is locked".
+* The schema is created or migrated on open, inside one write transaction, and recorded in
+  ``schema_version``. A file made by a newer plumbline (higher version) is refused, not damaged.
+* History is append-only: triggers refuse UPDATE and DELETE of recorded syncs.
+* ``desired`` objects are stored as zlib-compressed JSON; everything else as plain columns and JSON.
+* Every SQLite failure (corrupt file, not a database, disk full) becomes a StoreError naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from plumbline.errors import StoreError
+from plumbline.paths import state_dir
+from plumbline.store._records import SyncRecord, SyncResult
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+# Each entry migrates from version i to i + 1. Append, never edit: released files have run these.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE syncs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            app TEXT NOT NULL,
+            revision TEXT NOT NULL,
+            sha TEXT NOT NULL,
+            started_at TEXT NOT NULL,   -- ISO 8601, UTC, microseconds: sorts as text
+            finished_at TEXT,
+            actor TEXT NOT NULL,
+            result TEXT NOT NULL,
+            summary TEXT NOT NULL,      -- JSON object
+            desired BLOB NOT NULL,      -- zlib-compressed JSON array of objects
+            message TEXT NOT NULL,
+            flags TEXT NOT NULL         -- JSON object
+        )""",
+        "CREATE INDEX syncs_by_app ON syncs (app, started_at, id)",
+        """CREATE TRIGGER syncs_append_only_update BEFORE UPDATE ON syncs
+           BEGIN SELECT RAISE(ABORT, 'sync history is append-only'); END""",
+        """CREATE TRIGGER syncs_append_only_delete BEFORE DELETE ON syncs
+           BEGIN SELECT RAISE(ABORT, 'sync history is append-only'); END""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_COLUMNS = "id, app, revision, sha, started_at, finished_at, actor, result, summary, desired, message, flags"
+
+
+class NoSuchSyncError(StoreError):
+    """A sync id that the store does not hold."""
+
+
+def default_path() -> Path:
+    """``$PLUMBLINE_STORE`` if set, else ``plumbline.db`` in the state directory."""
+    if explicit := os.environ.get("PLUMBLINE_STORE"):
+        return Path(explicit)
+    return state_dir() / "plumbline.db"
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat(timespec="microseconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class Store:
+    """The sync history. Open with :meth:`Store.open`; close it (or use ``with``) when done.
+
+    One Store may be shared by threads (calls are serialised); several processes may open the same file.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Store:
+        """Open (creating if needed) the store at ``path``, default :func:`default_path`.
+
+        Raises StoreError naming the file if it cannot be created, is not an SQLite database, is
+        corrupt, or was written by a newer plumbline.
+        """
+        path = default_path() if path is None else path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"{path}: cannot create its folder: {error.strerror or error}") from None
+        try:
+            connection = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise StoreError(f"{path}: cannot open the history store: {error}") from None
+        store = cls(connection, path)
+        try:
+            store._prepare()
+        except BaseException:
+            connection.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _using(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.DatabaseError as error:
+                hint = ""
+                if "not a database" in str(error) or "malformed" in str(error):
+                    hint = "; the file is damaged: move it aside to start a new history"
+                raise StoreError(f"{self.path}: cannot {doing}: {error}{hint}") from None
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.path}: cannot {doing}: {error}") from None
+
+    def _prepare(self) -> None:
+        with self._using("open the history store") as db:
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            db.execute("PRAGMA journal_mode = WAL")  # may stay 'delete' on filesystems without WAL
+            db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
+            if self._version(db) == SCHEMA_VERSION:
+                return
+            db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then find it done
+            try:
+                db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                current = self._version(db)
+                if current > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.path}: written by a newer plumbline (schema {current}; this one knows up "
+                        f"to {SCHEMA_VERSION}); upgrade plumbline to read it"
+                    )
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[version - 1]:
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _version(db: sqlite3.Connection) -> int:
+        exists = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def record_sync(self, rec: SyncRecord) -> int:
+        """Append ``rec`` (whose ``id`` must be None) and return its new id."""
+        if rec.id is not None:
+            raise ValueError(f"sync #{rec.id} is already recorded; history is append-only")
+        try:
+            row = (
+                rec.app,
+                rec.revision,
+                rec.sha,
+                _time(rec.started_at),
+                _time(rec.finished_at) if rec.finished_at is not None else None,
+                rec.actor,
+                rec.result.value,
+                _json(rec.summary),
+                zlib.compress(_json(rec.desired).encode("utf-8")),
+                rec.message,
+                _json(rec.flags),
+            )
+        except (TypeError, ValueError) as error:
+            raise StoreError(
+                f"{self.path}: sync of {rec.app} is not JSON data, cannot record it: {error}"
+            ) from None
+        with self._using(f"record a sync of {rec.app}") as db:
+            cursor = db.execute(
+                f"INSERT INTO syncs ({_COLUMNS.removeprefix('id, ')}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def last_sync(self, app: str, *, result: SyncResult | None = SyncResult.SUCCEEDED) -> SyncRecord | None:
+        """The newest sync of ``app`` with ``result`` (any result if None); None if there is none."""
+        where, args = "app = ?", [app]
+        if result is not None:
+            where, args = "app = ? AND result = ?", [app, SyncResult(result).value]
+        records = self._select(f"WHERE {where} ORDER BY started_at DESC, id DESC LIMIT 1", args, True)
+        return records[0] if records else None
+
+    def history(self, app: str, *, limit: int | None = 50, with_desired: bool = True) -> list[SyncRecord]:
+        """Syncs of ``app``, newest first (by start time, then id), at most ``limit`` (None: all).
+
+        With ``with_desired=False`` the records' ``desired`` lists are left empty, to list long
+        histories without decompressing every object; :meth:`get` gives one record whole.
+        """
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1 (got {limit})")
+        sql = "WHERE app = ? ORDER BY started_at DESC, id DESC LIMIT ?"
+        return self._select(sql, [app, -1 if limit is None else limit], with_desired)
+
+    def get(self, id: int) -> SyncRecord:
+        """The sync with ``id``, whole. NoSuchSyncError (a StoreError) if there is none."""
+        records = self._select("WHERE id = ?", [id], True)
+        if not records:
+            raise NoSuchSyncError(f"{self.path}: no sync #{id} in the history")
+        return records[0]
+
+    def _select(self, clause: str, args: list[Any], with_desired: bool) -> list[SyncRecord]:
+        columns = _COLUMNS if with_desired else _COLUMNS.replace("desired", "NULL")
+        with self._using("read the sync history") as db:
+            rows = db.execute(f"SELECT {columns} FROM syncs {clause}", args).fetchall()
+        return [self._record(row) for row in rows]
+
+    def _record(self, row: tuple[Any, ...]) -> SyncRecord:
+        id_, app, revision, sha, started, finished, actor, result, summary, desired, message, flags = row
+        try:
+            return SyncRecord(
+                id=id_,
+                app=app,
+                revision=revision,
+                sha=sha,
+                started_at=datetime.fromisoformat(started),
+                finished_at=datetime.fromisoformat(finished) if finished is not None else None,
+                actor=actor,
+                result=SyncResult(result),
+                summary=json.loads(summary),
+                desired=json.loads(zlib.decompress(desired)) if desired is not None else [],
+                message=message,
+                flags=json.loads(flags),
+            )
+        except (ValueError, TypeError, zlib.error) as error:
+            raise StoreError(f"{self.path}: sync #{id_} cannot be read back: {error}") from None

@@ -1,0 +1,257 @@
+"""The history store, on real SQLite files in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbline.errors import StoreError
+from plumbline.store import (
+    SCHEMA_VERSION,
+    NoSuchSyncError,
+    Store,
+    SyncRecord,
+    SyncResult,
+    current_actor,
+    default_path,
+)
+from plumbline.yamlio import load_documents
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "store"
+T0 = datetime(2025, 3, 7, 16, 45, 0, 123456, tzinfo=UTC)
+
+
+def desired_objects() -> list[dict[str, Any]]:
+    """Real rendered objects (see tests/data/store/README.md), in a stable order."""
+    objects: list[dict[str, Any]] = []
+    for path in sorted(DATA.iterdir()):
+        if path.suffix == ".json":
+            objects.append(json.loads(path.read_text()))
+        elif path.suffix == ".yaml":
+            objects += [d.data for d in load_documents(path.read_text(), file=str(path))]
+    return objects
+
+
+def record(app: str = "guestbook", *, at: datetime = T0, **changes: Any) -> SyncRecord:
+    fields: dict[str, Any] = {
+        "id": None,
+        "app": app,
+        "revision": "main",
+        "sha": "3f2b72e0c4d5a1b2c3d4e5f60718293a4b5c6d7e",
+        "started_at": at,
+        "finished_at": at + timedelta(seconds=4),
+        "actor": "alice@laptop",
+        "result": SyncResult.SUCCEEDED,
+        "summary": {"create": 2, "update": 1, "unchanged": 0, "prune": 0},
+        "desired": [],
+        "message": "synced 3 objects",
+        "flags": {"prune": False, "force_conflicts": False, "revert_drift": False},
+    }
+    fields.update(changes)
+    return SyncRecord(**fields)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    with Store.open(tmp_path / "state" / "plumbline.db") as opened:
+        yield opened
+
+
+def test_full_round_trip_of_real_desired_objects(store: Store) -> None:
+    objects = desired_objects()
+    assert len(objects) == 5 and {o["kind"] for o in objects} >= {"Deployment", "StatefulSet", "Service"}
+    original = record(desired=objects, summary={"create": 5, "waves": [0, 1, 2]})
+
+    new_id = store.record_sync(original)
+    back = store.get(new_id)
+
+    assert back.id == new_id
+    assert back == SyncRecord(**{**original.__dict__, "id": new_id})
+    assert back.desired == objects  # every field, nested lists, nulls (SealedSecret) included
+    assert [o["metadata"]["name"] for o in back.desired] == [o["metadata"]["name"] for o in objects]
+    assert back.started_at.tzinfo is UTC and back.started_at == T0
+
+
+def test_timestamps_are_kept_in_utc_and_naive_ones_refused(store: Store) -> None:
+    berlin = timezone(timedelta(hours=1))
+    rec = record(at=datetime(2025, 3, 7, 17, 45, tzinfo=berlin), finished_at=None, result="failed")
+    assert rec.started_at == datetime(2025, 3, 7, 16, 45, tzinfo=UTC) and rec.started_at.tzinfo is UTC
+    assert rec.result is SyncResult.FAILED
+    back = store.get(store.record_sync(rec))
+    assert back.started_at.utcoffset() == timedelta(0) and back.finished_at is None
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        record(at=datetime(2025, 3, 7, 16, 45))
+
+
+def test_history_is_newest_first_per_app_with_limit(store: Store) -> None:
+    # recorded out of time order, on purpose: ordering is by start time, not insertion
+    for minutes in (10, 0, 30, 20):
+        store.record_sync(record(at=T0 + timedelta(minutes=minutes), message=f"t+{minutes}"))
+    store.record_sync(record("other-app", at=T0 + timedelta(hours=1)))
+
+    history = store.history("guestbook")
+    assert [r.message for r in history] == ["t+30", "t+20", "t+10", "t+0"]
+    assert [r.message for r in store.history("guestbook", limit=2)] == ["t+30", "t+20"]
+    assert store.history("nobody") == []
+    with pytest.raises(ValueError):
+        store.history("guestbook", limit=0)
+
+
+def test_same_start_time_orders_by_id(store: Store) -> None:
+    first = store.record_sync(record())
+    second = store.record_sync(record())
+    assert [r.id for r in store.history("guestbook")] == [second, first]
+
+
+def test_history_without_desired_leaves_it_empty(store: Store) -> None:
+    store.record_sync(record(desired=desired_objects()))
+    [light] = store.history("guestbook", with_desired=False)
+    assert light.desired == [] and light.summary["create"] == 2
+    assert light.id is not None and store.get(light.id).desired == desired_objects()
+
+
+def test_last_sync_filters_by_result(store: Store) -> None:
+    assert store.last_sync("guestbook") is None
+    good = store.record_sync(record(at=T0, sha="a" * 40))
+    store.record_sync(record(at=T0 + timedelta(minutes=5), result=SyncResult.FAILED, message="boom"))
+    store.record_sync(record(at=T0 + timedelta(minutes=9), result=SyncResult.DRY_RUN))
+
+    last_good = store.last_sync("guestbook")
+    assert last_good is not None and last_good.id == good and last_good.sha == "a" * 40
+    failed = store.last_sync("guestbook", result=SyncResult.FAILED)
+    assert failed is not None and failed.message == "boom"
+    latest = store.last_sync("guestbook", result=None)
+    assert latest is not None and latest.result is SyncResult.DRY_RUN
+    assert store.last_sync("guestbook", result=SyncResult.BLOCKED) is None
+
+
+def test_get_unknown_id(store: Store) -> None:
+    with pytest.raises(NoSuchSyncError, match=r"plumbline\.db: no sync #42"):
+        store.get(42)
+
+
+def test_record_refuses_stored_records_and_non_json(store: Store) -> None:
+    with pytest.raises(ValueError, match="already recorded"):
+        store.record_sync(record(id=7))
+    with pytest.raises(StoreError, match="not JSON data"):
+        store.record_sync(record(desired=[{"when": datetime.now(UTC)}]))
+    assert store.history("guestbook") == []
+
+
+def test_file_is_wal_versioned_and_append_only(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    Store.open(path).close()
+    with Store.open(path) as store:  # reopening an existing store is fine
+        store.record_sync(record())
+
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("UPDATE syncs SET result = 'succeeded', sha = 'forged'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("DELETE FROM syncs")
+    finally:
+        raw.close()
+
+
+def test_corrupt_file_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "plumbline.db"
+    path.write_bytes(b"this is not an SQLite database, just bytes\n" * 200)
+    with pytest.raises(StoreError, match=rf"^{path}: cannot open the history store: .*not a database"):
+        Store.open(path)
+
+
+def test_damaged_pages_are_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "plumbline.db"
+    with Store.open(path) as store:
+        for i in range(40):
+            store.record_sync(record(desired=desired_objects(), message=f"sync {i}"))
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[2 * page : len(data)] = b"\xff" * (len(data) - 2 * page)  # keep the header, wreck the rest
+    path.write_bytes(bytes(data))
+    with (
+        pytest.raises(StoreError, match=rf"^{path}: cannot .*malformed.*move it aside"),
+        Store.open(path) as store,
+    ):
+        store.history("guestbook")
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plumbline.db"
+    Store.open(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="written by a newer plumbline"):
+        Store.open(path)
+
+
+def test_unwritable_location_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match=rf"^{blocker / 'sub' / 'h.db'}: cannot create its folder"):
+        Store.open(blocker / "sub" / "h.db")
+
+
+def test_several_processes_write_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    script = textwrap.dedent(
+        """
+        import sys
+        from datetime import UTC, datetime
+        from pathlib import Path
+        from plumbline.store import Store, SyncRecord, SyncResult
+        with Store.open(Path(sys.argv[1])) as store:
+            for i in range(30):
+                store.record_sync(SyncRecord(
+                    id=None, app=sys.argv[2], revision="main", sha=str(i), started_at=datetime.now(UTC),
+                    finished_at=None, actor="test", result=SyncResult.SUCCEEDED,
+                    desired=[{"kind": "ConfigMap", "data": {"i": str(i)}}],
+                ))
+        """
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(path), f"app-{n}"], stderr=subprocess.PIPE)
+        for n in range(4)
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err.decode()
+    with Store.open(path) as store:
+        for n in range(4):
+            assert len(store.history(f"app-{n}", limit=None)) == 30
+
+
+def test_default_path_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLUMBLINE_STORE", raising=False)
+    monkeypatch.setenv("PLUMBLINE_STATE_DIR", str(tmp_path / "state"))
+    assert default_path() == tmp_path / "state" / "plumbline.db"
+    with Store.open() as store:
+        assert store.path == tmp_path / "state" / "plumbline.db"
+    assert (tmp_path / "state" / "plumbline.db").is_file()
+
+    monkeypatch.setenv("PLUMBLINE_STORE", str(tmp_path / "elsewhere.db"))
+    with Store.open() as store:
+        assert store.path == tmp_path / "elsewhere.db"
+
+
+def test_current_actor() -> None:
+    assert current_actor(environ={"PLUMBLINE_ACTOR": "controller/prod-eu"}) == "controller/prod-eu"
+    user, _, host = current_actor(environ={}).partition("@")
+    assert user and host
