@@ -20,6 +20,7 @@ from plumbline.config import (
     load_config,
 )
 from plumbline.errors import ConfigError
+from plumbline.yamlio import load_documents
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -428,3 +429,21 @@ def test_example_config_loads() -> None:
     assert app.spec.source.repo_url == str(EXAMPLES / "repo")
     assert config.environment("prod").spec.protected
     assert config.environment("prod").spec.branches == ["main"]
+
+
+def test_example_app_is_namespace_less_plain_yaml() -> None:
+    objects = {}
+    for path in sorted((EXAMPLES / "guestbook").glob("*.yaml")):
+        for doc in load_documents(path.read_text(), file=str(path)):
+            objects[(doc.data["kind"], doc.data["metadata"]["name"])] = doc.data
+    assert set(objects) == {
+        ("ConfigMap", "guestbook-env"),
+        ("Deployment", "guestbook"),
+        ("Service", "guestbook"),
+    }
+    assert all("namespace" not in o["metadata"] for o in objects.values())
+    [container] = objects["Deployment", "guestbook"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "nginx:1.27" and container["resources"]["limits"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "guestbook-env"}}]
+    assert {"DB_HOST", "INVENTORY_SERVICE_URL"} <= set(objects["ConfigMap", "guestbook-env"]["data"])
+    assert objects["Service", "guestbook"]["spec"]["ports"][0]["port"] == 80
