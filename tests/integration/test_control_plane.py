@@ -77,14 +77,22 @@ def test_dry_run_apply_changes_nothing(dyn: Any, namespace: str) -> None:
     assert changed["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
     live = deployments.get(name="real", namespace=namespace).to_dict()
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
-    assert live["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    # Not resourceVersion: the deployment controller writes status meanwhile. generation moves only
+    # when the spec changes, so it proves the dry run wrote nothing.
+    assert created["metadata"]["generation"] == 1
+    assert live["metadata"]["generation"] == 1
 
 
 def test_a_watch_sees_an_edit_by_another_field_manager(dyn: Any, namespace: str) -> None:
     config_maps = dyn.resources.get(api_version="v1", kind="ConfigMap")
     created = dyn.server_side_apply(
         config_maps,
-        body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"}, "data": {"DB_HOST": "a"}},
+        body={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "env"},
+            "data": {"DB_HOST": "a", "PORT": "5432"},
+        },
         namespace=namespace,
         field_manager="plumbline",
     ).to_dict()
@@ -121,7 +129,10 @@ def test_a_watch_sees_an_edit_by_another_field_manager(dyn: Any, namespace: str)
     by_manager = {m["manager"]: m for m in edited["metadata"]["managedFields"]}
     assert by_manager["kubectl-edit"]["operation"] == "Update"
     assert "f:DB_HOST" in json.dumps(by_manager["kubectl-edit"]["fieldsV1"])
+    # The edit moved DB_HOST's ownership to kubectl-edit; plumbline keeps only what it still agrees on.
     assert by_manager["plumbline"]["operation"] == "Apply"
+    owned_by_plumbline = json.dumps(by_manager["plumbline"]["fieldsV1"])
+    assert "f:PORT" in owned_by_plumbline and "f:DB_HOST" not in owned_by_plumbline
 
 
 def test_deleting_a_namespace_completes(dyn: Any) -> None:

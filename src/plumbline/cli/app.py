@@ -16,7 +16,7 @@ from plumbline import __version__
 from plumbline.cli import local
 from plumbline.errors import PlumbError
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     name="plumb",

@@ -10,8 +10,8 @@ from rich.console import Console
 from plumbline import toolchain
 from plumbline.local import local_down, local_status, local_up
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     help="A local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager).",
