@@ -247,7 +247,13 @@ class Destination(_Model):
 
 
 class SyncOptions(_Model):
-    """Reserved: no options yet, so any key here is reported as unknown."""
+    """How syncs of this app behave. Unknown keys are reported, like everywhere else."""
+
+    create_namespace: bool = Field(
+        default=False,
+        alias="createNamespace",
+        description="create the destination namespace if Git does not declare it (Argo CD's CreateNamespace)",
+    )
 
 
 class AppSpec(_Model):

@@ -1,0 +1,205 @@
+"""Building a plan: for every desired object, what the API server says a sync would make of it.
+
+For each rendered object: find its kind in discovery, default its namespace, mark it with this app's
+tracking, read the live object, and ask the server for a *server-side dry-run apply* (field manager
+``plumbline``). The prediction includes defaulting, admission and merging with fields other managers
+own, so comparing it with the live object (server-owned metadata removed) shows exactly what applying
+would change. Objects that carry this app's tracking but are no longer desired are prune candidates.
+
+Requests run in parallel (``Cluster.map``); nothing is written.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
+from plumbline.errors import RenderError
+from plumbline.plan.model import Action, ObjectRef, Plan, PlanItem
+from plumbline.plan.normalize import normalize
+from plumbline.plan.tracking import APP_LABEL, add_tracking, tracked_by
+
+# Kinds never worth scanning for prune candidates (high churn, or not objects a person declares).
+PRUNE_SCAN_SKIP = {("", "Event"), ("events.k8s.io", "Event"), ("", "Binding"), ("", "ComponentStatus")}
+
+
+class Rendered(Protocol):
+    """What the render stage hands over: an object and the file it came from."""
+
+    @property
+    def obj(self) -> dict[str, Any]: ...
+
+    @property
+    def file(self) -> str: ...
+
+
+@dataclass
+class _Desired:
+    obj: dict[str, Any]
+    source: str
+    info: ResourceInfo | None  # None: its kind is defined by a CRD this same sync creates
+    deferred: str = ""  # why the dry run cannot happen before the sync
+
+
+def build_plan(
+    *,
+    cluster: Cluster,
+    app: str,
+    namespace: str,
+    manifests: Sequence[Rendered],
+    revision: str,
+    sha: str,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """The plan for ``manifests`` against the live cluster. Raises :class:`RenderError` for objects the
+    server cannot place (unknown kind, duplicates after namespace defaulting)."""
+    say = progress or (lambda _: None)
+    desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests)
+    say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
+    items = cluster.map(lambda d: _compare(cluster, d), desired)
+    say("looking for objects this app created that Git no longer has")
+    wanted = {item.ref for item in items}
+    items += [item for item in _prune_candidates(cluster, app=app) if item.ref not in wanted]
+    return Plan(app=app, revision=revision, sha=sha, namespace=namespace, items=items)
+
+
+def _prepare(cluster: Cluster, *, app: str, namespace: str, manifests: Sequence[Rendered]) -> list[_Desired]:
+    discovery = cluster.discovery
+    # Kinds that CRDs in this same set define: their objects can only be dry-run after the CRD exists.
+    crd_kinds: dict[tuple[str, str], bool] = {}
+    for manifest in manifests:
+        obj = manifest.obj
+        if obj.get("kind") == "CustomResourceDefinition" and str(obj.get("apiVersion", "")).startswith(
+            "apiextensions.k8s.io/"
+        ):
+            spec = obj.get("spec") or {}
+            names = spec.get("names") or {}
+            crd_kinds[(str(spec.get("group", "")), str(names.get("kind", "")))] = (
+                spec.get("scope") == "Namespaced"
+            )
+    new_namespaces = {
+        (m.obj.get("metadata") or {}).get("name") for m in manifests if m.obj.get("kind") == "Namespace"
+    }
+
+    out: list[_Desired] = []
+    seen: dict[ObjectRef, str] = {}
+    unknown: list[str] = []
+    refreshed = False
+    for manifest in manifests:
+        obj = copy.deepcopy(manifest.obj)
+        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+        info = discovery.lookup(api_version, kind)
+        if info is None and not refreshed:
+            discovery = cluster.refresh_discovery()  # a CRD may have been installed a moment ago
+            refreshed = True
+            info = discovery.lookup(api_version, kind)
+        metadata = obj.setdefault("metadata", {})
+        deferred = ""
+        if info is None:
+            group = api_version.rpartition("/")[0]
+            if (group, kind) not in crd_kinds:
+                name = metadata.get("name", "?")
+                unknown.append(
+                    f"{manifest.file}: {kind} {name} (apiVersion {api_version}): the server does not know "
+                    f"this kind — is its CustomResourceDefinition installed, or the apiVersion mistyped?"
+                )
+                continue
+            namespaced = crd_kinds[(group, kind)]
+            deferred = "not dry-run: its CustomResourceDefinition is created by this sync"
+        else:
+            namespaced = info.namespaced
+        if namespaced:
+            metadata.setdefault("namespace", namespace)
+        else:
+            metadata.pop("namespace", None)
+        if not deferred and namespaced and metadata["namespace"] in new_namespaces:
+            deferred = f"not dry-run: namespace {metadata['namespace']} is created by this sync"
+        add_tracking(obj, app=app)
+        ref = ObjectRef.of(obj)
+        if ref in seen:
+            raise RenderError(
+                f"{manifest.file}: {ref} is also declared in {seen[ref]} (after defaulting the namespace "
+                f"to {namespace}); an object may be declared once"
+            )
+        seen[ref] = manifest.file
+        out.append(_Desired(obj=obj, source=manifest.file, info=info, deferred=deferred))
+    if unknown:
+        raise RenderError("\n".join(unknown))
+    return out
+
+
+def _compare(cluster: Cluster, desired: _Desired) -> PlanItem:
+    obj = desired.obj
+    ref = ObjectRef.of(obj)
+    metadata = obj["metadata"]
+    item = PlanItem(
+        ref=ref,
+        action=Action.CREATE,
+        source=desired.source,
+        desired=obj,
+        live=None,
+        predicted=None,
+        api_version=str(obj["apiVersion"]),
+        note=desired.deferred,
+    )
+    if desired.info is None:
+        item.predicted = obj
+        return item
+    try:
+        item.live = cluster.get(desired.info, name=metadata["name"], namespace=metadata.get("namespace"))
+        if desired.deferred:
+            item.predicted = obj
+        else:
+            try:
+                item.predicted = cluster.apply(obj, info=desired.info, dry_run=True)
+            except ApiFailure as failure:
+                if not (failure.status == 409 and failure.reason == "Conflict"):
+                    raise
+                # Another manager owns fields we set. Say so, and predict what taking them over gives.
+                item.conflict = failure.message
+                item.predicted = cluster.apply(obj, info=desired.info, dry_run=True, force=True)
+    except ApiFailure as failure:
+        item.error = f"{failure.reason or failure.status}: {failure.message}"
+        item.predicted = obj
+    if item.live is not None:
+        same = normalize(item.live) == normalize(item.predicted)
+        item.action = Action.UNCHANGED if same and not item.error else Action.UPDATE
+    return item
+
+
+def _prune_candidates(cluster: Cluster, *, app: str) -> list[PlanItem]:
+    """Every live object labelled for ``app`` whose tracking annotation says it is really ours."""
+    kinds = [info for info in cluster.discovery.listable() if (info.group, info.kind) not in PRUNE_SCAN_SKIP]
+
+    def scan(info: ResourceInfo) -> list[dict[str, Any]]:
+        try:
+            return cluster.list(info, label_selector=f"{APP_LABEL}={app}")
+        except ApiFailure as failure:
+            if failure.status in (403, 404, 405):
+                return []  # not allowed to list, or gone since discovery: nothing we could prune
+            raise
+
+    items: list[PlanItem] = []
+    for found in cluster.map(scan, kinds):
+        for live in found:
+            metadata = live.get("metadata") or {}
+            if metadata.get("ownerReferences") or metadata.get("deletionTimestamp"):
+                continue  # owned by another object (garbage-collected with it) or already going
+            if not tracked_by(live, app=app):
+                continue  # the label was copied; the annotation says this object is not ours
+            items.append(
+                PlanItem(
+                    ref=ObjectRef.of(live),
+                    action=Action.PRUNE,
+                    source="",
+                    desired=None,
+                    live=live,
+                    predicted=None,
+                    api_version=str(live.get("apiVersion", "")),
+                    note="tracked by this app, no longer in Git",
+                )
+            )
+    return items

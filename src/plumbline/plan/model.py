@@ -1,0 +1,105 @@
+"""What a sync would do, object by object: the plan's data shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+
+class Action(StrEnum):
+    """What a sync does to one object. The words users see, everywhere."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    PRUNE = "prune"
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Identifies one object: group, kind, namespace and name (the version is not part of identity)."""
+
+    group: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> ObjectRef:
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        metadata = obj.get("metadata") or {}
+        return cls(
+            group=group,
+            kind=str(obj.get("kind", "")),
+            namespace=metadata.get("namespace"),
+            name=str(metadata.get("name", "")),
+        )
+
+    def __str__(self) -> str:
+        group_kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{group_kind} {self.namespace}/{self.name}" if self.namespace else f"{group_kind} {self.name}"
+
+
+@dataclass
+class PlanItem:
+    """One object in a plan.
+
+    ``desired`` is what would be applied (tracking added, namespace defaulted); ``predicted`` is what the
+    API server said the object would become (server-side dry-run apply), ``live`` what it is now. For a
+    prune candidate ``desired`` and ``predicted`` are None. ``error`` is the server's refusal of the
+    dry run: such a plan cannot be synced. ``conflict`` is the server's report that fields this object
+    sets are owned by another field manager; ``predicted`` is then what a forced apply would give.
+    """
+
+    ref: ObjectRef
+    action: Action
+    source: str
+    desired: dict[str, Any] | None
+    live: dict[str, Any] | None
+    predicted: dict[str, Any] | None
+    api_version: str
+    note: str = ""
+    error: str | None = None
+    conflict: str | None = None
+
+    @cached_property
+    def diff(self) -> str:
+        from plumbline.plan.diff import unified_diff
+
+        if self.action is Action.UNCHANGED:
+            return ""
+        return unified_diff(self.live, self.predicted, name=str(self.ref))
+
+
+@dataclass
+class Plan:
+    app: str
+    revision: str
+    sha: str
+    namespace: str
+    items: list[PlanItem] = field(default_factory=list)
+
+    def of(self, action: Action) -> list[PlanItem]:
+        return [item for item in self.items if item.action is action]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {action.value: 0 for action in Action}
+        for item in self.items:
+            counts[item.action.value] += 1
+        return counts
+
+    @property
+    def errors(self) -> list[PlanItem]:
+        return [item for item in self.items if item.error]
+
+    @property
+    def conflicts(self) -> list[PlanItem]:
+        return [item for item in self.items if item.conflict]
+
+    @property
+    def has_changes(self) -> bool:
+        """Anything to create, update or prune (prune candidates count: they are a difference)."""
+        return any(item.action is not Action.UNCHANGED for item in self.items)

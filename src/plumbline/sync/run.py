@@ -1,0 +1,199 @@
+"""Carrying out a plan: server-side apply in waves, then (only when asked) prune.
+
+Rules, in order of importance:
+
+* If the plan's dry run refused any object, nothing is written, and the outcome names each object and
+  the server's reason.
+* Conflicts with other field managers are reported, never forced, unless ``force_conflicts``.
+* A wave with a failure stops the sync: later waves and prune do not run (a half-applied state is
+  reported as such, object by object).
+* Prune only with ``prune=True``, after every wave succeeded; each delete carries the live object's
+  uid as a precondition, so an object recreated meanwhile is not deleted by mistake.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import groupby
+
+from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
+from plumbline.errors import ClusterError
+from plumbline.plan import Action, Plan, PlanItem
+from plumbline.sync.waves import wave_of
+
+CRD_ESTABLISH_TIMEOUT_S = 30.0
+
+
+class Outcome(StrEnum):
+    """What happened to one object in a sync."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    PRUNED = "pruned"
+    FAILED = "failed"
+    NOT_REACHED = "not-reached"  # a wave before it failed
+    LEFT = "left"  # a prune candidate kept because prune was not asked for
+
+
+@dataclass
+class ObjectOutcome:
+    item: PlanItem
+    outcome: Outcome
+    message: str = ""
+    wave: int = 0
+
+
+@dataclass
+class SyncReport:
+    """The result of :func:`sync_plan`. ``ok`` is False if anything failed or the plan was refused."""
+
+    plan: Plan
+    objects: list[ObjectOutcome] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # why nothing was written
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and all(o.outcome is not Outcome.FAILED for o in self.objects)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {outcome.value: 0 for outcome in Outcome}
+        for entry in self.objects:
+            counts[entry.outcome.value] += 1
+        return counts
+
+    def failures(self) -> list[ObjectOutcome]:
+        return [o for o in self.objects if o.outcome is Outcome.FAILED]
+
+
+def sync_plan(
+    plan: Plan,
+    *,
+    cluster: Cluster,
+    prune: bool = False,
+    force_conflicts: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> SyncReport:
+    say = progress or (lambda _: None)
+    began = time.monotonic()
+    report = SyncReport(plan=plan)
+    report.refused = [f"{item.ref} ({item.source}): {item.error}" for item in plan.errors]
+    if not force_conflicts:
+        report.refused += [
+            f"{item.ref}: {item.conflict}. Another field manager owns these fields; plumbline does not take "
+            "them over silently. Make Git agree with the live value, or re-run with --force-conflicts to "
+            "take ownership."
+            for item in plan.conflicts
+        ]
+    if report.refused:
+        report.duration_s = time.monotonic() - began
+        return report
+
+    waves = {id(item): wave_of(item.desired or item.live or {}, source=item.source) for item in plan.items}
+    to_write = sorted(
+        (i for i in plan.items if i.action in (Action.CREATE, Action.UPDATE)), key=lambda i: waves[id(i)]
+    )
+    for item in plan.of(Action.UNCHANGED):
+        report.objects.append(ObjectOutcome(item, Outcome.UNCHANGED, wave=waves[id(item)]))
+
+    failed = False
+    for wave, group in groupby(to_write, key=lambda i: waves[id(i)]):
+        batch = list(group)
+        if failed:
+            report.objects += [ObjectOutcome(i, Outcome.NOT_REACHED, wave=wave) for i in batch]
+            continue
+        say(f"wave {wave}: applying {len(batch)} object(s)")
+        results = cluster.map(lambda i: _apply_one(cluster, i, force=force_conflicts), batch)
+        for item, message in zip(batch, results, strict=True):
+            outcome = Outcome.FAILED if message else Outcome.APPLIED
+            report.objects.append(ObjectOutcome(item, outcome, message or "", wave=wave))
+        failed = any(results)
+        if not failed and any(i.ref.kind == "CustomResourceDefinition" for i in batch):
+            _wait_established(cluster, [i for i in batch if i.ref.kind == "CustomResourceDefinition"])
+            cluster.refresh_discovery()
+
+    candidates = sorted(plan.of(Action.PRUNE), key=lambda i: -waves[id(i)])
+    if candidates and prune and not failed:
+        for wave, group in groupby(candidates, key=lambda i: waves[id(i)]):
+            batch = list(group)
+            say(f"prune: deleting {len(batch)} object(s) from wave {wave}")
+            results = cluster.map(lambda i: _delete_one(cluster, i), batch)
+            for item, message in zip(batch, results, strict=True):
+                outcome = Outcome.FAILED if message else Outcome.PRUNED
+                report.objects.append(ObjectOutcome(item, outcome, message or "", wave=wave))
+    else:
+        reason = "a wave failed" if failed and prune else "prune was not asked for (--prune)"
+        report.objects += [ObjectOutcome(i, Outcome.LEFT, reason, wave=waves[id(i)]) for i in candidates]
+    report.duration_s = time.monotonic() - began
+    return report
+
+
+def _info(cluster: Cluster, item: PlanItem) -> ResourceInfo:
+    info = cluster.discovery.lookup(item.api_version, item.ref.kind)
+    if info is None:
+        info = cluster.refresh_discovery().lookup(item.api_version, item.ref.kind)
+    if info is None:
+        raise ClusterError(f"{item.ref}: the server does not serve {item.api_version} {item.ref.kind}")
+    return info
+
+
+def _apply_one(cluster: Cluster, item: PlanItem, *, force: bool) -> str | None:
+    """Apply one object; return None on success, else a message a person can act on."""
+    assert item.desired is not None
+    try:
+        cluster.apply(item.desired, info=_info(cluster, item), force=force)
+    except ApiFailure as failure:
+        if failure.status == 409 and failure.reason == "Conflict":
+            return (
+                f"{failure.message}. Another field manager owns these fields; plumbline does not take them "
+                "over silently. Make Git agree with the live value, or re-run with --force-conflicts to "
+                "take ownership."
+            )
+        return f"{failure.reason or failure.status}: {failure.message}"
+    except ClusterError as error:
+        return str(error)
+    return None
+
+
+def _delete_one(cluster: Cluster, item: PlanItem) -> str | None:
+    live = item.live or {}
+    metadata = live.get("metadata") or {}
+    try:
+        cluster.delete(
+            _info(cluster, item), name=item.ref.name, namespace=item.ref.namespace, uid=metadata.get("uid")
+        )
+    except ApiFailure as failure:
+        if failure.status == 404:
+            return None  # already gone
+        if failure.status == 409:
+            return f"not deleted: it was replaced since the plan was made (uid changed): {failure.message}"
+        return f"{failure.reason or failure.status}: {failure.message}"
+    except ClusterError as error:
+        return str(error)
+    return None
+
+
+def _wait_established(cluster: Cluster, crds: list[PlanItem]) -> None:
+    """Wait until each CRD is Established, so objects of its kind can be applied in later waves."""
+    info = cluster.discovery.lookup("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    if info is None:
+        return
+    deadline = time.monotonic() + CRD_ESTABLISH_TIMEOUT_S
+    pending = {item.ref.name for item in crds}
+    while pending and time.monotonic() < deadline:
+        for name in list(pending):
+            crd = cluster.get(info, name=name, namespace=None) or {}
+            conditions = (crd.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                pending.discard(name)
+        if pending:
+            time.sleep(0.2)
+    if pending:
+        raise ClusterError(
+            f"CustomResourceDefinition(s) {', '.join(sorted(pending))} not Established within "
+            f"{CRD_ESTABLISH_TIMEOUT_S:.0f}s; objects of their kinds were not applied"
+        )
