@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import difflib
-import io
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 from plumbline.plan.normalize import normalize
 
+# libyaml's emitter: ~8x faster than a pure-Python one, which matters for thousands of objects.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def to_yaml(obj: dict[str, Any] | None) -> str:
+    """Block-style YAML, keys in the object's own order (as the server returned them)."""
     if obj is None:
         return ""
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    buffer = io.StringIO()
-    yaml.dump(obj, buffer)
-    return buffer.getvalue()
+    return str(yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True))
 
 
 def unified_diff(live: dict[str, Any] | None, after: dict[str, Any] | None, *, name: str) -> str:
