@@ -92,6 +92,22 @@ KITS: dict[str, Kit] = {
             version_args=("--version",),
             version_pattern=r"etcd Version: {version}\b",
         ),
+        Kit(
+            name="helm",
+            module="helm.sh/helm/v4",
+            packages={"helm": "helm.sh/helm/v4/cmd/helm"},
+            version_args=("version",),
+            version_pattern=r'Version:"v{version}"',
+            # As helm's Makefile does; unstamped, helm says "v4.3" (and so does .Capabilities.HelmVersion).
+            ldflags=("-X helm.sh/helm/v4/internal/version.version={version}",),
+        ),
+        Kit(
+            name="kustomize",
+            module="sigs.k8s.io/kustomize/kustomize/v5",
+            packages={"kustomize": "sigs.k8s.io/kustomize/kustomize/v5"},
+            version_args=("version",),
+            version_pattern=r"(?m)^v{version}$",
+        ),
     )
 }
 
