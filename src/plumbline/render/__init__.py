@@ -1,0 +1,23 @@
+"""The render stage: a checked-out app path in, the desired Kubernetes objects out.
+
+Three kinds of source, picked by :func:`render` (``tool="auto"``) from what the folder holds:
+
+* **kustomize** when it has a ``kustomization.yaml`` (``.yml``, ``Kustomization``);
+* **helm** when it has a ``Chart.yaml``;
+* **plain** otherwise: every YAML and JSON file below it.
+
+Every result is a list of :class:`Manifest` (the object, the file it came from, its index there),
+checked the same way whatever produced it: each document is a mapping with apiVersion, kind and a
+fixed metadata.name, and no object appears twice. Namespaces are *not* defaulted here (the plan
+stage does that); ``namespace`` only tells Helm which release namespace to template for.
+
+``helm`` and ``kustomize`` are the real binaries from :mod:`plumbline.toolchain`, run offline, with
+a time limit and isolated from the user's configuration. Errors are
+:class:`~plumbline.errors.RenderError` naming the file (and line, where known).
+"""
+
+from plumbline.render._helm import HelmOptions
+from plumbline.render._manifest import Manifest
+from plumbline.render._render import Tool, detect, render
+
+__all__ = ["HelmOptions", "Manifest", "Tool", "detect", "render"]

@@ -1,0 +1,69 @@
+"""``render``: pick the renderer for an app path and check what it produced."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from plumbline.errors import RenderError, SourceError
+from plumbline.render._helm import HelmOptions, render_helm
+from plumbline.render._kustomize import kustomization_file, render_kustomize
+from plumbline.render._manifest import Manifest, check_unique
+from plumbline.render._plain import render_plain
+from plumbline.source._paths import safe_join
+
+Tool = Literal["auto", "plain", "kustomize", "helm"]
+
+
+def detect(directory: Path) -> Literal["plain", "kustomize", "helm"]:
+    """The renderer ``tool="auto"`` picks for ``directory``; a kustomization wins over a Chart.yaml."""
+    if kustomization_file(directory) is not None:
+        return "kustomize"
+    if (directory / "Chart.yaml").is_file():
+        return "helm"
+    return "plain"
+
+
+def render(
+    root: Path,
+    path: str,
+    *,
+    tool: Tool = "auto",
+    helm: HelmOptions | None = None,
+    namespace: str | None = None,
+) -> list[Manifest]:
+    """The objects the app at ``path`` (relative to the checkout ``root``) renders to.
+
+    ``root`` should come from :func:`plumbline.source.fetch`, whose checkouts hold no symlink that
+    leaves them; the paths render builds itself (app path, value files, kustomize bases, plain files)
+    are checked again here.
+
+    ``path`` must lead to a folder inside ``root`` (``""`` or ``"."`` is the root itself); ``..``
+    or symlinks that leave it are refused. ``helm`` defaults to a release named after the folder.
+    ``namespace`` is passed to Helm as the release namespace and otherwise unused.
+
+    An empty result is returned as it is (an empty folder renders nothing); deciding whether an
+    empty render may be applied is for later stages. Raises :class:`RenderError`.
+    """
+    real_root = Path(os.path.realpath(root))
+    try:
+        directory = safe_join(real_root, path)
+    except SourceError as error:
+        raise RenderError(f"app path: {error}") from None
+    shown = directory.relative_to(real_root).as_posix()
+    if not directory.is_dir():
+        what = "is a file" if directory.exists() else "does not exist"
+        raise RenderError(f"app path {path!r} {what} in the repository; it must be a folder")
+    chosen = detect(directory) if tool == "auto" else tool
+    if chosen == "kustomize":
+        manifests = render_kustomize(real_root, directory)
+    elif chosen == "helm":
+        options = helm or HelmOptions(release_name=directory.name if shown != "." else "release")
+        manifests = render_helm(real_root, directory, options=options, namespace=namespace)
+    elif chosen == "plain":
+        manifests = render_plain(real_root, directory)
+    else:
+        raise RenderError(f"unknown render tool {tool!r}; use auto, plain, kustomize or helm")
+    check_unique(manifests)
+    return manifests
