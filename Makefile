@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint up down status build clean
+.PHONY: test lint demo bench up down status build clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -19,9 +19,17 @@ test: lint $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+
+## demo: the core loop end to end on a local control plane (examples/demo.sh)
+demo: $(STAMP)
+	bash examples/demo.sh
+
+## bench: plumb diff/sync beside kubectl diff/apply --server-side (bench/diff_sync.py)
+bench: $(STAMP)
+	$(BIN)/python bench/diff_sync.py
 
 ## up / down / status: a local Kubernetes control plane to try plumbline against
 up: $(STAMP)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from plumbline import __version__
-from plumbline.cli import local
+from plumbline.cli import gitops, local
 from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -27,6 +27,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(local.app, name="local")
+gitops.register(app)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="plumbline config file or folder (default: $PLUMBLINE_CONFIG, ./plumbline.yaml, ./plumbline/)",
+    ),
+    kubeconfig: str | None = typer.Option(
+        None, "--kubeconfig", help="kubeconfig file (default: the usual lookup)"
+    ),
+    context: str | None = typer.Option(
+        None, "--context", help="kubeconfig context (default: the app's, else current)"
+    ),
+) -> None:
+    ctx.obj = gitops.Settings(config, kubeconfig, context)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import typer
@@ -10,7 +11,7 @@ from rich.console import Console
 from plumbline import toolchain
 from plumbline.local import local_down, local_status, local_up
 
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(

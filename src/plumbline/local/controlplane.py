@@ -38,8 +38,8 @@ from plumbline import toolchain
 from plumbline.errors import ControlPlaneError
 from plumbline.local.pki import Pki, write_pki
 
-SERVICE_CIDR = "10.0.0.0/24"
-SERVICE_IP = "10.0.0.1"  # the first address of SERVICE_CIDR: the `kubernetes` Service
+SERVICE_CIDR = "10.96.0.0/12"  # kubeadm's default: room for thousands of Services
+SERVICE_IP = "10.96.0.1"  # the first address of SERVICE_CIDR: the `kubernetes` Service
 CONTEXT = "plumbline-local"
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0

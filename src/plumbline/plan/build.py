@@ -80,8 +80,15 @@ def _prepare(cluster: Cluster, *, app: str, namespace: str, manifests: Sequence[
             crd_kinds[(str(spec.get("group", "")), str(names.get("kind", "")))] = (
                 spec.get("scope") == "Namespaced"
             )
+    # Namespaces this sync creates (declared, and not live yet): objects in them cannot be dry-run first.
+    declared_namespaces = {
+        str((m.obj.get("metadata") or {}).get("name")) for m in manifests if m.obj.get("kind") == "Namespace"
+    }
+    namespace_info = discovery.lookup("v1", "Namespace")
     new_namespaces = {
-        (m.obj.get("metadata") or {}).get("name") for m in manifests if m.obj.get("kind") == "Namespace"
+        name
+        for name in declared_namespaces
+        if namespace_info is None or cluster.get(namespace_info, name=name, namespace=None) is None
     }
 
     out: list[_Desired] = []

@@ -1,0 +1,151 @@
+"""Benchmark: `plumb diff` / `plumb sync` beside `kubectl diff --server-side` / `kubectl apply --server-side`.
+
+Same API server (a local control plane started here), same objects (N/3 ConfigMaps, Services and
+Deployments, from the same files), kubectl built from the same Go modules as the server. Each tool
+writes into its own namespace so both start from the same empty state. Prints wall time and peak
+memory (max RSS of the process) side by side.
+
+    .venv/bin/python bench/diff_sync.py            # N = 100, 1000, 3000
+    .venv/bin/python bench/diff_sync.py 100 300    # other sizes
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from plumbline import toolchain
+from plumbline.local import ControlPlane
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mb: float
+    code: int
+
+
+def measure(cmd: list[str], *, env: dict[str, str], ok: tuple[int, ...] = (0, 1)) -> Run:
+    began = time.perf_counter()
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok:
+        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        raise SystemExit(f"{' '.join(cmd)} exited {code}:\n{stderr[-2000:]}")
+    return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, code=code)
+
+
+def write_objects(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True)
+    per_kind = n // 3
+    docs: list[str] = []
+    for i in range(per_kind):
+        docs.append(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  KEY: value-{i}\n")
+        docs.append(
+            f"apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\nspec:\n"
+            f"  selector:\n    app: app-{i}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
+        )
+        docs.append(
+            f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\nspec:\n  replicas: 1\n"
+            f"  selector:\n    matchLabels:\n      app: app-{i}\n  template:\n    metadata:\n      labels:\n"
+            f"        app: app-{i}\n    spec:\n      containers:\n      - name: web\n"
+            "        image: nginx:1.27\n"
+            "        resources:\n          limits:\n            cpu: 100m\n            memory: 64Mi\n"
+        )
+    for start in range(0, len(docs), 300):
+        (folder / f"objects-{start // 300:03}.yaml").write_text("---\n".join(docs[start : start + 300]))
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def bench(n: int, plane: ControlPlane, work: Path, kubectl: Path) -> list[tuple[str, Run, Run]]:
+    repo = work / f"repo-{n}"
+    objects = repo / "apps" / "bench"
+    write_objects(objects, n)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=bench", "-c", "user.email=bench@local", "commit", "-qm", f"{n} objects")
+    config = work / f"plumbline-{n}.yaml"
+    config.write_text(
+        f"""apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: bench-{n}
+spec:
+  source:
+    repoURL: {repo}
+    targetRevision: main
+    path: apps/bench
+  destination:
+    namespace: plumb-{n}
+  mode: sync
+"""
+    )
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(plane.kubeconfig),
+        "PLUMBLINE_CONFIG": str(config),
+        "PLUMBLINE_STORE": str(work / "plumbline.db"),
+    }
+    kube_ns, plumb_ns = f"kube-{n}", f"plumb-{n}"
+    for ns in (kube_ns, plumb_ns):
+        subprocess.run([str(kubectl), "create", "namespace", ns], env=env, check=True, capture_output=True)
+    plumb = [sys.executable, "-m", "plumbline"]
+    kc = [str(kubectl), "-n", kube_ns]
+    rows = []
+    rows.append(
+        (
+            "diff (all new)",
+            measure([*kc, "diff", "--server-side", "-f", str(objects)], env=env),
+            measure([*plumb, "diff", f"bench-{n}"], env=env),
+        )
+    )
+    rows.append(
+        (
+            "sync / apply",
+            measure([*kc, "apply", "--server-side", "-f", str(objects)], env=env, ok=(0,)),
+            measure([*plumb, "sync", f"bench-{n}"], env=env, ok=(0,)),
+        )
+    )
+    rows.append(
+        (
+            "diff (no changes)",
+            measure([*kc, "diff", "--server-side", "-f", str(objects)], env=env, ok=(0,)),
+            measure([*plumb, "diff", f"bench-{n}"], env=env, ok=(0,)),
+        )
+    )
+    return rows
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [100, 1000, 3000]
+    kubectl = toolchain.binary("kubectl")
+    print(f"kubectl: {kubectl}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="plumbline-bench-") as tmp, ControlPlane.temporary() as plane:
+        print(f"control plane ready in {plane.started_in:.1f}s; {os.cpu_count()} cores", file=sys.stderr)
+        header = (
+            f"| {'N':>5} | {'operation':<18} | {'kubectl s':>9} | {'plumb s':>8} | {'plumb/kubectl':>13} |"
+        )
+        header += f" {'kubectl MB':>10} | {'plumb MB':>8} |"
+        print(header)
+        print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+        for n in sizes:
+            for operation, k, p in bench(n, plane, Path(tmp), kubectl):
+                print(
+                    f"| {n:>5} | {operation:<18} | {k.seconds:>9.2f} | {p.seconds:>8.2f} | "
+                    f"{p.seconds / k.seconds:>13.2f} | {k.peak_mb:>10.0f} | {p.peak_mb:>8.0f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""``plumb apps | diff | sync | status | history``: the GitOps loop for people and for scripts.
+
+Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 2+ errors.
+``-o json`` gives machines the same facts the tables give people.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+from plumbline import engine
+from plumbline.config import App, Config, find_config, load_config
+from plumbline.plan import Action, Plan
+from plumbline.plan.report import plan_to_dict
+from plumbline.store import Store, SyncRecord, SyncResult
+from plumbline.sync import Outcome, SyncReport
+
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Output(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+OUTPUT = typer.Option(Output.TABLE, "--output", "-o", help="table for people, json for machines")
+REVISION = typer.Option(
+    None, "--revision", "-r", help="Branch, tag or commit (default: the app's targetRevision)"
+)
+
+
+class Settings:
+    """Root options (``plumb --config ... --kubeconfig ... --context ...``), shared by every command."""
+
+    def __init__(self, config: str | None, kubeconfig: str | None, context: str | None) -> None:
+        self.config_path = config
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(find_config(self.config_path))
+        return self._config
+
+    def app(self, name: str) -> App:
+        return self.config.app(name)
+
+
+def settings(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def progress(message: str) -> None:
+    err.print(f"[dim]… {escape(message)}[/]")
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+ACTION_STYLE = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.PRUNE: "red",
+    Action.UNCHANGED: "dim",
+}
+
+
+def print_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
+    for item in sorted(plan.items, key=lambda i: (i.action is Action.UNCHANGED, str(i.ref))):
+        if item.action is Action.UNCHANGED and not show_unchanged:
+            continue
+        style = ACTION_STYLE[item.action]
+        source = f"  [dim]({escape(item.source)})[/]" if item.source else ""
+        out.print(f"[bold {style}]{item.action.value:<9}[/] {escape(str(item.ref))}{source}")
+        if item.note:
+            out.print(f"          [dim]{escape(item.note)}[/]")
+        if item.error:
+            out.print(f"          [bold red]the server refused the dry run:[/] {escape(item.error)}")
+        if item.conflict:
+            out.print(
+                f"          [bold red]conflict:[/] {escape(item.conflict)} "
+                "[dim](sync refuses unless --force-conflicts)[/]"
+            )
+        if item.diff and item.action is not Action.PRUNE:
+            out.print(Syntax(item.diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+    counts = plan.counts
+    out.print(
+        f"[bold]{plan.app}[/] at {plan.sha[:12]} ({escape(plan.revision)}): "
+        f"[green]{counts['create']} to create[/], [yellow]{counts['update']} to update[/], "
+        f"{counts['unchanged']} unchanged, [red]{counts['prune']} prune candidate(s)[/]"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the GitOps commands to the root ``plumb`` app."""
+
+    @app.command("apps")
+    def apps_cmd(ctx: typer.Context, output: Output = OUTPUT) -> None:
+        """List the configured apps: project, environment, source, destination, mode."""
+        config = settings(ctx).config
+        rows = [
+            {
+                "name": a.name,
+                "project": a.spec.project,
+                "environment": a.spec.environment,
+                "source": f"{a.spec.source.repo_url}@{a.spec.source.target_revision}:{a.spec.source.path}",
+                "tool": a.spec.source.tool.value,
+                "destination": a.spec.destination.namespace
+                + (f" ({a.spec.destination.context})" if a.spec.destination.context else ""),
+                "mode": a.spec.mode.value,
+            }
+            for a in config.apps.values()
+        ]
+        if output is Output.JSON:
+            emit_json(rows)
+            return
+        table = Table("APP", "PROJECT", "ENVIRONMENT", "SOURCE", "DESTINATION", "MODE", box=None)
+        for row in rows:
+            table.add_row(
+                row["name"],
+                row["project"],
+                row["environment"],
+                escape(row["source"]),
+                row["destination"],
+                row["mode"],
+            )
+        out.print(table)
+
+    @app.command("diff")
+    def diff_cmd(
+        ctx: typer.Context, name: str, revision: str | None = REVISION, output: Output = OUTPUT
+    ) -> None:
+        """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
+        s = settings(ctx)
+        target = s.app(name)
+        with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
+            plan, _ = engine.plan_app(target, cluster=cluster, revision=revision, progress=progress)
+        if output is Output.JSON:
+            emit_json(plan_to_dict(plan))
+        else:
+            print_plan(plan)
+        if plan.errors:
+            raise typer.Exit(2)
+        raise typer.Exit(1 if plan.has_changes else 0)
+
+    @app.command("sync")
+    def sync_cmd(
+        ctx: typer.Context,
+        name: str,
+        revision: str | None = REVISION,
+        dry_run: bool = typer.Option(False, "--dry-run", help="Plan and show; write nothing."),
+        prune: bool = typer.Option(
+            False, "--prune", help="Also delete objects this app created that Git dropped."
+        ),
+        force_conflicts: bool = typer.Option(
+            False, "--force-conflicts", help="Take ownership of fields other field managers own."
+        ),
+        output: Output = OUTPUT,
+    ) -> None:
+        """Apply the app's revision: dry-run everything first, then server-side apply in waves.
+
+        Exit 0: synced (or nothing to do), 1: refused (nothing written), 2: failed part-way.
+        """
+        s = settings(ctx)
+        target = s.app(name)
+        with (
+            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
+            Store.open() as store,
+        ):
+            plan, report, record = engine.sync_app(
+                target,
+                cluster=cluster,
+                store=store,
+                revision=revision,
+                prune=prune,
+                force_conflicts=force_conflicts,
+                dry_run=dry_run,
+                progress=progress,
+            )
+        if output is Output.JSON:
+            emit_json(
+                {"record": _record_dict(record), "plan": plan_to_dict(plan), "report": _report_dict(report)}
+            )
+        else:
+            print_plan(plan)
+            if report is not None:
+                _print_report(report)
+            style = {SyncResult.SUCCEEDED: "green", SyncResult.DRY_RUN: "cyan"}.get(record.result, "red")
+            out.print(
+                f"[bold {style}]{record.result.value}[/]: {escape(record.message)} (history #{record.id})"
+            )
+        if record.result is SyncResult.BLOCKED:
+            raise typer.Exit(1)
+        if record.result is SyncResult.FAILED:
+            raise typer.Exit(2)
+
+    @app.command("status")
+    def status_cmd(
+        ctx: typer.Context, name: str | None = typer.Argument(None), output: Output = OUTPUT
+    ) -> None:
+        """Synced / OutOfSync for each app (or one), with the last sync. Exit 1 if any is OutOfSync."""
+        s = settings(ctx)
+        targets = [s.app(name)] if name else list(s.config.apps.values())
+        rows = []
+        with Store.open() as store:
+            for target in targets:
+                row: dict[str, Any] = {"app": target.name, "mode": target.spec.mode.value}
+                try:
+                    with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
+                        plan, _ = engine.plan_app(target, cluster=cluster)
+                    row.update(
+                        status=engine.sync_status(plan).value,
+                        target=plan.sha,
+                        counts=plan.counts,
+                        error=None,
+                    )
+                except Exception as error:  # one broken app must not hide the others' status
+                    row.update(
+                        status=engine.SyncStatus.UNKNOWN.value, target=None, counts=None, error=str(error)
+                    )
+                last = store.last_sync(target.name, result=None)
+                last_ok = store.last_sync(target.name)
+                row["last_synced_sha"] = last_ok.sha if last_ok else None
+                row["last_result"] = last.result.value if last else None
+                row["last_at"] = last.finished_at.isoformat() if last and last.finished_at else None
+                rows.append(row)
+        if output is Output.JSON:
+            emit_json(rows)
+        else:
+            table = Table("APP", "STATUS", "MODE", "SYNCED REVISION", "LAST SYNC", "CHANGES", box=None)
+            for row in rows:
+                colour = {"Synced": "green", "OutOfSync": "yellow"}.get(row["status"], "red")
+                counts = row["counts"]
+                changes = (
+                    f"{counts['create']} create, {counts['update']} update, {counts['prune']} prune"
+                    if counts
+                    else escape(str(row["error"]))
+                )
+                last_sync = f"{row['last_result']} {_ago(row['last_at'])}" if row["last_result"] else "never"
+                synced = (row["last_synced_sha"] or "-")[:12]
+                table.add_row(
+                    row["app"], f"[{colour}]{row['status']}[/]", row["mode"], synced, last_sync, changes
+                )
+            out.print(table)
+        if any(row["status"] != engine.SyncStatus.SYNCED.value for row in rows):
+            raise typer.Exit(1)
+
+    @app.command("history")
+    def history_cmd(
+        ctx: typer.Context,
+        name: str,
+        limit: int = typer.Option(20, help="How many records, newest first."),
+        output: Output = OUTPUT,
+    ) -> None:
+        """Every recorded sync of an app: revision, result, actor, time."""
+        s = settings(ctx)
+        s.app(name)  # an unknown app is an error, with the closest name
+        with Store.open() as store:
+            records = store.history(name, limit=limit, with_desired=output is Output.JSON)
+        if output is Output.JSON:
+            emit_json([_record_dict(r, desired=True) for r in records])
+            return
+        if not records:
+            out.print(f"no syncs recorded for {name} yet")
+            return
+        table = Table("#", "WHEN", "REVISION", "SHA", "RESULT", "ACTOR", "SUMMARY", box=None)
+        for r in records:
+            table.add_row(
+                str(r.id),
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                escape(r.revision),
+                r.sha[:12],
+                r.result.value,
+                escape(r.actor),
+                escape(r.message),
+            )
+        out.print(table)
+
+
+def _ago(iso: str | None) -> str:
+    from datetime import datetime
+
+    return engine.age(datetime.fromisoformat(iso)) if iso else ""
+
+
+def _print_report(report: SyncReport) -> None:
+    for entry in report.objects:
+        if entry.outcome is Outcome.FAILED:
+            out.print(f"[bold red]failed[/]    {escape(str(entry.item.ref))}: {escape(entry.message)}")
+        elif entry.outcome is Outcome.NOT_REACHED:
+            out.print(f"[dim]not reached {escape(str(entry.item.ref))} (wave {entry.wave})[/]")
+        elif entry.outcome is Outcome.LEFT:
+            out.print(f"[yellow]kept[/]      {escape(str(entry.item.ref))}: {escape(entry.message)}")
+    for line in report.refused:
+        out.print(f"[bold red]refused[/]   {escape(line)}")
+
+
+def _record_dict(record: SyncRecord, *, desired: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": record.id,
+        "app": record.app,
+        "revision": record.revision,
+        "sha": record.sha,
+        "startedAt": record.started_at.isoformat(),
+        "finishedAt": record.finished_at.isoformat() if record.finished_at else None,
+        "actor": record.actor,
+        "result": record.result.value,
+        "message": record.message,
+        "summary": record.summary,
+        "flags": record.flags,
+    }
+    if desired:
+        data["desired"] = record.desired
+    return data
+
+
+def _report_dict(report: SyncReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {
+        "ok": report.ok,
+        "refused": report.refused,
+        "durationSeconds": round(report.duration_s, 3),
+        "objects": [
+            {"object": str(o.item.ref), "outcome": o.outcome.value, "wave": o.wave, "message": o.message}
+            for o in report.objects
+        ],
+    }

@@ -1,0 +1,196 @@
+"""The pipeline for one app, stage by stage: source → render → plan → sync → record.
+
+Each stage lives in its own package and takes plain data; this module only connects them, so the
+CLI (and later the controller) run exactly the same steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from plumbline.cluster import Cluster
+from plumbline.config import App, Tool
+from plumbline.errors import ClusterError
+from plumbline.local import local_dir
+from plumbline.plan import Plan, build_plan
+from plumbline.render import HelmOptions, Manifest, render
+from plumbline.source import Checkout, fetch
+from plumbline.store import Store, SyncRecord, SyncResult, current_actor, now
+from plumbline.sync import SyncReport, sync_plan
+
+Progress = Callable[[str], None]
+
+CREATE_NAMESPACE_SOURCE = "(syncOptions.createNamespace)"
+
+
+class SyncStatus(StrEnum):
+    """Whether live matches Git, in the words Argo CD users know."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def resolve_kubeconfig(explicit: str | None, app: App | None = None) -> Path | None:
+    """The kubeconfig to use: ``--kubeconfig``, else the app's, else $KUBECONFIG or ~/.kube/config (the
+    client's usual lookup, signalled by None), else the local control plane's (``plumb local up``)."""
+    if explicit:
+        return Path(explicit)
+    if app is not None and app.spec.destination.kubeconfig:
+        return Path(app.spec.destination.kubeconfig)
+    if os.environ.get("KUBECONFIG") or (Path.home() / ".kube" / "config").exists():
+        return None
+    local = local_dir() / "kubeconfig"
+    if local.exists():
+        return local
+    raise ClusterError(
+        "no kubeconfig: none given (--kubeconfig), none in the app's destination, $KUBECONFIG unset, no "
+        "~/.kube/config, and no local control plane. Start one with `plumb local up`."
+    )
+
+
+def connect(app: App, *, kubeconfig: str | None = None, context: str | None = None) -> Cluster:
+    return Cluster(
+        kubeconfig=resolve_kubeconfig(kubeconfig, app), context=context or app.spec.destination.context
+    )
+
+
+@dataclass
+class Rendered:
+    checkout: Checkout
+    manifests: list[Manifest]
+
+
+def render_app(app: App, *, revision: str | None = None, progress: Progress = _quiet) -> Rendered:
+    """Fetch the app's source at ``revision`` (default: its targetRevision) and render it."""
+    source = app.spec.source
+    wanted = revision or source.target_revision
+    progress(f"fetching {source.repo_url} at {wanted}")
+    checkout = fetch(source.repo_url, wanted)
+    progress(f"rendering {source.path} at {checkout.sha[:12]}")
+    helm = None
+    if source.helm is not None or source.tool is Tool.HELM:
+        settings = source.helm
+        helm = HelmOptions(
+            release_name=(settings.release_name if settings and settings.release_name else app.name),
+            value_files=tuple(settings.value_files) if settings else (),
+            values=dict(settings.values) if settings else {},
+        )
+    manifests = render(
+        checkout.root,
+        source.path,
+        tool=source.tool.value,
+        helm=helm,
+        namespace=app.spec.destination.namespace,
+    )
+    if app.spec.sync_options.create_namespace:
+        namespace = app.spec.destination.namespace
+        declared = any(m.kind == "Namespace" and m.name == namespace for m in manifests)
+        if not declared:
+            manifests.insert(
+                0,
+                Manifest(
+                    obj={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+                    file=CREATE_NAMESPACE_SOURCE,
+                    index=0,
+                ),
+            )
+    return Rendered(checkout=checkout, manifests=manifests)
+
+
+def plan_app(
+    app: App, *, cluster: Cluster, revision: str | None = None, progress: Progress = _quiet
+) -> tuple[Plan, Rendered]:
+    rendered = render_app(app, revision=revision, progress=progress)
+    plan = build_plan(
+        cluster=cluster,
+        app=app.name,
+        namespace=app.spec.destination.namespace,
+        manifests=rendered.manifests,
+        revision=revision or app.spec.source.target_revision,
+        sha=rendered.checkout.sha,
+        progress=progress,
+    )
+    return plan, rendered
+
+
+def sync_status(plan: Plan) -> SyncStatus:
+    return SyncStatus.OUT_OF_SYNC if plan.has_changes else SyncStatus.SYNCED
+
+
+def sync_app(
+    app: App,
+    *,
+    cluster: Cluster,
+    store: Store,
+    revision: str | None = None,
+    prune: bool = False,
+    force_conflicts: bool = False,
+    dry_run: bool = False,
+    progress: Progress = _quiet,
+) -> tuple[Plan, SyncReport | None, SyncRecord]:
+    """Plan, then (unless ``dry_run``) apply; every outcome — also a refusal — is recorded in ``store``."""
+    started = now()
+    plan, _ = plan_app(app, cluster=cluster, revision=revision, progress=progress)
+    flags = {"prune": prune, "force_conflicts": force_conflicts, "dry_run": dry_run}
+    report: SyncReport | None = None
+    if dry_run:
+        result = SyncResult.BLOCKED if plan.errors else SyncResult.DRY_RUN
+        message = "dry run: nothing written"
+        summary: dict[str, Any] = {"plan": plan.counts}
+    else:
+        report = sync_plan(
+            plan, cluster=cluster, prune=prune, force_conflicts=force_conflicts, progress=progress
+        )
+        if report.refused:
+            result = SyncResult.BLOCKED
+            message = "nothing written: the server refused the dry run of " + "; ".join(report.refused)
+        elif report.ok:
+            result = SyncResult.SUCCEEDED
+            message = _summary_line(report)
+        else:
+            result = SyncResult.FAILED
+            message = "; ".join(f"{o.item.ref}: {o.message}" for o in report.failures())
+        summary = {"plan": plan.counts, "outcome": report.counts, "duration_s": round(report.duration_s, 3)}
+    record = SyncRecord(
+        id=None,
+        app=app.name,
+        revision=plan.revision,
+        sha=plan.sha,
+        started_at=started,
+        finished_at=now(),
+        actor=current_actor(),
+        result=result,
+        summary=summary,
+        desired=[item.desired for item in plan.items if item.desired is not None],
+        message=message,
+        flags=flags,
+    )
+    record_id = store.record_sync(record)
+    return plan, report, store.get(record_id)
+
+
+def _summary_line(report: SyncReport) -> str:
+    counts = report.counts
+    parts = [f"{n} {name}" for name, n in counts.items() if n]
+    return ", ".join(parts) or "nothing to do"
+
+
+def age(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    seconds = max(0.0, (now() - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
