@@ -5,13 +5,18 @@ Deployments, from the same files), kubectl built from the same Go modules as the
 writes into its own namespace so both start from the same empty state. Prints wall time and peak
 memory (max RSS of the process) side by side.
 
-    .venv/bin/python bench/diff_sync.py            # N = 100, 1000, 3000
-    .venv/bin/python bench/diff_sync.py 100 300    # other sizes
+kube-controller-manager is not started: it would still be creating ReplicaSets and Pods for the
+first tool's Deployments while the second tool runs, which measures the controllers, not the tools.
+
+    .venv/bin/python bench/diff_sync.py                # N = 100, 1000, 3000; median of 3 runs each
+    .venv/bin/python bench/diff_sync.py --repeat 1 300 # other sizes, one run
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,14 +72,14 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
-def bench(n: int, plane: ControlPlane, work: Path, kubectl: Path) -> list[tuple[str, Run, Run]]:
-    repo = work / f"repo-{n}"
+def bench(n: int, rep: int, plane: ControlPlane, work: Path, kubectl: Path) -> list[tuple[str, Run, Run]]:
+    repo = work / f"repo-{n}-{rep}"
     objects = repo / "apps" / "bench"
     write_objects(objects, n)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", ".")
     git(repo, "-c", "user.name=bench", "-c", "user.email=bench@local", "commit", "-qm", f"{n} objects")
-    config = work / f"plumbline-{n}.yaml"
+    config = work / f"plumbline-{n}-{rep}.yaml"
     config.write_text(
         f"""apiVersion: plumbline.dev/v1alpha1
 kind: App
@@ -86,7 +91,7 @@ spec:
     targetRevision: main
     path: apps/bench
   destination:
-    namespace: plumb-{n}
+    namespace: plumb-{n}-{rep}
   mode: sync
 """
     )
@@ -96,7 +101,7 @@ spec:
         "PLUMBLINE_CONFIG": str(config),
         "PLUMBLINE_STORE": str(work / "plumbline.db"),
     }
-    kube_ns, plumb_ns = f"kube-{n}", f"plumb-{n}"
+    kube_ns, plumb_ns = f"kube-{n}-{rep}", f"plumb-{n}-{rep}"
     for ns in (kube_ns, plumb_ns):
         subprocess.run([str(kubectl), "create", "namespace", ns], env=env, check=True, capture_output=True)
     plumb = [sys.executable, "-m", "plumbline"]
@@ -126,20 +131,38 @@ spec:
     return rows
 
 
+def median(runs: list[Run]) -> Run:
+    return Run(
+        seconds=statistics.median(r.seconds for r in runs),
+        peak_mb=statistics.median(r.peak_mb for r in runs),
+        code=runs[0].code,
+    )
+
+
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [100, 1000, 3000]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000, 3000])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the table shows medians")
+    args = parser.parse_args()
     kubectl = toolchain.binary("kubectl")
     print(f"kubectl: {kubectl}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="plumbline-bench-") as tmp, ControlPlane.temporary() as plane:
+    with (
+        tempfile.TemporaryDirectory(prefix="plumbline-bench-") as tmp,
+        ControlPlane.temporary(controller_manager=False) as plane,
+    ):
         print(f"control plane ready in {plane.started_in:.1f}s; {os.cpu_count()} cores", file=sys.stderr)
         header = (
             f"| {'N':>5} | {'operation':<18} | {'kubectl s':>9} | {'plumb s':>8} | {'plumb/kubectl':>13} |"
         )
         header += f" {'kubectl MB':>10} | {'plumb MB':>8} |"
+        print(f"median of {args.repeat} run(s)")
         print(header)
         print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-        for n in sizes:
-            for operation, k, p in bench(n, plane, Path(tmp), kubectl):
+        for n in args.sizes:
+            runs = [bench(n, rep, plane, Path(tmp), kubectl) for rep in range(args.repeat)]
+            for index, (operation, _, _) in enumerate(runs[0]):
+                k = median([r[index][1] for r in runs])
+                p = median([r[index][2] for r in runs])
                 print(
                     f"| {n:>5} | {operation:<18} | {k.seconds:>9.2f} | {p.seconds:>8.2f} | "
                     f"{p.seconds / k.seconds:>13.2f} | {k.peak_mb:>10.0f} | {p.peak_mb:>8.0f} |",

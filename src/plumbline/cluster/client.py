@@ -120,8 +120,10 @@ class Cluster:
         content_type: str = "application/json",
         accept: str | None = None,
         timeout: float | None = None,
+        decode: bool = True,
     ) -> Any:
-        """One request; returns the decoded JSON body. Error statuses raise :class:`ApiFailure`."""
+        """One request; returns the decoded JSON body (None unless ``decode``). Error statuses raise
+        :class:`ApiFailure`."""
         url = self.server + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -142,7 +144,7 @@ class Cluster:
         payload = response.data
         if response.status >= 400:
             raise _failure(response.status, payload)
-        if not payload:
+        if not payload or not decode:
             return None
         return json.loads(payload)
 
@@ -219,8 +221,12 @@ class Cluster:
         field_manager: str = FIELD_MANAGER,
         force: bool = False,
         dry_run: bool = False,
-    ) -> dict[str, Any]:
-        """Server-side apply of ``obj``; with ``dry_run`` the server predicts and persists nothing."""
+        result: bool = True,
+    ) -> dict[str, Any] | None:
+        """Server-side apply of ``obj``; with ``dry_run`` the server predicts and persists nothing.
+
+        Returns the object the server answered with, or None when ``result`` is False (saves decoding).
+        """
         metadata = obj.get("metadata") or {}
         query = {"fieldManager": field_manager}
         if force:
@@ -228,10 +234,10 @@ class Cluster:
         if dry_run:
             query["dryRun"] = "All"
         path = info.path(namespace=metadata.get("namespace"), name=metadata["name"])
-        result: dict[str, Any] = self.request(
-            "PATCH", path, query=query, body=obj, content_type="application/apply-patch+yaml"
+        answer: dict[str, Any] | None = self.request(
+            "PATCH", path, query=query, body=obj, content_type="application/apply-patch+yaml", decode=result
         )
-        return result
+        return answer
 
     def delete(
         self,

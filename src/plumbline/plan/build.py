@@ -59,7 +59,8 @@ def build_plan(
     say = progress or (lambda _: None)
     desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests)
     say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
-    items = cluster.map(lambda d: _compare(cluster, d), desired)
+    live = _read_live(cluster, desired)
+    items = cluster.map(lambda d: _compare(cluster, d, live), desired)
     say("looking for objects this app created that Git no longer has")
     wanted = {item.ref for item in items}
     items += [item for item in _prune_candidates(cluster, app=app) if item.ref not in wanted]
@@ -138,10 +139,44 @@ def _prepare(cluster: Cluster, *, app: str, namespace: str, manifests: Sequence[
     return out
 
 
-def _compare(cluster: Cluster, desired: _Desired) -> PlanItem:
+# Above this many objects of one kind in one namespace, one LIST is cheaper than a GET each.
+LIST_THRESHOLD = 4
+
+_Live = dict[ObjectRef, dict[str, Any] | None]
+
+
+def _read_live(cluster: Cluster, desired: list[_Desired]) -> _Live:
+    """The live objects for ``desired``: a LIST per kind and namespace where that saves requests.
+
+    Objects absent from a LIST are recorded as None (they do not exist); objects not covered by a
+    LIST are left out, and :func:`_compare` GETs them.
+    """
+    groups: dict[tuple[ResourceInfo, str | None], int] = {}
+    for d in desired:
+        if d.info is not None:
+            key = (d.info, d.obj["metadata"].get("namespace"))
+            groups[key] = groups.get(key, 0) + 1
+    to_list = [key for key, count in groups.items() if count > LIST_THRESHOLD]
+
+    def fetch(key: tuple[ResourceInfo, str | None]) -> list[dict[str, Any]]:
+        info, ns = key
+        return cluster.list(info, namespace=ns)
+
+    live: _Live = {}
+    for (info, ns), objects in zip(to_list, cluster.map(fetch, to_list), strict=True):
+        for d in desired:
+            if d.info == info and d.obj["metadata"].get("namespace") == ns:
+                live[ObjectRef.of(d.obj)] = None
+        for obj in objects:
+            ref = ObjectRef.of(obj)
+            if ref in live:
+                live[ref] = obj
+    return live
+
+
+def _compare(cluster: Cluster, desired: _Desired, prefetched: _Live) -> PlanItem:
     obj = desired.obj
     ref = ObjectRef.of(obj)
-    metadata = obj["metadata"]
     item = PlanItem(
         ref=ref,
         action=Action.CREATE,
@@ -156,18 +191,20 @@ def _compare(cluster: Cluster, desired: _Desired) -> PlanItem:
         item.predicted = obj
         return item
     try:
-        item.live = cluster.get(desired.info, name=metadata["name"], namespace=metadata.get("namespace"))
+        if ref in prefetched:
+            item.live = prefetched[ref]
+        else:
+            item.live = _get(cluster, desired)
         if desired.deferred:
             item.predicted = obj
         else:
-            try:
-                item.predicted = cluster.apply(obj, info=desired.info, dry_run=True)
-            except ApiFailure as failure:
-                if not (failure.status == 409 and failure.reason == "Conflict"):
-                    raise
-                # Another manager owns fields we set. Say so, and predict what taking them over gives.
-                item.conflict = failure.message
-                item.predicted = cluster.apply(obj, info=desired.info, dry_run=True, force=True)
+            for _ in range(SNAPSHOT_ATTEMPTS):
+                item.predicted = _dry_run(cluster, desired, item)
+                # The dry run answers from the object as it is now. If a controller wrote to it since
+                # we read it, compare against that newer version, not the stale copy.
+                if _version(item.live) == _version(item.predicted) or item.live is None:
+                    break
+                item.live = _get(cluster, desired)
     except ApiFailure as failure:
         item.error = f"{failure.reason or failure.status}: {failure.message}"
         item.predicted = obj
@@ -175,6 +212,32 @@ def _compare(cluster: Cluster, desired: _Desired) -> PlanItem:
         same = normalize(item.live) == normalize(item.predicted)
         item.action = Action.UNCHANGED if same and not item.error else Action.UPDATE
     return item
+
+
+SNAPSHOT_ATTEMPTS = 3
+
+
+def _version(obj: dict[str, Any] | None) -> str | None:
+    return None if obj is None else (obj.get("metadata") or {}).get("resourceVersion")
+
+
+def _get(cluster: Cluster, desired: _Desired) -> dict[str, Any] | None:
+    assert desired.info is not None
+    metadata = desired.obj["metadata"]
+    return cluster.get(desired.info, name=metadata["name"], namespace=metadata.get("namespace"))
+
+
+def _dry_run(cluster: Cluster, desired: _Desired, item: PlanItem) -> dict[str, Any] | None:
+    """Server-side dry-run apply; on a conflict, note it and predict the forced apply instead."""
+    assert desired.info is not None
+    try:
+        return cluster.apply(desired.obj, info=desired.info, dry_run=True)
+    except ApiFailure as failure:
+        if not (failure.status == 409 and failure.reason == "Conflict"):
+            raise
+        # Another manager owns fields we set. Say so, and predict what taking them over gives.
+        item.conflict = failure.message
+        return cluster.apply(desired.obj, info=desired.info, dry_run=True, force=True)
 
 
 def _prune_candidates(cluster: Cluster, *, app: str) -> list[PlanItem]:

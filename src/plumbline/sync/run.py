@@ -145,7 +145,7 @@ def _apply_one(cluster: Cluster, item: PlanItem, *, force: bool) -> str | None:
     """Apply one object; return None on success, else a message a person can act on."""
     assert item.desired is not None
     try:
-        cluster.apply(item.desired, info=_info(cluster, item), force=force)
+        cluster.apply(item.desired, info=_info(cluster, item), force=force, result=False)
     except ApiFailure as failure:
         if failure.status == 409 and failure.reason == "Conflict":
             return (
