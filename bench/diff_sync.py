@@ -84,7 +84,7 @@ def bench(n: int, rep: int, plane: ControlPlane, work: Path, kubectl: Path) -> l
         f"""apiVersion: plumbline.dev/v1alpha1
 kind: App
 metadata:
-  name: bench-{n}
+  name: bench-{n}-{rep}
 spec:
   source:
     repoURL: {repo}
@@ -111,21 +111,21 @@ spec:
         (
             "diff (all new)",
             measure([*kc, "diff", "--server-side", "-f", str(objects)], env=env),
-            measure([*plumb, "diff", f"bench-{n}"], env=env),
+            measure([*plumb, "diff", f"bench-{n}-{rep}"], env=env),
         )
     )
     rows.append(
         (
             "sync / apply",
             measure([*kc, "apply", "--server-side", "-f", str(objects)], env=env, ok=(0,)),
-            measure([*plumb, "sync", f"bench-{n}"], env=env, ok=(0,)),
+            measure([*plumb, "sync", f"bench-{n}-{rep}"], env=env, ok=(0,)),
         )
     )
     rows.append(
         (
             "diff (no changes)",
             measure([*kc, "diff", "--server-side", "-f", str(objects)], env=env, ok=(0,)),
-            measure([*plumb, "diff", f"bench-{n}"], env=env, ok=(0,)),
+            measure([*plumb, "diff", f"bench-{n}-{rep}"], env=env, ok=(0,)),
         )
     )
     return rows
