@@ -1,0 +1,309 @@
+"""The core loop as a user runs it: `plumb diff / sync / status / history` on plain, Kustomize and Helm
+apps from real Git repositories, against the real control plane; and the bad inputs, each a clear
+error naming the file, with nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from plumbline.cluster import Cluster
+from plumbline.local import ControlPlane
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+class Workspace:
+    """A Git repository, a plumbline config pointing at it, and a `plumb` to run against the cluster."""
+
+    def __init__(self, root: Path, plane: ControlPlane) -> None:
+        self.root = root
+        self.repo = root / "repo"
+        self.repo.mkdir()
+        git(self.repo, "init", "-q", "-b", "main")
+        self.config = root / "plumbline.yaml"
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(plane.kubeconfig),
+            "PLUMBLINE_CONFIG": str(self.config),
+            "PLUMBLINE_STORE": str(root / "plumbline.db"),
+            "PLUMBLINE_ACTOR": "tester@ci",
+            "NO_COLOR": "1",
+        }
+        self.apps: list[str] = []
+
+    def add_app(self, name: str, path: str, namespace: str, extra: str = "") -> None:
+        self.apps.append(
+            f"""---
+apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: {name}
+spec:
+  source:
+    repoURL: ./repo
+    targetRevision: main
+    path: {path}
+{extra}  destination:
+    namespace: {namespace}
+  syncOptions:
+    createNamespace: true
+  mode: sync
+"""
+        )
+        self.config.write_text("".join(self.apps))
+
+    def commit(self, message: str) -> str:
+        git(self.repo, "add", "-A")
+        git(self.repo, "commit", "-qm", message)
+        return git(self.repo, "rev-parse", "HEAD")
+
+    def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "plumbline", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+
+@pytest.fixture
+def ws(tmp_path: Path, control_plane: ControlPlane) -> Workspace:
+    return Workspace(tmp_path, control_plane)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def loop(ws: Workspace, app: str, change: str) -> None:
+    """diff → sync → status → (a commit) → diff → sync → history, checking each step's exit and output."""
+    first = ws.plumb("diff", app)
+    assert first.returncode == 1, first.stderr  # changes, like diff(1)
+    assert "to create" in first.stdout and "0 to update" in first.stdout
+
+    synced = ws.plumb("sync", app)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "succeeded" in synced.stdout
+
+    status = ws.plumb("status", app, "-o", "json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    (row,) = json.loads(status.stdout)
+    assert row["status"] == "Synced" and row["last_result"] == "succeeded"
+
+    before = ws.plumb("diff", app)
+    assert before.returncode == 0, before.stdout  # nothing to do
+
+    sha = ws.commit(change)
+    after = ws.plumb("diff", app, "-o", "json")
+    assert after.returncode == 1
+    plan = json.loads(after.stdout)
+    assert plan["sha"] == sha
+    updated = [o for o in plan["objects"] if o["action"] == "update"]
+    assert updated, plan["summary"]
+
+    assert ws.plumb("sync", app).returncode == 0
+    assert ws.plumb("diff", app).returncode == 0
+
+    history = ws.plumb("history", app, "-o", "json")
+    records = json.loads(history.stdout)
+    assert [r["result"] for r in records] == ["succeeded", "succeeded"]
+    assert records[0]["sha"] == sha and records[0]["actor"] == "tester@ci"
+    assert records[0]["desired"], "history must hold the full desired objects"
+
+
+def test_plain_app(ws: Workspace) -> None:
+    shutil.copytree(ROOT / "examples" / "guestbook", ws.repo / "apps" / "guestbook")
+    ws.commit("guestbook")
+    ws.add_app("guestbook", "apps/guestbook", unique("plain"))
+    deployment = ws.repo / "apps" / "guestbook" / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("nginx:1.27", "nginx:1.28"))
+    loop(ws, "guestbook", "nginx 1.28")
+    apps = ws.plumb("apps")
+    assert apps.returncode == 0 and "guestbook" in apps.stdout and "sync" in apps.stdout
+
+
+def test_kustomize_app(ws: Workspace) -> None:
+    write(
+        ws.repo / "base" / "kustomization.yaml",
+        "resources:\n- deployment.yaml\nconfigMapGenerator:\n- name: settings\n  literals:\n  - LEVEL=info\n",
+    )
+    write(
+        ws.repo / "base" / "deployment.yaml",
+        """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: registry.example/api:1.0
+""",
+    )
+    write(
+        ws.repo / "overlays" / "prod" / "kustomization.yaml",
+        "resources:\n- ../../base\nimages:\n- name: registry.example/api\n  newTag: '1.1'\n"
+        "commonLabels:\n  env: prod\n",
+    )
+    ws.commit("kustomize app")
+    ws.add_app("api", "overlays/prod", unique("kust"))
+    write(
+        ws.repo / "overlays" / "prod" / "kustomization.yaml",
+        "resources:\n- ../../base\nimages:\n- name: registry.example/api\n  newTag: '1.2'\n"
+        "commonLabels:\n  env: prod\n",
+    )
+    loop(ws, "api", "api 1.2")
+
+
+def test_helm_app(ws: Workspace) -> None:
+    chart = ws.repo / "charts" / "web"
+    write(chart / "Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    write(chart / "values.yaml", "image: nginx:1.27\nreplicas: 1\ngreeting: hello\n")
+    write(chart / "values-prod.yaml", "replicas: 2\n")
+    write(
+        chart / "templates" / "deployment.yaml",
+        """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      containers:
+      - name: web
+        image: {{ .Values.image }}
+""",
+    )
+    write(
+        chart / "templates" / "configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n"
+        "data:\n  GREETING: {{ .Values.greeting | quote }}\n",
+    )
+    ws.commit("helm chart")
+    ws.add_app(
+        "web",
+        "charts/web",
+        unique("helm"),
+        extra="    helm:\n      releaseName: web\n      valueFiles: [values-prod.yaml]\n",
+    )
+    write(chart / "values.yaml", "image: nginx:1.27\nreplicas: 1\ngreeting: hello there\n")
+    loop(ws, "web", "new greeting")
+
+
+# ---- bad input: a clear error naming the file, exit 2, nothing written ---------------------------
+
+
+def test_invalid_config_names_file_line_and_field(ws: Workspace) -> None:
+    ws.config.write_text(
+        "apiVersion: plumbline.dev/v1alpha1\nkind: App\nmetadata:\n  name: broken\nspec:\n"
+        "  source:\n    repoURL: ./repo\n  destination:\n    namspace: x\n"
+    )
+    done = ws.plumb("apps")
+    assert done.returncode == 2
+    assert "plumbline.yaml:" in done.stderr and "App/broken" in done.stderr and "namspace" in done.stderr
+
+
+def test_unknown_app_suggests_the_closest(ws: Workspace) -> None:
+    ws.add_app("guestbook", "apps/guestbook", "x")
+    done = ws.plumb("diff", "guestbok")
+    assert done.returncode == 2 and "guestbook" in done.stderr
+
+
+def test_unknown_kind_and_duplicates_name_their_files(ws: Workspace, control_plane: ControlPlane) -> None:
+    namespace = unique("bad")
+    write(
+        ws.repo / "apps" / "bad" / "widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+    )
+    write(ws.repo / "apps" / "bad" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    ws.commit("bad kind")
+    ws.add_app("bad", "apps/bad", namespace)
+    done = ws.plumb("sync", "bad")
+    assert done.returncode == 2
+    assert "apps/bad/widget.yaml" in done.stderr and "Widget" in done.stderr
+
+    (ws.repo / "apps" / "bad" / "widget.yaml").unlink()
+    write(ws.repo / "apps" / "bad" / "again.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    ws.commit("duplicate")
+    done = ws.plumb("sync", "bad")
+    assert done.returncode == 2
+    assert "apps/bad/again.yaml" in done.stderr and "apps/bad/cm.yaml" in done.stderr
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        info = cluster.discovery.lookup("v1", "Namespace")
+        assert (
+            info is not None and cluster.get(info, name=namespace, namespace=None) is None
+        )  # nothing written
+
+
+def test_alias_bomb_in_the_repo_is_refused_quickly(ws: Workspace) -> None:
+    laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        laughs.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    write(ws.repo / "apps" / "bomb" / "bomb.yaml", "\n".join(laughs) + "\n")
+    ws.commit("bomb")
+    ws.add_app("bomb", "apps/bomb", "bomb")
+    began = time.monotonic()
+    done = ws.plumb("diff", "bomb")
+    assert done.returncode == 2 and "alias bomb" in done.stderr and "bomb.yaml" in done.stderr
+    assert time.monotonic() - began < 15
+
+
+def test_a_refused_dry_run_writes_nothing_and_is_recorded(ws: Workspace, control_plane: ControlPlane) -> None:
+    namespace = unique("refused")
+    write(ws.repo / "apps" / "r" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n")
+    write(
+        ws.repo / "apps" / "r" / "svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 70000\n",
+    )
+    ws.commit("bad port")
+    ws.add_app("r", "apps/r", namespace)
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        ns_info = cluster.discovery.lookup("v1", "Namespace")
+        assert ns_info is not None
+        cluster.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, info=ns_info
+        )
+        done = ws.plumb("sync", "r")
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Service" in done.stdout and "70000" in done.stdout
+        cm = cluster.discovery.lookup("v1", "ConfigMap")
+        assert cm is not None and cluster.get(cm, name="ok", namespace=namespace) is None
+    history = json.loads(ws.plumb("history", "r", "-o", "json").stdout)
+    assert history[0]["result"] == "blocked"
