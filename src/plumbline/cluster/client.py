@@ -10,8 +10,6 @@ Every method is thread-safe; callers parallelise with :meth:`Cluster.map`.
 from __future__ import annotations
 
 import json
-import os
-import ssl
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +19,7 @@ from typing import Any, TypeVar
 
 import urllib3
 
+from plumbline.cluster import kubeconfig as kubeconfig_module
 from plumbline.cluster.discovery import Discovery, ResourceInfo
 from plumbline.errors import ClusterError
 
@@ -49,45 +48,21 @@ class Cluster:
     """One API server, reached through a kubeconfig (``context`` picks one of its contexts)."""
 
     def __init__(self, *, kubeconfig: Path | None = None, context: str | None = None) -> None:
-        from kubernetes import client, config
-
         self.kubeconfig = kubeconfig
         self.context = context
-        configuration = client.Configuration()
-        try:
-            config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=str(kubeconfig) if kubeconfig else None,
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        except Exception as error:  # the loader raises ConfigException, OSError, yaml errors, ...
-            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise ClusterError(
-                f"cannot load kubeconfig {where} (context {context or 'current'}): {error}"
-            ) from None
-        self._configuration = configuration
-        self.server = configuration.host.rstrip("/")
+        credentials = kubeconfig_module.load(kubeconfig, context)
+        self.server = credentials.server
+        self._authorization = credentials.authorization
         self._pool = urllib3.PoolManager(
             num_pools=4,
             maxsize=PARALLELISM * 2,
             block=True,
-            ssl_context=self._ssl_context(configuration),
+            ssl_context=credentials.ssl_context,
             retries=False,
             timeout=urllib3.Timeout(connect=5.0, read=DEFAULT_TIMEOUT_S),
         )
         self._executor = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="plumbline-api")
         self._discovery: Discovery | None = None
-
-    @staticmethod
-    def _ssl_context(configuration: Any) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
-        if not configuration.verify_ssl:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if configuration.cert_file:
-            context.load_cert_chain(configuration.cert_file, configuration.key_file)
-        return context
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -105,9 +80,8 @@ class Cluster:
         headers = {"Accept": "application/json", "User-Agent": "plumbline"}
         if content_type:
             headers["Content-Type"] = content_type
-        auth = self._configuration.auth_settings().get("BearerToken")
-        if auth and auth.get("value"):
-            headers["Authorization"] = str(auth["value"])
+        if authorization := self._authorization():
+            headers["Authorization"] = authorization
         return headers
 
     def request(

@@ -1,0 +1,160 @@
+"""Loading a kubeconfig into what a request needs: the server URL, a TLS context, an auth header.
+
+Most kubeconfigs are plain data (a server, a CA, a client certificate or a token); those are read
+here directly, which keeps every `plumb` command ~0.3 s faster than importing the official client.
+Users with an ``exec`` credential plugin or an ``auth-provider`` get the official client's loader,
+which runs plugins and refreshes tokens.
+
+Lookup as kubectl does it: the given file, else every file in ``$KUBECONFIG`` (first definition of
+a name wins), else ``~/.kube/config``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import ssl
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plumbline.errors import ClusterError
+
+
+@dataclass
+class Credentials:
+    server: str
+    ssl_context: ssl.SSLContext
+    authorization: Callable[[], str | None]  # the Authorization header value, fetched per request
+
+
+def load(kubeconfig: Path | None, context: str | None) -> Credentials:
+    files = _files(kubeconfig)
+    where = ", ".join(str(f) for f in files) or "~/.kube/config"
+    try:
+        merged = _merge(files)
+        context_name = context or merged["current-context"]
+        if not context_name:
+            raise ClusterError(f"kubeconfig {where}: no current-context set and no --context given")
+        ctx, _ = _named(merged, "contexts", context_name, where)
+        cluster = _named(merged, "clusters", ctx.get("cluster", ""), where)
+        user = _named(merged, "users", ctx.get("user", ""), where) if ctx.get("user") else ({}, None)
+        if "exec" in user[0] or "auth-provider" in user[0]:
+            return _official(kubeconfig, context)
+        return _plain(cluster, user)
+    except ClusterError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, ssl.SSLError) as error:
+        raise ClusterError(
+            f"cannot load kubeconfig {where} (context {context or 'current'}): {error}"
+        ) from None
+
+
+def _files(kubeconfig: Path | None) -> list[Path]:
+    if kubeconfig:
+        return [kubeconfig]
+    if env := os.environ.get("KUBECONFIG"):
+        return [Path(p) for p in env.split(os.pathsep) if p]
+    return [Path.home() / ".kube" / "config"]
+
+
+def _merge(files: list[Path]) -> dict[str, Any]:
+    from plumbline.yamlio import load_documents
+
+    merged: dict[str, Any] = {"current-context": None, "clusters": {}, "contexts": {}, "users": {}}
+    readable = 0
+    for path in files:
+        if not path.is_file():
+            continue
+        readable += 1
+        docs = load_documents(path.read_text(), file=str(path))
+        data = docs[0].data if docs else {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} is not a kubeconfig mapping")
+        merged["current-context"] = merged["current-context"] or data.get("current-context")
+        for section, key in (("clusters", "cluster"), ("contexts", "context"), ("users", "user")):
+            for entry in data.get(section) or []:
+                merged[section].setdefault(entry["name"], (entry.get(key) or {}, path.parent))
+    if not readable:
+        raise ClusterError(f"no kubeconfig file found at {', '.join(str(f) for f in files)}")
+    return merged
+
+
+def _named(merged: dict[str, Any], section: str, name: str, where: str) -> tuple[dict[str, Any], Path | None]:
+    if name not in merged[section]:
+        known = ", ".join(sorted(merged[section])) or "none"
+        raise ClusterError(f"kubeconfig {where}: no {section[:-1]} named {name!r} (known: {known})")
+    entry: tuple[dict[str, Any], Path | None] = merged[section][name]
+    return entry
+
+
+def _read(data_key: str, path_key: str, entry: dict[str, Any], base: Path | None) -> bytes | None:
+    if entry.get(data_key):
+        return base64.b64decode(entry[data_key])
+    if entry.get(path_key):
+        path = Path(entry[path_key])
+        return (path if path.is_absolute() or base is None else base / path).read_bytes()
+    return None
+
+
+def _plain(
+    cluster: tuple[dict[str, Any], Path | None], user: tuple[dict[str, Any], Path | None]
+) -> Credentials:
+    c, c_base = cluster
+    u, u_base = user
+    ca = _read("certificate-authority-data", "certificate-authority", c, c_base)
+    context = ssl.create_default_context(cadata=ca.decode() if ca else None)
+    if c.get("insecure-skip-tls-verify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if c.get("tls-server-name"):
+        context.check_hostname = True
+    cert = _read("client-certificate-data", "client-certificate", u, u_base)
+    key = _read("client-key-data", "client-key", u, u_base)
+    if cert and key:
+        # ssl only loads a key from a file: write both to a private temporary file, load, delete.
+        with tempfile.NamedTemporaryFile(prefix="plumbline-cred-", suffix=".pem") as handle:
+            os.chmod(handle.name, 0o600)
+            handle.write(cert + b"\n" + key)
+            handle.flush()
+            context.load_cert_chain(handle.name)
+    token = u.get("token")
+    if not token and u.get("tokenFile"):
+        token = Path(u["tokenFile"]).read_text().strip()
+    header: str | None = None
+    if token:
+        header = f"Bearer {token}"
+    elif u.get("username") and u.get("password"):
+        header = "Basic " + base64.b64encode(f"{u['username']}:{u['password']}".encode()).decode()
+    return Credentials(server=str(c["server"]).rstrip("/"), ssl_context=context, authorization=lambda: header)
+
+
+def _official(kubeconfig: Path | None, context: str | None) -> Credentials:
+    """The official client's loader: runs exec plugins and auth providers, refreshes their tokens."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig) if kubeconfig else None,
+        context=context,
+        client_configuration=configuration,
+        persist_config=False,
+    )
+    tls = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+    if not configuration.verify_ssl:
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+    if configuration.cert_file:
+        tls.load_cert_chain(configuration.cert_file, configuration.key_file)
+
+    def authorization() -> str | None:
+        with contextlib.suppress(Exception):
+            auth = configuration.auth_settings().get("BearerToken")
+            if auth and auth.get("value"):
+                return str(auth["value"])
+        return None
+
+    return Credentials(server=configuration.host.rstrip("/"), ssl_context=tls, authorization=authorization)
