@@ -134,6 +134,23 @@ class ProjectDestination(_Model):
     namespace: str = Field(description="glob of namespaces the project's apps may deploy into")
 
 
+class BlastRadius(_Model):
+    """The most one sync may delete (prune): a count and a share of the app's objects, both checked."""
+
+    max_deletes: int = Field(default=10, ge=0, alias="maxDeletes")
+    max_delete_percent: int = Field(default=30, ge=0, le=100, alias="maxDeletePercent")
+
+
+class Policy(_Model):
+    """A rule as a CEL expression that must be true of every object it applies to (guards/policy.py)."""
+
+    name: str = Field(min_length=1)
+    expression: str = Field(min_length=1, description="CEL over object, live, app, environment")
+    message: str = Field(min_length=1)
+    severity: Literal["block", "warn"] = "block"
+    kinds: list[GroupKind] = Field(default_factory=list, description="empty: every kind")
+
+
 class ProjectSpec(_Model):
     """A boundary. Omitted lists allow any repo and namespace; cluster-scoped kinds: denied unless listed."""
 
@@ -148,6 +165,8 @@ class ProjectSpec(_Model):
         default_factory=list, alias="namespaceResourceDenyList"
     )
     protected_kinds: list[GroupKind] = Field(default_factory=list, alias="protectedKinds")
+    blast_radius: BlastRadius = Field(default_factory=lambda: BlastRadius(), alias="blastRadius")
+    policies: list[Policy] = Field(default_factory=list)
 
 
 class Project(_Object):
@@ -175,10 +194,24 @@ class Project(_Object):
 # --- Environment ------------------------------------------------------------------------------------
 
 
+class SyncWindow(_Model):
+    """A cron-style window: ``schedule`` (5 fields) starts it, ``duration`` (``90m``, ``64h``) ends it.
+
+    ``deny``: no syncs while it is open (a manual sync needs a recorded reason). ``allow``: if any
+    allow window exists, syncs happen only while one is open. Times are in ``timeZone`` (IANA name).
+    """
+
+    kind: Literal["allow", "deny"]
+    schedule: str = Field(min_length=1)
+    duration: str = Field(pattern=r"^\d+[mhd]$")
+    time_zone: str = Field(default="UTC", alias="timeZone")
+
+
 class EnvironmentSpec(_Model):
     branches: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     protected: bool = False
     requires_passed_in: str | None = Field(default=None, alias="requiresPassedIn")
+    sync_windows: list[SyncWindow] = Field(default_factory=list, alias="syncWindows")
 
 
 class Environment(_Object):
