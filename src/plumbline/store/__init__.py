@@ -5,14 +5,25 @@
         last = store.last_sync("guestbook")          # newest succeeded sync, or None
         recent = store.history("guestbook", limit=10)  # newest first
 
+Audit trail (append-only, hash-chained) and per-app controller state:
+
+        store.audit(actor="alice", app="guestbook", action=AuditAction.PAUSE, reason="incident 42")
+        checked, broken = store.verify_audit()       # broken: the first altered record, or None
+
 The default file is ``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state directory.
 """
 
+from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditRecord, Broken
 from plumbline.store._records import SyncRecord, SyncResult, current_actor, now
 from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, Store, default_path
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AppState",
+    "AppStateKind",
+    "AuditAction",
+    "AuditRecord",
+    "Broken",
     "NoSuchSyncError",
     "Store",
     "SyncRecord",

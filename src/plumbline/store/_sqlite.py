@@ -25,6 +25,7 @@ from typing import Any
 
 from plumbline.errors import StoreError
 from plumbline.paths import state_dir
+from plumbline.store._audit import AUDIT_MIGRATION, AuditStore
 from plumbline.store._records import SyncRecord, SyncResult
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -52,6 +53,7 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TRIGGER syncs_append_only_delete BEFORE DELETE ON syncs
            BEGIN SELECT RAISE(ABORT, 'sync history is append-only'); END""",
     ],
+    AUDIT_MIGRATION,  # 2: the tamper-evident audit trail and per-app controller state (_audit.py)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -77,8 +79,10 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-class Store:
-    """The sync history. Open with :meth:`Store.open`; close it (or use ``with``) when done.
+class Store(AuditStore):
+    """The sync history, the audit trail and per-app state (:class:`AuditStore`).
+
+    Open with :meth:`Store.open`; close it (or use ``with``) when done.
 
     One Store may be shared by threads (calls are serialised); several processes may open the same file.
     """
