@@ -16,9 +16,12 @@ from typing import Any
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Tool
+from plumbline.config._model import IgnoreDifference
 from plumbline.errors import ClusterError
 from plumbline.local import local_dir
-from plumbline.plan import Plan, build_plan
+from plumbline.plan import ObjectRef, Plan, build_plan
+from plumbline.plan.attribution import NEEDS_CONSENT, FieldChange
+from plumbline.plan.runtime import IgnoreRule
 from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import Checkout, fetch
 from plumbline.store import Store, SyncRecord, SyncResult, current_actor, now
@@ -108,9 +111,41 @@ def render_app(app: App, *, revision: str | None = None, progress: Progress = _q
     return Rendered(checkout=checkout, manifests=manifests)
 
 
+def ignore_rules(app: App) -> list[IgnoreRule]:
+    """The app's ``spec.ignoreDifferences`` as plan rules (the defaults are added by the plan)."""
+    return [_rule(entry) for entry in app.spec.ignore_differences]
+
+
+def _rule(entry: IgnoreDifference) -> IgnoreRule:
+    return IgnoreRule(
+        group=entry.group,
+        kind=entry.kind,
+        name=entry.name,
+        json_pointers=tuple(entry.json_pointers),
+        managers=tuple(entry.managers),
+    )
+
+
+def last_synced(store: Store | None, app: str) -> dict[ObjectRef, dict[str, Any]] | None:
+    """The desired objects of the app's last successful sync, by object; None without history."""
+    if store is None:
+        return None
+    record = store.last_sync(app)
+    if record is None:
+        return None
+    return {ObjectRef.of(obj): obj for obj in record.desired}
+
+
 def plan_app(
-    app: App, *, cluster: Cluster, revision: str | None = None, progress: Progress = _quiet
+    app: App,
+    *,
+    cluster: Cluster,
+    revision: str | None = None,
+    progress: Progress = _quiet,
+    store: Store | None = None,
 ) -> tuple[Plan, Rendered]:
+    """Render the app and plan it. With ``store``, changes are attributed against the desired state
+    of the last successful sync (three-way); without, against managedFields alone."""
     rendered = render_app(app, revision=revision, progress=progress)
     plan = build_plan(
         cluster=cluster,
@@ -120,8 +155,19 @@ def plan_app(
         revision=revision or app.spec.source.target_revision,
         sha=rendered.checkout.sha,
         progress=progress,
+        last_synced=last_synced(store, app.name),
+        ignore=ignore_rules(app),
     )
     return plan, rendered
+
+
+def field_changes(
+    app: App, *, cluster: Cluster, store: Store | None, revision: str | None = None
+) -> list[FieldChange]:
+    """Every attributed field change between the app's Git revision and the cluster (``runtime``
+    ones included): what ``plumb drift`` reports and ``plumb capture`` turns into a Git change."""
+    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store)
+    return plan.changes
 
 
 def sync_status(plan: Plan) -> SyncStatus:
@@ -136,13 +182,28 @@ def sync_app(
     revision: str | None = None,
     prune: bool = False,
     force_conflicts: bool = False,
+    revert_drift: bool = False,
     dry_run: bool = False,
     progress: Progress = _quiet,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
-    """Plan, then (unless ``dry_run``) apply; every outcome — also a refusal — is recorded in ``store``."""
+    """Plan, then (unless ``dry_run``) apply; every outcome — also a refusal — is recorded in ``store``.
+
+    A plan with drift-revert or conflict changes is refused (nothing written, recorded as blocked)
+    unless ``revert_drift``; that flag is recorded with the actor and the changes it reverted.
+    """
     started = now()
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, progress=progress)
-    flags = {"prune": prune, "force_conflicts": force_conflicts, "dry_run": dry_run}
+    plan, _ = plan_app(app, cluster=cluster, revision=revision, progress=progress, store=store)
+    flags: dict[str, Any] = {
+        "prune": prune,
+        "force_conflicts": force_conflicts,
+        "revert_drift": revert_drift,
+        "dry_run": dry_run,
+    }
+    consent = plan.changes_of(*NEEDS_CONSENT)
+    if revert_drift and consent:
+        flags["reverted"] = [
+            {"object": str(c.ref), "pointer": c.pointer, "attribution": c.attribution.value} for c in consent
+        ]
     report: SyncReport | None = None
     if dry_run:
         result = SyncResult.BLOCKED if plan.errors else SyncResult.DRY_RUN
@@ -150,11 +211,16 @@ def sync_app(
         summary: dict[str, Any] = {"plan": plan.counts}
     else:
         report = sync_plan(
-            plan, cluster=cluster, prune=prune, force_conflicts=force_conflicts, progress=progress
+            plan,
+            cluster=cluster,
+            prune=prune,
+            force_conflicts=force_conflicts,
+            revert_drift=revert_drift,
+            progress=progress,
         )
         if report.refused:
             result = SyncResult.BLOCKED
-            message = "nothing written: the server refused the dry run of " + "; ".join(report.refused)
+            message = "nothing written: " + "; ".join(report.refused)
         elif report.ok:
             result = SyncResult.SUCCEEDED
             message = _summary_line(report)

@@ -179,12 +179,18 @@ def test_conflicts_with_another_manager_are_reported_then_forced_only_on_request
     )
     assert "DB_HOST: c" in conflicted.diff  # the prediction is what taking ownership would give
 
+    # Without history, a field another manager took over is a live edit: reverting it needs consent.
+    (change,) = stale.changes_of("drift-revert")
+    assert change.pointer == "/data/DB_HOST" and change.editor and change.editor.manager == "kubectl-edit"
     report = sync_plan(stale, cluster=cluster)
     (refusal,) = report.refused
-    assert "kubectl-edit" in refusal and "--force-conflicts" in refusal
+    assert "kubectl-edit" in refusal and "--revert-drift" in refusal
+    assert cluster.get(cm, name="env", namespace=namespace)["data"]["DB_HOST"] == "b"  # type: ignore[index]
+    # --force-conflicts is for other controllers' fields; it does not revert a person's edit.
+    assert sync_plan(stale, cluster=cluster, force_conflicts=True).refused
     assert cluster.get(cm, name="env", namespace=namespace)["data"]["DB_HOST"] == "b"  # type: ignore[index]
 
-    forced = sync_plan(stale, cluster=cluster, force_conflicts=True)
+    forced = sync_plan(stale, cluster=cluster, revert_drift=True)
     assert forced.ok
     assert cluster.get(cm, name="env", namespace=namespace)["data"]["DB_HOST"] == "c"  # type: ignore[index]
 

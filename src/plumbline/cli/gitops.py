@@ -19,9 +19,12 @@ from rich.table import Table
 from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
 from plumbline.plan import Action, Plan
+from plumbline.plan.age import age_in_words
+from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.report import plan_to_dict
 from plumbline.store import Store, SyncRecord, SyncResult
 from plumbline.sync import Outcome, SyncReport
+from plumbline.sync.run import show
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -78,6 +81,33 @@ ACTION_COLOUR = {
     Action.UNCHANGED: "2",  # dim
 }
 DIFF_COLOUR = {"+": "32", "-": "31", "@": "36"}
+ATTRIBUTION_COLOUR = {
+    Attribution.COMMIT: "32",
+    Attribution.DRIFT_REVERT: "1;31",
+    Attribution.CONFLICT: "1;31",
+    Attribution.CREATE: "32",
+    Attribution.PRUNE: "31",
+    Attribution.RUNTIME: "2",
+    Attribution.UNMANAGED_ADDITION: "1;33",
+}
+
+
+def change_line(change: FieldChange, paint: Any = None) -> str:
+    """``  drift-revert  /data/DB_HOST  "B" → "A"  (kubectl-edit, Update, 183 days ago)``"""
+    paint = paint or (lambda text, _code: text)
+    label = paint(f"{change.attribution.value:<18}", ATTRIBUTION_COLOUR[change.attribution])
+    if change.attribution is Attribution.UNMANAGED_ADDITION:
+        values = f"{show(change.live)} (not in Git; kept unless --revert-drift)"
+    else:
+        values = f"{show(change.live)} → {show(change.git)}"
+    if len(values) > 200:
+        values = values[:197] + "..."
+    who = ""
+    if change.editor is not None and change.attribution is not Attribution.COMMIT:
+        e = change.editor
+        who = f"  ({e.manager}, {e.operation}, {age_in_words(e.time)})"
+    rule = f"  [{change.rule}]" if change.rule else ""
+    return f"  {label}{change.pointer}  {values}{who}{rule}"
 
 
 class Painter:
@@ -100,7 +130,8 @@ def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = Tr
     paint = Painter()
     lines: list[str] = []
     for item in sorted(plan.items, key=lambda i: (i.action is Action.UNCHANGED, str(i.ref))):
-        if item.action is Action.UNCHANGED and not show_unchanged:
+        noted = any(c.attribution is not Attribution.RUNTIME for c in item.changes)
+        if item.action is Action.UNCHANGED and not show_unchanged and not noted:
             continue
         source = paint(f"  ({item.source})", "2") if item.source else ""
         lines.append(
@@ -115,6 +146,9 @@ def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = Tr
                 f"          {paint('conflict:', '1;31')} {item.conflict} "
                 + paint("(sync refuses unless --force-conflicts)", "2")
             )
+        for change in item.changes:
+            if change.attribution not in (Attribution.CREATE, Attribution.PRUNE):
+                lines.append(change_line(change, paint))
         if show_diff and item.action is not Action.PRUNE and item.diff:
             for line in item.diff.rstrip("\n").splitlines():
                 code = "1" if line.startswith(("---", "+++")) else DIFF_COLOUR.get(line[:1], "")
@@ -176,8 +210,13 @@ def register(app: typer.Typer) -> None:
         """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
-            plan, _ = engine.plan_app(target, cluster=cluster, revision=revision, progress=progress)
+        with (
+            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
+            Store.open() as store,
+        ):
+            plan, _ = engine.plan_app(
+                target, cluster=cluster, revision=revision, progress=progress, store=store
+            )
         if output is Output.JSON:
             emit_json(plan_to_dict(plan))
         else:
@@ -198,6 +237,11 @@ def register(app: typer.Typer) -> None:
         force_conflicts: bool = typer.Option(
             False, "--force-conflicts", help="Take ownership of fields other field managers own."
         ),
+        revert_drift: bool = typer.Option(
+            False,
+            "--revert-drift",
+            help="Undo live edits the plan shows (drift-revert, conflict) and remove unmanaged additions.",
+        ),
         output: Output = OUTPUT,
     ) -> None:
         """Apply the app's revision: dry-run everything first, then server-side apply in waves.
@@ -217,6 +261,7 @@ def register(app: typer.Typer) -> None:
                 revision=revision,
                 prune=prune,
                 force_conflicts=force_conflicts,
+                revert_drift=revert_drift,
                 dry_run=dry_run,
                 progress=progress,
             )

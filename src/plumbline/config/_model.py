@@ -289,6 +289,27 @@ class SyncOptions(_Model):
     )
 
 
+class IgnoreDifference(_Model):
+    """Differences to ignore on matching objects (like Argo CD's ``ignoreDifferences``): fields at
+    ``jsonPointers`` and fields ``managers`` own are left to their owners, never reverted by a sync.
+    """
+
+    group: str = Field(default="*", description="API group glob; the core group is ''")
+    kind: str = Field(default="*", description="kind glob")
+    name: str | None = Field(default=None, description="object name glob; unset: every object")
+    json_pointers: list[str] = Field(default_factory=list, alias="jsonPointers")
+    managers: list[str] = Field(default_factory=list, description="field manager globs")
+
+    @model_validator(mode="after")
+    def _something_to_ignore(self) -> IgnoreDifference:
+        if not self.json_pointers and not self.managers:
+            raise ValueError("an ignoreDifferences entry needs jsonPointers or managers")
+        for pointer in self.json_pointers:
+            if not pointer.startswith("/"):
+                raise ValueError(f"jsonPointers: {pointer!r} must start with '/' (a JSON pointer)")
+        return self
+
+
 class AppSpec(_Model):
     project: str = "default"
     environment: str = "default"
@@ -296,6 +317,7 @@ class AppSpec(_Model):
     destination: Destination
     mode: Mode = Mode.OBSERVE
     sync_options: SyncOptions = Field(default_factory=SyncOptions, alias="syncOptions")
+    ignore_differences: list[IgnoreDifference] = Field(default_factory=list, alias="ignoreDifferences")
 
 
 class App(_Object):

@@ -12,14 +12,16 @@ Requests run in parallel (``Cluster.map``); nothing is written.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.errors import RenderError
+from plumbline.plan.attribute import attribute, strip_runtime
+from plumbline.plan.attribution import Attribution
 from plumbline.plan.model import Action, ObjectRef, Plan, PlanItem
-from plumbline.plan.normalize import normalize
+from plumbline.plan.runtime import HpaTargets, IgnoreRule, RuntimeRules
 from plumbline.plan.tracking import APP_LABEL, add_tracking, tracked_by
 
 # Kinds never worth scanning for prune candidates (high churn, or not objects a person declares).
@@ -53,17 +55,31 @@ def build_plan(
     revision: str,
     sha: str,
     progress: Callable[[str], None] | None = None,
+    last_synced: Mapping[ObjectRef, dict[str, Any]] | None = None,
+    ignore: Sequence[IgnoreRule] = (),
 ) -> Plan:
     """The plan for ``manifests`` against the live cluster. Raises :class:`RenderError` for objects the
-    server cannot place (unknown kind, duplicates after namespace defaulting)."""
+    server cannot place (unknown kind, duplicates after namespace defaulting).
+
+    ``last_synced`` maps each object to its desired state in the last successful sync (None: no sync
+    history, so attribution falls back to managedFields alone). ``ignore`` adds the app's own rules
+    to the default runtime rules (:mod:`plumbline.plan.runtime`). Every item gets its attributed
+    ``changes``; fields the rules ignore are dropped from ``item.desired``, so a sync leaves them be.
+    """
     say = progress or (lambda _: None)
     desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests)
+    rules = RuntimeRules(rules=tuple(ignore), hpa_targets=_hpa_targets(cluster, desired, namespace))
     say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
     live = _read_live(cluster, desired)
-    items = cluster.map(lambda d: _compare(cluster, d, live), desired)
+    items = cluster.map(lambda d: _compare(cluster, d, live, rules, last_synced), desired)
     say("looking for objects this app created that Git no longer has")
     wanted = {item.ref for item in items}
     items += [item for item in _prune_candidates(cluster, app=app) if item.ref not in wanted]
+    for item in items:
+        if item.action is Action.PRUNE:
+            item.changes = attribute(
+                ref=item.ref, desired=None, predicted=None, live=item.live, last_synced=None, rules=rules
+            )
     return Plan(app=app, revision=revision, sha=sha, namespace=namespace, items=items)
 
 
@@ -174,7 +190,42 @@ def _read_live(cluster: Cluster, desired: list[_Desired]) -> _Live:
     return live
 
 
-def _compare(cluster: Cluster, desired: _Desired, prefetched: _Live) -> PlanItem:
+def _hpa_targets(
+    cluster: Cluster, desired: list[_Desired], namespace: str
+) -> frozenset[tuple[str, str, str, str]]:
+    """The workloads HorizontalPodAutoscalers scale, in the namespaces this plan touches."""
+    info = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler") or cluster.discovery.lookup(
+        "autoscaling/v1", "HorizontalPodAutoscaler"
+    )
+    if info is None:
+        return frozenset()
+    namespaces = sorted(
+        {namespace}
+        | {str(d.obj["metadata"]["namespace"]) for d in desired if d.obj["metadata"].get("namespace")}
+    )
+    targets = HpaTargets()
+
+    def scan(ns: str) -> list[dict[str, Any]]:
+        try:
+            return cluster.list(info, namespace=ns)
+        except ApiFailure as failure:
+            if failure.status in (403, 404):
+                return []
+            raise
+
+    for found in cluster.map(scan, namespaces):
+        for hpa in found:
+            targets.add(hpa)
+    return frozenset(targets.found)
+
+
+def _compare(
+    cluster: Cluster,
+    desired: _Desired,
+    prefetched: _Live,
+    rules: RuntimeRules,
+    last_synced: Mapping[ObjectRef, dict[str, Any]] | None,
+) -> PlanItem:
     obj = desired.obj
     ref = ObjectRef.of(obj)
     item = PlanItem(
@@ -195,6 +246,8 @@ def _compare(cluster: Cluster, desired: _Desired, prefetched: _Live) -> PlanItem
             item.live = prefetched[ref]
         else:
             item.live = _get(cluster, desired)
+        obj, runtime = strip_runtime(obj, live=item.live, rules=rules)
+        desired.obj = item.desired = obj
         if desired.deferred:
             item.predicted = obj
         else:
@@ -208,9 +261,22 @@ def _compare(cluster: Cluster, desired: _Desired, prefetched: _Live) -> PlanItem
     except ApiFailure as failure:
         item.error = f"{failure.reason or failure.status}: {failure.message}"
         item.predicted = obj
-    if item.live is not None:
-        same = normalize(item.live) == normalize(item.predicted)
-        item.action = Action.UNCHANGED if same and not item.error else Action.UPDATE
+    if item.live is None:
+        item.changes = attribute(
+            ref=ref, desired=obj, predicted=item.predicted, live=None, last_synced=None, rules=rules
+        )
+        return item
+    if item.error:
+        item.action = Action.UPDATE
+        return item
+    previous = None if last_synced is None else last_synced.get(ref)
+    item.changes = runtime + attribute(
+        ref=ref, desired=obj, predicted=item.predicted, live=item.live, last_synced=previous, rules=rules
+    )
+    real = [
+        c for c in item.changes if c.attribution not in (Attribution.RUNTIME, Attribution.UNMANAGED_ADDITION)
+    ]
+    item.action = Action.UPDATE if real or item.conflict else Action.UNCHANGED
     return item
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plumbline.plan.attribution import FieldChange
 
 
 class Action(StrEnum):
@@ -51,6 +54,10 @@ class PlanItem:
     prune candidate ``desired`` and ``predicted`` are None. ``error`` is the server's refusal of the
     dry run: such a plan cannot be synced. ``conflict`` is the server's report that fields this object
     sets are owned by another field manager; ``predicted`` is then what a forced apply would give.
+    ``changes`` are the attributed field-level changes (see :mod:`plumbline.plan.attribute`): one
+    ``create``/``prune`` change for a whole object, else one per changed field, ``runtime`` ones
+    included (shown, never counted as changes) and ``unmanaged-addition`` ones (kept by a sync unless
+    told to revert drift).
     """
 
     ref: ObjectRef
@@ -63,6 +70,10 @@ class PlanItem:
     note: str = ""
     error: str | None = None
     conflict: str | None = None
+    changes: list[FieldChange] = field(default_factory=list)
+
+    def changes_of(self, *attributions: str) -> list[FieldChange]:
+        return [c for c in self.changes if c.attribution in attributions]
 
     @cached_property
     def diff(self) -> str:
@@ -100,6 +111,17 @@ class Plan:
         return [item for item in self.items if item.conflict]
 
     @property
+    def changes(self) -> list[FieldChange]:
+        """Every attributed field change in the plan, object by object (``runtime`` ones included)."""
+        return [change for item in self.items for change in item.changes]
+
+    def changes_of(self, *attributions: str) -> list[FieldChange]:
+        return [c for c in self.changes if c.attribution in attributions]
+
+    @property
     def has_changes(self) -> bool:
-        """Anything to create, update or prune (prune candidates count: they are a difference)."""
-        return any(item.action is not Action.UNCHANGED for item in self.items)
+        """Anything to create, update or prune (prune candidates count: they are a difference), or a
+        field live has that Git never had (an unmanaged addition)."""
+        return any(item.action is not Action.UNCHANGED for item in self.items) or bool(
+            self.changes_of("unmanaged-addition")
+        )

@@ -22,6 +22,9 @@ from itertools import groupby
 from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.errors import ClusterError
 from plumbline.plan import Action, Plan, PlanItem
+from plumbline.plan.age import age_in_words
+from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
+from plumbline.plan.fields import json_pointer
 from plumbline.sync.waves import wave_of
 
 CRD_ESTABLISH_TIMEOUT_S = 30.0
@@ -76,18 +79,30 @@ def sync_plan(
     cluster: Cluster,
     prune: bool = False,
     force_conflicts: bool = False,
+    revert_drift: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> SyncReport:
+    """Apply ``plan``. Refuses (writing nothing) when the plan has errors, drift-revert or conflict
+    changes (unless ``revert_drift``), or other-manager conflicts (unless ``force_conflicts``).
+
+    ``revert_drift`` takes back the fields live edits own (a forced apply of those objects) and then
+    removes unmanaged additions (a JSON patch per object: ``test`` then ``remove``, so a field that
+    changed since the plan is left alone and reported).
+    """
     say = progress or (lambda _: None)
     began = time.monotonic()
     report = SyncReport(plan=plan)
     report.refused = [f"{item.ref} ({item.source}): {item.error}" for item in plan.errors]
+    if not revert_drift:
+        report.refused += [consent_line(change) for change in plan.changes_of(*NEEDS_CONSENT)]
+    forced = {id(item) for item in plan.items if force_conflicts or (revert_drift and _drifted(item))}
     if not force_conflicts:
         report.refused += [
             f"{item.ref}: {item.conflict}. Another field manager owns these fields; plumbline does not take "
             "them over silently. Make Git agree with the live value, or re-run with --force-conflicts to "
             "take ownership."
             for item in plan.conflicts
+            if not _drifted(item)
         ]
     if report.refused:
         report.duration_s = time.monotonic() - began
@@ -107,7 +122,7 @@ def sync_plan(
             report.objects += [ObjectOutcome(i, Outcome.NOT_REACHED, wave=wave) for i in batch]
             continue
         say(f"wave {wave}: applying {len(batch)} object(s)")
-        results = cluster.map(lambda i: _apply_one(cluster, i, force=force_conflicts), batch)
+        results = cluster.map(lambda i: _apply_one(cluster, i, force=id(i) in forced), batch)
         for item, message in zip(batch, results, strict=True):
             outcome = Outcome.FAILED if message else Outcome.APPLIED
             report.objects.append(ObjectOutcome(item, outcome, message or "", wave=wave))
@@ -115,6 +130,20 @@ def sync_plan(
         if not failed and any(i.ref.kind == "CustomResourceDefinition" for i in batch):
             _wait_established(cluster, [i for i in batch if i.ref.kind == "CustomResourceDefinition"])
             cluster.refresh_discovery()
+
+    additions = [i for i in plan.items if i.changes_of(Attribution.UNMANAGED_ADDITION)]
+    if revert_drift and additions and not failed:
+        say(f"removing unmanaged additions from {len(additions)} object(s)")
+        for item in additions:
+            message = _remove_additions(cluster, item)
+            if message:
+                failed = True
+                report.objects.append(ObjectOutcome(item, Outcome.FAILED, message, wave=waves[id(item)]))
+            elif item.action is Action.UNCHANGED:
+                for entry in report.objects:
+                    if entry.item is item:
+                        entry.outcome = Outcome.APPLIED
+                        entry.message = "unmanaged additions removed"
 
     candidates = sorted(plan.of(Action.PRUNE), key=lambda i: -waves[id(i)])
     if candidates and prune and not failed:
@@ -130,6 +159,66 @@ def sync_plan(
         report.objects += [ObjectOutcome(i, Outcome.LEFT, reason, wave=waves[id(i)]) for i in candidates]
     report.duration_s = time.monotonic() - began
     return report
+
+
+def _drifted(item: PlanItem) -> bool:
+    return bool(item.changes_of(*NEEDS_CONSENT))
+
+
+def show(value: object) -> str:
+    """A value as people read it in one line (JSON, absent as ``(absent)``)."""
+    import json
+
+    return "(absent)" if value is None else json.dumps(value, sort_keys=False, default=str)
+
+
+def consent_line(change: FieldChange) -> str:
+    """One change a sync will not make silently: object, field, live → Git, who and when."""
+    who = "unknown editor"
+    if change.editor is not None:
+        who = f"{change.editor.manager}, {change.editor.operation}, {age_in_words(change.editor.time)}"
+    return (
+        f"{change.ref}: {change.attribution.value} {change.pointer}: live {show(change.live)} → Git "
+        f"{show(change.git)} ({who}). The sync would undo a live edit; capture it into Git (plumb capture) "
+        "or re-run with --revert-drift to revert it."
+    )
+
+
+def _remove_additions(cluster: Cluster, item: PlanItem) -> str | None:
+    """Remove ``item``'s unmanaged additions from the live object (read afresh, after the apply)."""
+    try:
+        info = _info(cluster, item)
+        live = cluster.get(info, name=item.ref.name, namespace=item.ref.namespace)
+        if live is None:
+            return "gone before its unmanaged additions could be removed"
+        ops: list[dict[str, object]] = []
+        located = []
+        for change in item.changes_of(Attribution.UNMANAGED_ADDITION):
+            pointer = json_pointer(live, change.path)
+            if pointer is not None:
+                located.append((pointer, change))
+        # Remove later list positions first, so earlier positions stay valid within the one patch.
+        located.sort(
+            key=lambda pc: [int(p) if p.isdigit() else -1 for p in pc[0].split("/")[1:]], reverse=True
+        )
+        for pointer, change in located:
+            ops.append({"op": "test", "path": pointer, "value": change.live})
+            ops.append({"op": "remove", "path": pointer})
+        if not ops:
+            return None
+        cluster.request(
+            "PATCH",
+            info.path(namespace=item.ref.namespace, name=item.ref.name),
+            query={"fieldManager": "plumbline"},
+            body=ops,
+            content_type="application/json-patch+json",
+            decode=False,
+        )
+    except ApiFailure as failure:
+        return f"unmanaged additions not removed: {failure.reason or failure.status}: {failure.message}"
+    except ClusterError as error:
+        return str(error)
+    return None
 
 
 def _info(cluster: Cluster, item: PlanItem) -> ResourceInfo:
