@@ -1,0 +1,50 @@
+"""Guards: checks over a plan that yield findings (block or warn) a person can act on.
+
+One module per guard, each ``check(*, plan, context) -> list[Finding]`` over plain data:
+
+* :mod:`~plumbline.guards.project` — repositories, namespaces and kinds inside the Project;
+* :mod:`~plumbline.guards.environment` — branch binding, environment labels, promotion;
+* :mod:`~plumbline.guards.destructive` — protected deletes and replacements, blast radius, empty renders;
+* :mod:`~plumbline.guards.references` — in-cluster Service addresses resolve, with the port;
+* :mod:`~plumbline.guards.secrets` — no plaintext secrets in the source;
+* :mod:`~plumbline.guards.windows` — sync windows per environment;
+* :mod:`~plumbline.guards.policy` — CEL policies and the API server's admission denials.
+
+    context = GuardContext(app=app, project=project, environment=environment, checkout=info)
+    findings = run_guards(plan=plan, context=context)
+    blocking, overridden = apply_overrides(findings, allows, trailers(checkout.message, sha=checkout.sha))
+
+A blocked plan applies only with an override naming each block (``--allow GUARD:KIND/NAME --reason``
+or a ``Plumb-Allow: GUARD KIND/NAME`` commit trailer); the caller records ``overridden`` in history.
+"""
+
+from plumbline.guards._model import CheckoutInfo, Finding, GuardContext, Severity
+from plumbline.guards._reach import branches_containing, checkout_info
+from plumbline.guards._runner import GUARDS, run_guards
+from plumbline.guards.overrides import (
+    TRAILER,
+    Allow,
+    Overridden,
+    OverrideError,
+    apply_overrides,
+    parse_allow,
+    trailers,
+)
+
+__all__ = [
+    "GUARDS",
+    "TRAILER",
+    "Allow",
+    "CheckoutInfo",
+    "Finding",
+    "GuardContext",
+    "Overridden",
+    "OverrideError",
+    "Severity",
+    "apply_overrides",
+    "branches_containing",
+    "checkout_info",
+    "parse_allow",
+    "run_guards",
+    "trailers",
+]

@@ -1,0 +1,129 @@
+"""The guards' data: a finding's severity, the finding itself, and what a guard may look at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from plumbline.config import App, Environment, Project
+from plumbline.plan import ObjectRef
+from plumbline.store import now
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from plumbline.cluster import Cluster
+    from plumbline.store import Store
+
+
+class Severity(StrEnum):
+    """How much a finding matters. ``block`` stops the sync unless overridden; ``warn`` is shown only."""
+
+    BLOCK = "block"
+    WARN = "warn"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a guard found, with enough to act on it.
+
+    ``subject`` is what an override names after the guard (``destructive:StatefulSet/db``): the
+    object's ``Kind/name``, or ``App/<app>`` for findings about the whole plan (``ref`` None).
+    ``message`` says why; ``fix`` how to fix it or override it. Neither ever holds a secret value.
+    """
+
+    guard: str
+    severity: Severity
+    ref: ObjectRef | None
+    field: str | None
+    message: str
+    fix: str
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))
+        if not self.subject:
+            subject = f"{self.ref.kind}/{self.ref.name}" if self.ref else "App/*"
+            object.__setattr__(self, "subject", subject)
+
+    @property
+    def key(self) -> str:
+        """``GUARD:KIND/NAME``, the words ``--allow`` and ``Plumb-Allow:`` take."""
+        return f"{self.guard}:{self.subject}"
+
+    @property
+    def blocks(self) -> bool:
+        return self.severity is Severity.BLOCK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "guard": self.guard,
+            "severity": self.severity.value,
+            "object": str(self.ref) if self.ref else None,
+            "subject": self.subject,
+            "field": self.field,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+    def __str__(self) -> str:
+        where = str(self.ref) if self.ref else self.subject
+        if self.field:
+            where += f" {self.field}"
+        return f"{self.severity.value} [{self.guard}] {where}: {self.message} — {self.fix}"
+
+
+@dataclass(frozen=True)
+class CheckoutInfo:
+    """The revision a plan was made from.
+
+    ``branches`` are the branches whose history contains ``sha`` (None: not known, e.g. a plan
+    built without the repository at hand). ``message`` is the commit message (for trailers).
+    """
+
+    sha: str
+    revision: str
+    message: str = ""
+    branches: tuple[str, ...] | None = None
+
+
+@dataclass
+class GuardContext:
+    """Everything a guard may consult besides the plan. Only ``cluster`` and ``store`` do I/O.
+
+    * ``apps`` / ``environments``: the whole configuration (other apps' namespaces and environments,
+      for references, promotion and environment labels). Default: just this app and environment.
+    * ``store``: history (promotion rule; other apps' last applied Services). None: not consulted.
+    * ``cluster``: live reads (Services). None: offline (``plumb check``).
+    * ``clock``: the current time, timezone-aware (sync windows).
+    * ``prune``: whether this sync would delete its prune candidates (destructive guard).
+    * ``manual``: a person asked for this sync (vs the controller), for sync windows.
+    """
+
+    app: App
+    project: Project
+    environment: Environment
+    checkout: CheckoutInfo
+    apps: Mapping[str, App] = field(default_factory=dict)
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    store: Store | None = None
+    cluster: Cluster | None = None
+    clock: Callable[[], datetime] = now
+    prune: bool = False
+    manual: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.apps:
+            self.apps = {self.app.name: self.app}
+        if not self.environments:
+            self.environments = {self.environment.name: self.environment}
+
+    @property
+    def app_subject(self) -> str:
+        return f"App/{self.app.name}"
+
+    @property
+    def offline(self) -> bool:
+        return self.cluster is None

@@ -1,0 +1,161 @@
+"""Destructive changes: deleting, pruning or replacing protected objects; blast radius; empty renders.
+
+Seed 01, incident 1 (a merge wiped the live database) and seed 04 (prune deleting what the cluster
+needed). Protected: PVCs, PVs, StatefulSets, Namespaces, CRDs, the Project's ``protectedKinds`` and
+anything annotated ``plumbline.dev/protected: "true"``. A replacement is an update the API server
+refuses because it changes an immutable field: applying it means delete and create.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.plan import Action, ObjectRef, Plan, PlanItem
+
+NAME = "destructive"
+NEEDS_CLUSTER = False
+
+PROTECTED_ANNOTATION = "plumbline.dev/protected"
+ALWAYS_PROTECTED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("", "PersistentVolumeClaim"),
+        ("", "PersistentVolume"),
+        ("apps", "StatefulSet"),
+        ("", "Namespace"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    }
+)
+# How the API server words a change it cannot make in place.
+_IMMUTABLE = re.compile(r"field is immutable|updates to \w+ spec for fields other than|is immutable", re.I)
+
+# An offline plan (plumb check) marks an update that changes an immutable field with this note.
+REPLACE_NOTE = "replace: "
+
+# Fields that cannot change in place, for offline comparison of two renders (plumb check).
+IMMUTABLE_FIELDS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
+    ("apps", "StatefulSet"): (
+        ("spec", "selector"),
+        ("spec", "serviceName"),
+        ("spec", "volumeClaimTemplates"),
+    ),
+    ("apps", "Deployment"): (("spec", "selector"),),
+    ("apps", "DaemonSet"): (("spec", "selector"),),
+    ("batch", "Job"): (("spec", "selector"), ("spec", "template")),
+    ("", "PersistentVolumeClaim"): (
+        ("spec", "storageClassName"),
+        ("spec", "accessModes"),
+        ("spec", "volumeName"),
+    ),
+    ("", "Service"): (("spec", "clusterIP"),),
+}
+
+
+def is_protected(ref: ObjectRef, obj: dict[str, Any] | None, context: GuardContext) -> bool:
+    if (ref.group, ref.kind) in ALWAYS_PROTECTED or context.project.is_protected(ref.group, ref.kind):
+        return True
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(PROTECTED_ANNOTATION, "")).lower() == "true"
+
+
+def replacement_field(item: PlanItem) -> str | None:
+    """Why ``item`` needs delete + create: the server's immutable-field refusal, else None."""
+    if item.error and _IMMUTABLE.search(item.error):
+        return item.error
+    return None
+
+
+def changed_immutable(ref: ObjectRef, before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """The first immutable field (dotted) that differs between two desired objects, else None."""
+    for path in IMMUTABLE_FIELDS.get((ref.group, ref.kind), ()):
+        a: Any = before
+        b: Any = after
+        for key in path:
+            a = a.get(key) if isinstance(a, dict) else None
+            b = b.get(key) if isinstance(b, dict) else None
+        if a is not None and b is not None and a != b:
+            return ".".join(path)
+    return None
+
+
+def _allow(subject: str) -> str:
+    return f"--allow {NAME}:{subject} --reason TEXT (or a commit trailer 'Plumb-Allow: {NAME} {subject}')"
+
+
+def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for item in plan.items:
+        subject = f"{item.ref.kind}/{item.ref.name}"
+        obj = item.live or item.desired
+        protected = is_protected(item.ref, obj, context)
+        if item.action is Action.PRUNE and context.prune and protected:
+            findings.append(
+                Finding(
+                    guard=NAME,
+                    severity=Severity.BLOCK,
+                    ref=item.ref,
+                    field=None,
+                    message=f"pruning would delete the protected {item.ref.kind} {item.ref.name} "
+                    "(no longer in Git); its data goes with it",
+                    fix=f"put it back in Git if the removal was a mistake, or approve: {_allow(subject)}",
+                )
+            )
+        why = replacement_field(item)
+        if why is None and item.note.startswith(REPLACE_NOTE):
+            why = item.note.removeprefix(REPLACE_NOTE)
+        if why:
+            findings.append(
+                Finding(
+                    guard=NAME,
+                    severity=Severity.BLOCK if protected else Severity.WARN,
+                    ref=item.ref,
+                    field=None,
+                    message=f"this change cannot be made in place (the server says: {why}); applying it "
+                    f"means deleting and recreating the {'protected ' if protected else ''}{item.ref.kind}",
+                    fix="revert the immutable field in Git; if the object must be recreated, do it "
+                    f"deliberately: {_allow(subject)}",
+                )
+            )
+    findings += _blast_radius(plan, context)
+    return findings
+
+
+def _blast_radius(plan: Plan, context: GuardContext) -> list[Finding]:
+    pruned = plan.of(Action.PRUNE)
+    if not pruned or not context.prune:
+        return []
+    existing = [i for i in plan.items if i.action is not Action.CREATE]
+    desired = [i for i in plan.items if i.desired is not None]
+    limits = context.project.spec.blast_radius
+    share = 100 * len(pruned) / max(len(existing), 1)
+    subject = context.app_subject
+    if not desired:
+        return [
+            Finding(
+                guard=NAME,
+                severity=Severity.BLOCK,
+                ref=None,
+                field=None,
+                message=f"the render is empty: pruning would delete all {len(pruned)} objects of the app; "
+                "an empty render never prunes (a wrong path or a broken overlay looks exactly like this)",
+                fix="check the app's source path and revision; to tear the app down on purpose: "
+                + _allow(subject),
+                subject=subject,
+            )
+        ]
+    if len(pruned) > limits.max_deletes or share > limits.max_delete_percent:
+        return [
+            Finding(
+                guard=NAME,
+                severity=Severity.BLOCK,
+                ref=None,
+                field=None,
+                message=f"pruning would delete {len(pruned)} of {len(existing)} objects ({share:.0f}%); the "
+                f"project allows at most {limits.max_deletes} or {limits.max_delete_percent}% per sync",
+                fix="check the render lost nothing by mistake (plumb diff), prune in smaller steps, or "
+                + _allow(subject),
+                subject=subject,
+            )
+        ]
+    return []

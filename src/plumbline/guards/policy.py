@@ -1,0 +1,165 @@
+"""Policy as code: CEL expressions that must hold for every object, plus the API server's own denials.
+
+Each policy (Project ``spec.policies``, and the default pack below) is an expression over:
+
+* ``object`` — the desired object; ``live`` — the live one (null if none);
+* ``containers`` — every container of a Pod or workload (empty for other kinds);
+* ``app`` — ``{name, namespace, project, environment}``; ``environment`` — ``{name, protected}``.
+
+A policy that evaluates to false yields a finding with its message and severity. Expressions are
+checked when compiled; one that fails on an object (a missing field) is reported as a warning, never
+silently passed. The API server's ValidatingAdmissionPolicies and webhooks run during the dry run:
+their denials (in the plan item's ``error``) are reported here as blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from plumbline.config._model import GroupKind, Policy
+from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.guards._objects import containers
+from plumbline.plan import Action, Plan, PlanItem
+
+NAME = "policy"
+NEEDS_CLUSTER = False
+
+_WORKLOADS = [GroupKind(group=g, kind=k) for g, k in (
+    ("", "Pod"), ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob"),
+)]  # fmt: skip
+
+DEFAULT_PACK: tuple[Policy, ...] = (
+    Policy(
+        name="no-latest-image",
+        expression="!environment.protected || containers.all(c, "
+        "c.image.matches('@sha256:[0-9a-f]+$') || "
+        "(c.image.matches(':[^:/]+$') && !c.image.endsWith(':latest')))",
+        message="a protected environment runs pinned images: no ':latest' and no untagged image",
+        severity="block",
+        kinds=_WORKLOADS,
+    ),
+    Policy(
+        name="resource-limits",
+        expression="containers.all(c, has(c.resources) && has(c.resources.limits) && "
+        "has(c.resources.limits.memory))",
+        message="every container sets a memory limit, so one pod cannot starve its neighbours",
+        severity="warn",
+        kinds=_WORKLOADS,
+    ),
+)
+
+_ADMISSION = re.compile(r"admission|ValidatingAdmissionPolicy|denied the request|webhook", re.I)
+
+
+@cache
+def _compile(expression: str) -> Any:
+    import celpy
+
+    env = celpy.Environment()
+    return env.program(env.compile(expression))
+
+
+def _applies(policy: Policy, item: PlanItem) -> bool:
+    return not policy.kinds or any(gk.matches(item.ref.group, item.ref.kind) for gk in policy.kinds)
+
+
+def _activation(item: PlanItem, context: GuardContext) -> dict[str, Any]:
+    import celpy
+
+    app = context.app
+    data = {
+        "object": item.desired,
+        "live": item.live,
+        "containers": [c for c, _ in containers(item.desired or {})],
+        "app": {
+            "name": app.name,
+            "namespace": app.spec.destination.namespace,
+            "project": app.spec.project,
+            "environment": app.spec.environment,
+        },
+        "environment": {
+            "name": context.environment.name,
+            "protected": context.environment.spec.protected,
+        },
+    }
+    to_cel: Any = celpy.json_to_cel  # type: ignore[attr-defined]
+    return {key: to_cel(value) for key, value in data.items()}
+
+
+def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
+    import celpy
+
+    findings: list[Finding] = []
+    policies = [*DEFAULT_PACK, *context.project.spec.policies]
+    programs: dict[str, Any] = {}
+    for policy in policies:
+        try:
+            programs[policy.name] = _compile(policy.expression)
+        except celpy.CELParseError as error:  # type: ignore[attr-defined]
+            findings.append(
+                Finding(
+                    guard=NAME,
+                    severity=Severity.BLOCK,
+                    ref=None,
+                    field=f"spec.policies[{policy.name}].expression",
+                    message=f"policy {policy.name!r} of Project {context.project.name!r} is not valid CEL: "
+                    f"{str(error).splitlines()[0]}",
+                    fix="correct the expression in the Project",
+                    subject=context.app_subject,
+                )
+            )
+    for item in plan.items:
+        if item.error and _ADMISSION.search(item.error):
+            findings.append(
+                Finding(
+                    guard=NAME,
+                    severity=Severity.BLOCK,
+                    ref=item.ref,
+                    field=None,
+                    message=f"the API server's admission control denied it: {item.error}",
+                    fix="change the object to satisfy the cluster's policy (it cannot be overridden here)",
+                )
+            )
+        if item.desired is None or item.action is Action.PRUNE:
+            continue
+        activation: dict[str, Any] | None = None
+        for policy in policies:
+            program = programs.get(policy.name)
+            if program is None or not _applies(policy, item):
+                continue
+            activation = activation or _activation(item, context)
+            try:
+                result = program.evaluate(activation)
+            except Exception as error:  # celpy raises several kinds for missing fields and bad types
+                findings.append(_failed(policy, item, f"could not be evaluated ({type(error).__name__})"))
+                continue
+            if isinstance(result, celpy.CELEvalError):  # type: ignore[attr-defined]
+                findings.append(_failed(policy, item, f"could not be evaluated ({result.args[0]})"))
+            elif not bool(result):
+                findings.append(
+                    Finding(
+                        guard=NAME,
+                        severity=Severity(policy.severity),
+                        ref=item.ref,
+                        field=None,
+                        message=f"policy {policy.name}: {policy.message} (from {item.source})",
+                        fix="change the object to satisfy it, or "
+                        f"--allow {NAME}:{item.ref.kind}/{item.ref.name} "
+                        "--reason TEXT",
+                    )
+                )
+    return findings
+
+
+def _failed(policy: Policy, item: PlanItem, why: str) -> Finding:
+    return Finding(
+        guard=NAME,
+        severity=Severity.WARN,
+        ref=item.ref,
+        field=None,
+        message=f"policy {policy.name} {why}",
+        fix="guard the expression with has(...) for fields that may be absent",
+    )

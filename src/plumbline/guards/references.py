@@ -1,0 +1,255 @@
+"""Service references: in-cluster addresses in env values, args and ConfigMap data must name a Service
+that exists (in this plan, in another app's last synced state, or live) and a port it exposes.
+
+Seed 01, incident 2 (``INVENTORY_SERVICE_URL`` still naming a deprecated service: 200 silent failed
+orders) and seed 04 (``DB_HOST`` naming ``pgbouncer`` where ``pgbouncer-primary`` was meant).
+
+Which strings count as addresses, to keep false alarms away:
+
+* ``scheme://host[:port]`` — any host of the forms below; a bare ``host`` in a URL counts too.
+* ``name.ns.svc.cluster.local``, ``name.ns.svc`` — always; ``x.svc.cluster.local`` with no namespace
+  is itself a mistake (seed 01's exact value) and blocks.
+* ``name.ns`` — only if ``ns`` is a namespace plumbline knows of (else it is likely a public domain).
+* a bare ``name`` — only as a URL host or as the whole value of a key ending in HOST, ADDR(ESS),
+  SERVER, SERVICE or ENDPOINT.
+
+The port is the URL's (or 80/443 for http/https), ``host:port``, or a sibling ``<PREFIX>_PORT`` key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.guards._objects import containers
+from plumbline.plan import Action, Plan, PlanItem
+
+NAME = "references"
+NEEDS_CLUSTER = False  # uses live Services when a cluster is given; offline it checks Git alone
+
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/\s@]+@)?([A-Za-z0-9.-]+)(?::(\d{1,5}))?")
+_HOSTPORT = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)(?::(\d{1,5}))?")
+_HOST_KEY = re.compile(r"(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|SERVICE|ENDPOINT)$", re.I)
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "grpc": None}
+_NOT_SERVICES = {"localhost", "0.0.0.0"}
+
+
+@dataclass(frozen=True)
+class Address:
+    """An in-cluster address found in a value: Service ``name`` in ``namespace`` (None: malformed)."""
+
+    text: str
+    name: str
+    namespace: str | None
+    port: int | None
+    explicit: bool  # written with .svc: unmistakably meant as a Service
+
+
+def addresses(value: str, *, key: str, namespace: str, known_namespaces: set[str]) -> list[Address]:
+    """Every in-cluster Service address ``value`` holds (see the module docstring for the rules)."""
+    found: list[Address] = []
+    hosts: list[tuple[str, int | None, bool]] = []
+    for match in _URL.finditer(value):
+        scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+        hosts.append((host, int(port) if port else _DEFAULT_PORTS.get(scheme), True))
+    if not hosts:
+        whole = _HOSTPORT.fullmatch(value.strip().lower())
+        if whole:
+            hosts.append((whole.group(1), int(whole.group(5)) if whole.group(5) else None, False))
+    for host, port, in_url in hosts:
+        address = _classify(host, port, in_url=in_url, key=key, namespace=namespace, known=known_namespaces)
+        if address is not None:
+            found.append(address)
+    return found
+
+
+def _classify(
+    host: str, port: int | None, *, in_url: bool, key: str, namespace: str, known: set[str]
+) -> Address | None:
+    if host in _NOT_SERVICES or _is_ip(host):
+        return None
+    labels = host.split(".")
+    for suffix in (["svc", "cluster", "local"], ["svc"]):
+        if labels[-len(suffix) :] == suffix and len(labels) > len(suffix):
+            rest = labels[: -len(suffix)]
+            if len(rest) == 1:
+                return Address(host, rest[0], None, port, True)
+            return Address(host, rest[-2], rest[-1], port, True)
+    if len(labels) == 2 and labels[1] in known:
+        return Address(host, labels[0], labels[1], port, False)
+    if len(labels) == 1 and (in_url or _HOST_KEY.search(key)):
+        return Address(host, host, namespace, port, False)
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class _Services:
+    """Known Services by (namespace, name) → ports, and which namespaces are known in full."""
+
+    ports: dict[tuple[str, str], set[int]]
+    complete: set[str]
+    live_checked: set[str]
+
+
+def _service_ports(obj: dict[str, Any]) -> set[int]:
+    spec = obj.get("spec") or {}
+    return {int(p["port"]) for p in spec.get("ports") or [] if isinstance(p, dict) and "port" in p}
+
+
+def _known_services(plan: Plan, context: GuardContext) -> _Services:
+    ports: dict[tuple[str, str], set[int]] = {}
+    for item in plan.items:
+        if item.ref.kind == "Service" and item.ref.group == "" and item.desired is not None:
+            ports[(item.ref.namespace or plan.namespace, item.ref.name)] = _service_ports(item.desired)
+    if context.store is not None:
+        for other in context.apps.values():
+            if other.name == context.app.name:
+                continue
+            record = context.store.last_sync(other.name)
+            for obj in record.desired if record else []:
+                if obj.get("kind") == "Service" and obj.get("apiVersion") == "v1":
+                    meta = obj.get("metadata") or {}
+                    ns = meta.get("namespace") or other.spec.destination.namespace
+                    ports.setdefault((ns, str(meta.get("name"))), _service_ports(obj))
+    return _Services(ports=ports, complete={plan.namespace}, live_checked=set())
+
+
+def _load_live(services: _Services, namespace: str, context: GuardContext) -> None:
+    if context.cluster is None or namespace in services.live_checked:
+        return
+    services.live_checked.add(namespace)
+    info = context.cluster.discovery.lookup("v1", "Service")
+    if info is None:
+        return
+    try:
+        live = context.cluster.list(info, namespace=namespace)
+    except Exception:  # a namespace we may not read: judged on Git alone
+        return
+    services.complete.add(namespace)
+    for obj in live:
+        meta = obj.get("metadata") or {}
+        services.ports.setdefault((namespace, str(meta.get("name"))), _service_ports(obj))
+
+
+def _values(item: PlanItem) -> Iterator[tuple[str, str, dict[str, str], str]]:
+    """(field, key, siblings, value) for every string worth reading in the object."""
+    obj = item.desired or {}
+    if item.ref.kind == "ConfigMap" and item.ref.group == "":
+        data = {str(k): v for k, v in (obj.get("data") or {}).items() if isinstance(v, str)}
+        for key, value in data.items():
+            yield f"data.{key}", key, data, value
+    for container, path in containers(obj):
+        env = {
+            str(e.get("name")): e["value"]
+            for e in container.get("env") or []
+            if isinstance(e, dict) and isinstance(e.get("value"), str)
+        }
+        for key, value in env.items():
+            yield f"{path}.env[{key}]", key, env, value
+        for list_key in ("command", "args"):
+            for index, arg in enumerate(container.get(list_key) or []):
+                if isinstance(arg, str):
+                    yield f"{path}.{list_key}[{index}]", "", {}, arg
+
+
+def _sibling_port(key: str, siblings: dict[str, str]) -> int | None:
+    match = re.fullmatch(r"(.*?)(HOST|HOSTNAME|ADDR|ADDRESS|SERVER)", key, re.I)
+    if not match:
+        return None
+    value = siblings.get(f"{match.group(1)}PORT") or siblings.get(f"{match.group(1)}port")
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
+    services = _known_services(plan, context)
+    known_namespaces = {plan.namespace, *(a.spec.destination.namespace for a in context.apps.values())}
+    known_namespaces |= {ns for ns, _ in services.ports}
+    findings: list[Finding] = []
+    for item in plan.items:
+        if item.desired is None or item.action is Action.PRUNE:
+            continue
+        namespace = item.ref.namespace or plan.namespace
+        for field, key, siblings, value in _values(item):
+            for address in addresses(value, key=key, namespace=namespace, known_namespaces=known_namespaces):
+                if address.port is None:
+                    address = Address(
+                        address.text,
+                        address.name,
+                        address.namespace,
+                        _sibling_port(key, siblings),
+                        address.explicit,
+                    )
+                finding = _judge(item, field, key, address, services, context)
+                if finding is not None:
+                    findings.append(finding)
+    return findings
+
+
+def _judge(
+    item: PlanItem, field: str, key: str, address: Address, services: _Services, context: GuardContext
+) -> Finding | None:
+    what = f"{key} " if key else ""
+    if address.namespace is None:
+        return Finding(
+            guard=NAME,
+            severity=Severity.BLOCK,
+            ref=item.ref,
+            field=field,
+            message=f"{what}names {address.text!r}, which has no namespace: in-cluster addresses are "
+            "NAME.NAMESPACE.svc.cluster.local, so this resolves to nothing",
+            fix=f"write the Service's full address, e.g. {address.name}.<namespace>.svc.cluster.local"
+            + _closest_hint(address.name, None, services),
+        )
+    _load_live(services, address.namespace, context)
+    where = f"{address.name}.{address.namespace}"
+    ports = services.ports.get((address.namespace, address.name))
+    if ports is None:
+        known = address.namespace in services.complete
+        if not known and not address.explicit:
+            return None  # name.ns of a namespace we know nothing about: not worth a guess
+        sources = "in this plan, in other apps' last syncs" + (", or live" if context.cluster else "")
+        return Finding(
+            guard=NAME,
+            severity=Severity.BLOCK if known else Severity.WARN,
+            ref=item.ref,
+            field=field,
+            message=f"{what}points at Service {address.name!r} in namespace {address.namespace!r} "
+            f"({address.text}), which does not exist {sources}"
+            + ("" if known else " (the namespace could not be read: not confirmed)"),
+            fix=f"point it at an existing Service{_closest_hint(address.name, address.namespace, services)}, "
+            f"or add the Service to Git; override: "
+            f"--allow {NAME}:{item.ref.kind}/{item.ref.name} --reason TEXT",
+        )
+    if address.port is not None and ports and address.port not in ports:
+        exposed = ", ".join(str(p) for p in sorted(ports))
+        return Finding(
+            guard=NAME,
+            severity=Severity.BLOCK,
+            ref=item.ref,
+            field=field,
+            message=f"{what}uses port {address.port} of Service {where}, which exposes only {exposed}",
+            fix=f"use one of the ports {exposed}, or expose {address.port} on the Service; "
+            f"override: --allow {NAME}:{item.ref.kind}/{item.ref.name} --reason TEXT",
+        )
+    return None
+
+
+def _closest_hint(name: str, namespace: str | None, services: _Services) -> str:
+    pairs = [(ns, n) for ns, n in services.ports if namespace is None or ns == namespace]
+    names = sorted({n for _, n in pairs})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5) or [n for n in names if name in n][:3]
+    shown = sorted(f"{n}.{ns}.svc" for ns, n in pairs if n in close)[:3]
+    return f" (closest existing: {', '.join(shown)})" if shown else ""

@@ -1,0 +1,80 @@
+"""Sync windows: per environment, cron-style allow and deny windows in a time zone.
+
+"No prod syncs Friday 16:00 to Monday 08:00": ``{kind: deny, schedule: "0 16 * * 5", duration: 64h,
+timeZone: Europe/Berlin}``. Inside a deny window (or outside every allow window, when there are any)
+a sync blocks; a person may still sync manually by overriding with a reason, which is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter  # type: ignore[import-untyped]
+
+from plumbline.config._model import SyncWindow
+from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.plan import Plan
+
+NAME = "windows"
+NEEDS_CLUSTER = False
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(window: SyncWindow) -> timedelta:
+    return timedelta(**{_UNITS[window.duration[-1]]: int(window.duration[:-1])})
+
+
+def open_since(window: SyncWindow, at: datetime) -> datetime | None:
+    """When the window's current opening started, if it is open at ``at`` (aware), else None."""
+    local = at.astimezone(ZoneInfo(window.time_zone))
+    start: datetime = croniter(window.schedule, local + timedelta(seconds=1)).get_prev(datetime)
+    return start if local < start + duration(window) else None
+
+
+def _describe(window: SyncWindow) -> str:
+    return f"{window.kind} {window.schedule!r} for {window.duration} ({window.time_zone})"
+
+
+def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
+    windows = context.environment.spec.sync_windows
+    if not windows:
+        return []
+    at = context.clock()
+    env = context.environment.name
+    how = (
+        f"sync outside the window, or sync manually with a recorded reason: --allow {NAME}:"
+        f"{context.app_subject} --reason TEXT"
+    )
+    for window in windows:
+        if window.kind == "deny" and (since := open_since(window, at)) is not None:
+            until = since + duration(window)
+            return [
+                Finding(
+                    guard=NAME,
+                    severity=Severity.BLOCK,
+                    ref=None,
+                    field=None,
+                    message=f"environment {env!r} is in a deny window ({_describe(window)}) until "
+                    f"{until.isoformat(timespec='minutes')}",
+                    fix=how if context.manual else "the controller waits for the window to close",
+                    subject=context.app_subject,
+                )
+            ]
+    allows = [w for w in windows if w.kind == "allow"]
+    if allows and not any(open_since(w, at) is not None for w in allows):
+        listed = "; ".join(_describe(w) for w in allows)
+        return [
+            Finding(
+                guard=NAME,
+                severity=Severity.BLOCK,
+                ref=None,
+                field=None,
+                message=f"environment {env!r} takes syncs only inside its allow windows ({listed}); "
+                "none is open",
+                fix=how if context.manual else "the controller waits for an allow window",
+                subject=context.app_subject,
+            )
+        ]
+    return []

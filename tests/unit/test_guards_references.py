@@ -1,0 +1,107 @@
+"""Service references: seed 01's stale INVENTORY_SERVICE_URL and seed 04's DB_HOST are blocked."""
+
+from __future__ import annotations
+
+from _guards_support import config_map, context, deployment, guestbook, plan_of, service
+
+from plumbline.guards import Severity, run_guards
+from plumbline.guards.references import addresses
+
+
+def refs(plan, **kw):  # type: ignore[no-untyped-def]
+    return run_guards(plan=plan, context=context(**kw), only={"references"})
+
+
+def test_seed01_stale_inventory_url_without_namespace_blocks() -> None:
+    plan = plan_of(
+        [
+            deployment(
+                "orders", env={"INVENTORY_SERVICE_URL": "http://old-inventory-service.svc.cluster.local"}
+            ),
+            service("inventory-service"),
+        ]
+    )
+    [finding] = refs(plan)
+    assert finding.severity is Severity.BLOCK
+    assert finding.ref is not None and finding.ref.name == "orders"
+    assert finding.field == "spec.template.spec.containers[app].env[INVENTORY_SERVICE_URL]"
+    assert "no namespace" in finding.message
+    assert "inventory-service.shop.svc" in finding.fix
+
+
+def test_seed01_deprecated_service_blocks_naming_closest() -> None:
+    plan = plan_of(
+        [
+            deployment(
+                "orders", env={"INVENTORY_SERVICE_URL": "http://old-inventory-service.shop.svc.cluster.local"}
+            ),
+            service("inventory-service"),
+        ]
+    )
+    [finding] = refs(plan)
+    assert finding.blocks and "'old-inventory-service'" in finding.message
+    assert "closest existing: inventory-service.shop.svc" in finding.fix
+    assert "--allow references:Deployment/orders" in finding.fix
+
+
+def test_seed04_db_host_names_the_wrong_pgbouncer() -> None:
+    plan = plan_of(
+        [
+            config_map("users-api-env", DB_HOST="pgbouncer.users.svc.cluster.local"),
+            service("pgbouncer-primary", 5432),
+        ],
+        namespace="users",
+    )
+    [finding] = refs(plan, the_app=None)
+    assert finding.field == "data.DB_HOST"
+    assert "pgbouncer-primary.users.svc" in finding.fix
+
+
+def test_port_must_be_exposed() -> None:
+    plan = plan_of([config_map("env", CACHE_URL="redis://cache:6380"), service("cache", 6379)])
+    [finding] = refs(plan)
+    assert "port 6380" in finding.message and "6379" in finding.message
+
+
+def test_sibling_port_key_is_used() -> None:
+    plan = plan_of([config_map("env", DB_HOST="db", DB_PORT="5433"), service("db", 5432)])
+    [finding] = refs(plan)
+    assert "port 5433" in finding.message
+
+
+def test_resolves_in_plan_and_ignores_public_hosts() -> None:
+    plan = plan_of(
+        [
+            config_map(
+                "env",
+                API="https://api.github.com/repos",
+                SITE="example.com",
+                LOG_LEVEL="info",
+                DB_HOST="db",
+                DB_PORT="5432",
+                LOCAL="http://localhost:8080",
+                IP="http://10.0.0.1:80",
+            ),
+            service("db", 5432),
+        ]
+    )
+    assert refs(plan) == []
+
+
+def test_unknown_namespace_offline_warns_only() -> None:
+    plan = plan_of([config_map("env", PAY="http://payments.billing.svc:8080")])
+    [finding] = refs(plan)
+    assert finding.severity is Severity.WARN
+
+
+def test_guestbook_passes() -> None:
+    assert refs(plan_of(guestbook(), namespace="guestbook")) == []
+
+
+def test_address_forms() -> None:
+    found = addresses("http://a.b.svc.cluster.local:81/x", key="", namespace="n", known_namespaces=set())
+    assert [(a.name, a.namespace, a.port) for a in found] == [("a", "b", 81)]
+    assert addresses("svc.ns", key="X", namespace="n", known_namespaces={"ns"})[0].namespace == "ns"
+    assert addresses("svc.ns", key="X", namespace="n", known_namespaces=set()) == []
+    assert addresses("cache", key="CACHE_HOST", namespace="n", known_namespaces=set())[0].namespace == "n"
+    assert addresses("cache", key="MODE", namespace="n", known_namespaces=set()) == []
