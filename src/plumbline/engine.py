@@ -21,6 +21,7 @@ from plumbline.errors import ClusterError
 from plumbline.local import local_dir
 from plumbline.plan import ObjectRef, Plan, build_plan
 from plumbline.plan.attribution import NEEDS_CONSENT, FieldChange
+from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.runtime import IgnoreRule
 from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import Checkout, fetch
@@ -159,6 +160,12 @@ def plan_app(
         ignore=ignore_rules(app),
     )
     return plan, rendered
+
+
+def drift_app(app: App, *, cluster: Cluster, store: Store | None, revision: str | None = None) -> DriftReport:
+    """The rebuildability report for ``app`` (``plumb drift``)."""
+    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store)
+    return drift_report(plan, cluster=cluster, last_synced=last_synced(store, app.name))
 
 
 def field_changes(

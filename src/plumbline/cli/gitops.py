@@ -21,6 +21,7 @@ from plumbline.config import App, Config, find_config, load_config
 from plumbline.plan import Action, Plan
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import Attribution, FieldChange
+from plumbline.plan.drift import DriftReport, drift_to_dict
 from plumbline.plan.report import plan_to_dict
 from plumbline.store import Store, SyncRecord, SyncResult
 from plumbline.sync import Outcome, SyncReport
@@ -282,6 +283,25 @@ def register(app: typer.Typer) -> None:
         if record.result is SyncResult.FAILED:
             raise typer.Exit(2)
 
+    @app.command("drift")
+    def drift_cmd(
+        ctx: typer.Context, name: str, revision: str | None = REVISION, output: Output = OUTPUT
+    ) -> None:
+        """Can the app's namespace be rebuilt from Git? Drifted fields (with who and when), unmanaged
+        additions, tracked objects missing, objects no app owns. Exit 0: rebuildable, 1: not, 2: error."""
+        s = settings(ctx)
+        target = s.app(name)
+        with (
+            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
+            Store.open() as store,
+        ):
+            report = engine.drift_app(target, cluster=cluster, store=store, revision=revision)
+        if output is Output.JSON:
+            emit_json(drift_to_dict(report))
+        else:
+            _print_drift(report)
+        raise typer.Exit(0 if report.rebuildable else 1)
+
     @app.command("status")
     def status_cmd(
         ctx: typer.Context, name: str | None = typer.Argument(None), output: Output = OUTPUT
@@ -369,6 +389,32 @@ def _ago(iso: str | None) -> str:
     from datetime import datetime
 
     return engine.age(datetime.fromisoformat(iso)) if iso else ""
+
+
+def _print_drift(report: DriftReport) -> None:
+    paint = Painter()
+    lines = [f"{paint(report.app, '1')} in namespace {report.namespace}, Git at {report.sha[:12]}"]
+    sections: list[tuple[str, list[str]]] = [
+        ("drifted fields (live differs from Git; a sync would revert them)", []),
+        ("unmanaged additions (live has them, Git never had them)", []),
+    ]
+    for change in report.drifted:
+        index = 1 if change.attribution is Attribution.UNMANAGED_ADDITION else 0
+        sections[index][1].append(f"{change.ref}\n  {change_line(change, paint).lstrip()}")
+    sections.append(
+        ("tracked objects missing from the cluster (Git can rebuild them)", [str(r) for r in report.missing])
+    )
+    sections.append(
+        ("objects in the namespace no app owns (Git cannot rebuild them)", [str(r) for r in report.unowned])
+    )
+    sections.append(("commits not synced yet (not drift)", [f"{c.ref} {c.pointer}" for c in report.pending]))
+    for title, entries in sections:
+        lines.append(f"{title}: {len(entries) or 'none'}")
+        lines += [f"  {entry}" for entry in entries]
+    verdict = paint("yes", "1;32") if report.rebuildable else paint("no", "1;31")
+    lines.append(f"rebuildable from Git: {verdict}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def _print_report(report: SyncReport) -> None:

@@ -181,7 +181,7 @@ def _additions(
         if isinstance(node, dict):
             for key, value in node.items():
                 inner = want.get(key, ABSENT) if isinstance(want, dict) else ABSENT
-                if inner is ABSENT and not isinstance(value, dict):
+                if inner is ABSENT and not isinstance(value, (dict, list)):
                     check((*path, key), value)
                 else:
                     walk(value, inner, (*path, key))
