@@ -1,0 +1,355 @@
+"""``capture_changes``: live drift in, edits to the Git source out, each proven by rendering again."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from plumbline.capture import _yamlfile as yf
+from plumbline.capture._fields import ABSENT, PathError, delete, get, set_value, strategic_patch
+from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
+from plumbline.errors import PlumbError, RenderError
+from plumbline.plan.attribution import Attribution, FieldChange
+from plumbline.plan.model import ObjectRef
+from plumbline.render import HelmOptions, Manifest, render
+from plumbline.render._kustomize import kustomization_file
+from plumbline.source import safe_join
+
+# The attributions that are live drift: capture turns each into Git matching live.
+CAPTURABLE = frozenset({Attribution.DRIFT_REVERT, Attribution.CONFLICT, Attribution.UNMANAGED_ADDITION})
+
+SourceTool = Literal["plain", "kustomize", "helm"]
+
+
+def capture_changes(
+    *,
+    checkout_root: Path,
+    app_path: str,
+    tool: SourceTool,
+    helm: HelmOptions | None,
+    manifests: list[Manifest],
+    changes: list[FieldChange],
+    namespace: str | None = None,
+) -> CapturePlan:
+    """Edits to the files under ``checkout_root`` that make Git say what live says for ``changes``.
+
+    ``manifests`` are the app rendered from ``checkout_root`` (as :func:`plumbline.render.render` gave
+    them); ``namespace`` is the Helm release namespace the app was rendered with. Nothing under
+    ``checkout_root`` is written: the edits are tried in a temporary copy, the app is rendered again
+    there, and only fields that then carry their live value are reported as captured. Everything else
+    is in ``unmapped`` with the reason (and, where one can be written, the strategic-merge patch).
+
+    Changes with an attribution that is not drift (``commit``, ``create``, ``prune``, ``runtime``) are
+    not captured: they are Git's to make, or nobody's.
+    """
+    plan = CapturePlan()
+    wanted: list[FieldChange] = []
+    for change in changes:
+        reason = _refusal(change)
+        if reason:
+            plan.unmapped.append(Unmapped(change, reason))
+        else:
+            wanted.append(change)
+    if not wanted:
+        return plan
+    by_manifest: dict[int, list[FieldChange]] = defaultdict(list)
+    for change in wanted:
+        found = _manifest_for(manifests, change.ref)
+        if found is None:
+            plan.unmapped.append(Unmapped(change, "the object is not among the app's rendered objects"))
+        else:
+            by_manifest[found].append(change)
+    with _work_copy(checkout_root) as work:
+        if tool == "plain":
+            edits, captured = _capture_plain(work, manifests, by_manifest, plan)
+        elif tool == "kustomize":
+            edits, captured = _capture_kustomize(work, app_path, manifests, by_manifest, plan)
+        elif tool == "helm":
+            from plumbline.capture._helm import capture_helm
+
+            options = helm or HelmOptions(release_name=Path(app_path).name or "release")
+            edits, captured = capture_helm(
+                work,
+                app_path,
+                options=options,
+                namespace=namespace,
+                manifests=manifests,
+                by_manifest=by_manifest,
+                plan=plan,
+            )
+        else:
+            raise RenderError(f"capture: unknown render tool {tool!r}; use plain, kustomize or helm")
+        _verify(work, app_path, tool, helm, namespace, edits, captured, plan)
+    return plan
+
+
+def _refusal(change: FieldChange) -> str | None:
+    if change.attribution not in CAPTURABLE:
+        return f"{change.attribution.value} is not live drift; there is nothing to capture"
+    if not change.path:
+        return "a whole object that only live has is not captured; add it to Git by hand"
+    if is_secret(change.ref) and change.path[0] in ("data", "stringData"):
+        return (
+            "a Secret's value is not written to Git in plain text; put it in your secret store and "
+            "reference it (ExternalSecret, SealedSecret or SOPS)"
+        )
+    return None
+
+
+def _manifest_for(manifests: list[Manifest], ref: ObjectRef) -> int | None:
+    """The manifest for ``ref``. Rendered objects often have no namespace (the plan defaults it)."""
+    for n, manifest in enumerate(manifests):
+        if (manifest.group, manifest.kind, manifest.name) == (ref.group, ref.kind, ref.name) and (
+            manifest.namespace is None or manifest.namespace == ref.namespace
+        ):
+            return n
+    return None
+
+
+@contextmanager
+def _work_copy(root: Path) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="plumbline-capture-") as tmp:
+        work = Path(tmp) / "repo"
+        shutil.copytree(root, work, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        yield work
+
+
+def _apply(document: Any, change: FieldChange) -> None:
+    if change.live is None:
+        delete(document, change.path)
+    else:
+        set_value(document, change.path, change.live, convert=yf.keep_quoting)
+
+
+def _read(work: Path, rel: str) -> str:
+    return safe_join(work, rel).read_text(encoding="utf-8")
+
+
+def _write(work: Path, edit: FileEdit) -> None:
+    path = safe_join(work, edit.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(edit.content, encoding="utf-8")
+
+
+# --- plain YAML: edit the document in place ----------------------------------------------------------
+
+
+def _capture_plain(
+    work: Path, manifests: list[Manifest], by_manifest: dict[int, list[FieldChange]], plan: CapturePlan
+) -> tuple[list[FileEdit], list[Captured]]:
+    by_file: dict[str, list[int]] = defaultdict(list)
+    for n in by_manifest:
+        by_file[manifests[n].file].append(n)
+    edits: list[FileEdit] = []
+    captured: list[Captured] = []
+    for file, indices in sorted(by_file.items()):
+        if file.endswith(".json"):
+            for n in indices:
+                for change in by_manifest[n]:
+                    plan.unmapped.append(Unmapped(change, f"{file} is JSON; capture edits YAML files only"))
+            continue
+        old = _read(work, file)
+        yaml, loaded = yf.load_all(old)
+        documents = [d for d in loaded if d is not None]
+        changed = False
+        for n in indices:
+            manifest = manifests[n]
+            document = _object_in(documents[manifest.index], manifest)
+            for change in by_manifest[n]:
+                try:
+                    _apply(document, change)
+                except PathError as error:
+                    plan.unmapped.append(Unmapped(change, f"{manifest.where}: {error}"))
+                    continue
+                captured.append(Captured(change, file, "edited in place"))
+                changed = True
+        if changed:
+            edit = yf.edit(file, old, yf.dump_all(yaml, loaded))
+            _write(work, edit)
+            edits.append(edit)
+    return edits, captured
+
+
+def _object_in(document: Any, manifest: Manifest) -> Any:
+    """The object in ``document``: the document itself, or the matching item of a ``kind: List``."""
+    if isinstance(document, dict) and isinstance(document.get("items"), list) and "metadata" not in document:
+        for item in document["items"]:
+            if (
+                isinstance(item, dict)
+                and item.get("kind") == manifest.kind
+                and (item.get("metadata") or {}).get("name") == manifest.name
+            ):
+                return item
+    return document
+
+
+# --- kustomize: a strategic-merge patch in the overlay ------------------------------------------------
+
+
+def _capture_kustomize(
+    work: Path,
+    app_path: str,
+    manifests: list[Manifest],
+    by_manifest: dict[int, list[FieldChange]],
+    plan: CapturePlan,
+) -> tuple[list[FileEdit], list[Captured]]:
+    overlay = safe_join(work, app_path)
+    kustomization = kustomization_file(overlay)
+    if kustomization is None:
+        for changes in by_manifest.values():
+            plan.unmapped += [Unmapped(c, f"{app_path} has no kustomization.yaml") for c in changes]
+        return [], []
+    kustomization_rel = kustomization.relative_to(work).as_posix()
+    original_kustomization = kustomization.read_text(encoding="utf-8")
+    edits: list[FileEdit] = []
+    captured: list[Captured] = []
+    patch_names: list[str] = []
+    for n, changes in by_manifest.items():
+        manifest = manifests[n]
+        try:
+            patch = strategic_patch(manifest.obj, [(c.path, c.live) for c in changes])
+        except PathError as error:
+            plan.unmapped += [Unmapped(c, str(error)) for c in changes]
+            continue
+        name = _free_name(overlay, f"capture-{manifest.kind}-{manifest.name}".lower())
+        rel = (Path(app_path) / name).as_posix() if app_path not in ("", ".") else name
+        identity = _patch_identity(work, app_path, overlay, kustomization, name, patch, manifest, changes)
+        if identity is None:
+            reason = (
+                "kustomize did not apply the patch to the object (tried its rendered name and "
+                "namespace, and the name without the overlay's prefix/suffix)"
+            )
+            text = yf.dump_one(patch)
+            plan.unmapped += [Unmapped(c, reason, text) for c in changes]
+            continue
+        patch["metadata"] = identity
+        edit = yf.edit(os.path.normpath(rel), None, yf.dump_one(patch))
+        _write(work, edit)
+        edits.append(edit)
+        patch_names.append(name)
+        captured += [Captured(c, edit.path, "kustomize patch") for c in changes]
+    if patch_names:
+        content = _add_patches(original_kustomization, patch_names)
+        kustomization.write_text(content, encoding="utf-8")
+        edits.append(yf.edit(kustomization_rel, original_kustomization, content))
+    return edits, captured
+
+
+def _free_name(directory: Path, stem: str) -> str:
+    stem = re.sub(r"[^a-z0-9.-]+", "-", stem)
+    name, n = f"{stem}.yaml", 1
+    while (directory / name).exists():
+        n += 1
+        name = f"{stem}-{n}.yaml"
+    return name
+
+
+def _add_patches(text: str, names: list[str]) -> str:
+    yaml, loaded = yf.load_all(text)
+    document = loaded[0]
+    patches = document.get("patches")
+    if patches is None:
+        document["patches"] = patches = []
+    for name in names:
+        patches.append({"path": name})
+    return yf.dump_all(yaml, loaded)
+
+
+def _patch_identity(
+    work: Path,
+    app_path: str,
+    overlay: Path,
+    kustomization: Path,
+    name: str,
+    patch: dict[str, Any],
+    manifest: Manifest,
+    changes: list[FieldChange],
+) -> dict[str, Any] | None:
+    """The metadata (name, namespace) under which kustomize applies ``patch`` to ``manifest``'s object.
+
+    A patch in an overlay is matched before the overlay's own namePrefix/nameSuffix/namespace apply,
+    so the rendered name is not always the one to write. Each candidate is proven with a build.
+    """
+    settings = yf.load_all(kustomization.read_text(encoding="utf-8"))[1][0] or {}
+    rendered = dict(patch["metadata"])
+    base_name = rendered["name"]
+    prefix, suffix = str(settings.get("namePrefix") or ""), str(settings.get("nameSuffix") or "")
+    if prefix and base_name.startswith(prefix):
+        base_name = base_name[len(prefix) :]
+    if suffix and base_name.endswith(suffix):
+        base_name = base_name[: len(base_name) - len(suffix)]
+    candidates = [rendered, {"name": rendered["name"]}, {"name": base_name}]
+    original = kustomization.read_text(encoding="utf-8")
+    tried: list[dict[str, Any]] = []
+    for identity in candidates:
+        if identity in tried:
+            continue
+        tried.append(identity)
+        (overlay / name).write_text(yf.dump_one({**patch, "metadata": identity}), encoding="utf-8")
+        kustomization.write_text(_add_patches(original, [name]), encoding="utf-8")
+        try:
+            objects = render(work, app_path, tool="kustomize")
+        except PlumbError:
+            continue
+        finally:
+            kustomization.write_text(original, encoding="utf-8")
+            (overlay / name).unlink()
+        if _all_live(objects, manifest, changes):
+            return identity
+    return None
+
+
+def _all_live(objects: list[Manifest], manifest: Manifest, changes: list[FieldChange]) -> bool:
+    for candidate in objects:
+        if candidate.key == manifest.key:
+            return all(_carries(candidate.obj, c) for c in changes)
+    return False
+
+
+def _carries(obj: dict[str, Any], change: FieldChange) -> bool:
+    value = get(obj, change.path)
+    if change.live is None:
+        return value is ABSENT
+    if isinstance(change.path[-1], dict) and isinstance(change.live, dict) and isinstance(value, dict):
+        return all(value.get(k) == v for k, v in {**change.path[-1], **change.live}.items())
+    return bool(value == change.live)
+
+
+# --- the proof: render the edited copy and look ------------------------------------------------------
+
+
+def _verify(
+    work: Path,
+    app_path: str,
+    tool: SourceTool,
+    helm: HelmOptions | None,
+    namespace: str | None,
+    edits: list[FileEdit],
+    captured: list[Captured],
+    plan: CapturePlan,
+) -> None:
+    """Keep in ``captured`` only what the edited copy renders with its live value."""
+    if not edits:
+        plan.captured += captured
+        return
+    try:
+        objects = render(work, app_path, tool=tool, helm=helm, namespace=namespace)
+    except PlumbError as error:
+        plan.unmapped += [Unmapped(c.change, f"the edited source does not render: {error}") for c in captured]
+        return
+    plan.edits += edits
+    for item in captured:
+        index = _manifest_for(objects, item.ref)
+        if index is not None and _carries(objects[index].obj, item.change):
+            plan.captured.append(item)
+        else:
+            plan.unmapped.append(
+                Unmapped(item.change, f"after editing {item.file} the field still does not render as live")
+            )

@@ -1,0 +1,237 @@
+"""Helm: find the one value behind a drifted field by experiment, never by name.
+
+For a drifted scalar field, every scalar in the app's value files (or the chart's ``values.yaml``
+when it has none) that equals the field's Git value, or is part of it (``tag: "1.25"`` inside
+``image: "nginx:1.25"``), is a candidate. Each candidate is replaced by a unique marker and the chart
+rendered again: it proves out when exactly that one field changes in the whole output, and changes
+to the Git value with the candidate's text replaced by the marker. If exactly one candidate proves
+out (and the live value fits the same surrounding text), that value is edited. Otherwise the field
+is reported unmapped, with the strategic-merge patch that would express it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plumbline.capture import _yamlfile as yf
+from plumbline.capture._fields import ABSENT, PathError, get, set_value, strategic_patch
+from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped
+from plumbline.errors import PlumbError
+from plumbline.plan.attribution import FieldChange
+from plumbline.render import HelmOptions, Manifest, render
+from plumbline.source import safe_join
+
+MARKER = "plumbline-capture-marker-7c1f0e"
+
+Leaf = tuple[str, tuple[str | int, ...]]  # (value file relative to the repo, key path inside it)
+
+
+@dataclass
+class _Proof:
+    leaf: Leaf
+    value: Any  # what the leaf must become for the field to carry the live value
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and value is not None
+
+
+def _leaves(node: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], Any]]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, (*prefix, str(k)))]
+    if isinstance(node, list):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, (*prefix, i))]
+    return [(prefix, node)] if _scalar(node) else []
+
+
+def _flatten(node: Any, prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    if isinstance(node, dict):
+        return {p: v for k, value in node.items() for p, v in _flatten(value, (*prefix, k)).items()}
+    if isinstance(node, list):
+        return {p: v for i, value in enumerate(node) for p, v in _flatten(value, (*prefix, i)).items()}
+    return {prefix: node}
+
+
+def _leaves_of(objects: list[Manifest]) -> dict[tuple[Any, ...], Any]:
+    flat: dict[tuple[Any, ...], Any] = {}
+    for manifest in objects:
+        for path, value in _flatten(manifest.obj).items():
+            flat[(manifest.key, *path)] = value
+    return flat
+
+
+def _positional(obj: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """``path`` with merge-key parts turned into positions in ``obj``; None if it is not there."""
+    out: list[Any] = []
+    node = obj
+    for part in path:
+        if isinstance(part, dict):
+            if not isinstance(node, list):
+                return None
+            index = next(
+                (
+                    i
+                    for i, item in enumerate(node)
+                    if isinstance(item, dict) and all(item.get(k) == v for k, v in part.items())
+                ),
+                None,
+            )
+            if index is None:
+                return None
+            out.append(index)
+            node = node[index]
+        else:
+            out.append(part)
+            node = get(node, (part,))
+            if node is ABSENT:
+                return None
+    return tuple(out)
+
+
+def capture_helm(
+    work: Path,
+    app_path: str,
+    *,
+    options: HelmOptions,
+    namespace: str | None,
+    manifests: list[Manifest],
+    by_manifest: dict[int, list[FieldChange]],
+    plan: CapturePlan,
+) -> tuple[list[FileEdit], list[Captured]]:
+    chart = app_path if app_path not in ("", ".") else ""
+    names = list(options.value_files) or (
+        ["values.yaml"] if safe_join(work, posixpath.join(chart, "values.yaml")).is_file() else []
+    )
+    files = [posixpath.normpath(posixpath.join(chart, name)) for name in names]
+    texts = {file: safe_join(work, file).read_text(encoding="utf-8") for file in files}
+    leaves: list[tuple[Leaf, Any]] = []
+    for file in files:
+        _, loaded = yf.load_all(texts[file])
+        for path, value in _leaves(loaded[0] if loaded else None):
+            leaves.append(((file, path), value))
+
+    def render_now() -> list[Manifest]:
+        return render(work, app_path, tool="helm", helm=options, namespace=namespace)
+
+    baseline = render_now()
+    base_flat = _leaves_of(baseline)
+    experiments: dict[Leaf, dict[tuple[Any, ...], Any] | str] = {}
+
+    def experiment(leaf: Leaf) -> dict[tuple[Any, ...], Any] | str:
+        """The leaves that change when ``leaf`` becomes the marker (or why the render failed)."""
+        if leaf not in experiments:
+            file, path = leaf
+            yaml, loaded = yf.load_all(texts[file])
+            set_value(loaded[0], path, MARKER)
+            target = safe_join(work, file)
+            target.write_text(yf.dump_all(yaml, loaded), encoding="utf-8")
+            try:
+                flat = _leaves_of(render_now())
+                experiments[leaf] = {
+                    k: flat.get(k, ABSENT)
+                    for k in set(flat) | set(base_flat)
+                    if flat.get(k, ABSENT) != base_flat.get(k, ABSENT)
+                }
+            except PlumbError as error:
+                experiments[leaf] = f"rendering with it replaced failed: {error}"
+            finally:
+                target.write_text(texts[file], encoding="utf-8")
+        return experiments[leaf]
+
+    chosen: dict[str, list[tuple[Leaf, Any, FieldChange]]] = defaultdict(list)
+    for n, changes in by_manifest.items():
+        manifest = manifests[n]
+        base_obj = next((m.obj for m in baseline if m.key == manifest.key), manifest.obj)
+        for change in changes:
+            proof, reason = _prove(change, manifest, base_obj, leaves, experiment)
+            if proof is None:
+                plan.unmapped.append(Unmapped(change, reason, _patch_text(manifest.obj, change)))
+            else:
+                chosen[proof.leaf[0]].append((proof.leaf, proof.value, change))
+
+    edits: list[FileEdit] = []
+    captured: list[Captured] = []
+    for file, items in chosen.items():
+        yaml, loaded = yf.load_all(texts[file])
+        for (_, path), value, change in items:
+            set_value(loaded[0], path, value, convert=yf.keep_quoting)
+            key = ".".join(str(p) for p in path)
+            captured.append(
+                Captured(change, file, f"helm value {posixpath.relpath(file, chart or '.')}: {key}")
+            )
+        edit = yf.edit(file, texts[file], yf.dump_all(yaml, loaded))
+        safe_join(work, file).write_text(edit.content, encoding="utf-8")
+        edits.append(edit)
+    return edits, captured
+
+
+def _prove(
+    change: FieldChange,
+    manifest: Manifest,
+    base_obj: dict[str, Any],
+    leaves: list[tuple[Leaf, Any]],
+    experiment: Any,
+) -> tuple[_Proof | None, str]:
+    git, live = change.git, change.live
+    if not (_scalar(git) and _scalar(live)):
+        return None, "only a scalar that Git and live both have can be traced to a Helm value"
+    where = _positional(base_obj, change.path)
+    if where is None:
+        return None, "the field is not in the chart's rendered output"
+    target = (manifest.key, *where)
+    git_text = str(git)
+    candidates = [
+        (leaf, value)
+        for leaf, value in leaves
+        if (type(value) is type(git) and value == git)
+        or (isinstance(value, str) and value and value in git_text)
+    ]
+    if not candidates:
+        return None, f"no value in the value files equals or is part of the Git value {git_text!r}"
+    proofs: list[_Proof] = []
+    notes: list[str] = []
+    for leaf, value in candidates:
+        shown = f"{leaf[0]}: {'.'.join(str(p) for p in leaf[1])}"
+        result = experiment(leaf)
+        if isinstance(result, str):
+            notes.append(f"{shown}: {result}")
+            continue
+        if set(result) != {target}:
+            if target in result:
+                notes.append(f"{shown} also sets {len(set(result) - {target})} other field(s)")
+            else:
+                notes.append(f"{shown} does not feed this field")
+            continue
+        rendered = str(result[target])
+        before, found, after = rendered.partition(MARKER)
+        if not found or before + str(value) + after != git_text:
+            notes.append(f"{shown} feeds the field through a transformation")
+            continue
+        live_text = str(live)
+        if not (
+            live_text.startswith(before)
+            and live_text.endswith(after)
+            and len(live_text) >= len(before) + len(after)
+        ):
+            notes.append(f"{shown}: the live value does not keep the text around it ({before!r}…{after!r})")
+            continue
+        new_text = live_text[len(before) : len(live_text) - len(after)]
+        new_value: Any = live if not (before or after) else new_text
+        proofs.append(_Proof(leaf, new_value))
+    if len(proofs) == 1:
+        return proofs[0], ""
+    if not proofs:
+        return None, "no value maps to this field alone (" + "; ".join(notes) + ")"
+    shown_all = ", ".join(f"{p.leaf[0]}: {'.'.join(str(x) for x in p.leaf[1])}" for p in proofs)
+    return None, f"ambiguous: each of {shown_all} alone sets this field"
+
+
+def _patch_text(obj: dict[str, Any], change: FieldChange) -> str | None:
+    try:
+        return yf.dump_one(strategic_patch(obj, [(change.path, change.live)]))
+    except PathError:
+        return None

@@ -1,0 +1,536 @@
+"""Capturing live drift into Git: plain, Kustomize and Helm apps in real Git repositories, rendered by
+the real binaries. Every test checks the property that matters: after the edits, the app renders to
+the live values."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbline.capture import CapturePlan, capture_changes, commit_message, default_branch, write_capture
+from plumbline.capture._fields import ABSENT, get
+from plumbline.errors import SourceError
+from plumbline.plan.attribution import Attribution, FieldChange, FieldPath
+from plumbline.plan.model import ObjectRef
+from plumbline.render import HelmOptions, Manifest, render
+from plumbline.source import Checkout, fetch
+
+DRIFT = Attribution.DRIFT_REVERT
+ADDED = Attribution.UNMANAGED_ADDITION
+OLD_HOST = "pgbouncer.users.svc.cluster.local"
+NEW_HOST = "pgbouncer-primary.users.svc.cluster.local"
+API = ("spec", "template", "spec", "containers", {"name": "api"})
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PLUMBLINE_CACHE_DIR", str(cache))
+    return cache
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Ada Lovelace",
+        "GIT_AUTHOR_EMAIL": "ada@example.com",
+        "GIT_COMMITTER_NAME": "Ada Lovelace",
+        "GIT_COMMITTER_EMAIL": "ada@example.com",
+    }
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Checkout:
+    for name, content in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "the app")
+    return fetch(str(path), "main")
+
+
+def change(
+    kind: str,
+    name: str,
+    path: FieldPath,
+    *,
+    live: Any,
+    git: Any,
+    attribution: Attribution = DRIFT,
+    group: str = "",
+) -> FieldChange:
+    ref = ObjectRef(group=group, kind=kind, namespace="users", name=name)
+    return FieldChange(ref=ref, path=path, attribution=attribution, live=live, git=git)
+
+
+def applied(root: Path, plan: CapturePlan, tmp_path: Path) -> Path:
+    """A copy of ``root`` with the plan's edits written: what the new commit's tree will hold."""
+    work = tmp_path / "applied"
+    shutil.copytree(root, work)
+    for edit in plan.edits:
+        (work / edit.path).parent.mkdir(parents=True, exist_ok=True)
+        (work / edit.path).write_text(edit.content)
+    return work
+
+
+def assert_renders_live(manifests: list[Manifest], changes: list[FieldChange]) -> None:
+    for c in changes:
+        obj = next(m.obj for m in manifests if (m.kind, m.name) == (c.ref.kind, c.ref.name))
+        value = get(obj, c.path)
+        if c.live is None:
+            assert value is ABSENT, c.pointer
+        elif isinstance(c.live, dict):
+            assert isinstance(value, dict)
+            assert {k: value.get(k) for k in c.live} == c.live, c.pointer
+        else:
+            assert value == c.live, c.pointer
+
+
+# --- plain YAML ---------------------------------------------------------------------------------------
+
+PLAIN_CONFIG = """\
+# users-api environment, owned by the platform team
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: users-api-env
+data:
+  # PgBouncer in front of the users database
+  DB_HOST: "pgbouncer.users.svc.cluster.local"
+  LOG_LEVEL: info   # debug only during incidents
+  POOL_SIZE: '20'
+"""
+
+PLAIN_DEPLOY = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: users-api
+spec:
+  ports:
+    - port: 80
+      targetPort: 8080
+---
+# the API itself
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: users-api
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+        - name: envoy
+          image: envoyproxy/envoy:v1.30.1
+        - name: api
+          image: registry.example.com/users-api:2.3.1  # bumped by CI
+          env:
+            - name: PORT
+              value: "8080"
+"""
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Checkout:
+    return make_repo(
+        tmp_path / "plain",
+        {"apps/users-api/config.yaml": PLAIN_CONFIG, "apps/users-api/deploy.yaml": PLAIN_DEPLOY},
+    )
+
+
+def incident_changes(*, configmap: str, deployment: str) -> list[FieldChange]:
+    """The seed-04 drift: DB_HOST edited live, an env var and an image set live, a key removed live."""
+    return [
+        change("ConfigMap", configmap, ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST),
+        change("ConfigMap", configmap, ("data", "LOG_LEVEL"), live=None, git="info"),
+        change(
+            "Deployment",
+            deployment,
+            (*API, "env", {"name": "FEATURE_BULK_IMPORT"}),
+            live={"name": "FEATURE_BULK_IMPORT", "value": "on"},
+            git=None,
+            attribution=ADDED,
+            group="apps",
+        ),
+        change(
+            "Deployment",
+            deployment,
+            (*API, "image"),
+            live="registry.example.com/users-api:2.3.2",
+            git="registry.example.com/users-api:2.3.1",
+            group="apps",
+        ),
+    ]
+
+
+def test_plain_yaml_is_edited_in_place_keeping_comments_quoting_and_style(
+    plain: Checkout, tmp_path: Path
+) -> None:
+    manifests = render(plain.root, "apps/users-api")
+    changes = incident_changes(configmap="users-api-env", deployment="users-api")
+    plan = capture_changes(
+        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        manifests=manifests, changes=changes,
+    )  # fmt: skip
+    assert plan.unmapped == []
+    assert [c.pointer for c in plan.captured] == [c.pointer for c in changes]
+    contents = {e.path: e.content for e in plan.edits}
+    assert contents["apps/users-api/config.yaml"] == PLAIN_CONFIG.replace(
+        '"pgbouncer.users', '"pgbouncer-primary.users'
+    ).replace("  LOG_LEVEL: info   # debug only during incidents\n", "")
+    assert contents["apps/users-api/deploy.yaml"] == PLAIN_DEPLOY.replace(":2.3.1", ":2.3.2").replace(
+        '              value: "8080"\n',
+        '              value: "8080"\n            - name: FEATURE_BULK_IMPORT\n              value: "on"\n',
+    )
+    assert '-  DB_HOST: "pgbouncer.users' in plan.diff and '+  DB_HOST: "pgbouncer-primary' in plan.diff
+    assert plain.root.joinpath("apps/users-api/config.yaml").read_text() == PLAIN_CONFIG  # checkout untouched
+    assert_renders_live(render(applied(plain.root, plan, tmp_path), "apps/users-api"), changes)
+
+
+def test_plain_list_items_are_found_by_merge_key_not_position(plain: Checkout, tmp_path: Path) -> None:
+    # env by name and containers by name: PORT is in the second container, first env entry.
+    changes = [
+        change("Deployment", "users-api", (*API, "env", {"name": "PORT"}, "value"), live="9090", git="8080",
+               group="apps"),
+        change("Deployment", "users-api", ("spec", "template", "spec", "containers", {"name": "envoy"}),
+               live=None, git={"name": "envoy"}, group="apps"),
+    ]  # fmt: skip
+    plan = capture_changes(
+        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        manifests=render(plain.root, "apps/users-api"), changes=changes,
+    )  # fmt: skip
+    assert plan.unmapped == []
+    objects = render(applied(plain.root, plan, tmp_path), "apps/users-api")
+    deployment = next(m.obj for m in objects if m.kind == "Deployment")
+    assert deployment["spec"]["template"]["spec"]["containers"] == [
+        {
+            "name": "api",
+            "image": "registry.example.com/users-api:2.3.1",
+            "env": [{"name": "PORT", "value": "9090"}],
+        }
+    ]
+
+
+def test_what_is_not_drift_or_is_a_secret_value_is_not_captured(plain: Checkout) -> None:
+    changes = [
+        change("ConfigMap", "users-api-env", ("data", "POOL_SIZE"), live="40", git="20",
+               attribution=Attribution.COMMIT),
+        change("Secret", "users-api-db", ("data", "password"), live="c2VjcmV0", git="b2xk"),
+        change("ConfigMap", "not-in-git", ("data", "X"), live="1", git="0"),
+    ]  # fmt: skip
+    plan = capture_changes(
+        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        manifests=render(plain.root, "apps/users-api"), changes=changes,
+    )  # fmt: skip
+    assert plan.edits == [] and plan.captured == []
+    reasons = [u.reason for u in plan.unmapped]
+    assert "commit is not live drift" in reasons[0]
+    assert "not written to Git in plain text" in reasons[1]
+    assert "not among the app's rendered objects" in reasons[2]
+    assert "c2VjcmV0" not in "".join(u.describe() for u in plan.unmapped)
+
+
+# --- Kustomize ----------------------------------------------------------------------------------------
+
+BASE_DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: users-api
+spec:
+  selector:
+    matchLabels: {app: users-api}
+  template:
+    metadata:
+      labels: {app: users-api}
+    spec:
+      containers:
+      - name: api
+        image: registry.example.com/users-api:2.3.1
+        env:
+        - name: PORT
+          value: "8080"
+"""
+
+BASE_CONFIG = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: users-api-env
+data:
+  DB_HOST: pgbouncer.users.svc.cluster.local
+  LOG_LEVEL: info
+"""
+
+OVERLAY = """\
+# production overlay: reviewed by the platform team
+resources:
+- ../../base  # shared with staging
+namePrefix: prod-
+namespace: users
+"""
+
+
+@pytest.fixture
+def kustomize(tmp_path: Path) -> Checkout:
+    return make_repo(
+        tmp_path / "kustomize",
+        {
+            "base/kustomization.yaml": "resources:\n- deployment.yaml\n- config.yaml\n",
+            "base/deployment.yaml": BASE_DEPLOY,
+            "base/config.yaml": BASE_CONFIG,
+            "overlays/prod/kustomization.yaml": OVERLAY,
+        },
+    )
+
+
+def test_kustomize_gets_a_patch_in_the_overlay_and_bases_stay_untouched(
+    kustomize: Checkout, tmp_path: Path
+) -> None:
+    manifests = render(kustomize.root, "overlays/prod")
+    changes = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
+    plan = capture_changes(
+        checkout_root=kustomize.root, app_path="overlays/prod", tool="kustomize", helm=None,
+        manifests=manifests, changes=changes,
+    )  # fmt: skip
+    assert plan.unmapped == []
+    assert len(plan.captured) == 4
+    paths = sorted(e.path for e in plan.edits)
+    assert paths == [
+        "overlays/prod/capture-configmap-prod-users-api-env.yaml",
+        "overlays/prod/capture-deployment-prod-users-api.yaml",
+        "overlays/prod/kustomization.yaml",
+    ]
+    kustomization = next(e.content for e in plan.edits if e.path.endswith("kustomization.yaml"))
+    assert kustomization == OVERLAY + (
+        "patches:\n- path: capture-configmap-prod-users-api-env.yaml\n"
+        "- path: capture-deployment-prod-users-api.yaml\n"
+    ) or kustomization == OVERLAY + (
+        "patches:\n- path: capture-deployment-prod-users-api.yaml\n"
+        "- path: capture-configmap-prod-users-api-env.yaml\n"
+    )
+    patch = next(e.content for e in plan.edits if "configmap" in e.path)
+    assert "LOG_LEVEL: null" in patch and NEW_HOST in patch
+    objects = render(applied(kustomize.root, plan, tmp_path), "overlays/prod")
+    assert_renders_live(objects, changes)
+    config = next(m.obj for m in objects if m.kind == "ConfigMap")
+    assert "LOG_LEVEL" not in config["data"]
+
+
+# --- Helm ---------------------------------------------------------------------------------------------
+
+CHART = {
+    "charts/users-api/Chart.yaml": "apiVersion: v2\nname: users-api\nversion: 1.0.0\n",
+    "charts/users-api/values.yaml": """\
+# defaults for every environment
+image:
+  repository: registry.example.com/users-api
+  tag: "2.3.0"
+db:
+  host: pgbouncer.users.svc.cluster.local
+  replicaHost: pgbouncer-replica.users.svc.cluster.local
+replicas: 1
+""",
+    "charts/users-api/values-prod.yaml": """\
+# production: change with care
+image:
+  tag: "2.3.1"   # bumped by CI
+db:
+  host: pgbouncer.users.svc.cluster.local  # PgBouncer in front of the users DB
+  replicaHost: pgbouncer.users.svc.cluster.local  # no replica in prod yet
+replicas: 3
+""",
+    "charts/users-api/templates/config.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: users-api-env
+data:
+  DB_HOST: {{ .Values.db.host | quote }}
+  DB_REPLICA_HOST: {{ .Values.db.replicaHost | quote }}
+""",
+    "charts/users-api/templates/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: users-api
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: users-api}
+  template:
+    metadata:
+      labels: {app: users-api}
+    spec:
+      containers:
+      - name: api
+        image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+        env:
+        - name: PORT
+          value: "8080"
+""",
+}
+
+PROD = HelmOptions(release_name="users-api", value_files=("values-prod.yaml",))
+
+
+@pytest.fixture
+def chart(tmp_path: Path) -> Checkout:
+    return make_repo(tmp_path / "helm", CHART)
+
+
+def test_helm_values_proven_by_experiment_are_edited(chart: Checkout, tmp_path: Path) -> None:
+    manifests = render(chart.root, "charts/users-api", helm=PROD)
+    changes = incident_changes(configmap="users-api-env", deployment="users-api")
+    db_host, _, env, image = changes
+    replicas = change("Deployment", "users-api", ("spec", "replicas"), live=5, git=3, group="apps")
+    plan = capture_changes(
+        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        manifests=manifests, changes=[db_host, env, image, replicas],
+    )  # fmt: skip
+    # db.host and db.replicaHost hold the same value; only db.host feeds DB_HOST, and the render says so.
+    assert [c.how for c in plan.captured] == [
+        "helm value values-prod.yaml: db.host",
+        "helm value values-prod.yaml: image.tag",
+        "helm value values-prod.yaml: replicas",
+    ]
+    assert [e.path for e in plan.edits] == ["charts/users-api/values-prod.yaml"]
+    assert plan.edits[0].content == CHART["charts/users-api/values-prod.yaml"].replace(
+        "  host: pgbouncer.users", "  host: pgbouncer-primary.users"
+    ).replace('"2.3.1"', '"2.3.2"').replace("replicas: 3", "replicas: 5")
+    (unmapped,) = plan.unmapped  # the env var: no value in the chart could hold it
+    assert unmapped.change is env
+    assert unmapped.patch is not None and "FEATURE_BULK_IMPORT" in unmapped.patch
+    objects = render(applied(chart.root, plan, tmp_path), "charts/users-api", helm=PROD)
+    assert_renders_live(objects, [db_host, image, replicas])
+
+
+def test_helm_a_value_that_feeds_more_than_the_drifted_field_is_not_guessed(
+    chart: Checkout, tmp_path: Path
+) -> None:
+    # The same value feeds DB_HOST and an annotation: Git cannot say "only DB_HOST changed".
+    template = "charts/users-api/templates/config.yaml"
+    files = {**CHART, template: CHART[template].replace(
+        "  name: users-api-env\n",
+        "  name: users-api-env\n  annotations:\n    db: {{ .Values.db.host | quote }}\n",
+    )}  # fmt: skip
+    checkout = make_repo(tmp_path / "shared-value", files)
+    db_host = change("ConfigMap", "users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)
+    plan = capture_changes(
+        checkout_root=checkout.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        manifests=render(checkout.root, "charts/users-api", helm=PROD), changes=[db_host],
+    )  # fmt: skip
+    assert plan.edits == [] and plan.captured == []
+    (unmapped,) = plan.unmapped
+    assert "values-prod.yaml: db.host also sets 1 other field" in unmapped.reason
+    assert "values-prod.yaml: db.replicaHost does not feed this field" in unmapped.reason
+    assert unmapped.patch == (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: users-api-env\ndata:\n  DB_HOST: {NEW_HOST}\n"
+    )
+
+
+def test_helm_without_value_files_uses_the_chart_values(chart: Checkout, tmp_path: Path) -> None:
+    options = HelmOptions(release_name="users-api")
+    replicas = change("Deployment", "users-api", ("spec", "replicas"), live=2, git=1, group="apps")
+    plan = capture_changes(
+        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=options,
+        manifests=render(chart.root, "charts/users-api", helm=options), changes=[replicas],
+    )  # fmt: skip
+    assert [c.how for c in plan.captured] == ["helm value values.yaml: replicas"]
+    assert plan.edits[0].content.startswith("# defaults for every environment\n")
+
+
+# --- writing the commit -------------------------------------------------------------------------------
+
+
+def test_write_capture_commits_on_a_new_branch_and_leaves_main_alone(plain: Checkout, tmp_path: Path) -> None:
+    repo = tmp_path / "plain"
+    changes = incident_changes(configmap="users-api-env", deployment="users-api")
+    plan = capture_changes(
+        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        manifests=render(plain.root, "apps/users-api"), changes=changes,
+    )  # fmt: skip
+    main_before = git(repo, "rev-parse", "main")
+    message = commit_message(app="users-api", plan=plan)
+    sha = write_capture(
+        repo=f"file://{repo}", base_sha=plain.sha, plan=plan, branch="plumbline/capture-users-api-1",
+        message=message, author="plumbline <plumbline@example.com>",
+    )  # fmt: skip
+    assert git(repo, "rev-parse", "main") == main_before
+    assert git(repo, "status", "--porcelain") == ""  # the working tree is not touched
+    assert git(repo, "rev-parse", "plumbline/capture-users-api-1") == sha
+    assert git(repo, "rev-parse", f"{sha}^") == plain.sha
+    body = git(repo, "log", "-1", "--format=%B", sha)
+    assert f'ConfigMap users/users-api-env /data/DB_HOST = "{NEW_HOST}"' in body
+    assert "/data/LOG_LEVEL = (absent)" in body
+    assert git(repo, "fsck", "--strict") == ""
+    captured = fetch(str(repo), "plumbline/capture-users-api-1")
+    assert_renders_live(render(captured.root, "apps/users-api"), changes)
+
+    with pytest.raises(SourceError, match="already exists"):
+        write_capture(
+            repo=str(repo), base_sha=plain.sha, plan=plan, branch="plumbline/capture-users-api-1",
+            message=message, author="plumbline <plumbline@example.com>",
+        )  # fmt: skip
+
+
+def test_write_capture_into_a_bare_repository_and_secret_values_stay_out_of_the_message(
+    plain: Checkout, tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(tmp_path / "plain"), str(bare))
+    # A Secret (without data) in a new commit of the bare repository, pushed there from a clone.
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(bare), str(work))
+    (work / "apps/users-api/secret.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "secret")
+    git(work, "push", "-q", "origin", "main")
+    checkout = fetch(str(bare), "main")
+    label = change("Secret", "db", ("metadata", "labels", "rotated"), live="2026-11-01", git=None,
+                   attribution=ADDED)  # fmt: skip
+    plan = capture_changes(
+        checkout_root=checkout.root, app_path="apps/users-api", tool="plain", helm=None,
+        manifests=render(checkout.root, "apps/users-api"), changes=[label],
+    )  # fmt: skip
+    assert len(plan.captured) == 1
+    message = commit_message(app="users-api", plan=plan)
+    assert "(secret value)" in message and "2026-11-01" not in message
+    branch = default_branch("users-api")
+    assert branch.startswith("plumbline/capture-users-api-")
+    sha = write_capture(
+        repo=str(bare), base_sha=checkout.sha, plan=plan, branch=branch, message=message,
+        author="plumbline <plumbline@example.com>",
+    )  # fmt: skip
+    assert git(bare, "rev-parse", branch) == sha
+    assert git(bare, "rev-parse", "main") == checkout.sha
+    assert 'rotated: "2026-11-01"' in git(bare, "show", f"{sha}:apps/users-api/secret.yaml")
+
+
+def test_write_capture_refuses_an_unknown_base_and_an_empty_plan(plain: Checkout, tmp_path: Path) -> None:
+    repo = str(tmp_path / "plain")
+    with pytest.raises(SourceError, match="no file edits"):
+        write_capture(repo=repo, base_sha=plain.sha, plan=CapturePlan(), branch="b", message="m",
+                      author="a <a@example.com>")  # fmt: skip
+    plan = capture_changes(
+        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        manifests=render(plain.root, "apps/users-api"),
+        changes=incident_changes(configmap="users-api-env", deployment="users-api")[:1],
+    )  # fmt: skip
+    with pytest.raises(SourceError, match="has no commit"):
+        write_capture(repo=repo, base_sha="0" * 40, plan=plan, branch="b", message="m",
+                      author="a <a@example.com>")  # fmt: skip
+    with pytest.raises(SourceError, match="not a valid branch"):
+        write_capture(repo=repo, base_sha=plain.sha, plan=plan, branch="a..b", message="m",
+                      author="a <a@example.com>")  # fmt: skip
