@@ -1,0 +1,228 @@
+"""``plumb check --base REV --head REV [APP...]``: the guards on a merge request, with no cluster at all.
+
+Each app is rendered at both revisions from its own source; the base render stands in for live state
+(:mod:`plumbline.guards.offline`), and every guard that needs no cluster runs over the result. Sync
+windows are skipped (a merge request is not a sync). ``Plumb-Allow:`` trailers in the head commit
+count, as they would at sync time. No kubeconfig is read: CI needs no cluster credentials.
+
+Exit codes: 0 nothing blocks, 1 something blocks, 2 errors (a head revision that does not render).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from plumbline import __version__
+from plumbline.config import App, Config, Mode, find_config, load_config
+from plumbline.errors import RenderError, SourceError
+from plumbline.guards import (
+    Finding,
+    GuardContext,
+    Overridden,
+    apply_overrides,
+    checkout_info,
+    run_guards,
+    trailers,
+)
+from plumbline.guards._runner import GUARDS
+from plumbline.guards.offline import offline_plan
+from plumbline.render import Manifest
+
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+OFFLINE_GUARDS = {guard.NAME for guard in GUARDS if not guard.NEEDS_CLUSTER} - {"windows"}
+
+
+@dataclass
+class AppCheck:
+    app: str
+    base_sha: str | None
+    head_sha: str
+    findings: list[Finding]
+    blocking: list[Finding]
+    overridden: list[Overridden]
+    sources: dict[str, str] = field(default_factory=dict)  # finding subject -> file
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "base": self.base_sha,
+            "head": self.head_sha,
+            "blocked": bool(self.blocking),
+            "findings": [
+                {
+                    **f.to_dict(),
+                    "file": self.sources.get(f.subject),
+                    "overridden": f not in self.blocking and f.blocks,
+                }
+                for f in self.findings
+            ],
+            "overridden": [o.to_dict() for o in self.overridden],
+        }
+
+
+def check_app(app: App, config: Config, *, base: str, head: str) -> AppCheck:
+    """Render ``app`` at both revisions and run the offline guards. Raises for a head that will not render."""
+    from plumbline.engine import render_app
+
+    rendered = render_app(app, revision=head)
+    before: list[Manifest] = []
+    base_sha: str | None = None
+    try:
+        old = render_app(app, revision=base)
+        before, base_sha = old.manifests, old.checkout.sha
+    except (RenderError, SourceError):
+        pass  # a new app, or a base that never rendered: everything in head is a create
+    plan = offline_plan(
+        app=app.name,
+        namespace=app.spec.destination.namespace,
+        base=before,
+        head=rendered.manifests,
+        revision=head,
+        sha=rendered.checkout.sha,
+    )
+    info = checkout_info(rendered.checkout)
+    context = GuardContext(
+        app=app,
+        project=config.project(app.spec.project),
+        environment=config.environment(app.spec.environment),
+        checkout=info,
+        apps=config.apps,
+        environments=config.environments,
+        prune=app.spec.mode.includes(Mode.PRUNE),
+    )
+    findings = run_guards(plan=plan, context=context, only=OFFLINE_GUARDS)
+    blocking, overridden = apply_overrides(findings, [], trailers(info.message, sha=info.sha))
+    sources = {f"{i.ref.kind}/{i.ref.name}": i.source for i in plan.items}
+    return AppCheck(app.name, base_sha, info.sha, findings, blocking, overridden, sources)
+
+
+def _people(results: list[AppCheck]) -> None:
+    for result in results:
+        base = result.base_sha[:12] if result.base_sha else "(nothing)"
+        state = "[bold red]blocked[/]" if result.blocking else "[green]ok[/]"
+        out.print(f"[bold]{escape(result.app)}[/] {base} → {result.head_sha[:12]}: {state}")
+        for finding in result.findings:
+            overridden = finding.blocks and finding not in result.blocking
+            colour = "yellow" if not finding.blocks else ("dim" if overridden else "red")
+            label = "overridden" if overridden else finding.severity.value
+            where = str(finding.ref) if finding.ref else finding.subject
+            if finding.field:
+                where += f" {finding.field}"
+            source = result.sources.get(finding.subject)
+            out.print(f"  [{colour}]{label:<10}[/] {escape(f'[{finding.guard}]')} {escape(where)}")
+            if source:
+                out.print(f"             [dim]{escape(source)}[/]")
+            out.print(f"             why: {escape(finding.message)}")
+            out.print(f"             fix: {escape(finding.fix)}")
+    blocked = sum(len(r.blocking) for r in results)
+    out.print(f"{blocked} blocking finding(s) in {len(results)} app(s)" if blocked else "nothing blocks")
+
+
+def junit_xml(results: list[AppCheck]) -> str:
+    """One test suite per app, one test case per guard; each blocking finding a failure."""
+    suites = ET.Element("testsuites", name="plumb check")
+    for result in results:
+        suite = ET.SubElement(suites, "testsuite", name=result.app, tests=str(len(OFFLINE_GUARDS)))
+        failures = 0
+        for guard in sorted(OFFLINE_GUARDS):
+            case = ET.SubElement(suite, "testcase", classname=f"plumbline.{result.app}", name=guard)
+            for finding in (f for f in result.blocking if f.guard == guard):
+                failures += 1
+                failure = ET.SubElement(case, "failure", message=f"{finding.subject}: {finding.message}")
+                failure.text = f"{finding}\nfile: {result.sources.get(finding.subject, '-')}"
+        suite.set("failures", str(failures))
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+def sarif(results: list[AppCheck]) -> dict[str, Any]:
+    """SARIF 2.1.0: one rule per guard, one result per finding (blocks as errors, warnings as warnings)."""
+    entries = []
+    for result in results:
+        for finding in result.findings:
+            if finding.blocks and finding not in result.blocking:
+                continue
+            entry: dict[str, Any] = {
+                "ruleId": finding.guard,
+                "level": "error" if finding.blocks else "warning",
+                "message": {
+                    "text": f"{result.app}: {finding.subject}: {finding.message}. Fix: {finding.fix}"
+                },
+            }
+            source = result.sources.get(finding.subject)
+            if source and not source.startswith("("):
+                entry["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": source}}}]
+            entries.append(entry)
+    rules = [
+        {"id": name, "shortDescription": {"text": f"plumbline {name} guard"}}
+        for name in sorted(OFFLINE_GUARDS)
+    ]
+    return {
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "plumbline", "version": __version__, "rules": rules}},
+                "results": entries,
+            }
+        ],
+    }
+
+
+def _config(ctx: typer.Context) -> Config:
+    obj = ctx.find_root().obj
+    loaded = getattr(obj, "config", None)
+    if isinstance(loaded, Config):
+        return loaded
+    return load_config(find_config(None))
+
+
+APPS = typer.Argument(None, help="apps to check (default: every app)")
+BASE = typer.Option(..., "--base", help="the merge request's target: branch, tag or commit")
+HEAD = typer.Option(..., "--head", help="the merge request's revision: branch, tag or commit")
+OUTPUT = typer.Option("table", "--output", "-o", help="table for people, json for machines")
+JUNIT = typer.Option(None, "--junit", help="also write JUnit XML here")
+SARIF = typer.Option(None, "--sarif", help="also write SARIF 2.1.0 here")
+
+
+def check(
+    ctx: typer.Context,
+    apps: list[str] = APPS,
+    base: str = BASE,
+    head: str = HEAD,
+    output: str = OUTPUT,
+    junit: Path | None = JUNIT,
+    sarif_file: Path | None = SARIF,
+) -> None:
+    """Run every guard that needs no cluster on a merge request (base → head), offline.
+
+    Exit 0 if nothing blocks, 1 if anything blocks (after Plumb-Allow trailers in the head commit).
+    """
+    config = _config(ctx)
+    names = apps or list(config.apps)
+    results = [check_app(config.app(name), config, base=base, head=head) for name in names]
+    if junit:
+        junit.write_text(junit_xml(results))
+    if sarif_file:
+        sarif_file.write_text(json.dumps(sarif(results), indent=2))
+    if output == "json":
+        sys.stdout.write(json.dumps({"apps": [r.to_dict() for r in results]}, indent=2) + "\n")
+    else:
+        _people(results)
+    if any(r.blocking for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plumb check`` to the root command."""
+    app.command("check")(check)
