@@ -1,0 +1,183 @@
+"""Guards against the real API server: live Services, replacements the server refuses, admission denials."""
+
+from __future__ import annotations
+
+import copy
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from _guards_support import app, config_map, context
+
+from plumbline.cluster import Cluster
+from plumbline.guards import Severity, run_guards
+from plumbline.local import ControlPlane
+from plumbline.plan import Plan, build_plan
+from plumbline.sync import sync_plan
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class M:
+    obj: dict[str, Any]
+    file: str
+
+
+@pytest.fixture(scope="module")
+def cluster(control_plane: ControlPlane) -> Iterator[Cluster]:
+    with Cluster(kubeconfig=control_plane.kubeconfig) as c:
+        yield c
+
+
+def plan(cluster: Cluster, name: str, namespace: str, objs: list[dict[str, Any]]) -> Plan:
+    manifests = [M(copy.deepcopy(o), f"apps/{name}/{o['kind'].lower()}.yaml") for o in objs]
+    return build_plan(
+        cluster=cluster, app=name, namespace=namespace, manifests=manifests, revision="main", sha="b" * 40
+    )
+
+
+def guard(p: Plan, cluster: Cluster, namespace: str, only: str, **kw: Any) -> list[Any]:
+    ctx = context(the_app=app(name=p.app, namespace=namespace), cluster=cluster, **kw)
+    return run_guards(plan=p, context=ctx, only={only})
+
+
+def test_seed04_db_host_checked_against_live_services(cluster: Cluster, namespace: str, dyn: Any) -> None:
+    services = dyn.resources.get(api_version="v1", kind="Service")
+    services.create(
+        namespace=namespace,
+        body={
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "pgbouncer-primary"},
+            "spec": {"selector": {"app": "pgbouncer"}, "ports": [{"port": 5432}]},
+        },
+    )
+    name = f"users-{uuid.uuid4().hex[:6]}"
+    wrong = plan(
+        cluster,
+        name,
+        namespace,
+        [config_map("users-api-env", DB_HOST=f"pgbouncer.{namespace}.svc.cluster.local")],
+    )
+    [finding] = guard(wrong, cluster, namespace, "references")
+    assert finding.blocks and finding.field == "data.DB_HOST" and "or live" in finding.message
+    assert f"pgbouncer-primary.{namespace}.svc" in finding.fix
+
+    right = plan(
+        cluster,
+        name,
+        namespace,
+        [
+            config_map(
+                "users-api-env", DB_HOST=f"pgbouncer-primary.{namespace}.svc.cluster.local", DB_PORT="5432"
+            )
+        ],
+    )
+    assert guard(right, cluster, namespace, "references") == []
+    bad_port = plan(
+        cluster,
+        name,
+        namespace,
+        [config_map("users-api-env", DB_HOST=f"pgbouncer-primary.{namespace}.svc", DB_PORT="6432")],
+    )
+    [finding] = guard(bad_port, cluster, namespace, "references")
+    assert "port 6432" in finding.message and "5432" in finding.message
+
+
+def statefulset(service_name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": service_name,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "postgres:17.2"}]},
+            },
+        },
+    }
+
+
+def test_replacing_a_statefulset_is_detected_from_the_dry_run(cluster: Cluster, namespace: str) -> None:
+    name = f"db-{uuid.uuid4().hex[:6]}"
+    sync_plan(plan(cluster, name, namespace, [statefulset("db")]), cluster=cluster)
+    changed = plan(cluster, name, namespace, [statefulset("db-headless")])
+    [item] = changed.items
+    assert item.error, "the server should refuse to change serviceName in place"
+    [finding] = guard(changed, cluster, namespace, "destructive")
+    assert finding.severity is Severity.BLOCK and finding.subject == "StatefulSet/db"
+    assert "deleting and recreating the protected StatefulSet" in finding.message
+
+
+def test_admission_policy_denials_are_findings(cluster: Cluster, namespace: str, dyn: Any) -> None:
+    tag = uuid.uuid4().hex[:6]
+    policies = dyn.resources.get(
+        api_version="admissionregistration.k8s.io/v1", kind="ValidatingAdmissionPolicy"
+    )
+    bindings = dyn.resources.get(
+        api_version="admissionregistration.k8s.io/v1", kind="ValidatingAdmissionPolicyBinding"
+    )
+    policies.create(
+        body={
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": f"no-debug-{tag}"},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["configmaps"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {
+                        "expression": "!has(object.data) || !('DEBUG' in object.data)",
+                        "message": "no DEBUG switch in shared config",
+                    }
+                ],
+            },
+        }
+    )
+    bindings.create(
+        body={
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": f"no-debug-{tag}"},
+            "spec": {
+                "policyName": f"no-debug-{tag}",
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+                },
+            },
+        }
+    )
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while True:  # the policy takes a moment to reach the admission chain
+            p = plan(cluster, f"cfg-{tag}", namespace, [config_map("shared", DEBUG="1")])
+            if p.items[0].error or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        findings = [f for f in guard(p, cluster, namespace, "policy") if f.blocks]
+        assert [f.subject for f in findings] == ["ConfigMap/shared"]
+        assert "no DEBUG switch" in findings[0].message
+    finally:
+        bindings.delete(name=f"no-debug-{tag}")
+        policies.delete(name=f"no-debug-{tag}")
