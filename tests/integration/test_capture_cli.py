@@ -1,0 +1,176 @@
+"""`plumb capture` on the real control plane: live edits (a `kubectl edit` of DB_HOST, an env var
+added live) become a commit on a new branch; syncing that branch then reverts nothing and the plan
+shows no drift for the captured fields. Real Git repository, real API server, the CLI as a user runs
+it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbline.cluster import Cluster
+from plumbline.local import ControlPlane
+
+pytestmark = pytest.mark.integration
+
+# `plumb` with the capture command, whether or not the root app registers it yet.
+PLUMB = """
+import sys
+from plumbline.cli import capture
+from plumbline.cli.app import app, main
+if not any(c.name == "capture" for c in app.registered_commands):
+    capture.register(app)
+main()
+"""
+
+DEPLOYMENT = """\
+# users-api: the API and nothing else
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: users-api
+spec:
+  selector:
+    matchLabels: {app: users-api}
+  template:
+    metadata:
+      labels: {app: users-api}
+    spec:
+      containers:
+        - name: api
+          image: nginx:1.27  # bumped by CI
+          env:
+            - name: PORT
+              value: "8080"
+"""
+CONFIG_MAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: users-api-env
+data:
+  # PgBouncer in front of the users database
+  DB_HOST: pgbouncer.users.svc.cluster.local
+"""
+A = "pgbouncer.users.svc.cluster.local"
+B = "pgbouncer-primary.users.svc.cluster.local"
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def plumb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PLUMB, *args], env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def patch(cluster: Cluster, kind: str, api_version: str, name: str, namespace: str, **how: Any) -> None:
+    info = cluster.discovery.lookup(api_version, kind)
+    assert info is not None
+    cluster.request("PATCH", info.path(namespace=namespace, name=name), **how)
+
+
+def test_capture_writes_a_branch_that_syncs_without_reverting_the_live_edits(
+    tmp_path: Path, control_plane: ControlPlane, namespace: str
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "users-api").mkdir(parents=True)
+    (repo / "users-api" / "deployment.yaml").write_text(DEPLOYMENT)
+    (repo / "users-api" / "configmap.yaml").write_text(CONFIG_MAP)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "users-api")
+    config = tmp_path / "plumbline.yaml"
+    config.write_text(
+        f"""apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: users-api
+spec:
+  source:
+    repoURL: ./repo
+    targetRevision: main
+    path: users-api
+  destination:
+    namespace: {namespace}
+  mode: sync
+"""
+    )
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(control_plane.kubeconfig),
+        "PLUMBLINE_CONFIG": str(config),
+        "PLUMBLINE_STORE": str(tmp_path / "plumbline.db"),
+        "PLUMBLINE_CACHE_DIR": str(tmp_path / "cache"),
+        "PLUMBLINE_ACTOR": "oncall@example.com",
+        "NO_COLOR": "1",
+    }
+    first = plumb(env, "sync", "users-api")
+    assert first.returncode == 0, first.stdout + first.stderr
+
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        patch(cluster, "ConfigMap", "v1", "users-api-env", namespace,
+              query={"fieldManager": "kubectl-edit"}, body={"data": {"DB_HOST": B}},
+              content_type="application/merge-patch+json")  # fmt: skip
+        patch(cluster, "Deployment", "apps/v1", "users-api", namespace,
+              query={"fieldManager": "kubectl-edit"},
+              body={"spec": {"template": {"spec": {"containers": [
+                  {"name": "api", "env": [{"name": "FEATURE_BULK_IMPORT", "value": "on"}]}]}}}},
+              content_type="application/strategic-merge-patch+json")  # fmt: skip
+
+    main_before = git(repo, "rev-parse", "main")
+    shown = plumb(env, "capture", "users-api")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert f"+  DB_HOST: {B}" in shown.stdout and "+            - name: FEATURE_BULK_IMPORT" in shown.stdout
+    assert "--write" in shown.stdout
+    assert git(repo, "branch", "--list", "plumbline/*") == ""  # nothing written without --write
+
+    written = plumb(env, "capture", "users-api", "--write", "--branch", "capture-db-host", "-o", "json")
+    assert written.returncode == 0, written.stdout + written.stderr
+    result = json.loads(written.stdout)
+    assert result["unmapped"] == []
+    assert {(c["object"].split()[0], c["field"]) for c in result["captured"]} == {
+        ("ConfigMap", "/data/DB_HOST"),
+        ("Deployment.apps", "/spec/template/spec/containers/[name=api]/env/[name=FEATURE_BULK_IMPORT]"),
+    }
+    assert result["commit"]["branch"] == "capture-db-host"
+    assert git(repo, "rev-parse", "main") == main_before
+    assert git(repo, "rev-parse", "capture-db-host") == result["commit"]["sha"]
+    assert "# PgBouncer in front of the users database" in git(
+        repo, "show", "capture-db-host:users-api/configmap.yaml"
+    )
+
+    again = plumb(env, "capture", "users-api", "--write", "--branch", "capture-db-host")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+    # The captured branch: its plan has no drift left, and it syncs without --revert-drift.
+    diff = plumb(env, "diff", "users-api", "--revision", "capture-db-host", "-o", "json")
+    plan = json.loads(diff.stdout)
+    left = [
+        (o["kind"], c["pointer"], c["attribution"])
+        for o in plan["objects"]
+        for c in o["changes"]
+        if c["attribution"] in ("drift-revert", "conflict", "unmanaged-addition")
+    ]
+    assert left == []
+    synced = plumb(env, "sync", "users-api", "--revision", "capture-db-host")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        info = cluster.discovery.lookup("v1", "ConfigMap")
+        assert info is not None
+        config_map = cluster.get(info, name="users-api-env", namespace=namespace)
+        assert config_map is not None and config_map["data"]["DB_HOST"] == B
