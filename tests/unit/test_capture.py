@@ -7,10 +7,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
+from dulwich.repo import Repo
+from dulwich.server import DictBackend
+from dulwich.web import make_wsgi_chain
 
 from plumbline.capture import CapturePlan, capture_changes, commit_message, default_branch, write_capture
 from plumbline.capture._fields import ABSENT, get
@@ -534,3 +539,106 @@ def test_write_capture_refuses_an_unknown_base_and_an_empty_plan(plain: Checkout
     with pytest.raises(SourceError, match="not a valid branch"):
         write_capture(repo=repo, base_sha=plain.sha, plan=plan, branch="a..b", message="m",
                       author="a <a@example.com>")  # fmt: skip
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_write_capture_pushes_a_new_branch_to_a_remote_repository(plain: Checkout, tmp_path: Path) -> None:
+    bare = tmp_path / "served.git"
+    git(tmp_path, "clone", "-q", "--bare", str(tmp_path / "plain"), str(bare))
+    served = Repo(str(bare))
+    server = make_server(
+        "127.0.0.1", 0, make_wsgi_chain(DictBackend({"/": served})), handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        checkout = fetch(url, "main")
+        plan = capture_changes(
+            checkout_root=checkout.root, app_path="apps/users-api", tool="plain", helm=None,
+            manifests=render(checkout.root, "apps/users-api"),
+            changes=incident_changes(configmap="users-api-env", deployment="users-api")[:1],
+        )  # fmt: skip
+        sha = write_capture(
+            repo=url, base_sha=checkout.sha, plan=plan, branch="capture/db-host", message="capture DB_HOST",
+            author="plumbline <plumbline@example.com>",
+        )  # fmt: skip
+        assert git(bare, "rev-parse", "capture/db-host") == sha
+        assert git(bare, "rev-parse", "main") == checkout.sha
+        assert NEW_HOST in git(bare, "show", f"{sha}:apps/users-api/config.yaml")
+        with pytest.raises(SourceError, match="already exists"):
+            write_capture(
+                repo=url, base_sha=checkout.sha, plan=plan, branch="capture/db-host", message="again",
+                author="plumbline <plumbline@example.com>",
+            )  # fmt: skip
+        assert git(bare, "rev-parse", "capture/db-host") == sha
+    finally:
+        server.shutdown()
+        server.server_close()
+        served.close()
+
+
+def test_kustomize_keeps_existing_patches_and_reports_what_a_transformer_overrides(
+    tmp_path: Path,
+) -> None:
+    overlay = (
+        OVERLAY
+        + "images:\n- name: registry.example.com/users-api\n  newTag: 2.3.1\n"
+        + "patches:\n- path: replicas.yaml\n"
+    )
+    checkout = make_repo(
+        tmp_path / "kustomize-images",
+        {
+            "base/kustomization.yaml": "resources:\n- deployment.yaml\n- config.yaml\n",
+            "base/deployment.yaml": BASE_DEPLOY.replace(":2.3.1", ":2.0.0"),
+            "base/config.yaml": BASE_CONFIG,
+            "overlays/prod/kustomization.yaml": overlay,
+            "overlays/prod/replicas.yaml": "apiVersion: apps/v1\nkind: Deployment\n"
+            "metadata:\n  name: users-api\nspec:\n  replicas: 3\n",
+        },
+    )
+    db_host, _, _, image = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
+    plan = capture_changes(
+        checkout_root=checkout.root, app_path="overlays/prod", tool="kustomize", helm=None,
+        manifests=render(checkout.root, "overlays/prod"), changes=[db_host, image],
+    )  # fmt: skip
+    assert [c.change for c in plan.captured] == [db_host]
+    (unmapped,) = plan.unmapped
+    assert unmapped.change is image and "images:" in unmapped.reason
+    assert unmapped.patch is not None and "users-api:2.3.2" in unmapped.patch
+    kustomization = next(e.content for e in plan.edits if e.path.endswith("kustomization.yaml"))
+    assert kustomization == overlay + "- path: capture-configmap-prod-users-api-env.yaml\n"
+    objects = render(applied(checkout.root, plan, tmp_path), "overlays/prod")
+    assert_renders_live(objects, [db_host])
+    assert next(m.obj for m in objects if m.kind == "Deployment")["spec"]["replicas"] == 3
+
+
+def test_plain_objects_inside_a_list_document_are_edited(tmp_path: Path) -> None:
+    text = """\
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: first
+    data: {A: "1"}
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: users-api-env
+    data:
+      DB_HOST: pgbouncer.users.svc.cluster.local  # the pooler
+"""
+    checkout = make_repo(tmp_path / "list", {"app/list.yaml": text})
+    db_host = change("ConfigMap", "users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)
+    plan = capture_changes(
+        checkout_root=checkout.root, app_path="app", tool="plain", helm=None,
+        manifests=render(checkout.root, "app"), changes=[db_host],
+    )  # fmt: skip
+    assert plan.unmapped == []
+    assert plan.edits[0].content == text.replace(OLD_HOST, NEW_HOST)

@@ -223,8 +223,10 @@ def _capture_kustomize(
         identity = _patch_identity(work, app_path, overlay, kustomization, name, patch, manifest, changes)
         if identity is None:
             reason = (
-                "kustomize did not apply the patch to the object (tried its rendered name and "
-                "namespace, and the name without the overlay's prefix/suffix)"
+                "with a patch in the overlay, kustomize build still does not give the live value (the "
+                "patch was tried under the object's rendered name and namespace and its name without "
+                "the overlay's prefix/suffix; a transformer such as images: or replacements: may "
+                "override it)"
             )
             text = yf.dump_one(patch)
             plan.unmapped += [Unmapped(c, reason, text) for c in changes]
