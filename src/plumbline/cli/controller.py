@@ -1,0 +1,324 @@
+"""``plumb controller | pause | resume | mode | readiness | audit``: continuous reconciliation and the
+controls people use around it. Registered on the root app with :func:`register`.
+
+Exit codes (DESIGN.md): 0 ok, 1 refused / not safe / chain broken / still pending, 2+ errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from plumbline import engine
+from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
+from plumbline.config import Mode, find_config, load_config
+from plumbline.controller import (
+    LEASE_DURATION_S,
+    LEASE_NAMESPACE,
+    Controller,
+    Settings,
+    _log,
+    activate,
+    app_lease,
+    default_identity,
+    effective_mode,
+    end_pause,
+    parse_duration,
+    pause,
+)
+from plumbline.controller._drift import drift_of
+from plumbline.controller._loop import _plan, _sync
+from plumbline.controller._readiness import readiness
+from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, current_actor
+
+MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
+COMMANDS = ("controller", "pause", "resume", "mode", "readiness", "audit")
+
+
+def registered(app: typer.Typer) -> bool:
+    return any(c.name == "controller" for c in app.registered_commands)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the controller commands to the root ``plumb`` app (once; a second call does nothing)."""
+    if registered(app):
+        return
+
+    @app.command("controller")
+    def controller_cmd(
+        ctx: typer.Context,
+        once: bool = typer.Option(False, "--once", help="One pass over every app, then exit (tests, cron)."),
+        interval: float = typer.Option(30.0, "--interval", help="Seconds between Git polls of each app."),
+        identity: str | None = typer.Option(
+            None, "--identity", help="This replica's lease holder name (default: host-pid-random)."
+        ),
+        lease_namespace: str = typer.Option(LEASE_NAMESPACE, "--lease-namespace"),
+        lease_duration: int = typer.Option(LEASE_DURATION_S, "--lease-duration", help="Seconds."),
+        watch: bool = typer.Option(True, "--watch/--no-watch", help="Watch managed objects for live edits."),
+        listen: str | None = typer.Option(
+            None, "--listen", help="HOST:PORT for /metrics and /webhook (e.g. 127.0.0.1:8080)."
+        ),
+        json_logs: bool = typer.Option(False, "--json-logs", help="One JSON object per log line."),
+        fight_limit: int = typer.Option(3, "--fight-limit", help="Heals of the same drift before stopping."),
+        fight_window: float = typer.Option(600.0, "--fight-window", help="Seconds the fight limit counts."),
+        output: Output = OUTPUT,
+    ) -> None:
+        """Reconcile every configured app per its mode, continuously (or once with --once).
+
+        observe: plan and report. sync: apply new commits, leave drift. self-heal: also revert drift,
+        with backoff, stopping when it fights another writer. prune: syncs also delete what left Git.
+        """
+        s = settings(ctx)
+        _log.setup(json_logs=json_logs)
+        config_path = find_config(s.config_path)
+        options = Settings(
+            identity=identity or default_identity(),
+            interval_s=interval,
+            lease_namespace=lease_namespace,
+            lease_duration_s=lease_duration,
+            watch=watch and not once,
+            fight_limit=fight_limit,
+            fight_window_s=fight_window,
+            kubeconfig=s.kubeconfig,
+            context=s.context,
+        )
+        with Store.open() as store:
+            controller = Controller(config=lambda: load_config(config_path), store=store, settings=options)
+            server = None
+            try:
+                if listen:
+                    from plumbline.controller._http import serve
+
+                    host, _, port = listen.rpartition(":")
+                    server = serve(controller, host=host or "127.0.0.1", port=int(port))
+                if once:
+                    outcomes = controller.run_once()
+                    if output is Output.JSON:
+                        emit_json([o.__dict__ for o in outcomes])
+                    else:
+                        for o in outcomes:
+                            facts = f"{o.status}, mode {o.mode.value}, {o.state.value}"
+                            line = f"{o.app}: {o.result.value} ({facts})"
+                            out.print(escape(line + (f" — {o.message}" if o.message else "")))
+                    return
+
+                def stop(signum: int, frame: FrameType | None) -> None:
+                    controller.stop()
+
+                if threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGTERM, stop)
+                    signal.signal(signal.SIGINT, stop)
+                _log.log(logging.INFO, f"controller {options.identity} started", interval_s=interval)
+                controller.run()
+            finally:
+                if server is not None:
+                    server.shutdown()
+                controller.close()
+
+    @app.command("pause")
+    def pause_cmd(
+        ctx: typer.Context,
+        name: str,
+        reason: str = typer.Option(..., "--reason", help="Why (shown in the audit trail)."),
+        duration: str = typer.Option(..., "--for", help="How long: 30m, 2h, 1d. At most 30d."),
+    ) -> None:
+        """Break-glass: stop all writes to APP until resumed or the time runs out. Drift is still observed."""
+        target = settings(ctx).app(name)
+        length = parse_duration(duration)
+        with Store.open() as store:
+            state = pause(store, target.name, reason=reason, duration=length, actor=current_actor())
+        out.print(f"{target.name}: paused until {state.until:%Y-%m-%d %H:%M:%S} UTC — {escape(reason)}")
+
+    @app.command("resume")
+    def resume_cmd(
+        ctx: typer.Context,
+        name: str,
+        revert: bool = typer.Option(
+            False, "--revert", help="Revert the drift made during the pause (a sync with drift reverted)."
+        ),
+        reason: str = typer.Option("", "--reason", help="Why (shown in the audit trail)."),
+    ) -> None:
+        """End a pause. Drift made meanwhile keeps the app paused-pending: capture it into Git with
+        `plumb capture`, or revert it with --revert. Exit 1 if it stays pending."""
+        s = settings(ctx)
+        target = s.app(name)
+        actor = current_actor()
+        with (
+            Store.open() as store,
+            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
+        ):
+            state = store.app_state(target.name)
+            if state.state is AppStateKind.ACTIVE:
+                out.print(f"{target.name}: not paused")
+                return
+            if revert:
+                with app_lease(cluster, target.name, actor, wait_s=5):
+                    _, _, record = _sync(target, cluster=cluster, store=store, prune=False, revert_drift=True)
+                store.audit(
+                    actor=actor,
+                    app=target.name,
+                    action=AuditAction.SYNC,
+                    revision=record.sha,
+                    reason=reason or "resume --revert: revert the drift made during the pause",
+                    summary={"sync": record.id, **record.summary},
+                    outcome=record.result.value,
+                )
+                if record.result is not SyncResult.SUCCEEDED:
+                    err.print(
+                        f"[red]the revert did not succeed ({record.result.value}):[/] "
+                        + escape(record.message)
+                    )
+                    raise typer.Exit(1 if record.result is SyncResult.BLOCKED else 2)
+                activate(
+                    store,
+                    target.name,
+                    actor=actor,
+                    reason=reason or "resumed, drift reverted",
+                    revision=record.sha,
+                )
+                out.print(f"{target.name}: active — drift reverted ({escape(record.message)})")
+                return
+            plan = _plan(target, cluster=cluster, store=store)
+            last = store.last_sync(target.name)
+            drift = drift_of(plan, last_sha=last.sha if last else None)
+            new = end_pause(
+                store,
+                target.name,
+                drift=drift,
+                actor=actor,
+                action=AuditAction.RESUME,
+                reason=reason,
+                revision=plan.sha,
+            )
+        if new.state is AppStateKind.PAUSED_PENDING:
+            out.print(f"{target.name}: paused-pending — drift made during the pause:")
+            for line in drift:
+                out.print(f"  {escape(line)}")
+            out.print("capture it into Git (`plumb capture`), or `plumb resume --revert` to undo it")
+            raise typer.Exit(1)
+        out.print(f"{target.name}: active")
+
+    @app.command("mode")
+    def mode_cmd(
+        ctx: typer.Context,
+        name: str,
+        mode: Mode | None = MODE_ARGUMENT,
+        reason: str = typer.Option("", "--reason", help="Why (shown in the audit trail)."),
+        clear: bool = typer.Option(False, "--clear", help="Drop the override: the config's mode applies."),
+    ) -> None:
+        """Show or set APP's mode. The setting is an override kept in the store (and audited) on top
+        of the config's spec.mode; --clear returns to the config's."""
+        target = settings(ctx).app(name)
+        with Store.open() as store:
+            state = store.app_state(target.name)
+            before = effective_mode(target, store)
+            if mode is None and not clear:
+                source = "override" if state.mode else "config"
+                out.print(f"{target.name}: {before.value} ({source})")
+                return
+            new_mode = None if clear or mode is None else Mode(mode)
+            from dataclasses import replace
+
+            store.set_app_state(replace(state, mode=new_mode.value if new_mode else None))
+            after = effective_mode(target, store)
+            store.audit(
+                actor=current_actor(),
+                app=target.name,
+                action=AuditAction.MODE,
+                reason=reason,
+                summary={"from": before.value, "to": after.value, "override": new_mode is not None},
+                outcome=after.value,
+            )
+        jump = after.rank - before.rank
+        note = " (more than one step up the gradient: see `plumb readiness`)" if jump > 1 else ""
+        out.print(f"{target.name}: {before.value} → {after.value}{note}")
+
+    @app.command("readiness")
+    def readiness_cmd(
+        ctx: typer.Context,
+        name: str,
+        min_days: float = typer.Option(7.0, "--min-days", help="Days on the current step before the next."),
+        output: Output = OUTPUT,
+    ) -> None:
+        """Is the next step on the gradient safe for APP, and why. Exit 0 if ready, 1 if not."""
+        s = settings(ctx)
+        target = s.app(name)
+        with (
+            Store.open() as store,
+            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
+        ):
+            report = readiness(target, cluster=cluster, store=store, min_days=min_days)
+        if output is Output.JSON:
+            emit_json(report.as_dict())
+        else:
+            verdict = "[green]ready[/]" if report.ready else "[red]not ready[/]"
+            out.print(f"{target.name}: {report.mode.value} → {report.next_mode or '-'}: {verdict}")
+            for line in report.reasons:
+                out.print(f"  {escape(line)}")
+        if not report.ready:
+            raise typer.Exit(1)
+
+    @app.command("audit")
+    def audit_cmd(
+        target: str | None = typer.Argument(None, help="an app, or `verify` to prove the chain"),
+        app_name: str | None = typer.Option(None, "--app", help="an app (also one called `verify`)"),
+        limit: int = typer.Option(50, "--limit", "-n"),
+        output: Output = OUTPUT,
+    ) -> None:
+        """The audit trail (of one app), oldest first; `plumb audit verify` checks every record's hash
+        chain and exits 1 at the first broken link."""
+        with Store.open() as store:
+            if target == "verify" and app_name is None:
+                checked, broken = store.verify_audit()
+                if broken is None:
+                    out.print(f"audit trail intact: {checked} records verified")
+                    return
+                err.print(
+                    f"[bold red]audit trail broken[/] at record #{broken.id}: {broken.why} "
+                    f"({checked} records before it verified)"
+                )
+                raise typer.Exit(1)
+            records = store.audit_log(app_name or target, limit=limit)
+        if output is Output.JSON:
+            emit_json([_audit_dict(r) for r in records])
+            return
+        table = Table(box=None, pad_edge=False)
+        for column in ("#", "time", "actor", "app", "action", "revision", "outcome", "reason"):
+            table.add_column(column)
+        for r in records:
+            table.add_row(
+                str(r.id),
+                f"{r.time:%Y-%m-%d %H:%M:%S}",
+                r.actor,
+                r.app,
+                r.action,
+                r.revision[:12],
+                r.outcome,
+                escape(r.reason),
+            )
+        out.print(table)
+
+
+def _audit_dict(record: Any) -> dict[str, Any]:
+    data = dict(record.__dict__)
+    data["time"] = record.time.isoformat()
+    return data
+
+
+def main() -> None:
+    """``python -m plumbline.cli.controller ...``: the root ``plumb`` with these commands registered."""
+    from plumbline.cli.app import app, main
+
+    register(app)
+    main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""One writer per app: a Kubernetes Lease (coordination.k8s.io/v1) per app.
+
+The lease ``plumbline-app-<app>`` in ``plumbline-system`` (created if missing) names its holder and
+when the holder last renewed it. Anyone may take a lease whose holder has not renewed it for
+``leaseDurationSeconds``; every write goes through the API server's optimistic concurrency
+(``resourceVersion``), so two replicas racing for one expired lease cannot both win: the loser gets
+409 Conflict and sees the winner on its next read.
+
+    with app_lease(cluster, "guestbook", identity="alice@laptop"):
+        engine.sync_app(app, cluster=cluster, store=store)   # no controller syncs it meanwhile
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from plumbline.cluster import ApiFailure, Cluster
+from plumbline.errors import ClusterError
+
+LEASE_NAMESPACE = "plumbline-system"
+LEASE_DURATION_S = 15
+_PREFIX = "plumbline-app-"
+
+
+class LeaseHeldError(ClusterError):
+    """Another holder has the app's lease and keeps renewing it. Exit code 1: like a guard, a refusal."""
+
+    exit_code = 1
+
+
+def default_identity() -> str:
+    """``$PLUMBLINE_IDENTITY``, else host, pid and a random suffix: unique per process."""
+    if explicit := os.environ.get("PLUMBLINE_IDENTITY", "").strip():
+        return explicit
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def lease_name(app: str) -> str:
+    return _PREFIX + app
+
+
+def _micro(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    app: str
+    holder: str | None
+    renewed: datetime | None
+    duration_s: int
+    transitions: int
+
+    def expired(self, at: datetime | None = None) -> bool:
+        if not self.holder or self.renewed is None:
+            return True
+        return (at or datetime.now(UTC)) > self.renewed + timedelta(seconds=self.duration_s)
+
+
+def _path(namespace: str, name: str | None = None) -> str:
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+    return f"{path}/{name}" if name else path
+
+
+_ensured: set[tuple[str, str]] = set()
+
+
+def ensure_namespace(cluster: Cluster, namespace: str) -> None:
+    """Create the lease namespace if it is missing (once per process and server)."""
+    if (cluster.server, namespace) in _ensured:
+        return
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    try:
+        cluster.request("POST", "/api/v1/namespaces", body=body)
+    except ApiFailure as failure:
+        if failure.status != 409:
+            raise ClusterError(f"cannot create the lease namespace {namespace}: {failure}") from None
+    _ensured.add((cluster.server, namespace))
+
+
+def read_lease(cluster: Cluster, app: str, *, namespace: str = LEASE_NAMESPACE) -> LeaseInfo | None:
+    try:
+        obj = cluster.request("GET", _path(namespace, lease_name(app)))
+    except ApiFailure as failure:
+        if failure.status == 404:
+            return None
+        raise
+    return _info(app, obj)
+
+
+def _info(app: str, obj: dict[str, Any]) -> LeaseInfo:
+    spec = obj.get("spec") or {}
+    return LeaseInfo(
+        app=app,
+        holder=spec.get("holderIdentity"),
+        renewed=_parse(spec.get("renewTime")),
+        duration_s=int(spec.get("leaseDurationSeconds") or LEASE_DURATION_S),
+        transitions=int(spec.get("leaseTransitions") or 0),
+    )
+
+
+def try_acquire(
+    cluster: Cluster,
+    app: str,
+    identity: str,
+    *,
+    namespace: str = LEASE_NAMESPACE,
+    duration_s: int = LEASE_DURATION_S,
+) -> bool:
+    """Take or renew the app's lease for ``identity``. False if someone else holds it unexpired, or won
+    a race for it just now."""
+    ensure_namespace(cluster, namespace)
+    moment = datetime.now(UTC)
+    name = lease_name(app)
+    try:
+        obj = cluster.request("GET", _path(namespace, name))
+    except ApiFailure as failure:
+        if failure.status != 404:
+            raise
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"plumbline.dev/lease-app": app}},
+            "spec": {
+                "holderIdentity": identity,
+                "leaseDurationSeconds": duration_s,
+                "acquireTime": _micro(moment),
+                "renewTime": _micro(moment),
+                "leaseTransitions": 0,
+            },
+        }
+        try:
+            cluster.request("POST", _path(namespace), body=body)
+        except ApiFailure as conflict:
+            if conflict.status == 409:
+                return False
+            raise
+        return True
+    info = _info(app, obj)
+    spec = obj.setdefault("spec", {})
+    if info.holder == identity:
+        spec["renewTime"] = _micro(moment)
+        spec["leaseDurationSeconds"] = duration_s
+    elif info.expired(moment):
+        spec.update(
+            holderIdentity=identity,
+            leaseDurationSeconds=duration_s,
+            acquireTime=_micro(moment),
+            renewTime=_micro(moment),
+            leaseTransitions=info.transitions + 1,
+        )
+    else:
+        return False
+    try:
+        cluster.request("PUT", _path(namespace, name), body=obj)  # carries resourceVersion: CAS
+    except ApiFailure as conflict:
+        if conflict.status == 409:
+            return False
+        raise
+    return True
+
+
+def release(cluster: Cluster, app: str, identity: str, *, namespace: str = LEASE_NAMESPACE) -> None:
+    """Give the lease up (only if ``identity`` still holds it), so others need not wait for expiry."""
+    with contextlib.suppress(ApiFailure, ClusterError):
+        obj = cluster.request("GET", _path(namespace, lease_name(app)))
+        spec = obj.get("spec") or {}
+        if spec.get("holderIdentity") != identity:
+            return
+        spec["holderIdentity"] = None
+        spec["renewTime"] = None
+        obj["spec"] = spec
+        cluster.request("PUT", _path(namespace, lease_name(app)), body=obj)
+
+
+class Renewer:
+    """Renews a set of held leases every third of their duration, on its own thread."""
+
+    def __init__(self, cluster: Cluster, identity: str, *, namespace: str, duration_s: int) -> None:
+        self.cluster, self.identity, self.namespace, self.duration_s = (
+            cluster,
+            identity,
+            namespace,
+            duration_s,
+        )
+        self.apps: set[str] = set()
+        self.lost: set[str] = set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="plumbline-lease", daemon=True)
+
+    def start(self) -> Renewer:
+        self._thread.start()
+        return self
+
+    def add(self, app: str) -> None:
+        with self._lock:
+            self.apps.add(app)
+            self.lost.discard(app)
+
+    def discard(self, app: str) -> None:
+        with self._lock:
+            self.apps.discard(app)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(1.0, self.duration_s / 3)):
+            with self._lock:
+                apps = sorted(self.apps)
+            for app in apps:
+                try:
+                    held = try_acquire(
+                        self.cluster, app, self.identity, namespace=self.namespace, duration_s=self.duration_s
+                    )
+                except (ApiFailure, ClusterError):
+                    held = False  # the API is unreachable: the lease may lapse; writers check `lost`
+                if not held:
+                    with self._lock:
+                        self.apps.discard(app)
+                        self.lost.add(app)
+
+
+@contextlib.contextmanager
+def app_lease(
+    cluster: Cluster,
+    app: str,
+    identity: str | None = None,
+    *,
+    namespace: str = LEASE_NAMESPACE,
+    duration_s: int = LEASE_DURATION_S,
+    wait_s: float = 0.0,
+) -> Iterator[str]:
+    """Hold the app's lease for the block (renewed meanwhile), then release it. Yields the identity.
+
+    Waits up to ``wait_s`` for another holder to release or lapse, then raises :class:`LeaseHeldError`
+    naming the holder.
+    """
+    who = identity or default_identity()
+    deadline = time.monotonic() + wait_s
+    while not try_acquire(cluster, app, who, namespace=namespace, duration_s=duration_s):
+        if time.monotonic() >= deadline:
+            info = read_lease(cluster, app, namespace=namespace)
+            holder = info.holder if info else "?"
+            raise LeaseHeldError(
+                f"app {app} is being written by {holder} (Lease {namespace}/{lease_name(app)}); "
+                f"wait for it to finish, or for the lease to lapse ({duration_s}s without renewal)"
+            )
+        time.sleep(min(1.0, max(0.1, deadline - time.monotonic())))
+    renewer = Renewer(cluster, who, namespace=namespace, duration_s=duration_s)
+    renewer.add(app)
+    renewer.start()
+    try:
+        yield who
+    finally:
+        renewer.stop()
+        release(cluster, app, who, namespace=namespace)

@@ -1,0 +1,441 @@
+"""The controller: every configured app reconciled per its mode, one writer per app.
+
+A pass over one app (:meth:`Controller.reconcile`):
+
+1. Hold the app's Lease, or leave the app to the replica that does.
+2. Plan it through the engine (fetch the target revision, render, server-side dry run).
+3. Paused: observe only; at expiry (or ``plumb resume``) go to ``paused-pending`` if drift appeared,
+   else ``active``. Pending: stay, until the plan shows no drift (captured into Git) or a revert.
+4. Active, by mode — ``observe``: report. ``sync``: a commit other than the last synced one is
+   applied (drift left alone, reported). ``self-heal``: drift at the synced commit is reverted too,
+   with exponential backoff, and a *fight* (the same drift back more than ``fight_limit`` times in
+   ``fight_window_s``) stops healing and is reported. ``prune``: syncs pass ``prune=True``.
+
+Passes are queued by a Git poll per app (``interval_s``), by watches on the objects each app manages
+(label ``plumbline.dev/app=<app>``, per kind of its last synced desired state), and by webhooks.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from plumbline import engine
+from plumbline.cluster import Cluster
+from plumbline.config import App, Config, Mode
+from plumbline.controller import _pause
+from plumbline.controller._drift import counts_by_class, drift_of
+from plumbline.controller._lease import LEASE_DURATION_S, LEASE_NAMESPACE, Renewer, release, try_acquire
+from plumbline.controller._log import log
+from plumbline.controller._metrics import Metrics
+from plumbline.controller._watch import Watcher
+from plumbline.errors import PlumbError
+from plumbline.plan import Plan
+from plumbline.store import AppStateKind, AuditAction, Store, SyncResult
+
+
+class Result(StrEnum):
+    """What one reconcile pass did. The words the controller logs and ``--once`` prints."""
+
+    IN_SYNC = "in-sync"
+    OBSERVED = "observed"  # differences seen and reported, nothing written (mode or drift left alone)
+    SYNCED = "synced"
+    HEALED = "healed"
+    PAUSED = "paused"
+    PENDING = "paused-pending"
+    NOT_HOLDER = "not-holder"  # another replica holds the app's lease
+    BACKOFF = "backoff"
+    FIGHT = "fight"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    ERROR = "error"
+
+
+@dataclass
+class Settings:
+    identity: str
+    interval_s: float = 30.0
+    lease_namespace: str = LEASE_NAMESPACE
+    lease_duration_s: int = LEASE_DURATION_S
+    watch: bool = True
+    fight_limit: int = 3
+    fight_window_s: float = 600.0
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 300.0
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+@dataclass
+class Outcome:
+    app: str
+    mode: Mode
+    state: AppStateKind
+    result: Result
+    status: str = engine.SyncStatus.UNKNOWN.value
+    sha: str = ""
+    drift: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class _Heal:
+    """Per-app self-heal memory: when it may heal next, and recent heals of each drift signature."""
+
+    next_at: float = 0.0
+    streak: int = 0
+    recent: dict[str, deque[float]] = field(default_factory=dict)
+    fighting: str | None = None
+
+
+def effective_mode(app: App, store: Store) -> Mode:
+    """The mode override set with ``plumb mode`` if any, else the config's ``spec.mode``."""
+    override = store.app_state(app.name).mode
+    return Mode(override) if override else app.spec.mode
+
+
+_SYNC_PARAMS = set(inspect.signature(engine.sync_app).parameters)
+
+
+def _sync(app: App, *, cluster: Cluster, store: Store, prune: bool, revert_drift: bool) -> Any:
+    kwargs: dict[str, Any] = {"cluster": cluster, "store": store, "prune": prune}
+    if "revert_drift" in _SYNC_PARAMS:
+        kwargs["revert_drift"] = revert_drift
+    return engine.sync_app(app, **kwargs)
+
+
+def _plan(app: App, *, cluster: Cluster, store: Store) -> Plan:
+    if "store" in inspect.signature(engine.plan_app).parameters:
+        plan, _ = engine.plan_app(app, cluster=cluster, store=store)  # type: ignore[call-arg,unused-ignore]
+    else:
+        plan, _ = engine.plan_app(app, cluster=cluster)
+    return plan
+
+
+class Controller:
+    def __init__(
+        self,
+        *,
+        config: Callable[[], Config],
+        store: Store,
+        settings: Settings,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._load_config = config
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._clusters: dict[tuple[str | None, str | None], Cluster] = {}
+        self._heal: dict[str, _Heal] = {}
+        self._reported_drift: dict[str, list[str]] = {}
+        self._renewers: dict[str, Renewer] = {}
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._queued: set[str] = set()
+        self._queue_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watchers: dict[str, Watcher] = {}
+        self._desired: dict[str, list[dict[str, Any]]] = {}
+        self.config = config()
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    def cluster_for(self, app: App) -> Cluster:
+        key = (
+            self.settings.kubeconfig or app.spec.destination.kubeconfig,
+            self.settings.context or app.spec.destination.context,
+        )
+        if key not in self._clusters:
+            self._clusters[key] = engine.connect(
+                app, kubeconfig=self.settings.kubeconfig, context=self.settings.context
+            )
+        return self._clusters[key]
+
+    def _renewer(self, cluster: Cluster) -> Renewer:
+        if cluster.server not in self._renewers:
+            self._renewers[cluster.server] = Renewer(
+                cluster,
+                self.settings.identity,
+                namespace=self.settings.lease_namespace,
+                duration_s=self.settings.lease_duration_s,
+            ).start()
+        return self._renewers[cluster.server]
+
+    def enqueue(self, app: str) -> None:
+        """Ask for a pass over ``app`` soon (deduplicated: a queued app is queued once)."""
+        with self._queue_lock:
+            if app in self._queued:
+                return
+            self._queued.add(app)
+        self._queue.put(app)
+        self.metrics.queue_depth.set(self._queue.qsize())
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for watcher in self._watchers.values():
+            watcher.stop()
+        for server, renewer in self._renewers.items():
+            renewer.stop()
+            cluster = next(c for c in self._clusters.values() if c.server == server)
+            for app in sorted(renewer.apps):
+                release(cluster, app, self.settings.identity, namespace=self.settings.lease_namespace)
+        for cluster in self._clusters.values():
+            cluster.close()
+
+    # ---- one pass -----------------------------------------------------------------------------
+
+    def holds(self, app: App, cluster: Cluster) -> bool:
+        held = try_acquire(
+            cluster,
+            app.name,
+            self.settings.identity,
+            namespace=self.settings.lease_namespace,
+            duration_s=self.settings.lease_duration_s,
+        )
+        renewer = self._renewer(cluster)
+        if held and app.name not in renewer.apps:
+            renewer.add(app.name)
+            log(logging.INFO, "took the app's lease", app=app.name, identity=self.settings.identity)
+            self.store.audit(
+                actor=self.settings.identity, app=app.name, action=AuditAction.LEASE, outcome="acquired"
+            )
+        elif not held:
+            renewer.discard(app.name)
+        return held
+
+    def reconcile(self, app: App) -> Outcome:
+        """One pass over ``app``; never raises for the app's own trouble (reported in the outcome)."""
+        mode = effective_mode(app, self.store)
+        state = self.store.app_state(app.name)
+        outcome = Outcome(app=app.name, mode=mode, state=state.state, result=Result.ERROR)
+        started = time.monotonic()
+        try:
+            cluster = self.cluster_for(app)
+            if not self.holds(app, cluster):
+                outcome.result = Result.NOT_HOLDER
+                return outcome
+            outcome = self._reconcile(app, cluster, mode)
+            self._watch(app, cluster)
+        except PlumbError as error:
+            outcome.result, outcome.message = Result.ERROR, str(error)
+            log(logging.ERROR, f"reconcile failed: {error}", app=app.name)
+        finally:
+            self.metrics.observe(outcome, seconds=time.monotonic() - started)
+        return outcome
+
+    def _reconcile(self, app: App, cluster: Cluster, mode: Mode) -> Outcome:
+        name = app.name
+        actor = self.settings.identity
+        plan = _plan(app, cluster=cluster, store=self.store)
+        self._desired[name] = [item.desired for item in plan.items if item.desired is not None]
+        last = self.store.last_sync(name)
+        last_sha = last.sha if last else None
+        drift = drift_of(plan, last_sha=last_sha)
+        self.metrics.drift(name, counts_by_class(plan, last_sha=last_sha))
+        state = self.store.app_state(name)
+        outcome = Outcome(
+            app=name,
+            mode=mode,
+            state=state.state,
+            result=Result.IN_SYNC,
+            status=engine.sync_status(plan).value,
+            sha=plan.sha,
+            drift=drift,
+        )
+        self._report_drift(app, plan, drift)
+
+        if _pause.expired(state):
+            state = _pause.end_pause(
+                self.store, name, drift=drift, actor=actor, action=AuditAction.EXPIRE, revision=plan.sha
+            )
+            log(logging.WARNING, f"pause expired: now {state.state.value}", app=name, revision=plan.sha)
+            outcome.state = state.state
+        if state.state is AppStateKind.PAUSED:
+            outcome.result, outcome.message = Result.PAUSED, f"paused until {state.until}: {state.reason}"
+            return outcome
+        if state.state is AppStateKind.PAUSED_PENDING:
+            if drift:
+                outcome.result = Result.PENDING
+                outcome.message = "drift made during the pause waits: `plumb capture` it, or resume --revert"
+                return outcome
+            state = _pause.activate(
+                self.store,
+                name,
+                actor=actor,
+                reason="the drift left from the pause is gone (captured)",
+                revision=plan.sha,
+            )
+            outcome.state = state.state
+
+        new_commit = last_sha != plan.sha
+        if mode is Mode.OBSERVE:
+            outcome.result = Result.OBSERVED if plan.has_changes else Result.IN_SYNC
+            return outcome
+        prune = mode.includes(Mode.PRUNE)
+        if new_commit:
+            # Applied even when nothing differs (Git caught up with live, e.g. a captured hotfix): the
+            # apply makes plumbline the owner of those fields again and records the commit as synced.
+            return self._apply(
+                app, cluster, outcome, prune=prune, revert=mode.includes(Mode.SELF_HEAL), healing=False
+            )
+        if not plan.has_changes:
+            self._heal.pop(name, None)
+            return outcome
+        if not mode.includes(Mode.SELF_HEAL) or not drift:
+            outcome.result = Result.OBSERVED
+            outcome.message = "live drift left alone (mode sync)" if drift else ""
+            return outcome
+        return self._self_heal(app, cluster, outcome, prune=prune)
+
+    def _self_heal(self, app: App, cluster: Cluster, outcome: Outcome, *, prune: bool) -> Outcome:
+        heal = self._heal.setdefault(app.name, _Heal())
+        signature = "\n".join(outcome.drift)
+        if heal.fighting is not None:
+            outcome.result = Result.FIGHT
+            outcome.message = f"self-heal stopped: fighting over {heal.fighting}"
+            return outcome
+        moment = time.monotonic()
+        if moment < heal.next_at:
+            outcome.result = Result.BACKOFF
+            outcome.message = f"next heal in {heal.next_at - moment:.0f}s"
+            return outcome
+        recent = heal.recent.setdefault(signature, deque())
+        while recent and moment - recent[0] > self.settings.fight_window_s:
+            recent.popleft()
+        if len(recent) >= self.settings.fight_limit:
+            heal.fighting = ", ".join(outcome.drift)
+            self.metrics.fights.labels(app=app.name).inc()
+            self.store.audit(
+                actor=self.settings.identity,
+                app=app.name,
+                action=AuditAction.FIGHT,
+                revision=outcome.sha,
+                reason=f"the same drift came back {len(recent)} times in {self.settings.fight_window_s:.0f}s",
+                summary={"drift": outcome.drift},
+                outcome="self-heal stopped",
+            )
+            log(
+                logging.ERROR,
+                "another writer keeps changing what self-heal reverts; stopped healing",
+                app=app.name,
+                revision=outcome.sha,
+                drift=outcome.drift,
+            )
+            outcome.result = Result.FIGHT
+            outcome.message = f"self-heal stopped: fighting over {heal.fighting}"
+            return outcome
+        recent.append(moment)
+        heal.streak += 1
+        heal.next_at = moment + min(
+            self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (heal.streak - 1)
+        )
+        return self._apply(app, cluster, outcome, prune=prune, revert=True, healing=True)
+
+    def _apply(
+        self, app: App, cluster: Cluster, outcome: Outcome, *, prune: bool, revert: bool, healing: bool
+    ) -> Outcome:
+        started = time.monotonic()
+        _, _, record = _sync(app, cluster=cluster, store=self.store, prune=prune, revert_drift=revert)
+        self.metrics.sync_seconds.labels(app=app.name).observe(time.monotonic() - started)
+        result = {
+            SyncResult.SUCCEEDED: Result.HEALED if healing else Result.SYNCED,
+            SyncResult.BLOCKED: Result.BLOCKED,
+        }.get(record.result, Result.FAILED)
+        self.store.audit(
+            actor=self.settings.identity,
+            app=app.name,
+            action=AuditAction.SYNC,
+            revision=record.sha,
+            reason="self-heal: revert live drift" if healing else f"new commit at {record.revision}",
+            summary={"sync": record.id, **record.summary, "drift": outcome.drift if healing else []},
+            outcome=record.result.value,
+        )
+        log(
+            logging.INFO if record.result is SyncResult.SUCCEEDED else logging.ERROR,
+            f"{result.value}: {record.message}",
+            app=app.name,
+            revision=record.sha,
+        )
+        outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
+        if record.result is SyncResult.SUCCEEDED:
+            outcome.status = engine.SyncStatus.SYNCED.value
+        return outcome
+
+    def _report_drift(self, app: App, plan: Plan, drift: list[str]) -> None:
+        if drift and drift != self._reported_drift.get(app.name):
+            self.store.audit(
+                actor=self.settings.identity,
+                app=app.name,
+                action=AuditAction.DRIFT,
+                revision=plan.sha,
+                summary={"drift": drift},
+                outcome="observed",
+            )
+            log(
+                logging.WARNING,
+                f"drift: {len(drift)} change(s) live that Git does not have",
+                app=app.name,
+                revision=plan.sha,
+                drift=drift,
+            )
+        self._reported_drift[app.name] = drift
+
+    # ---- loops --------------------------------------------------------------------------------
+
+    def run_once(self) -> list[Outcome]:
+        """One pass over every configured app, in name order."""
+        self.config = self._load_config()
+        return [self.reconcile(app) for _, app in sorted(self.config.apps.items())]
+
+    def run(self) -> None:
+        """Until :meth:`stop`: poll every app each ``interval_s``, and reconcile what is queued."""
+        next_poll = 0.0
+        while not self._stop.is_set():
+            moment = time.monotonic()
+            if moment >= next_poll:
+                try:
+                    self.config = self._load_config()
+                except PlumbError as error:
+                    log(logging.ERROR, f"config cannot be loaded; keeping the last good one: {error}")
+                for name in sorted(self.config.apps):
+                    self.enqueue(name)
+                next_poll = moment + self.settings.interval_s
+            try:
+                name = self._queue.get(timeout=max(0.05, min(1.0, next_poll - time.monotonic())))
+            except queue.Empty:
+                continue
+            with self._queue_lock:
+                self._queued.discard(name)
+            self.metrics.queue_depth.set(self._queue.qsize())
+            app = self.config.apps.get(name)
+            if app is None:
+                continue
+            outcome = self.reconcile(app)
+            log(
+                logging.INFO,
+                f"{outcome.result.value} ({outcome.status})",
+                app=name,
+                revision=outcome.sha,
+                mode=outcome.mode.value,
+                state=outcome.state.value,
+            )
+
+    def _watch(self, app: App, cluster: Cluster) -> None:
+        if not self.settings.watch:
+            return
+        last = self.store.last_sync(app.name)
+        desired = (last.desired if last else []) + self._desired.get(app.name, [])
+        watcher = self._watchers.get(app.name)
+        if watcher is None:
+            watcher = Watcher(cluster, app.name, on_change=self.enqueue)
+            self._watchers[app.name] = watcher
+        watcher.update(desired)

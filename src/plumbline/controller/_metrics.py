@@ -1,0 +1,68 @@
+"""Prometheus metrics of one controller process, in their own registry (tests make several)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from plumbline.controller._loop import Outcome
+
+SYNC_STATUSES = ("Synced", "OutOfSync", "Unknown")
+STATES = ("active", "paused", "paused-pending")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.sync_status = Gauge(
+            "plumbline_app_sync_status", "1 for the app's current sync status", ["app", "status"], registry=r
+        )
+        self.app_state = Gauge(
+            "plumbline_app_state", "1 for the app's break-glass state", ["app", "state"], registry=r
+        )
+        self.drift_changes = Gauge(
+            "plumbline_drift_changes",
+            "planned changes by attribution class",
+            ["app", "attribution"],
+            registry=r,
+        )
+        self.reconciles = Counter(
+            "plumbline_reconciles", "reconcile passes by result", ["app", "result"], registry=r
+        )
+        self.reconcile_seconds = Histogram(
+            "plumbline_reconcile_duration_seconds", "one reconcile pass (plan included)", ["app"], registry=r
+        )
+        self.sync_seconds = Histogram(
+            "plumbline_sync_duration_seconds", "one sync (plan and apply)", ["app"], registry=r
+        )
+        self.queue_depth = Gauge("plumbline_reconcile_queue_depth", "apps waiting for a pass", registry=r)
+        self.fights = Counter(
+            "plumbline_selfheal_fights", "self-heal stopped by a fight", ["app"], registry=r
+        )
+        self.webhooks = Counter(
+            "plumbline_webhooks", "webhook deliveries by result", ["provider", "result"], registry=r
+        )
+
+    def observe(self, outcome: Outcome, *, seconds: float) -> None:
+        app = outcome.app
+        self.reconciles.labels(app=app, result=outcome.result.value).inc()
+        self.reconcile_seconds.labels(app=app).observe(seconds)
+        if outcome.result.value == "not-holder":
+            return  # another replica reports this app
+        for status in SYNC_STATUSES:
+            self.sync_status.labels(app=app, status=status).set(1 if status == outcome.status else 0)
+        for state in STATES:
+            self.app_state.labels(app=app, state=state).set(1 if state == outcome.state.value else 0)
+
+    def drift(self, app: str, counts: dict[str, int]) -> None:
+        for labels in list(self.drift_changes._metrics):  # reset this app's classes first
+            if labels[0] == app:
+                self.drift_changes.labels(*labels).set(0)
+        for attribution, n in counts.items():
+            self.drift_changes.labels(app=app, attribution=attribution).set(n)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

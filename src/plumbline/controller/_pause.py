@@ -1,0 +1,121 @@
+"""Break-glass: pause an app (reason and expiry required), resume it, and never revert silently.
+
+States (:class:`AppStateKind`): ``active`` → ``paused`` (no writes; drift still observed) → on resume
+or expiry either ``active`` (no drift appeared) or ``paused-pending`` (drift appeared: it stays
+there until the drift is captured into Git — the next plan then shows none — or someone resumes
+with ``--revert``). Every transition is an audit record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from plumbline.errors import PlumbError
+from plumbline.store import AppState, AppStateKind, AuditAction, Store, now
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_PAUSE = timedelta(days=30)
+
+
+class PauseError(PlumbError):
+    """A pause or resume that cannot be done as asked (bad duration, not paused, ...)."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``2h``, ``1d``, ``90s`` → timedelta. At most 30 days: a pause is not a way of life."""
+    match = _DURATION.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise PauseError(f"duration {text!r}: expected a positive number and a unit s, m, h or d (30m, 2h)")
+    value = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if value > MAX_PAUSE:
+        raise PauseError(f"duration {text!r} is longer than {MAX_PAUSE.days} days")
+    return value
+
+
+def pause(store: Store, app: str, *, reason: str, duration: timedelta, actor: str) -> AppState:
+    if not reason.strip():
+        raise PauseError("a pause needs a reason (--reason): say why, for whoever reads the audit later")
+    current = store.app_state(app)
+    moment = now()
+    state = replace(
+        current,
+        state=AppStateKind.PAUSED,
+        reason=reason,
+        actor=actor,
+        since=moment,
+        until=moment + duration,
+        detail={"previous": current.state.value},
+    )
+    store.set_app_state(state)
+    store.audit(
+        actor=actor,
+        app=app,
+        action=AuditAction.PAUSE,
+        reason=reason,
+        summary={"until": state.until.isoformat() if state.until else None},
+        outcome="paused",
+    )
+    return state
+
+
+def end_pause(
+    store: Store,
+    app: str,
+    *,
+    drift: list[str],
+    actor: str,
+    action: AuditAction,
+    reason: str = "",
+    revision: str = "",
+) -> AppState:
+    """Leave ``paused`` (by ``resume`` or ``expire``): pending if ``drift`` is not empty, else active."""
+    current = store.app_state(app)
+    moment = now()
+    if drift:
+        state = replace(
+            current,
+            state=AppStateKind.PAUSED_PENDING,
+            actor=actor,
+            since=moment,
+            until=None,
+            detail={"drift": drift, "paused_reason": current.reason},
+        )
+        outcome = "paused-pending"
+    else:
+        state = replace(current, state=AppStateKind.ACTIVE, actor=actor, since=moment, until=None, detail={})
+        outcome = "active"
+    store.set_app_state(state)
+    store.audit(
+        actor=actor,
+        app=app,
+        action=action,
+        revision=revision,
+        reason=reason or current.reason,
+        summary={"drift": drift, "from": current.state.value},
+        outcome=outcome,
+    )
+    return state
+
+
+def activate(store: Store, app: str, *, actor: str, reason: str, revision: str = "") -> AppState:
+    """Back to ``active`` (drift captured, or deliberately reverted), recorded."""
+    current = store.app_state(app)
+    state = replace(current, state=AppStateKind.ACTIVE, actor=actor, since=now(), until=None, detail={})
+    store.set_app_state(state)
+    store.audit(
+        actor=actor,
+        app=app,
+        action=AuditAction.RESUME,
+        revision=revision,
+        reason=reason,
+        summary={"from": current.state.value},
+        outcome="active",
+    )
+    return state
+
+
+def expired(state: AppState, at: datetime | None = None) -> bool:
+    return state.state is AppStateKind.PAUSED and state.until is not None and (at or now()) >= state.until

@@ -1,0 +1,430 @@
+"""The controller on the real control plane: each mode, break-glass pause/expiry/pending, self-heal
+fights, watches, leases (in process and two controller processes), and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbline.cluster import Cluster
+from plumbline.config import load_config
+from plumbline.controller import (
+    Controller,
+    LeaseHeldError,
+    Result,
+    Settings,
+    app_lease,
+    pause,
+    read_lease,
+    try_acquire,
+)
+from plumbline.local import ControlPlane
+from plumbline.store import AppStateKind, AuditAction, Store
+
+pytestmark = pytest.mark.integration
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+class Site:
+    """A Git repo with one ConfigMap app, its plumbline config, a store and a cluster connection."""
+
+    def __init__(self, root: Path, plane: ControlPlane, namespace: str, mode: str) -> None:
+        self.root, self.namespace = root, namespace
+        self.app = f"app-{uuid.uuid4().hex[:6]}"
+        self.repo = root / "repo"
+        (self.repo / "app").mkdir(parents=True)
+        git(self.repo, "init", "-q", "-b", "main")
+        self.write_config_map("DB_HOST", "pgbouncer.users.svc")
+        self.commit("first")
+        self.config = root / "plumbline.yaml"
+        self.config.write_text(
+            f"""apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: {self.app}
+spec:
+  source:
+    repoURL: ./repo
+    targetRevision: main
+    path: app
+  destination:
+    namespace: {namespace}
+  mode: {mode}
+"""
+        )
+        self.store_path = root / "plumbline.db"
+        self.store = Store.open(self.store_path)
+        self.cluster = Cluster(kubeconfig=plane.kubeconfig)
+        self.kubeconfig = plane.kubeconfig
+        self.lease_namespace = f"pl-{uuid.uuid4().hex[:8]}"
+
+    def write_config_map(self, key: str, value: str) -> None:
+        (self.repo / "app" / "env.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: env\ndata:\n  {key}: {value}\n"
+        )
+
+    def commit(self, message: str) -> str:
+        git(self.repo, "add", "-A")
+        git(self.repo, "commit", "-qm", message)
+        return git(self.repo, "rev-parse", "HEAD")
+
+    def controller(self, **settings: Any) -> Controller:
+        options = Settings(
+            identity=settings.pop("identity", "replica-a"),
+            lease_namespace=self.lease_namespace,
+            kubeconfig=str(self.kubeconfig),
+            watch=settings.pop("watch", False),
+            backoff_base_s=settings.pop("backoff_base_s", 0.0),
+            **settings,
+        )
+        return Controller(config=lambda: load_config(self.config), store=self.store, settings=options)
+
+    def live(self) -> dict[str, Any] | None:
+        try:
+            obj: dict[str, Any] = self.cluster.request(
+                "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/env"
+            )
+        except Exception:
+            return None
+        return obj
+
+    def edit(self, key: str, value: str) -> None:
+        """What `kubectl edit` does: an update by another field manager."""
+        self.cluster.request(
+            "PATCH",
+            f"/api/v1/namespaces/{self.namespace}/configmaps/env",
+            query={"fieldManager": "kubectl-edit"},
+            body={"data": {key: value}},
+            content_type="application/merge-patch+json",
+        )
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "PLUMBLINE_CONFIG": str(self.config),
+            "PLUMBLINE_STORE": str(self.store_path),
+            "PLUMBLINE_ACTOR": "oncall@ci",
+            "NO_COLOR": "1",
+        }
+
+    def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "plumbline.cli.controller", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.cluster.close()
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> Iterator[Any]:
+    sites: list[Site] = []
+
+    def make(mode: str) -> Site:
+        site = Site(tmp_path / f"s{len(sites)}", control_plane, namespace, mode)
+        sites.append(site)
+        return site
+
+    yield make
+    for site in sites:
+        site.close()
+
+
+def one(controller: Controller) -> Any:
+    (outcome,) = controller.run_once()
+    return outcome
+
+
+def test_observe_plans_and_never_writes(make_site: Any) -> None:
+    site = make_site("observe")
+    outcome = one(site.controller())
+    assert outcome.result is Result.OBSERVED and outcome.status == "OutOfSync", outcome
+    assert site.live() is None
+    assert site.store.last_sync(site.app) is None
+
+
+def test_sync_applies_new_commits_and_leaves_drift_alone(make_site: Any) -> None:
+    site = make_site("sync")
+    controller = site.controller()
+    first = one(controller)
+    assert first.result is Result.SYNCED, first
+    assert site.live()["data"] == {"DB_HOST": "pgbouncer.users.svc"}
+    assert one(controller).result is Result.IN_SYNC
+
+    site.edit("DB_HOST", "pgbouncer-primary.users.svc")
+    drifted = one(controller)
+    assert drifted.result is Result.OBSERVED and drifted.drift, drifted
+    assert site.live()["data"]["DB_HOST"] == "pgbouncer-primary.users.svc"  # left alone
+    assert [r.action for r in site.store.audit_log(site.app)][-1] == AuditAction.DRIFT
+
+    site.write_config_map("DB_HOST", "pgbouncer-primary.users.svc")  # captured into Git
+    sha = site.commit("capture the hotfix")
+    synced = one(controller)
+    assert synced.result is Result.SYNCED and synced.sha == sha, synced
+    assert one(controller).result is Result.IN_SYNC
+
+
+def test_self_heal_reverts_drift(make_site: Any) -> None:
+    site = make_site("self-heal")
+    controller = site.controller()
+    assert one(controller).result is Result.SYNCED
+    site.edit("DB_HOST", "edited-live")
+    healed = one(controller)
+    assert healed.result is Result.HEALED, healed
+    assert site.live()["data"]["DB_HOST"] == "pgbouncer.users.svc"
+    sync_audit = [r for r in site.store.audit_log(site.app) if r.action == AuditAction.SYNC]
+    assert sync_audit[-1].reason.startswith("self-heal") and sync_audit[-1].summary["drift"]
+
+
+def test_self_heal_detects_a_fight_and_stops(make_site: Any) -> None:
+    site = make_site("self-heal")
+    controller = site.controller(fight_limit=2, fight_window_s=600)
+    assert one(controller).result is Result.SYNCED
+    results = []
+    for _ in range(3):
+        site.edit("DB_HOST", "the-other-writer")  # the same field, the same value, again and again
+        results.append(one(controller).result)
+    assert results == [Result.HEALED, Result.HEALED, Result.FIGHT]
+    assert site.live()["data"]["DB_HOST"] == "the-other-writer"  # stopped, not looping
+    assert any(r.action == AuditAction.FIGHT for r in site.store.audit_log(site.app))
+
+
+def test_self_heal_backs_off(make_site: Any) -> None:
+    site = make_site("self-heal")
+    controller = site.controller(backoff_base_s=60.0)
+    assert one(controller).result is Result.SYNCED
+    site.edit("DB_HOST", "one")
+    assert one(controller).result is Result.HEALED
+    site.edit("DB_HOST", "two")
+    waiting = one(controller)
+    assert waiting.result is Result.BACKOFF, waiting
+    assert site.live()["data"]["DB_HOST"] == "two"
+
+
+def test_pause_expiry_with_drift_goes_pending_until_captured(make_site: Any) -> None:
+    site = make_site("self-heal")
+    controller = site.controller()
+    assert one(controller).result is Result.SYNCED
+    pause(site.store, site.app, reason="incident 42", duration=timedelta(seconds=2), actor="oncall")
+    site.edit("DB_HOST", "hotfix")
+    during = one(controller)
+    assert during.result is Result.PAUSED, during
+    assert site.live()["data"]["DB_HOST"] == "hotfix"  # no writes while paused
+
+    time.sleep(2.1)
+    after = one(controller)
+    assert after.result is Result.PENDING and after.state is AppStateKind.PAUSED_PENDING, after
+    assert site.live()["data"]["DB_HOST"] == "hotfix"  # never a silent revert at expiry
+    assert one(controller).result is Result.PENDING  # and it stays there
+    actions = [(r.action, r.outcome) for r in site.store.audit_log(site.app)]
+    assert (AuditAction.PAUSE, "paused") in actions and (AuditAction.EXPIRE, "paused-pending") in actions
+
+    site.write_config_map("DB_HOST", "hotfix")  # what `plumb capture` does: the hotfix into Git
+    site.commit("capture hotfix")
+    captured = one(controller)
+    assert captured.state is AppStateKind.ACTIVE and captured.result is Result.SYNCED, captured
+    assert site.store.app_state(site.app).state is AppStateKind.ACTIVE
+    assert site.live()["data"]["DB_HOST"] == "hotfix"
+
+
+def test_pause_expiry_without_drift_resumes(make_site: Any) -> None:
+    site = make_site("sync")
+    controller = site.controller()
+    assert one(controller).result is Result.SYNCED
+    pause(site.store, site.app, reason="maintenance", duration=timedelta(seconds=1), actor="oncall")
+    time.sleep(1.1)
+    outcome = one(controller)
+    assert outcome.state is AppStateKind.ACTIVE and outcome.result is Result.IN_SYNC, outcome
+
+
+def test_cli_pause_resume_revert_and_audit(make_site: Any) -> None:
+    site = make_site("self-heal")
+    assert one(site.controller()).result is Result.SYNCED
+    missing = site.plumb("pause", site.app, "--for", "30m")
+    assert missing.returncode == 2 and "--reason" in missing.stderr + missing.stdout
+    bad = site.plumb("pause", site.app, "--reason", "x", "--for", "soon")
+    assert bad.returncode == 2 and "duration" in bad.stderr
+    paused = site.plumb("pause", site.app, "--reason", "incident 7", "--for", "30m")
+    assert paused.returncode == 0, paused.stderr
+    site.edit("DB_HOST", "hotfix")
+    assert one(site.controller()).result is Result.PAUSED
+
+    pending = site.plumb("resume", site.app)
+    assert pending.returncode == 1, pending.stdout + pending.stderr
+    assert "paused-pending" in pending.stdout and "ConfigMap" in pending.stdout
+    assert site.live()["data"]["DB_HOST"] == "hotfix"
+
+    reverted = site.plumb("resume", site.app, "--revert", "--reason", "hotfix not needed")
+    assert reverted.returncode == 0, reverted.stdout + reverted.stderr
+    assert site.live()["data"]["DB_HOST"] == "pgbouncer.users.svc"
+    with Store.open(site.store_path) as store:
+        assert store.app_state(site.app).state is AppStateKind.ACTIVE
+
+    audit = site.plumb("audit", site.app, "-o", "json")
+    actions = [r["action"] for r in json.loads(audit.stdout) if r["action"] in {"pause", "resume", "sync"}]
+    assert actions[-4:] == ["pause", "resume", "sync", "resume"], actions
+    verify = site.plumb("audit", "verify")
+    assert verify.returncode == 0 and "intact" in verify.stdout
+
+
+def test_mode_override_is_recorded_and_used(make_site: Any) -> None:
+    site = make_site("observe")
+    changed = site.plumb("mode", site.app, "sync", "--reason", "observed for two weeks")
+    assert changed.returncode == 0, changed.stderr
+    assert "observe → sync" in changed.stdout
+    bad = site.plumb("mode", site.app, "yolo")
+    assert bad.returncode == 2
+    outcome = one(site.controller())
+    assert outcome.result is Result.SYNCED and outcome.mode.value == "sync", outcome
+    (mode_record,) = [r for r in site.store.audit_log(site.app) if r.action == AuditAction.MODE]
+    assert mode_record.summary == {"from": "observe", "to": "sync", "override": True}
+
+
+def test_readiness_says_why(make_site: Any) -> None:
+    site = make_site("sync")
+    assert one(site.controller()).result is Result.SYNCED
+    ready = site.plumb("readiness", site.app, "--min-days", "0", "-o", "json")
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    report = json.loads(ready.stdout)
+    assert report["next"] == "self-heal" and report["facts"]["last_syncs"] == ["succeeded"]
+    site.edit("DB_HOST", "hotfix")
+    not_ready = site.plumb("readiness", site.app, "--min-days", "0")
+    assert not_ready.returncode == 1 and "1 unclassified drift" in not_ready.stdout, not_ready.stdout
+    too_soon = site.plumb("readiness", site.app, "--min-days", "7")
+    assert too_soon.returncode == 1 and "days on sync (need 7)" in too_soon.stdout
+
+
+def test_watch_queues_a_reconcile_on_a_live_edit(make_site: Any) -> None:
+    """With the Git poll an hour away, only the watch can notice the edit."""
+    site = make_site("sync")
+    controller = site.controller(watch=True, interval_s=3600)
+    thread = threading.Thread(target=controller.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while site.store.last_sync(site.app) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert site.store.last_sync(site.app) is not None
+        time.sleep(1.0)  # let the watch start (it starts after the first pass)
+        site.edit("DB_HOST", "edited")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any(r.action == AuditAction.DRIFT for r in site.store.audit_log(site.app)):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the live edit was not noticed within 15 s")
+    finally:
+        controller.stop()
+        thread.join(timeout=30)
+        controller.close()
+
+
+def test_app_lease_one_writer(make_site: Any) -> None:
+    site = make_site("sync")
+    ns = site.lease_namespace
+    with app_lease(site.cluster, site.app, "cli-a", namespace=ns, duration_s=5):
+        assert read_lease(site.cluster, site.app, namespace=ns).holder == "cli-a"
+        with (
+            pytest.raises(LeaseHeldError, match="cli-a"),
+            app_lease(site.cluster, site.app, "cli-b", namespace=ns, duration_s=5),
+        ):
+            pass
+        outcome = one(site.controller(identity="replica-x"))
+        assert outcome.result is Result.NOT_HOLDER  # the controller leaves the app to the CLI
+        assert site.live() is None
+    assert try_acquire(site.cluster, site.app, "cli-b", namespace=ns, duration_s=2)  # released
+    time.sleep(2.2)
+    assert try_acquire(site.cluster, site.app, "cli-c", namespace=ns, duration_s=2)  # lapsed
+
+
+def test_two_controller_processes_hand_over_on_kill(make_site: Any) -> None:
+    site = make_site("sync")
+    env = {**site.env(), "PLUMBLINE_STORE": str(site.root / "shared.db")}
+    duration = 4
+
+    def start(identity: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "plumbline.cli.controller",
+                "controller",
+                "--identity",
+                identity,
+                "--interval",
+                "1",
+                "--lease-duration",
+                str(duration),
+                "--lease-namespace",
+                site.lease_namespace,
+                "--no-watch",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    replicas = {"replica-a": start("replica-a"), "replica-b": start("replica-b")}
+    try:
+        deadline = time.monotonic() + 60
+        holder = None
+        while time.monotonic() < deadline:
+            info = read_lease(site.cluster, site.app, namespace=site.lease_namespace)
+            if info and info.holder and site.live() is not None:
+                holder = info.holder
+                break
+            time.sleep(0.2)
+        assert holder in replicas, "no replica took the app and synced it"
+        replicas[holder].send_signal(signal.SIGKILL)
+        replicas[holder].wait()
+        killed_at = time.monotonic()
+        other = next(name for name in replicas if name != holder)
+        while time.monotonic() < killed_at + duration + 10:
+            info = read_lease(site.cluster, site.app, namespace=site.lease_namespace)
+            if info and info.holder == other:
+                break
+            time.sleep(0.2)
+        taken = time.monotonic() - killed_at
+        assert info is not None and info.holder == other, f"{other} did not take over"
+        assert taken <= duration + 3, f"hand-over took {taken:.1f}s, lease is {duration}s"
+        # and the survivor really writes: a new commit reaches the cluster
+        site.write_config_map("DB_HOST", "after-handover")
+        site.commit("after hand-over")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and site.live()["data"]["DB_HOST"] != "after-handover":
+            time.sleep(0.2)
+        assert site.live()["data"]["DB_HOST"] == "after-handover"
+    finally:
+        for process in replicas.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
