@@ -355,6 +355,7 @@ db:
   host: pgbouncer.users.svc.cluster.local  # PgBouncer in front of the users DB
   replicaHost: pgbouncer.users.svc.cluster.local  # no replica in prod yet
 replicas: 3
+port: 8080
 """,
     "charts/users-api/templates/config.yaml": """\
 apiVersion: v1
@@ -383,7 +384,7 @@ spec:
         image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
         env:
         - name: PORT
-          value: "8080"
+          value: {{ .Values.port | quote }}
 """,
 }
 
@@ -443,6 +444,18 @@ def test_helm_a_value_that_feeds_more_than_the_drifted_field_is_not_guessed(
     assert unmapped.patch == (
         f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: users-api-env\ndata:\n  DB_HOST: {NEW_HOST}\n"
     )
+
+
+def test_helm_a_number_in_the_values_stays_a_number(chart: Checkout, tmp_path: Path) -> None:
+    port = change("Deployment", "users-api", (*API, "env", {"name": "PORT"}, "value"), live="9090",
+                  git="8080", group="apps")  # fmt: skip
+    plan = capture_changes(
+        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        manifests=render(chart.root, "charts/users-api", helm=PROD), changes=[port],
+    )  # fmt: skip
+    assert [c.how for c in plan.captured] == ["helm value values-prod.yaml: port"]
+    assert "\nport: 9090\n" in plan.edits[0].content
+    assert_renders_live(render(applied(chart.root, plan, tmp_path), "charts/users-api", helm=PROD), [port])
 
 
 def test_helm_without_value_files_uses_the_chart_values(chart: Checkout, tmp_path: Path) -> None:

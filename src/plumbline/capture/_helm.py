@@ -12,6 +12,7 @@ is reported unmapped, with the strategic-merge patch that would express it.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import safe_join
 
 MARKER = "plumbline-capture-marker-7c1f0e"
+# Renders tried per drifted field at most (each is one `helm template`); more candidates than this
+# are not tried, and the field is then unmapped unless one of those tried proves out.
+MAX_EXPERIMENTS = 32
 
 Leaf = tuple[str, tuple[str | int, ...]]  # (value file relative to the repo, key path inside it)
 
@@ -184,12 +188,20 @@ def _prove(
         return None, "the field is not in the chart's rendered output"
     target = (manifest.key, *where)
     git_text = str(git)
-    candidates = [
+    exact = [
         (leaf, value)
         for leaf, value in leaves
         if (type(value) is type(git) and value == git)
-        or (isinstance(value, str) and value and value in git_text)
+        or (isinstance(value, int | float) and not isinstance(value, bool) and str(value) == git_text)
     ]
+    # Part of the Git value (a tag inside an image); one character says too little to try.
+    partial = [
+        (leaf, value)
+        for leaf, value in leaves
+        if isinstance(value, str) and len(value) > 1 and value in git_text and (leaf, value) not in exact
+    ]
+    partial.sort(key=lambda candidate: -len(candidate[1]))
+    candidates = (exact + partial)[:MAX_EXPERIMENTS]
     if not candidates:
         return None, f"no value in the value files equals or is part of the Git value {git_text!r}"
     proofs: list[_Proof] = []
@@ -221,6 +233,8 @@ def _prove(
             continue
         new_text = live_text[len(before) : len(live_text) - len(after)]
         new_value: Any = live if not (before or after) else new_text
+        if isinstance(value, int) and not isinstance(value, bool) and re.fullmatch(r"-?[0-9]+", new_text):
+            new_value = int(new_text)  # the value file keeps its type
         proofs.append(_Proof(leaf, new_value))
     if len(proofs) == 1:
         return proofs[0], ""
