@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,3 +123,28 @@ def test_app_state_round_trip(tmp_path: Path) -> None:
         )
         store.set_app_state(state)
         assert store.app_state("guestbook") == state
+
+
+def plumb_audit(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PLUMBLINE_STORE": str(path), "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "plumbline.cli.controller", "audit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_audit_lists_and_verify_exits_1_when_broken(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        fill(store)
+    listed = plumb_audit(path, "shop", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["revision"] for r in json.loads(listed.stdout)] == ["sha1", "sha3"]
+    good = plumb_audit(path, "verify")
+    assert good.returncode == 0 and "4 records verified" in good.stdout
+    tamper(path, "UPDATE audit SET actor = 'mallory' WHERE id = 2")
+    bad = plumb_audit(path, "verify")
+    assert bad.returncode == 1 and "record #2" in bad.stderr, bad.stderr
