@@ -614,19 +614,24 @@ def test_kustomize_keeps_existing_patches_and_reports_what_a_transformer_overrid
             "metadata:\n  name: users-api\nspec:\n  replicas: 3\n",
         },
     )
-    db_host, _, _, image = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
+    db_host, _, env, image = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
     plan = capture_changes(
         checkout_root=checkout.root, app_path="overlays/prod", tool="kustomize", helm=None,
-        manifests=render(checkout.root, "overlays/prod"), changes=[db_host, image],
+        manifests=render(checkout.root, "overlays/prod"), changes=[db_host, env, image],
     )  # fmt: skip
-    assert [c.change for c in plan.captured] == [db_host]
+    # images: runs after patches and sets the tag back; the env var in the same object is still captured.
+    assert [c.change for c in plan.captured] == [db_host, env]
     (unmapped,) = plan.unmapped
     assert unmapped.change is image and "images:" in unmapped.reason
     assert unmapped.patch is not None and "users-api:2.3.2" in unmapped.patch
     kustomization = next(e.content for e in plan.edits if e.path.endswith("kustomization.yaml"))
-    assert kustomization == overlay + "- path: capture-configmap-prod-users-api-env.yaml\n"
+    assert kustomization == overlay + (
+        "- path: capture-configmap-prod-users-api-env.yaml\n- path: capture-deployment-prod-users-api.yaml\n"
+    )
+    patch = next(e.content for e in plan.edits if "deployment" in e.path)
+    assert "2.3.2" not in patch and "FEATURE_BULK_IMPORT" in patch
     objects = render(applied(checkout.root, plan, tmp_path), "overlays/prod")
-    assert_renders_live(objects, [db_host])
+    assert_renders_live(objects, [db_host, env])
     assert next(m.obj for m in objects if m.kind == "Deployment")["spec"]["replicas"] == 3
 
 

@@ -213,24 +213,34 @@ def _capture_kustomize(
     patch_names: list[str] = []
     for n, changes in by_manifest.items():
         manifest = manifests[n]
-        try:
-            patch = strategic_patch(manifest.obj, [(c.path, c.live) for c in changes])
-        except PathError as error:
-            plan.unmapped += [Unmapped(c, str(error)) for c in changes]
+        usable: list[FieldChange] = []
+        for c in changes:
+            try:
+                strategic_patch(manifest.obj, [(c.path, c.live)])
+            except PathError as error:
+                plan.unmapped.append(Unmapped(c, str(error)))
+            else:
+                usable.append(c)
+        if not usable:
             continue
         name = _free_name(overlay, f"capture-{manifest.kind}-{manifest.name}".lower())
         rel = (Path(app_path) / name).as_posix() if app_path not in ("", ".") else name
-        identity = _patch_identity(work, app_path, overlay, kustomization, name, patch, manifest, changes)
-        if identity is None:
-            reason = (
-                "with a patch in the overlay, kustomize build still does not give the live value (the "
-                "patch was tried under the object's rendered name and namespace and its name without "
-                "the overlay's prefix/suffix; a transformer such as images: or replacements: may "
-                "override it)"
-            )
-            text = yf.dump_one(patch)
-            plan.unmapped += [Unmapped(c, reason, text) for c in changes]
+        found = _patch_identity(work, app_path, overlay, kustomization, name, manifest, usable)
+        identity, carried = found if found is not None else ({}, [])
+        for c in usable:
+            if c not in carried:
+                reason = (
+                    "with a patch in the overlay, kustomize build still does not give the live value "
+                    "(the patch was tried under the object's rendered name and namespace and its name "
+                    "without the overlay's prefix/suffix; a transformer such as images: or "
+                    "replacements: may override it)"
+                )
+                text = yf.dump_one(strategic_patch(manifest.obj, [(c.path, c.live)]))
+                plan.unmapped.append(Unmapped(c, reason, text))
+        if not carried:
             continue
+        changes = carried
+        patch = strategic_patch(manifest.obj, [(c.path, c.live) for c in carried])
         patch["metadata"] = identity
         edit = yf.edit(os.path.normpath(rel), None, yf.dump_one(patch))
         _write(work, edit)
@@ -270,49 +280,55 @@ def _patch_identity(
     overlay: Path,
     kustomization: Path,
     name: str,
-    patch: dict[str, Any],
     manifest: Manifest,
     changes: list[FieldChange],
-) -> dict[str, Any] | None:
-    """The metadata (name, namespace) under which kustomize applies ``patch`` to ``manifest``'s object.
+) -> tuple[dict[str, Any], list[FieldChange]] | None:
+    """The metadata (name, namespace) under which kustomize applies a patch of ``changes`` to
+    ``manifest``'s object, and the changes the built object then carries.
 
     A patch in an overlay is matched before the overlay's own namePrefix/nameSuffix/namespace apply,
-    so the rendered name is not always the one to write. Each candidate is proven with a build.
+    so the rendered name is not always the one to write. Each candidate is proven with a build; when
+    no candidate carries every change (a later transformer overrides one), the best is built again
+    with only the changes it carried.
     """
-    settings = yf.load_all(kustomization.read_text(encoding="utf-8"))[1][0] or {}
-    rendered = dict(patch["metadata"])
+    original = kustomization.read_text(encoding="utf-8")
+    settings = yf.load_all(original)[1][0] or {}
+    rendered = strategic_patch(manifest.obj, [])["metadata"]
     base_name = rendered["name"]
     prefix, suffix = str(settings.get("namePrefix") or ""), str(settings.get("nameSuffix") or "")
     if prefix and base_name.startswith(prefix):
         base_name = base_name[len(prefix) :]
     if suffix and base_name.endswith(suffix):
         base_name = base_name[: len(base_name) - len(suffix)]
-    candidates = [rendered, {"name": rendered["name"]}, {"name": base_name}]
-    original = kustomization.read_text(encoding="utf-8")
-    tried: list[dict[str, Any]] = []
-    for identity in candidates:
-        if identity in tried:
-            continue
-        tried.append(identity)
+    candidates: list[dict[str, Any]] = []
+    for identity in (rendered, {"name": rendered["name"]}, {"name": base_name}):
+        if identity not in candidates:
+            candidates.append(identity)
+
+    def carried_by(identity: dict[str, Any], wanted: list[FieldChange]) -> list[FieldChange]:
+        patch = strategic_patch(manifest.obj, [(c.path, c.live) for c in wanted])
         (overlay / name).write_text(yf.dump_one({**patch, "metadata": identity}), encoding="utf-8")
         kustomization.write_text(_add_patches(original, [name]), encoding="utf-8")
         try:
             objects = render(work, app_path, tool="kustomize")
         except PlumbError:
-            continue
+            return []
         finally:
             kustomization.write_text(original, encoding="utf-8")
             (overlay / name).unlink()
-        if _all_live(objects, manifest, changes):
-            return identity
+        built = next((o for o in objects if o.key == manifest.key), None)
+        return [c for c in wanted if built is not None and _carries(built.obj, c)]
+
+    best: tuple[dict[str, Any], list[FieldChange]] | None = None
+    for identity in candidates:
+        carried = carried_by(identity, changes)
+        if len(carried) == len(changes):
+            return identity, carried
+        if carried and (best is None or len(carried) > len(best[1])):
+            best = identity, carried
+    if best is not None and len(carried_by(best[0], best[1])) == len(best[1]):
+        return best
     return None
-
-
-def _all_live(objects: list[Manifest], manifest: Manifest, changes: list[FieldChange]) -> bool:
-    for candidate in objects:
-        if candidate.key == manifest.key:
-            return all(_carries(candidate.obj, c) for c in changes)
-    return False
 
 
 def _carries(obj: dict[str, Any], change: FieldChange) -> bool:
