@@ -176,6 +176,7 @@ def test_a_deploy_does_not_silently_revert_a_live_edit(
 
         people = repo.plumb("diff", "users-api")
         assert people.returncode == 1
+        assert "a live edit owns these fields: sync refuses unless --revert-drift" in people.stdout
         (line,) = [ln for ln in people.stdout.splitlines() if "/data/DB_HOST" in ln]
         assert "drift-revert" in line and f'"{B}" → "{A}"' in line
         assert "kubectl-edit, Update, " in line and ("ago" in line or "just now" in line)
@@ -287,3 +288,15 @@ def test_unmanaged_additions_are_shown_then_removed_only_on_request(
         assert "env" not in container
         after = json.loads(repo.plumb("drift", "users-api", "-o", "json").stdout)
         assert after["drifted"] == [] and [o["name"] for o in after["unowned"]] == ["hand-made"]
+
+        # An object Git tracks, deleted live: reported missing (Git can rebuild it, so not the verdict).
+        info = cluster.discovery.lookup("v1", "ConfigMap")
+        assert info is not None
+        cluster.delete(info, name="users-api-env", namespace=namespace)
+        gone = json.loads(repo.plumb("drift", "users-api", "-o", "json").stdout)
+        assert [(o["kind"], o["name"]) for o in gone["missing"]] == [("ConfigMap", "users-api-env")]
+        assert gone["drifted"] == [] and gone["rebuildable"] is False  # still: hand-made
+        cluster.delete(info, name="hand-made", namespace=namespace)
+        rebuilt = repo.plumb("drift", "users-api")
+        assert rebuilt.returncode == 0, rebuilt.stdout
+        assert rebuilt.stdout.rstrip().endswith("rebuildable from Git: yes")

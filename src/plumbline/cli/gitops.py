@@ -20,7 +20,7 @@ from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
 from plumbline.plan import Action, Plan
 from plumbline.plan.age import age_in_words
-from plumbline.plan.attribution import Attribution, FieldChange
+from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
 from plumbline.plan.report import plan_to_dict
 from plumbline.store import Store, SyncRecord, SyncResult
@@ -143,10 +143,13 @@ def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = Tr
         if item.error:
             lines.append(f"          {paint('the server refused the dry run:', '1;31')} {item.error}")
         if item.conflict:
-            lines.append(
-                f"          {paint('conflict:', '1;31')} {item.conflict} "
-                + paint("(sync refuses unless --force-conflicts)", "2")
+            live_edit = any(c.attribution in NEEDS_CONSENT for c in item.changes)
+            hint = (
+                "(a live edit owns these fields: sync refuses unless --revert-drift)"
+                if live_edit
+                else "(sync refuses unless --force-conflicts)"
             )
+            lines.append(f"          {paint('conflict:', '1;31')} {item.conflict} " + paint(hint, "2"))
         for change in item.changes:
             if change.attribution not in (Attribution.CREATE, Attribution.PRUNE):
                 lines.append(change_line(change, paint))
@@ -315,7 +318,7 @@ def register(app: typer.Typer) -> None:
                 row: dict[str, Any] = {"app": target.name, "mode": target.spec.mode.value}
                 try:
                     with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
-                        plan, _ = engine.plan_app(target, cluster=cluster)
+                        plan, _ = engine.plan_app(target, cluster=cluster, store=store)
                     row.update(
                         status=engine.sync_status(plan).value,
                         target=plan.sha,
