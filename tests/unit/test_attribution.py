@@ -270,3 +270,22 @@ def test_age_in_words(delta: timedelta, words: str) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert age_in_words(now - delta, now=now) == words
     assert age_in_words(None) == "unknown time"
+
+
+def test_the_cli_line_for_a_drift_revert_says_who_and_how_long_ago() -> None:
+    from plumbline.cli.gitops import change_line
+    from plumbline.plan.attribution import Editor
+
+    half_a_year = datetime.now(UTC) - timedelta(days=183, hours=2)
+    change = FieldChange(
+        ref=ObjectRef(group="", kind="ConfigMap", namespace="users", name="users-api-env"),
+        path=("data", "DB_HOST"),
+        attribution=Attribution.DRIFT_REVERT,
+        live="B",
+        git="A",
+        last_synced="A",
+        editor=Editor(manager="kubectl-edit", operation="Update", time=half_a_year),
+    )
+    assert change_line(change).split() == (
+        'drift-revert /data/DB_HOST "B" → "A" (kubectl-edit, Update, 183 days ago)'.split()
+    )
