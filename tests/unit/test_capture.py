@@ -346,6 +346,7 @@ db:
   host: pgbouncer.users.svc.cluster.local
   replicaHost: pgbouncer-replica.users.svc.cluster.local
 replicas: 1
+logLevel: info
 """,
     "charts/users-api/values-prod.yaml": """\
 # production: change with care
@@ -365,6 +366,7 @@ metadata:
 data:
   DB_HOST: {{ .Values.db.host | quote }}
   DB_REPLICA_HOST: {{ .Values.db.replicaHost | quote }}
+  LOG_LEVEL: {{ .Values.logLevel }}
 """,
     "charts/users-api/templates/deployment.yaml": """\
 apiVersion: apps/v1
@@ -456,6 +458,22 @@ def test_helm_a_number_in_the_values_stays_a_number(chart: Checkout, tmp_path: P
     assert [c.how for c in plan.captured] == ["helm value values-prod.yaml: port"]
     assert "\nport: 9090\n" in plan.edits[0].content
     assert_renders_live(render(applied(chart.root, plan, tmp_path), "charts/users-api", helm=PROD), [port])
+
+
+def test_helm_a_chart_default_is_overridden_in_the_app_s_value_file(chart: Checkout, tmp_path: Path) -> None:
+    log_level = change("ConfigMap", "users-api-env", ("data", "LOG_LEVEL"), live="debug", git="info")
+    plan = capture_changes(
+        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        manifests=render(chart.root, "charts/users-api", helm=PROD), changes=[log_level],
+    )  # fmt: skip
+    assert [c.how for c in plan.captured] == [
+        "helm value values-prod.yaml: logLevel (overrides the chart's default in values.yaml)"
+    ]
+    assert [e.path for e in plan.edits] == ["charts/users-api/values-prod.yaml"]  # the defaults stay
+    assert plan.edits[0].content == CHART["charts/users-api/values-prod.yaml"] + "logLevel: debug\n"
+    assert_renders_live(
+        render(applied(chart.root, plan, tmp_path), "charts/users-api", helm=PROD), [log_level]
+    )
 
 
 def test_helm_without_value_files_uses_the_chart_values(chart: Checkout, tmp_path: Path) -> None:

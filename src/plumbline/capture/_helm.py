@@ -1,12 +1,14 @@
 """Helm: find the one value behind a drifted field by experiment, never by name.
 
-For a drifted scalar field, every scalar in the app's value files (or the chart's ``values.yaml``
-when it has none) that equals the field's Git value, or is part of it (``tag: "1.25"`` inside
-``image: "nginx:1.25"``), is a candidate. Each candidate is replaced by a unique marker and the chart
+For a drifted scalar field, every scalar in the app's value files and the chart's ``values.yaml``
+that equals the field's Git value, or is part of it (``tag: "1.25"`` inside ``image: "nginx:1.25"``),
+is a candidate. Each candidate is replaced by a unique marker and the chart
 rendered again: it proves out when exactly that one field changes in the whole output, and changes
 to the Git value with the candidate's text replaced by the marker. If exactly one candidate proves
-out (and the live value fits the same surrounding text), that value is edited. Otherwise the field
-is reported unmapped, with the strategic-merge patch that would express it.
+out (and the live value fits the same surrounding text), that value is edited — or, for a default
+in the chart's ``values.yaml`` while the app has value files, overridden in the app's last value
+file (the chart's defaults serve other environments too). Otherwise the field is reported unmapped,
+with the strategic-merge patch that would express it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
 
 from plumbline.capture import _yamlfile as yf
 from plumbline.capture._fields import ABSENT, PathError, get, set_value, strategic_patch
@@ -111,12 +115,18 @@ def capture_helm(
         ["values.yaml"] if safe_join(work, posixpath.join(chart, "values.yaml")).is_file() else []
     )
     files = [posixpath.normpath(posixpath.join(chart, name)) for name in names]
-    texts = {file: safe_join(work, file).read_text(encoding="utf-8") for file in files}
+    # With value files, the chart's defaults are never edited (other environments share them), but a
+    # default proven to feed the field is overridden in the app's last value file (the one that wins).
+    defaults = posixpath.normpath(posixpath.join(chart, "values.yaml"))
+    if defaults in files or not safe_join(work, defaults).is_file():
+        defaults = ""
+    texts = {file: safe_join(work, file).read_text(encoding="utf-8") for file in [*files, defaults] if file}
     leaves: list[tuple[Leaf, Any]] = []
-    for file in files:
+    for file in texts:
         _, loaded = yf.load_all(texts[file])
         for path, value in _leaves(loaded[0] if loaded else None):
-            leaves.append(((file, path), value))
+            if file != defaults or not any(isinstance(p, int) for p in path):
+                leaves.append(((file, path), value))
 
     def render_now() -> list[Manifest]:
         return render(work, app_path, tool="helm", helm=options, namespace=namespace)
@@ -155,18 +165,22 @@ def capture_helm(
             if proof is None:
                 plan.unmapped.append(Unmapped(change, reason, _patch_text(manifest.obj, change)))
             else:
-                chosen[proof.leaf[0]].append((proof.leaf, proof.value, change))
+                file = files[-1] if proof.leaf[0] == defaults else proof.leaf[0]
+                chosen[file].append((proof.leaf, proof.value, change))
 
     edits: list[FileEdit] = []
     captured: list[Captured] = []
     for file, items in chosen.items():
         yaml, loaded = yf.load_all(texts[file])
-        for (_, path), value, change in items:
+        if not loaded or loaded[0] is None:
+            loaded = [CommentedMap()]
+        for (source, path), value, change in items:
             set_value(loaded[0], path, value, convert=yf.keep_quoting)
             key = ".".join(str(p) for p in path)
-            captured.append(
-                Captured(change, file, f"helm value {posixpath.relpath(file, chart or '.')}: {key}")
-            )
+            how = f"helm value {posixpath.relpath(file, chart or '.')}: {key}"
+            if source != file:
+                how += f" (overrides the chart's default in {posixpath.relpath(source, chart or '.')})"
+            captured.append(Captured(change, file, how))
         edit = yf.edit(file, texts[file], yf.dump_all(yaml, loaded))
         safe_join(work, file).write_text(edit.content, encoding="utf-8")
         edits.append(edit)
