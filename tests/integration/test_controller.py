@@ -428,3 +428,96 @@ def test_two_controller_processes_hand_over_on_kill(make_site: Any) -> None:
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+def write_many(site: Site, n: int) -> None:
+    (site.repo / "app" / "env.yaml").unlink(missing_ok=True)
+    docs = [
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  K: v{i}\n" for i in range(n)
+    ]
+    (site.repo / "app" / "many.yaml").write_text("---\n".join(docs))
+
+
+def config_maps(site: Site) -> set[str]:
+    listed = site.cluster.request(
+        "GET",
+        f"/api/v1/namespaces/{site.namespace}/configmaps",
+        query={"labelSelector": f"plumbline.dev/app={site.app}"},
+    )
+    return {item["metadata"]["name"] for item in listed["items"]}
+
+
+def test_prune_mode_deletes_what_left_git_and_sync_mode_does_not(make_site: Any) -> None:
+    site = make_site("sync")
+    write_many(site, 4)
+    site.commit("four")
+    controller = site.controller()
+    assert one(controller).result is Result.SYNCED
+    assert config_maps(site) == {"cm-0", "cm-1", "cm-2", "cm-3"}
+    write_many(site, 3)
+    site.commit("three")
+    assert one(controller).result is Result.SYNCED
+    assert "cm-3" in config_maps(site)  # sync mode: left in place, a prune candidate
+    assert site.plumb("mode", site.app, "prune", "--reason", "cleanup").returncode == 0
+    pruned = one(controller)
+    assert pruned.result is Result.SYNCED, pruned
+    assert config_maps(site) == {"cm-0", "cm-1", "cm-2"}
+
+
+def test_controller_killed_mid_sync_is_reported_and_finished(make_site: Any) -> None:
+    site = make_site("sync")
+    write_many(site, 400)
+    site.commit("many")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "plumbline.cli.controller",
+            "controller",
+            "--identity",
+            "doomed",
+            "--interval",
+            "3600",
+            "--lease-duration",
+            "3",
+            "--lease-namespace",
+            site.lease_namespace,
+            "--no-watch",
+        ],
+        env=site.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not config_maps(site):
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    written = len(config_maps(site))
+    assert 0 < written < 400, f"not killed mid-sync ({written} of 400 written); the test needs more objects"
+    assert site.store.last_sync(site.app) is None  # the dead writer recorded no outcome
+    time.sleep(3.2)  # its lease lapses
+    outcome = one(site.controller(identity="survivor"))
+    assert outcome.result is Result.SYNCED, outcome
+    assert len(config_maps(site)) == 400
+    syncs = [(r.outcome, r.actor) for r in site.store.audit_log(site.app) if r.action == AuditAction.SYNC]
+    assert syncs == [
+        ("started", "doomed"),
+        ("interrupted", "survivor"),
+        ("started", "survivor"),
+        ("succeeded", "survivor"),
+    ], syncs
+
+
+def test_write_refusal_while_paused(make_site: Any) -> None:
+    from plumbline.controller import write_refusal
+
+    site = make_site("sync")
+    assert write_refusal(site.store, site.app) is None
+    pause(site.store, site.app, reason="incident 9", duration=timedelta(minutes=5), actor="oncall")
+    refusal = write_refusal(site.store, site.app)
+    assert refusal is not None and "incident 9" in refusal

@@ -21,7 +21,14 @@ from plumbline.controller._lease import (
 )
 from plumbline.controller._loop import Controller, Outcome, Result, Settings, effective_mode
 from plumbline.controller._metrics import Metrics
-from plumbline.controller._pause import PauseError, activate, end_pause, parse_duration, pause
+from plumbline.controller._pause import (
+    PauseError,
+    activate,
+    end_pause,
+    parse_duration,
+    pause,
+    write_refusal,
+)
 
 __all__ = [
     "LEASE_DURATION_S",
@@ -44,4 +51,5 @@ __all__ = [
     "read_lease",
     "release",
     "try_acquire",
+    "write_refusal",
 ]

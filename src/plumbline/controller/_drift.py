@@ -29,13 +29,13 @@ def drift_of(plan: Plan, *, last_sha: str | None) -> list[str]:
             f"{c.ref} {c.pointer} ({c.attribution.value})" for c in changes if c.attribution in DRIFT_CLASSES
         }
         if plan.sha == last_sha:
-            # Objects deleted live, or labelled live, show as create/prune at an unchanged commit.
-            lines |= {
-                f"{i.ref} ({i.action.value})" for i in plan.items if i.action in (Action.CREATE, Action.PRUNE)
-            }
+            # An object deleted live shows as a create at an unchanged commit. (Prune candidates are
+            # not drift: they are what an earlier commit removed, left until prune is on.)
+            lines |= {f"{i.ref} (create)" for i in plan.items if i.action is Action.CREATE}
         return sorted(lines)
     if plan.sha == last_sha:
-        return sorted(f"{i.ref} ({i.action.value})" for i in plan.items if i.action is not Action.UNCHANGED)
+        changed = (Action.CREATE, Action.UPDATE)
+        return sorted(f"{i.ref} ({i.action.value})" for i in plan.items if i.action in changed)
     return sorted(f"{i.ref} (update)" for i in plan.items if i.action is Action.UPDATE)
 
 

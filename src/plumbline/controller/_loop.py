@@ -38,7 +38,7 @@ from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._watch import Watcher
 from plumbline.errors import PlumbError
-from plumbline.plan import Plan
+from plumbline.plan import Action, Plan
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult
 
 
@@ -235,6 +235,7 @@ class Controller:
     def _reconcile(self, app: App, cluster: Cluster, mode: Mode) -> Outcome:
         name = app.name
         actor = self.settings.identity
+        interrupted = self._interrupted(name)
         plan = _plan(app, cluster=cluster, store=self.store)
         self._desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
@@ -276,7 +277,7 @@ class Controller:
             )
             outcome.state = state.state
 
-        new_commit = last_sha != plan.sha
+        new_commit = last_sha != plan.sha or interrupted
         if mode is Mode.OBSERVE:
             outcome.result = Result.OBSERVED if plan.has_changes else Result.IN_SYNC
             return outcome
@@ -290,11 +291,37 @@ class Controller:
         if not plan.has_changes:
             self._heal.pop(name, None)
             return outcome
+        if prune and plan.of(Action.PRUNE) and not drift:
+            return self._apply(app, cluster, outcome, prune=True, revert=False, healing=False)
         if not mode.includes(Mode.SELF_HEAL) or not drift:
             outcome.result = Result.OBSERVED
             outcome.message = "live drift left alone (mode sync)" if drift else ""
             return outcome
         return self._self_heal(app, cluster, outcome, prune=prune)
+
+    def _interrupted(self, app: str) -> bool:
+        """True (and reported) if the app's newest sync record is a "started" with no outcome: a
+        writer died mid-apply. The caller then syncs again, which finishes it (apply is idempotent)."""
+        syncs = [r for r in self.store.audit_log(app, limit=20) if r.action == AuditAction.SYNC]
+        if not syncs or syncs[-1].outcome != "started":
+            return False
+        marker = syncs[-1]
+        log(
+            logging.WARNING,
+            f"sync started by {marker.actor} at {marker.time} never finished; syncing again",
+            app=app,
+            revision=marker.revision,
+        )
+        self.store.audit(
+            actor=self.settings.identity,
+            app=app,
+            action=AuditAction.SYNC,
+            revision=marker.revision,
+            reason=f"sync #{marker.id} by {marker.actor} was interrupted (the writer died mid-apply)",
+            summary={"interrupted": marker.id},
+            outcome="interrupted",
+        )
+        return True
 
     def _self_heal(self, app: App, cluster: Cluster, outcome: Outcome, *, prune: bool) -> Outcome:
         heal = self._heal.setdefault(app.name, _Heal())
@@ -344,6 +371,22 @@ class Controller:
         self, app: App, cluster: Cluster, outcome: Outcome, *, prune: bool, revert: bool, healing: bool
     ) -> Outcome:
         started = time.monotonic()
+        if healing:
+            reason = "self-heal: revert live drift"
+        elif outcome.sha != (last.sha if (last := self.store.last_sync(app.name)) else None):
+            reason = f"new commit {outcome.sha[:12]}"
+        else:
+            reason = "prune what left Git"
+        # A marker first: if this process dies mid-apply, the next pass (here or on another replica)
+        # finds a "started" with no outcome after it, says so, and finishes the sync.
+        self.store.audit(
+            actor=self.settings.identity,
+            app=app.name,
+            action=AuditAction.SYNC,
+            revision=outcome.sha,
+            reason=reason,
+            outcome="started",
+        )
         _, _, record = _sync(app, cluster=cluster, store=self.store, prune=prune, revert_drift=revert)
         self.metrics.sync_seconds.labels(app=app.name).observe(time.monotonic() - started)
         result = {
@@ -355,7 +398,7 @@ class Controller:
             app=app.name,
             action=AuditAction.SYNC,
             revision=record.sha,
-            reason="self-heal: revert live drift" if healing else f"new commit at {record.revision}",
+            reason=reason,
             summary={"sync": record.id, **record.summary, "drift": outcome.drift if healing else []},
             outcome=record.result.value,
         )

@@ -119,3 +119,17 @@ def activate(store: Store, app: str, *, actor: str, reason: str, revision: str =
 
 def expired(state: AppState, at: datetime | None = None) -> bool:
     return state.state is AppStateKind.PAUSED and state.until is not None and (at or now()) >= state.until
+
+
+def write_refusal(store: Store, app: str) -> str | None:
+    """Why no one may write to ``app`` now (paused or paused-pending), or None. For ``plumb sync``:
+    a manual sync of a paused app needs an explicit ``plumb resume`` first."""
+    state = store.app_state(app)
+    if state.state is AppStateKind.PAUSED and not expired(state):
+        return f"{app} is paused until {state.until:%Y-%m-%d %H:%M} UTC by {state.actor}: {state.reason}"
+    if state.state is AppStateKind.PAUSED_PENDING:
+        return (
+            f"{app} is paused-pending: drift made during the pause waits to be captured (`plumb capture`) "
+            f"or reverted (`plumb resume {app} --revert`)"
+        )
+    return None
