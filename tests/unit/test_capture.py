@@ -613,13 +613,14 @@ def test_write_capture_pushes_a_new_branch_to_a_remote_repository(plain: Checkou
         served.close()
 
 
-def test_kustomize_keeps_existing_patches_and_reports_what_a_transformer_overrides(
+def test_kustomize_images_entries_are_edited_and_other_transformer_overrides_reported(
     tmp_path: Path,
 ) -> None:
     overlay = (
         OVERLAY
-        + "images:\n- name: registry.example.com/users-api\n  newTag: 2.3.1\n"
-        + "patches:\n- path: replicas.yaml\n"
+        + "images:\n- name: registry.example.com/users-api  # CI sets the tag\n  newTag: 2.3.1\n"
+        + "replicas:\n- name: users-api\n  count: 4\n"
+        + "patches:\n- path: resources.yaml\n"
     )
     checkout = make_repo(
         tmp_path / "kustomize-images",
@@ -628,29 +629,36 @@ def test_kustomize_keeps_existing_patches_and_reports_what_a_transformer_overrid
             "base/deployment.yaml": BASE_DEPLOY.replace(":2.3.1", ":2.0.0"),
             "base/config.yaml": BASE_CONFIG,
             "overlays/prod/kustomization.yaml": overlay,
-            "overlays/prod/replicas.yaml": "apiVersion: apps/v1\nkind: Deployment\n"
-            "metadata:\n  name: users-api\nspec:\n  replicas: 3\n",
+            "overlays/prod/resources.yaml": "apiVersion: apps/v1\nkind: Deployment\n"
+            "metadata:\n  name: users-api\nspec:\n  minReadySeconds: 10\n",
         },
     )
     db_host, _, env, image = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
+    replicas = change("Deployment", "prod-users-api", ("spec", "replicas"), live=6, git=4, group="apps")
     plan = capture_changes(
         checkout_root=checkout.root, app_path="overlays/prod", tool="kustomize", helm=None,
-        manifests=render(checkout.root, "overlays/prod"), changes=[db_host, env, image],
+        manifests=render(checkout.root, "overlays/prod"), changes=[db_host, env, image, replicas],
     )  # fmt: skip
-    # images: runs after patches and sets the tag back; the env var in the same object is still captured.
-    assert [c.change for c in plan.captured] == [db_host, env]
+    # images: and replicas: run after patches. The image is captured in the images: entry; replicas:
+    # overrides the patch and is reported; the env var in the same object is captured all the same.
+    assert [(c.change, c.how) for c in plan.captured] == [
+        (db_host, "kustomize patch"),
+        (env, "kustomize patch"),
+        (image, "kustomize images:"),
+    ]
     (unmapped,) = plan.unmapped
-    assert unmapped.change is image and "images:" in unmapped.reason
-    assert unmapped.patch is not None and "users-api:2.3.2" in unmapped.patch
+    assert unmapped.change is replicas and "replicas:" in unmapped.reason
+    assert unmapped.patch is not None and "replicas: 6" in unmapped.patch
     kustomization = next(e.content for e in plan.edits if e.path.endswith("kustomization.yaml"))
-    assert kustomization == overlay + (
+    assert kustomization == overlay.replace("newTag: 2.3.1", "newTag: 2.3.2") + (
         "- path: capture-configmap-prod-users-api-env.yaml\n- path: capture-deployment-prod-users-api.yaml\n"
     )
     patch = next(e.content for e in plan.edits if "deployment" in e.path)
-    assert "2.3.2" not in patch and "FEATURE_BULK_IMPORT" in patch
+    assert "2.3.2" not in patch and "FEATURE_BULK_IMPORT" in patch and "replicas" not in patch
     objects = render(applied(checkout.root, plan, tmp_path), "overlays/prod")
-    assert_renders_live(objects, [db_host, env])
-    assert next(m.obj for m in objects if m.kind == "Deployment")["spec"]["replicas"] == 3
+    assert_renders_live(objects, [db_host, env, image])
+    deployment = next(m.obj for m in objects if m.kind == "Deployment")
+    assert (deployment["spec"]["replicas"], deployment["spec"]["minReadySeconds"]) == (4, 10)
 
 
 def test_plain_objects_inside_a_list_document_are_edited(tmp_path: Path) -> None:

@@ -211,6 +211,7 @@ def _capture_kustomize(
     edits: list[FileEdit] = []
     captured: list[Captured] = []
     patch_names: list[str] = []
+    overridden: list[tuple[Manifest, Unmapped]] = []
     for n, changes in by_manifest.items():
         manifest = manifests[n]
         usable: list[FieldChange] = []
@@ -232,11 +233,11 @@ def _capture_kustomize(
                 reason = (
                     "with a patch in the overlay, kustomize build still does not give the live value "
                     "(the patch was tried under the object's rendered name and namespace and its name "
-                    "without the overlay's prefix/suffix; a transformer such as images: or "
-                    "replacements: may override it)"
+                    "without the overlay's prefix/suffix; a transformer that runs after patches, such "
+                    "as images:, replicas: or replacements:, may override it)"
                 )
                 text = yf.dump_one(strategic_patch(manifest.obj, [(c.path, c.live)]))
-                plan.unmapped.append(Unmapped(c, reason, text))
+                overridden.append((manifest, Unmapped(c, reason, text)))
         if not carried:
             continue
         changes = carried
@@ -247,11 +248,80 @@ def _capture_kustomize(
         edits.append(edit)
         patch_names.append(name)
         captured += [Captured(c, edit.path, "kustomize patch") for c in changes]
-    if patch_names:
-        content = _add_patches(original_kustomization, patch_names)
-        kustomization.write_text(content, encoding="utf-8")
+    content = _add_patches(original_kustomization, patch_names) if patch_names else original_kustomization
+    kustomization.write_text(content, encoding="utf-8")
+    for manifest, unmapped in overridden:
+        edited = _set_image(work, app_path, kustomization, manifest, unmapped.change)
+        if edited is None:
+            plan.unmapped.append(unmapped)
+        else:
+            content = edited
+            captured.append(Captured(unmapped.change, kustomization_rel, "kustomize images:"))
+    if content != original_kustomization:
         edits.append(yf.edit(kustomization_rel, original_kustomization, content))
     return edits, captured
+
+
+_IMAGE_FIELDS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def _split_image(image: str) -> tuple[str, str | None, str | None]:
+    """``registry:5000/app:1.2@sha256:...`` -> (``registry:5000/app``, ``1.2``, ``sha256:...``)."""
+    rest, _, digest = image.partition("@")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        return rest[:colon], rest[colon + 1 :], digest or None
+    return rest, None, digest or None
+
+
+def _set_image(
+    work: Path, app_path: str, kustomization: Path, manifest: Manifest, change: FieldChange
+) -> str | None:
+    """The kustomization with its ``images:`` entry for the field's image set to the live image, if
+    there is exactly one such entry and a build then gives the live image; else None (nothing changed).
+    """
+    path = change.path
+    if not (
+        len(path) >= 3
+        and path[-1] == "image"
+        and path[-3] in _IMAGE_FIELDS
+        and isinstance(change.live, str)
+        and isinstance(change.git, str)
+    ):
+        return None
+    before = kustomization.read_text(encoding="utf-8")
+    yaml, loaded = yf.load_all(before)
+    document = loaded[0] if loaded else None
+    images = document.get("images") if isinstance(document, dict) else None
+    if not isinstance(images, list):
+        return None
+    git_repo = _split_image(change.git)[0]
+    entries = [e for e in images if isinstance(e, dict) and (e.get("newName") or e.get("name")) == git_repo]
+    if len(entries) != 1:
+        return None
+    entry = entries[0]
+    repo, tag, digest = _split_image(change.live)
+    if repo != git_repo or "newName" in entry:
+        entry["newName"] = repo
+        if repo == entry.get("name"):
+            del entry["newName"]
+    for key, value in (("newTag", tag), ("digest", digest)):
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = yf.safe_strings(value)
+    after = yf.dump_all(yaml, loaded)
+    kustomization.write_text(after, encoding="utf-8")
+    try:
+        objects = render(work, app_path, tool="kustomize")
+        built = next((o for o in objects if o.key == manifest.key), None)
+        if built is not None and _carries(built.obj, change):
+            return after
+    except PlumbError:
+        pass
+    kustomization.write_text(before, encoding="utf-8")
+    return None
 
 
 def _free_name(directory: Path, stem: str) -> str:
