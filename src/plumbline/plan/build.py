@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.errors import RenderError
 from plumbline.plan.attribute import attribute, strip_runtime
-from plumbline.plan.attribution import Attribution
+from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.model import Action, ObjectRef, Plan, PlanItem
 from plumbline.plan.runtime import HpaTargets, IgnoreRule, RuntimeRules
 from plumbline.plan.tracking import APP_LABEL, add_tracking, tracked_by
@@ -240,14 +240,19 @@ def _compare(
     )
     if desired.info is None:
         item.predicted = obj
+        item.changes = attribute(
+            ref=ref, desired=obj, predicted=obj, live=None, last_synced=None, rules=rules
+        )
         return item
+    runtime: list[FieldChange] = []
     try:
         if ref in prefetched:
             item.live = prefetched[ref]
         else:
             item.live = _get(cluster, desired)
-        obj, runtime = strip_runtime(obj, live=item.live, rules=rules)
-        desired.obj = item.desired = obj
+        if item.live is not None:  # a new object gets all of Git's fields, its initial replicas too
+            obj, runtime = strip_runtime(obj, live=item.live, rules=rules)
+            desired.obj = item.desired = obj
         if desired.deferred:
             item.predicted = obj
         else:
