@@ -24,7 +24,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from plumbline.capture import _yamlfile as yf
 from plumbline.capture._fields import ABSENT, PathError, get, set_value, strategic_patch
-from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped
+from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
 from plumbline.errors import PlumbError
 from plumbline.plan.attribution import FieldChange
 from plumbline.render import HelmOptions, Manifest, render
@@ -217,7 +217,7 @@ def _prove(
     partial.sort(key=lambda candidate: -len(candidate[1]))
     candidates = (exact + partial)[:MAX_EXPERIMENTS]
     if not candidates:
-        return None, f"no value in the value files equals or is part of the Git value {git_text!r}"
+        return None, "no value in the value files equals or is part of the field's Git value"
     proofs: list[_Proof] = []
     notes: list[str] = []
     for leaf, value in candidates:
@@ -243,7 +243,8 @@ def _prove(
             and live_text.endswith(after)
             and len(live_text) >= len(before) + len(after)
         ):
-            notes.append(f"{shown}: the live value does not keep the text around it ({before!r}…{after!r})")
+            around = "" if is_secret(change.ref) else f" ({before!r}…{after!r})"
+            notes.append(f"{shown}: the live value does not keep the text around it{around}")
             continue
         new_text = live_text[len(before) : len(live_text) - len(after)]
         new_value: Any = live if not (before or after) else new_text
