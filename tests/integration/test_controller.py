@@ -201,6 +201,13 @@ def test_self_heal_reverts_drift(make_site: Any) -> None:
     assert site.live()["data"]["DB_HOST"] == "pgbouncer.users.svc"
     sync_audit = [r for r in site.store.audit_log(site.app) if r.action == AuditAction.SYNC]
     assert sync_audit[-1].reason.startswith("self-heal") and sync_audit[-1].summary["drift"]
+    events = site.cluster.request("GET", f"/api/v1/namespaces/{site.namespace}/events")["items"]
+    ours = {
+        (e["reason"], e["involvedObject"]["name"])
+        for e in events
+        if e["source"].get("component") == "plumbline-controller"
+    }
+    assert {("Synced", "env"), ("Drift", "env"), ("SelfHealed", "env")} <= ours, ours
 
 
 def test_self_heal_detects_a_fight_and_stops(make_site: Any) -> None:
@@ -303,8 +310,24 @@ def test_mode_override_is_recorded_and_used(make_site: Any) -> None:
     assert bad.returncode == 2
     outcome = one(site.controller())
     assert outcome.result is Result.SYNCED and outcome.mode.value == "sync", outcome
-    (mode_record,) = [r for r in site.store.audit_log(site.app) if r.action == AuditAction.MODE]
-    assert mode_record.summary == {"from": "observe", "to": "sync", "override": True}
+    modes = [r.summary for r in site.store.audit_log(site.app) if r.action == AuditAction.MODE]
+    assert modes == [
+        {"from": "observe", "to": "sync", "override": True},
+        {"from": None, "to": "observe", "source": "config", "override": False},
+    ]
+
+
+def test_config_mode_change_is_audited_when_seen(make_site: Any) -> None:
+    site = make_site("observe")
+    controller = site.controller()
+    one(controller)
+    one(controller)
+    site.config.write_text(site.config.read_text().replace("mode: observe", "mode: sync"))
+    assert one(controller).result is Result.SYNCED
+    modes = [
+        (r.summary["from"], r.summary["to"]) for r in site.store.audit_log(site.app) if r.action == "mode"
+    ]
+    assert modes == [(None, "observe"), ("observe", "sync")]
 
 
 def test_readiness_says_why(make_site: Any) -> None:

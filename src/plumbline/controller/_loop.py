@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from plumbline import engine
-from plumbline.cluster import Cluster
+from plumbline.cluster import ApiFailure, Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller import _pause
 from plumbline.controller._drift import counts_by_class, drift_of
@@ -223,6 +223,7 @@ class Controller:
             if not self.holds(app, cluster):
                 outcome.result = Result.NOT_HOLDER
                 return outcome
+            self._note_config_mode(app, mode)
             outcome = self._reconcile(app, cluster, mode)
             self._watch(app, cluster)
         except PlumbError as error:
@@ -252,13 +253,21 @@ class Controller:
             sha=plan.sha,
             drift=drift,
         )
-        self._report_drift(app, plan, drift)
+        self._report_drift(app, cluster, plan, drift)
 
         if _pause.expired(state):
             state = _pause.end_pause(
                 self.store, name, drift=drift, actor=actor, action=AuditAction.EXPIRE, revision=plan.sha
             )
             log(logging.WARNING, f"pause expired: now {state.state.value}", app=name, revision=plan.sha)
+            self._event(
+                app,
+                cluster,
+                reason="PauseExpired",
+                message=f"pause expired; now {state.state.value}"
+                + (f": {'; '.join(drift)}" if drift else ""),
+                warning=bool(drift),
+            )
             outcome.state = state.state
         if state.state is AppStateKind.PAUSED:
             outcome.result, outcome.message = Result.PAUSED, f"paused until {state.until}: {state.reason}"
@@ -298,6 +307,61 @@ class Controller:
             outcome.message = "live drift left alone (mode sync)" if drift else ""
             return outcome
         return self._self_heal(app, cluster, outcome, prune=prune)
+
+    def _note_config_mode(self, app: App, effective: Mode) -> None:
+        """Audit the config's ``spec.mode`` when it differs from the one last seen (or is first seen):
+        a mode change made in Git is recorded too, by the controller that notices it."""
+        seen = None
+        for record in reversed(self.store.audit_log(app.name)):
+            if record.action == AuditAction.MODE and record.summary.get("source") == "config":
+                seen = record.summary.get("to")
+                break
+        if seen == app.spec.mode.value:
+            return
+        self.store.audit(
+            actor=self.settings.identity,
+            app=app.name,
+            action=AuditAction.MODE,
+            reason="spec.mode in the config" + (" (first seen)" if seen is None else " changed"),
+            summary={"from": seen, "to": app.spec.mode.value, "source": "config", "override": False},
+            outcome=effective.value,
+        )
+        if seen is not None:
+            log(logging.WARNING, f"config mode changed: {seen} → {app.spec.mode.value}", app=app.name)
+
+    def _event(self, app: App, cluster: Cluster, *, reason: str, message: str, warning: bool = False) -> None:
+        """A Kubernetes Event in the app's namespace, on its first object there (else the namespace):
+        what ``kubectl describe`` and ``kubectl get events`` show beside the audit trail."""
+        namespace = app.spec.destination.namespace
+        target: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "name": namespace}
+        for obj in self._desired.get(app.name, []):
+            metadata = obj.get("metadata") or {}
+            if metadata.get("namespace") == namespace:
+                target = {
+                    "apiVersion": obj.get("apiVersion"),
+                    "kind": obj.get("kind"),
+                    "name": metadata.get("name"),
+                    "namespace": namespace,
+                }
+                break
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"plumbline-{app.name}-", "namespace": namespace},
+            "involvedObject": target,
+            "reason": reason,
+            "message": message[:1000],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "plumbline-controller", "host": self.settings.identity[:60]},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            cluster.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+        except (ApiFailure, PlumbError) as error:
+            log(logging.WARNING, f"cannot record a Kubernetes Event: {error}", app=app.name)
 
     def _interrupted(self, app: str) -> bool:
         """True (and reported) if the app's newest sync record is a "started" with no outcome: a
@@ -357,6 +421,13 @@ class Controller:
                 revision=outcome.sha,
                 drift=outcome.drift,
             )
+            self._event(
+                app,
+                cluster,
+                reason="SelfHealFight",
+                message=f"self-heal stopped: {heal.fighting}",
+                warning=True,
+            )
             outcome.result = Result.FIGHT
             outcome.message = f"self-heal stopped: fighting over {heal.fighting}"
             return outcome
@@ -408,12 +479,19 @@ class Controller:
             app=app.name,
             revision=record.sha,
         )
+        self._event(
+            app,
+            cluster,
+            reason={Result.SYNCED: "Synced", Result.HEALED: "SelfHealed"}.get(result, "SyncFailed"),
+            message=f"{reason} at {record.sha[:12]}: {record.result.value}, {record.message}",
+            warning=record.result is not SyncResult.SUCCEEDED,
+        )
         outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
         if record.result is SyncResult.SUCCEEDED:
             outcome.status = engine.SyncStatus.SYNCED.value
         return outcome
 
-    def _report_drift(self, app: App, plan: Plan, drift: list[str]) -> None:
+    def _report_drift(self, app: App, cluster: Cluster, plan: Plan, drift: list[str]) -> None:
         if drift and drift != self._reported_drift.get(app.name):
             self.store.audit(
                 actor=self.settings.identity,
@@ -429,6 +507,13 @@ class Controller:
                 app=app.name,
                 revision=plan.sha,
                 drift=drift,
+            )
+            self._event(
+                app,
+                cluster,
+                reason="Drift",
+                message=f"live differs from Git: {'; '.join(drift)}",
+                warning=True,
             )
         self._reported_drift[app.name] = drift
 
