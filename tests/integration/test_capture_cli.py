@@ -174,3 +174,93 @@ spec:
         assert info is not None
         config_map = cluster.get(info, name="users-api-env", namespace=namespace)
         assert config_map is not None and config_map["data"]["DB_HOST"] == B
+
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: users-api\nversion: 1.0.0\n",
+    "values.yaml": "db:\n  host: localhost\n",
+    "values-prod.yaml": f"# production\ndb:\n  host: {A}  # PgBouncer\n",
+    "templates/config.yaml": CONFIG_MAP.replace(A, "{{ .Values.db.host }}").replace(
+        "  # PgBouncer in front of the users database\n", ""
+    ),
+}
+KUSTOMIZE = {
+    "base/kustomization.yaml": "resources:\n- configmap.yaml\n",
+    "base/configmap.yaml": CONFIG_MAP,
+    "prod/kustomization.yaml": "# prod overlay\nresources:\n- ../base\nnameSuffix: -prod\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("layout", "app", "extra", "config_map", "edited"),
+    [
+        ("helm", CHART, "    helm:\n      valueFiles: [values-prod.yaml]\n", "users-api-env",
+         "users-api/values-prod.yaml"),
+        ("kustomize", KUSTOMIZE, "", "users-api-env-prod",
+         "users-api/prod/capture-configmap-users-api-env-prod.yaml"),
+    ],
+)  # fmt: skip
+def test_capture_of_helm_and_kustomize_apps_syncs_clean(
+    tmp_path: Path,
+    control_plane: ControlPlane,
+    namespace: str,
+    layout: str,
+    app: dict[str, str],
+    extra: str,
+    config_map: str,
+    edited: str,
+) -> None:
+    repo = tmp_path / "repo"
+    for file, content in app.items():
+        (repo / "users-api" / file).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "users-api" / file).write_text(content)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", layout)
+    path = "users-api/prod" if layout == "kustomize" else "users-api"
+    name = f"users-api-{layout}"  # apps are found by name across namespaces: one per test
+    config = tmp_path / "plumbline.yaml"
+    config.write_text(
+        f"""apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: {name}
+spec:
+  source:
+    repoURL: ./repo
+    targetRevision: main
+    path: {path}
+{extra}  destination:
+    namespace: {namespace}
+  mode: sync
+"""
+    )
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(control_plane.kubeconfig),
+        "PLUMBLINE_CONFIG": str(config),
+        "PLUMBLINE_STORE": str(tmp_path / "plumbline.db"),
+        "PLUMBLINE_CACHE_DIR": str(tmp_path / "cache"),
+        "PLUMBLINE_ACTOR": "oncall@example.com",
+        "NO_COLOR": "1",
+    }
+    first = plumb(env, "sync", name)
+    assert first.returncode == 0, first.stdout + first.stderr
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        patch(cluster, "ConfigMap", "v1", config_map, namespace,
+              query={"fieldManager": "kubectl-edit"}, body={"data": {"DB_HOST": B}},
+              content_type="application/merge-patch+json")  # fmt: skip
+
+    written = plumb(env, "capture", name, "--write", "-o", "json")
+    assert written.returncode == 0, written.stdout + written.stderr
+    result = json.loads(written.stdout)
+    assert [(c["field"], c["value"]) for c in result["captured"]] == [("/data/DB_HOST", json.dumps(B))]
+    assert edited in [e["path"] for e in result["edits"]]
+    branch = result["commit"]["branch"]
+    assert branch.startswith(f"plumbline/capture-{name}-")
+
+    diff = plumb(env, "diff", name, "--revision", branch, "-o", "json")
+    plan = json.loads(diff.stdout)
+    assert [c for o in plan["objects"] for c in o["changes"] if c["attribution"] != "runtime"] == []
+    synced = plumb(env, "sync", name, "--revision", branch)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
