@@ -23,6 +23,7 @@ from plumbline.config import load_config
 from plumbline.controller import (
     Controller,
     LeaseHeldError,
+    Notifier,
     Result,
     Settings,
     app_lease,
@@ -157,6 +158,31 @@ def make_site(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> It
         site.close()
 
 
+class Receiver:
+    """A real HTTP endpoint that keeps every JSON body POSTed to it, by path."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received: list[tuple[str, dict[str, Any]]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 def one(controller: Controller) -> Any:
     (outcome,) = controller.run_once()
     return outcome
@@ -237,7 +263,9 @@ def test_self_heal_backs_off(make_site: Any) -> None:
 
 def test_pause_expiry_with_drift_goes_pending_until_captured(make_site: Any) -> None:
     site = make_site("self-heal")
+    receiver = Receiver()
     controller = site.controller()
+    controller.notifier = Notifier(webhooks=[receiver.url + "/hook"], slack=[receiver.url + "/slack"])
     assert one(controller).result is Result.SYNCED
     pause(site.store, site.app, reason="incident 42", duration=timedelta(seconds=2), actor="oncall")
     site.edit("DB_HOST", "hotfix")
@@ -259,6 +287,14 @@ def test_pause_expiry_with_drift_goes_pending_until_captured(make_site: Any) -> 
     assert captured.state is AppStateKind.ACTIVE and captured.result is Result.SYNCED, captured
     assert site.store.app_state(site.app).state is AppStateKind.ACTIVE
     assert site.live()["data"]["DB_HOST"] == "hotfix"
+
+    controller.notifier.close()
+    receiver.server.shutdown()
+    kinds = [body["kind"] for path, body in receiver.received if path == "/hook"]
+    assert kinds == ["drift", "pause-expired-pending"], receiver.received
+    slack = [body["text"] for path, body in receiver.received if path == "/slack"]
+    assert any("pause-expired-pending" in text and site.app in text for text in slack), slack
+    assert not any("hotfix" in json.dumps(body) for _, body in receiver.received)  # no values
 
 
 def test_pause_expiry_without_drift_resumes(make_site: Any) -> None:

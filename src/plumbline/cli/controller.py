@@ -35,10 +35,13 @@ from plumbline.controller import (
 )
 from plumbline.controller._drift import drift_of
 from plumbline.controller._loop import _plan, _sync
+from plumbline.controller._notify import Notifier
 from plumbline.controller._readiness import readiness
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, current_actor
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
+NOTIFY = typer.Option([], "--notify", help="Generic webhook URL for notifications (JSON); repeatable.")
+NOTIFY_SLACK = typer.Option([], "--notify-slack", help="Slack-compatible incoming webhook URL; repeatable.")
 COMMANDS = ("controller", "pause", "resume", "mode", "readiness", "audit")
 
 
@@ -68,6 +71,8 @@ def register(app: typer.Typer) -> None:
         json_logs: bool = typer.Option(False, "--json-logs", help="One JSON object per log line."),
         fight_limit: int = typer.Option(3, "--fight-limit", help="Heals of the same drift before stopping."),
         fight_window: float = typer.Option(600.0, "--fight-window", help="Seconds the fight limit counts."),
+        notify: list[str] = NOTIFY,
+        notify_slack: list[str] = NOTIFY_SLACK,
         output: Output = OUTPUT,
     ) -> None:
         """Reconcile every configured app per its mode, continuously (or once with --once).
@@ -90,7 +95,12 @@ def register(app: typer.Typer) -> None:
             context=s.context,
         )
         with Store.open() as store:
-            controller = Controller(config=lambda: load_config(config_path), store=store, settings=options)
+            controller = Controller(
+                config=lambda: load_config(config_path),
+                store=store,
+                settings=options,
+                notifier=Notifier(webhooks=notify, slack=notify_slack),
+            )
             server = None
             try:
                 if listen:

@@ -21,6 +21,7 @@ from plumbline.controller._lease import (
 )
 from plumbline.controller._loop import Controller, Outcome, Result, Settings, effective_mode
 from plumbline.controller._metrics import Metrics
+from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._pause import (
     PauseError,
     activate,
@@ -37,6 +38,9 @@ __all__ = [
     "LeaseHeldError",
     "LeaseInfo",
     "Metrics",
+    "Notice",
+    "NoticeKind",
+    "Notifier",
     "Outcome",
     "PauseError",
     "Result",

@@ -36,6 +36,7 @@ from plumbline.controller._drift import counts_by_class, drift_of
 from plumbline.controller._lease import LEASE_DURATION_S, LEASE_NAMESPACE, Renewer, release, try_acquire
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
+from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._watch import Watcher
 from plumbline.errors import PlumbError
 from plumbline.plan import Action, Plan
@@ -128,11 +129,13 @@ class Controller:
         store: Store,
         settings: Settings,
         metrics: Metrics | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._load_config = config
         self.store = store
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.notifier = notifier or Notifier()
         self._clusters: dict[tuple[str | None, str | None], Cluster] = {}
         self._heal: dict[str, _Heal] = {}
         self._reported_drift: dict[str, list[str]] = {}
@@ -181,6 +184,7 @@ class Controller:
         self._stop.set()
 
     def close(self) -> None:
+        self.notifier.close()
         for watcher in self._watchers.values():
             watcher.stop()
         for server, renewer in self._renewers.items():
@@ -260,6 +264,16 @@ class Controller:
                 self.store, name, drift=drift, actor=actor, action=AuditAction.EXPIRE, revision=plan.sha
             )
             log(logging.WARNING, f"pause expired: now {state.state.value}", app=name, revision=plan.sha)
+            if drift:
+                self.notifier.send(
+                    Notice(
+                        NoticeKind.PAUSE_EXPIRED_PENDING,
+                        name,
+                        plan.sha,
+                        "pause expired with drift made meanwhile: capture it or resume --revert",
+                        {"drift": drift, "paused_reason": state.detail.get("paused_reason", "")},
+                    )
+                )
             self._event(
                 app,
                 cluster,
@@ -421,6 +435,15 @@ class Controller:
                 revision=outcome.sha,
                 drift=outcome.drift,
             )
+            self.notifier.send(
+                Notice(
+                    NoticeKind.FIGHT,
+                    app.name,
+                    outcome.sha,
+                    f"self-heal stopped: {heal.fighting}",
+                    {"drift": outcome.drift},
+                )
+            )
             self._event(
                 app,
                 cluster,
@@ -486,6 +509,9 @@ class Controller:
             message=f"{reason} at {record.sha[:12]}: {record.result.value}, {record.message}",
             warning=record.result is not SyncResult.SUCCEEDED,
         )
+        if record.result is not SyncResult.SUCCEEDED:
+            kind = NoticeKind.SYNC_BLOCKED if record.result is SyncResult.BLOCKED else NoticeKind.SYNC_FAILED
+            self.notifier.send(Notice(kind, app.name, record.sha, record.message, {"sync": record.id}))
         outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
         if record.result is SyncResult.SUCCEEDED:
             outcome.status = engine.SyncStatus.SYNCED.value
@@ -507,6 +533,15 @@ class Controller:
                 app=app.name,
                 revision=plan.sha,
                 drift=drift,
+            )
+            self.notifier.send(
+                Notice(
+                    NoticeKind.DRIFT,
+                    app.name,
+                    plan.sha,
+                    f"{len(drift)} live change(s) Git does not have",
+                    {"drift": drift},
+                )
             )
             self._event(
                 app,
