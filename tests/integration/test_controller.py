@@ -580,3 +580,14 @@ def test_write_refusal_while_paused(make_site: Any) -> None:
     pause(site.store, site.app, reason="incident 9", duration=timedelta(minutes=5), actor="oncall")
     refusal = write_refusal(site.store, site.app)
     assert refusal is not None and "incident 9" in refusal
+
+
+def test_self_heal_removes_unmanaged_additions(make_site: Any) -> None:
+    site = make_site("self-heal")
+    controller = site.controller()
+    assert one(controller).result is Result.SYNCED
+    site.edit("DEBUG", "true")  # a key Git never had
+    healed = one(controller)
+    assert healed.result is Result.HEALED, healed
+    assert any("unmanaged-addition" in line for line in healed.drift), healed.drift
+    assert site.live()["data"] == {"DB_HOST": "pgbouncer.users.svc"}
