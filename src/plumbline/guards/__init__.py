@@ -18,6 +18,7 @@ A blocked plan applies only with an override naming each block (``--allow GUARD:
 or a ``Plumb-Allow: GUARD KIND/NAME`` commit trailer); the caller records ``overridden`` in history.
 """
 
+from plumbline.guards._gate import GateResult, gate
 from plumbline.guards._model import CheckoutInfo, Finding, GuardContext, Severity
 from plumbline.guards._reach import branches_containing, checkout_info
 from plumbline.guards._runner import GUARDS, run_guards
@@ -37,6 +38,7 @@ __all__ = [
     "Allow",
     "CheckoutInfo",
     "Finding",
+    "GateResult",
     "GuardContext",
     "Overridden",
     "OverrideError",
@@ -44,6 +46,7 @@ __all__ = [
     "apply_overrides",
     "branches_containing",
     "checkout_info",
+    "gate",
     "parse_allow",
     "run_guards",
     "trailers",
