@@ -591,3 +591,57 @@ def test_self_heal_removes_unmanaged_additions(make_site: Any) -> None:
     assert healed.result is Result.HEALED, healed
     assert any("unmanaged-addition" in line for line in healed.drift), healed.drift
     assert site.live()["data"] == {"DB_HOST": "pgbouncer.users.svc"}
+
+
+def test_controller_process_serves_metrics_logs_json_and_stops_on_sigterm(make_site: Any) -> None:
+    import socket
+    import urllib.request
+
+    site = make_site("sync")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "plumbline.cli.controller",
+            "controller",
+            "--identity",
+            "solo",
+            "--interval",
+            "1",
+            "--lease-namespace",
+            site.lease_namespace,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--json-logs",
+        ],
+        env=site.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wanted = f'plumbline_app_sync_status{{app="{site.app}",status="Synced"}} 1.0'
+    text = ""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and wanted not in text:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                    text = response.read().decode()
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert wanted in text, text[-2000:]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-2000:]
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    assert lines and all({"time", "level", "msg", "app", "revision"} <= set(line) for line in lines)
+    assert any(line["app"] == site.app and line["revision"] for line in lines)
+    info = read_lease(site.cluster, site.app, namespace=site.lease_namespace)
+    assert info is not None and info.holder is None  # released on a clean stop
