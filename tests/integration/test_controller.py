@@ -645,3 +645,14 @@ def test_controller_process_serves_metrics_logs_json_and_stops_on_sigterm(make_s
     assert any(line["app"] == site.app and line["revision"] for line in lines)
     info = read_lease(site.cluster, site.app, namespace=site.lease_namespace)
     assert info is not None and info.holder is None  # released on a clean stop
+
+
+def test_git_outage_leaves_the_last_good_state_with_the_error_visible(make_site: Any) -> None:
+    site = make_site("prune")
+    controller = site.controller()
+    assert one(controller).result is Result.SYNCED
+    site.repo.rename(site.root / "repo-gone")  # the Git server is down
+    failed = one(controller)
+    assert failed.result is Result.ERROR and "repo" in failed.message, failed
+    assert site.live()["data"] == {"DB_HOST": "pgbouncer.users.svc"}  # nothing pruned or changed
+    assert 'result="error"' in controller.metrics.render().decode()
