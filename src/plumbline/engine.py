@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Tool
+from plumbline.config import App, Config, Tool
 from plumbline.config._model import IgnoreDifference
 from plumbline.errors import ClusterError
 from plumbline.local import local_dir
@@ -191,15 +191,23 @@ def sync_app(
     force_conflicts: bool = False,
     revert_drift: bool = False,
     dry_run: bool = False,
+    config: Config | None = None,
+    allow: list[str] | None = None,
+    reason: str | None = None,
+    manual: bool = True,
     progress: Progress = _quiet,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
-    """Plan, then (unless ``dry_run``) apply; every outcome — also a refusal — is recorded in ``store``.
+    """Plan, run the guards, then (unless ``dry_run``) apply; every outcome — also a refusal — is
+    recorded in ``store``.
 
-    A plan with drift-revert or conflict changes is refused (nothing written, recorded as blocked)
-    unless ``revert_drift``; that flag is recorded with the actor and the changes it reverted.
+    With ``config``, every guard runs over the plan before anything is written; a blocking finding
+    stops the sync unless ``allow`` (``GUARD:KIND/NAME``, with ``reason``) or a ``Plumb-Allow``
+    commit trailer names it. Findings and overrides are recorded in the history flags
+    (``findings``, ``overrides``), with the actor. A plan with drift-revert or conflict changes is
+    refused unless ``revert_drift``; that flag is recorded with the changes it reverted.
     """
     started = now()
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, progress=progress, store=store)
+    plan, rendered = plan_app(app, cluster=cluster, revision=revision, progress=progress, store=store)
     flags: dict[str, Any] = {
         "prune": prune,
         "force_conflicts": force_conflicts,
@@ -211,11 +219,35 @@ def sync_app(
         flags["reverted"] = [
             {"object": str(c.ref), "pointer": c.pointer, "attribution": c.attribution.value} for c in consent
         ]
+    blocking = []
+    if config is not None:
+        from plumbline.guards import gate
+
+        progress("running the guards")
+        verdict = gate(
+            plan=plan,
+            checkout=rendered.checkout,
+            app=app,
+            config=config,
+            store=store,
+            cluster=cluster,
+            prune=prune,
+            manual=manual,
+            allow=allow,
+            reason=reason,
+        )
+        blocking = verdict.blocking
+        flags["findings"] = [f.to_dict() for f in verdict.findings]
+        flags["overrides"] = [o.to_dict() for o in verdict.overridden]
     report: SyncReport | None = None
-    if dry_run:
+    if blocking:
+        result = SyncResult.BLOCKED
+        message = "nothing written: blocked by " + "; ".join(f"{f.guard} {f.subject}" for f in blocking)
+        summary: dict[str, Any] = {"plan": plan.counts, "blocked_by": len(blocking)}
+    elif dry_run:
         result = SyncResult.BLOCKED if plan.errors else SyncResult.DRY_RUN
         message = "dry run: nothing written"
-        summary: dict[str, Any] = {"plan": plan.counts}
+        summary = {"plan": plan.counts}
     else:
         report = sync_plan(
             plan,

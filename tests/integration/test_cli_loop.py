@@ -141,7 +141,8 @@ def loop(ws: Workspace, app: str, change: str) -> None:
 def test_plain_app(ws: Workspace) -> None:
     shutil.copytree(ROOT / "examples" / "guestbook", ws.repo / "apps" / "guestbook")
     ws.commit("guestbook")
-    ws.add_app("guestbook", "apps/guestbook", unique("plain"))
+    # The example's config points at guestbook.guestbook.svc: the references guard holds it to that.
+    ws.add_app("guestbook", "apps/guestbook", "guestbook")
     deployment = ws.repo / "apps" / "guestbook" / "deployment.yaml"
     deployment.write_text(deployment.read_text().replace("nginx:1.27", "nginx:1.28"))
     loop(ws, "guestbook", "nginx 1.28")
@@ -307,3 +308,61 @@ def test_a_refused_dry_run_writes_nothing_and_is_recorded(ws: Workspace, control
         assert cm is not None and cluster.get(cm, name="ok", namespace=namespace) is None
     history = json.loads(ws.plumb("history", "r", "-o", "json").stdout)
     assert history[0]["result"] == "blocked"
+
+
+# ---- guards on every sync ---------------------------------------------------------------------
+
+
+def test_a_guard_blocks_the_sync_and_an_override_is_recorded(
+    ws: Workspace, control_plane: ControlPlane
+) -> None:
+    """Seed 01, incident 2: an order service pointing at a deprecated inventory service."""
+    namespace = unique("orders")
+    write(
+        ws.repo / "apps" / "orders" / "config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: orders-env\ndata:\n"
+        "  INVENTORY_SERVICE_URL: http://old-inventory-service.svc.cluster.local\n",
+    )
+    ws.commit("orders v2")
+    ws.add_app("orders", "apps/orders", namespace)
+
+    blocked = ws.plumb("sync", "orders")
+    assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+    assert "references" in blocked.stdout and "old-inventory-service" in blocked.stdout
+    assert "fix:" in blocked.stdout
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        info = cluster.discovery.lookup("v1", "Namespace")
+        assert (
+            info is not None and cluster.get(info, name=namespace, namespace=None) is None
+        )  # nothing written
+
+    missing_reason = ws.plumb("sync", "orders", "--allow", "references:ConfigMap/orders-env")
+    assert missing_reason.returncode == 2 and "reason" in missing_reason.stderr
+
+    allowed = ws.plumb(
+        "sync",
+        "orders",
+        "--allow",
+        "references:ConfigMap/orders-env",
+        "--reason",
+        "inventory moves next sprint",
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    records = json.loads(ws.plumb("history", "orders", "-o", "json").stdout)
+    assert [r["result"] for r in records] == ["succeeded", "blocked"]
+    (override,) = records[0]["flags"]["overrides"]
+    assert override["guard"] == "references" and override["reason"] == "inventory moves next sprint"
+    assert override["via"] == "--allow" and records[0]["actor"] == "tester@ci"
+
+    # The same block, let through by a trailer in the commit that brings it.
+    write(
+        ws.repo / "apps" / "orders" / "config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: orders-env\ndata:\n"
+        "  INVENTORY_SERVICE_URL: http://old-inventory-service.svc.cluster.local\n  RETRIES: '3'\n",
+    )
+    git(ws.repo, "add", "-A")
+    git(ws.repo, "commit", "-qm", "orders: retries\n\nPlumb-Allow: references ConfigMap/orders-env")
+    by_trailer = ws.plumb("sync", "orders")
+    assert by_trailer.returncode == 0, by_trailer.stdout + by_trailer.stderr
+    latest = json.loads(ws.plumb("history", "orders", "-o", "json").stdout)[0]
+    assert latest["flags"]["overrides"][0]["via"] == "trailer"

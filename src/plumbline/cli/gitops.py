@@ -246,11 +246,19 @@ def register(app: typer.Typer) -> None:
             "--revert-drift",
             help="Undo live edits the plan shows (drift-revert, conflict) and remove unmanaged additions.",
         ),
+        allow: list[str] = typer.Option(  # noqa: B008 - typer's way of declaring a repeatable option
+            [],
+            "--allow",
+            help="Let one blocking guard finding through: GUARD:KIND/NAME as the finding prints it. "
+            "Needs --reason; recorded in history.",
+        ),
+        reason: str | None = typer.Option(None, "--reason", help="Why the --allow is right (recorded)."),
         output: Output = OUTPUT,
     ) -> None:
-        """Apply the app's revision: dry-run everything first, then server-side apply in waves.
+        """Apply the app's revision: dry-run everything, run every guard, then server-side apply in waves.
 
-        Exit 0: synced (or nothing to do), 1: refused (nothing written), 2: failed part-way.
+        Exit 0: synced (or nothing to do), 1: refused or blocked by a guard (nothing written),
+        2: failed part-way.
         """
         s = settings(ctx)
         target = s.app(name)
@@ -267,6 +275,9 @@ def register(app: typer.Typer) -> None:
                 force_conflicts=force_conflicts,
                 revert_drift=revert_drift,
                 dry_run=dry_run,
+                config=s.config,
+                allow=allow,
+                reason=reason,
                 progress=progress,
             )
         if output is Output.JSON:
@@ -277,6 +288,7 @@ def register(app: typer.Typer) -> None:
             print_plan(plan, show_diff=dry_run)
             if report is not None:
                 _print_report(report)
+            _print_findings(record)
             style = {SyncResult.SUCCEEDED: "green", SyncResult.DRY_RUN: "cyan"}.get(record.result, "red")
             out.print(
                 f"[bold {style}]{record.result.value}[/]: {escape(record.message)} (history #{record.id})"
@@ -418,6 +430,23 @@ def _print_drift(report: DriftReport) -> None:
     lines.append(f"rebuildable from Git: {verdict}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+
+
+def _print_findings(record: SyncRecord) -> None:
+    """Guard findings and overrides, as recorded: guard, severity, object, field, why, how to fix."""
+    overridden = {(o["guard"], o["subject"]) for o in record.flags.get("overrides") or []}
+    for finding in record.flags.get("findings") or []:
+        let_through = (finding["guard"], finding["subject"]) in overridden
+        label = "allowed" if let_through else finding["severity"]
+        colour = "yellow" if let_through or finding["severity"] == "warn" else "bold red"
+        where = finding["subject"] + (f" {finding['field']}" if finding.get("field") else "")
+        what = f"{escape(finding['guard'])}: {escape(where)}: {escape(finding['message'])}"
+        out.print(f"[{colour}]{label:<9}[/] {what}")
+        if not let_through and finding.get("fix"):
+            out.print(f"          [dim]fix: {escape(finding['fix'])}[/]")
+    for o in record.flags.get("overrides") or []:
+        who = f"{escape(o['guard'])} {escape(o['subject'])} via {o['via']}"
+        out.print(f"[yellow]override[/]  {who}: {escape(o['reason'])}")
 
 
 def _print_report(report: SyncReport) -> None:
