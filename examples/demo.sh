@@ -57,6 +57,27 @@ run "$PLUMB" sync guestbook
 run_changes "$PLUMB" status
 run "$PLUMB" history guestbook
 
+step "9. Seed 04: during an incident someone adds a Service and points DB_HOST at it, live, never in Git"
+run "$KUBECTL" -n guestbook create service clusterip pgbouncer-primary --tcp=80:6432
+run "$KUBECTL" -n guestbook patch configmap guestbook-env --type merge \
+  -p '{"data":{"DB_HOST":"pgbouncer-primary.guestbook.svc.cluster.local"}}'
+
+step "10. A routine commit touches only the image. What would the sync do?"
+sed -i 's/image: nginx:1.28/image: nginx:1.29/' "$DEMO/repo/apps/guestbook/deployment.yaml"
+g commit -qam "guestbook: nginx 1.29"
+run_changes "$PLUMB" diff guestbook
+printf '%s(the image is the commit; DB_HOST would silently undo the live fix: a drift-revert)%s\n' "$dim" "$reset"
+
+step "11. plumbline refuses to revert the live edit silently"
+run_changes "$PLUMB" sync guestbook
+
+step "12. Capture the live fix into Git instead, on a new branch"
+run "$PLUMB" capture guestbook --write --branch capture/db-host
+run git -C "$DEMO/repo" log --oneline -1 capture/db-host
+run "$PLUMB" sync guestbook --revision capture/db-host
+printf '%s(DB_HOST kept; the image commit applied. What can still not be rebuilt from Git?)%s\n' "$dim" "$reset"
+run_changes "$PLUMB" drift guestbook
+
 printf '\n%sDone.%s The control plane is still running: KUBECONFIG=%s\n' "$bold" "$reset" "$KUBECONFIG"
 printf 'Try a live edit, then ask plumbline:  %s edit configmap guestbook-env -n guestbook; %s diff guestbook\n' \
   "$KUBECTL" "PLUMBLINE_CONFIG=$PLUMBLINE_CONFIG $PLUMB"
