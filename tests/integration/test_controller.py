@@ -56,7 +56,7 @@ class Site:
         self.repo = root / "repo"
         (self.repo / "app").mkdir(parents=True)
         git(self.repo, "init", "-q", "-b", "main")
-        self.write_config_map("DB_HOST", "pgbouncer.users.svc")
+        self.write_config_map("LOG_LEVEL", "info")
         self.commit("first")
         self.config = root / "plumbline.yaml"
         self.config.write_text(
@@ -201,16 +201,16 @@ def test_sync_applies_new_commits_and_leaves_drift_alone(make_site: Any) -> None
     controller = site.controller()
     first = one(controller)
     assert first.result is Result.SYNCED, first
-    assert site.live()["data"] == {"DB_HOST": "pgbouncer.users.svc"}
+    assert site.live()["data"] == {"LOG_LEVEL": "info"}
     assert one(controller).result is Result.IN_SYNC
 
-    site.edit("DB_HOST", "pgbouncer-primary.users.svc")
+    site.edit("LOG_LEVEL", "debug")
     drifted = one(controller)
     assert drifted.result is Result.OBSERVED and drifted.drift, drifted
-    assert site.live()["data"]["DB_HOST"] == "pgbouncer-primary.users.svc"  # left alone
+    assert site.live()["data"]["LOG_LEVEL"] == "debug"  # left alone
     assert [r.action for r in site.store.audit_log(site.app)][-1] == AuditAction.DRIFT
 
-    site.write_config_map("DB_HOST", "pgbouncer-primary.users.svc")  # captured into Git
+    site.write_config_map("LOG_LEVEL", "debug")  # captured into Git
     sha = site.commit("capture the hotfix")
     synced = one(controller)
     assert synced.result is Result.SYNCED and synced.sha == sha, synced
@@ -221,10 +221,10 @@ def test_self_heal_reverts_drift(make_site: Any) -> None:
     site = make_site("self-heal")
     controller = site.controller()
     assert one(controller).result is Result.SYNCED
-    site.edit("DB_HOST", "edited-live")
+    site.edit("LOG_LEVEL", "edited-live")
     healed = one(controller)
     assert healed.result is Result.HEALED, healed
-    assert site.live()["data"]["DB_HOST"] == "pgbouncer.users.svc"
+    assert site.live()["data"]["LOG_LEVEL"] == "info"
     sync_audit = [r for r in site.store.audit_log(site.app) if r.action == AuditAction.SYNC]
     assert sync_audit[-1].reason.startswith("self-heal") and sync_audit[-1].summary["drift"]
     events = site.cluster.request("GET", f"/api/v1/namespaces/{site.namespace}/events")["items"]
@@ -242,10 +242,10 @@ def test_self_heal_detects_a_fight_and_stops(make_site: Any) -> None:
     assert one(controller).result is Result.SYNCED
     results = []
     for _ in range(3):
-        site.edit("DB_HOST", "the-other-writer")  # the same field, the same value, again and again
+        site.edit("LOG_LEVEL", "the-other-writer")  # the same field, the same value, again and again
         results.append(one(controller).result)
     assert results == [Result.HEALED, Result.HEALED, Result.FIGHT]
-    assert site.live()["data"]["DB_HOST"] == "the-other-writer"  # stopped, not looping
+    assert site.live()["data"]["LOG_LEVEL"] == "the-other-writer"  # stopped, not looping
     assert any(r.action == AuditAction.FIGHT for r in site.store.audit_log(site.app))
 
 
@@ -253,12 +253,12 @@ def test_self_heal_backs_off(make_site: Any) -> None:
     site = make_site("self-heal")
     controller = site.controller(backoff_base_s=60.0)
     assert one(controller).result is Result.SYNCED
-    site.edit("DB_HOST", "one")
+    site.edit("LOG_LEVEL", "one")
     assert one(controller).result is Result.HEALED
-    site.edit("DB_HOST", "two")
+    site.edit("LOG_LEVEL", "two")
     waiting = one(controller)
     assert waiting.result is Result.BACKOFF, waiting
-    assert site.live()["data"]["DB_HOST"] == "two"
+    assert site.live()["data"]["LOG_LEVEL"] == "two"
 
 
 def test_pause_expiry_with_drift_goes_pending_until_captured(make_site: Any) -> None:
@@ -268,25 +268,25 @@ def test_pause_expiry_with_drift_goes_pending_until_captured(make_site: Any) -> 
     controller.notifier = Notifier(webhooks=[receiver.url + "/hook"], slack=[receiver.url + "/slack"])
     assert one(controller).result is Result.SYNCED
     pause(site.store, site.app, reason="incident 42", duration=timedelta(seconds=2), actor="oncall")
-    site.edit("DB_HOST", "hotfix")
+    site.edit("LOG_LEVEL", "hotfix")
     during = one(controller)
     assert during.result is Result.PAUSED, during
-    assert site.live()["data"]["DB_HOST"] == "hotfix"  # no writes while paused
+    assert site.live()["data"]["LOG_LEVEL"] == "hotfix"  # no writes while paused
 
     time.sleep(2.1)
     after = one(controller)
     assert after.result is Result.PENDING and after.state is AppStateKind.PAUSED_PENDING, after
-    assert site.live()["data"]["DB_HOST"] == "hotfix"  # never a silent revert at expiry
+    assert site.live()["data"]["LOG_LEVEL"] == "hotfix"  # never a silent revert at expiry
     assert one(controller).result is Result.PENDING  # and it stays there
     actions = [(r.action, r.outcome) for r in site.store.audit_log(site.app)]
     assert (AuditAction.PAUSE, "paused") in actions and (AuditAction.EXPIRE, "paused-pending") in actions
 
-    site.write_config_map("DB_HOST", "hotfix")  # what `plumb capture` does: the hotfix into Git
+    site.write_config_map("LOG_LEVEL", "hotfix")  # what `plumb capture` does: the hotfix into Git
     site.commit("capture hotfix")
     captured = one(controller)
     assert captured.state is AppStateKind.ACTIVE and captured.result is Result.SYNCED, captured
     assert site.store.app_state(site.app).state is AppStateKind.ACTIVE
-    assert site.live()["data"]["DB_HOST"] == "hotfix"
+    assert site.live()["data"]["LOG_LEVEL"] == "hotfix"
 
     controller.notifier.close()
     receiver.server.shutdown()
@@ -316,17 +316,17 @@ def test_cli_pause_resume_revert_and_audit(make_site: Any) -> None:
     assert bad.returncode == 2 and "duration" in bad.stderr
     paused = site.plumb("pause", site.app, "--reason", "incident 7", "--for", "30m")
     assert paused.returncode == 0, paused.stderr
-    site.edit("DB_HOST", "hotfix")
+    site.edit("LOG_LEVEL", "hotfix")
     assert one(site.controller()).result is Result.PAUSED
 
     pending = site.plumb("resume", site.app)
     assert pending.returncode == 1, pending.stdout + pending.stderr
     assert "paused-pending" in pending.stdout and "ConfigMap" in pending.stdout
-    assert site.live()["data"]["DB_HOST"] == "hotfix"
+    assert site.live()["data"]["LOG_LEVEL"] == "hotfix"
 
     reverted = site.plumb("resume", site.app, "--revert", "--reason", "hotfix not needed")
     assert reverted.returncode == 0, reverted.stdout + reverted.stderr
-    assert site.live()["data"]["DB_HOST"] == "pgbouncer.users.svc"
+    assert site.live()["data"]["LOG_LEVEL"] == "info"
     with Store.open(site.store_path) as store:
         assert store.app_state(site.app).state is AppStateKind.ACTIVE
 
@@ -373,7 +373,7 @@ def test_readiness_says_why(make_site: Any) -> None:
     assert ready.returncode == 0, ready.stdout + ready.stderr
     report = json.loads(ready.stdout)
     assert report["next"] == "self-heal" and report["facts"]["last_syncs"] == ["succeeded"]
-    site.edit("DB_HOST", "hotfix")
+    site.edit("LOG_LEVEL", "hotfix")
     not_ready = site.plumb("readiness", site.app, "--min-days", "0")
     assert not_ready.returncode == 1 and "1 unclassified drift" in not_ready.stdout, not_ready.stdout
     too_soon = site.plumb("readiness", site.app, "--min-days", "7")
@@ -392,7 +392,7 @@ def test_watch_queues_a_reconcile_on_a_live_edit(make_site: Any) -> None:
             time.sleep(0.1)
         assert site.store.last_sync(site.app) is not None
         time.sleep(1.0)  # let the watch start (it starts after the first pass)
-        site.edit("DB_HOST", "edited")
+        site.edit("LOG_LEVEL", "edited")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if any(r.action == AuditAction.DRIFT for r in site.store.audit_log(site.app)):
@@ -476,12 +476,12 @@ def test_two_controller_processes_hand_over_on_kill(make_site: Any) -> None:
         assert info is not None and info.holder == other, f"{other} did not take over"
         assert taken <= duration + 3, f"hand-over took {taken:.1f}s, lease is {duration}s"
         # and the survivor really writes: a new commit reaches the cluster
-        site.write_config_map("DB_HOST", "after-handover")
+        site.write_config_map("LOG_LEVEL", "after-handover")
         site.commit("after hand-over")
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and site.live()["data"]["DB_HOST"] != "after-handover":
+        while time.monotonic() < deadline and site.live()["data"]["LOG_LEVEL"] != "after-handover":
             time.sleep(0.2)
-        assert site.live()["data"]["DB_HOST"] == "after-handover"
+        assert site.live()["data"]["LOG_LEVEL"] == "after-handover"
     finally:
         for process in replicas.values():
             if process.poll() is None:
@@ -590,7 +590,7 @@ def test_self_heal_removes_unmanaged_additions(make_site: Any) -> None:
     healed = one(controller)
     assert healed.result is Result.HEALED, healed
     assert any("unmanaged-addition" in line for line in healed.drift), healed.drift
-    assert site.live()["data"] == {"DB_HOST": "pgbouncer.users.svc"}
+    assert site.live()["data"] == {"LOG_LEVEL": "info"}
 
 
 def test_controller_process_serves_metrics_logs_json_and_stops_on_sigterm(make_site: Any) -> None:
@@ -654,5 +654,27 @@ def test_git_outage_leaves_the_last_good_state_with_the_error_visible(make_site:
     site.repo.rename(site.root / "repo-gone")  # the Git server is down
     failed = one(controller)
     assert failed.result is Result.ERROR and "repo" in failed.message, failed
-    assert site.live()["data"] == {"DB_HOST": "pgbouncer.users.svc"}  # nothing pruned or changed
+    assert site.live()["data"] == {"LOG_LEVEL": "info"}  # nothing pruned or changed
     assert 'result="error"' in controller.metrics.render().decode()
+
+
+def test_guard_block_stops_an_automated_sync_and_is_counted(make_site: Any) -> None:
+    import inspect
+
+    from plumbline import engine
+
+    if "config" not in inspect.signature(engine.sync_app).parameters:
+        pytest.skip("the engine does not run the guards yet")
+    site = make_site("sync")
+    site.write_config_map("DB_HOST", "pgbouncer.users.svc.cluster.local")  # no such Service: S2
+    site.commit("a stale service address")
+    receiver = Receiver()
+    controller = site.controller()
+    controller.notifier = Notifier(webhooks=[receiver.url])
+    blocked = one(controller)
+    assert blocked.result is Result.BLOCKED and "references" in blocked.message, blocked
+    assert site.live() is None
+    assert f'plumbline_guard_blocks_total{{app="{site.app}"}} 1.0' in controller.metrics.render().decode()
+    controller.notifier.close()
+    receiver.server.shutdown()
+    assert [body["kind"] for _, body in receiver.received] == ["sync-blocked"]

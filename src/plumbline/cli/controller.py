@@ -170,7 +170,15 @@ def register(app: typer.Typer) -> None:
                 return
             if revert:
                 with app_lease(cluster, target.name, actor, wait_s=5):
-                    _, _, record = _sync(target, cluster=cluster, store=store, prune=False, revert_drift=True)
+                    _, _, record = _sync(
+                        target,
+                        cluster=cluster,
+                        store=store,
+                        prune=False,
+                        revert_drift=True,
+                        config=s.config,
+                        manual=True,
+                    )
                 store.audit(
                     actor=actor,
                     app=target.name,

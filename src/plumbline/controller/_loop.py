@@ -106,10 +106,25 @@ def effective_mode(app: App, store: Store) -> Mode:
 _SYNC_PARAMS = set(inspect.signature(engine.sync_app).parameters)
 
 
-def _sync(app: App, *, cluster: Cluster, store: Store, prune: bool, revert_drift: bool) -> Any:
+def _sync(
+    app: App,
+    *,
+    cluster: Cluster,
+    store: Store,
+    prune: bool,
+    revert_drift: bool,
+    config: Config | None = None,
+    manual: bool = False,
+) -> Any:
+    """``engine.sync_app`` with the options this engine version takes: the guards run (``config``)
+    (automated unless ``manual``) once the engine has them."""
     kwargs: dict[str, Any] = {"cluster": cluster, "store": store, "prune": prune}
     if "revert_drift" in _SYNC_PARAMS:
         kwargs["revert_drift"] = revert_drift
+    if config is not None and "config" in _SYNC_PARAMS:
+        kwargs["config"] = config
+        if "manual" in _SYNC_PARAMS:
+            kwargs["manual"] = manual
     return engine.sync_app(app, **kwargs)
 
 
@@ -481,7 +496,11 @@ class Controller:
             reason=reason,
             outcome="started",
         )
-        _, _, record = _sync(app, cluster=cluster, store=self.store, prune=prune, revert_drift=revert)
+        _, _, record = _sync(
+            app, cluster=cluster, store=self.store, prune=prune, revert_drift=revert, config=self.config
+        )
+        if record.result is SyncResult.BLOCKED and record.summary.get("blocked_by"):
+            self.metrics.guard_blocks.labels(app=app.name).inc()
         self.metrics.sync_seconds.labels(app=app.name).observe(time.monotonic() - started)
         result = {
             SyncResult.SUCCEEDED: Result.HEALED if healing else Result.SYNCED,

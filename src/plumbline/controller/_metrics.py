@@ -42,6 +42,9 @@ class Metrics:
         self.fights = Counter(
             "plumbline_selfheal_fights", "self-heal stopped by a fight", ["app"], registry=r
         )
+        self.guard_blocks = Counter(
+            "plumbline_guard_blocks", "automated syncs a guard blocked", ["app"], registry=r
+        )
         self.webhooks = Counter(
             "plumbline_webhooks", "webhook deliveries by result", ["provider", "result"], registry=r
         )
