@@ -678,3 +678,55 @@ def test_guard_block_stops_an_automated_sync_and_is_counted(make_site: Any) -> N
     controller.notifier.close()
     receiver.server.shutdown()
     assert [body["kind"] for _, body in receiver.received] == ["sync-blocked"]
+
+
+def test_two_replicas_share_the_apps_out(make_site: Any) -> None:
+    site = make_site("observe")
+    one_app = site.config.read_text()
+    apps = [f"{site.app}-{i}" for i in range(4)]
+    site.config.write_text("---\n".join(one_app.replace(f"name: {site.app}", f"name: {a}") for a in apps))
+
+    def start(identity: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "plumbline.cli.controller", "controller", "--identity", identity,
+                "--interval", "1", "--lease-duration", "3", "--lease-namespace", site.lease_namespace,
+                "--no-watch",
+            ],
+            env=site.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+
+    first = start("replica-a")
+    holders: dict[str, str | None] = {}
+    second = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # alone, replica-a takes every app
+            holders = {
+                a: (i.holder if (i := read_lease(site.cluster, a, namespace=site.lease_namespace)) else None)
+                for a in apps
+            }
+            if all(h == "replica-a" for h in holders.values()):
+                break
+            time.sleep(0.2)
+        assert all(h == "replica-a" for h in holders.values()), holders
+        second = start("replica-b")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # a second replica joins: two apps each
+            holders = {
+                a: (i.holder if (i := read_lease(site.cluster, a, namespace=site.lease_namespace)) else None)
+                for a in apps
+            }
+            counts = sorted(list(holders.values()).count(r) for r in ("replica-a", "replica-b"))
+            if counts == [2, 2]:
+                break
+            time.sleep(0.2)
+        assert sorted(list(holders.values()).count(r) for r in ("replica-a", "replica-b")) == [2, 2], holders
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)

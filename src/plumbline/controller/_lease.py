@@ -13,7 +13,9 @@ when the holder last renewed it. Anyone may take a lease whose holder has not re
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import socket
 import threading
 import time
@@ -121,12 +123,14 @@ def try_acquire(
     *,
     namespace: str = LEASE_NAMESPACE,
     duration_s: int = LEASE_DURATION_S,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> bool:
     """Take or renew the app's lease for ``identity``. False if someone else holds it unexpired, or won
-    a race for it just now."""
+    a race for it just now. ``name`` and ``labels`` override the lease's (for replica heartbeats)."""
     ensure_namespace(cluster, namespace)
     moment = datetime.now(UTC)
-    name = lease_name(app)
+    name = name or lease_name(app)
     try:
         obj = cluster.request("GET", _path(namespace, name))
     except ApiFailure as failure:
@@ -135,7 +139,11 @@ def try_acquire(
         body = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {"name": name, "namespace": namespace, "labels": {"plumbline.dev/lease-app": app}},
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": labels or {"plumbline.dev/lease-app": app},
+            },
             "spec": {
                 "holderIdentity": identity,
                 "leaseDurationSeconds": duration_s,
@@ -272,3 +280,40 @@ def app_lease(
     finally:
         renewer.stop()
         release(cluster, app, who, namespace=namespace)
+
+
+REPLICA_LABEL = "plumbline.dev/replica"
+
+
+def _replica_lease(identity: str) -> str:
+    safe = re.sub(r"[^a-z0-9-]+", "-", identity.lower()).strip("-")[:40] or "replica"
+    return f"plumbline-replica-{safe}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+def heartbeat(cluster: Cluster, identity: str, *, namespace: str, duration_s: int) -> int:
+    """Renew this replica's own membership lease; return how many replicas are alive (this one
+    included), from the unexpired membership leases. Used to share apps out evenly."""
+    try_acquire(
+        cluster,
+        identity,
+        identity,
+        namespace=namespace,
+        duration_s=duration_s,
+        name=_replica_lease(identity),
+        labels={REPLICA_LABEL: "true"},
+    )
+    listed = cluster.request("GET", _path(namespace), query={"labelSelector": f"{REPLICA_LABEL}=true"})
+    moment = datetime.now(UTC)
+    alive = {
+        info.holder
+        for info in (_info("", item) for item in listed.get("items") or [])
+        if info.holder and not info.expired(moment)
+    }
+    alive.add(identity)
+    return len(alive)
+
+
+def release_replica(cluster: Cluster, identity: str, *, namespace: str) -> None:
+    """Leave the membership at once (a clean stop), so the others take a fair share sooner."""
+    with contextlib.suppress(ApiFailure, ClusterError):
+        cluster.request("DELETE", _path(namespace, _replica_lease(identity)))

@@ -33,7 +33,15 @@ from plumbline.cluster import ApiFailure, Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller import _pause
 from plumbline.controller._drift import counts_by_class, drift_of
-from plumbline.controller._lease import LEASE_DURATION_S, LEASE_NAMESPACE, Renewer, release, try_acquire
+from plumbline.controller._lease import (
+    LEASE_DURATION_S,
+    LEASE_NAMESPACE,
+    Renewer,
+    heartbeat,
+    release,
+    release_replica,
+    try_acquire,
+)
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
@@ -155,6 +163,7 @@ class Controller:
         self._heal: dict[str, _Heal] = {}
         self._reported_drift: dict[str, list[str]] = {}
         self._renewers: dict[str, Renewer] = {}
+        self._replicas: dict[str, tuple[int, float]] = {}
         self._queue: queue.Queue[str] = queue.Queue()
         self._queued: set[str] = set()
         self._queue_lock = threading.Lock()
@@ -207,12 +216,40 @@ class Controller:
             cluster = next(c for c in self._clusters.values() if c.server == server)
             for app in sorted(renewer.apps):
                 release(cluster, app, self.settings.identity, namespace=self.settings.lease_namespace)
+            release_replica(cluster, self.settings.identity, namespace=self.settings.lease_namespace)
         for cluster in self._clusters.values():
             cluster.close()
 
     # ---- one pass -----------------------------------------------------------------------------
 
+    def fair_share(self, cluster: Cluster) -> int:
+        """How many apps this replica should hold: all configured apps over the live replicas, rounded
+        up (membership refreshed every third of the lease duration)."""
+        moment = time.monotonic()
+        cached = self._replicas.get(cluster.server)
+        if cached is None or moment - cached[1] > self.settings.lease_duration_s / 3:
+            count = heartbeat(
+                cluster,
+                self.settings.identity,
+                namespace=self.settings.lease_namespace,
+                duration_s=self.settings.lease_duration_s,
+            )
+            self._replicas[cluster.server] = cached = (count, moment)
+        return -(-len(self.config.apps) // max(1, cached[0]))
+
     def holds(self, app: App, cluster: Cluster) -> bool:
+        """Take or renew ``app``'s lease — unless this replica already holds its fair share (then a
+        free app is left to the others, and one held beyond the share is given up, between passes)."""
+        renewer = self._renewer(cluster)
+        share = self.fair_share(cluster)
+        mine = app.name in renewer.apps
+        if not mine and len(renewer.apps) >= share:
+            return False
+        if mine and len(renewer.apps) > share:
+            renewer.discard(app.name)
+            release(cluster, app.name, self.settings.identity, namespace=self.settings.lease_namespace)
+            log(logging.INFO, f"gave the app up to another replica (fair share {share})", app=app.name)
+            return False
         held = try_acquire(
             cluster,
             app.name,
@@ -220,7 +257,6 @@ class Controller:
             namespace=self.settings.lease_namespace,
             duration_s=self.settings.lease_duration_s,
         )
-        renewer = self._renewer(cluster)
         if held and app.name not in renewer.apps:
             renewer.add(app.name)
             log(logging.INFO, "took the app's lease", app=app.name, identity=self.settings.identity)
