@@ -61,6 +61,37 @@ def namespace(dyn: Any) -> Iterator[str]:
         namespaces.delete(name=name)
 
 
+@pytest.fixture(scope="session")
+def users_services(control_plane: ControlPlane) -> None:
+    """Seed 04's world: the `users` namespace holds the PgBouncer Services another team runs, live.
+
+    Tests of the DB_HOST incident point at them; the references guard resolves them like any live
+    Service (and would block the sync if they were missing, as it should).
+    """
+    from plumbline.cluster import Cluster
+
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        ns = cluster.discovery.lookup("v1", "Namespace")
+        svc = cluster.discovery.lookup("v1", "Service")
+        assert ns is not None and svc is not None
+        cluster.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "users"}},
+            info=ns,
+            field_manager="another-team",
+        )
+        for name in ("pgbouncer", "pgbouncer-primary"):
+            cluster.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name, "namespace": "users"},
+                    "spec": {"selector": {"app": name}, "ports": [{"port": 5432, "targetPort": 6432}]},
+                },
+                info=svc,
+                field_manager="another-team",
+            )
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _integration_executed
     if report.when == "call" and "integration" in report.keywords and report.outcome != "skipped":

@@ -39,3 +39,9 @@ class ClusterError(PlumbError):
 
 class StoreError(PlumbError):
     """The history store cannot be read or written."""
+
+
+class RefusedError(PlumbError):
+    """plumbline's own rules refuse a write (the app is paused, say). Exit 1, like a guard's block."""
+
+    exit_code = 1

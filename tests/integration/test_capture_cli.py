@@ -17,7 +17,7 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 
 # `plumb` with the capture command, whether or not the root app registers it yet.
 PLUMB = """

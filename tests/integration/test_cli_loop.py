@@ -366,3 +366,25 @@ def test_a_guard_blocks_the_sync_and_an_override_is_recorded(
     assert by_trailer.returncode == 0, by_trailer.stdout + by_trailer.stderr
     latest = json.loads(ws.plumb("history", "orders", "-o", "json").stdout)[0]
     assert latest["flags"]["overrides"][0]["via"] == "trailer"
+
+
+def test_sync_refuses_a_paused_app_and_one_held_by_another_writer(
+    ws: Workspace, control_plane: ControlPlane
+) -> None:
+    from plumbline.controller import app_lease
+
+    namespace = unique("writer")
+    write(ws.repo / "apps" / "w" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    ws.commit("w")
+    ws.add_app("w", "apps/w", namespace)
+
+    paused = ws.plumb("pause", "w", "--reason", "incident 42", "--for", "30m")
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    refused = ws.plumb("sync", "w")
+    assert refused.returncode == 1 and "paused" in refused.stderr and "incident 42" in refused.stderr
+    assert ws.plumb("resume", "w").returncode == 0
+
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster, app_lease(cluster, "w", "replica-a"):
+        held = ws.plumb("sync", "w")
+    assert held.returncode == 1 and "replica-a" in held.stderr
+    assert ws.plumb("sync", "w").returncode == 0  # released: the sync goes through

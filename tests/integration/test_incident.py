@@ -16,7 +16,7 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 
 
 def git(repo: Path, *args: str) -> str:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from plumbline import __version__
-from plumbline.cli import capture, check, gitops, local
+from plumbline.cli import capture, check, controller, gitops, local
 from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -30,6 +30,7 @@ app.add_typer(local.app, name="local")
 gitops.register(app)
 check.register(app)
 capture.register(app)
+controller.register(app)
 
 
 @app.callback()

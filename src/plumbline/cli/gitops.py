@@ -6,6 +6,7 @@ Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import StrEnum
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
+from plumbline.errors import RefusedError
 from plumbline.plan import Action, Plan
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
@@ -262,10 +264,18 @@ def register(app: typer.Typer) -> None:
         """
         s = settings(ctx)
         target = s.app(name)
+        from plumbline.controller import app_lease, write_refusal
+
         with (
             engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
             Store.open() as store,
+            contextlib.ExitStack() as hold,
         ):
+            if not dry_run:
+                if why := write_refusal(store, target.name):
+                    raise RefusedError(f"not syncing: {why}")
+                # One writer per app: the same Lease the controller replicas take.
+                hold.enter_context(app_lease(cluster, target.name, wait_s=5))
             plan, report, record = engine.sync_app(
                 target,
                 cluster=cluster,
