@@ -128,7 +128,7 @@ def test_app_state_round_trip(tmp_path: Path) -> None:
 def plumb_audit(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PLUMBLINE_STORE": str(path), "NO_COLOR": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "plumbline.cli.controller", "audit", *args],
+        [sys.executable, "-m", "plumbline", "audit", *args],
         env=env,
         capture_output=True,
         text=True,
