@@ -14,6 +14,7 @@ their denials (in the plan item's ``error``) are reported here as blocks.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from typing import Any
@@ -55,10 +56,16 @@ _ADMISSION = re.compile(r"admission|ValidatingAdmissionPolicy|denied the request
 
 
 @cache
-def _compile(expression: str) -> Any:
+def _environment() -> Any:
+    """One CEL environment: building its parser costs a quarter of a second."""
     import celpy
 
-    env = celpy.Environment()
+    return celpy.Environment()
+
+
+@cache
+def _compile(expression: str) -> Any:
+    env = _environment()
     return env.program(env.compile(expression))
 
 
@@ -66,27 +73,38 @@ def _applies(policy: Policy, item: PlanItem) -> bool:
     return not policy.kinds or any(gk.matches(item.ref.group, item.ref.kind) for gk in policy.kinds)
 
 
-def _activation(item: PlanItem, context: GuardContext) -> dict[str, Any]:
-    import celpy
+_VARIABLES = ("object", "live", "containers", "app", "environment")
 
+
+@cache
+def _referenced(expression: str) -> frozenset[str]:
+    """The activation variables an expression names: only those are converted to CEL values."""
+    return frozenset(name for name in _VARIABLES if re.search(rf"\b{name}\b", expression))
+
+
+def _inputs(item: PlanItem, context: GuardContext, names: frozenset[str]) -> dict[str, Any]:
+    """The plain-data values of ``names`` for one object."""
     app = context.app
-    data = {
-        "object": item.desired,
-        "live": item.live,
-        "containers": [c for c, _ in containers(item.desired or {})],
-        "app": {
+    data: dict[str, Any] = {}
+    if "object" in names:
+        data["object"] = item.desired
+    if "live" in names:
+        data["live"] = item.live
+    if "containers" in names:
+        data["containers"] = [c for c, _ in containers(item.desired or {})]
+    if "app" in names:
+        data["app"] = {
             "name": app.name,
             "namespace": app.spec.destination.namespace,
             "project": app.spec.project,
             "environment": app.spec.environment,
-        },
-        "environment": {
+        }
+    if "environment" in names:
+        data["environment"] = {
             "name": context.environment.name,
             "protected": context.environment.spec.protected,
-        },
-    }
-    to_cel: Any = celpy.json_to_cel  # type: ignore[attr-defined]
-    return {key: to_cel(value) for key, value in data.items()}
+        }
+    return data
 
 
 def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
@@ -95,6 +113,7 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
     findings: list[Finding] = []
     policies = [*DEFAULT_PACK, *context.project.spec.policies]
     programs: dict[str, Any] = {}
+    verdicts: dict[tuple[str, str], bool | str] = {}
     for policy in policies:
         try:
             programs[policy.name] = _compile(policy.expression)
@@ -125,20 +144,20 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
             )
         if item.desired is None or item.action is Action.PRUNE:
             continue
-        activation: dict[str, Any] | None = None
         for policy in policies:
             program = programs.get(policy.name)
             if program is None or not _applies(policy, item):
                 continue
-            activation = activation or _activation(item, context)
-            try:
-                result = program.evaluate(activation)
-            except Exception as error:  # celpy raises several kinds for missing fields and bad types
-                findings.append(_failed(policy, item, f"could not be evaluated ({type(error).__name__})"))
-                continue
-            if isinstance(result, celpy.CELEvalError):  # type: ignore[attr-defined]
-                findings.append(_failed(policy, item, f"could not be evaluated ({result.args[0]})"))
-            elif not bool(result):
+            inputs = _inputs(item, context, _referenced(policy.expression))
+            # Objects often share what a policy reads (the same container spec in many workloads):
+            # evaluate each distinct input once.
+            key = (policy.name, json.dumps(inputs, sort_keys=True, default=str))
+            if key not in verdicts:
+                verdicts[key] = _evaluate(program, inputs)
+            outcome = verdicts[key]
+            if isinstance(outcome, str):
+                findings.append(_failed(policy, item, outcome))
+            elif not outcome:
                 findings.append(
                     Finding(
                         guard=NAME,
@@ -152,6 +171,20 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def _evaluate(program: Any, inputs: dict[str, Any]) -> bool | str:
+    """True or False, or why the expression could not be evaluated (a string)."""
+    import celpy
+
+    to_cel: Any = celpy.json_to_cel  # type: ignore[attr-defined]
+    try:
+        result = program.evaluate({name: to_cel(value) for name, value in inputs.items()})
+    except Exception as error:  # celpy raises several kinds for missing fields and bad types
+        return f"could not be evaluated ({type(error).__name__})"
+    if isinstance(result, celpy.CELEvalError):  # type: ignore[attr-defined]
+        return f"could not be evaluated ({result.args[0]})"
+    return bool(result)
 
 
 def _failed(policy: Policy, item: PlanItem, why: str) -> Finding:

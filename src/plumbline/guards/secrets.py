@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from plumbline.guards._model import Finding, GuardContext, Severity
@@ -38,19 +38,26 @@ def _plugins() -> tuple[Any, ...]:
 
 def detect(key: str, value: str) -> list[str]:
     """The kinds of secret ``value`` (under ``key``) looks like, e.g. ``["GitHub Token"]``; [] if none."""
-    if not value.strip() or _SOPS_MARK in value:
-        return []
     from detect_secrets.settings import default_settings
 
+    with default_settings():
+        return list(_detect(key, value))
+
+
+@lru_cache(maxsize=8192)
+def _detect(key: str, value: str) -> tuple[str, ...]:
+    """:func:`detect` inside detect-secrets' settings (entered once per check: entering is costly);
+    values repeated across objects are scanned once."""
+    if not value.strip() or _SOPS_MARK in value:
+        return ()
     kinds: list[str] = []
     lines = value[:_MAX_VALUE].splitlines() or [value]
-    with default_settings():
-        for number, line in enumerate([f"{key}: {json.dumps(lines[0])}", *lines[1:]], start=1):
-            for plugin in _plugins():
-                for secret in plugin.analyze_line(filename="manifest.yaml", line=line, line_number=number):
-                    if secret.type not in kinds:
-                        kinds.append(secret.type)
-    return kinds
+    for number, line in enumerate([f"{key}: {json.dumps(lines[0])}", *lines[1:]], start=1):
+        for plugin in _plugins():
+            for secret in plugin.analyze_line(filename="manifest.yaml", line=line, line_number=number):
+                if secret.type not in kinds:
+                    kinds.append(secret.type)
+    return tuple(kinds)
 
 
 def _plaintext_secret(item: PlanItem) -> Finding | None:
@@ -92,6 +99,13 @@ def _values(item: PlanItem) -> Iterator[tuple[str, str, str]]:
 
 
 def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
+    from detect_secrets.settings import default_settings
+
+    with default_settings():
+        return _check(plan)
+
+
+def _check(plan: Plan) -> list[Finding]:
     findings: list[Finding] = []
     for item in plan.items:
         if item.desired is None or item.action is Action.PRUNE:
@@ -102,7 +116,7 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
                 findings.append(found)
             continue
         for field, key, value in _values(item):
-            kinds = detect(key, value)
+            kinds = _detect(key, value)
             if kinds:
                 findings.append(
                     Finding(
