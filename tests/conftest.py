@@ -50,6 +50,15 @@ def dyn(api_client: Any) -> Any:
     return DynamicClient(api_client)
 
 
+@pytest.fixture(scope="session")
+def cluster(control_plane: ControlPlane) -> Iterator[Any]:
+    """plumbline's own API client on the session's control plane."""
+    from plumbline.cluster import Cluster
+
+    with Cluster(kubeconfig=control_plane.kubeconfig) as c:
+        yield c
+
+
 @pytest.fixture
 def namespace(dyn: Any) -> Iterator[str]:
     """A fresh namespace per test, deleted afterwards (without waiting for it to go)."""

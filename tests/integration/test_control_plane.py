@@ -205,34 +205,36 @@ def plumb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_plumb_local_up_status_down_as_a_user_would(tmp_path: Path, control_plane: ControlPlane) -> None:
     env = {**os.environ, "PLUMBLINE_STATE_DIR": str(tmp_path / "state")}
+    try:
+        up = plumb("local", "up", env=env)
+        assert up.returncode == 0, up.stderr
+        kubeconfig = tmp_path / "state" / "local" / "kubeconfig"
+        assert f"kubeconfig: {kubeconfig}" in up.stdout
+        assert "ready at https://127.0.0.1:" in up.stdout
+        started_in = float(up.stdout.split(" in ", 1)[1].split("s", 1)[0])
+        print(f"plumb local up: ready in {started_in:.1f}s")
 
-    up = plumb("local", "up", env=env)
-    assert up.returncode == 0, up.stderr
-    kubeconfig = tmp_path / "state" / "local" / "kubeconfig"
-    assert f"kubeconfig: {kubeconfig}" in up.stdout
-    assert "ready at https://127.0.0.1:" in up.stdout
-    started_in = float(up.stdout.split(" in ", 1)[1].split("s", 1)[0])
-    print(f"plumb local up: ready in {started_in:.1f}s")
+        again = plumb("local", "up", env=env)
+        assert again.returncode == 0 and "already running" in again.stdout
 
-    again = plumb("local", "up", env=env)
-    assert again.returncode == 0 and "already running" in again.stdout
+        status = plumb("local", "status", env=env)
+        assert status.returncode == 0, status.stdout
+        assert "ready" in status.stdout
 
-    status = plumb("local", "status", env=env)
-    assert status.returncode == 0, status.stdout
-    assert "ready" in status.stdout
+        from kubernetes import client, config
 
-    from kubernetes import client, config
+        api = config.new_client_from_config(config_file=str(kubeconfig))
+        names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace().items]
+        api.close()
+        assert "default" in names
 
-    api = config.new_client_from_config(config_file=str(kubeconfig))
-    names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace().items]
-    api.close()
-    assert "default" in names
+        pids = recorded_pids(tmp_path / "state" / "local")
+        down = plumb("local", "down", env=env)
+        assert down.returncode == 0 and "stopped" in down.stdout
+        assert not any(process_alive(pid) for pid in pids.values())
+        assert not (tmp_path / "state" / "local").exists()
 
-    pids = recorded_pids(tmp_path / "state" / "local")
-    down = plumb("local", "down", env=env)
-    assert down.returncode == 0 and "stopped" in down.stdout
-    assert not any(process_alive(pid) for pid in pids.values())
-    assert not (tmp_path / "state" / "local").exists()
-
-    after = plumb("local", "status", env=env)
-    assert after.returncode == 1 and "not running" in after.stdout
+        after = plumb("local", "status", env=env)
+        assert after.returncode == 1 and "not running" in after.stdout
+    finally:
+        plumb("local", "down", env=env)  # a failed assertion must not leave a detached plane running

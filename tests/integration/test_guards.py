@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from _guards_support import app, config_map, context
 
 from plumbline.cluster import Cluster
 from plumbline.guards import Severity, run_guards
-from plumbline.local import ControlPlane
 from plumbline.plan import Plan, build_plan
 from plumbline.sync import sync_plan
 
@@ -28,12 +26,6 @@ pytestmark = pytest.mark.integration
 class M:
     obj: dict[str, Any]
     file: str
-
-
-@pytest.fixture(scope="module")
-def cluster(control_plane: ControlPlane) -> Iterator[Cluster]:
-    with Cluster(kubeconfig=control_plane.kubeconfig) as c:
-        yield c
 
 
 def plan(cluster: Cluster, name: str, namespace: str, objs: list[dict[str, Any]]) -> Plan:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.errors import RenderError
-from plumbline.local import ControlPlane
 from plumbline.plan import APP_LABEL, TRACKING_ANNOTATION, Action, Plan, build_plan
 from plumbline.sync import Outcome, sync_plan
 
@@ -23,12 +21,6 @@ pytestmark = pytest.mark.integration
 class M:
     obj: dict[str, Any]
     file: str
-
-
-@pytest.fixture(scope="module")
-def cluster(control_plane: ControlPlane) -> Iterator[Cluster]:
-    with Cluster(kubeconfig=control_plane.kubeconfig) as c:
-        yield c
 
 
 def config_map(name: str, **data: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import pytest
 from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
-from plumbline.local import ControlPlane
 from plumbline.plan import Action, Plan, build_plan
 from plumbline.plan.attribution import Attribution
 from plumbline.plan.runtime import IgnoreRule
@@ -28,12 +26,6 @@ pytestmark = pytest.mark.integration
 class M:
     obj: dict[str, Any]
     file: str
-
-
-@pytest.fixture(scope="module")
-def cluster(control_plane: ControlPlane) -> Iterator[Cluster]:
-    with Cluster(kubeconfig=control_plane.kubeconfig) as c:
-        yield c
 
 
 def deployment(replicas: int) -> dict[str, Any]:
