@@ -7,7 +7,6 @@ CLI (and later the controller) run exactly the same steps.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -208,11 +207,6 @@ def sync_app(
     refused unless ``revert_drift``; that flag is recorded with the changes it reverted.
     """
     started = now()
-    if config is not None:
-        # The guards' one-time set-up is CPU work; overlap it with the plan's wait on the server.
-        from plumbline.guards import warm_up
-
-        threading.Thread(target=warm_up, args=(config, app), daemon=True, name="guards-warm-up").start()
     plan, rendered = plan_app(app, cluster=cluster, revision=revision, progress=progress, store=store)
     flags: dict[str, Any] = {
         "prune": prune,

@@ -18,7 +18,7 @@ A blocked plan applies only with an override naming each block (``--allow GUARD:
 or a ``Plumb-Allow: GUARD KIND/NAME`` commit trailer); the caller records ``overridden`` in history.
 """
 
-from plumbline.guards._gate import GateResult, gate, warm_up
+from plumbline.guards._gate import GateResult, gate
 from plumbline.guards._model import CheckoutInfo, Finding, GuardContext, Severity
 from plumbline.guards._reach import branches_containing, checkout_info
 from plumbline.guards._runner import GUARDS, run_guards
@@ -50,5 +50,4 @@ __all__ = [
     "parse_allow",
     "run_guards",
     "trailers",
-    "warm_up",
 ]

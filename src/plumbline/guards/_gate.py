@@ -60,22 +60,3 @@ def gate(
     allows = [parse_allow(text, reason=reason) for text in allow or []]
     blocking, overridden = apply_overrides(findings, allows, trailers(info.message, sha=info.sha))
     return GateResult(findings=findings, blocking=blocking, overridden=overridden)
-
-
-def warm_up(config: Config | None = None, app: App | None = None) -> None:
-    """Do the guards' slow one-time work (CEL parser, policy programs, secret detectors) ahead of time.
-
-    Meant for a background thread started before a plan is built: the process mostly waits on the
-    API server then, so this costs no wall time. Safe to call more than once.
-    """
-    from plumbline.guards import policy, secrets
-
-    policies = list(policy.DEFAULT_PACK)
-    if config is not None and app is not None:
-        policies += config.project(app.spec.project).spec.policies
-    for p in policies:
-        try:
-            policy._compile(p.expression)
-        except Exception:  # a broken expression is reported by the guard itself, with context
-            continue
-    secrets._plugins()
