@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -289,13 +288,3 @@ def _summary_line(report: SyncReport) -> str:
     counts = report.counts
     parts = [f"{n} {name}" for name, n in counts.items() if n]
     return ", ".join(parts) or "nothing to do"
-
-
-def age(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    seconds = max(0.0, (now() - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"

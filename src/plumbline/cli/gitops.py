@@ -413,7 +413,9 @@ def register(app: typer.Typer) -> None:
 def _ago(iso: str | None) -> str:
     from datetime import datetime
 
-    return engine.age(datetime.fromisoformat(iso)) if iso else ""
+    from plumbline.plan.age import age_in_words
+
+    return age_in_words(datetime.fromisoformat(iso)) if iso else ""
 
 
 def _print_drift(report: DriftReport) -> None:
