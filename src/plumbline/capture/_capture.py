@@ -156,7 +156,7 @@ def _capture_plain(
                     plan.unmapped.append(Unmapped(change, f"{file} is JSON; capture edits YAML files only"))
             continue
         old = _read(work, file)
-        yaml, loaded = yf.load_all(old)
+        _, loaded = yf.load_all(old)
         documents = [d for d in loaded if d is not None]
         changed = False
         for n in indices:
@@ -171,7 +171,7 @@ def _capture_plain(
                 captured.append(Captured(change, file, "edited in place"))
                 changed = True
         if changed:
-            edit = yf.edit(file, old, yf.dump_all(yaml, loaded))
+            edit = yf.edit(file, old, yf.rewrite(old, loaded))
             _write(work, edit)
             edits.append(edit)
     return edits, captured
@@ -291,7 +291,7 @@ def _set_image(
     ):
         return None
     before = kustomization.read_text(encoding="utf-8")
-    yaml, loaded = yf.load_all(before)
+    _, loaded = yf.load_all(before)
     document = loaded[0] if loaded else None
     images = document.get("images") if isinstance(document, dict) else None
     if not isinstance(images, list):
@@ -311,7 +311,7 @@ def _set_image(
             entry.pop(key, None)
         else:
             entry[key] = yf.safe_strings(value)
-    after = yf.dump_all(yaml, loaded)
+    after = yf.rewrite(before, loaded)
     kustomization.write_text(after, encoding="utf-8")
     try:
         objects = render(work, app_path, tool="kustomize")
@@ -334,14 +334,14 @@ def _free_name(directory: Path, stem: str) -> str:
 
 
 def _add_patches(text: str, names: list[str]) -> str:
-    yaml, loaded = yf.load_all(text)
+    _, loaded = yf.load_all(text)
     document = loaded[0]
     patches = document.get("patches")
     if patches is None:
         document["patches"] = patches = []
     for name in names:
         patches.append({"path": name})
-    return yf.dump_all(yaml, loaded)
+    return yf.rewrite(text, loaded)
 
 
 def _patch_identity(

@@ -139,10 +139,10 @@ def capture_helm(
         """The leaves that change when ``leaf`` becomes the marker (or why the render failed)."""
         if leaf not in experiments:
             file, path = leaf
-            yaml, loaded = yf.load_all(texts[file])
+            _, loaded = yf.load_all(texts[file])
             set_value(loaded[0], path, MARKER)
             target = safe_join(work, file)
-            target.write_text(yf.dump_all(yaml, loaded), encoding="utf-8")
+            target.write_text(yf.rewrite(texts[file], loaded), encoding="utf-8")
             try:
                 flat = _leaves_of(render_now())
                 experiments[leaf] = {
@@ -171,7 +171,7 @@ def capture_helm(
     edits: list[FileEdit] = []
     captured: list[Captured] = []
     for file, items in chosen.items():
-        yaml, loaded = yf.load_all(texts[file])
+        _, loaded = yf.load_all(texts[file])
         if not loaded or loaded[0] is None:
             loaded = [CommentedMap()]
         for (source, path), value, change in items:
@@ -181,7 +181,7 @@ def capture_helm(
             if source != file:
                 how += f" (overrides the chart's default in {posixpath.relpath(source, chart or '.')})"
             captured.append(Captured(change, file, how))
-        edit = yf.edit(file, texts[file], yf.dump_all(yaml, loaded))
+        edit = yf.edit(file, texts[file], yf.rewrite(texts[file], loaded))
         safe_join(work, file).write_text(edit.content, encoding="utf-8")
         edits.append(edit)
     return edits, captured

@@ -114,3 +114,200 @@ def edit(path: str, old: str | None, new: str) -> FileEdit:
         )
     )
     return FileEdit(path=path, content=new, diff=diff, created=old is None)
+
+
+# --- writing an edit back: only what changed --------------------------------------------------------
+
+_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
+
+
+def rewrite(old: str, documents: list[Any]) -> str:
+    """``old`` with the edits made to ``documents`` (its documents from :func:`load_all`), and nothing else.
+
+    A person's edit of one field changes one line; so does ours. A changed scalar is replaced where it
+    stands, in its own quoting style; every other byte of the file — a licence header before the first
+    ``---``, other documents, comments, each list's own indentation — stays as it was. A document whose
+    shape changed (a key or list item added or removed, a multi-line value) gets only the lines of that
+    change: the document is dumped before and after the edit, and the lines that differ are applied to
+    the original text. Only if they touch lines the dump would have written differently is that one
+    document written out whole, in its own detected style.
+    """
+    nodes = list(YAML(typ="rt").compose_all(io.StringIO(old)))
+    originals = load_all(old)[1]
+    if not (len(nodes) == len(originals) == len(documents)):
+        return dump_all(yaml_for(old), documents)  # cannot line documents up: never guess
+    spans: list[tuple[int, int, str]] = []  # (start, end, replacement) in ``old``
+    regions = _regions(old)
+    for node, original, document in zip(nodes, originals, documents, strict=True):
+        if _same(original, document):
+            continue
+        scalars: list[tuple[int, int, str]] = []
+        if node is not None and _scalar_edits(node, original, document, scalars):
+            spans += scalars
+            continue
+        region = _region_of(regions, node)
+        if region is None:
+            return dump_all(yaml_for(old), documents)
+        start, end = region
+        spans.append((start, end, _merge_document(old[start:end], original, document)))
+    new = old
+    for start, end, text in sorted(spans, reverse=True):
+        new = new[:start] + text + new[end:]
+    return new
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (type(a) is type(b) and a == b) or (a is None and b is None)
+
+
+def _scalar_edits(node: Any, original: Any, document: Any, out: list[tuple[int, int, str]]) -> bool:
+    """Collect the replacement of every changed scalar; False if anything but scalars changed."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if isinstance(node, MappingNode):
+        if not isinstance(original, dict) or not isinstance(document, dict):
+            return False
+        if list(original.keys()) != list(document.keys()) or len(node.value) != len(original):
+            return False
+        for (key, value), name in zip(node.value, original.keys(), strict=True):
+            if not isinstance(key, ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                return False
+            if not _scalar_edits(value, original[name], document[name], out):
+                return False
+        return True
+    if isinstance(node, SequenceNode):
+        if not isinstance(original, list) or not isinstance(document, list) or len(original) != len(document):
+            return False
+        if len(node.value) != len(original):
+            return False
+        triples = zip(node.value, original, document, strict=True)
+        return all(_scalar_edits(n, o, d, out) for n, o, d in triples)
+    if not isinstance(node, ScalarNode):
+        return False
+    if _same(original, document):
+        return True
+    if isinstance(document, dict | list) or node.anchor is not None:
+        return False
+    text = _scalar_text(document, node.style)
+    if text is None:
+        return False
+    out.append((node.start_mark.index, node.end_mark.index, text))
+    return True
+
+
+def _scalar_text(value: Any, style: str | None) -> str | None:
+    """``value`` as one YAML scalar in ``style`` (None: plain where safe), or None if it needs more than
+    one line or a style that cannot be kept."""
+    import json
+
+    if style in ("|", ">"):
+        return None
+    if isinstance(value, DoubleQuotedScalarString):
+        style = '"'
+    elif isinstance(value, SingleQuotedScalarString):
+        style = "'"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if not isinstance(value, str) or "\n" in value or "\r" in value:
+        return None
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if style is None and _plain_is_safe(value):
+        return value
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _plain_is_safe(value: str) -> bool:
+    """True if ``value`` written plain after ``key:`` reads back as that very string in YAML 1.1 and 1.2."""
+    if not value or value != value.strip() or isinstance(safe_strings(value), DoubleQuotedScalarString):
+        return False
+    try:
+        return bool(pyyaml.safe_load(f"k: {value}\n") == {"k": value})
+    except pyyaml.YAMLError:
+        return False
+
+
+def _regions(text: str) -> list[tuple[int, int]]:
+    """Each document's text, between the separator lines (``---``, ``...``), as (start, end) offsets."""
+    regions: list[tuple[int, int]] = []
+    start = offset = 0
+    for line in text.splitlines(keepends=True):
+        if _SEPARATOR.match(line.rstrip("\r\n")):
+            regions.append((start, offset))
+            start = offset + len(line)
+        offset += len(line)
+    regions.append((start, len(text)))
+    return regions
+
+
+def _region_of(regions: list[tuple[int, int]], node: Any) -> tuple[int, int] | None:
+    """The region holding ``node``; None if it starts on a separator line (``--- |``) or is missing."""
+    if node is None:
+        return None
+    index = node.start_mark.index
+    for start, end in regions:
+        if start <= index < end or (start == end == index):
+            return start, end
+    return None
+
+
+def _merge_document(text: str, original: Any, document: Any) -> str:
+    """``text`` (one document) with the lines that changed between ``original`` and ``document``."""
+    yaml = yaml_for(text)
+    yaml.explicit_start = False
+    before = dump_all(yaml, [original]).splitlines(keepends=True)
+    after = dump_all(yaml, [document])
+    merged = _apply_line_changes(before, after.splitlines(keepends=True), text.splitlines(keepends=True))
+    if merged is None:
+        return after
+    return "".join(merged)
+
+
+def _apply_line_changes(base: list[str], changed: list[str], ours: list[str]) -> list[str] | None:
+    """``ours`` with the changes from ``base`` to ``changed`` applied (a three-way merge by lines); None
+    where a change touches a line that ``ours`` has differently from ``base``.
+
+    Lines are matched without their indentation, and each change is shifted by the indentation
+    difference of the line it is anchored to: a file whose lists sit two columns deeper than the dump's
+    gets its new list item two columns deeper too.
+    """
+    stripped = [line.strip() for line in ours]
+    to_ours: dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(None, [line.strip() for line in base], stripped, autojunk=False)
+    for tag, i1, i2, j1, _ in matcher.get_opcodes():
+        if tag == "equal":
+            to_ours.update({i1 + k: j1 + k for k in range(i2 - i1)})
+    result = list(ours)
+    hunks = difflib.SequenceMatcher(None, base, changed, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in reversed(hunks):
+        if tag == "equal":
+            continue
+        if i1 < i2:
+            where = [to_ours.get(i) for i in range(i1, i2)]
+            first = where[0]
+            if first is None or where != list(range(first, first + (i2 - i1))):
+                return None
+            anchor, at, span = i1, first, i2 - i1
+        elif i1 - 1 in to_ours:
+            anchor, at, span = i1 - 1, to_ours[i1 - 1] + 1, 0
+        elif i1 in to_ours:
+            anchor, at, span = i1, to_ours[i1], 0
+        else:
+            return None
+        shift = _indent(ours[to_ours[anchor]]) - _indent(base[anchor])
+        result[at : at + span] = [_shifted(line, shift) for line in changed[j1:j2]]
+    return result
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _shifted(line: str, shift: int) -> str:
+    if shift >= 0 or not line.strip():
+        return " " * shift + line if line.strip() else line
+    return line[min(-shift, _indent(line)) :]
