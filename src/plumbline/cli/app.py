@@ -6,11 +6,14 @@ Exit codes follow diff(1) and DESIGN.md: 0 ok / no changes, 1 changes found or b
 
 from __future__ import annotations
 
+import inspect
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from plumbline import __version__
 from plumbline.cli import capture, check, controller, gitops, local
@@ -18,8 +21,40 @@ from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def whole_sentences(text: str | None) -> str | None:
+    """``text`` with the line breaks inside each paragraph removed (``\\b`` paragraphs kept as written).
+
+    Docstrings are wrapped at the source's line length; Typer's rich help keeps those breaks in the
+    command list and in every paragraph after the first, so sentences broke mid-line. The terminal
+    wraps the joined paragraphs at its own width instead.
+    """
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines()) for p in paragraphs
+    )
+
+
+def _unwrap(command: Any) -> None:  # a click command (Typer vendors click)
+    command.help = whole_sentences(command.help)
+    command.short_help = whole_sentences(command.short_help)
+    for sub in getattr(command, "commands", {}).values():
+        _unwrap(sub)
+
+
+class _Plumb(TyperGroup):
+    """The root group: every command's help (nested groups too) is made of whole sentences."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _unwrap(self)
+
+
 app = typer.Typer(
     name="plumb",
+    cls=_Plumb,
     help="plumbline: GitOps for Kubernetes that shows where a cluster leaves Git, and what a sync "
     "would really do about it.",
     no_args_is_help=True,
