@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -447,3 +449,25 @@ def test_example_app_is_namespace_less_plain_yaml() -> None:
     assert container["envFrom"] == [{"configMapRef": {"name": "guestbook-env"}}]
     assert {"DB_HOST", "INVENTORY_SERVICE_URL"} <= set(objects["ConfigMap", "guestbook-env"]["data"])
     assert objects["Service", "guestbook"]["spec"]["ports"][0]["port"] == 80
+
+
+@pytest.mark.parametrize("text", ["", "# nothing here yet\n", "---\n# only comments\n---\n", "~\n"])
+def test_an_empty_config_file_is_an_error_naming_it(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path / "plumbline.yaml", text)
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}: declares nothing: the file is empty")
+    # In a folder too: an empty file there is not silently skipped.
+    folder = tmp_path / "conf"
+    write(folder / "apps.yaml", app_doc())
+    empty = write(folder / "later.yaml", text)
+    assert [p.split(":")[0] for p in problems_of(folder)] == [str(empty)]
+
+
+def test_an_empty_config_file_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path / "plumbline.yaml", "---\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "plumbline", "--config", str(path), "apps"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert f"{path}: declares nothing" in done.stderr
+

@@ -249,17 +249,29 @@ def _cross_check(declared: list[_Declared], problems: list[Problem]) -> Config:
     )
 
 
+_EMPTY = (
+    "declares nothing: the file is empty (or holds only comments, '---' or null documents); "
+    "a configuration file declares Projects, Environments and Apps, or is removed"
+)
+
+
 def load_config(path: Path) -> Config:
     """Load and check a configuration file (multi-document YAML) or folder (every YAML file inside).
 
     Raises :class:`InvalidConfigError` (a ConfigError) listing every problem, each naming file, line,
-    object and field; ConfigError if ``path`` does not exist or a folder holds no YAML files.
+    object and field (a file that declares nothing is one); ConfigError if ``path`` does not exist or
+    a folder holds no YAML files.
     """
     problems: list[Problem] = []
     declared: list[_Declared] = []
     files = config_files(path)
     for file in files:
-        for data, plain, line in _read(file, problems):
+        before = len(problems)
+        documents = _read(file, problems)
+        if not documents and len(problems) == before:
+            # An empty file would otherwise load as a configuration with no apps, silently.
+            problems.append(Problem(str(file), None, None, None, _EMPTY))
+        for data, plain, line in documents:
             found = _declare(data, plain, file=str(file), line=line, problems=problems)
             if found is not None:
                 declared.append(found)
