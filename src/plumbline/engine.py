@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Config, Tool
+from plumbline.config import App, Config, Project
 from plumbline.config._model import IgnoreDifference
 from plumbline.errors import ClusterError
 from plumbline.local import local_dir
@@ -22,7 +22,7 @@ from plumbline.plan import ObjectRef, Plan, build_plan
 from plumbline.plan.attribution import NEEDS_CONSENT, FieldChange
 from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.runtime import IgnoreRule
-from plumbline.render import HelmOptions, Manifest, render
+from plumbline.render import Manifest, helm_options, render
 from plumbline.source import Checkout, fetch
 from plumbline.store import Store, SyncRecord, SyncResult, current_actor, now
 from plumbline.sync import SyncReport, sync_plan
@@ -74,27 +74,26 @@ class Rendered:
     manifests: list[Manifest]
 
 
-def render_app(app: App, *, revision: str | None = None, progress: Progress = _quiet) -> Rendered:
-    """Fetch the app's source at ``revision`` (default: its targetRevision) and render it."""
+def render_app(
+    app: App, *, revision: str | None = None, progress: Progress = _quiet, project: Project | None = None
+) -> Rendered:
+    """Fetch the app's source at ``revision`` (default: its targetRevision) and render it.
+
+    ``project`` (the app's) may allow remote kustomize bases and Helm dependencies
+    (``spec.allowRemoteSources``); without it, every remote source is refused.
+    """
     source = app.spec.source
     wanted = revision or source.target_revision
     progress(f"fetching {source.repo_url} at {wanted}")
     checkout = fetch(source.repo_url, wanted)
     progress(f"rendering {source.path} at {checkout.sha[:12]}")
-    helm = None
-    if source.helm is not None or source.tool is Tool.HELM:
-        settings = source.helm
-        helm = HelmOptions(
-            release_name=(settings.release_name if settings and settings.release_name else app.name),
-            value_files=tuple(settings.value_files) if settings else (),
-            values=dict(settings.values) if settings else {},
-        )
     manifests = render(
         checkout.root,
         source.path,
         tool=source.tool.value,
-        helm=helm,
+        helm=helm_options(app),
         namespace=app.spec.destination.namespace,
+        allow_remote=tuple(project.spec.allow_remote_sources) if project else (),
     )
     if app.spec.sync_options.create_namespace:
         namespace = app.spec.destination.namespace
@@ -143,10 +142,12 @@ def plan_app(
     revision: str | None = None,
     progress: Progress = _quiet,
     store: Store | None = None,
+    project: Project | None = None,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
-    of the last successful sync (three-way); without, against managedFields alone."""
-    rendered = render_app(app, revision=revision, progress=progress)
+    of the last successful sync (three-way); without, against managedFields alone. ``project``: see
+    :func:`render_app`."""
+    rendered = render_app(app, revision=revision, progress=progress, project=project)
     plan = build_plan(
         cluster=cluster,
         app=app.name,
@@ -206,7 +207,10 @@ def sync_app(
     refused unless ``revert_drift``; that flag is recorded with the changes it reverted.
     """
     started = now()
-    plan, rendered = plan_app(app, cluster=cluster, revision=revision, progress=progress, store=store)
+    project = config.project(app.spec.project) if config is not None else None
+    plan, rendered = plan_app(
+        app, cluster=cluster, revision=revision, progress=progress, store=store, project=project
+    )
     flags: dict[str, Any] = {
         "prune": prune,
         "force_conflicts": force_conflicts,

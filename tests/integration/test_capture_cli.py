@@ -194,7 +194,7 @@ KUSTOMIZE = {
 @pytest.mark.parametrize(
     ("layout", "app", "extra", "config_map", "edited"),
     [
-        ("helm", CHART, "    helm:\n      valueFiles: [values-prod.yaml]\n", "users-api-env",
+        ("helm", CHART, "    helm:\n      valueFiles: [users-api/values-prod.yaml]\n", "users-api-env",
          "users-api/values-prod.yaml"),
         ("kustomize", KUSTOMIZE, "", "users-api-env-prod",
          "users-api/prod/capture-configmap-users-api-env-prod.yaml"),

@@ -222,7 +222,7 @@ spec:
         "web",
         "charts/web",
         unique("helm"),
-        extra="    helm:\n      releaseName: web\n      valueFiles: [values-prod.yaml]\n",
+        extra="    helm:\n      releaseName: web\n      valueFiles: [charts/web/values-prod.yaml]\n",
     )
     write(chart / "values.yaml", "image: nginx:1.27\nreplicas: 1\ngreeting: hello there\n")
     loop(ws, "web", "new greeting")

@@ -390,7 +390,7 @@ spec:
 """,
 }
 
-PROD = HelmOptions(release_name="users-api", value_files=("values-prod.yaml",))
+PROD = HelmOptions(release_name="users-api", value_files=("charts/users-api/values-prod.yaml",))
 
 
 @pytest.fixture

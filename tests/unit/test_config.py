@@ -188,7 +188,8 @@ def test_relative_local_paths_resolve_against_the_config_file(folder: Path, tmp_
     assert inventory.spec.source.repo_url == str(folder / "repos" / "inventory")
     assert inventory.spec.destination.kubeconfig == str(folder / "kube" / "test.yaml")
     assert inventory.spec.source.helm is not None
-    assert inventory.spec.source.helm.release_name == "inventory"  # defaults to the App's name
+    assert inventory.spec.source.helm.release_name is None
+    assert inventory.release_name == "inventory"  # defaults to the App's name
     assert inventory.spec.source.helm.values == {"replicas": 2}
     # URLs and scp-like addresses are left alone
     assert load_config(folder).app("orders").spec.source.repo_url.startswith("https://")
@@ -471,3 +472,17 @@ def test_an_empty_config_file_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{path}: declares nothing" in done.stderr
 
+
+def test_allow_remote_sources_is_a_list_of_url_globs(tmp_path: Path) -> None:
+    project = """\
+    apiVersion: plumbline.dev/v1alpha1
+    kind: Project
+    metadata: {name: shop}
+    spec:
+      allowRemoteSources: ["https://github.com/shop/*", ""]
+    """
+    [problem] = problems_of(write(tmp_path / "p.yaml", project))
+    assert "Project/shop: spec.allowRemoteSources" in problem and "must be a URL glob" in problem
+    config = load_config(write(tmp_path / "p.yaml", project.replace(', ""', "")))
+    assert config.project("shop").spec.allow_remote_sources == ["https://github.com/shop/*"]
+    assert DEFAULT_PROJECT.spec.allow_remote_sources == []  # offline unless a Project says otherwise

@@ -392,6 +392,9 @@ spec:
 }
 
 
+WEB = HelmOptions(release_name="web")
+
+
 @pytest.fixture
 def chart_repo(tmp_path: Path) -> Path:
     return write(tmp_path / "repo", CHART)
@@ -399,7 +402,7 @@ def chart_repo(tmp_path: Path) -> Path:
 
 def test_helm_chart_with_a_values_file(chart_repo: Path) -> None:
     options = HelmOptions(
-        release_name="shop", value_files=("../../envs/prod/values.yaml",), values={"image": "nginx:1.28"}
+        release_name="shop", value_files=("envs/prod/values.yaml",), values={"image": "nginx:1.28"}
     )
     manifests = render(chart_repo, "charts/web", helm=options, namespace="prod")
     assert refs(manifests) == [
@@ -423,9 +426,9 @@ def test_helm_chart_with_a_values_file(chart_repo: Path) -> None:
 def test_helm_ignores_the_user_s_helm_environment(chart_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HELM_NAMESPACE", "somewhere-else")
     monkeypatch.setenv("HELM_CONFIG_HOME", str(chart_repo / "must-not-be-created"))
-    manifests = render(chart_repo, "charts/web")
+    manifests = render(chart_repo, "charts/web", helm=WEB)
     deployment = next(m for m in manifests if m.kind == "Deployment")
-    assert deployment.name == "web-web"  # release named after the folder by default
+    assert deployment.name == "web-web"
     assert deployment.namespace == "default"
     assert not (chart_repo / "must-not-be-created").exists()
 
@@ -433,7 +436,8 @@ def test_helm_ignores_the_user_s_helm_environment(chart_repo: Path, monkeypatch:
 @pytest.mark.parametrize(
     ("value_file", "expected"),
     [
-        ("../../../outside.yaml", "leads outside the repository"),
+        ("../outside.yaml", "leads outside the repository"),
+        ("charts/../../outside.yaml", "leads outside the repository"),
         ("/etc/hostname", "is absolute"),
         ("https://example.com/values.yaml", "only files from inside the repository"),
         ("nope.yaml", "does not exist in the repository"),
@@ -456,23 +460,213 @@ def test_helm_value_file_through_a_symlink_out_of_the_repository_is_refused(char
         render(
             chart_repo,
             "charts/web",
-            helm=HelmOptions(release_name="x", value_files=("../../envs/prod/linked.yaml",)),
+            helm=HelmOptions(release_name="x", value_files=("envs/prod/linked.yaml",)),
         )
 
 
-def test_helm_chart_with_a_dependency_not_vendored_fails_without_network(chart_repo: Path) -> None:
+def test_helm_dependency_from_a_remote_repository_is_refused_unless_the_project_allows_it(
+    chart_repo: Path,
+) -> None:
+    repository = "https://127.0.0.1:9/charts"  # loopback, nothing listens: fails at once if fetched
     write(
         chart_repo,
         {
             "charts/web/Chart.yaml": "apiVersion: v2\nname: webapp\nversion: 0.1.0\ndependencies:\n"
-            "- name: redis\n  version: 1.2.3\n  repository: https://charts.example.com\n"
+            f"- name: redis\n  version: 1.2.3\n  repository: {repository}\n"
         },
     )
     with pytest.raises(RenderError) as caught:
-        render(chart_repo, "charts/web")
+        render(chart_repo, "charts/web", helm=WEB)
     message = str(caught.value)
-    assert message.startswith("helm template charts/web failed")
-    assert "missing in charts/ directory: redis" in message
+    assert message.startswith(
+        f"charts/web/Chart.yaml: dependency 'redis' comes from the remote repository {repository!r}"
+    )
+    assert "not vendored in charts/web/charts/" in message and "spec.allowRemoteSources" in message
+    with pytest.raises(RenderError, match=r"spec\.allowRemoteSources"):
+        render(chart_repo, "charts/web", helm=WEB, allow_remote=("https://charts.example.com/*",))
+    # Allowed: helm is run to download it (offline here, so it fails with its own message), on a copy.
+    with pytest.raises(RenderError) as caught:
+        render(chart_repo, "charts/web", helm=WEB, allow_remote=("https://127.0.0.1:9/*",))
+    assert str(caught.value).startswith(
+        "helm dependency update charts/web (allowed: https://127.0.0.1:9/charts) failed"
+    )
+    assert 'Unable to get an update from the "https://127.0.0.1:9/charts" chart repository' in str(
+        caught.value
+    )
+    assert not (chart_repo / "charts/web/charts").exists()  # the checkout is not written to
+
+
+def test_helm_dependency_vendored_in_charts_needs_no_network(chart_repo: Path) -> None:
+    write(
+        chart_repo,
+        {
+            "charts/web/Chart.yaml": "apiVersion: v2\nname: webapp\nversion: 0.1.0\ndependencies:\n"
+            "- name: redis\n  version: 1.2.3\n  repository: https://charts.example.com\n",
+            "charts/web/charts/redis/Chart.yaml": "apiVersion: v2\nname: redis\nversion: 1.2.3\n",
+            "charts/web/charts/redis/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+            "metadata:\n  name: {{ .Release.Name }}-redis\n",
+        },
+    )
+    manifests = render(chart_repo, "charts/web", helm=WEB)
+    assert "ConfigMap/web-redis" in refs(manifests)
+
+
+def test_helm_chart_without_options_is_refused_rather_than_named_by_folder(chart_repo: Path) -> None:
+    with pytest.raises(RenderError, match="is a Helm chart, but no Helm options"):
+        render(chart_repo, "charts/web")
+
+
+def test_helm_value_files_are_relative_to_the_repository_not_the_chart(chart_repo: Path) -> None:
+    write(chart_repo, {"charts/web/values-prod.yaml": "replicas: 4\n"})
+    options = HelmOptions(release_name="web", value_files=("charts/web/values-prod.yaml",))
+    deployment = next(m for m in render(chart_repo, "charts/web", helm=options) if m.kind == "Deployment")
+    assert deployment.obj["spec"]["replicas"] == 4
+    # Written relative to the chart, it is not found, and the error says what was meant.
+    with pytest.raises(RenderError) as caught:
+        render(
+            chart_repo, "charts/web", helm=HelmOptions(release_name="web", value_files=("values-prod.yaml",))
+        )
+    assert str(caught.value) == (
+        "helm value file 'values-prod.yaml' does not exist in the repository; value files are relative "
+        "to the repository root: did you mean 'charts/web/values-prod.yaml'?"
+    )
+
+
+def test_the_release_name_is_the_app_s_everywhere(tmp_path: Path) -> None:
+    """App ``shop-prod`` with its chart in ``charts/shop``: every render is release ``shop-prod``."""
+    repo = write(
+        tmp_path / "repo",
+        {
+            "charts/shop/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+            "charts/shop/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+            "  name: {{ .Release.Name }}-config\ndata:\n  replicas: {{ .Values.replicas | quote }}\n",
+            "envs/prod/values.yaml": "replicas: 3\n",
+        },
+    )
+    git_env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a",
+               "GIT_COMMITTER_EMAIL": "a@x"}  # fmt: skip
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "chart"]):
+        subprocess.run(["git", *args], cwd=repo, env=git_env, check=True)
+    from plumbline.config import App
+    from plumbline.engine import render_app
+    from plumbline.render import helm_options
+
+    def app(helm: dict[str, object] | None) -> App:
+        source: dict[str, object] = {"repoURL": str(repo), "targetRevision": "main", "path": "charts/shop"}
+        if helm is not None:
+            source["helm"] = helm
+        return App.model_validate(
+            {"apiVersion": "plumbline.dev/v1alpha1", "kind": "App", "metadata": {"name": "shop-prod"},
+             "spec": {"source": source, "destination": {"namespace": "shop"}}}
+        )  # fmt: skip
+
+    for shop_prod in (app(None), app({"valueFiles": ["envs/prod/values.yaml"]})):
+        assert shop_prod.release_name == "shop-prod"
+        assert helm_options(shop_prod).release_name == "shop-prod"
+        [config_map] = render_app(shop_prod).manifests
+        assert config_map.name == "shop-prod-config"
+    assert config_map.obj["data"]["replicas"] == "3"  # the value file outside the chart's folder
+    renamed = app({"releaseName": "shop"})
+    assert [m.name for m in render_app(renamed).manifests] == ["shop-config"]
+
+
+RANDOM_PASSWORD = """{{- $existing := lookup "v1" "Secret" .Release.Namespace "db" }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+data:
+{{- if $existing }}
+  password: {{ index $existing.data "password" }}
+{{- else }}
+  password: {{ .Values.password | default (randAlphaNum 16) | b64enc | quote }}
+{{- end }}
+"""
+
+
+def test_a_chart_that_generates_a_new_password_every_render_is_refused(chart_repo: Path) -> None:
+    write(chart_repo, {"charts/web/templates/secret.yaml": RANDOM_PASSWORD})
+    with pytest.raises(RenderError) as caught:
+        render(chart_repo, "charts/web", helm=WEB, namespace="shop")
+    message = str(caught.value)
+    assert message.startswith("helm template charts/web renders differently every time: Secret/db")
+    assert "(charts/web/templates/secret.yaml): data.password" in message
+    assert "never converge" in message
+    assert "generates values (charts/web/templates/secret.yaml:10)" in message
+    assert "calls lookup (charts/web/templates/secret.yaml:1)" in message
+    # With the value set, the same chart renders the same every time, and is accepted.
+    fixed = HelmOptions(release_name="web", values={"password": "from-a-value-file"})
+    [secret] = [m for m in render(chart_repo, "charts/web", helm=fixed) if m.kind == "Secret"]
+    assert secret.obj["data"]["password"] == "ZnJvbS1hLXZhbHVlLWZpbGU="
+
+
+# --- remote sources ---
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "field", "url"),
+    [
+        ("resources:\n- https://github.com/org/repo//base?ref=v1\n", "resources", "https://github.com/org/repo//base?ref=v1"),
+        ("resources:\n- github.com/org/repo/base?ref=v1\n", "resources", "github.com/org/repo/base?ref=v1"),
+        ("bases:\n- git@github.com:org/repo.git//base\n", "bases", "git@github.com:org/repo.git//base"),
+        ("components:\n- git::https://example.com/c.git\n", "components", "git::https://example.com/c.git"),
+        ("resources:\n- ../../base\npatches:\n- path: https://example.com/p.yaml\n", "patches.path",
+         "https://example.com/p.yaml"),
+        ("resources:\n- ../../base\nconfigMapGenerator:\n- name: c\n  files:\n  - k=https://example.com/f\n",
+         "configMapGenerator.files", "k=https://example.com/f"),
+    ],
+)  # fmt: skip
+def test_kustomize_remote_bases_are_refused(
+    kustomize_repo: Path, kustomization: str, field: str, url: str
+) -> None:
+    write(kustomize_repo, {"overlays/remote/kustomization.yaml": kustomization})
+    with pytest.raises(RenderError) as caught:
+        render(kustomize_repo, "overlays/remote")
+    assert str(caught.value) == (
+        f"overlays/remote/kustomization.yaml: {field} entry {url!r} is remote; renders are offline, so it "
+        "is not downloaded. Vendor it into the repository, or allow it in the App's Project: "
+        "spec.allowRemoteSources with a URL glob that matches it."
+    )
+
+
+def test_kustomize_remote_base_behind_a_local_base_is_refused(kustomize_repo: Path) -> None:
+    write(
+        kustomize_repo,
+        {
+            "overlays/mid/kustomization.yaml": "resources:\n- ../../base\n- https://example.com/x.yaml\n",
+            "overlays/top/kustomization.yaml": "resources:\n- ../mid\n",
+        },
+    )
+    with pytest.raises(RenderError, match=r"^overlays/mid/kustomization\.yaml: resources entry 'https://"):
+        render(kustomize_repo, "overlays/top")
+
+
+def test_render_tools_get_no_network_unless_allowed(tmp_path: Path) -> None:
+    """The last line of defence, for a remote reference the checks above would miss: Git may use only
+    local repositories, and HTTP(S) goes to a proxy address nothing listens on."""
+    from plumbline.render._run import isolated_env
+
+    done = subprocess.run(
+        ["git", "ls-remote", "https://github.com/kubernetes-sigs/kustomize"],
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "transport 'https' not allowed" in done.stderr
+    assert isolated_env(tmp_path)["HTTPS_PROXY"] == "http://127.0.0.1:9"
+    assert "HTTPS_PROXY" not in isolated_env(tmp_path, network=True) or os.environ.get("HTTPS_PROXY")
+
+
+def test_kustomize_remote_base_allowed_by_the_project_is_fetched(kustomize_repo: Path) -> None:
+    url = "https://127.0.0.1:9/x.yaml"  # loopback, nothing listens: fails at once
+    write(kustomize_repo, {"overlays/remote/kustomization.yaml": f"resources:\n- ../../base\n- {url}\n"})
+    with pytest.raises(RenderError, match=r"spec\.allowRemoteSources"):
+        render(kustomize_repo, "overlays/remote", allow_remote=("https://github.com/*",))
+    with pytest.raises(RenderError) as caught:
+        render(kustomize_repo, "overlays/remote", allow_remote=("https://127.0.0.1:9/*",))
+    message = str(caught.value)
+    assert message.startswith("kustomize build overlays/remote failed") and "127.0.0.1:9" in message
 
 
 def test_a_failing_template_reports_helm_s_message(chart_repo: Path) -> None:
@@ -480,4 +674,4 @@ def test_a_failing_template_reports_helm_s_message(chart_repo: Path) -> None:
         chart_repo, {"charts/web/templates/need.yaml": '{{ required "set .Values.domain" .Values.domain }}\n'}
     )
     with pytest.raises(RenderError, match=r"set \.Values\.domain"):
-        render(chart_repo, "charts/web")
+        render(chart_repo, "charts/web", helm=WEB)

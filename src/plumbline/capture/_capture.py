@@ -74,11 +74,12 @@ def capture_changes(
         elif tool == "helm":
             from plumbline.capture._helm import capture_helm
 
-            options = helm or HelmOptions(release_name=Path(app_path).name or "release")
+            if helm is None:
+                raise RenderError(f"capture: {app_path!r} is a Helm chart, but no Helm options were given")
             edits, captured = capture_helm(
                 work,
                 app_path,
-                options=options,
+                options=helm,
                 namespace=namespace,
                 manifests=manifests,
                 by_manifest=by_manifest,

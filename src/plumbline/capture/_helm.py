@@ -27,7 +27,7 @@ from plumbline.capture._fields import ABSENT, PathError, get, set_value, strateg
 from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
 from plumbline.errors import PlumbError
 from plumbline.plan.attribution import FieldChange
-from plumbline.render import HelmOptions, Manifest, render
+from plumbline.render import HelmOptions, Manifest, render, value_file_path
 from plumbline.source import safe_join
 
 MARKER = "plumbline-capture-marker-7c1f0e"
@@ -111,10 +111,11 @@ def capture_helm(
     plan: CapturePlan,
 ) -> tuple[list[FileEdit], list[Captured]]:
     chart = app_path if app_path not in ("", ".") else ""
-    names = list(options.value_files) or (
-        ["values.yaml"] if safe_join(work, posixpath.join(chart, "values.yaml")).is_file() else []
+    files = [value_file_path(name) for name in options.value_files] or (
+        [posixpath.normpath(posixpath.join(chart, "values.yaml"))]
+        if safe_join(work, posixpath.join(chart, "values.yaml")).is_file()
+        else []
     )
-    files = [posixpath.normpath(posixpath.join(chart, name)) for name in names]
     # With value files, the chart's defaults are never edited (other environments share them), but a
     # default proven to feed the field is overridden in the app's last value file (the one that wins).
     defaults = posixpath.normpath(posixpath.join(chart, "values.yaml"))

@@ -33,7 +33,7 @@ from plumbline.capture._capture import SourceTool
 from plumbline.capture._model import is_secret
 from plumbline.cli.gitops import OUTPUT, REVISION, Output, emit_json, err, out, progress, settings
 from plumbline.config import App, Tool
-from plumbline.render import HelmOptions, detect
+from plumbline.render import detect, helm_options
 from plumbline.source import safe_join
 from plumbline.store import Store, current_actor
 
@@ -67,7 +67,12 @@ def register(app: typer.Typer) -> None:
             Store.open() as store,
         ):
             plan, rendered = engine.plan_app(
-                target, cluster=cluster, revision=revision, progress=progress, store=store
+                target,
+                cluster=cluster,
+                revision=revision,
+                progress=progress,
+                store=store,
+                project=s.config.project(target.spec.project),
             )
         changes = [c for item in plan.items for c in item.changes if c.attribution in CAPTURABLE]
         source = target.spec.source
@@ -79,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 checkout_root=checkout.root,
                 app_path=source.path,
                 tool=_tool(target, checkout.root),
-                helm=_helm(target),
+                helm=helm_options(target),
                 manifests=[m for m in rendered.manifests if m.file != engine.CREATE_NAMESPACE_SOURCE],
                 changes=changes,
                 namespace=target.spec.destination.namespace,
@@ -108,19 +113,6 @@ def _tool(app: App, root: Path) -> SourceTool:
     if tool is Tool.AUTO:
         return detect(safe_join(root, app.spec.source.path))
     return cast(SourceTool, tool.value)
-
-
-def _helm(app: App) -> HelmOptions | None:
-    """The same options :func:`plumbline.engine.render_app` renders with."""
-    source = app.spec.source
-    if source.helm is None and source.tool is not Tool.HELM:
-        return None
-    settings_ = source.helm
-    return HelmOptions(
-        release_name=(settings_.release_name if settings_ and settings_.release_name else app.name),
-        value_files=tuple(settings_.value_files) if settings_ else (),
-        values=dict(settings_.values) if settings_ else {},
-    )
 
 
 def _author() -> str:

@@ -75,11 +75,12 @@ def check_app(app: App, config: Config, *, base: str, head: str) -> AppCheck:
     """Render ``app`` at both revisions and run the offline guards. Raises for a head that will not render."""
     from plumbline.engine import render_app
 
-    rendered = render_app(app, revision=head)
+    project = config.project(app.spec.project)
+    rendered = render_app(app, revision=head, project=project)
     before: list[Manifest] = []
     base_sha: str | None = None
     try:
-        old = render_app(app, revision=base)
+        old = render_app(app, revision=base, project=project)
         before, base_sha = old.manifests, old.checkout.sha
     except (RenderError, SourceError):
         pass  # a new app, or a base that never rendered: everything in head is a create

@@ -221,7 +221,12 @@ def register(app: typer.Typer) -> None:
             Store.open() as store,
         ):
             plan, _ = engine.plan_app(
-                target, cluster=cluster, revision=revision, progress=progress, store=store
+                target,
+                cluster=cluster,
+                revision=revision,
+                progress=progress,
+                store=store,
+                project=s.config.project(target.spec.project),
             )
         if output is Output.JSON:
             emit_json(plan_to_dict(plan))
@@ -340,7 +345,12 @@ def register(app: typer.Typer) -> None:
                 row: dict[str, Any] = {"app": target.name, "mode": target.spec.mode.value}
                 try:
                     with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
-                        plan, _ = engine.plan_app(target, cluster=cluster, store=store)
+                        plan, _ = engine.plan_app(
+                            target,
+                            cluster=cluster,
+                            store=store,
+                            project=s.config.project(target.spec.project),
+                        )
                     row.update(
                         status=engine.sync_status(plan).value,
                         target=plan.sha,

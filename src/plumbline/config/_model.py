@@ -167,6 +167,20 @@ class ProjectSpec(_Model):
     protected_kinds: list[GroupKind] = Field(default_factory=list, alias="protectedKinds")
     blast_radius: BlastRadius = Field(default_factory=lambda: BlastRadius(), alias="blastRadius")
     policies: list[Policy] = Field(default_factory=list)
+    allow_remote_sources: list[str] = Field(
+        default_factory=list,
+        alias="allowRemoteSources",
+        description="URL globs of remote kustomize bases and Helm chart repositories a render of this "
+        "project's apps may download; empty (the default): renders are offline and refuse them",
+    )
+
+    @field_validator("allow_remote_sources")
+    @classmethod
+    def _url_globs(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern.strip():
+                raise ValueError("an allowRemoteSources entry must be a URL glob, not empty")
+        return value
 
 
 class Project(_Object):
@@ -227,7 +241,8 @@ class Environment(_Object):
 
 
 class HelmSource(_Model):
-    """``release_name`` defaults to the App's name; ``value_files`` are paths inside the repository."""
+    """``release_name`` unset: the App's name (:attr:`App.release_name`). ``value_files`` are paths
+    relative to the repository root (not to the chart), and must stay inside it."""
 
     release_name: str | None = Field(default=None, alias="releaseName")
     value_files: list[str] = Field(default_factory=list, alias="valueFiles")
@@ -324,23 +339,10 @@ class App(_Object):
     kind: Literal["App"] = "App"
     spec: AppSpec
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_release_name(cls, data: Any) -> Any:
-        """Default ``spec.source.helm.releaseName`` to the App's name (on a copy; bad input passes on)."""
-        try:
-            name = data["metadata"]["name"]
-            helm = data["spec"]["source"]["helm"]
-        except (KeyError, TypeError):
-            return data
-        if not isinstance(helm, dict) or "releaseName" in helm or not isinstance(name, str):
-            return data
-        spec, source = data["spec"], data["spec"]["source"]
-        return {**data, "spec": {**spec, "source": {**source, "helm": {**helm, "releaseName": name}}}}
-
     @property
     def release_name(self) -> str:
-        """The Helm release name: ``spec.source.helm.releaseName``, else the App's name."""
+        """The Helm release name: ``spec.source.helm.releaseName``, else the App's name — never the
+        chart's folder. The one rule; every render of the App uses it (``render.helm_options``)."""
         helm = self.spec.source.helm
         return helm.release_name if helm is not None and helm.release_name else self.name
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from plumbline import engine
 from plumbline.cluster import ApiFailure, Cluster
-from plumbline.config import App, Config, Mode
+from plumbline.config import App, Config, Mode, Project
 from plumbline.controller import _pause
 from plumbline.controller._drift import counts_by_class, drift_of
 from plumbline.controller._lease import (
@@ -136,9 +136,9 @@ def _sync(
     return engine.sync_app(app, **kwargs)
 
 
-def _plan(app: App, *, cluster: Cluster, store: Store) -> Plan:
+def _plan(app: App, *, cluster: Cluster, store: Store, project: Project | None = None) -> Plan:
     if "store" in inspect.signature(engine.plan_app).parameters:
-        plan, _ = engine.plan_app(app, cluster=cluster, store=store)  # type: ignore[call-arg,unused-ignore]
+        plan, _ = engine.plan_app(app, cluster=cluster, store=store, project=project)  # type: ignore[call-arg,unused-ignore]
     else:
         plan, _ = engine.plan_app(app, cluster=cluster)
     return plan
@@ -292,7 +292,7 @@ class Controller:
         name = app.name
         actor = self.settings.identity
         interrupted = self._interrupted(name)
-        plan = _plan(app, cluster=cluster, store=self.store)
+        plan = _plan(app, cluster=cluster, store=self.store, project=self.config.project(app.spec.project))
         self._desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
         last_sha = last.sha if last else None

@@ -12,12 +12,13 @@ fixed metadata.name, and no object appears twice. Namespaces are *not* defaulted
 stage does that); ``namespace`` only tells Helm which release namespace to template for.
 
 ``helm`` and ``kustomize`` are the real binaries from :mod:`plumbline.toolchain`, run offline, with
-a time limit and isolated from the user's configuration. Errors are
+a time limit and isolated from the user's configuration. Remote kustomize bases and Helm
+dependencies are refused unless the App's Project allows them (``spec.allowRemoteSources``). Errors are
 :class:`~plumbline.errors.RenderError` naming the file (and line, where known).
 """
 
-from plumbline.render._helm import HelmOptions
+from plumbline.render._helm import HelmOptions, helm_options, value_file_path
 from plumbline.render._manifest import Manifest
 from plumbline.render._render import Tool, detect, render
 
-__all__ = ["HelmOptions", "Manifest", "Tool", "detect", "render"]
+__all__ = ["HelmOptions", "Manifest", "Tool", "detect", "helm_options", "render", "value_file_path"]

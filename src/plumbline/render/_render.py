@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,7 @@ def render(
     tool: Tool = "auto",
     helm: HelmOptions | None = None,
     namespace: str | None = None,
+    allow_remote: Sequence[str] = (),
 ) -> list[Manifest]:
     """The objects the app at ``path`` (relative to the checkout ``root``) renders to.
 
@@ -40,8 +42,11 @@ def render(
     are checked again here.
 
     ``path`` must lead to a folder inside ``root`` (``""`` or ``"."`` is the root itself); ``..``
-    or symlinks that leave it are refused. ``helm`` defaults to a release named after the folder.
-    ``namespace`` is passed to Helm as the release namespace and otherwise unused.
+    or symlinks that leave it are refused. ``helm`` is needed to render a chart (for an App:
+    :func:`~plumbline.render.helm_options`, so every render of it uses the same release name).
+    ``namespace`` is passed to Helm as the release namespace and otherwise unused. ``allow_remote``
+    holds the URL globs of the App's Project ``spec.allowRemoteSources``: remote kustomize bases
+    and Helm dependencies matching none of them are refused (renders are offline).
 
     An empty result is returned as it is (an empty folder renders nothing); deciding whether an
     empty render may be applied is for later stages. Raises :class:`RenderError`.
@@ -57,10 +62,16 @@ def render(
         raise RenderError(f"app path {path!r} {what} in the repository; it must be a folder")
     chosen = detect(directory) if tool == "auto" else tool
     if chosen == "kustomize":
-        manifests = render_kustomize(real_root, directory)
+        manifests = render_kustomize(real_root, directory, allow_remote=allow_remote)
     elif chosen == "helm":
-        options = helm or HelmOptions(release_name=directory.name if shown != "." else "release")
-        manifests = render_helm(real_root, directory, options=options, namespace=namespace)
+        if helm is None:
+            # A default here would be a second release-name rule, disagreeing with the App's.
+            raise RenderError(
+                f"app path {shown!r} is a Helm chart, but no Helm options (release name) were given"
+            )
+        manifests = render_helm(
+            real_root, directory, options=helm, namespace=namespace, allow_remote=allow_remote
+        )
     elif chosen == "plain":
         manifests = render_plain(real_root, directory)
     else:
