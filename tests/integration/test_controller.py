@@ -658,9 +658,10 @@ def test_git_outage_leaves_the_last_good_state_with_the_error_visible(make_site:
     assert 'result="error"' in controller.metrics.render().decode()
 
 
-def test_guard_block_stops_an_automated_sync_and_is_counted(make_site: Any) -> None:
+def test_guard_block_stops_an_automated_sync_and_is_counted(make_site: Any, users_services: None) -> None:
     site = make_site("sync")
-    # No such Service anywhere (seed 01's deprecated address, seed 04's shape).
+    # No such Service in `users`, which exists (seed 01's deprecated address, seed 04's shape): a
+    # namespace that existed nowhere would only warn (docs/guards.md).
     site.write_config_map("DB_HOST", "pgbouncer-legacy.users.svc.cluster.local")
     site.commit("a stale service address")
     receiver = Receiver()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from _guards_support import app, config_map, context
+from _guards_support import app, config_map, context, deployment
 
 from plumbline.cluster import Cluster
 from plumbline.guards import Severity, run_guards
@@ -173,3 +173,61 @@ def test_admission_policy_denials_are_findings(cluster: Cluster, namespace: str,
     finally:
         bindings.delete(name=f"no-debug-{tag}")
         policies.delete(name=f"no-debug-{tag}")
+
+
+def test_a_namespace_that_exists_nowhere_warns_a_stale_service_blocks(
+    cluster: Cluster, namespace: str
+) -> None:
+    tracing = f"jaeger-{uuid.uuid4().hex[:6]}"  # Argo CD's sock-shop: carts sends traces to zipkin.jaeger
+    name = f"carts-{uuid.uuid4().hex[:6]}"
+    env = {"ZIPKIN": f"zipkin.{tracing}.svc.cluster.local", "QUEUE_HOST": f"rabbitmq.{namespace}.svc"}
+    found = guard(
+        plan(cluster, name, namespace, [deployment("carts", env=env)]), cluster, namespace, "references"
+    )
+    by_key = {f.field.rsplit("[", 1)[1].rstrip("]"): f for f in found}
+    assert by_key["ZIPKIN"].severity is Severity.WARN
+    assert (
+        f"namespace {tracing!r}" in by_key["ZIPKIN"].message and "exists nowhere" in by_key["ZIPKIN"].message
+    )
+    assert by_key["QUEUE_HOST"].severity is Severity.BLOCK  # the namespace exists: a stale Service
+
+    # A namespace this plan creates exists in Git: a Service missing from it blocks.
+    declared = plan(
+        cluster,
+        name,
+        namespace,
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": tracing}},
+            config_map("env", ZIPKIN=f"zipkin.{tracing}.svc.cluster.local"),
+        ],
+    )
+    [finding] = guard(declared, cluster, namespace, "references")
+    assert finding.blocks, finding
+
+
+def test_a_misspelt_namespace_still_blocks_and_names_the_real_one(
+    cluster: Cluster, namespace: str, dyn: Any
+) -> None:
+    real = f"billing-{uuid.uuid4().hex[:6]}"
+    namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
+    namespaces.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": real}})
+    try:
+        dyn.resources.get(api_version="v1", kind="Service").create(
+            namespace=real,
+            body={
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "payments"},
+                "spec": {"selector": {"app": "payments"}, "ports": [{"port": 80}]},
+            },
+        )
+        typo = real[:-1]  # one letter short
+        objs = [config_map("env", PAYMENTS=f"http://payments.{typo}.svc:80")]
+        [finding] = guard(
+            plan(cluster, f"pay-{typo[-6:]}", namespace, objs), cluster, namespace, "references"
+        )
+        assert finding.blocks, finding
+        assert f"did you mean {real!r}" in finding.message
+        assert f"closest existing: payments.{real}.svc" in finding.fix
+    finally:
+        namespaces.delete(name=real)

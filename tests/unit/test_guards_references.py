@@ -105,3 +105,21 @@ def test_address_forms() -> None:
     assert addresses("svc.ns", key="X", namespace="n", known_namespaces=set()) == []
     assert addresses("cache", key="CACHE_HOST", namespace="n", known_namespaces=set())[0].namespace == "n"
     assert addresses("cache", key="MODE", namespace="n", known_namespaces=set()) == []
+
+
+def test_closest_services_are_ranked_by_similarity_not_by_name() -> None:
+    # Alphabetically "inventory" < "inventory-api" < "inventory-service"; by similarity to
+    # "old-inventory-service" the order is the reverse, and that is the order a reader needs.
+    plan = plan_of(
+        [
+            deployment("orders", env={"INVENTORY_URL": "http://old-inventory-service.shop.svc:80"}),
+            service("inventory"),
+            service("inventory-api"),
+            service("inventory-service"),
+        ]
+    )
+    [finding] = refs(plan)
+    assert (
+        "closest existing: inventory-service.shop.svc, inventory-api.shop.svc, inventory.shop.svc"
+        in finding.fix
+    ), finding.fix

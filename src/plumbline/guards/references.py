@@ -14,6 +14,12 @@ Which strings count as addresses, to keep false alarms away:
   SERVER, SERVICE or ENDPOINT.
 
 The port is the URL's (or 80/443 for http/https), ``host:port``, or a sibling ``<PREFIX>_PORT`` key.
+
+A Service missing from a namespace that exists blocks. A namespace that exists nowhere — not live,
+not in Git (no App deploys there, no Namespace or Service in it) — only warns: that is an optional
+component this cluster does not run (Argo CD's sock-shop sends traces to ``zipkin.jaeger``), not a
+Service renamed under an address. A namespace a letter or two off an existing one still blocks, as a
+likely typo. The closest existing Services are named in the fix, most similar first.
 """
 
 from __future__ import annotations
@@ -97,11 +103,18 @@ def _is_ip(host: str) -> bool:
 
 @dataclass
 class _Services:
-    """Known Services by (namespace, name) → ports, and which namespaces are known in full."""
+    """Known Services by (namespace, name) → ports, and which namespaces are known in full.
+
+    ``namespaces`` are those Git declares (destinations, Namespace objects, Services' namespaces);
+    ``live_namespaces`` those the cluster has (None: not read yet, or not readable).
+    """
 
     ports: dict[tuple[str, str], set[int]]
     complete: set[str]
     live_checked: set[str]
+    namespaces: set[str]
+    live_namespaces: set[str] | None = None
+    live_namespaces_read: bool = False
 
 
 def _service_ports(obj: dict[str, Any]) -> set[int]:
@@ -124,7 +137,26 @@ def _known_services(plan: Plan, context: GuardContext) -> _Services:
                     meta = obj.get("metadata") or {}
                     ns = meta.get("namespace") or other.spec.destination.namespace
                     ports.setdefault((ns, str(meta.get("name"))), _service_ports(obj))
-    return _Services(ports=ports, complete={plan.namespace}, live_checked=set())
+    namespaces = {plan.namespace, *(a.spec.destination.namespace for a in context.apps.values())}
+    namespaces |= {ns for ns, _ in ports}
+    namespaces |= {i.ref.name for i in plan.items if i.ref.kind == "Namespace" and i.desired is not None}
+    return _Services(ports=ports, complete={plan.namespace}, live_checked=set(), namespaces=namespaces)
+
+
+def _live_namespaces(services: _Services, context: GuardContext) -> set[str] | None:
+    """The namespaces the cluster has, read once; None offline or if they may not be listed."""
+    if context.cluster is None or services.live_namespaces_read:
+        return services.live_namespaces
+    services.live_namespaces_read = True
+    info = context.cluster.discovery.lookup("v1", "Namespace")
+    if info is None:
+        return None
+    try:
+        listed = context.cluster.list(info)
+    except Exception:  # not allowed to list namespaces: existence stays unknown
+        return None
+    services.live_namespaces = {str((obj.get("metadata") or {}).get("name")) for obj in listed}
+    return services.live_namespaces
 
 
 def _load_live(services: _Services, namespace: str, context: GuardContext) -> None:
@@ -175,8 +207,7 @@ def _sibling_port(key: str, siblings: dict[str, str]) -> int | None:
 
 def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
     services = _known_services(plan, context)
-    known_namespaces = {plan.namespace, *(a.spec.destination.namespace for a in context.apps.values())}
-    known_namespaces |= {ns for ns, _ in services.ports}
+    known_namespaces = set(services.namespaces)
     findings: list[Finding] = []
     for item in plan.items:
         if item.desired is None or item.action is Action.PRUNE:
@@ -220,16 +251,37 @@ def _judge(
         known = address.namespace in services.complete
         if not known and not address.explicit:
             return None  # name.ns of a namespace we know nothing about: not worth a guess
+        absent, meant = _absent_namespace(address.namespace, services, context) if known else (False, None)
+        if absent and meant is None:
+            # A Service missing from a namespace that exists is seed 01/04: the address was right
+            # once, or a sibling was meant, and calls now go nowhere — a block. A namespace that
+            # exists nowhere is in practice an optional component this cluster does not run
+            # (sock-shop's zipkin.jaeger): said, not blocked. One a letter off a real one still blocks.
+            return Finding(
+                guard=NAME,
+                severity=Severity.WARN,
+                ref=item.ref,
+                field=field,
+                message=f"{what}points at Service {address.name!r} in namespace {address.namespace!r} "
+                f"({address.text}), and that namespace exists nowhere (not live, not in Git): "
+                "calls to it fail until it is installed",
+                fix=f"install what {address.namespace!r} should hold, "
+                "or drop the address where it is optional",
+            )
+        if meant is not None:
+            _load_live(services, meant, context)  # its Services, for the closest-Service hint
         sources = "in this plan, in other apps' last syncs" + (", or live" if context.cluster else "")
+        typo = f"; namespace {address.namespace!r} exists nowhere — did you mean {meant!r}?" if meant else ""
         return Finding(
             guard=NAME,
             severity=Severity.BLOCK if known else Severity.WARN,
             ref=item.ref,
             field=field,
             message=f"{what}points at Service {address.name!r} in namespace {address.namespace!r} "
-            f"({address.text}), which does not exist {sources}"
+            f"({address.text}), which does not exist {sources}{typo}"
             + ("" if known else " (the namespace could not be read: not confirmed)"),
-            fix=f"point it at an existing Service{_closest_hint(address.name, address.namespace, services)}, "
+            fix=f"point it at an existing Service"
+            f"{_closest_hint(address.name, meant or address.namespace, services)}, "
             f"or add the Service to Git; override: "
             f"--allow {NAME}:{item.ref.kind}/{item.ref.name} --reason TEXT",
         )
@@ -247,9 +299,27 @@ def _judge(
     return None
 
 
+def _absent_namespace(namespace: str, services: _Services, context: GuardContext) -> tuple[bool, str | None]:
+    """(exists nowhere — not live, not in Git —, the existing namespace it is likely a misspelling of).
+
+    Not knowing (offline, or namespaces unreadable) counts as existing: the Service is judged as before.
+    """
+    live = _live_namespaces(services, context)
+    if live is None or namespace in live or namespace in services.namespaces:
+        return False, None
+    close = difflib.get_close_matches(namespace, sorted(live | services.namespaces), n=1, cutoff=0.8)
+    return True, close[0] if close else None
+
+
 def _closest_hint(name: str, namespace: str | None, services: _Services) -> str:
-    pairs = [(ns, n) for ns, n in services.ports if namespace is None or ns == namespace]
-    names = sorted({n for _, n in pairs})
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5) or [n for n in names if name in n][:3]
-    shown = sorted(f"{n}.{ns}.svc" for ns, n in pairs if n in close)[:3]
+    """Up to three known Services most like ``name``, most similar first (a name that contains
+    ``name`` counts even when short of the similarity cut-off)."""
+    scored = []
+    for ns, candidate in services.ports:
+        if namespace is not None and ns != namespace:
+            continue
+        ratio = difflib.SequenceMatcher(None, name, candidate).ratio()
+        if ratio >= 0.5 or name in candidate:
+            scored.append((-ratio, candidate, ns))
+    shown = [f"{candidate}.{ns}.svc" for _, candidate, ns in sorted(scored)[:3]]
     return f" (closest existing: {', '.join(shown)})" if shown else ""
