@@ -202,8 +202,9 @@ def sync_app(
 
     With ``config``, every guard runs over the plan before anything is written; a blocking finding
     stops the sync unless ``allow`` (``GUARD:KIND/NAME``, with ``reason``) or a ``Plumb-Allow``
-    commit trailer names it. Findings and overrides are recorded in the history flags
-    (``findings``, ``overrides``), with the actor. A plan with drift-revert or conflict changes is
+    commit trailer or a standing GuardException of the app names it. Findings, overrides and the
+    app's exceptions (active or expired) are recorded in the history flags (``findings``,
+    ``overrides``, ``exceptions``), with the actor. A plan with drift-revert or conflict changes is
     refused unless ``revert_drift``; that flag is recorded with the changes it reverted.
     """
     started = now()
@@ -223,6 +224,7 @@ def sync_app(
             {"object": str(c.ref), "pointer": c.pointer, "attribution": c.attribution.value} for c in consent
         ]
     blocking = []
+    blocked_by = ""
     if config is not None:
         from plumbline.guards import gate
 
@@ -239,13 +241,14 @@ def sync_app(
             allow=allow,
             reason=reason,
         )
-        blocking = verdict.blocking
+        blocking, blocked_by = verdict.blocking, verdict.blocked_by()
         flags["findings"] = [f.to_dict() for f in verdict.findings]
         flags["overrides"] = [o.to_dict() for o in verdict.overridden]
+        flags["exceptions"] = [use.to_dict() for use in verdict.exceptions]
     report: SyncReport | None = None
     if blocking:
         result = SyncResult.BLOCKED
-        message = "nothing written: blocked by " + "; ".join(f"{f.guard} {f.subject}" for f in blocking)
+        message = "nothing written: blocked by " + blocked_by
         summary: dict[str, Any] = {"plan": plan.counts, "blocked_by": len(blocking)}
     elif dry_run:
         result = SyncResult.BLOCKED if plan.errors else SyncResult.DRY_RUN

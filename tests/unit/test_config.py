@@ -333,7 +333,8 @@ def test_unknown_kind_and_api_version_list_the_known_ones(tmp_path: Path) -> Non
         """,
     )
     assert problems_of(path) == [
-        f"{path}:2: Application/a: kind: expected one of Project, Environment, App (got 'Application')",
+        f"{path}:2: Application/a: kind: expected one of Project, Environment, App, GuardException "
+        "(got 'Application')",
         f"{path}:5: App/b: apiVersion: expected 'plumbline.dev/v1alpha1' (got 'argoproj.io/v1alpha1')",
         f"{path}:9: expected a mapping with apiVersion, kind, metadata",
     ]

@@ -13,10 +13,7 @@ from pathlib import Path
 import pytest
 from _guards_support import GUESTBOOK
 
-PLUMB = (
-    "import sys; from plumbline.cli.app import app; from plumbline.cli.check import register; "
-    "register(app); sys.argv[0] = 'plumb'; app()"
-)
+PLUMB = "import sys; from plumbline.cli import main; sys.argv[0] = 'plumb'; main()"
 CONFIG = """\
 apiVersion: plumbline.dev/v1alpha1
 kind: Project
@@ -172,3 +169,89 @@ def test_a_commit_trailer_approves_the_named_deletion(tmp_path: Path, repo: Path
     [report] = json.loads(result.stdout)["apps"]
     assert [o["subject"] for o in report["overridden"]] == ["PersistentVolumeClaim/data"]
     assert report["overridden"][0]["via"] == "trailer"
+
+
+def exception_doc(expires: str) -> str:
+    return f"""---
+apiVersion: plumbline.dev/v1alpha1
+kind: GuardException
+metadata: {{name: inventory-url}}
+spec:
+  app: guestbook
+  guard: references
+  target: {{kind: ConfigMap, name: guestbook-env, field: data.INVENTORY_SERVICE_URL}}
+  reason: the inventory service moves next sprint (INV-42); its old address answers until then
+  owner: team-guestbook
+  expires: "{expires}"
+"""
+
+
+def test_a_standing_exception_lets_its_finding_through_and_is_listed(tmp_path: Path, repo: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    base = git(repo, "rev-parse", "HEAD")
+    cm = repo / "apps" / "guestbook" / "configmap.yaml"
+    cm.write_text(
+        cm.read_text().replace("guestbook.guestbook.svc.cluster.local:80", "old-guestbook.svc.cluster.local")
+    )
+    git(repo, "commit", "-qam", "inventory through the old address")
+    blocked = plumb(tmp_path, "check", "--base", base, "--head", "main")
+    assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+
+    soon = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    config = tmp_path / "plumbline.yaml"
+    config.write_text(CONFIG + exception_doc(soon))
+    sarif_file = tmp_path / "check.sarif"
+    result = plumb(
+        tmp_path, "check", "--base", base, "--head", "main", "-o", "json", "--sarif", str(sarif_file)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [report] = json.loads(result.stdout)["apps"]
+    [override] = report["overridden"]
+    assert (override["via"], override["exception"], override["owner"]) == (
+        "exception",
+        "inventory-url",
+        "team-guestbook",
+    )
+    [listed] = report["exceptions"]
+    assert listed["state"] == "active" and listed["covers"] == [
+        {"subject": "ConfigMap/guestbook-env", "field": "data.INVENTORY_SERVICE_URL"}
+    ]
+    [entry] = [
+        r for r in json.loads(sarif_file.read_text())["runs"][0]["results"] if r["ruleId"] == "references"
+    ]
+    assert entry["suppressions"][0]["justification"].startswith("exception: the inventory service moves")
+    table = plumb(tmp_path, "check", "--base", base, "--head", "main").stdout
+    assert "overridden" in table and "let through: exception inventory-url (owner team-guestbook)" in table
+    active = "exception  active inventory-url: references ConfigMap/guestbook-env data.INVENTORY_SERVICE_URL"
+    assert active in table
+
+    config.write_text(CONFIG + exception_doc("2026-01-01"))
+    junit = tmp_path / "junit.xml"
+    expired = plumb(tmp_path, "check", "--base", base, "--head", "main", "--junit", str(junit))
+    assert expired.returncode == 1, expired.stdout + expired.stderr
+    assert "standing exception 'inventory-url' (owner team-guestbook) expired 2026-01-01" in expired.stdout
+    assert "exception  expired inventory-url" in expired.stdout
+    assert "expired 2026-01-01" in junit.read_text()
+
+
+def test_an_exception_beyond_a_year_is_a_configuration_error(tmp_path: Path, repo: Path) -> None:
+    (tmp_path / "plumbline.yaml").write_text(CONFIG + exception_doc("2099-01-01"))
+    result = plumb(tmp_path, "check", "--base", "main", "--head", "main")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "GuardException/inventory-url: spec.expires: an exception lasts at most 366 days" in result.stderr
+
+
+def test_status_lists_each_apps_exceptions_even_without_a_cluster(tmp_path: Path, repo: Path) -> None:
+    (tmp_path / "plumbline.yaml").write_text(CONFIG + exception_doc("2026-01-01"))
+    result = plumb(tmp_path, "status", "-o", "json")
+    assert result.returncode == 1, result.stdout + result.stderr  # Unknown: no cluster here
+    [row] = json.loads(result.stdout)
+    [listed] = row["exceptions"]
+    assert (listed["name"], listed["state"], listed["owner"]) == (
+        "inventory-url",
+        "expired",
+        "team-guestbook",
+    )
+    table = plumb(tmp_path, "status").stdout
+    assert "guestbook: expired exception inventory-url (references ConfigMap/guestbook-env" in table

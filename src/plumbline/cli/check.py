@@ -3,7 +3,9 @@
 Each app is rendered at both revisions from its own source; the base render stands in for live state
 (:mod:`plumbline.guards.offline`), and every guard that needs no cluster runs over the result. Sync
 windows are skipped (a merge request is not a sync). ``Plumb-Allow:`` trailers in the head commit
-count, as they would at sync time. No kubeconfig is read: CI needs no cluster credentials.
+and the app's standing GuardExceptions count, as they would at sync time; every exception of a
+checked app is listed (active or expired, and what it covers). No kubeconfig is read: CI needs no
+cluster credentials.
 
 Exit codes: 0 nothing blocks, 1 something blocks, 2 errors (a head revision that does not render).
 """
@@ -25,11 +27,12 @@ from plumbline import __version__
 from plumbline.config import App, Config, Mode, find_config, load_config
 from plumbline.errors import RenderError, SourceError
 from plumbline.guards import (
+    ExceptionUse,
     Finding,
     GuardContext,
     Overridden,
-    apply_overrides,
     checkout_info,
+    decide,
     run_guards,
     trailers,
 )
@@ -52,6 +55,7 @@ class AppCheck:
     blocking: list[Finding]
     overridden: list[Overridden]
     sources: dict[str, str] = field(default_factory=dict)  # finding subject -> file
+    exceptions: list[ExceptionUse] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,7 @@ class AppCheck:
                 for f in self.findings
             ],
             "overridden": [o.to_dict() for o in self.overridden],
+            "exceptions": [use.to_dict() for use in self.exceptions],
         }
 
 
@@ -102,10 +107,23 @@ def check_app(app: App, config: Config, *, base: str, head: str) -> AppCheck:
         environments=config.environments,
         prune=app.spec.mode.includes(Mode.PRUNE),
     )
-    findings = run_guards(plan=plan, context=context, only=OFFLINE_GUARDS)
-    blocking, overridden = apply_overrides(findings, [], trailers(info.message, sha=info.sha))
+    verdict = decide(
+        run_guards(plan=plan, context=context, only=OFFLINE_GUARDS),
+        trailers=trailers(info.message, sha=info.sha),
+        exceptions=config.exceptions_for(app.name),
+        now=context.clock(),
+    )
     sources = {f"{i.ref.kind}/{i.ref.name}": i.source for i in plan.items}
-    return AppCheck(app.name, base_sha, info.sha, findings, blocking, overridden, sources)
+    return AppCheck(
+        app.name,
+        base_sha,
+        info.sha,
+        verdict.findings,
+        verdict.blocking,
+        verdict.overridden,
+        sources,
+        verdict.exceptions,
+    )
 
 
 def _people(results: list[AppCheck]) -> None:
@@ -125,9 +143,25 @@ def _people(results: list[AppCheck]) -> None:
             if source:
                 out.print(f"             [dim]{escape(source)}[/]")
             out.print(f"             why: {escape(finding.message)}")
-            out.print(f"             fix: {escape(finding.fix)}")
+            if overridden:
+                out.print(f"             let through: {escape(_let_through_by(result, finding))}")
+            else:
+                out.print(f"             fix: {escape(finding.fix)}")
+        for use in result.exceptions:
+            colour = "red" if use.expired else "dim"
+            out.print(f"  [{colour}]exception[/]  {escape(str(use))}")
     blocked = sum(len(r.blocking) for r in results)
     out.print(f"{blocked} blocking finding(s) in {len(results)} app(s)" if blocked else "nothing blocks")
+
+
+def _let_through_by(result: AppCheck, finding: Finding) -> str:
+    for o in result.overridden:
+        if o.finding == finding:
+            a = o.allow
+            if a.name:
+                return f"exception {a.name} (owner {a.owner}): {a.reason}"
+            return f"{a.via}: {a.reason}"
+    return ""
 
 
 def junit_xml(results: list[AppCheck]) -> str:
@@ -147,12 +181,12 @@ def junit_xml(results: list[AppCheck]) -> str:
 
 
 def sarif(results: list[AppCheck]) -> dict[str, Any]:
-    """SARIF 2.1.0: one rule per guard, one result per finding (blocks as errors, warnings as warnings)."""
+    """SARIF 2.1.0: one rule per guard, one result per finding (blocks as errors, warnings as warnings);
+    a block let through carries a suppression whose justification is the override's reason."""
     entries = []
     for result in results:
+        let_through = {o.finding: o.allow for o in result.overridden}
         for finding in result.findings:
-            if finding.blocks and finding not in result.blocking:
-                continue
             entry: dict[str, Any] = {
                 "ruleId": finding.guard,
                 "level": "error" if finding.blocks else "warning",
@@ -163,6 +197,11 @@ def sarif(results: list[AppCheck]) -> dict[str, Any]:
             source = result.sources.get(finding.subject)
             if source and not source.startswith("("):
                 entry["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": source}}}]
+            allow = let_through.get(finding)
+            if allow is not None:
+                entry["suppressions"] = [
+                    {"kind": "external", "justification": f"{allow.via}: {allow.reason}"}
+                ]
             entries.append(entry)
     rules = [
         {"id": name, "shortDescription": {"text": f"plumbline {name} guard"}}
@@ -207,7 +246,8 @@ def check(
 ) -> None:
     """Run every guard that needs no cluster on a merge request (base → head), offline.
 
-    Exit 0 if nothing blocks, 1 if anything blocks (after Plumb-Allow trailers in the head commit).
+    Exit 0 if nothing blocks, 1 if anything blocks (after Plumb-Allow trailers in the head commit and
+    the apps' GuardExceptions; an expired exception lets nothing through).
     """
     config = _config(ctx)
     names = apps or list(config.apps)

@@ -366,11 +366,14 @@ def register(app: typer.Typer) -> None:
                 row["last_synced_sha"] = last_ok.sha if last_ok else None
                 row["last_result"] = last.result.value if last else None
                 row["last_at"] = last.finished_at.isoformat() if last and last.finished_at else None
+                row["exceptions"] = _exceptions(s.config, target.name, last)
                 rows.append(row)
         if output is Output.JSON:
             emit_json(rows)
         else:
-            table = Table("APP", "STATUS", "MODE", "SYNCED REVISION", "LAST SYNC", "CHANGES", box=None)
+            table = Table(
+                "APP", "STATUS", "MODE", "SYNCED REVISION", "LAST SYNC", "CHANGES", "EXCEPTIONS", box=None
+            )
             for row in rows:
                 colour = {"Synced": "green", "OutOfSync": "yellow"}.get(row["status"], "red")
                 counts = row["counts"]
@@ -382,9 +385,24 @@ def register(app: typer.Typer) -> None:
                 last_sync = f"{row['last_result']} {_ago(row['last_at'])}" if row["last_result"] else "never"
                 synced = (row["last_synced_sha"] or "-")[:12]
                 table.add_row(
-                    row["app"], f"[{colour}]{row['status']}[/]", row["mode"], synced, last_sync, changes
+                    row["app"],
+                    f"[{colour}]{row['status']}[/]",
+                    row["mode"],
+                    synced,
+                    last_sync,
+                    changes,
+                    _exceptions_cell(row["exceptions"]),
                 )
             out.print(table)
+            for row in rows:
+                for e in row["exceptions"]:
+                    colour = "red" if e["state"] == "expired" else "dim"
+                    target = e["target"]["kind"] + "/" + e["target"]["name"]
+                    out.print(
+                        f"[{colour}]{row['app']}: {e['state']} exception {escape(e['name'])}[/] "
+                        f"({escape(e['guard'])} {escape(target)}, owner {escape(e['owner'])}, "
+                        f"expires {e['expires'][:10]}): {escape(e['reason'])}"
+                    )
         if any(row["status"] != engine.SyncStatus.SYNCED.value for row in rows):
             raise typer.Exit(1)
 
@@ -418,6 +436,27 @@ def register(app: typer.Typer) -> None:
                 escape(r.message),
             )
         out.print(table)
+
+
+def _exceptions(config: Config, app: str, last: SyncRecord | None) -> list[dict[str, Any]]:
+    """The app's GuardExceptions as of now, each with what it covered in the last recorded sync."""
+    from plumbline.guards import ExceptionUse
+    from plumbline.store import now
+
+    covered = {e["name"]: e["covers"] for e in (last.flags.get("exceptions") or [])} if last else {}
+    rows = []
+    for exception in config.exceptions_for(app):
+        row = ExceptionUse(exception, expired=exception.expired(now())).to_dict()
+        row["covers"] = covered.get(exception.name, [])
+        rows.append(row)
+    return rows
+
+
+def _exceptions_cell(exceptions: list[dict[str, Any]]) -> str:
+    expired = sum(1 for e in exceptions if e["state"] == "expired")
+    if not exceptions:
+        return "-"
+    return f"{len(exceptions)}" + (f" [red]({expired} expired)[/]" if expired else "")
 
 
 def _ago(iso: str | None) -> str:
@@ -467,8 +506,17 @@ def _print_findings(record: SyncRecord) -> None:
         if not let_through and finding.get("fix"):
             out.print(f"          [dim]fix: {escape(finding['fix'])}[/]")
     for o in record.flags.get("overrides") or []:
-        who = f"{escape(o['guard'])} {escape(o['subject'])} via {o['via']}"
+        via = o["via"]
+        if o.get("exception"):
+            via = f"exception {o['exception']} (owner {o['owner']}, expires {o['expires'][:10]})"
+        who = f"{escape(o['guard'])} {escape(o['subject'])} via {escape(via)}"
         out.print(f"[yellow]override[/]  {who}: {escape(o['reason'])}")
+    for e in record.flags.get("exceptions") or []:
+        if e["state"] == "expired":
+            out.print(
+                f"[bold red]expired[/]   exception {escape(e['name'])} (owner {escape(e['owner'])}) "
+                f"expired {e['expires'][:10]}: it lets nothing through; renew it in Git or remove it"
+            )
 
 
 def _print_report(report: SyncReport) -> None:

@@ -1,4 +1,4 @@
-"""plumbline's own configuration: Projects, Environments and Apps, Kubernetes-style YAML.
+"""plumbline's own configuration: Projects, Environments, Apps and GuardExceptions, Kubernetes-style YAML.
 
 The public data are frozen pydantic models (``App``, ``Project``, ``Environment`` and their specs):
 fields are snake_case in Python (``app.spec.source.repo_url``) and camelCase in YAML (``repoURL``).
@@ -17,12 +17,15 @@ from plumbline.config._model import (
     API_VERSION,
     DEFAULT_ENVIRONMENT,
     DEFAULT_PROJECT,
+    GUARD_NAMES,
+    MAX_EXCEPTION_DAYS,
     App,
     AppSpec,
     Destination,
     Environment,
     EnvironmentSpec,
     GroupKind,
+    GuardException,
     HelmSource,
     Metadata,
     Mode,
@@ -41,6 +44,8 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_ENVIRONMENT",
     "DEFAULT_PROJECT",
+    "GUARD_NAMES",
+    "MAX_EXCEPTION_DAYS",
     "App",
     "AppSpec",
     "Config",
@@ -48,6 +53,7 @@ __all__ = [
     "Environment",
     "EnvironmentSpec",
     "GroupKind",
+    "GuardException",
     "HelmSource",
     "InvalidConfigError",
     "Metadata",

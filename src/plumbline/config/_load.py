@@ -22,6 +22,7 @@ from plumbline.config._model import (
     KINDS,
     App,
     Environment,
+    GuardException,
     Project,
 )
 from plumbline.config._problems import InvalidConfigError, Problem, line_of, problems_from_validation
@@ -46,7 +47,7 @@ class Origin:
 
 @dataclass(frozen=True)
 class Config:
-    """Projects, Environments and Apps by name (sorted), and where each was declared.
+    """Projects, Environments, Apps and GuardExceptions by name (sorted), and where each was declared.
 
     ``projects`` always holds ``default`` (declared or implicit). ``environments`` holds the implicit
     ``default`` only when no Environment is declared: once environments exist, an App must name one.
@@ -56,6 +57,11 @@ class Config:
     projects: dict[str, Project]
     environments: dict[str, Environment]
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
+    exceptions: dict[str, GuardException] = field(default_factory=dict)
+
+    def exceptions_for(self, app: str) -> list[GuardException]:
+        """The standing guard exceptions of ``app`` (expired ones too: they are reported)."""
+        return [e for e in self.exceptions.values() if e.spec.app == app]
 
     def app(self, name: str) -> App:
         """The App called ``name``; ConfigError naming the known apps (and the closest) if there is none."""
@@ -67,7 +73,7 @@ class Config:
     def environment(self, name: str) -> Environment:
         return _lookup("environment", name, self.environments)
 
-    def origin(self, obj: App | Project | Environment) -> Origin | None:
+    def origin(self, obj: App | Project | Environment | GuardException) -> Origin | None:
         """Where ``obj`` was declared; None for the implicit defaults."""
         return self.origins.get((obj.kind, obj.name))
 
@@ -170,6 +176,7 @@ def _declare(data: Any, plain: Any, *, file: str, line: int, problems: list[Prob
 _REFERENCES: dict[str, dict[str, str | None]] = {
     "App": {"project": "default", "environment": "default"},
     "Environment": {"requiresPassedIn": None},
+    "GuardException": {"app": None},
 }
 
 
@@ -207,6 +214,8 @@ def _cross_check(declared: list[_Declared], problems: list[Problem]) -> Config:
     if not declared_envs:
         environments["default"] = DEFAULT_ENVIRONMENT
     apps = {n: o for (k, n), o in valid.items() if isinstance(o, App)}
+    exceptions = {n: o for (k, n), o in valid.items() if isinstance(o, GuardException)}
+    known_apps = set(apps) | {n for (k, n) in seen if k == "App"}
     # Names declared but invalid already have a problem of their own: do not report them as unknown too.
     known_projects = set(projects) | {n for (k, n) in seen if k == "Project"}
     known_envs = set(environments) | declared_envs
@@ -240,12 +249,15 @@ def _cross_check(declared: list[_Declared], problems: list[Problem]) -> Config:
                 problems.append(Problem(d.origin.file, line, f"Environment/{d.name}", "spec." + key, message))
             elif key == "requiresPassedIn" and value not in known_envs:
                 refer(d, where, value, "environment", known_envs)
+            elif key == "app" and value not in known_apps:
+                refer(d, where, value, "app", known_apps)
 
     return Config(
         apps=dict(sorted(apps.items())),
         projects=dict(sorted(projects.items())),
         environments=dict(sorted(environments.items())),
         origins={key: d.origin for key, d in seen.items()},
+        exceptions=dict(sorted(exceptions.items())),
     )
 
 

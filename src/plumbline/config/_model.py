@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import typing
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -347,10 +349,88 @@ class App(_Object):
         return helm.release_name if helm is not None and helm.release_name else self.name
 
 
-KINDS: dict[str, type[Project] | type[Environment] | type[App]] = {
+# --- GuardException ---------------------------------------------------------------------------------
+
+GuardName = Literal["project", "environment", "destructive", "references", "secrets", "windows", "policy"]
+"""Every guard's name, as findings and ``--allow`` spell it (tests/unit check it against guards.GUARDS)."""
+
+GUARD_NAMES: tuple[str, ...] = typing.get_args(GuardName)
+
+MAX_EXCEPTION_DAYS = 366
+"""The furthest ahead an exception may expire: a year, so every exception is looked at again."""
+
+
+class ExceptionTarget(_Model):
+    """What a finding names: ``kind``/``name`` as in ``--allow`` (``App``/<app> for a finding about the
+    whole plan), optionally only in ``namespace`` and only for ``field`` as the finding prints it
+    (``data.DB_HOST``, ``spec.template.spec.containers[carts].env[ZIPKIN]``)."""
+
+    kind: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+    field: str | None = Field(default=None, min_length=1)
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+class GuardExceptionSpec(_Model):
+    """A standing override of one guard's block on one object of one app, reviewed in Git like code."""
+
+    app: str
+    guard: GuardName
+    target: ExceptionTarget
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1, description="who answers for it: a team or a person")
+    expires: datetime = Field(description="a date (ends at 00:00 UTC that day) or an ISO time with zone")
+
+    @field_validator("reason", "owner")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _date_is_midnight_utc(cls, value: Any) -> Any:
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            value = date.fromisoformat(value.strip())
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return value
+
+    @field_validator("expires")
+    @classmethod
+    def _within_a_year(cls, value: datetime, info: ValidationInfo) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs a time zone (e.g. 2027-03-01T00:00:00Z), or give a date")
+        today = (info.context or {}).get("now") or datetime.now(UTC)
+        latest = today + timedelta(days=MAX_EXCEPTION_DAYS)
+        if value > latest:
+            raise ValueError(
+                f"an exception lasts at most {MAX_EXCEPTION_DAYS} days: expires must be no later than "
+                f"{latest.date().isoformat()} (got {value.date().isoformat()})"
+            )
+        return value
+
+
+class GuardException(_Object):
+    """``kind: GuardException``: see docs/guards.md. An expired one no longer applies and is reported."""
+
+    kind: Literal["GuardException"] = "GuardException"
+    spec: GuardExceptionSpec
+
+    def expired(self, at: datetime) -> bool:
+        return at >= self.spec.expires
+
+
+KINDS: dict[str, type[Project] | type[Environment] | type[App] | type[GuardException]] = {
     "Project": Project,
     "Environment": Environment,
     "App": App,
+    "GuardException": GuardException,
 }
 
 

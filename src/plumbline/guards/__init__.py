@@ -14,17 +14,20 @@ One module per guard, each ``check(*, plan, context) -> list[Finding]`` over pla
     findings = run_guards(plan=plan, context=context)
     blocking, overridden = apply_overrides(findings, allows, trailers(checkout.message, sha=checkout.sha))
 
-A blocked plan applies only with an override naming each block (``--allow GUARD:KIND/NAME --reason``
-or a ``Plumb-Allow: GUARD KIND/NAME`` commit trailer); the caller records ``overridden`` in history.
+A blocked plan applies only with an override naming each block (``--allow GUARD:KIND/NAME --reason``,
+a ``Plumb-Allow: GUARD KIND/NAME`` commit trailer, or a standing ``GuardException`` in the
+configuration that has not expired); the caller records ``overridden`` in history. :func:`decide` is
+the one place that happens (:func:`gate` runs the guards and calls it; so does ``plumb check``).
 """
 
-from plumbline.guards._gate import GateResult, gate
+from plumbline.guards._gate import GateResult, decide, gate
 from plumbline.guards._model import CheckoutInfo, Finding, GuardContext, Severity
 from plumbline.guards._reach import branches_containing, checkout_info
 from plumbline.guards._runner import GUARDS, run_guards
 from plumbline.guards.overrides import (
     TRAILER,
     Allow,
+    ExceptionUse,
     Overridden,
     OverrideError,
     apply_overrides,
@@ -37,6 +40,7 @@ __all__ = [
     "TRAILER",
     "Allow",
     "CheckoutInfo",
+    "ExceptionUse",
     "Finding",
     "GateResult",
     "GuardContext",
@@ -46,6 +50,7 @@ __all__ = [
     "apply_overrides",
     "branches_containing",
     "checkout_info",
+    "decide",
     "gate",
     "parse_allow",
     "run_guards",

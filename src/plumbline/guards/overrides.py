@@ -1,10 +1,14 @@
 """Overrides: a blocking finding passes only when someone names it, with a reason that is recorded.
 
-Two ways to name one, both ``GUARD`` and ``KIND/NAME`` (the finding's ``subject``):
+Three ways to name one, all ``GUARD`` and ``KIND/NAME`` (the finding's ``subject``):
 
-* on the command line: ``--allow destructive:StatefulSet/db --reason "db moved to the new cluster"``;
+* on the command line: ``--allow destructive:StatefulSet/db --reason "db moved to the new cluster"``
+  (this sync only);
 * in the revision's commit message, as a trailer: ``Plumb-Allow: destructive StatefulSet/db``
-  (the reason recorded is the commit's: who wrote it is in Git).
+  (the reason recorded is the commit's: who wrote it is in Git; this commit only);
+* a standing ``kind: GuardException`` in plumbline's configuration, with a reason, an owner and an
+  expiry, optionally narrowed to a namespace and a field (every sync until it expires; an expired one
+  no longer applies and the block it covered says so).
 
 No wildcards: an override names exactly the finding it lets through.
 """
@@ -13,7 +17,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from plumbline.config import GuardException
 from plumbline.errors import PlumbError
 from plumbline.guards._model import Finding
 
@@ -27,17 +34,57 @@ class OverrideError(PlumbError):
 
 @dataclass(frozen=True)
 class Allow:
-    """A named override: ``guard`` and ``subject`` (``Kind/name``), with why and where it came from."""
+    """A named override: ``guard`` and ``subject`` (``Kind/name``), with why and where it came from.
+
+    A standing exception (``via`` ``exception``) may narrow it to a ``namespace`` and a ``field``, and
+    carries its ``name``, ``owner`` and ``expires``.
+    """
 
     guard: str
     subject: str
     reason: str
-    via: str = "--allow"  # or "trailer"
+    via: str = "--allow"  # or "trailer", or "exception"
+    namespace: str | None = None
+    field: str | None = None
+    name: str | None = None
+    owner: str | None = None
+    expires: datetime | None = None
 
     def matches(self, finding: Finding) -> bool:
         kind, _, name = self.subject.partition("/")
         f_kind, _, f_name = finding.subject.partition("/")
+        if self.namespace is not None and (finding.ref is None or finding.ref.namespace != self.namespace):
+            return False
+        if self.field is not None and finding.field != self.field:
+            return False
         return self.guard == finding.guard and kind.lower() == f_kind.lower() and name == f_name
+
+    def to_dict(self) -> dict[str, Any]:
+        """What history and reports record of it (exceptions: with their name, owner and expiry)."""
+        data: dict[str, Any] = {"reason": self.reason, "via": self.via}
+        if self.via == EXCEPTION:
+            expires = self.expires.isoformat() if self.expires else None
+            data.update(exception=self.name, owner=self.owner, expires=expires)
+        return data
+
+
+EXCEPTION = "exception"
+
+
+def exception_allow(exception: GuardException) -> Allow:
+    """The override a ``GuardException`` stands for (whether or not it has expired)."""
+    spec = exception.spec
+    return Allow(
+        guard=spec.guard,
+        subject=spec.target.subject,
+        reason=spec.reason,
+        via=EXCEPTION,
+        namespace=spec.target.namespace,
+        field=spec.target.field,
+        name=exception.name,
+        owner=spec.owner,
+        expires=spec.expires,
+    )
 
 
 @dataclass(frozen=True)
@@ -47,8 +94,8 @@ class Overridden:
     finding: Finding
     allow: Allow
 
-    def to_dict(self) -> dict[str, str]:
-        return {**self.finding.to_dict(), "reason": self.allow.reason, "via": self.allow.via}
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.finding.to_dict(), **self.allow.to_dict()}
 
 
 def parse_allow(text: str, *, reason: str | None) -> Allow:
@@ -89,3 +136,40 @@ def apply_overrides(
         else:
             overridden.append(Overridden(finding=finding, allow=allow))
     return remaining, overridden
+
+
+@dataclass(frozen=True)
+class ExceptionUse:
+    """One of an app's standing exceptions at one check: active or expired, and the blocking findings
+    it matches (let through if active; blocking again, and saying so, if expired)."""
+
+    exception: GuardException
+    expired: bool
+    covers: tuple[Finding, ...] = ()
+
+    @property
+    def state(self) -> str:
+        return "expired" if self.expired else "active"
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = self.exception.spec
+        return {
+            "name": self.exception.name,
+            "app": spec.app,
+            "guard": spec.guard,
+            "target": spec.target.model_dump(exclude_none=True),
+            "reason": spec.reason,
+            "owner": spec.owner,
+            "expires": spec.expires.isoformat(),
+            "state": self.state,
+            "covers": [{"subject": f.subject, "field": f.field} for f in self.covers],
+        }
+
+    def __str__(self) -> str:
+        spec = self.exception.spec
+        target = spec.target.subject + (f" {spec.target.field}" if spec.target.field else "")
+        covers = f"covers {len(self.covers)} finding(s)" if self.covers else "covers nothing now"
+        return (
+            f"{self.state} {self.exception.name}: {spec.guard} {target}, owner {spec.owner}, "
+            f"expires {spec.expires.date().isoformat()}; {covers} — {spec.reason}"
+        )
