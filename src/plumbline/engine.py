@@ -22,6 +22,7 @@ from plumbline.plan import ObjectRef, Plan, build_plan
 from plumbline.plan.attribution import NEEDS_CONSENT, FieldChange
 from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.runtime import IgnoreRule
+from plumbline.redact import Redactor
 from plumbline.render import Manifest, helm_options, render
 from plumbline.source import Checkout, fetch
 from plumbline.store import Store, SyncRecord, SyncResult, current_actor, now
@@ -158,6 +159,7 @@ def plan_app(
         progress=progress,
         last_synced=last_synced(store, app.name),
         ignore=ignore_rules(app),
+        redactor=None if store is None else Redactor.for_store(store.path),
     )
     return plan, rendered
 
@@ -283,7 +285,7 @@ def sync_app(
         actor=current_actor(),
         result=result,
         summary=summary,
-        desired=[item.desired for item in plan.items if item.desired is not None],
+        desired=[obj for item in plan.items if (obj := item.recorded) is not None],  # secrets fingerprinted
         message=message,
         flags=flags,
     )

@@ -18,6 +18,7 @@ from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, 
 from plumbline.errors import PlumbError, RenderError
 from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.model import ObjectRef
+from plumbline.redact import contains_fingerprint
 from plumbline.render import HelmOptions, Manifest, render
 from plumbline.render._kustomize import kustomization_file
 from plumbline.source import safe_join
@@ -96,10 +97,12 @@ def _refusal(change: FieldChange) -> str | None:
         return f"{change.attribution.value} is not live drift; there is nothing to capture"
     if not change.path:
         return "a whole object that only live has is not captured; add it to Git by hand"
-    if is_secret(change.ref) and change.path[0] in ("data", "stringData"):
+    if (is_secret(change.ref) and change.path[0] in ("data", "stringData")) or contains_fingerprint(
+        change.live
+    ):
         return (
-            "a Secret's value is not written to Git in plain text; put it in your secret store and "
-            "reference it (ExternalSecret, SealedSecret or SOPS)"
+            "a secret value (a Secret's, or under a password-like name) is not written to Git in plain "
+            "text; put it in your secret store and reference it (ExternalSecret, SealedSecret or SOPS)"
         )
     return None
 

@@ -15,6 +15,10 @@ The rules, field by field where live and the prediction differ:
 
 Fields live has, Git never had, that the prediction keeps (server-side apply never removes what
 another manager owns) and that a person's field manager owns → ``unmanaged-addition``.
+
+All four objects are compared with secret values fingerprinted (:mod:`plumbline.redact`): the
+history keeps only fingerprints, equal values have equal fingerprints, and so every change carries
+fingerprints, never a secret value.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ from plumbline.plan.fields import (
 from plumbline.plan.model import ObjectRef
 from plumbline.plan.normalize import normalize
 from plumbline.plan.runtime import RuntimeRules
+from plumbline.redact import Redactor, ephemeral
+
+
+def comparable(obj: dict[str, Any] | None, redactor: Redactor) -> dict[str, Any] | None:
+    """``obj`` as attribution compares it: normalised, secret values fingerprinted (a copy)."""
+    return redactor.redact(normalize(obj), copy=False)
 
 
 def leaves(obj: Any, path: FieldPath = ()) -> Iterator[FieldPath]:
@@ -53,13 +63,19 @@ def leaves(obj: Any, path: FieldPath = ()) -> Iterator[FieldPath]:
 
 
 def strip_runtime(
-    desired: dict[str, Any], *, live: dict[str, Any] | None, rules: RuntimeRules
+    desired: dict[str, Any],
+    *,
+    live: dict[str, Any] | None,
+    rules: RuntimeRules,
+    redactor: Redactor | None = None,
 ) -> tuple[dict[str, Any], list[FieldChange]]:
     """``desired`` without the fields ignore rules give to others (applying it leaves them to their
     owners), and a ``runtime`` change for each of those where live differs from Git."""
+    redactor = redactor or ephemeral()
     field_managers = managers(live)
     ref = ObjectRef.of(desired)
-    nlive = normalize(live)
+    nlive = comparable(live, redactor)
+    shown: dict[str, Any] | None = None  # ``desired`` with secret values fingerprinted, when needed
     dropped: list[FieldChange] = []
     out = desired
     for path in list(leaves(desired)):
@@ -73,7 +89,9 @@ def strip_runtime(
             continue
         if out is desired:
             out = copy.deepcopy(desired)
-        git = get_path(desired, path)
+        if shown is None:
+            shown = redactor.redact(desired)
+        git = get_path(shown, path)
         remove_path(out, path)
         live_value = get_path(nlive, path) if nlive is not None else ABSENT
         if live is not None and live_value != git:
@@ -105,17 +123,21 @@ def attribute(
     live: dict[str, Any] | None,
     last_synced: dict[str, Any] | None,
     rules: RuntimeRules,
+    redactor: Redactor | None = None,
 ) -> list[FieldChange]:
-    """The attributed field changes of one object (see the module docstring for the rules)."""
+    """The attributed field changes of one object (see the module docstring for the rules), their
+    values fingerprinted by ``redactor`` where secret (default: a key of this process alone)."""
     if desired is None:
         return [FieldChange(ref=ref, path=(), attribution=Attribution.PRUNE)]
     if live is None:
         return [FieldChange(ref=ref, path=(), attribution=Attribution.CREATE)]
     me = rules.self_manager
     field_managers = managers(live)
-    nlive, nafter = normalize(live), normalize(predicted if predicted is not None else desired)
-    ndesired = normalize(desired)
-    nlast = normalize(last_synced)
+    redactor = redactor or ephemeral()
+    nlive = comparable(live, redactor)
+    nafter = comparable(predicted if predicted is not None else desired, redactor)
+    ndesired = comparable(desired, redactor)
+    nlast = comparable(last_synced, redactor)
     changes: list[FieldChange] = []
     for d in differences(nlive, nafter):
         path = d.path

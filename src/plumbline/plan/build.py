@@ -23,6 +23,7 @@ from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.model import Action, ObjectRef, Plan, PlanItem
 from plumbline.plan.runtime import HpaTargets, IgnoreRule, RuntimeRules
 from plumbline.plan.tracking import APP_LABEL, add_tracking, tracked_by
+from plumbline.redact import Redactor, ephemeral
 
 # Kinds never worth scanning for prune candidates (high churn, or not objects a person declares).
 PRUNE_SCAN_SKIP = {("", "Event"), ("events.k8s.io", "Event"), ("", "Binding"), ("", "ComponentStatus")}
@@ -57,6 +58,7 @@ def build_plan(
     progress: Callable[[str], None] | None = None,
     last_synced: Mapping[ObjectRef, dict[str, Any]] | None = None,
     ignore: Sequence[IgnoreRule] = (),
+    redactor: Redactor | None = None,
 ) -> Plan:
     """The plan for ``manifests`` against the live cluster. Raises :class:`RenderError` for objects the
     server cannot place (unknown kind, duplicates after namespace defaulting).
@@ -65,17 +67,22 @@ def build_plan(
     history, so attribution falls back to managedFields alone). ``ignore`` adds the app's own rules
     to the default runtime rules (:mod:`plumbline.plan.runtime`). Every item gets its attributed
     ``changes``; fields the rules ignore are dropped from ``item.desired``, so a sync leaves them be.
+    ``redactor`` fingerprints secret values in everything that leaves the plan (changes, diffs,
+    recorded objects); give the installation's (:meth:`Redactor.for_store`) so fingerprints compare
+    with the history's.
     """
     say = progress or (lambda _: None)
+    redactor = redactor or ephemeral()
     desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests)
     rules = RuntimeRules(rules=tuple(ignore), hpa_targets=_hpa_targets(cluster, desired, namespace))
     say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
     live = _read_live(cluster, desired)
-    items = cluster.map(lambda d: _compare(cluster, d, live, rules, last_synced), desired)
+    items = cluster.map(lambda d: _compare(cluster, d, live, rules, last_synced, redactor), desired)
     say("looking for objects this app created that Git no longer has")
     wanted = {item.ref for item in items}
     items += [item for item in _prune_candidates(cluster, app=app) if item.ref not in wanted]
     for item in items:
+        item.redactor = redactor
         if item.action is Action.PRUNE:
             item.changes = attribute(
                 ref=item.ref, desired=None, predicted=None, live=item.live, last_synced=None, rules=rules
@@ -225,6 +232,7 @@ def _compare(
     prefetched: _Live,
     rules: RuntimeRules,
     last_synced: Mapping[ObjectRef, dict[str, Any]] | None,
+    redactor: Redactor,
 ) -> PlanItem:
     obj = desired.obj
     ref = ObjectRef.of(obj)
@@ -237,11 +245,12 @@ def _compare(
         predicted=None,
         api_version=str(obj["apiVersion"]),
         note=desired.deferred,
+        redactor=redactor,
     )
     if desired.info is None:
         item.predicted = obj
         item.changes = attribute(
-            ref=ref, desired=obj, predicted=obj, live=None, last_synced=None, rules=rules
+            ref=ref, desired=obj, predicted=obj, live=None, last_synced=None, rules=rules, redactor=redactor
         )
         return item
     runtime: list[FieldChange] = []
@@ -251,7 +260,7 @@ def _compare(
         else:
             item.live = _get(cluster, desired)
         if item.live is not None:  # a new object gets all of Git's fields, its initial replicas too
-            obj, runtime = strip_runtime(obj, live=item.live, rules=rules)
+            obj, runtime = strip_runtime(obj, live=item.live, rules=rules, redactor=redactor)
             desired.obj = item.desired = obj
         if desired.deferred:
             item.predicted = obj
@@ -268,7 +277,13 @@ def _compare(
         item.predicted = obj
     if item.live is None:
         item.changes = attribute(
-            ref=ref, desired=obj, predicted=item.predicted, live=None, last_synced=None, rules=rules
+            ref=ref,
+            desired=obj,
+            predicted=item.predicted,
+            live=None,
+            last_synced=None,
+            rules=rules,
+            redactor=redactor,
         )
         return item
     if item.error:
@@ -276,7 +291,13 @@ def _compare(
         return item
     previous = None if last_synced is None else last_synced.get(ref)
     item.changes = runtime + attribute(
-        ref=ref, desired=obj, predicted=item.predicted, live=item.live, last_synced=previous, rules=rules
+        ref=ref,
+        desired=obj,
+        predicted=item.predicted,
+        live=item.live,
+        last_synced=previous,
+        rules=rules,
+        redactor=redactor,
     )
     real = [
         c for c in item.changes if c.attribution not in (Attribution.RUNTIME, Attribution.UNMANAGED_ADDITION)

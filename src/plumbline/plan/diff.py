@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from plumbline.plan.normalize import normalize
+from plumbline.redact import Redactor, ephemeral
 
 # libyaml's emitter: ~8x faster than a pure-Python one, which matters for thousands of objects.
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -20,10 +21,14 @@ def to_yaml(obj: dict[str, Any] | None) -> str:
     return str(yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True))
 
 
-def unified_diff(live: dict[str, Any] | None, after: dict[str, Any] | None, *, name: str) -> str:
-    """The change from ``live`` to ``after`` (either may be None), server-owned fields removed."""
-    before_lines = to_yaml(normalize(live)).splitlines(keepends=True)
-    after_lines = to_yaml(normalize(after)).splitlines(keepends=True)
+def unified_diff(
+    live: dict[str, Any] | None, after: dict[str, Any] | None, *, name: str, redactor: Redactor | None = None
+) -> str:
+    """The change from ``live`` to ``after`` (either may be None), server-owned fields removed and
+    secret values fingerprinted (a changed Secret key shows as its fingerprint changing)."""
+    redactor = redactor or ephemeral()
+    before_lines = to_yaml(redactor.redact(normalize(live), copy=False)).splitlines(keepends=True)
+    after_lines = to_yaml(redactor.redact(normalize(after), copy=False)).splitlines(keepends=True)
     return "".join(
         difflib.unified_diff(before_lines, after_lines, fromfile=f"live/{name}", tofile=f"git/{name}", n=3)
     )

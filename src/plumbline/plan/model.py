@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+from plumbline.redact import Redactor, ephemeral
 
 if TYPE_CHECKING:
     from plumbline.plan.attribution import FieldChange
@@ -58,6 +61,10 @@ class PlanItem:
     ``create``/``prune`` change for a whole object, else one per changed field, ``runtime`` ones
     included (shown, never counted as changes) and ``unmanaged-addition`` ones (kept by a sync unless
     told to revert drift).
+
+    ``desired``, ``live`` and ``predicted`` hold secret values in clear, for the apply and the guards
+    only, in memory. What leaves the plan — ``changes``, ``diff``, ``recorded`` — has them
+    fingerprinted by ``redactor`` (:mod:`plumbline.redact`).
     """
 
     ref: ObjectRef
@@ -71,6 +78,7 @@ class PlanItem:
     error: str | None = None
     conflict: str | None = None
     changes: list[FieldChange] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=ephemeral, repr=False, compare=False)
 
     def changes_of(self, *attributions: str) -> list[FieldChange]:
         return [c for c in self.changes if c.attribution in attributions]
@@ -81,7 +89,17 @@ class PlanItem:
 
         if self.action is Action.UNCHANGED:
             return ""
-        return unified_diff(self.live, self.predicted, name=str(self.ref))
+        return unified_diff(self.live, self.predicted, name=str(self.ref), redactor=self.redactor)
+
+    @property
+    def recorded(self) -> dict[str, Any] | None:
+        """``desired`` as history keeps it: a Secret's ``stringData`` merged into ``data``, every
+        sensitive value fingerprinted — all that attribution against the last sync needs."""
+        from plumbline.plan.normalize import string_data_into_data
+
+        if self.desired is None:
+            return None
+        return self.redactor.redact(string_data_into_data(copy.deepcopy(self.desired)), copy=False)
 
 
 @dataclass

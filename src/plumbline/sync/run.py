@@ -23,8 +23,9 @@ from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.errors import ClusterError
 from plumbline.plan import Action, Plan, PlanItem
 from plumbline.plan.age import age_in_words
+from plumbline.plan.attribute import comparable
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
-from plumbline.plan.fields import json_pointer
+from plumbline.plan.fields import get_path, json_pointer
 from plumbline.sync.waves import wave_of
 
 CRD_ESTABLISH_TIMEOUT_S = 30.0
@@ -193,6 +194,7 @@ def _remove_additions(cluster: Cluster, item: PlanItem) -> str | None:
             return "gone before its unmanaged additions could be removed"
         ops: list[dict[str, object]] = []
         located = []
+        shown = comparable(live, item.redactor)  # the plan's values are fingerprints where secret
         for change in item.changes_of(Attribution.UNMANAGED_ADDITION):
             pointer = json_pointer(live, change.path)
             if pointer is not None:
@@ -202,7 +204,12 @@ def _remove_additions(cluster: Cluster, item: PlanItem) -> str | None:
             key=lambda pc: [int(p) if p.isdigit() else -1 for p in pc[0].split("/")[1:]], reverse=True
         )
         for pointer, change in located:
-            ops.append({"op": "test", "path": pointer, "value": change.live})
+            # A secret addition still as the plan saw it (same fingerprint) is tested with its real
+            # value, read just now; a changed one keeps the fingerprint, fails the test and is left.
+            value = change.live
+            if get_path(shown, change.path) == change.live:
+                value = get_path(live, change.path)
+            ops.append({"op": "test", "path": pointer, "value": value})
             ops.append({"op": "remove", "path": pointer})
         if not ops:
             return None

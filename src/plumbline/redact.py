@@ -1,0 +1,213 @@
+"""Secret values never leave the plan in clear: each becomes a keyed fingerprint.
+
+Seeds 02 and 04: base64 is encoding, not protection. A ``Secret``'s ``data``/``stringData`` values,
+``binaryData``/``data`` values of ConfigMaps under password-like keys, and container ``env`` values
+with password-like names (:data:`RULES`) are replaced by ``redacted:<16 hex>`` wherever objects are
+compared, shown, stored or sent: field changes, diffs, plan JSON, history, messages, notifications,
+Events, logs. The same value always gives the same fingerprint (under one installation's key), so a
+change is still a change — "``/data/password``: ``redacted:1a2b…`` → ``redacted:3c4d…``" — and the
+three-way attribution of a Secret key works on fingerprints alone. Only the apply (and the guards,
+in memory) see the real values.
+
+Why keyed (HMAC-SHA-256) and not a plain hash: a plain SHA-256 of a short password is brute-forced
+offline from a Slack message or an Event in minutes. The key is per installation, in a file beside
+the history store (``<store>.key``, mode 0600): whoever reads output, notifications, Events or a copy
+of the store file alone cannot test guesses. No length is shown either (it narrows a guess).
+A value is fingerprinted by its bytes, so a key set through ``stringData`` (clear) and through
+``data`` (base64) has the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import copy as copying
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from plumbline.errors import StoreError
+
+PREFIX = "redacted:"
+_FINGERPRINT = re.compile(r"redacted:[0-9a-f]{16}")
+
+# Names of keys and env vars whose values are treated as secret (case-insensitive, anywhere in the
+# name). Over-matching only hides a harmless value; under-matching shows a secret.
+SENSITIVE_NAME = re.compile(
+    r"pass(word|wd|phrase)?|pwd|secret|token|credential|api[-_.]?key|access[-_.]?key|private[-_.]?key"
+    r"|signing[-_.]?key|client[-_.]?key|\.pem$|\.key$",
+    re.IGNORECASE,
+)
+
+
+def is_fingerprint(value: Any) -> bool:
+    return isinstance(value, str) and _FINGERPRINT.fullmatch(value) is not None
+
+
+def contains_fingerprint(value: Any) -> bool:
+    """True if ``value`` is, or holds anywhere inside it, a fingerprint (a redacted value)."""
+    if isinstance(value, dict):
+        return any(contains_fingerprint(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_fingerprint(v) for v in value)
+    return is_fingerprint(value)
+
+
+Fingerprint = Callable[[Any, bool], Any]  # (value, base64-encoded?) -> fingerprint
+
+
+class Rule(Protocol):
+    """Marks values of an object sensitive: replaces them in place with ``fingerprint(value, encoded)``."""
+
+    def redact(self, obj: dict[str, Any], fingerprint: Fingerprint) -> None: ...
+
+
+@dataclass(frozen=True)
+class MappingRule:
+    """In objects of ``group``/``kind`` (globs), the values of the top-level mappings ``fields`` whose
+    key matches ``keys`` (None: every key). ``encoded`` fields hold base64 (``data`` of a Secret)."""
+
+    group: str
+    kind: str
+    fields: tuple[str, ...]
+    encoded: tuple[str, ...] = ()
+    keys: re.Pattern[str] | None = None
+
+    def redact(self, obj: dict[str, Any], fingerprint: Fingerprint) -> None:
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        if not (fnmatchcase(group, self.group) and fnmatchcase(str(obj.get("kind", "")), self.kind)):
+            return
+        for name in self.fields:
+            mapping = obj.get(name)
+            if not isinstance(mapping, dict):
+                continue
+            for key, value in mapping.items():
+                if self.keys is None or self.keys.search(str(key)):
+                    mapping[key] = fingerprint(value, name in self.encoded)
+
+
+@dataclass(frozen=True)
+class EnvRule:
+    """Container ``env`` values whose variable name matches ``names``, in any kind of object (pod
+    templates of workloads, Pods, and custom resources that embed them)."""
+
+    names: re.Pattern[str] = SENSITIVE_NAME
+
+    def redact(self, obj: dict[str, Any], fingerprint: Fingerprint) -> None:
+        stack: list[Any] = [obj]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                env = node.get("env")
+                if isinstance(env, list):
+                    for var in env:
+                        if (
+                            isinstance(var, dict)
+                            and "value" in var
+                            and self.names.search(str(var.get("name", "")))
+                        ):
+                            var["value"] = fingerprint(var["value"], False)
+                stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+            elif isinstance(node, list):
+                stack.extend(v for v in node if isinstance(v, (dict, list)))
+
+
+# The rules every plan applies; append to extend (e.g. a custom resource that holds credentials).
+RULES: list[Rule] = [
+    MappingRule(group="", kind="Secret", fields=("data", "stringData"), encoded=("data",)),
+    MappingRule(
+        group="",
+        kind="ConfigMap",
+        fields=("data", "binaryData"),
+        encoded=("binaryData",),
+        keys=SENSITIVE_NAME,
+    ),
+    EnvRule(),
+]
+
+
+class Redactor:
+    """Fingerprints under one installation's key. See the module docstring."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @classmethod
+    def for_store(cls, store_path: Path) -> Redactor:
+        """The redactor of the installation whose history store is ``store_path``: its key is read from
+        ``<store_path>.key``, created (mode 0600) on first use. StoreError if it cannot be."""
+        path = store_path.with_name(store_path.name + ".key")
+        return cls(_key_file(path))
+
+    def fingerprint(self, value: Any, encoded: bool = False) -> Any:
+        """``redacted:<16 hex>`` for ``value`` (None and fingerprints stay as they are). ``encoded``:
+        the value is base64 and its decoded bytes are what is fingerprinted."""
+        if value is None or is_fingerprint(value):
+            return value
+        if isinstance(value, str):
+            raw = value.encode("utf-8")
+            if encoded:
+                # Not base64 (the server will refuse it): the text itself is fingerprinted.
+                with contextlib.suppress(binascii.Error, ValueError):
+                    raw = base64.b64decode(value, validate=True)
+        else:
+            raw = json.dumps(value, sort_keys=True).encode("utf-8")
+        return PREFIX + hmac.new(self._key, raw, hashlib.sha256).hexdigest()[:16]
+
+    def redact(self, obj: dict[str, Any] | None, *, copy: bool = True) -> dict[str, Any] | None:
+        """``obj`` with every sensitive value (:data:`RULES`) fingerprinted; a copy unless ``copy`` is
+        False (then ``obj`` itself is changed and returned)."""
+        if obj is None:
+            return None
+        out = copying.deepcopy(obj) if copy else obj
+        for rule in RULES:
+            rule.redact(out, self.fingerprint)
+        return out
+
+
+@cache
+def ephemeral() -> Redactor:
+    """A redactor with a key of this process alone: for plans made without a history store, whose
+    fingerprints are compared with nothing recorded."""
+    return Redactor(secrets.token_bytes(32))
+
+
+def _key_file(path: Path) -> bytes:
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        key = b""
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path}: cannot read the fingerprint key: {error}") from None
+    if key:
+        return key
+    if path.exists():
+        raise StoreError(f"{path}: the fingerprint key is empty; restore it from a backup")
+    # Written whole under a temporary name, then linked into place: a process that reads it never
+    # sees half a key, and of two processes creating it at once, one wins and both use its key.
+    key = secrets.token_bytes(32)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key.hex() + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _key_file(path)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot create the fingerprint key: {error.strerror or error}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return key
