@@ -104,7 +104,7 @@ class EnvRule:
     names: re.Pattern[str] = SENSITIVE_NAME
 
     def redact(self, obj: dict[str, Any], fingerprint: Fingerprint) -> None:
-        stack: list[Any] = [obj]
+        stack: list[Any] = [obj.get("spec")]  # containers live under spec (Pods, templates, CRs)
         while stack:
             node = stack.pop()
             if isinstance(node, dict):

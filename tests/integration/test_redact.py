@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_controller import Receiver
+from test_controller import Receiver, git
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
@@ -35,16 +35,6 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
-
-
 class SecretApp:
     """A Git repository with a Secret and a ConfigMap, its config and store, and `plumb` to run."""
 
@@ -55,6 +45,7 @@ class SecretApp:
         # Git's values and the live edits' values, each unique to this test.
         self.git_password, self.git_token, self.git_db = f"pw-{tag}-git", f"tok-{tag}-git", f"db-{tag}-git"
         self.live_password, self.live_token, self.live_db = f"pw-{tag}-hot", f"tok-{tag}-hot", f"db-{tag}-hot"
+        self.live_extra = f"ex-{tag}-hot"  # a key only live has (an unmanaged addition)
         self.repo = root / "repo"
         (self.repo / "app").mkdir(parents=True)
         git(self.repo, "init", "-q", "-b", "main")
@@ -143,6 +134,7 @@ spec:
             self.live_password,
             self.live_token,
             self.live_db,
+            self.live_extra,
         ]
         return clear + [b64(v) for v in clear]
 
@@ -193,7 +185,11 @@ def test_secret_values_appear_nowhere_and_string_data_edits_are_drift(
     assert secret["data"] == {"password": b64(site.git_password), "token": b64(site.git_token)}
 
     # Live edits: the key Git sets through data, the one it sets through stringData, the ConfigMap's.
-    site.edit("secrets", "creds", {"password": b64(site.live_password), "token": b64(site.live_token)})
+    site.edit(
+        "secrets",
+        "creds",
+        {"password": b64(site.live_password), "token": b64(site.live_token), "extra": b64(site.live_extra)},
+    )
     site.edit("configmaps", "settings", {"DB_PASSWORD": site.live_db})
 
     plan = json.loads(site.plumb("diff", site.app, "-o", "json", code=1).stdout)
@@ -204,6 +200,8 @@ def test_secret_values_appear_nowhere_and_string_data_edits_are_drift(
         assert change["editor"]["manager"] == "kubectl-edit"
         assert change["live"].startswith("redacted:") and change["git"].startswith("redacted:"), change
         assert change["live"] != change["git"] and change["lastSynced"] == change["git"], change
+    extra = secret_changes["/data/extra"]
+    assert extra["attribution"] == "unmanaged-addition" and extra["live"].startswith("redacted:"), extra
     (secret_obj,) = [o for o in plan["objects"] if o["kind"] == "Secret"]
     assert secret_obj["action"] == "update"
     assert "token: redacted:" in secret_obj["diff"], secret_obj["diff"]
@@ -248,7 +246,7 @@ def test_secret_values_appear_nowhere_and_string_data_edits_are_drift(
 
     secret = site.live("secrets", "creds")
     assert secret["data"] == {"password": b64(site.git_password), "token": b64(site.git_token)}, (
-        "self-heal reverts both keys"
+        "self-heal reverts both keys and removes the one only live had"
     )
     assert site.live("configmaps", "settings")["data"]["DB_PASSWORD"] == site.git_db
     site.plumb("diff", site.app, code=0)

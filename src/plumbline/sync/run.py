@@ -26,6 +26,7 @@ from plumbline.plan.age import age_in_words
 from plumbline.plan.attribute import comparable
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.fields import get_path, json_pointer
+from plumbline.redact import contains_fingerprint
 from plumbline.sync.waves import wave_of
 
 CRD_ESTABLISH_TIMEOUT_S = 30.0
@@ -207,7 +208,7 @@ def _remove_additions(cluster: Cluster, item: PlanItem) -> str | None:
             # A secret addition still as the plan saw it (same fingerprint) is tested with its real
             # value, read just now; a changed one keeps the fingerprint, fails the test and is left.
             value = change.live
-            if get_path(shown, change.path) == change.live:
+            if contains_fingerprint(value) and get_path(shown, change.path) == value:
                 value = get_path(live, change.path)
             ops.append({"op": "test", "path": pointer, "value": value})
             ops.append({"op": "remove", "path": pointer})
