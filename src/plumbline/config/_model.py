@@ -153,6 +153,35 @@ class Policy(_Model):
     kinds: list[GroupKind] = Field(default_factory=list, description="empty: every kind")
 
 
+class HealthCheck(_Model):
+    """How healthy objects of one group/kind are, as CEL over the object (Flux's ``healthCheckExprs``).
+
+    Each expression sees the live object's top-level fields (``metadata``, ``spec``, ``status``, ...)
+    and ``object``, the whole of it. Evaluated in order ``inProgress``, ``failed``, ``current``: the
+    first true one decides (Progressing, Degraded, Healthy); none true: Progressing (health/_cel.py).
+    """
+
+    group: str = Field(default="", description="API group glob; the core group is ''")
+    kind: str = Field(min_length=1, description="kind glob")
+    current: str = Field(min_length=1, description="CEL: true when the object is healthy")
+    failed: str | None = Field(default=None, description="CEL: true when it has failed")
+    in_progress: str | None = Field(
+        default=None, alias="inProgress", description="CEL: true while it progresses"
+    )
+
+    @field_validator("current", "failed", "in_progress")
+    @classmethod
+    def _valid_cel(cls, value: str | None) -> str | None:
+        from plumbline.cel import syntax_error
+
+        if value is not None and (problem := syntax_error(value)) is not None:
+            raise ValueError(f"not valid CEL: {problem}")
+        return value
+
+    def matches(self, group: str, kind: str) -> bool:
+        return fnmatchcase(group, self.group) and fnmatchcase(kind, self.kind)
+
+
 class ProjectSpec(_Model):
     """A boundary. Omitted lists allow any repo and namespace; cluster-scoped kinds: denied unless listed."""
 
@@ -174,6 +203,9 @@ class ProjectSpec(_Model):
         alias="allowRemoteSources",
         description="URL globs of remote kustomize bases and Helm chart repositories a render of this "
         "project's apps may download; empty (the default): renders are offline and refuse them",
+    )
+    health_checks: list[HealthCheck] = Field(
+        default_factory=list, alias="healthChecks", description="per-kind CEL health, for every app"
     )
 
     @field_validator("allow_remote_sources")
@@ -335,6 +367,9 @@ class AppSpec(_Model):
     mode: Mode = Mode.OBSERVE
     sync_options: SyncOptions = Field(default_factory=SyncOptions, alias="syncOptions")
     ignore_differences: list[IgnoreDifference] = Field(default_factory=list, alias="ignoreDifferences")
+    health_checks: list[HealthCheck] = Field(
+        default_factory=list, alias="healthChecks", description="per-kind CEL health; before the Project's"
+    )
 
 
 class App(_Object):

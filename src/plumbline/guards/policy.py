@@ -19,6 +19,7 @@ import re
 from functools import cache
 from typing import Any
 
+from plumbline.cel import compile_expression, evaluate
 from plumbline.config._model import GroupKind, Policy
 from plumbline.guards._model import Finding, GuardContext, Severity
 from plumbline.guards._objects import containers
@@ -53,20 +54,6 @@ DEFAULT_PACK: tuple[Policy, ...] = (
 )
 
 _ADMISSION = re.compile(r"admission|ValidatingAdmissionPolicy|denied the request|webhook", re.I)
-
-
-@cache
-def _environment() -> Any:
-    """One CEL environment: building its parser costs a quarter of a second."""
-    import celpy
-
-    return celpy.Environment()
-
-
-@cache
-def _compile(expression: str) -> Any:
-    env = _environment()
-    return env.program(env.compile(expression))
 
 
 def _applies(policy: Policy, item: PlanItem) -> bool:
@@ -116,7 +103,7 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
     verdicts: dict[tuple[str, str], bool | str] = {}
     for policy in policies:
         try:
-            programs[policy.name] = _compile(policy.expression)
+            programs[policy.name] = compile_expression(policy.expression)
         except celpy.CELParseError as error:  # type: ignore[attr-defined]
             findings.append(
                 Finding(
@@ -153,7 +140,7 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
             # evaluate each distinct input once.
             key = (policy.name, json.dumps(inputs, sort_keys=True, default=str))
             if key not in verdicts:
-                verdicts[key] = _evaluate(program, inputs)
+                verdicts[key] = evaluate(program, inputs)
             outcome = verdicts[key]
             if isinstance(outcome, str):
                 findings.append(_failed(policy, item, outcome))
@@ -171,20 +158,6 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
                     )
                 )
     return findings
-
-
-def _evaluate(program: Any, inputs: dict[str, Any]) -> bool | str:
-    """True or False, or why the expression could not be evaluated (a string)."""
-    import celpy
-
-    to_cel: Any = celpy.json_to_cel  # type: ignore[attr-defined]
-    try:
-        result = program.evaluate({name: to_cel(value) for name, value in inputs.items()})
-    except Exception as error:  # celpy raises several kinds for missing fields and bad types
-        return f"could not be evaluated ({type(error).__name__})"
-    if isinstance(result, celpy.CELEvalError):  # type: ignore[attr-defined]
-        return f"could not be evaluated ({result.args[0]})"
-    return bool(result)
 
 
 def _failed(policy: Policy, item: PlanItem, why: str) -> Finding:
