@@ -6,6 +6,7 @@ tests/integration/test_redact.py checks every output on the real control plane).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from pathlib import Path
@@ -152,3 +153,34 @@ def test_the_key_is_made_once_private_and_shared(tmp_path: Path) -> None:
     key.write_text("")
     with pytest.raises(StoreError, match=r"plumbline\.db\.key"):
         Redactor.for_store(store)
+
+
+def test_history_shows_records_written_before_fingerprints_redacted(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from typer.testing import CliRunner
+
+    from plumbline.cli.app import app
+    from plumbline.store import Store, SyncRecord, SyncResult
+
+    config = tmp_path / "plumbline.yaml"
+    config.write_text(
+        "apiVersion: plumbline.dev/v1alpha1\nkind: App\nmetadata: {name: shop}\nspec:\n"
+        "  source: {repoURL: ./repo, targetRevision: main, path: app}\n  destination: {namespace: shop}\n"
+    )
+    store = tmp_path / "plumbline.db"
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    legacy = secret(data={"password": b64("hunter2")}, stringData={"token": "sesame"})
+    with Store.open(store) as history:
+        history.record_sync(
+            SyncRecord(
+                None, "shop", "main", "a" * 40, when, when, "me", SyncResult.SUCCEEDED, desired=[legacy]
+            )
+        )
+    env = {"PLUMBLINE_CONFIG": str(config), "PLUMBLINE_STORE": str(store)}
+    done = CliRunner().invoke(app, ["history", "shop", "-o", "json"], env=env)
+    assert done.exit_code == 0, done.output
+    for value in ("hunter2", b64("hunter2"), "sesame", b64("sesame")):
+        assert value not in done.output
+    (record,) = json.loads(done.output)
+    assert is_fingerprint(record["desired"][0]["data"]["password"])

@@ -25,6 +25,7 @@ from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
 from plumbline.plan.report import plan_to_dict
+from plumbline.redact import Redactor
 from plumbline.store import Store, SyncRecord, SyncResult
 from plumbline.sync import Outcome, SyncReport
 from plumbline.sync.run import show
@@ -419,7 +420,8 @@ def register(app: typer.Typer) -> None:
         with Store.open() as store:
             records = store.history(name, limit=limit, with_desired=output is Output.JSON)
         if output is Output.JSON:
-            emit_json([_record_dict(r, desired=True) for r in records])
+            redactor = Redactor.for_store(store.path)
+            emit_json([_record_dict(r, desired=True, redactor=redactor) for r in records])
             return
         if not records:
             out.print(f"no syncs recorded for {name} yet")
@@ -531,7 +533,9 @@ def _print_report(report: SyncReport) -> None:
         out.print(f"[bold red]refused[/]   {escape(line)}")
 
 
-def _record_dict(record: SyncRecord, *, desired: bool = False) -> dict[str, Any]:
+def _record_dict(
+    record: SyncRecord, *, desired: bool = False, redactor: Redactor | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": record.id,
         "app": record.app,
@@ -546,7 +550,8 @@ def _record_dict(record: SyncRecord, *, desired: bool = False) -> dict[str, Any]
         "flags": record.flags,
     }
     if desired:
-        data["desired"] = record.desired
+        # Records written before secret values were fingerprinted may hold them in clear.
+        data["desired"] = [redactor.redact(obj) for obj in record.desired] if redactor else record.desired
     return data
 
 
