@@ -1,10 +1,12 @@
 """Standing guard exceptions on the real control plane: an app the controller (mode ``sync``) could
 never sync because a guard blocks it goes through with a GuardException in the configuration, and
-blocks again — saying why — once the exception has expired."""
+blocks again — saying why — once the exception has expired; ``plumb sync`` shows both."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -146,3 +148,36 @@ def test_the_controller_syncs_with_a_standing_exception_and_blocks_once_it_expir
     [finding] = [f for f in last.flags["findings"] if f["severity"] == "block"]
     assert "standing exception 'carts-queue' (owner team-carts) expired" in finding["message"]
     assert "QUEUE_RETRIES" not in (shop.live() or {}).get("data", {})  # nothing written
+
+
+def test_plumb_sync_shows_what_an_exception_let_through_and_which_expired(
+    shop: Shop, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    def plumb(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(control_plane.kubeconfig),
+            "PLUMBLINE_CONFIG": str(shop.config),
+            "PLUMBLINE_STORE": str(tmp_path / "cli.db"),
+            "NO_COLOR": "1",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "plumbline", *args], env=env, capture_output=True, text=True, timeout=180
+        )
+
+    shop.except_queue((datetime.now(UTC) + timedelta(days=7)).date().isoformat())
+    synced = plumb("sync", shop.app)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert (
+        "override  references ConfigMap/carts-env via exception carts-queue (owner team-carts"
+        in synced.stdout
+    )
+
+    expired_on = datetime.now(UTC).date().isoformat()
+    shop.except_queue(expired_on)
+    blocked = plumb("sync", shop.app)
+    assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+    assert f"expired   exception carts-queue (owner team-carts) expired {expired_on}" in blocked.stdout
+    assert f"blocked by references ConfigMap/carts-env (exception carts-queue expired {expired_on})" in (
+        blocked.stdout
+    )
