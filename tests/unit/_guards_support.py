@@ -63,6 +63,7 @@ def context(
     branches: tuple[str, ...] | None = ("main",),
     revision: str = "main",
     message: str = "change",
+    root: Path | None = None,
     **kw: Any,
 ) -> GuardContext:
     the_env = the_env or environment()
@@ -71,7 +72,7 @@ def context(
         project=the_project or project(),
         environment=the_env,
         checkout=CheckoutInfo(
-            sha="c0ffee" * 6 + "abcd", revision=revision, message=message, branches=branches
+            sha="c0ffee" * 6 + "abcd", revision=revision, message=message, branches=branches, root=root
         ),
         clock=kw.pop("clock", lambda: datetime(2026, 11, 18, 12, 0, tzinfo=UTC)),
         **kw,

@@ -255,3 +255,36 @@ def test_status_lists_each_apps_exceptions_even_without_a_cluster(tmp_path: Path
     )
     table = plumb(tmp_path, "status").stdout
     assert "guestbook: expired exception inventory-url (references ConfigMap/guestbook-env" in table
+
+
+def test_a_misspelled_secret_kind_and_a_token_in_a_readme_block(tmp_path: Path, repo: Path) -> None:
+    """Issue 9 item 4: ``kind: secret`` with base64 data and a token in a README are leaks all the same."""
+    base = git(repo, "rev-parse", "HEAD")
+    app = repo / "apps" / "guestbook"
+    (app / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: secret\nmetadata: {name: db}\n"
+        "data:\n  password: c3VwZXJzZWNyZXQtZGItcGFzc3dvcmQ=\n"
+    )
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    (app / "README.md").write_text(f"# guestbook\n\nCI pushes with `GITHUB_TOKEN={token}`.\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "db secret, notes")
+    result = plumb(tmp_path, "check", "--base", base, "--head", "main")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "[secrets] secret guestbook/db" in result.stdout, result.stdout
+    assert "[secrets] File/apps/guestbook/README.md line 3 GITHUB_TOKEN" in result.stdout, result.stdout
+    assert "GitHub Token" in result.stdout
+    assert token not in result.stdout and "c3VwZXJzZWNyZXQ" not in result.stdout
+
+
+def test_a_commit_sha_and_a_secret_name_are_not_secrets(tmp_path: Path, repo: Path) -> None:
+    base = git(repo, "rev-parse", "HEAD")
+    cm = repo / "apps" / "guestbook" / "configmap.yaml"
+    cm.write_text(
+        cm.read_text().rstrip("\n")
+        + "\n  GIT_SHA: 3f786850e387550fdab836ed7e6dc881de23001b\n  SECRET_NAME: db-credentials\n"
+    )
+    git(repo, "commit", "-qam", "build info")
+    result = plumb(tmp_path, "check", "--base", base, "--head", "main")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nothing blocks" in result.stdout

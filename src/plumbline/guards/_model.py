@@ -13,6 +13,7 @@ from plumbline.store import now
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from plumbline.cluster import Cluster
     from plumbline.store import Store
@@ -81,12 +82,14 @@ class CheckoutInfo:
 
     ``branches`` are the branches whose history contains ``sha`` (None: not known, e.g. a plan
     built without the repository at hand). ``message`` is the commit message (for trailers).
+    ``root`` is the checked-out tree (read-only; the secrets guard reads its files), None if not at hand.
     """
 
     sha: str
     revision: str
     message: str = ""
     branches: tuple[str, ...] | None = None
+    root: Path | None = None
 
 
 @dataclass

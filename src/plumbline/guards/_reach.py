@@ -41,4 +41,5 @@ def checkout_info(checkout: Checkout, *, cache: Path | None = None) -> CheckoutI
         revision=checkout.revision,
         message=checkout.message,
         branches=branches_containing(checkout.repo, checkout.sha, cache=cache),
+        root=checkout.root,
     )

@@ -1,18 +1,36 @@
-"""Secrets: no plaintext Secret in the source, no secret-looking values in env or config.
+"""Secrets: no credential anywhere in the app's source, whichever object (or none) holds it.
 
-Seeds 02 and 04: base64 is encoding, not protection. A ``Secret`` with ``data``/``stringData`` in Git
-blocks; ``ExternalSecret``, ``SealedSecret`` and SOPS-encrypted values pass. Values in container env,
-args and ConfigMap data are read by Yelp's detect-secrets plugins (known token formats, private keys,
-high-entropy strings, password-like keys). Findings name the key and the kind of secret, never the value.
+Seeds 02 and 04: base64 is encoding, not protection. Two passes, both through Yelp's detect-secrets
+with its own default filters (allowlist pragmas, UUIDs, sequences, ``*_id`` names, templated values,
+indirect references, lock files) plus two of ours (:func:`is_commit_sha`, :func:`is_reference_name`):
+
+* objects: a ``Secret`` (any spelling of the kind) with ``data``/``stringData`` blocks;
+  ``ExternalSecret``, ``SealedSecret`` and SOPS-encrypted values pass. Values in container env,
+  args and ConfigMap data are read as ``KEY: "value"`` (known token formats, private keys, high
+  entropy, password-like keys);
+* raw text: every file below the app's source path (README, Helm values, a misspelled kind …), each
+  read once, bounded in size, binary files skipped, like gitleaks and detect-secrets scan a repository.
+  YAML ``key: value`` lines and env ``- name: KEY`` / ``value: …`` pairs are read as ``KEY: "value"``.
+  A line an object finding already covers is not reported twice.
+
+Findings name the file, line, key and detector, never the value.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import os
+import re
 from collections.abc import Iterator
-from functools import cache, lru_cache
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from plumbline.guards import _secret_filters as _filters
 from plumbline.guards._model import Finding, GuardContext, Severity
 from plumbline.guards._objects import containers
 from plumbline.plan import Action, Plan, PlanItem
@@ -21,46 +39,297 @@ NAME = "secrets"
 NEEDS_CLUSTER = False
 
 # Detectors that say nothing about secrecy (a public IP is not a credential).
-_SKIPPED_DETECTORS = {"IPPublicDetector"}
-_SOPS_MARK = "ENC[AES256_GCM,"
+_SKIPPED_DETECTORS = ("IPPublicDetector",)
+# Our filters, added to detect-secrets' defaults by import path (how its settings name filters). They
+# live in a module of their own: leaving its settings, detect-secrets clears every cache in a filter's
+# module, and this module's caches are what keep a re-sync of the same commit cheap.
+_OUR_FILTERS = tuple(
+    f"{_filters.__name__}.{name}" for name in ("is_commit_sha", "is_reference_name", "is_sops_encrypted")
+)
+_SOPS_MARK = _filters.SOPS_MARK
 _MAX_VALUE = 64 * 1024
+MAX_FILE_BYTES = 1024 * 1024  # larger files are reported as not scanned, not read
+MAX_FILES = 5000  # per source path; past this the rest is reported as not scanned
+_BINARY_PROBE = 8192
 
 
-@cache
-def _plugins() -> tuple[Any, ...]:
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    from detect_secrets.settings import default_settings
+@contextmanager
+def _detect_secrets() -> Iterator[None]:
+    """detect-secrets' default plugins and filters, ours added. Entering is costly: once per check."""
+    from detect_secrets.settings import default_settings, get_filters, get_plugins
 
-    with default_settings():
-        classes: list[Any] = list(get_mapping_from_secret_type_to_class().values())
-        return tuple(cls() for cls in classes if cls.__name__ not in _SKIPPED_DETECTORS)
+    with default_settings() as settings:
+        for name in _SKIPPED_DETECTORS:
+            settings.plugins.pop(name, None)
+        settings.filters.update({path: {} for path in _OUR_FILTERS})
+        get_plugins.cache_clear()
+        get_filters.cache_clear()
+        yield
+
+
+# --- scanning lines ---
+
+
+@dataclass(frozen=True)
+class _Hit:
+    line: int
+    key: str
+    kinds: tuple[str, ...]
+    values: tuple[str, ...] = field(repr=False)  # kept in memory to match object findings; never shown
+
+
+def _scan(filename: str, lines: list[tuple[int, str]]) -> list[_Hit]:
+    """detect-secrets' plugins, then every filter, over numbered lines; one hit per line.
+
+    What ``scan_file`` does line by line (``_process_line_based_plugins``), in two steps so it stays
+    fast: the plugins' matches are cached by line text and file type (YAML repeats itself), and the
+    filters run only on a match. The filters are detect-secrets' own predicates, called as it calls
+    them (detect-secrets is pinned; these private names with it).
+    """
+    from detect_secrets.core.scan import _is_filtered_out
+    from detect_secrets.util.code_snippet import get_code_snippet
+
+    content = [line for _, line in lines]
+    kind = os.path.splitext(filename)[1]
+    found: dict[int, tuple[list[str], list[str]]] = {}
+    for index, (number, full) in enumerate(lines):
+        line = full.rstrip()
+        matches = _matches(kind, line) if _could_match().search(line) else ()
+        if not matches:
+            continue
+        snippet = get_code_snippet(lines=content, line_number=index + 1)
+        if _is_filtered_out(
+            required_filter_parameters=["line"], filename=filename, line=line, context=snippet
+        ):
+            continue
+        for plugin, kind_name, value in matches:
+            args = {"filename": filename, "secret": value, "plugin": plugin, "line": line}
+            if _is_filtered_out(required_filter_parameters=["secret"], **args) or _is_filtered_out(
+                required_filter_parameters=["context"], context=snippet, **args
+            ):
+                continue
+            kinds, values = found.setdefault(number, ([], []))
+            if kind_name not in kinds:
+                kinds.append(kind_name)
+            if value:
+                values.append(value)
+    text = dict(lines)
+    return [
+        _Hit(n, _filters.key_of(text[n], values[0] if values else "") or "-", tuple(kinds), tuple(values))
+        for n, (kinds, values) in sorted(found.items())
+    ]
+
+
+@lru_cache(maxsize=1)
+def _could_match() -> re.Pattern[str]:
+    """A line no plugin can match fails this one search (most lines of a manifest): the union of the
+    regex detectors' own patterns, the keyword detector's keywords, and for an entropy detector a run
+    of its characters long enough to exceed its limit (n characters carry at most log2(n) bits each).
+    A plugin of another type matches anything here, so it always runs."""
+    from detect_secrets.plugins.base import RegexBasedDetector
+    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+    from detect_secrets.plugins.keyword import DENYLIST_REGEX, KeywordDetector
+    from detect_secrets.settings import get_plugins
+
+    parts: list[str] = []
+    for plugin in get_plugins():
+        if isinstance(plugin, RegexBasedDetector):
+            for regex in plugin.denylist:
+                flags = "i" if regex.flags & re.IGNORECASE else ""
+                parts.append(f"(?{flags}:{regex.pattern})" if flags else f"(?:{regex.pattern})")
+        elif isinstance(plugin, KeywordDetector):
+            parts.append(f"(?i:{DENYLIST_REGEX})")
+        elif isinstance(plugin, HighEntropyStringsPlugin):
+            shortest = math.floor(2**plugin.entropy_limit) + 1
+            parts.append(f"[{re.escape(plugin.charset)}]{{{shortest},}}")
+        else:
+            return re.compile("")
+    return re.compile("|".join(parts))
+
+
+@lru_cache(maxsize=65536)
+def _matches(kind: str, line: str) -> tuple[tuple[Any, str, str], ...]:
+    """Every plugin's raw matches on ``line`` in a file of type ``kind`` (``.yaml``): (plugin, detector
+    name, value). Plugins read only the line and the file type, so the result is shared."""
+    from detect_secrets.settings import get_plugins
+
+    return tuple(
+        (plugin, secret.type, secret.secret_value or "")
+        for plugin in get_plugins()
+        for secret in plugin.analyze_line(filename=f"file{kind}", line=line, line_number=0)
+    )
 
 
 def detect(key: str, value: str) -> list[str]:
     """The kinds of secret ``value`` (under ``key``) looks like, e.g. ``["GitHub Token"]``; [] if none."""
-    from detect_secrets.settings import default_settings
-
-    with default_settings():
+    with _detect_secrets():
         return list(_detect(key, value))
 
 
 @lru_cache(maxsize=8192)
 def _detect(key: str, value: str) -> tuple[str, ...]:
-    """:func:`detect` inside detect-secrets' settings (entered once per check: entering is costly);
-    values repeated across objects are scanned once."""
+    """:func:`detect` inside :func:`_detect_secrets`; values repeated across objects are scanned once."""
     if not value.strip() or _SOPS_MARK in value:
         return ()
-    kinds: list[str] = []
     lines = value[:_MAX_VALUE].splitlines() or [value]
-    for number, line in enumerate([f"{key}: {json.dumps(lines[0])}", *lines[1:]], start=1):
-        for plugin in _plugins():
-            for secret in plugin.analyze_line(filename="manifest.yaml", line=line, line_number=number):
-                if secret.type not in kinds:
-                    kinds.append(secret.type)
+    numbered = list(enumerate([f"{key}: {json.dumps(lines[0])}", *lines[1:]], start=1))
+    kinds: list[str] = []
+    for hit in _scan("manifest.yaml", numbered):
+        kinds += [kind for kind in hit.kinds if kind not in kinds]
     return tuple(kinds)
 
 
-def _plaintext_secret(item: PlanItem) -> Finding | None:
+_YAML_SUFFIXES = (".yaml", ".yml")
+_ENV_NAME = re.compile(r"""^\s*-\s+name:\s*["']?([\w.\-]+)["']?\s*$""")
+_ENV_VALUE = re.compile(r"""^(\s*)value:\s*(.*?)\s*$""")
+_FLOW_ENV = re.compile(r"""^(\s*)-\s*\{\s*name:\s*["']?([\w.\-]+)["']?\s*,\s*value:\s*(.*?)\s*\}\s*$""")
+_PLAIN_SCALAR = re.compile(r"""^(\s*(?:-\s+)?)([\w.\-]+):[ \t]+([^\s"'|>&*!{\[#%@`][^#]*?)[ \t]*(#.*)?$""")
+
+
+def _quoted(indent: str, key: str, value: str, comment: str | None = "") -> str:
+    """``key: "value"``, the shape detect-secrets' keyword and entropy detectors read best."""
+    value = value.strip()
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return f"{indent}{key}: {json.dumps(value)}" + (f"  {comment}" if comment else "")
+
+
+def _yaml_lines(lines: list[str]) -> list[str]:
+    """YAML as ``KEY: "value"`` where we can tell the key: env pairs take the env name as key,
+    unquoted scalars are quoted. Line numbers are kept (one line out for each line in)."""
+    out: list[str] = []
+    env_name = ""
+    for line in lines:
+        named, value, flow, plain = (
+            _ENV_NAME.match(line),
+            _ENV_VALUE.match(line),
+            _FLOW_ENV.match(line),
+            _PLAIN_SCALAR.match(line),
+        )
+        if flow:
+            out.append(_quoted(flow.group(1), flow.group(2), flow.group(3)))
+        elif value and env_name and value.group(2):
+            body, _, comment = value.group(2).partition(" #")
+            out.append(_quoted(value.group(1), env_name, body, f"#{comment}" if comment else ""))
+        elif plain and not named:
+            out.append(_quoted(plain.group(1), plain.group(2), plain.group(3), plain.group(4)))
+        else:
+            out.append(line)
+        if named:
+            env_name = named.group(1)
+        elif line.strip() and not value:
+            env_name = ""
+    return out
+
+
+_SCANNED: dict[tuple[str, bytes], tuple[_Hit, ...] | None] = {}
+_SCANNED_MAX = 4096
+
+
+def _scan_file(path: Path, filename: str) -> tuple[_Hit, ...] | None:
+    """The hits in one file; None: binary, not scanned. Results are kept by name and content, so a
+    sync of the next commit reads again only the files that changed."""
+    from detect_secrets.core.scan import _is_filtered_out
+
+    if _is_filtered_out(required_filter_parameters=["filename"], filename=str(path)):
+        return ()  # detect-secrets' file filters: images and archives by extension, lock files
+    data = path.read_bytes()
+    key = (filename, hashlib.sha256(data).digest())
+    if key not in _SCANNED:
+        if len(_SCANNED) >= _SCANNED_MAX:
+            _SCANNED.clear()
+        _SCANNED[key] = _scan_bytes(filename, data)
+    return _SCANNED[key]
+
+
+def _scan_bytes(filename: str, data: bytes) -> tuple[_Hit, ...] | None:
+    if b"\0" in data[:_BINARY_PROBE]:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.splitlines()
+    if filename.endswith(_YAML_SUFFIXES):
+        lines = _yaml_lines(lines)
+    return tuple(_scan(filename, list(enumerate(lines, start=1))))
+
+
+def _source_files(root: Path, path: str) -> Iterator[tuple[Path, str]]:
+    """Every regular file below ``root/path`` (not ``.git``; symlinks not followed), with its
+    repository-relative name."""
+    top = root / path
+    if top.is_file() and not top.is_symlink():
+        yield top, top.relative_to(root).as_posix()
+        return
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for name in sorted(filenames):
+            file = Path(dirpath) / name
+            if file.is_file() and not file.is_symlink():
+                yield file, file.relative_to(root).as_posix()
+
+
+def _file_finding(rel: str, hit: _Hit) -> Finding:
+    return Finding(
+        guard=NAME,
+        severity=Severity.BLOCK,
+        ref=None,
+        subject=f"File/{rel}",
+        field=f"line {hit.line} {hit.key}",
+        message=f"{rel} line {hit.line}: the value of {hit.key} looks like a secret "
+        f"({', '.join(hit.kinds)}; value not shown); whoever can read the repository can read it",
+        fix="remove it from the repository, keep it in a secret store (referenced by an ExternalSecret or "
+        "a SealedSecret) and rotate it, it has been exposed; if it is not a secret, end the line with "
+        f"'# pragma: allowlist secret' or --allow {NAME}:File/{rel} --reason TEXT",
+    )
+
+
+def _not_scanned(rel: str, why: str) -> Finding:
+    return Finding(
+        guard=NAME,
+        severity=Severity.WARN,
+        ref=None,
+        subject=f"File/{rel}",
+        field=None,
+        message=f"{rel} was not scanned for secrets: {why}",
+        fix="keep generated or large data out of the app's source path, or scan it with a secret scanner",
+    )
+
+
+def _scan_source(context: GuardContext, covered: dict[str, list[str]]) -> list[Finding]:
+    """Raw-text findings for every file of the app's source path; ``covered`` maps a file to the
+    values the object pass accounted for there (reported already, or SealedSecret ciphertext)."""
+    root = context.checkout.root
+    if root is None:
+        return []
+    findings: list[Finding] = []
+    for count, (file, rel) in enumerate(_source_files(root, context.app.spec.source.path)):
+        if count >= MAX_FILES:
+            findings.append(_not_scanned(rel, f"more than {MAX_FILES} files in the source path"))
+            break
+        stat = file.stat()
+        if stat.st_size > MAX_FILE_BYTES:
+            findings.append(_not_scanned(rel, f"{stat.st_size} bytes is more than {MAX_FILE_BYTES}"))
+            continue
+        hits = _scan_file(file, rel)
+        for hit in hits or ():
+            known = covered.get(rel, [])
+            if hit.values and all(any(v in c or c in v for c in known) for v in hit.values):
+                continue
+            findings.append(_file_finding(rel, hit))
+    return findings
+
+
+# --- objects ---
+
+
+def _is_secret(item: PlanItem) -> bool:
+    # Any spelling: ``kind: secret`` is refused by the API server, but its data is in Git all the same.
+    return item.ref.kind.lower() == "secret" and item.ref.group == ""
+
+
+def _plaintext_secret(item: PlanItem) -> tuple[Finding, list[str]] | None:
     obj = item.desired or {}
     merged = {**(obj.get("data") or {}), **(obj.get("stringData") or {})}
     data = {key: value for key, value in merged.items() if value}  # null values hold nothing
@@ -70,7 +339,7 @@ def _plaintext_secret(item: PlanItem) -> Finding | None:
         return None
     keys = ", ".join(sorted(data)[:5]) + (" …" if len(data) > 5 else "")
     field = "stringData" if obj.get("stringData") else "data"
-    return Finding(
+    finding = Finding(
         guard=NAME,
         severity=Severity.BLOCK,
         ref=item.ref,
@@ -80,6 +349,7 @@ def _plaintext_secret(item: PlanItem) -> Finding | None:
         fix="keep the value in a secret store and commit an ExternalSecret, a SealedSecret or a "
         "SOPS-encrypted file instead; rotate the value, it has been exposed",
     )
+    return finding, [str(v) for v in data.values()]
 
 
 def _values(item: PlanItem) -> Iterator[tuple[str, str, str]]:
@@ -99,31 +369,39 @@ def _values(item: PlanItem) -> Iterator[tuple[str, str, str]]:
 
 
 def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
-    from detect_secrets.settings import default_settings
+    with _detect_secrets():
+        findings, covered = _check(plan)
+        return findings + _scan_source(context, covered)
 
-    with default_settings():
-        return _check(plan)
 
-
-def _check(plan: Plan) -> list[Finding]:
+def _check(plan: Plan) -> tuple[list[Finding], dict[str, list[str]]]:
     findings: list[Finding] = []
+    covered: dict[str, list[str]] = {}
     for item in plan.items:
         if item.desired is None or item.action is Action.PRUNE:
             continue
-        if item.ref.kind == "Secret" and item.ref.group == "":
+        if item.ref.kind == "SealedSecret":
+            # Ciphertext only the controller in the cluster can open: safe in Git, however random it looks.
+            encrypted = (item.desired.get("spec") or {}).get("encryptedData") or {}
+            if isinstance(encrypted, dict):
+                covered.setdefault(item.source, []).extend(str(v) for v in encrypted.values() if v)
+            continue
+        if _is_secret(item):
             found = _plaintext_secret(item)
             if found:
-                findings.append(found)
+                findings.append(found[0])
+                covered.setdefault(item.source, []).extend(found[1])
             continue
-        for field, key, value in _values(item):
+        for field_path, key, value in _values(item):
             kinds = _detect(key, value)
             if kinds:
+                covered.setdefault(item.source, []).append(value)
                 findings.append(
                     Finding(
                         guard=NAME,
                         severity=Severity.BLOCK,
                         ref=item.ref,
-                        field=field,
+                        field=field_path,
                         message=f"the value looks like a secret ({', '.join(kinds)}; value not shown) "
                         f"(from {item.source})",
                         fix="reference a Secret instead (env valueFrom.secretKeyRef, fed by an "
@@ -131,4 +409,4 @@ def _check(plan: Plan) -> list[Finding]:
                         f"--allow {NAME}:{item.ref.kind}/{item.ref.name} --reason TEXT",
                     )
                 )
-    return findings
+    return findings, covered
