@@ -224,3 +224,21 @@ def test_sealed_and_sops_ciphertext_in_files_pass(tmp_path: Path) -> None:
         "sops.yaml": sops,
     }
     assert raw(tmp_path, files, objects=sealed) == []
+
+
+def test_our_filters_never_pass_a_known_token_format() -> None:
+    for key in ("SECRET_NAME", "GIT_SHA", "publicToken", "existingSecret"):
+        assert "GitHub Token" in detect(key, GITHUB_TOKEN), key
+
+
+def test_the_allowlist_nextline_pragma_is_honoured(tmp_path: Path) -> None:
+    text = "# pragma: allowlist nextline secret\npassword: Tr0ub4dor&3-horse-staple\n"
+    assert raw(tmp_path, {"values.yaml": text}) == []
+
+
+def test_a_secret_manifest_that_does_not_parse_still_blocks(tmp_path: Path) -> None:
+    """Tab-indented YAML will not render, but its data is in Git all the same (gitleaks' sample)."""
+    text = "apiVersion: v1\nkind: secret\ndata:\n\textra: YWRtaW46cGFzc3dvcmQ=\nmetadata:\n\tname: sa\n"
+    [finding] = raw(tmp_path, {"secret.yaml": text})
+    assert (finding.subject, finding.field) == ("File/apps/orders/secret.yaml", "line 4 extra")
+    assert "Kubernetes Secret" in finding.message and "YWRtaW46" not in str(finding)

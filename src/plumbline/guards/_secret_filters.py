@@ -10,9 +10,10 @@ import re
 from typing import Any
 
 _HEX_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_DIGEST_KEY = re.compile(r"sha|commit|revision|(?:^|[^a-z])rev(?:$|[^a-z])|digest|checksum", re.IGNORECASE)
+_DIGEST_KEY = re.compile(r"sha|commit|rev|digest|checksum|hash", re.IGNORECASE)
 _NAME_KEY = re.compile(r"(?:name|ref|file|path|dir|mount)s?$|^existing", re.IGNORECASE)
-_PLAIN_NAME = re.compile(r"[a-z0-9]([-a-z0-9._/]*[a-z0-9])?|/[-a-zA-Z0-9._/]+")
+_PLAIN_NAME = re.compile(r"[a-z0-9]([-a-z0-9._/]*[a-z0-9])?|[A-Z0-9]+(?:[-_][A-Z0-9]+)*|/[-a-zA-Z0-9._/]+")
+_PUBLIC_KEY = re.compile(r"public|pub[_.-]?key", re.IGNORECASE)
 _KEY = re.compile(r"""([A-Za-z_][\w.\-]*)["']?\s*(?::|=)""")
 
 
@@ -38,6 +39,16 @@ def is_reference_name(secret: str, line: str, plugin: Any = None) -> bool:
     if isinstance(plugin, RegexBasedDetector):
         return False
     return bool(_PLAIN_NAME.fullmatch(secret)) and bool(_NAME_KEY.search(key_of(line, secret)))
+
+
+def is_public_value(secret: str, line: str, plugin: Any = None) -> bool:
+    """A value under a key that says it is public (``public_key``, ``publicToken``): public by
+    definition. Not for known token formats (a private key pasted under ``publicKey`` still counts)."""
+    from detect_secrets.plugins.base import RegexBasedDetector
+
+    if isinstance(plugin, RegexBasedDetector):
+        return False
+    return bool(_PUBLIC_KEY.search(key_of(line, secret)))
 
 
 SOPS_MARK = "ENC[AES256_GCM,"

@@ -44,7 +44,8 @@ _SKIPPED_DETECTORS = ("IPPublicDetector",)
 # live in a module of their own: leaving its settings, detect-secrets clears every cache in a filter's
 # module, and this module's caches are what keep a re-sync of the same commit cheap.
 _OUR_FILTERS = tuple(
-    f"{_filters.__name__}.{name}" for name in ("is_commit_sha", "is_reference_name", "is_sops_encrypted")
+    f"{_filters.__name__}.{name}"
+    for name in ("is_commit_sha", "is_reference_name", "is_public_value", "is_sops_encrypted")
 )
 _SOPS_MARK = _filters.SOPS_MARK
 _MAX_VALUE = 64 * 1024
@@ -183,7 +184,14 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 _ENV_NAME = re.compile(r"""^\s*-\s+name:\s*["']?([\w.\-]+)["']?\s*$""")
 _ENV_VALUE = re.compile(r"""^(\s*)value:\s*(.*?)\s*$""")
 _FLOW_ENV = re.compile(r"""^(\s*)-\s*\{\s*name:\s*["']?([\w.\-]+)["']?\s*,\s*value:\s*(.*?)\s*\}\s*$""")
-_PLAIN_SCALAR = re.compile(r"""^(\s*(?:-\s+)?)([\w.\-]+):[ \t]+([^\s"'|>&*!{\[#%@`][^#]*?)[ \t]*(#.*)?$""")
+_PLAIN_SCALAR = re.compile(
+    r"""^(\s*(?:-\s+)?)([\w.\-]+):[ \t]+(?:!!\w+[ \t]+)?([^\s"'|>&*!{\[#%@`][^#]*?)[ \t]*(#.*)?$"""
+)
+_SOPS_METADATA = re.compile(r"^sops:\s*$")  # SOPS's own block: key groups, MAC, encrypted data keys
+_SECRET_KIND = re.compile(r"""^\s*kind:\s*["']?secret["']?\s*(?:#.*)?$""", re.IGNORECASE)
+_DATA_BLOCK = re.compile(r"^(\s*)(?:data|stringData):\s*(?:#.*)?$")
+_DATA_ENTRY = re.compile(r"""^(\s*)([\w.\-]+):[ \t]*(.*?)\s*$""")
+_MIN_DATA = 10  # shorter values are too short to be a credential (gitleaks' rule: not "YmFyCg==")
 
 
 def _quoted(indent: str, key: str, value: str, comment: str | None = "") -> str:
@@ -199,7 +207,13 @@ def _yaml_lines(lines: list[str]) -> list[str]:
     unquoted scalars are quoted. Line numbers are kept (one line out for each line in)."""
     out: list[str] = []
     env_name = ""
+    in_sops = False
     for line in lines:
+        if line[:1] not in ("", " ", "\t", "#"):
+            in_sops = bool(_SOPS_METADATA.match(line))
+        if in_sops:
+            out.append("")
+            continue
         named, value, flow, plain = (
             _ENV_NAME.match(line),
             _ENV_VALUE.match(line),
@@ -250,9 +264,47 @@ def _scan_bytes(filename: str, data: bytes) -> tuple[_Hit, ...] | None:
     except UnicodeDecodeError:
         return None
     lines = text.splitlines()
-    if filename.endswith(_YAML_SUFFIXES):
-        lines = _yaml_lines(lines)
-    return tuple(_scan(filename, list(enumerate(lines, start=1))))
+    if not filename.endswith(_YAML_SUFFIXES):
+        return tuple(_scan(filename, list(enumerate(lines, start=1))))
+    hits = {hit.line: hit for hit in _secret_manifests(lines)}
+    hits.update({hit.line: hit for hit in _scan(filename, list(enumerate(_yaml_lines(lines), start=1)))})
+    return tuple(hits[n] for n in sorted(hits))
+
+
+def _secret_manifests(lines: list[str]) -> Iterator[_Hit]:
+    """Values under ``data``/``stringData`` of a YAML document whose kind is ``Secret`` in any
+    spelling, read as text: a Secret manifest that does not parse, or is no object of the app,
+    leaks all the same (gitleaks' kubernetes-secret-yaml rule). Templates, empty and SOPS values pass."""
+    start = 0
+    for end in [n for n, line in enumerate(lines) if line.startswith("---")] + [len(lines)]:
+        document = lines[start:end]
+        if any(_SECRET_KIND.match(line) for line in document):
+            yield from _data_values(document, start)
+        start = end + 1
+
+
+def _data_values(document: list[str], offset: int) -> Iterator[_Hit]:
+    block: int | None = None  # indentation of the data: line while inside its block
+    for index, line in enumerate(document):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        opened = _DATA_BLOCK.match(line)
+        if opened:
+            block = len(opened.group(1))
+            continue
+        if block is None or indent <= block:
+            block = None
+            continue
+        entry = _DATA_ENTRY.match(line)
+        if not entry:
+            continue
+        value, number = entry.group(3), index
+        if value[:1] in ("|", ">") and index + 1 < len(document):
+            value, number = document[index + 1].strip(), index + 1
+        value = value.strip("\"'")
+        if len(value) >= _MIN_DATA and "{{" not in value and _SOPS_MARK not in value:
+            yield _Hit(offset + number + 1, entry.group(2), ("Kubernetes Secret",), (value,))
 
 
 def _source_files(root: Path, path: str) -> Iterator[tuple[Path, str]]:
@@ -368,6 +420,17 @@ def _values(item: PlanItem) -> Iterator[tuple[str, str, str]]:
                     yield f"{path}.{list_key}[{index}]", "arg", arg
 
 
+def _leaves(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _leaves(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _leaves(value)
+    elif isinstance(node, str) and node:
+        yield node
+
+
 def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
     with _detect_secrets():
         findings, covered = _check(plan)
@@ -380,11 +443,10 @@ def _check(plan: Plan) -> tuple[list[Finding], dict[str, list[str]]]:
     for item in plan.items:
         if item.desired is None or item.action is Action.PRUNE:
             continue
-        if item.ref.kind == "SealedSecret":
-            # Ciphertext only the controller in the cluster can open: safe in Git, however random it looks.
-            encrypted = (item.desired.get("spec") or {}).get("encryptedData") or {}
-            if isinstance(encrypted, dict):
-                covered.setdefault(item.source, []).extend(str(v) for v in encrypted.values() if v)
+        if item.ref.kind in ("SealedSecret", "ExternalSecret"):
+            # Ciphertext only the controller in the cluster can open, or references into a secret
+            # store: safe in Git, however random or secret-named they look.
+            covered.setdefault(item.source, []).extend(_leaves(item.desired.get("spec")))
             continue
         if _is_secret(item):
             found = _plaintext_secret(item)
