@@ -1,0 +1,1 @@
+basic_auth = 'http://username:whywouldyouusehttpforpasswords@example.com'

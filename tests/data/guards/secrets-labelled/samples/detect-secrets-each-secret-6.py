@@ -1,0 +1,1 @@
+aws_access_key = 'AKIAIOSFODNN7EXAMPLE'
