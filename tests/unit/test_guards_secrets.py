@@ -242,3 +242,9 @@ def test_a_secret_manifest_that_does_not_parse_still_blocks(tmp_path: Path) -> N
     [finding] = raw(tmp_path, {"secret.yaml": text})
     assert (finding.subject, finding.field) == ("File/apps/orders/secret.yaml", "line 4 extra")
     assert "Kubernetes Secret" in finding.message and "YWRtaW46" not in str(finding)
+
+
+def test_dotenv_assignments_are_read_as_key_and_value(tmp_path: Path) -> None:
+    text = f"LOG_LEVEL=info\nAPP_VERSION={GIT_SHA}\nexport DB_PASSWORD=Tr0ub4dor-3-horse-staple\n"
+    [finding] = raw(tmp_path, {".env": text})
+    assert (finding.subject, finding.field) == ("File/apps/orders/.env", "line 3 DB_PASSWORD")

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 _HEX_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_DIGEST_KEY = re.compile(r"sha|commit|rev|digest|checksum|hash", re.IGNORECASE)
+_DIGEST_KEY = re.compile(r"sha|commit|rev|version|digest|checksum|hash", re.IGNORECASE)
 _NAME_KEY = re.compile(r"(?:name|ref|file|path|dir|mount)s?$|^existing", re.IGNORECASE)
 _PLAIN_NAME = re.compile(r"[a-z0-9]([-a-z0-9._/]*[a-z0-9])?|[A-Z0-9]+(?:[-_][A-Z0-9]+)*|/[-a-zA-Z0-9._/]+")
 _PUBLIC_KEY = re.compile(r"public|pub[_.-]?key", re.IGNORECASE)
@@ -26,7 +26,7 @@ def key_of(line: str, secret: str = "") -> str:
 
 def is_commit_sha(secret: str, line: str) -> bool:
     """A commit SHA or content digest (40 or 64 lower-case hex) under a key that says so (``GIT_SHA``,
-    ``revision``, ``digest``): an identifier, not a credential."""
+    ``revision``, ``APP_VERSION``, ``digest``): an identifier, not a credential."""
     return bool(_HEX_ID.fullmatch(secret)) and bool(_DIGEST_KEY.search(key_of(line, secret)))
 
 

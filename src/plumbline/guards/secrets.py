@@ -236,6 +236,19 @@ def _yaml_lines(lines: list[str]) -> list[str]:
     return out
 
 
+_ASSIGNMENT = re.compile(r"""^(\s*(?:export\s+)?)([A-Za-z_][\w.]*)=([^\s"'`$({\[<][^\s]*)\s*$""")
+
+
+def _assignment_lines(lines: list[str]) -> list[str]:
+    """``KEY=value`` lines (dotenv, shell, properties) as ``KEY="value"``: detect-secrets reads unquoted
+    values only in file types it knows, and ``.env`` is not one."""
+    out = []
+    for line in lines:
+        match = _ASSIGNMENT.match(line)
+        out.append(f"{match.group(1)}{match.group(2)}={json.dumps(match.group(3))}" if match else line)
+    return out
+
+
 _SCANNED: dict[tuple[str, bytes], tuple[_Hit, ...] | None] = {}
 _SCANNED_MAX = 4096
 
@@ -265,7 +278,7 @@ def _scan_bytes(filename: str, data: bytes) -> tuple[_Hit, ...] | None:
         return None
     lines = text.splitlines()
     if not filename.endswith(_YAML_SUFFIXES):
-        return tuple(_scan(filename, list(enumerate(lines, start=1))))
+        return tuple(_scan(filename, list(enumerate(_assignment_lines(lines), start=1))))
     hits = {hit.line: hit for hit in _secret_manifests(lines)}
     hits.update({hit.line: hit for hit in _scan(filename, list(enumerate(_yaml_lines(lines), start=1)))})
     return tuple(hits[n] for n in sorted(hits))
