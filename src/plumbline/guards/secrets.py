@@ -95,7 +95,7 @@ def _scan(filename: str, lines: list[tuple[int, str]]) -> list[_Hit]:
     found: dict[int, tuple[list[str], list[str]]] = {}
     for index, (number, full) in enumerate(lines):
         line = full.rstrip()
-        matches = _matches(kind, line) if _could_match().search(line) else ()
+        matches = _matches(kind, line)
         if not matches:
             continue
         snippet = get_code_snippet(lines=content, line_number=index + 1)
@@ -154,6 +154,8 @@ def _matches(kind: str, line: str) -> tuple[tuple[Any, str, str], ...]:
     name, value). Plugins read only the line and the file type, so the result is shared."""
     from detect_secrets.settings import get_plugins
 
+    if not _could_match().search(line):
+        return ()
     return tuple(
         (plugin, secret.type, secret.secret_value or "")
         for plugin in get_plugins()
@@ -214,18 +216,17 @@ def _yaml_lines(lines: list[str]) -> list[str]:
         if in_sops:
             out.append("")
             continue
-        named, value, flow, plain = (
-            _ENV_NAME.match(line),
-            _ENV_VALUE.match(line),
-            _FLOW_ENV.match(line),
-            _PLAIN_SCALAR.match(line),
-        )
+        # Cheap substring tests first: this runs on every line of every YAML file.
+        named = _ENV_NAME.match(line) if "name:" in line else None
+        value = _ENV_VALUE.match(line) if "value:" in line else None
+        flow = _FLOW_ENV.match(line) if named is None and "{" in line else None
+        plain = _PLAIN_SCALAR.match(line) if named is None and ":" in line else None
         if flow:
             out.append(_quoted(flow.group(1), flow.group(2), flow.group(3)))
         elif value and env_name and value.group(2):
             body, _, comment = value.group(2).partition(" #")
             out.append(_quoted(value.group(1), env_name, body, f"#{comment}" if comment else ""))
-        elif plain and not named:
+        elif plain:
             out.append(_quoted(plain.group(1), plain.group(2), plain.group(3), plain.group(4)))
         else:
             out.append(line)
@@ -291,7 +292,7 @@ def _secret_manifests(lines: list[str]) -> Iterator[_Hit]:
     start = 0
     for end in [n for n, line in enumerate(lines) if line.startswith("---")] + [len(lines)]:
         document = lines[start:end]
-        if any(_SECRET_KIND.match(line) for line in document):
+        if any("kind" in line and _SECRET_KIND.match(line) for line in document):
             yield from _data_values(document, start)
         start = end + 1
 
