@@ -7,7 +7,7 @@ from pathlib import Path
 
 from _guards_support import CORPUS, config_map, context, corpus, deployment, guestbook, load, plan_of
 
-from plumbline.guards import run_guards
+from plumbline.guards import apply_overrides, parse_allow, run_guards
 from plumbline.guards.secrets import detect
 
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -248,3 +248,10 @@ def test_dotenv_assignments_are_read_as_key_and_value(tmp_path: Path) -> None:
     text = f"LOG_LEVEL=info\nAPP_VERSION={GIT_SHA}\nexport DB_PASSWORD=Tr0ub4dor-3-horse-staple\n"
     [finding] = raw(tmp_path, {".env": text})
     assert (finding.subject, finding.field) == ("File/apps/orders/.env", "line 3 DB_PASSWORD")
+
+
+def test_a_file_finding_is_overridden_by_its_name(tmp_path: Path) -> None:
+    findings = raw(tmp_path, {"README.md": f"token: {GITHUB_TOKEN}\n"})
+    allow = parse_allow("secrets:File/apps/orders/README.md", reason="a revoked example token")
+    blocking, overridden = apply_overrides(findings, [allow], [])
+    assert blocking == [] and [o.finding.subject for o in overridden] == ["File/apps/orders/README.md"]
