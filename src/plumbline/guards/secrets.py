@@ -1,17 +1,19 @@
 """Secrets: no credential anywhere in the app's source, whichever object (or none) holds it.
 
 Seeds 02 and 04: base64 is encoding, not protection. Two passes, both through Yelp's detect-secrets
-with its own default filters (allowlist pragmas, UUIDs, sequences, ``*_id`` names, templated values,
-indirect references, lock files) plus two of ours (:func:`is_commit_sha`, :func:`is_reference_name`):
+(known token formats, private keys, high entropy, password-like keys) with its own default filters
+(allowlist pragmas, ``*_id`` names, UUIDs, sequences, templated values, indirect references, lock
+files) and ours (:mod:`plumbline.guards._secret_filters`: commit SHAs, names of where a secret is,
+public keys, SOPS ciphertext):
 
-* objects: a ``Secret`` (any spelling of the kind) with ``data``/``stringData`` blocks;
-  ``ExternalSecret``, ``SealedSecret`` and SOPS-encrypted values pass. Values in container env,
-  args and ConfigMap data are read as ``KEY: "value"`` (known token formats, private keys, high
-  entropy, password-like keys);
-* raw text: every file below the app's source path (README, Helm values, a misspelled kind …), each
-  read once, bounded in size, binary files skipped, like gitleaks and detect-secrets scan a repository.
-  YAML ``key: value`` lines and env ``- name: KEY`` / ``value: …`` pairs are read as ``KEY: "value"``.
-  A line an object finding already covers is not reported twice.
+* objects: a ``Secret`` (any spelling of the kind) with ``data``/``stringData`` blocks (SOPS-encrypted
+  values pass); values in container env, args and ConfigMap data, read as ``KEY: "value"``;
+  ``SealedSecret`` ciphertext and ``ExternalSecret`` references are accounted for, not secrets;
+* raw text: every file below the app's source path (a README, Helm values, a ``.env``, a misspelled
+  kind …), each read once, bounded in size, binary files skipped, as gitleaks and detect-secrets scan a
+  repository. YAML ``key: value`` lines, env ``- name: KEY`` / ``value: …`` pairs and ``KEY=value``
+  lines are read as ``KEY: "value"``; a YAML document of kind Secret blocks on its data even if it
+  does not parse. A value the object pass accounted for is not reported again.
 
 Findings name the file, line, key and detector, never the value.
 """
@@ -381,7 +383,7 @@ def _scan_source(context: GuardContext, covered: dict[str, list[str]]) -> list[F
         hits = _scan_file(file, rel)
         for hit in hits or ():
             known = covered.get(rel, [])
-            if hit.values and all(any(v in c or c in v for c in known) for v in hit.values):
+            if hit.values and all(any(v in c for c in known) for v in hit.values):
                 continue
             findings.append(_file_finding(rel, hit))
     return findings
