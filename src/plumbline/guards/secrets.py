@@ -365,6 +365,13 @@ def _not_scanned(rel: str, why: str) -> Finding:
     )
 
 
+def _same_value(found: str, known: str) -> bool:
+    """Whether a value found in a line is one the object pass accounted for: inside it, or holding it
+    with the line's punctuation (``{password: x}`` yields ``x}``). Short known values (``1h``) are
+    not enough to claim a longer one."""
+    return found in known or (len(known) >= 8 and known in found)
+
+
 def _scan_source(context: GuardContext, covered: dict[str, list[str]]) -> list[Finding]:
     """Raw-text findings for every file of the app's source path; ``covered`` maps a file to the
     values the object pass accounted for there (reported already, or SealedSecret ciphertext)."""
@@ -383,7 +390,7 @@ def _scan_source(context: GuardContext, covered: dict[str, list[str]]) -> list[F
         hits = _scan_file(file, rel)
         for hit in hits or ():
             known = covered.get(rel, [])
-            if hit.values and all(any(v in c for c in known) for v in hit.values):
+            if hit.values and all(any(_same_value(v, c) for c in known) for v in hit.values):
                 continue
             findings.append(_file_finding(rel, hit))
     return findings
