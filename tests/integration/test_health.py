@@ -5,6 +5,7 @@ There are no nodes here, so Pods never start: a fresh Deployment must stay Progr
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -210,3 +211,52 @@ def test_a_claim_without_a_provisioner_is_progressing(dyn: Any, namespace: str) 
     live = _plain(api.get(name="data", namespace=namespace))
     assert live["status"].get("phase") == "Pending"
     assert _status(assess(live)) is P
+
+
+def test_plumb_status_shows_the_apps_health_from_the_objects_its_plan_read(
+    tmp_path: Any, control_plane: Any
+) -> None:
+    from test_cli_loop import Workspace, unique, write
+
+    ws = Workspace(tmp_path, control_plane)
+    app, namespace = unique("health"), unique("health")
+    write(
+        ws.repo / "app" / "web.yaml",
+        """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "registry.invalid/web:1"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+""",
+    )
+    ws.commit("web")
+    ws.add_app(app, "app", namespace)
+
+    def status() -> dict[str, Any]:
+        done = ws.plumb("status", app, "-o", "json")
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        (row,) = json.loads(done.stdout)
+        result: dict[str, Any] = row
+        return result
+
+    before = status()
+    assert before["health"] == "Missing"  # Git declares both; the cluster has neither
+    assert "Deployment.apps" in before["health_message"] and "Service" in before["health_message"]
+    synced = ws.plumb("sync", app)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    after = status()
+    # The Service is Healthy at once; the Deployment has no node to run on: the app is Progressing.
+    assert after["status"] == "Synced" and after["health"] == "Progressing", after
+    assert after["health_message"].startswith(f"Deployment.apps {namespace}/web")
+    table = ws.plumb("status", app)
+    assert "HEALTH" in table.stdout and "Progressing" in table.stdout

@@ -20,6 +20,7 @@ from rich.table import Table
 from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
 from plumbline.errors import RefusedError
+from plumbline.health import checks_for, plan_health
 from plumbline.plan import Action, Plan
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
@@ -337,7 +338,8 @@ def register(app: typer.Typer) -> None:
     def status_cmd(
         ctx: typer.Context, name: str | None = typer.Argument(None), output: Output = OUTPUT
     ) -> None:
-        """Synced / OutOfSync for each app (or one), with the last sync. Exit 1 if any is OutOfSync."""
+        """Synced / OutOfSync for each app (or one), with its health and the last sync. Exit 1 if any is
+        OutOfSync (health is shown, not yet gated on)."""
         s = settings(ctx)
         targets = [s.app(name)] if name else list(s.config.apps.values())
         rows = []
@@ -345,15 +347,19 @@ def register(app: typer.Typer) -> None:
             for target in targets:
                 row: dict[str, Any] = {"app": target.name, "mode": target.spec.mode.value}
                 try:
+                    project = s.config.project(target.spec.project)
                     with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
                         plan, _ = engine.plan_app(
                             target,
                             cluster=cluster,
                             store=store,
-                            project=s.config.project(target.spec.project),
+                            project=project,
                         )
+                    health = plan_health(plan, checks_for(target, project))
                     row.update(
                         status=engine.sync_status(plan).value,
+                        health=health.status.value,
+                        health_message=health.message,
                         target=plan.sha,
                         counts=plan.counts,
                         error=None,
@@ -362,6 +368,7 @@ def register(app: typer.Typer) -> None:
                     row.update(
                         status=engine.SyncStatus.UNKNOWN.value, target=None, counts=None, error=str(error)
                     )
+                    row.update(health=None, health_message=None)
                 last = store.last_sync(target.name, result=None)
                 last_ok = store.last_sync(target.name)
                 row["last_synced_sha"] = last_ok.sha if last_ok else None
@@ -373,7 +380,15 @@ def register(app: typer.Typer) -> None:
             emit_json(rows)
         else:
             table = Table(
-                "APP", "STATUS", "MODE", "SYNCED REVISION", "LAST SYNC", "CHANGES", "EXCEPTIONS", box=None
+                "APP",
+                "STATUS",
+                "HEALTH",
+                "MODE",
+                "SYNCED REVISION",
+                "LAST SYNC",
+                "CHANGES",
+                "EXCEPTIONS",
+                box=None,
             )
             for row in rows:
                 colour = {"Synced": "green", "OutOfSync": "yellow"}.get(row["status"], "red")
@@ -388,6 +403,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(
                     row["app"],
                     f"[{colour}]{row['status']}[/]",
+                    row["health"] or "-",
                     row["mode"],
                     synced,
                     last_sync,

@@ -9,6 +9,8 @@ Public API:
   with no rule of its own, no standard conditions and no ``healthChecks`` entry).
 * :func:`app_health` — the worst of an app's object healths, naming the objects that make it so.
 * :data:`MISSING` — the health of an object Git declares and the cluster does not have.
+* :func:`plan_health` — an app's health from the live objects its plan already read.
+* :func:`checks_for` — an App's ``healthChecks`` then its Project's, in the order :func:`assess` tries them.
 
 Rules, one private module per kind, are picked by API group and kind; per-kind CEL ``healthChecks``
 (App first, then Project) come before them; kstatus' generic conditions cover the rest
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from plumbline.config import HealthCheck
+from plumbline.config import App, HealthCheck, Project
 from plumbline.health import (
     _apiservice,
     _cel,
@@ -39,8 +41,19 @@ from plumbline.health import (
     _statefulset,
 )
 from plumbline.health._model import Health, HealthStatus, field, progressing, text, unknown, worst
+from plumbline.plan import Action, Plan
 
-__all__ = ["MISSING", "Health", "HealthStatus", "app_health", "assess", "group_of", "worst"]
+__all__ = [
+    "MISSING",
+    "Health",
+    "HealthStatus",
+    "app_health",
+    "assess",
+    "checks_for",
+    "group_of",
+    "plan_health",
+    "worst",
+]
 
 MISSING = Health(HealthStatus.MISSING, "not in the cluster")
 
@@ -106,3 +119,18 @@ def app_health(objects: Iterable[tuple[str, Health | None]]) -> Health:
         return Health(status)
     named = [f"{label}: {h.message}" if h.message else label for label, h in assessed if h.status is status]
     return Health(status, "; ".join(named))
+
+
+def checks_for(app: App, project: Project) -> list[HealthCheck]:
+    """The App's ``healthChecks``, then its Project's: the more specific entry wins."""
+    return [*app.spec.health_checks, *project.spec.health_checks]
+
+
+def plan_health(plan: Plan, checks: Sequence[HealthCheck] = ()) -> Health:
+    """The app's health from the live objects ``plan`` read: an object Git declares that is not live
+    is Missing; prune candidates (live, no longer in Git) are left out."""
+    return app_health(
+        (str(item.ref), MISSING if item.live is None else assess(item.live, checks))
+        for item in plan.items
+        if item.action is not Action.PRUNE
+    )
