@@ -174,6 +174,36 @@ class Redactor:
             rule.redact(out, self.fingerprint)
         return out
 
+    def scrub(self, text: str, *objects: dict[str, Any] | None) -> str:
+        """``text`` (a server's message, say) with every sensitive value of ``objects`` in it — clear,
+        base64 or decoded — replaced by its fingerprint. An admission policy's message may quote the
+        object it refuses; what it quotes is shown no more than the object is."""
+        found: dict[str, str] = {}
+
+        def collect(value: Any, encoded: bool) -> Any:
+            if isinstance(value, str) and not is_fingerprint(value):
+                shown = self.fingerprint(value, encoded)
+                forms = [value, base64.b64encode(value.encode("utf-8")).decode("ascii")]
+                if encoded:
+                    with contextlib.suppress(binascii.Error, ValueError, UnicodeDecodeError):
+                        forms.append(base64.b64decode(value, validate=True).decode("utf-8"))
+                for form in forms:
+                    if len(form) >= MIN_SCRUBBED:
+                        found[form] = shown
+            return value
+
+        for obj in objects:
+            if obj is not None:
+                for rule in RULES:
+                    rule.redact(obj, collect)  # ``collect`` returns each value as it is: nothing changes
+        for form in sorted(found, key=len, reverse=True):  # longest first: a value inside another
+            text = text.replace(form, found[form])
+        return text
+
+
+# Shorter values are not replaced in free text: one or two characters would mangle every word.
+MIN_SCRUBBED = 3
+
 
 @cache
 def ephemeral() -> Redactor:

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -270,3 +271,77 @@ def test_secret_values_appear_nowhere_and_string_data_edits_are_drift(
     stored = store_text(site.store)
     assert "redacted:" in stored
     assert leaks(stored, site.values()) == []
+
+
+def test_a_server_message_quoting_a_secret_value_is_shown_with_its_fingerprint(
+    secret_app: SecretApp,
+) -> None:
+    """An admission policy that quotes the Secret it refuses (CEL decodes ``data`` to the clear value):
+    the refusal reaches the plan, the diff, the blocked sync and the history — the value does not."""
+    site = secret_app
+    ns = site.namespace
+    policies = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
+    bindings = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
+    name = f"quote-{ns}"
+    site.cluster.request(
+        "POST",
+        policies,
+        body={
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["secrets"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {
+                        "expression": "!has(object.data) || !('password' in object.data)",
+                        "messageExpression": "'no password here, not even ' + string(object.data.password)",
+                    }
+                ],
+            },
+        },
+    )
+    site.cluster.request(
+        "POST",
+        bindings,
+        body={
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
+            },
+        },
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the policy takes effect a moment after it is created
+            done = site.plumb("diff", site.app, "-o", "json")
+            if done.returncode == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert done.returncode == 2, done.stdout + done.stderr
+        (refused,) = [o for o in json.loads(done.stdout)["objects"] if o["error"]]
+        assert "no password here, not even redacted:" in refused["error"], refused["error"]
+        site.plumb("diff", site.app, code=2)
+        blocked = site.plumb("sync", site.app, code=1)
+        assert "no password here" in blocked.stdout, blocked.stdout
+        site.plumb("history", site.app, "-o", "json", code=0)
+    finally:
+        site.cluster.request("DELETE", f"{bindings}/{name}")
+        site.cluster.request("DELETE", f"{policies}/{name}")
+    outputs = "\n".join(site.outputs)
+    assert leaks(outputs, site.values()) == [], outputs
+    assert leaks(store_text(site.store), site.values()) == []

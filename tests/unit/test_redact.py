@@ -184,3 +184,14 @@ def test_history_shows_records_written_before_fingerprints_redacted(tmp_path: Pa
         assert value not in done.output
     (record,) = json.loads(done.output)
     assert is_fingerprint(record["desired"][0]["data"]["password"])
+
+
+def test_a_message_quoting_a_secret_value_in_any_form_is_scrubbed() -> None:
+    obj = secret(data={"password": b64("hunter2")}, stringData={"token": "sesame"})
+    text = f"denied: hunter2, {b64('hunter2')}, sesame"
+    shown = KEY.scrub(text, obj, None)
+    assert (
+        shown
+        == f"denied: {KEY.fingerprint('hunter2')}, {KEY.fingerprint('hunter2')}, {KEY.fingerprint('sesame')}"
+    )
+    assert obj["data"]["password"] == b64("hunter2")  # the object itself is left as it is

@@ -273,7 +273,7 @@ def _compare(
                     break
                 item.live = _get(cluster, desired)
     except ApiFailure as failure:
-        item.error = f"{failure.reason or failure.status}: {failure.message}"
+        item.error = redactor.scrub(f"{failure.reason or failure.status}: {failure.message}", obj, item.live)
         item.predicted = obj
     if item.live is None:
         item.changes = attribute(
@@ -328,7 +328,7 @@ def _dry_run(cluster: Cluster, desired: _Desired, item: PlanItem) -> dict[str, A
         if not (failure.status == 409 and failure.reason == "Conflict"):
             raise
         # Another manager owns fields we set. Say so, and predict what taking them over gives.
-        item.conflict = failure.message
+        item.conflict = item.redactor.scrub(failure.message, desired.obj, item.live)
         return cluster.apply(desired.obj, info=desired.info, dry_run=True, force=True)
 
 

@@ -223,7 +223,9 @@ def _remove_additions(cluster: Cluster, item: PlanItem) -> str | None:
             decode=False,
         )
     except ApiFailure as failure:
-        return f"unmanaged additions not removed: {failure.reason or failure.status}: {failure.message}"
+        return _said(
+            item, f"unmanaged additions not removed: {failure.reason or failure.status}: {failure.message}"
+        )
     except ClusterError as error:
         return str(error)
     return None
@@ -245,15 +247,21 @@ def _apply_one(cluster: Cluster, item: PlanItem, *, force: bool) -> str | None:
         cluster.apply(item.desired, info=_info(cluster, item), force=force, result=False)
     except ApiFailure as failure:
         if failure.status == 409 and failure.reason == "Conflict":
-            return (
+            return _said(
+                item,
                 f"{failure.message}. Another field manager owns these fields; plumbline does not take them "
                 "over silently. Make Git agree with the live value, or re-run with --force-conflicts to "
-                "take ownership."
+                "take ownership.",
             )
-        return f"{failure.reason or failure.status}: {failure.message}"
+        return _said(item, f"{failure.reason or failure.status}: {failure.message}")
     except ClusterError as error:
         return str(error)
     return None
+
+
+def _said(item: PlanItem, message: str) -> str:
+    """A server's message about ``item``, any secret value of the object in it fingerprinted."""
+    return item.redactor.scrub(message, item.desired, item.live)
 
 
 def _delete_one(cluster: Cluster, item: PlanItem) -> str | None:
@@ -267,8 +275,9 @@ def _delete_one(cluster: Cluster, item: PlanItem) -> str | None:
         if failure.status == 404:
             return None  # already gone
         if failure.status == 409:
-            return f"not deleted: it was replaced since the plan was made (uid changed): {failure.message}"
-        return f"{failure.reason or failure.status}: {failure.message}"
+            replaced = "not deleted: it was replaced since the plan was made (uid changed)"
+            return _said(item, f"{replaced}: {failure.message}")
+        return _said(item, f"{failure.reason or failure.status}: {failure.message}")
     except ClusterError as error:
         return str(error)
     return None
