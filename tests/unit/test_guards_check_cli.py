@@ -269,12 +269,20 @@ def test_a_misspelled_secret_kind_and_a_token_in_a_readme_block(tmp_path: Path, 
     (app / "README.md").write_text(f"# guestbook\n\nCI pushes with `GITHUB_TOKEN={token}`.\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "db secret, notes")
-    result = plumb(tmp_path, "check", "--base", base, "--head", "main")
+    sarif_file = tmp_path / "check.sarif"
+    result = plumb(tmp_path, "check", "--base", base, "--head", "main", "--sarif", str(sarif_file))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "[secrets] secret guestbook/db" in result.stdout, result.stdout
     assert "[secrets] File/apps/guestbook/README.md line 3 GITHUB_TOKEN" in result.stdout, result.stdout
     assert "GitHub Token" in result.stdout
     assert token not in result.stdout and "c3VwZXJzZWNyZXQ" not in result.stdout
+    locations = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in json.loads(sarif_file.read_text())["runs"][0]["results"]
+        if r["ruleId"] == "secrets"
+    }
+    assert locations == {"apps/guestbook/README.md", "apps/guestbook/secret.yaml"}
+    assert token not in sarif_file.read_text()
 
 
 def test_a_commit_sha_and_a_secret_name_are_not_secrets(tmp_path: Path, repo: Path) -> None:

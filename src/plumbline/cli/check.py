@@ -38,6 +38,7 @@ from plumbline.guards import (
 )
 from plumbline.guards._runner import GUARDS
 from plumbline.guards.offline import offline_plan
+from plumbline.guards.secrets import is_file_subject
 from plumbline.render import Manifest
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -114,6 +115,10 @@ def check_app(app: App, config: Config, *, base: str, head: str) -> AppCheck:
         now=context.clock(),
     )
     sources = {f"{i.ref.kind}/{i.ref.name}": i.source for i in plan.items}
+    # A finding about a file rather than an object (the secrets guard's raw text) names the file.
+    sources.update(
+        {f.subject: f.subject.partition("/")[2] for f in verdict.findings if is_file_subject(f.subject)}
+    )
     return AppCheck(
         app.name,
         base_sha,

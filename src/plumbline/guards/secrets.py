@@ -338,18 +338,25 @@ def _source_files(root: Path, path: str) -> Iterator[tuple[Path, str]]:
                 yield file, file.relative_to(root).as_posix()
 
 
+FILE = "File"  # the subject of a finding about a file of the source rather than an object: File/<path>
+
+
+def is_file_subject(subject: str) -> bool:
+    return subject.startswith(f"{FILE}/")
+
+
 def _file_finding(rel: str, hit: _Hit) -> Finding:
     return Finding(
         guard=NAME,
         severity=Severity.BLOCK,
         ref=None,
-        subject=f"File/{rel}",
+        subject=f"{FILE}/{rel}",
         field=f"line {hit.line} {hit.key}",
         message=f"{rel} line {hit.line}: the value of {hit.key} looks like a secret "
         f"({', '.join(hit.kinds)}; value not shown); whoever can read the repository can read it",
         fix="remove it from the repository, keep it in a secret store (referenced by an ExternalSecret or "
         "a SealedSecret) and rotate it, it has been exposed; if it is not a secret, end the line with "
-        f"'# pragma: allowlist secret' or --allow {NAME}:File/{rel} --reason TEXT",
+        f"'# pragma: allowlist secret' or --allow {NAME}:{FILE}/{rel} --reason TEXT",
     )
 
 
@@ -358,7 +365,7 @@ def _not_scanned(rel: str, why: str) -> Finding:
         guard=NAME,
         severity=Severity.WARN,
         ref=None,
-        subject=f"File/{rel}",
+        subject=f"{FILE}/{rel}",
         field=None,
         message=f"{rel} was not scanned for secrets: {why}",
         fix="keep generated or large data out of the app's source path, or scan it with a secret scanner",
