@@ -171,6 +171,62 @@ def test_a_deployment_without_nodes_never_becomes_healthy(dyn: Any, namespace: s
     # And it stays so: the controller's later updates never make it Healthy without running Pods.
     time.sleep(1)
     assert _status(assess(_plain(api.get(name="web", namespace=namespace)))) is P
+    # What the controllers made of it: a ReplicaSet with no available replica, and a Pod no node runs.
+    made = []
+    for api_version, kind in (("apps/v1", "ReplicaSet"), ("v1", "Pod")):
+        listed = dyn.resources.get(api_version=api_version, kind=kind).get(namespace=namespace).to_dict()
+        assert listed["items"], kind
+        # A LIST's items carry no apiVersion and kind; the list says what they are.
+        made += [{**item, "apiVersion": api_version, "kind": kind} for item in listed["items"]]
+    for obj in made:
+        assert _status(assess(obj)) is P, (obj["kind"], obj.get("status"))
+
+
+def test_jobs_and_cronjobs(dyn: Any, namespace: str) -> None:
+    template = {
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "x", "image": "registry.invalid/x:1"}]}
+    }
+    jobs = dyn.resources.get(api_version="batch/v1", kind="Job")
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "once"},
+        "spec": {"template": template},
+    }
+    assert _status(assess(_plain(jobs.create(body=job, namespace=namespace)))) is P
+    time.sleep(1)  # the job controller has started it; with no node it never completes
+    assert _status(assess(_plain(jobs.get(name="once", namespace=namespace)))) is P
+    cronjobs = dyn.resources.get(api_version="batch/v1", kind="CronJob")
+    for name, suspend, expected in (("nightly", False, H), ("paused", True, HealthStatus.SUSPENDED)):
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": name},
+            "spec": {
+                "schedule": "0 3 * * *",
+                "suspend": suspend,
+                "jobTemplate": {"spec": {"template": template}},
+            },
+        }
+        assert _status(assess(_plain(cronjobs.create(body=body, namespace=namespace)))) is expected
+
+
+def test_an_ingress_without_a_controller_is_progressing(dyn: Any, namespace: str) -> None:
+    api = dyn.resources.get(api_version="networking.k8s.io/v1", kind="Ingress")
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    body = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web"},
+        "spec": {"defaultBackend": backend},
+    }
+    assert _status(assess(_plain(api.create(body=body, namespace=namespace)))) is P
+
+
+def test_the_api_servers_own_api_services_are_healthy(dyn: Any) -> None:
+    api = dyn.resources.get(api_version="apiregistration.k8s.io/v1", kind="APIService")
+    local = _plain(api.get(name="v1.apps"))
+    assert _status(assess(local)) is H
 
 
 def test_a_cluster_ip_service_is_healthy(dyn: Any, namespace: str) -> None:
