@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from plumbline.errors import StoreError
-from plumbline.store import AppState, AppStateKind, AuditAction, Store
-from plumbline.store._audit import GENESIS, chain_hash
+from plumbline.store import AppState, AppStateKind, AuditAction, AuditRecord, Store, SyncRecord, SyncResult
+from plumbline.store._audit import _AUDIT_COLUMNS, GENESIS, chain_hash
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -62,8 +62,9 @@ def test_triggers_refuse_update_and_delete(tmp_path: Path) -> None:
 
 def tamper(path: Path, sql: str) -> None:
     raw = sqlite3.connect(path)
-    raw.execute("DROP TRIGGER audit_append_only_update")
-    raw.execute("DROP TRIGGER audit_append_only_delete")
+    for table in ("audit", "syncs"):
+        raw.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_update")
+        raw.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_delete")
     raw.execute(sql)
     raw.commit()
     raw.close()
@@ -79,8 +80,8 @@ def test_altered_row_is_the_first_broken_link(tmp_path: Path) -> None:
     assert checked == 2 and broken is not None and broken.id == 3 and "altered" in broken.why
 
 
-def test_rehashed_row_still_breaks_the_next_link(tmp_path: Path) -> None:
-    """An attacker who recomputes the altered row's own hash breaks the link of the record after it."""
+def test_rehashed_row_is_found_by_its_mac(tmp_path: Path) -> None:
+    """An attacker who recomputes the altered row's own hash cannot recompute its MAC (no key)."""
     path = tmp_path / "s.db"
     with Store.open(path) as store:
         fill(store)
@@ -89,7 +90,7 @@ def test_rehashed_row_still_breaks_the_next_link(tmp_path: Path) -> None:
     tamper(path, f"UPDATE audit SET reason = 'forged', hash = '{forged}' WHERE id = {target.id}")
     with Store.open(path) as store:
         _, broken = store.verify_audit()
-    assert broken is not None and broken.id == 3 and "link" in broken.why
+    assert broken is not None and broken.id == 2 and "MAC" in broken.why
 
 
 def test_deleted_row_is_found(tmp_path: Path) -> None:
@@ -148,3 +149,145 @@ def test_cli_audit_lists_and_verify_exits_1_when_broken(tmp_path: Path) -> None:
     tamper(path, "UPDATE audit SET actor = 'mallory' WHERE id = 2")
     bad = plumb_audit(path, "verify")
     assert bad.returncode == 1 and "record #2" in bad.stderr, bad.stderr
+
+
+def rechain(path: Path) -> None:
+    """What someone with the file but not the key can do after an edit: recompute every unkeyed hash
+    and link, so the SHA-256 chain is whole again."""
+    raw = sqlite3.connect(path)
+    with Store.open(path) as store:
+        rows = raw.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY id").fetchall()
+        prev = GENESIS
+        for row in rows:
+            record = store._audit_record(row)
+            digest = chain_hash(prev, record)
+            raw.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, record.id))
+            prev = digest
+    raw.commit()
+    raw.close()
+
+
+def record_syncs(store: Store, n: int) -> list[int]:
+    return [
+        store.record_sync(
+            SyncRecord(
+                id=None,
+                app="guestbook",
+                revision="main",
+                sha=f"{i:040x}",
+                started_at=T0 + timedelta(minutes=i),
+                finished_at=T0 + timedelta(minutes=i, seconds=3),
+                actor="alice@laptop",
+                result=SyncResult.SUCCEEDED,
+                summary={"create": i},
+                desired=[{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}"}}],
+                message=f"sync {i}",
+            )
+        )
+        for i in range(n)
+    ]
+
+
+TAMPERING = {
+    "edit": ("UPDATE audit SET outcome = 'failed' WHERE id = 3", False, "record #3"),
+    "edit+recompute": ("UPDATE audit SET actor = 'mallory' WHERE id = 2", True, "record #2"),
+    "delete middle": ("DELETE FROM audit WHERE id = 2", True, "record #3"),
+    "truncate": ("DELETE FROM audit WHERE id >= 3", True, "newest"),
+    "edit history": ("UPDATE syncs SET result = 'failed' WHERE id = 1", False, "sync #1"),
+    "delete middle history": ("DELETE FROM syncs WHERE id = 2", False, "sync #3"),
+    "truncate history": ("DELETE FROM syncs WHERE id = 3", False, "newest"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERING))
+def test_cli_verify_finds_every_kind_of_tampering(tmp_path: Path, how: str) -> None:
+    sql, recompute, named = TAMPERING[how]
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        fill(store)
+        record_syncs(store, 3)
+    good = plumb_audit(path, "verify")
+    assert good.returncode == 0 and "7 records verified" in good.stdout, good.stdout + good.stderr
+    tamper(path, sql)
+    if recompute:
+        rechain(path)
+    bad = plumb_audit(path, "verify")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert named in bad.stderr, bad.stderr
+
+
+def test_the_key_is_outside_the_store_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        fill(store, 1)
+    key = path.with_name("s.db.audit-key")
+    assert key.exists() and key.stat().st_mode & 0o777 == 0o600
+    assert key.read_text().strip() not in path.read_bytes().hex()  # the store does not hold it
+
+
+def test_a_missing_key_is_an_error_never_a_new_key(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        fill(store, 2)
+    path.with_name("s.db.audit-key").unlink()
+    with Store.open(path) as store:
+        with pytest.raises(StoreError, match="audit key is missing"):
+            store.verify_audit()
+        with pytest.raises(StoreError, match="audit key is missing"):
+            fill(store, 1)
+    missing = plumb_audit(path, "verify")
+    assert missing.returncode == 2 and "audit key is missing" in missing.stderr, missing.stderr
+
+
+def test_a_deleted_anchor_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        fill(store, 2)
+    path.with_name("s.db.audit-anchor").unlink()
+    bad = plumb_audit(path, "verify")
+    assert bad.returncode == 1 and "anchor is missing" in bad.stderr, bad.stderr
+
+
+def test_appending_after_a_truncation_keeps_the_evidence(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        fill(store, 4)
+    tamper(path, "DELETE FROM audit WHERE id = 4")
+    with Store.open(path) as store:
+        fill(store, 2)  # the controller goes on writing
+        _, broken = store.verify_audit()
+    assert broken is not None and broken.table == "audit" and broken.id == 4, broken
+
+
+def test_a_schema_2_store_is_sealed_on_upgrade_and_then_verified(tmp_path: Path) -> None:
+    """Stores written before the keyed chain: the upgrade MACs their rows as they are, and anchors."""
+    from plumbline.store._sqlite import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, steps in enumerate(MIGRATIONS[:2], start=1):
+        for statement in steps:
+            raw.execute(statement)
+        raw.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    prev = GENESIS
+    for i in range(3):
+        record = AuditRecord(actor="old", app="shop", action="sync", revision=f"r{i}", time=T0)
+        digest = chain_hash(prev, record)
+        raw.execute(
+            f"INSERT INTO audit ({_AUDIT_COLUMNS.removeprefix('id, ')}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (record.time.isoformat(timespec="microseconds"), "old", "shop", "sync", f"r{i}", "", "{}", "",
+             prev, digest),
+        )  # fmt: skip
+        prev = digest
+    raw.commit()
+    raw.close()
+    with Store.open(path) as store:
+        assert store.verify_audit() == (3, None)
+        fill(store, 1)
+        assert store.verify_audit() == (4, None)
+    tamper(path, "UPDATE audit SET revision = 'forged' WHERE id = 1")
+    rechain(path)
+    with Store.open(path) as store:
+        _, broken = store.verify_audit()
+    assert broken is not None and broken.id == 1

@@ -296,11 +296,12 @@ def register(app: typer.Typer) -> None:
             if target == "verify" and app_name is None:
                 checked, broken = store.verify_audit()
                 if broken is None:
-                    out.print(f"audit trail intact: {checked} records verified")
+                    out.print(f"audit trail intact: {checked} records verified (audit and sync history)")
                     return
+                where = {"audit": f"record #{broken.id}", "syncs": f"the history row of sync #{broken.id}"}
                 err.print(
-                    f"[bold red]audit trail broken[/] at record #{broken.id}: {broken.why} "
-                    f"({checked} records before it verified)"
+                    f"[bold red]audit trail broken[/] at {where.get(broken.table, 'its anchor')}: "
+                    f"{escape(broken.why)} ({checked} records before it verified)"
                 )
                 raise typer.Exit(1)
             records = store.audit_log(app_name or target, limit=limit)

@@ -2,10 +2,10 @@
 
 Audit records are append-only (triggers refuse UPDATE and DELETE) *and* tamper-evident: each record's
 ``hash`` is SHA-256 over the previous record's hash and the record's canonical JSON (sorted keys, no
-spaces: actor, app, action, revision, reason, summary, outcome, time). Someone who edits the file
-directly (dropping the triggers) breaks the chain at the altered record, which :meth:`verify` finds.
-Deleting only the newest records is not detectable from the chain alone; compare the count elsewhere
-(the Kubernetes Events the controller emits, or a copy of the newest hash) when that matters.
+spaces: actor, app, action, revision, reason, summary, outcome, time), and its ``mac`` is the same
+chain keyed with a key the store does not hold; sync history rows carry a MAC chain of their own, and
+both heads are anchored outside the store (:mod:`plumbline.store._seal`). :meth:`verify_audit` finds
+an edited record (even with its hash recomputed), a removed one, and removed newest records.
 
 App state (paused, paused-pending, a mode override) is current state, not history: one mutable row
 per app. Every change to it is also an audit record, written by the caller in the same breath.
@@ -14,9 +14,9 @@ per app. Every change to it is also an audit record, written by the caller in th
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sqlite3
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,12 +24,27 @@ from enum import StrEnum
 from typing import Any
 
 from plumbline.errors import StoreError
+from plumbline.store import _seal
 from plumbline.store._records import _utc, now
+from plumbline.store._seal import GENESIS, Head
 
-GENESIS = "0" * 64
+TRIGGERS = {
+    "audit": [
+        """CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+        """CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    ],
+    "syncs": [
+        """CREATE TRIGGER syncs_append_only_update BEFORE UPDATE ON syncs
+           BEGIN SELECT RAISE(ABORT, 'sync history is append-only'); END""",
+        """CREATE TRIGGER syncs_append_only_delete BEFORE DELETE ON syncs
+           BEGIN SELECT RAISE(ABORT, 'sync history is append-only'); END""",
+    ],
+}
 
 # Appended to the store's MIGRATIONS as one step (schema 1 → 2).
-AUDIT_MIGRATION: list[str] = [
+AUDIT_MIGRATION: list[Any] = [
     """CREATE TABLE audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         time TEXT NOT NULL,          -- ISO 8601, UTC, microseconds
@@ -118,10 +133,27 @@ def chain_hash(prev_hash: str, record: AuditRecord) -> str:
 
 @dataclass(frozen=True)
 class Broken:
-    """Where the chain breaks: the first record whose stored hash does not follow from its contents."""
+    """Where the chain breaks: the first record whose stored hash does not follow from its contents.
+    ``table`` says which chain: ``audit`` (id: the audit record) or ``syncs`` (id: the sync)."""
 
     id: int
     why: str
+    table: str = "audit"
+
+
+def _check_mac(
+    key: bytes, prev: str, canonical: str, stored: str, id_: int, table: str
+) -> tuple[str, Broken | None]:
+    expected = _seal.mac(key, prev, canonical)
+    if not stored:
+        return expected, Broken(id=id_, why="it has no MAC (added without the audit key)", table=table)
+    if not hmac.compare_digest(stored, expected):
+        why = (
+            "its contents or its place do not match its MAC "
+            "(altered, a row before it removed, or sealed with another key)"
+        )
+        return expected, Broken(id=id_, why=why, table=table)
+    return stored, None
 
 
 class AppStateKind(StrEnum):
@@ -143,15 +175,97 @@ class AppState:
 
 
 _AUDIT_COLUMNS = "id, time, actor, app, action, revision, reason, summary, outcome, prev_hash, hash"
+_SYNC_SEALED = "app, revision, sha, started_at, finished_at, actor, result, summary, desired, message, flags"
+
+
+def seal_existing(store: AuditStore, db: sqlite3.Connection) -> None:
+    """Migration step (schema 2 → 3): MAC every row written before rows had MACs, in order, so the
+    trail an upgrade finds is vouched for from then on, and anchor it (once the migration commits)."""
+    if not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in _seal.TABLES):
+        return
+    key = store._audit_key(db)
+    for table, columns in (("audit", _AUDIT_COLUMNS), ("syncs", f"id, {_SYNC_SEALED}")):
+        prev = GENESIS
+        db.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_update")
+        for row in db.execute(f"SELECT {columns} FROM {table} ORDER BY id").fetchall():
+            canonical = (
+                store._audit_record(row).canonical() if table == "audit" else _seal.canonical_sync(row[1:])
+            )
+            prev = _seal.mac(key, prev, canonical)
+            db.execute(f"UPDATE {table} SET mac = ? WHERE id = ?", (prev, row[0]))
+        db.execute(TRIGGERS[table][0])
+    store._anchor_due = True
 
 
 class AuditStore:
     """The audit and app-state half of :class:`plumbline.store.Store` (a mixin over its connection)."""
 
     path: Any
+    _key: bytes | None = None
+    _anchor_due = False
 
     def _using(self, doing: str) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
+
+    # ---- the key and the anchor (store/_seal.py) ----------------------------------------------
+
+    def _audit_key(self, db: sqlite3.Connection) -> bytes:
+        """The MAC key; made on first need only while nothing was ever sealed with one (a lost key is
+        an error, never silently replaced: rows sealed with the old one could not be verified)."""
+        if self._key is None:
+            sealed = any(
+                db.execute(f"SELECT 1 FROM {t} WHERE mac != '' LIMIT 1").fetchone() for t in _seal.TABLES
+            )
+            create = not sealed and not _seal.anchor_path(self.path).exists()
+            self._key = _seal.load_key(_seal.key_path(self.path), create=create)
+        return self._key
+
+    def _sealed_insert(
+        self, db: sqlite3.Connection, table: str, columns: str, values: tuple[Any, ...], canonical: str
+    ) -> int:
+        """Insert a row into ``table`` with its MAC chained to the newest row's; inside the caller's
+        write transaction (BEGIN IMMEDIATE), so the newest MAC cannot change under it."""
+        row = db.execute(f"SELECT mac FROM {table} ORDER BY id DESC LIMIT 1").fetchone()
+        seal = _seal.mac(self._audit_key(db), row[0] if row else GENESIS, canonical)
+        marks = ",".join("?" * (len(values) + 1))
+        cursor = db.execute(f"INSERT INTO {table} ({columns}, mac) VALUES ({marks})", (*values, seal))
+        assert cursor.lastrowid is not None
+        self._anchor_due = True
+        return cursor.lastrowid
+
+    def _heads(self, db: sqlite3.Connection) -> dict[str, Head]:
+        heads = {}
+        for table in _seal.TABLES:
+            row = db.execute(f"SELECT id, mac FROM {table} ORDER BY id DESC LIMIT 1").fetchone()
+            heads[table] = Head(row[0], row[1]) if row else Head(0, GENESIS)
+        return heads
+
+    def _anchor_problems(self, db: sqlite3.Connection, anchor: _seal.Anchor) -> list[Broken]:
+        problems = []
+        for table, head in anchor.heads.items():
+            if table not in _seal.TABLES:
+                continue
+            newest = db.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0
+            row = db.execute(f"SELECT mac FROM {table} WHERE id = ?", (head.id,)).fetchone()
+            if why := _seal.check_anchor(head, newest, row[0] if row else None):
+                problems.append(Broken(id=head.id, why=why, table=table))
+        return problems
+
+    def _advance_anchor(self, db: sqlite3.Connection) -> None:
+        """After a committed append: anchor the heads, unless the anchor no longer matches the tables
+        (rows removed since it was written) — then it stays, as the evidence ``verify`` reports."""
+        if not self._anchor_due:
+            return
+        self._anchor_due = False
+        key = self._audit_key(db)
+        path = _seal.anchor_path(self.path)
+        try:
+            anchor = _seal.read_anchor(path, key)
+        except StoreError:
+            return  # an altered anchor is kept for verify to report
+        if anchor is not None and self._anchor_problems(db, anchor):
+            return
+        _seal.write_anchor(path, key, self._heads(db))
 
     def audit(
         self,
@@ -187,8 +301,10 @@ class AuditStore:
                 row = db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
                 prev = row[0] if row else GENESIS
                 digest = chain_hash(prev, record)
-                cursor = db.execute(
-                    f"INSERT INTO audit ({_AUDIT_COLUMNS.removeprefix('id, ')}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                rowid = self._sealed_insert(
+                    db,
+                    "audit",
+                    _AUDIT_COLUMNS.removeprefix("id, "),
                     (
                         record.time.isoformat(timespec="microseconds"),
                         record.actor,
@@ -201,11 +317,14 @@ class AuditStore:
                         prev,
                         digest,
                     ),
+                    record.canonical(),
                 )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
+                self._anchor_due = False
                 raise
+            self._advance_anchor(db)
         return AuditRecord(
             actor=record.actor,
             app=record.app,
@@ -215,7 +334,7 @@ class AuditStore:
             summary=record.summary,
             outcome=record.outcome,
             time=record.time,
-            id=cursor.lastrowid,
+            id=rowid,
             prev_hash=prev,
             hash=digest,
         )
@@ -229,12 +348,26 @@ class AuditStore:
         return [self._audit_record(row) for row in reversed(rows)]
 
     def verify_audit(self) -> tuple[int, Broken | None]:
-        """Walk the whole chain: (records checked, the first broken link or None)."""
+        """Walk the audit chain and the history chain, then check both heads against the anchor:
+        (rows checked, the first broken link or None). StoreError if the key is missing."""
         checked = 0
-        prev = GENESIS
-        for row in self._audit_rows():
+        with self._using("verify the audit trail") as db:
+            empty = not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in _seal.TABLES)
+            anchor_file = _seal.anchor_path(self.path)
+            if empty and not anchor_file.exists():
+                return 0, None
+            key = self._audit_key(db)
+            audit_rows = db.execute(f"SELECT {_AUDIT_COLUMNS}, mac FROM audit ORDER BY id").fetchall()
+            sync_rows = db.execute(f"SELECT id, {_SYNC_SEALED}, mac FROM syncs ORDER BY id").fetchall()
             try:
-                record = self._audit_record(row)
+                anchor = _seal.read_anchor(anchor_file, key)
+            except StoreError as error:
+                return checked, Broken(id=0, why=str(error), table="anchor")
+            problems = self._anchor_problems(db, anchor) if anchor is not None else []
+        prev, prev_mac = GENESIS, GENESIS
+        for row in audit_rows:
+            try:
+                record = self._audit_record(row[:-1])
             except StoreError as error:
                 return checked, Broken(id=row[0], why=str(error))
             if record.prev_hash != prev:
@@ -242,14 +375,23 @@ class AuditStore:
                 return checked, Broken(id=row[0], why=why)
             if chain_hash(prev, record) != record.hash:
                 return checked, Broken(id=row[0], why="its contents do not match its hash (altered)")
+            prev_mac, broken = _check_mac(key, prev_mac, record.canonical(), row[-1], row[0], "audit")
+            if broken is not None:
+                return checked, broken
             prev = record.hash
             checked += 1
-        return checked, None
-
-    def _audit_rows(self) -> Iterator[tuple[Any, ...]]:
-        with self._using("read the audit trail") as db:
-            rows = db.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY id").fetchall()
-        yield from rows
+        prev_mac = GENESIS
+        for row in sync_rows:
+            prev_mac, broken = _check_mac(
+                key, prev_mac, _seal.canonical_sync(row[1:-1]), row[-1], row[0], "syncs"
+            )
+            if broken is not None:
+                return checked, broken
+            checked += 1
+        if anchor is None:
+            why = f"{anchor_file}: the anchor is missing, so removed newest records cannot be ruled out"
+            return checked, Broken(id=0, why=why, table="anchor")
+        return checked, problems[0] if problems else None
 
     def _audit_record(self, row: tuple[Any, ...]) -> AuditRecord:
         id_, time, actor, app, action, revision, reason, summary, outcome, prev, digest = row

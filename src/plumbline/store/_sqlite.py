@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -25,13 +25,15 @@ from typing import Any
 
 from plumbline.errors import StoreError
 from plumbline.paths import state_dir
-from plumbline.store._audit import AUDIT_MIGRATION, AuditStore
+from plumbline.store._audit import AUDIT_MIGRATION, AuditStore, seal_existing
 from plumbline.store._records import SyncRecord, SyncResult
+from plumbline.store._seal import canonical_sync
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
 # Each entry migrates from version i to i + 1. Append, never edit: released files have run these.
-MIGRATIONS: list[list[str]] = [
+# A step is SQL, or a function of the store and the connection (run inside the same transaction).
+MIGRATIONS: list[list[str | Callable[[Any, sqlite3.Connection], None]]] = [
     [
         """CREATE TABLE syncs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -54,6 +56,11 @@ MIGRATIONS: list[list[str]] = [
            BEGIN SELECT RAISE(ABORT, 'sync history is append-only'); END""",
     ],
     AUDIT_MIGRATION,  # 2: the tamper-evident audit trail and per-app controller state (_audit.py)
+    [  # 3: keyed MAC chains over the audit trail and the history, anchored outside the store (_seal.py)
+        "ALTER TABLE audit ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE syncs ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+        seal_existing,
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -161,12 +168,17 @@ class Store(AuditStore):
                     )
                 for version in range(current + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS[version - 1]:
-                        db.execute(statement)
+                        if callable(statement):
+                            statement(self, db)
+                        else:
+                            db.execute(statement)
                     db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
+                self._anchor_due = False
                 raise
+            self._advance_anchor(db)
 
     @staticmethod
     def _version(db: sqlite3.Connection) -> int:
@@ -201,11 +213,18 @@ class Store(AuditStore):
                 f"{self.path}: sync of {rec.app} is not JSON data, cannot record it: {error}"
             ) from None
         with self._using(f"record a sync of {rec.app}") as db:
-            cursor = db.execute(
-                f"INSERT INTO syncs ({_COLUMNS.removeprefix('id, ')}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row
-            )
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+            db.execute("BEGIN IMMEDIATE")  # the newest MAC and the append under one write lock
+            try:
+                rowid = self._sealed_insert(
+                    db, "syncs", _COLUMNS.removeprefix("id, "), row, canonical_sync(row)
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                self._anchor_due = False
+                raise
+            self._advance_anchor(db)
+            return rowid
 
     def last_sync(self, app: str, *, result: SyncResult | None = SyncResult.SUCCEEDED) -> SyncRecord | None:
         """The newest sync of ``app`` with ``result`` (any result if None); None if there is none."""
