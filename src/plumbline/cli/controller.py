@@ -18,12 +18,14 @@ from rich.table import Table
 
 from plumbline import engine
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
+from plumbline.cluster import Cluster
 from plumbline.config import Mode, find_config, load_config
 from plumbline.controller import (
     LEASE_DURATION_S,
     LEASE_NAMESPACE,
     Controller,
     Settings,
+    _anchor,
     _log,
     activate,
     app_lease,
@@ -37,7 +39,7 @@ from plumbline.controller._drift import drift_of
 from plumbline.controller._loop import _plan, _sync
 from plumbline.controller._notify import Notifier
 from plumbline.controller._readiness import readiness
-from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, current_actor
+from plumbline.store import AppStateKind, AuditAction, Broken, Store, SyncResult, current_actor
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
 NOTIFY = typer.Option([], "--notify", help="Generic webhook URL for notifications (JSON); repeatable.")
@@ -285,16 +287,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command("audit")
     def audit_cmd(
+        ctx: typer.Context,
         target: str | None = typer.Argument(None, help="an app, or `verify` to prove the chain"),
         app_name: str | None = typer.Option(None, "--app", help="an app (also one called `verify`)"),
         limit: int = typer.Option(50, "--limit", "-n"),
+        cluster_anchor: bool = typer.Option(
+            False, "--cluster", help="verify: also against the anchor the controller filed in the cluster"
+        ),
+        lease_namespace: str = typer.Option(LEASE_NAMESPACE, "--lease-namespace"),
         output: Output = OUTPUT,
     ) -> None:
-        """The audit trail (of one app), oldest first; `plumb audit verify` checks every record's hash
-        chain and exits 1 at the first broken link."""
+        """The audit trail (of one app), oldest first; `plumb audit verify` checks the keyed chains of
+        the audit trail and the sync history and their anchor, and exits 1 at the first broken link."""
         with Store.open() as store:
             if target == "verify" and app_name is None:
                 checked, broken = store.verify_audit()
+                if broken is None and cluster_anchor:
+                    broken = _verify_cluster_anchor(ctx, store, lease_namespace)
                 if broken is None:
                     out.print(f"audit trail intact: {checked} records verified (audit and sync history)")
                     return
@@ -323,6 +332,20 @@ def register(app: typer.Typer) -> None:
                 escape(r.reason),
             )
         out.print(table)
+
+
+def _verify_cluster_anchor(ctx: typer.Context, store: Store, namespace: str) -> Broken | None:
+    s = settings(ctx)
+    kubeconfig = engine.resolve_kubeconfig(s.kubeconfig)
+    with Cluster(kubeconfig=kubeconfig, context=s.context) as cluster:
+        filed = _anchor.fetch(cluster, store, namespace=namespace)
+    if filed is None:
+        why = f"no anchor for this store in {_anchor.where(namespace)}: removed newest records not ruled out"
+        return Broken(id=0, why=why, table="anchor")
+    broken = store.check_audit_anchor(filed, _anchor.where(namespace))
+    if broken is not None:
+        return Broken(id=broken.id, why=f"{broken.why} ({_anchor.where(namespace)})", table=broken.table)
+    return None
 
 
 def _audit_dict(record: Any) -> dict[str, Any]:

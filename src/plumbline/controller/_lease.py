@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from plumbline.cluster import ApiFailure, Cluster
@@ -116,6 +117,14 @@ def _info(app: str, obj: dict[str, Any]) -> LeaseInfo:
     )
 
 
+class Grant(StrEnum):
+    """What one attempt on a lease did."""
+
+    ACQUIRED = "acquired"  # it was not ours (absent, released, lapsed) and now is: a transition
+    RENEWED = "renewed"  # it was ours already
+    REFUSED = "refused"  # someone else holds it unexpired, or won a race for it just now
+
+
 def try_acquire(
     cluster: Cluster,
     app: str,
@@ -128,6 +137,23 @@ def try_acquire(
 ) -> bool:
     """Take or renew the app's lease for ``identity``. False if someone else holds it unexpired, or won
     a race for it just now. ``name`` and ``labels`` override the lease's (for replica heartbeats)."""
+    grant = acquire(
+        cluster, app, identity, namespace=namespace, duration_s=duration_s, name=name, labels=labels
+    )
+    return grant is not Grant.REFUSED
+
+
+def acquire(
+    cluster: Cluster,
+    app: str,
+    identity: str,
+    *,
+    namespace: str = LEASE_NAMESPACE,
+    duration_s: int = LEASE_DURATION_S,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> Grant:
+    """:func:`try_acquire`, saying whether the lease changed hands (:class:`Grant`)."""
     ensure_namespace(cluster, namespace)
     moment = datetime.now(UTC)
     name = name or lease_name(app)
@@ -156,15 +182,17 @@ def try_acquire(
             cluster.request("POST", _path(namespace), body=body)
         except ApiFailure as conflict:
             if conflict.status == 409:
-                return False
+                return Grant.REFUSED
             raise
-        return True
+        return Grant.ACQUIRED
     info = _info(app, obj)
     spec = obj.setdefault("spec", {})
+    grant = Grant.RENEWED
     if info.holder == identity:
         spec["renewTime"] = _micro(moment)
         spec["leaseDurationSeconds"] = duration_s
     elif info.expired(moment):
+        grant = Grant.ACQUIRED
         spec.update(
             holderIdentity=identity,
             leaseDurationSeconds=duration_s,
@@ -173,14 +201,14 @@ def try_acquire(
             leaseTransitions=info.transitions + 1,
         )
     else:
-        return False
+        return Grant.REFUSED
     try:
         cluster.request("PUT", _path(namespace, name), body=obj)  # carries resourceVersion: CAS
     except ApiFailure as conflict:
         if conflict.status == 409:
-            return False
+            return Grant.REFUSED
         raise
-    return True
+    return grant
 
 
 def release(cluster: Cluster, app: str, identity: str, *, namespace: str = LEASE_NAMESPACE) -> None:
@@ -197,7 +225,12 @@ def release(cluster: Cluster, app: str, identity: str, *, namespace: str = LEASE
 
 
 class Renewer:
-    """Renews a set of held leases every third of their duration, on its own thread."""
+    """The leases one identity holds on one cluster, as one state machine: taking an app
+    (:meth:`claim`), renewing it every third of the duration (its own thread) and giving it up
+    (:meth:`discard`) all go through one lock, so the loop and the renewal never race each other's
+    writes to the same Lease, and ``claim`` says :attr:`Grant.ACQUIRED` only when the lease really
+    changed hands. A renewal the API cannot answer keeps the app held until the lease would have
+    lapsed (the loop's next claim finds out); one refused means another holder took it: ``lost``."""
 
     def __init__(self, cluster: Cluster, identity: str, *, namespace: str, duration_s: int) -> None:
         self.cluster, self.identity, self.namespace, self.duration_s = (
@@ -208,22 +241,45 @@ class Renewer:
         )
         self.apps: set[str] = set()
         self.lost: set[str] = set()
+        self._renewed: dict[str, float] = {}
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._thread = threading.Thread(target=self._run, name="plumbline-lease", daemon=True)
 
     def start(self) -> Renewer:
         self._thread.start()
         return self
 
+    def claim(self, app: str) -> Grant:
+        """Take or renew ``app``'s lease now; the app is held afterwards unless REFUSED."""
+        with self._lock:
+            grant = acquire(
+                self.cluster, app, self.identity, namespace=self.namespace, duration_s=self.duration_s
+            )
+            if grant is Grant.REFUSED:
+                self._drop(app, lost=app in self.apps)
+            else:
+                self.apps.add(app)
+                self.lost.discard(app)
+                self._renewed[app] = time.monotonic()
+            return grant
+
     def add(self, app: str) -> None:
+        """Count ``app`` as held (its lease was just taken by the caller)."""
         with self._lock:
             self.apps.add(app)
             self.lost.discard(app)
+            self._renewed[app] = time.monotonic()
 
     def discard(self, app: str) -> None:
         with self._lock:
-            self.apps.discard(app)
+            self._drop(app, lost=False)
+
+    def _drop(self, app: str, *, lost: bool) -> None:
+        self.apps.discard(app)
+        self._renewed.pop(app, None)
+        if lost:
+            self.lost.add(app)
 
     def stop(self) -> None:
         self._stop.set()
@@ -234,16 +290,26 @@ class Renewer:
             with self._lock:
                 apps = sorted(self.apps)
             for app in apps:
-                try:
-                    held = try_acquire(
-                        self.cluster, app, self.identity, namespace=self.namespace, duration_s=self.duration_s
-                    )
-                except (ApiFailure, ClusterError):
-                    held = False  # the API is unreachable: the lease may lapse; writers check `lost`
-                if not held:
-                    with self._lock:
-                        self.apps.discard(app)
-                        self.lost.add(app)
+                with self._lock:
+                    if app not in self.apps:
+                        continue  # given up meanwhile
+                    try:
+                        grant = acquire(
+                            self.cluster,
+                            app,
+                            self.identity,
+                            namespace=self.namespace,
+                            duration_s=self.duration_s,
+                        )
+                    except (ApiFailure, ClusterError):
+                        # Unreachable: still ours until the lease could have lapsed.
+                        if time.monotonic() - self._renewed.get(app, 0.0) > self.duration_s:
+                            self._drop(app, lost=True)
+                        continue
+                    if grant is Grant.REFUSED:
+                        self._drop(app, lost=True)
+                    else:
+                        self._renewed[app] = time.monotonic()
 
 
 @contextlib.contextmanager

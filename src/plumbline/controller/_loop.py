@@ -31,16 +31,17 @@ from typing import Any
 from plumbline import engine
 from plumbline.cluster import ApiFailure, Cluster
 from plumbline.config import App, Config, Mode, Project
-from plumbline.controller import _pause
+from plumbline.controller import _anchor, _pause
 from plumbline.controller._drift import counts_by_class, drift_of
+from plumbline.controller._health import ApiHealth, Monitor
 from plumbline.controller._lease import (
     LEASE_DURATION_S,
     LEASE_NAMESPACE,
+    Grant,
     Renewer,
     heartbeat,
     release,
     release_replica,
-    try_acquire,
 )
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
@@ -105,6 +106,21 @@ class _Heal:
     fighting: str | None = None
 
 
+@dataclass
+class _Refused:
+    """The last failed or blocked sync of an app that was notified. The same refusal (commit, result
+    and reason) is not notified or evented again, and while the commit and the drift stay the same it
+    is retried only after a backoff; a change notifies anew, a success or a return to the synced
+    commit notifies once that it is resolved."""
+
+    sha: str
+    result: Result
+    reason: str
+    drift: list[str]
+    retry_at: float
+    tries: int = 1
+
+
 def effective_mode(app: App, store: Store) -> Mode:
     """The mode override set with ``plumb mode`` if any, else the config's ``spec.mode``."""
     override = store.app_state(app.name).mode
@@ -161,6 +177,7 @@ class Controller:
         self.notifier = notifier or Notifier()
         self._clusters: dict[tuple[str | None, str | None], Cluster] = {}
         self._heal: dict[str, _Heal] = {}
+        self._refused: dict[str, _Refused] = {}
         self._reported_drift: dict[str, list[str]] = {}
         self._renewers: dict[str, Renewer] = {}
         self._replicas: dict[str, tuple[int, float]] = {}
@@ -170,6 +187,9 @@ class Controller:
         self._stop = threading.Event()
         self._watchers: dict[str, Watcher] = {}
         self._desired: dict[str, list[dict[str, Any]]] = {}
+        self._clusters_lock = threading.Lock()
+        self._anchor_broken: str | None = None
+        self.health = ApiHealth()
         self.config = config()
 
     # ---- plumbing -----------------------------------------------------------------------------
@@ -179,11 +199,48 @@ class Controller:
             self.settings.kubeconfig or app.spec.destination.kubeconfig,
             self.settings.context or app.spec.destination.context,
         )
-        if key not in self._clusters:
-            self._clusters[key] = engine.connect(
-                app, kubeconfig=self.settings.kubeconfig, context=self.settings.context
-            )
-        return self._clusters[key]
+        with self._clusters_lock:  # the health monitor asks too
+            if key not in self._clusters:
+                self._clusters[key] = engine.connect(
+                    app, kubeconfig=self.settings.kubeconfig, context=self.settings.context
+                )
+            return self._clusters[key]
+
+    def clusters(self) -> list[Cluster]:
+        """The API servers the configured apps live on, one each."""
+        found: dict[str, Cluster] = {}
+        for _, app in sorted(self.config.apps.items()):
+            cluster = self.cluster_for(app)
+            found.setdefault(cluster.server, cluster)
+        return list(found.values())
+
+    def file_anchor(self) -> None:
+        """File the audit trail's head in each cluster (``_anchor.py``); an anchor there that no
+        longer matches the trail (newest records removed) is kept, and logged as an error once."""
+        try:
+            clusters = self.clusters()
+        except PlumbError as error:
+            log(logging.WARNING, f"cannot file the audit anchor: {error}")
+            return
+        for cluster in clusters:
+            broken = _anchor.publish(cluster, self.store, namespace=self.settings.lease_namespace)
+            if broken is not None and broken.why != self._anchor_broken:
+                log(
+                    logging.ERROR,
+                    f"the audit trail no longer matches its anchor in "
+                    f"{_anchor.where(self.settings.lease_namespace)}: {broken.why}; "
+                    "left in place as evidence (plumb audit verify --cluster)",
+                )
+            self._anchor_broken = broken.why if broken is not None else None
+
+    def healthy(self) -> tuple[bool, str]:
+        """(True, ...) if every API server the apps live on is ready (etcd included), else why not."""
+        try:
+            answers = [self.health.check(cluster) for cluster in self.clusters()]
+        except PlumbError as error:
+            return False, str(error)
+        bad = [why for ok, why in answers if not ok]
+        return (False, "; ".join(bad)) if bad else (True, "ok")
 
     def _renewer(self, cluster: Cluster) -> Renewer:
         if cluster.server not in self._renewers:
@@ -250,22 +307,13 @@ class Controller:
             release(cluster, app.name, self.settings.identity, namespace=self.settings.lease_namespace)
             log(logging.INFO, f"gave the app up to another replica (fair share {share})", app=app.name)
             return False
-        held = try_acquire(
-            cluster,
-            app.name,
-            self.settings.identity,
-            namespace=self.settings.lease_namespace,
-            duration_s=self.settings.lease_duration_s,
-        )
-        if held and app.name not in renewer.apps:
-            renewer.add(app.name)
+        grant = renewer.claim(app.name)
+        if grant is Grant.ACQUIRED:
             log(logging.INFO, "took the app's lease", app=app.name, identity=self.settings.identity)
             self.store.audit(
                 actor=self.settings.identity, app=app.name, action=AuditAction.LEASE, outcome="acquired"
             )
-        elif not held:
-            renewer.discard(app.name)
-        return held
+        return grant is not Grant.REFUSED
 
     def reconcile(self, app: App) -> Outcome:
         """One pass over ``app``; never raises for the app's own trouble (reported in the outcome)."""
@@ -356,6 +404,17 @@ class Controller:
             outcome.result = Result.OBSERVED if plan.has_changes else Result.IN_SYNC
             return outcome
         prune = mode.includes(Mode.PRUNE)
+        refused = self._refused.get(name)
+        if refused is not None and not new_commit and refused.sha != plan.sha:
+            self._resolved(app, plan.sha, "the synced commit is the target again")
+        elif (
+            refused is not None
+            and (refused.sha, refused.drift) == (plan.sha, drift)
+            and time.monotonic() < refused.retry_at
+        ):
+            outcome.result = refused.result
+            outcome.message = f"still {refused.result.value}, retried later: {refused.reason}"
+            return outcome
         if new_commit:
             # Applied even when nothing differs (Git caught up with live, e.g. a captured hotfix): the
             # apply makes plumbline the owner of those fields again and records the commit as synced.
@@ -557,20 +616,61 @@ class Controller:
             app=app.name,
             revision=record.sha,
         )
-        self._event(
-            app,
-            cluster,
-            reason={Result.SYNCED: "Synced", Result.HEALED: "SelfHealed"}.get(result, "SyncFailed"),
-            message=f"{reason} at {record.sha[:12]}: {record.result.value}, {record.message}",
-            warning=record.result is not SyncResult.SUCCEEDED,
-        )
-        if record.result is not SyncResult.SUCCEEDED:
-            kind = NoticeKind.SYNC_BLOCKED if record.result is SyncResult.BLOCKED else NoticeKind.SYNC_FAILED
-            self.notifier.send(Notice(kind, app.name, record.sha, record.message, {"sync": record.id}))
+        succeeded = record.result is SyncResult.SUCCEEDED
+        if succeeded:
+            self._resolved(app, record.sha, f"synced {record.sha[:12]}")
+        if succeeded or self._first_refusal(app.name, record, result, outcome.drift):
+            self._event(
+                app,
+                cluster,
+                reason={Result.SYNCED: "Synced", Result.HEALED: "SelfHealed"}.get(result, "SyncFailed"),
+                message=f"{reason} at {record.sha[:12]}: {record.result.value}, {record.message}",
+                warning=not succeeded,
+            )
+            if not succeeded:
+                blocked = record.result is SyncResult.BLOCKED
+                kind = NoticeKind.SYNC_BLOCKED if blocked else NoticeKind.SYNC_FAILED
+                self.notifier.send(Notice(kind, app.name, record.sha, record.message, {"sync": record.id}))
         outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
         if record.result is SyncResult.SUCCEEDED:
             outcome.status = engine.SyncStatus.SYNCED.value
         return outcome
+
+    def _first_refusal(self, app: str, record: Any, result: Result, drift: list[str]) -> bool:
+        """Remember a failed or blocked sync; True if it is not the refusal last notified for ``app``."""
+        known = self._refused.get(app)
+        same = known is not None and (known.sha, known.result, known.reason) == (
+            record.sha,
+            result,
+            record.message,
+        )
+        tries = known.tries + 1 if known is not None and same else 1
+        delay = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (tries - 1))
+        self._refused[app] = _Refused(
+            sha=record.sha,
+            result=result,
+            reason=record.message,
+            drift=list(drift),
+            retry_at=time.monotonic() + delay,
+            tries=tries,
+        )
+        return not same
+
+    def _resolved(self, app: App, sha: str, how: str) -> None:
+        """The refusal last notified for ``app`` is over: say so once."""
+        refused = self._refused.pop(app.name, None)
+        if refused is None:
+            return
+        log(logging.INFO, f"no longer {refused.result.value}: {how}", app=app.name, revision=sha)
+        self.notifier.send(
+            Notice(
+                NoticeKind.RESOLVED,
+                app.name,
+                sha,
+                f"no longer {refused.result.value}: {how}",
+                {"was": refused.result.value, "revision": refused.sha},
+            )
+        )
 
     def _report_drift(self, app: App, cluster: Cluster, plan: Plan, drift: list[str]) -> None:
         if drift and drift != self._reported_drift.get(app.name):
@@ -612,10 +712,19 @@ class Controller:
     def run_once(self) -> list[Outcome]:
         """One pass over every configured app, in name order."""
         self.config = self._load_config()
-        return [self.reconcile(app) for _, app in sorted(self.config.apps.items())]
+        outcomes = [self.reconcile(app) for _, app in sorted(self.config.apps.items())]
+        self.file_anchor()
+        return outcomes
 
     def run(self) -> None:
         """Until :meth:`stop`: poll every app each ``interval_s``, and reconcile what is queued."""
+        monitor = Monitor(self.health, self.clusters).start()
+        try:
+            self._run()
+        finally:
+            monitor.stop()
+
+    def _run(self) -> None:
         next_poll = 0.0
         while not self._stop.is_set():
             moment = time.monotonic()
@@ -626,6 +735,7 @@ class Controller:
                     log(logging.ERROR, f"config cannot be loaded; keeping the last good one: {error}")
                 for name in sorted(self.config.apps):
                     self.enqueue(name)
+                self.file_anchor()
                 next_poll = moment + self.settings.interval_s
             try:
                 name = self._queue.get(timeout=max(0.05, min(1.0, next_poll - time.monotonic())))

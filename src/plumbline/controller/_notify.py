@@ -1,8 +1,9 @@
 """Notifications: what people must hear about, POSTed as JSON to generic webhooks and Slack-compatible
 incoming webhooks (``{"text": ...}``; Mattermost and Rocket.Chat take the same).
 
-Sent for: a sync that failed, a sync a guard or the engine refused (blocked), drift that appeared
-(with attribution), a pause that expired with drift pending, and a self-heal fight. Delivery is on a
+Sent for: a sync that failed, a sync a guard or the engine refused (blocked) — once per app, commit
+and reason, then ``resolved`` once it is over —, drift that appeared (with attribution), a pause that
+expired with drift pending, and a self-heal fight. Delivery is on a
 background thread with a short timeout; a failed delivery is logged, never raised into the loop.
 Messages name apps, objects, fields and revisions, never field values (which may be secret).
 """
@@ -30,6 +31,7 @@ class NoticeKind(StrEnum):
     DRIFT = "drift"
     PAUSE_EXPIRED_PENDING = "pause-expired-pending"
     FIGHT = "self-heal-fight"
+    RESOLVED = "resolved"  # a failed or blocked sync, notified once, is over
 
 
 @dataclass(frozen=True)

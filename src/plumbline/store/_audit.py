@@ -251,6 +251,24 @@ class AuditStore:
                 problems.append(Broken(id=head.id, why=why, table=table))
         return problems
 
+    def audit_anchor(self) -> tuple[str, str]:
+        """(key id, anchor text) of both chains' heads now, MACed: what the controller files outside
+        the store (a cluster object) where the store's owner cannot rewrite it."""
+        with self._using("anchor the audit trail") as db:
+            key = self._audit_key(db)
+            return _seal.key_id(key), _seal.seal_anchor(key, self._heads(db))
+
+    def check_audit_anchor(self, text: str, where: str) -> Broken | None:
+        """How the trail fails to match an anchor filed elsewhere (``text`` from :meth:`audit_anchor`,
+        found at ``where``); None if it matches."""
+        with self._using("check the audit trail against its anchor") as db:
+            try:
+                anchor = _seal.parse_anchor(text, self._audit_key(db), where)
+            except StoreError as error:
+                return Broken(id=0, why=str(error), table="anchor")
+            problems = self._anchor_problems(db, anchor)
+        return problems[0] if problems else None
+
     def _advance_anchor(self, db: sqlite3.Connection) -> None:
         """After a committed append: anchor the heads, unless the anchor no longer matches the tables
         (rows removed since it was written) — then it stays, as the evidence ``verify`` reports."""

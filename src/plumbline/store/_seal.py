@@ -108,28 +108,47 @@ class Anchor:
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def read_anchor(path: Path, key: bytes) -> Anchor | None:
-    """The anchor in ``path``; None if there is none. StoreError if it is not one this key wrote."""
+def parse_anchor(text: str, key: bytes, where: str) -> Anchor:
+    """An anchor from its JSON text; StoreError naming ``where`` if it is not one this key wrote."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
         heads = {t: Head(int(i), str(m)) for t, (i, m) in data["heads"].items()}
         anchor = Anchor(heads=heads, time=str(data["time"]))
         seal = str(data["mac"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise StoreError(f"{path}: not a readable audit anchor: {error}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise StoreError(f"{where}: not a readable audit anchor: {error}") from None
     if not hmac.compare_digest(seal, mac(key, GENESIS, anchor.body())):
-        raise StoreError(f"{path}: the audit anchor was altered (its MAC does not match)")
+        raise StoreError(f"{where}: the audit anchor was altered (its MAC does not match)")
     return anchor
 
 
-def write_anchor(path: Path, key: bytes, heads: dict[str, Head]) -> None:
+def seal_anchor(key: bytes, heads: dict[str, Head]) -> str:
+    """The JSON text of an anchor of ``heads``, MACed, timed now."""
     anchor = Anchor(heads=heads, time=datetime.now(UTC).isoformat(timespec="seconds"))
     data = json.loads(anchor.body()) | {"mac": mac(key, GENESIS, anchor.body())}
+    return json.dumps(data, sort_keys=True)
+
+
+def key_id(key: bytes) -> str:
+    """A name for the key that does not reveal it: where an anchor outside the store is filed."""
+    return mac(key, GENESIS, "plumbline audit anchor")[:16]
+
+
+def read_anchor(path: Path, key: bytes) -> Anchor | None:
+    """The anchor in ``path``; None if there is none. StoreError if it is not one this key wrote."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StoreError(f"{path}: not a readable audit anchor: {error.strerror or error}") from None
+    return parse_anchor(text, key, str(path))
+
+
+def write_anchor(path: Path, key: bytes, heads: dict[str, Head]) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
-        temporary.write_text(json.dumps(data, sort_keys=True) + "\n")
+        temporary.write_text(seal_anchor(key, heads) + "\n")
         os.replace(temporary, path)  # atomic: a reader sees the old anchor or the new, never half
     except OSError as error:
         with contextlib.suppress(OSError):
