@@ -26,7 +26,6 @@ import copy as copying
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from plumbline.errors import StoreError
+from plumbline.store._keys import key_file
 
 PREFIX = "redacted:"
 _FINGERPRINT = re.compile(r"redacted:[0-9a-f]{16}")
@@ -213,31 +212,6 @@ def ephemeral() -> Redactor:
 
 
 def _key_file(path: Path) -> bytes:
-    try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        key = b""
-    except (OSError, ValueError) as error:
-        raise StoreError(f"{path}: cannot read the fingerprint key: {error}") from None
-    if key:
-        return key
-    if path.exists():
-        raise StoreError(f"{path}: the fingerprint key is empty; restore it from a backup")
-    # Written whole under a temporary name, then linked into place: a process that reads it never
-    # sees half a key, and of two processes creating it at once, one wins and both use its key.
-    key = secrets.token_bytes(32)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key.hex() + "\n")
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return _key_file(path)
-    except OSError as error:
-        raise StoreError(f"{path}: cannot create the fingerprint key: {error.strerror or error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+    key = key_file(path, what="fingerprint key")
+    assert key is not None  # made when missing
     return key

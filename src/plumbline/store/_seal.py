@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from plumbline.errors import StoreError
+from plumbline.store._keys import key_file
 
 GENESIS = "0" * 64
 KEY_ENV = "PLUMBLINE_AUDIT_KEY_FILE"
@@ -50,29 +51,12 @@ def anchor_path(store: Path) -> Path:
 
 def load_key(path: Path, *, create: bool) -> bytes:
     """The key in ``path``; with ``create``, a new one is made (0600) if the file does not exist."""
-    if create and not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it just now: read theirs
-        except OSError as error:
-            raise StoreError(f"{path}: cannot create the audit key: {error.strerror or error}") from None
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
-    try:
-        text = path.read_text().strip()
-    except FileNotFoundError:
+    key = key_file(path, what="audit key", create=create)
+    if key is None:
         raise StoreError(
             f"{path}: the audit key is missing; the trail was written with it and cannot be verified or "
             f"extended without it (restore it, or set ${KEY_ENV} to where it is)"
-        ) from None
-    except OSError as error:
-        raise StoreError(f"{path}: cannot read the audit key: {error.strerror or error}") from None
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
+        )
     if len(key) < 16:
         raise StoreError(f"{path}: not an audit key (expected at least 32 hex digits)")
     return key
