@@ -17,7 +17,8 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -269,6 +270,20 @@ class AuditStore:
             problems = self._anchor_problems(db, anchor)
         return problems[0] if problems else None
 
+    @contextmanager
+    def _appending(self, db: sqlite3.Connection) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE: the newest MAC read and the append under one lock,
+        across processes too); once it commits, the anchor follows."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._anchor_due = False
+            raise
+        self._advance_anchor(db)
+
     def _advance_anchor(self, db: sqlite3.Connection) -> None:
         """After a committed append: anchor the heads, unless the anchor no longer matches the tables
         (rows removed since it was written) — then it stays, as the evidence ``verify`` reports."""
@@ -312,37 +327,29 @@ class AuditStore:
             record.canonical()
         except (TypeError, ValueError) as error:
             raise StoreError(f"{self.path}: audit record for {app} is not JSON data: {error}") from None
-        with self._using(f"append to the audit trail of {app or 'plumbline'}") as db:
-            # IMMEDIATE: read the newest hash and append under one write lock, across processes too.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-                prev = row[0] if row else GENESIS
-                digest = chain_hash(prev, record)
-                rowid = self._sealed_insert(
-                    db,
-                    "audit",
-                    _AUDIT_COLUMNS.removeprefix("id, "),
-                    (
-                        record.time.isoformat(timespec="microseconds"),
-                        record.actor,
-                        record.app,
-                        record.action,
-                        record.revision,
-                        record.reason,
-                        json.dumps(record.summary, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-                        record.outcome,
-                        prev,
-                        digest,
-                    ),
-                    record.canonical(),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                self._anchor_due = False
-                raise
-            self._advance_anchor(db)
+        doing = f"append to the audit trail of {app or 'plumbline'}"
+        with self._using(doing) as db, self._appending(db):
+            row = db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+            prev = row[0] if row else GENESIS
+            digest = chain_hash(prev, record)
+            rowid = self._sealed_insert(
+                db,
+                "audit",
+                _AUDIT_COLUMNS.removeprefix("id, "),
+                (
+                    record.time.isoformat(timespec="microseconds"),
+                    record.actor,
+                    record.app,
+                    record.action,
+                    record.revision,
+                    record.reason,
+                    json.dumps(record.summary, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                    record.outcome,
+                    prev,
+                    digest,
+                ),
+                record.canonical(),
+            )
         return AuditRecord(
             actor=record.actor,
             app=record.app,

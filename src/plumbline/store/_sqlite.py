@@ -157,8 +157,8 @@ class Store(AuditStore):
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
             if self._version(db) == SCHEMA_VERSION:
                 return
-            db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then find it done
-            try:
+            # One process migrates (and seals what it finds); the others wait, then find it done.
+            with self._appending(db):
                 db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
                 current = self._version(db)
                 if current > SCHEMA_VERSION:
@@ -173,12 +173,6 @@ class Store(AuditStore):
                         else:
                             db.execute(statement)
                     db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                self._anchor_due = False
-                raise
-            self._advance_anchor(db)
 
     @staticmethod
     def _version(db: sqlite3.Connection) -> int:
@@ -212,19 +206,8 @@ class Store(AuditStore):
             raise StoreError(
                 f"{self.path}: sync of {rec.app} is not JSON data, cannot record it: {error}"
             ) from None
-        with self._using(f"record a sync of {rec.app}") as db:
-            db.execute("BEGIN IMMEDIATE")  # the newest MAC and the append under one write lock
-            try:
-                rowid = self._sealed_insert(
-                    db, "syncs", _COLUMNS.removeprefix("id, "), row, canonical_sync(row)
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                self._anchor_due = False
-                raise
-            self._advance_anchor(db)
-            return rowid
+        with self._using(f"record a sync of {rec.app}") as db, self._appending(db):
+            return self._sealed_insert(db, "syncs", _COLUMNS.removeprefix("id, "), row, canonical_sync(row))
 
     def last_sync(self, app: str, *, result: SyncResult | None = SyncResult.SUCCEEDED) -> SyncRecord | None:
         """The newest sync of ``app`` with ``result`` (any result if None); None if there is none."""
