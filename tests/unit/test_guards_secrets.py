@@ -255,3 +255,32 @@ def test_a_file_finding_is_overridden_by_its_name(tmp_path: Path) -> None:
     allow = parse_allow("secrets:File/apps/orders/README.md", reason="a revoked example token")
     blocking, overridden = apply_overrides(findings, [allow], [])
     assert blocking == [] and [o.finding.subject for o in overridden] == ["File/apps/orders/README.md"]
+
+
+def test_a_standing_exception_names_a_file_finding(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from plumbline.config import GuardException
+    from plumbline.guards import decide
+
+    now = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+    findings = raw(tmp_path, {"README.md": f"token: {GITHUB_TOKEN}\n"})
+    spec = {
+        "app": "orders",
+        "guard": "secrets",
+        "target": {"kind": "File", "name": "apps/orders/README.md"},
+        "reason": "a revoked example token, kept to show the format",
+        "owner": "team-orders",
+        "expires": "2027-01-31",
+    }
+    exception = GuardException.model_validate(
+        {
+            "apiVersion": "plumbline.dev/v1alpha1",
+            "kind": "GuardException",
+            "metadata": {"name": "x"},
+            "spec": spec,
+        },
+        context={"now": now},
+    )
+    verdict = decide(findings, exceptions=[exception], now=now)
+    assert findings and verdict.blocking == []
