@@ -178,26 +178,37 @@ class Redactor:
         base64 or decoded — replaced by its fingerprint. An admission policy's message may quote the
         object it refuses; what it quotes is shown no more than the object is."""
         found: dict[str, str] = {}
-
-        def collect(value: Any, encoded: bool) -> Any:
-            if isinstance(value, str) and not is_fingerprint(value):
-                shown = self.fingerprint(value, encoded)
-                forms = [value, base64.b64encode(value.encode("utf-8")).decode("ascii")]
-                if encoded:
-                    with contextlib.suppress(binascii.Error, ValueError, UnicodeDecodeError):
-                        forms.append(base64.b64decode(value, validate=True).decode("utf-8"))
-                for form in forms:
-                    if len(form) >= MIN_SCRUBBED:
-                        found[form] = shown
-            return value
-
-        for obj in objects:
-            if obj is not None:
-                for rule in RULES:
-                    rule.redact(obj, collect)  # ``collect`` returns each value as it is: nothing changes
+        for value, encoded in sensitive_values(*objects):
+            if not isinstance(value, str):
+                continue
+            shown = self.fingerprint(value, encoded)
+            forms = [value, base64.b64encode(value.encode("utf-8")).decode("ascii")]
+            if encoded:
+                with contextlib.suppress(binascii.Error, ValueError, UnicodeDecodeError):
+                    forms.append(base64.b64decode(value, validate=True).decode("utf-8"))
+            for form in forms:
+                if len(form) >= MIN_SCRUBBED:
+                    found[form] = shown
         for form in sorted(found, key=len, reverse=True):  # longest first: a value inside another
             text = text.replace(form, found[form])
         return text
+
+
+def sensitive_values(*objects: dict[str, Any] | None) -> list[tuple[Any, bool]]:
+    """Every value of ``objects`` a rule marks sensitive and not yet fingerprinted, with whether it is
+    base64; the objects are left as they are."""
+    found: list[tuple[Any, bool]] = []
+
+    def collect(value: Any, encoded: bool) -> Any:
+        if value is not None and not is_fingerprint(value):
+            found.append((value, encoded))
+        return value  # as it is: nothing changes
+
+    for obj in objects:
+        if obj is not None:
+            for rule in RULES:
+                rule.redact(obj, collect)
+    return found
 
 
 # Shorter values are not replaced in free text: one or two characters would mangle every word.

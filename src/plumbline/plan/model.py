@@ -8,7 +8,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from plumbline.redact import Redactor, ephemeral
+from plumbline.redact import Redactor, ephemeral, sensitive_values
 
 if TYPE_CHECKING:
     from plumbline.plan.attribution import FieldChange
@@ -99,6 +99,8 @@ class PlanItem:
 
         if self.desired is None:
             return None
+        if "stringData" not in self.desired and not sensitive_values(self.desired):
+            return self.desired  # nothing to hide: not copied (thousands of objects per sync)
         return self.redactor.redact(string_data_into_data(copy.deepcopy(self.desired)), copy=False)
 
 
