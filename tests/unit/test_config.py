@@ -333,7 +333,8 @@ def test_unknown_kind_and_api_version_list_the_known_ones(tmp_path: Path) -> Non
         """,
     )
     assert problems_of(path) == [
-        f"{path}:2: Application/a: kind: expected one of Project, Environment, App, GuardException "
+        f"{path}:2: Application/a: kind: expected one of Project, Environment, App, GuardException, "
+        "Instance "
         "(got 'Application')",
         f"{path}:5: App/b: apiVersion: expected 'plumbline.dev/v1alpha1' (got 'argoproj.io/v1alpha1')",
         f"{path}:9: expected a mapping with apiVersion, kind, metadata",
@@ -487,3 +488,37 @@ def test_allow_remote_sources_is_a_list_of_url_globs(tmp_path: Path) -> None:
     config = load_config(write(tmp_path / "p.yaml", project.replace(', ""', "")))
     assert config.project("shop").spec.allow_remote_sources == ["https://github.com/shop/*"]
     assert DEFAULT_PROJECT.spec.allow_remote_sources == []  # offline unless a Project says otherwise
+
+
+INSTANCE = "apiVersion: plumbline.dev/v1alpha1\nkind: Instance\nmetadata:\n  name: {name}\n"
+
+
+def test_the_instance_is_declared_else_from_the_environment_else_default(tmp_path: Path) -> None:
+    plain = write(tmp_path / "plain.yaml", app_doc())
+    assert load_config(plain, env={}).instance == "default"
+    assert load_config(plain, env={"PLUMBLINE_INSTANCE": "team-b"}).instance == "team-b"
+    named = write(tmp_path / "named.yaml", INSTANCE.format(name="team-a") + "---\n" + app_doc())
+    assert load_config(named, env={}).instance == "team-a"
+    assert load_config(named, env={"PLUMBLINE_INSTANCE": "team-a"}).instance == "team-a"
+
+
+def test_instance_problems_name_file_line_and_field(tmp_path: Path) -> None:
+    two = write(
+        tmp_path / "two.yaml",
+        INSTANCE.format(name="team-a") + "---\n" + INSTANCE.format(name="team-b") + "---\n" + app_doc(),
+    )
+    with pytest.raises(InvalidConfigError) as caught:
+        load_config(two, env={"PLUMBLINE_INSTANCE": "team-c"})
+    assert [str(p) for p in caught.value.problems] == [
+        f"{two}:4: Instance/team-a: metadata.name: $PLUMBLINE_INSTANCE is 'team-c' but the configuration "
+        "names this installation 'team-a'; the name is part of every tracked object's identity, so they "
+        "must agree (unset PLUMBLINE_INSTANCE, or change one of them)",
+        f"{two}:9: Instance/team-b: metadata.name: only one Instance may be declared; {two}:4 already "
+        "names this installation 'team-a'",
+    ]
+    plain = write(tmp_path / "plain.yaml", app_doc())
+    with pytest.raises(InvalidConfigError, match=r"\$PLUMBLINE_INSTANCE: must be a DNS-1123 label"):
+        load_config(plain, env={"PLUMBLINE_INSTANCE": "Team_A"})
+    extra = write(tmp_path / "extra.yaml", INSTANCE.format(name="x") + "spec: {id: 1}\n")
+    with pytest.raises(InvalidConfigError, match=r"Instance/x: spec"):
+        load_config(extra, env={})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,12 +19,15 @@ from pydantic import BaseModel, ValidationError
 from plumbline.config._model import (
     API_VERSION,
     DEFAULT_ENVIRONMENT,
+    DEFAULT_INSTANCE,
     DEFAULT_PROJECT,
+    INSTANCE_ENV,
     KINDS,
     App,
     Environment,
     GuardException,
     Project,
+    check_dns1123_label,
 )
 from plumbline.config._problems import InvalidConfigError, Problem, line_of, problems_from_validation
 from plumbline.errors import ConfigError
@@ -51,6 +55,8 @@ class Config:
 
     ``projects`` always holds ``default`` (declared or implicit). ``environments`` holds the implicit
     ``default`` only when no Environment is declared: once environments exist, an App must name one.
+    ``instance`` names this installation in every object it tracks (the declared ``Instance``, else
+    ``$PLUMBLINE_INSTANCE``, else ``default``).
     """
 
     apps: dict[str, App]
@@ -58,6 +64,7 @@ class Config:
     environments: dict[str, Environment]
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
     exceptions: dict[str, GuardException] = field(default_factory=dict)
+    instance: str = DEFAULT_INSTANCE
 
     def exceptions_for(self, app: str) -> list[GuardException]:
         """The standing guard exceptions of ``app`` (expired ones too: they are reported)."""
@@ -191,7 +198,48 @@ def _refs(kind: str, plain: dict[str, Any]) -> dict[str, str]:
     return refs
 
 
-def _cross_check(declared: list[_Declared], problems: list[Problem]) -> Config:
+def _instance(declared: list[_Declared], problems: list[Problem], env: Mapping[str, str]) -> str:
+    """The instance name: the one Instance declared, else ``$PLUMBLINE_INSTANCE``, else the default.
+    An environment variable that disagrees with the config is a problem, not a silent override: the
+    name is part of every tracked object's identity."""
+    from_env = env.get(INSTANCE_ENV, "").strip()
+    for extra in declared[1:]:
+        problems.append(
+            Problem(
+                extra.origin.file,
+                extra.origin.line,
+                f"Instance/{extra.name}",
+                "metadata.name",
+                f"only one Instance may be declared; {declared[0].origin} already names this installation "
+                f"{declared[0].name!r}",
+            )
+        )
+    if declared:
+        first = declared[0]
+        if from_env and from_env != first.name:
+            problems.append(
+                Problem(
+                    first.origin.file,
+                    first.origin.line,
+                    f"Instance/{first.name}",
+                    "metadata.name",
+                    f"${INSTANCE_ENV} is {from_env!r} but the configuration names this installation "
+                    f"{first.name!r}; the name is part of every tracked object's identity, so they must "
+                    f"agree (unset {INSTANCE_ENV}, or change one of them)",
+                )
+            )
+        return first.name
+    if from_env:
+        try:
+            return check_dns1123_label(from_env)
+        except ValueError as error:
+            problems.append(Problem(f"${INSTANCE_ENV}", None, None, None, str(error)))
+    return DEFAULT_INSTANCE
+
+
+def _cross_check(
+    declared: list[_Declared], problems: list[Problem], env: Mapping[str, str] | None = None
+) -> Config:
     """Duplicates, and references from Apps and Environments to names that do not exist."""
     seen: dict[tuple[str, str], _Declared] = {}
     for d in declared:
@@ -252,12 +300,14 @@ def _cross_check(declared: list[_Declared], problems: list[Problem]) -> Config:
             elif key == "app" and value not in known_apps:
                 refer(d, where, value, "app", known_apps)
 
+    instances = [d for (k, _), d in seen.items() if k == "Instance"]
     return Config(
         apps=dict(sorted(apps.items())),
         projects=dict(sorted(projects.items())),
         environments=dict(sorted(environments.items())),
         origins={key: d.origin for key, d in seen.items()},
         exceptions=dict(sorted(exceptions.items())),
+        instance=_instance(instances, problems, os.environ if env is None else env),
     )
 
 
@@ -267,8 +317,9 @@ _EMPTY = (
 )
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     """Load and check a configuration file (multi-document YAML) or folder (every YAML file inside).
+    ``env`` (default: the process environment) supplies ``$PLUMBLINE_INSTANCE``.
 
     Raises :class:`InvalidConfigError` (a ConfigError) listing every problem, each naming file, line,
     object and field (a file that declares nothing is one); ConfigError if ``path`` does not exist or
@@ -287,7 +338,7 @@ def load_config(path: Path) -> Config:
             found = _declare(data, plain, file=str(file), line=line, problems=problems)
             if found is not None:
                 declared.append(found)
-    config = _cross_check(declared, problems)
+    config = _cross_check(declared, problems, env)
     if problems:
         order = {str(f): i for i, f in enumerate(files)}
         problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))

@@ -26,6 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 API_VERSION = "plumbline.dev/v1alpha1"
 
+DEFAULT_INSTANCE = "default"
+INSTANCE_ENV = "PLUMBLINE_INSTANCE"
+
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # scp-like Git addresses (git@github.com:org/repo.git) are remote, though they have no "://".
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -237,6 +240,19 @@ class Project(_Object):
 
     def is_protected(self, group: str, kind: str) -> bool:
         return any(gk.matches(group, kind) for gk in self.spec.protected_kinds)
+
+    def outside(self, group: str, kind: str, namespace: str | None) -> str | None:
+        """Why an object (``namespace`` None: cluster-scoped) lies outside this Project, else None."""
+        where = f"Project {self.name!r}"
+        if namespace is None:
+            if not self.allows_cluster_kind(group, kind):
+                return f"{where} does not list the cluster-scoped kind {kind} in clusterResourceAllowList"
+            return None
+        if not self.allows_namespace(namespace):
+            return f"namespace {namespace!r} is outside {where} destinations"
+        if not self.allows_namespaced_kind(group, kind):
+            return f"{where} denies the kind {kind} (namespaceResourceDenyList)"
+        return None
 
 
 # --- Environment ------------------------------------------------------------------------------------
@@ -461,11 +477,26 @@ class GuardException(_Object):
         return at >= self.spec.expires
 
 
-KINDS: dict[str, type[Project] | type[Environment] | type[App] | type[GuardException]] = {
+# --- Instance ---------------------------------------------------------------------------------------
+
+
+class Instance(_Object):
+    """Names this plumbline installation. The name goes into the tracking annotation of every object
+    it applies, so two installations (two teams, two configs) on one cluster never take each other's
+    objects for their own, even with apps of the same name. At most one per configuration; without
+    one, ``$PLUMBLINE_INSTANCE``, else ``default``. Changing it later makes every object already
+    applied look foreign (never pruned; adopted again when next applied).
+    """
+
+    kind: Literal["Instance"] = "Instance"
+
+
+KINDS: dict[str, type[Project] | type[Environment] | type[App] | type[GuardException] | type[Instance]] = {
     "Project": Project,
     "Environment": Environment,
     "App": App,
     "GuardException": GuardException,
+    "Instance": Instance,
 }
 
 
