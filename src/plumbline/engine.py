@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Config, Project
+from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
 from plumbline.config._model import IgnoreDifference
 from plumbline.errors import ClusterError
 from plumbline.local import local_dir
 from plumbline.plan import ObjectRef, Plan, build_plan
 from plumbline.plan.attribution import NEEDS_CONSENT, FieldChange
 from plumbline.plan.drift import DriftReport, drift_report
+from plumbline.plan.model import CREATE_NAMESPACE_SOURCE as CREATE_NAMESPACE_SOURCE
 from plumbline.plan.runtime import IgnoreRule
 from plumbline.redact import Redactor
 from plumbline.render import Manifest, helm_options, render
@@ -29,8 +30,6 @@ from plumbline.store import Store, SyncRecord, SyncResult, current_actor, now
 from plumbline.sync import SyncReport, sync_plan
 
 Progress = Callable[[str], None]
-
-CREATE_NAMESPACE_SOURCE = "(syncOptions.createNamespace)"
 
 
 class SyncStatus(StrEnum):
@@ -144,10 +143,13 @@ def plan_app(
     progress: Progress = _quiet,
     store: Store | None = None,
     project: Project | None = None,
+    instance: str = DEFAULT_INSTANCE,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
-    of the last successful sync (three-way); without, against managedFields alone. ``project``: see
-    :func:`render_app`."""
+    of the last successful sync (three-way); without, against managedFields alone. ``project`` (the
+    app's): see :func:`render_app`; it also bounds what the app may prune (without it, the
+    destination alone does). ``instance``: the name the app's objects are tracked under
+    (``config.instance``)."""
     rendered = render_app(app, revision=revision, progress=progress, project=project)
     plan = build_plan(
         cluster=cluster,
@@ -160,22 +162,45 @@ def plan_app(
         last_synced=last_synced(store, app.name),
         ignore=ignore_rules(app),
         redactor=None if store is None else Redactor.for_store(store.path),
+        instance=instance,
+        outside_project=None
+        if project is None
+        else (lambda ref: project.outside(ref.group, ref.kind, ref.namespace)),
     )
     return plan, rendered
 
 
-def drift_app(app: App, *, cluster: Cluster, store: Store | None, revision: str | None = None) -> DriftReport:
+def scope(app: App, config: Config | None) -> dict[str, Any]:
+    """``plan_app``'s ``project`` and ``instance`` for ``app`` from ``config`` (None: neither)."""
+    if config is None:
+        return {}
+    return {"project": config.project(app.spec.project), "instance": config.instance}
+
+
+def drift_app(
+    app: App,
+    *,
+    cluster: Cluster,
+    store: Store | None,
+    revision: str | None = None,
+    config: Config | None = None,
+) -> DriftReport:
     """The rebuildability report for ``app`` (``plumb drift``)."""
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store)
+    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, **scope(app, config))
     return drift_report(plan, cluster=cluster, last_synced=last_synced(store, app.name))
 
 
 def field_changes(
-    app: App, *, cluster: Cluster, store: Store | None, revision: str | None = None
+    app: App,
+    *,
+    cluster: Cluster,
+    store: Store | None,
+    revision: str | None = None,
+    config: Config | None = None,
 ) -> list[FieldChange]:
     """Every attributed field change between the app's Git revision and the cluster (``runtime``
     ones included): what ``plumb drift`` reports and ``plumb capture`` turns into a Git change."""
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store)
+    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, **scope(app, config))
     return plan.changes
 
 
@@ -210,9 +235,8 @@ def sync_app(
     refused unless ``revert_drift``; that flag is recorded with the changes it reverted.
     """
     started = now()
-    project = config.project(app.spec.project) if config is not None else None
     plan, rendered = plan_app(
-        app, cluster=cluster, revision=revision, progress=progress, store=store, project=project
+        app, cluster=cluster, revision=revision, progress=progress, store=store, **scope(app, config)
     )
     flags: dict[str, Any] = {
         "prune": prune,

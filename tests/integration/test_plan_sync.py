@@ -85,10 +85,10 @@ def test_create_sync_then_unchanged(cluster: Cluster, namespace: str) -> None:
     live = cluster.get(cluster.discovery.lookup("v1", "ConfigMap"), name="env", namespace=namespace)  # type: ignore[arg-type]
     assert live is not None
     assert live["metadata"]["labels"][APP_LABEL] == app
-    assert live["metadata"]["annotations"][TRACKING_ANNOTATION] == f"{app}:/ConfigMap:{namespace}/env"
+    assert live["metadata"]["annotations"][TRACKING_ANNOTATION] == f"default/{app}:/ConfigMap:{namespace}/env"
 
     again = plan(cluster, app, namespace, objs)
-    assert again.counts == {"create": 0, "update": 0, "unchanged": 3, "prune": 0}
+    assert again.counts == {"create": 0, "update": 0, "unchanged": 3, "prune": 0, "kept": 0}
     assert not again.has_changes
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from _guards_support import context, corpus, deployment, guestbook, plan_of, project
 
 from plumbline.guards import run_guards
+from plumbline.plan import Action, Keep
 
 
 def bounds(plan, **kw):  # type: ignore[no-untyped-def]
@@ -27,6 +28,20 @@ def test_repo_namespace_and_cluster_kinds_outside_the_project_block() -> None:
         ("CustomResourceDefinition/x.y", "kind"),
     }
     assert all(f.blocks and f.fix for f in findings)
+
+
+def test_a_kept_prune_candidate_outside_the_destination_blocks_a_prune() -> None:
+    plan = plan_of([deployment("orders")], base=[deployment("orders"), deployment("web")])
+    (theirs,) = [i for i in plan.items if i.action is Action.PRUNE]
+    theirs.kept = Keep.OUTSIDE_DESTINATION
+    theirs.note = "carries this app's tracking, but namespace b is outside the app's destination (shop)"
+    assert bounds(plan) == []  # nothing would be deleted without --prune: no finding
+    [finding] = bounds(plan, prune=True)
+    assert finding.blocks and finding.subject == "Deployment/web" and "namespace b" in finding.message
+    assert "Instance" in finding.fix and "PLUMBLINE_INSTANCE" in finding.fix
+    # An object tracked in the old format is reported by the plan, and does not block.
+    theirs.kept = Keep.OLD_TRACKING
+    assert bounds(plan, prune=True) == []
 
 
 def test_clean_apps_pass() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from plumbline.plan import Action, ObjectRef, Plan, PlanItem
+from plumbline.plan import Action, Keep, ObjectRef, Plan, PlanItem, Unscanned
 from plumbline.plan.attribution import Attribution, Editor, FieldChange
 from plumbline.plan.report import SCHEMA, plan_to_dict
 
@@ -26,7 +26,7 @@ def documented() -> dict[str, dict[str, str]]:
             current = line.lstrip("#").strip().split(" ")[0]
             continue
         match = re.match(r"\| `(\w+)` \| ([^|]+) \|", line)
-        if match and current in ("Plan", "Object", "Change", "Editor"):
+        if match and current in ("Plan", "Object", "Change", "Editor", "Unscanned"):
             sections.setdefault(current, {})[match.group(1)] = match.group(2).strip()
     return sections
 
@@ -54,6 +54,7 @@ def check(value: Any, kind: str, sections: dict[str, dict[str, str]], where: str
 def sample_plan() -> Plan:
     cm = ObjectRef(group="", kind="ConfigMap", namespace="shop", name="env")
     web = ObjectRef(group="apps", kind="Deployment", namespace="shop", name="web")
+    theirs = ObjectRef(group="apps", kind="Deployment", namespace="other-team", name="web")
     edit = Editor(manager="kubectl-edit", operation="Update", time=datetime(2025, 5, 1, tzinfo=UTC))
     live_cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"}, "data": {"DB_HOST": "B"}}
     return Plan(
@@ -61,6 +62,7 @@ def sample_plan() -> Plan:
         revision="main",
         sha="a" * 40,
         namespace="shop",
+        unscanned=[Unscanned("", "Secret", "shop", 'forbidden: secrets is forbidden: User "ci" cannot list')],
         items=[
             PlanItem(
                 ref=cm,
@@ -104,17 +106,31 @@ def sample_plan() -> Plan:
                     ),
                 ],
             ),
+            PlanItem(
+                ref=theirs,
+                action=Action.PRUNE,
+                source="",
+                desired=None,
+                live={"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}},
+                predicted=None,
+                api_version="apps/v1",
+                note="carries this app's tracking, but namespace other-team is outside the app's destination",
+                kept=Keep.OUTSIDE_DESTINATION,
+            ),
         ],
     )
 
 
 def test_plan_json_matches_the_documented_schema() -> None:
     sections = documented()
-    assert {"Plan", "Object", "Change", "Editor"} <= set(sections)
+    assert {"Plan", "Object", "Change", "Editor", "Unscanned"} <= set(sections)
     data = json.loads(json.dumps(plan_to_dict(sample_plan())))  # JSON-clean, as the CLI prints it
     check(data, "Plan", sections, "plan")
     assert data["schema"] == SCHEMA
     assert data["attributions"] == {"drift-revert": 1, "create": 1, "runtime": 1}
+    assert data["summary"] == {"create": 1, "update": 1, "unchanged": 0, "prune": 0, "kept": 1}
+    kept = data["objects"][2]
+    assert kept["action"] == "prune" and kept["kept"] == "outside-destination" and kept["diff"] == ""
     change = data["objects"][0]["changes"][0]
     assert change == {
         "path": ["data", "DB_HOST"],
@@ -132,3 +148,9 @@ def test_every_attribution_is_documented() -> None:
     text = DOC.read_text()
     for attribution in Attribution:
         assert f"`{attribution.value}`" in text
+
+
+def test_every_keep_reason_is_documented() -> None:
+    text = DOC.read_text()
+    for reason in Keep:
+        assert f"| `{reason.value}` |" in text

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
                 revision=revision,
                 progress=progress,
                 store=store,
-                project=s.config.project(target.spec.project),
+                **engine.scope(target, s.config),
             )
         changes = [c for item in plan.items for c in item.changes if c.attribution in CAPTURABLE]
         source = target.spec.source

@@ -205,7 +205,7 @@ def register(app: typer.Typer) -> None:
                 )
                 out.print(f"{target.name}: active — drift reverted ({escape(record.message)})")
                 return
-            plan = _plan(target, cluster=cluster, store=store)
+            plan = _plan(target, cluster=cluster, store=store, config=s.config)
             last = store.last_sync(target.name)
             drift = drift_of(plan, last_sha=last.sha if last else None)
             new = end_pause(
@@ -274,7 +274,7 @@ def register(app: typer.Typer) -> None:
             Store.open() as store,
             engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
         ):
-            report = readiness(target, cluster=cluster, store=store, min_days=min_days)
+            report = readiness(target, cluster=cluster, store=store, min_days=min_days, config=s.config)
         if output is Output.JSON:
             emit_json(report.as_dict())
         else:

@@ -139,9 +139,13 @@ def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = Tr
         if item.action is Action.UNCHANGED and not show_unchanged and not noted:
             continue
         source = paint(f"  ({item.source})", "2") if item.source else ""
-        lines.append(
-            f"{paint(f'{item.action.value:<9}', '1;' + ACTION_COLOUR[item.action])} {item.ref}{source}"
+        # A kept prune candidate is shown as such: no sync deletes it (the note says why).
+        label = (
+            paint("kept     ", "1;33")
+            if item.kept
+            else paint(f"{item.action.value:<9}", "1;" + ACTION_COLOUR[item.action])
         )
+        lines.append(f"{label} {item.ref}{source}")
         if item.note:
             lines.append(paint(f"          {item.note}", "2"))
         if item.error:
@@ -167,7 +171,18 @@ def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = Tr
         f"{paint(str(counts['create']) + ' to create', '32')}, "
         f"{paint(str(counts['update']) + ' to update', '33')}, "
         f"{counts['unchanged']} unchanged, {paint(str(counts['prune']) + ' prune candidate(s)', '31')}"
+        + (f", {counts['kept']} kept (not this app's to delete)" if counts["kept"] else "")
     )
+    if plan.unscanned:
+        where = ", ".join(
+            f"{u.kind}{'.' + u.group if u.group else ''} in {u.namespace or '(cluster-wide)'}"
+            for u in plan.unscanned[:8]
+        )
+        more = f" and {len(plan.unscanned) - 8} more" if len(plan.unscanned) > 8 else ""
+        lines.append(
+            paint("prune scan incomplete:", "1;33") + f" not allowed to list {where}{more}; objects of "
+            "these kinds that Git dropped are neither shown nor pruned (grant list, or check by hand)"
+        )
     return lines
 
 
@@ -228,7 +243,7 @@ def register(app: typer.Typer) -> None:
                 revision=revision,
                 progress=progress,
                 store=store,
-                project=s.config.project(target.spec.project),
+                **engine.scope(target, s.config),
             )
         if output is Output.JSON:
             emit_json(plan_to_dict(plan))
@@ -327,7 +342,9 @@ def register(app: typer.Typer) -> None:
             engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
             Store.open() as store,
         ):
-            report = engine.drift_app(target, cluster=cluster, store=store, revision=revision)
+            report = engine.drift_app(
+                target, cluster=cluster, store=store, revision=revision, config=s.config
+            )
         if output is Output.JSON:
             emit_json(drift_to_dict(report))
         else:
@@ -354,6 +371,7 @@ def register(app: typer.Typer) -> None:
                             cluster=cluster,
                             store=store,
                             project=project,
+                            instance=s.config.instance,
                         )
                     health = plan_health(plan, checks_for(target, project))
                     row.update(

@@ -30,7 +30,7 @@ from typing import Any
 
 from plumbline import engine
 from plumbline.cluster import ApiFailure, Cluster
-from plumbline.config import App, Config, Mode, Project
+from plumbline.config import App, Config, Mode
 from plumbline.controller import _anchor, _pause
 from plumbline.controller._drift import counts_by_class, drift_of
 from plumbline.controller._health import ApiHealth, Monitor
@@ -48,7 +48,7 @@ from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._watch import Watcher
 from plumbline.errors import PlumbError
-from plumbline.plan import Action, Plan
+from plumbline.plan import Plan
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult
 
 
@@ -152,11 +152,9 @@ def _sync(
     return engine.sync_app(app, **kwargs)
 
 
-def _plan(app: App, *, cluster: Cluster, store: Store, project: Project | None = None) -> Plan:
-    if "store" in inspect.signature(engine.plan_app).parameters:
-        plan, _ = engine.plan_app(app, cluster=cluster, store=store, project=project)  # type: ignore[call-arg,unused-ignore]
-    else:
-        plan, _ = engine.plan_app(app, cluster=cluster)
+def _plan(app: App, *, cluster: Cluster, store: Store, config: Config | None = None) -> Plan:
+    """The app's plan, tracked under ``config``'s instance and bounded by its Project."""
+    plan, _ = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))
     return plan
 
 
@@ -340,7 +338,7 @@ class Controller:
         name = app.name
         actor = self.settings.identity
         interrupted = self._interrupted(name)
-        plan = _plan(app, cluster=cluster, store=self.store, project=self.config.project(app.spec.project))
+        plan = _plan(app, cluster=cluster, store=self.store, config=self.config)
         self._desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
         last_sha = last.sha if last else None
@@ -424,7 +422,7 @@ class Controller:
         if not plan.has_changes:
             self._heal.pop(name, None)
             return outcome
-        if prune and plan.of(Action.PRUNE) and not drift:
+        if prune and plan.prunable and not drift:
             return self._apply(app, cluster, outcome, prune=True, revert=False, healing=False)
         if not mode.includes(Mode.SELF_HEAL) or not drift:
             outcome.result = Result.OBSERVED

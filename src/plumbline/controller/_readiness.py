@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Mode
+from plumbline.config import App, Config, Mode
 from plumbline.controller._drift import drift_of
 from plumbline.controller._loop import _plan, effective_mode
-from plumbline.plan import Action
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, now
 
 
@@ -38,7 +37,9 @@ class Readiness:
         }
 
 
-def readiness(app: App, *, cluster: Cluster, store: Store, min_days: float = 7.0) -> Readiness:
+def readiness(
+    app: App, *, cluster: Cluster, store: Store, min_days: float = 7.0, config: Config | None = None
+) -> Readiness:
     mode = effective_mode(app, store)
     steps = list(Mode)
     next_mode = steps[mode.rank + 1] if mode.rank + 1 < len(steps) else None
@@ -53,13 +54,13 @@ def readiness(app: App, *, cluster: Cluster, store: Store, min_days: float = 7.0
         on_step_since = min(times) if times else None
     days = (now() - on_step_since).total_seconds() / 86400 if on_step_since else 0.0
 
-    plan = _plan(app, cluster=cluster, store=store)
+    plan = _plan(app, cluster=cluster, store=store, config=config)
     last = store.last_sync(app.name)
     drift = drift_of(plan, last_sha=last.sha if last else None)
     changes = getattr(plan, "changes", None) or []
     runtime = [c for c in changes if str(c.attribution) == "runtime"]
     rules = sorted({c.rule for c in runtime if getattr(c, "rule", None)})
-    prune = plan.of(Action.PRUNE)
+    prune = plan.prunable
     failed = [h for h in history if h.result in (SyncResult.FAILED, SyncResult.BLOCKED)]
     fights = [
         r for r in records if r.action == AuditAction.FIGHT and on_step_since and r.time >= on_step_since

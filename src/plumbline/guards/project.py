@@ -1,9 +1,15 @@
-"""Project bounds: the app's repository, every object's namespace and kind must be inside its Project."""
+"""Project bounds: the app's repository, every object's namespace and kind must be inside its Project.
+
+A prune candidate the plan keeps because it lies outside the app's destination or Project blocks a
+sync with prune: an object carrying this app's tracking where the app never deploys means two
+installations share an app name (or someone copied the tracking), and a person must sort that out.
+"""
 
 from __future__ import annotations
 
+from plumbline.config import INSTANCE_ENV
 from plumbline.guards._model import Finding, GuardContext, Severity
-from plumbline.plan import Action, Plan
+from plumbline.plan import Action, Keep, ObjectRef, Plan
 
 NAME = "project"
 NEEDS_CLUSTER = False
@@ -28,6 +34,8 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
             )
         )
     for item in plan.items:
+        if item.kept in (Keep.OUTSIDE_DESTINATION, Keep.OUTSIDE_PROJECT) and context.prune:
+            findings.append(_not_ours(item.ref, item.note))
         if item.action is Action.PRUNE or item.desired is None:
             continue
         ref = item.ref
@@ -74,3 +82,16 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _not_ours(ref: ObjectRef, note: str) -> Finding:
+    return Finding(
+        guard=NAME,
+        severity=Severity.BLOCK,
+        ref=ref,
+        field="metadata.annotations",
+        message=f"a prune candidate this app must not delete: it {note}",
+        fix="if another plumbline installation runs an app of the same name, give each installation its "
+        f"own name (an Instance in each config, or ${INSTANCE_ENV}); if the object is this app's, delete it "
+        "by hand. Either way this app never prunes it",
+    )

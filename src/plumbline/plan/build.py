@@ -4,7 +4,9 @@ For each rendered object: find its kind in discovery, default its namespace, mar
 tracking, read the live object, and ask the server for a *server-side dry-run apply* (field manager
 ``plumbline``). The prediction includes defaulting, admission and merging with fields other managers
 own, so comparing it with the live object (server-owned metadata removed) shows exactly what applying
-would change. Objects that carry this app's tracking but are no longer desired are prune candidates.
+would change. Objects that carry this app's tracking but are no longer desired are prune candidates;
+those this app must not delete (outside its destination or Project, or tracked in the old format) are
+kept, with the reason (:class:`Keep`). Kinds the scan may not list are reported (``plan.unscanned``).
 
 Requests run in parallel (``Cluster.map``); nothing is written.
 """
@@ -20,9 +22,9 @@ from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.errors import RenderError
 from plumbline.plan.attribute import attribute, strip_runtime
 from plumbline.plan.attribution import Attribution, FieldChange
-from plumbline.plan.model import Action, ObjectRef, Plan, PlanItem
+from plumbline.plan.model import Action, Keep, ObjectRef, Plan, PlanItem, Unscanned
 from plumbline.plan.runtime import HpaTargets, IgnoreRule, RuntimeRules
-from plumbline.plan.tracking import APP_LABEL, add_tracking, tracked_by
+from plumbline.plan.tracking import APP_LABEL, DEFAULT_INSTANCE, Tracked, add_tracking, tracked
 from plumbline.redact import Redactor, ephemeral
 
 # Kinds never worth scanning for prune candidates (high churn, or not objects a person declares).
@@ -59,6 +61,8 @@ def build_plan(
     last_synced: Mapping[ObjectRef, dict[str, Any]] | None = None,
     ignore: Sequence[IgnoreRule] = (),
     redactor: Redactor | None = None,
+    instance: str = DEFAULT_INSTANCE,
+    outside_project: Callable[[ObjectRef], str | None] | None = None,
 ) -> Plan:
     """The plan for ``manifests`` against the live cluster. Raises :class:`RenderError` for objects the
     server cannot place (unknown kind, duplicates after namespace defaulting).
@@ -70,27 +74,43 @@ def build_plan(
     ``redactor`` fingerprints secret values in everything that leaves the plan (changes, diffs,
     recorded objects); give the installation's (:meth:`Redactor.for_store`) so fingerprints compare
     with the history's.
+
+    ``instance`` names this installation in the tracking (see :mod:`plumbline.plan.tracking`);
+    ``outside_project`` says why an object lies outside the app's Project (None: inside), so such a
+    prune candidate is kept.
     """
     say = progress or (lambda _: None)
     redactor = redactor or ephemeral()
-    desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests)
+    desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests, instance=instance)
     rules = RuntimeRules(rules=tuple(ignore), hpa_targets=_hpa_targets(cluster, desired, namespace))
     say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
     live = _read_live(cluster, desired)
     items = cluster.map(lambda d: _compare(cluster, d, live, rules, last_synced, redactor), desired)
     say("looking for objects this app created that Git no longer has")
     wanted = {item.ref for item in items}
-    items += [item for item in _prune_candidates(cluster, app=app) if item.ref not in wanted]
+    # The app's destination: where it deploys now, and the objects of its last successful sync.
+    namespaces = {namespace} | {ref.namespace for ref in wanted if ref.namespace}
+    scope = _Scope(
+        app=app,
+        instance=instance,
+        namespaces=frozenset(namespaces),
+        last_synced=frozenset(last_synced or ()),
+        outside_project=outside_project or (lambda _: None),
+    )
+    candidates, unscanned = _prune_candidates(cluster, scope)
+    items += [item for item in candidates if item.ref not in wanted]
     for item in items:
         item.redactor = redactor
-        if item.action is Action.PRUNE:
+        if item.action is Action.PRUNE and not item.kept:
             item.changes = attribute(
                 ref=item.ref, desired=None, predicted=None, live=item.live, last_synced=None, rules=rules
             )
-    return Plan(app=app, revision=revision, sha=sha, namespace=namespace, items=items)
+    return Plan(app=app, revision=revision, sha=sha, namespace=namespace, items=items, unscanned=unscanned)
 
 
-def _prepare(cluster: Cluster, *, app: str, namespace: str, manifests: Sequence[Rendered]) -> list[_Desired]:
+def _prepare(
+    cluster: Cluster, *, app: str, namespace: str, manifests: Sequence[Rendered], instance: str
+) -> list[_Desired]:
     discovery = cluster.discovery
     # Kinds that CRDs in this same set define: their objects can only be dry-run after the CRD exists.
     crd_kinds: dict[tuple[str, str], bool] = {}
@@ -148,7 +168,7 @@ def _prepare(cluster: Cluster, *, app: str, namespace: str, manifests: Sequence[
             metadata.pop("namespace", None)
         if not deferred and namespaced and metadata["namespace"] in new_namespaces:
             deferred = f"not dry-run: namespace {metadata['namespace']} is created by this sync"
-        add_tracking(obj, app=app)
+        add_tracking(obj, app=app, instance=instance)
         ref = ObjectRef.of(obj)
         if ref in seen:
             raise RenderError(
@@ -332,36 +352,94 @@ def _dry_run(cluster: Cluster, desired: _Desired, item: PlanItem) -> dict[str, A
         return cluster.apply(desired.obj, info=desired.info, dry_run=True, force=True)
 
 
-def _prune_candidates(cluster: Cluster, *, app: str) -> list[PlanItem]:
-    """Every live object labelled for ``app`` whose tracking annotation says it is really ours."""
-    kinds = [info for info in cluster.discovery.listable() if (info.group, info.kind) not in PRUNE_SCAN_SKIP]
+@dataclass(frozen=True)
+class _Scope:
+    """What the prune scan needs to know: whose objects it looks for, and where the app may delete."""
 
-    def scan(info: ResourceInfo) -> list[dict[str, Any]]:
+    app: str
+    instance: str
+    namespaces: frozenset[str]  # the app's destination namespaces
+    last_synced: frozenset[ObjectRef]
+    outside_project: Callable[[ObjectRef], str | None]
+
+    def keep(self, live: dict[str, Any], ref: ObjectRef) -> tuple[Keep | None, str]:
+        """Whether this app must leave a candidate alone, and the note that says why (or why not)."""
+        if tracked(live, app=self.app, instance=self.instance) is Tracked.LEGACY:
+            return Keep.OLD_TRACKING, (
+                "tracked in the old format (no instance), which cannot tell apart apps of the same name "
+                "of two plumbline installations: never pruned on that alone. Put it back in Git to adopt "
+                "it, or delete it by hand if it is this app's"
+            )
+        # A Namespace object is in the destination by its name; other cluster-scoped kinds have no
+        # namespace to check: the Project's clusterResourceAllowList bounds them.
+        namespace = ref.name if (ref.group, ref.kind) == ("", "Namespace") else ref.namespace
+        if namespace and namespace not in self.namespaces and ref not in self.last_synced:
+            return Keep.OUTSIDE_DESTINATION, (
+                f"carries this app's tracking, but namespace {namespace} is outside the app's "
+                f"destination ({', '.join(sorted(self.namespaces))}): another plumbline installation's "
+                "app of the same name? Never pruned by this app"
+            )
+        why = self.outside_project(ref)
+        if why:
+            return Keep.OUTSIDE_PROJECT, f"carries this app's tracking, but {why}: never pruned by this app"
+        return None, "tracked by this app, no longer in Git"
+
+
+def _prune_candidates(cluster: Cluster, scope: _Scope) -> tuple[list[PlanItem], list[Unscanned]]:
+    """Every live object labelled for the app whose tracking annotation names this app of this
+    instance (or, in the old format, this app), and what the scan was not allowed to list.
+
+    Listing a kind cluster-wide may be forbidden to a user whose rights end at namespaces: then the
+    kind is listed in each destination namespace instead. What still is forbidden is reported.
+    """
+    kinds = [info for info in cluster.discovery.listable() if (info.group, info.kind) not in PRUNE_SCAN_SKIP]
+    selector = f"{APP_LABEL}={scope.app}"
+
+    def scan(info: ResourceInfo) -> tuple[list[dict[str, Any]], list[Unscanned]]:
         try:
-            return cluster.list(info, label_selector=f"{APP_LABEL}={app}")
+            return cluster.list(info, label_selector=selector), []
         except ApiFailure as failure:
-            if failure.status in (403, 404, 405):
-                return []  # not allowed to list, or gone since discovery: nothing we could prune
-            raise
+            if failure.status in (404, 405):
+                return [], []  # gone since discovery, or not listable: nothing we could prune
+            if failure.status != 403:
+                raise
+            if not info.namespaced:
+                return [], [Unscanned(info.group, info.kind, None, f"forbidden: {failure.message}")]
+        found: list[dict[str, Any]] = []
+        gaps: list[Unscanned] = []
+        for ns in sorted(scope.namespaces):
+            try:
+                found += cluster.list(info, namespace=ns, label_selector=selector)
+            except ApiFailure as failure:
+                if failure.status == 403:
+                    gaps.append(Unscanned(info.group, info.kind, ns, f"forbidden: {failure.message}"))
+                elif failure.status not in (404, 405):
+                    raise
+        return found, gaps
 
     items: list[PlanItem] = []
-    for found in cluster.map(scan, kinds):
+    unscanned: list[Unscanned] = []
+    for found, gaps in cluster.map(scan, kinds):
+        unscanned += gaps
         for live in found:
             metadata = live.get("metadata") or {}
             if metadata.get("ownerReferences") or metadata.get("deletionTimestamp"):
                 continue  # owned by another object (garbage-collected with it) or already going
-            if not tracked_by(live, app=app):
-                continue  # the label was copied; the annotation says this object is not ours
+            if tracked(live, app=scope.app, instance=scope.instance) is Tracked.NOT_OURS:
+                continue  # a copied label, another app, or another installation's app of this name
+            ref = ObjectRef.of(live)
+            kept, note = scope.keep(live, ref)
             items.append(
                 PlanItem(
-                    ref=ObjectRef.of(live),
+                    ref=ref,
                     action=Action.PRUNE,
                     source="",
                     desired=None,
                     live=live,
                     predicted=None,
                     api_version=str(live.get("apiVersion", "")),
-                    note="tracked by this app, no longer in Git",
+                    note=note,
+                    kept=kept,
                 )
             )
-    return items
+    return items, unscanned

@@ -23,6 +23,27 @@ class Action(StrEnum):
     PRUNE = "prune"
 
 
+class Keep(StrEnum):
+    """Why a prune candidate is never deleted by this app, even with ``--prune`` (it is shown instead).
+
+    * ``outside-destination``: it carries this app's tracking, but lies in a namespace the app does
+      not deploy to (its destination, the namespaces its objects name, its last sync's objects);
+    * ``outside-project``: a namespace or kind the app's Project does not allow;
+    * ``old-tracking``: its tracking annotation has the old format without an instance, which cannot
+      tell two installations' apps of the same name apart (it is adopted when the app applies it).
+    """
+
+    OUTSIDE_DESTINATION = "outside-destination"
+    OUTSIDE_PROJECT = "outside-project"
+    OLD_TRACKING = "old-tracking"
+
+
+# The file an object has when plumbline adds it to a render itself (it is not from Git):
+# ``syncOptions.createNamespace``'s Namespace. Such objects never make a render non-empty.
+CREATE_NAMESPACE_SOURCE = "(syncOptions.createNamespace)"
+ADDED_SOURCES = frozenset({CREATE_NAMESPACE_SOURCE})
+
+
 @dataclass(frozen=True, order=True)
 class ObjectRef:
     """Identifies one object: group, kind, namespace and name (the version is not part of identity)."""
@@ -60,7 +81,8 @@ class PlanItem:
     ``changes`` are the attributed field-level changes (see :mod:`plumbline.plan.attribute`): one
     ``create``/``prune`` change for a whole object, else one per changed field, ``runtime`` ones
     included (shown, never counted as changes) and ``unmanaged-addition`` ones (kept by a sync unless
-    told to revert drift).
+    told to revert drift). ``kept`` marks a prune candidate no sync deletes (``note`` says why); it
+    has no changes and no diff.
 
     ``desired``, ``live`` and ``predicted`` hold secret values in clear, for the apply and the guards
     only, in memory. What leaves the plan — ``changes``, ``diff``, ``recorded`` — has them
@@ -79,6 +101,12 @@ class PlanItem:
     conflict: str | None = None
     changes: list[FieldChange] = field(default_factory=list)
     redactor: Redactor = field(default_factory=ephemeral, repr=False, compare=False)
+    kept: Keep | None = None
+
+    @property
+    def from_git(self) -> bool:
+        """A desired object that came from the source, not one plumbline added (``ADDED_SOURCES``)."""
+        return self.desired is not None and self.source not in ADDED_SOURCES
 
     def changes_of(self, *attributions: str) -> list[FieldChange]:
         return [c for c in self.changes if c.attribution in attributions]
@@ -87,7 +115,7 @@ class PlanItem:
     def diff(self) -> str:
         from plumbline.plan.diff import unified_diff
 
-        if self.action is Action.UNCHANGED:
+        if self.action is Action.UNCHANGED or self.kept:
             return ""
         return unified_diff(self.live, self.predicted, name=str(self.ref), redactor=self.redactor)
 
@@ -104,6 +132,17 @@ class PlanItem:
         return self.redactor.redact(string_data_into_data(copy.deepcopy(self.desired)), copy=False)
 
 
+@dataclass(frozen=True)
+class Unscanned:
+    """A kind the prune scan was not allowed to list (in ``namespace``; None: cluster-wide): objects of
+    it that Git dropped are neither pruned nor shown. ``reason`` is the server's answer."""
+
+    group: str
+    kind: str
+    namespace: str | None
+    reason: str
+
+
 @dataclass
 class Plan:
     app: str
@@ -111,15 +150,32 @@ class Plan:
     sha: str
     namespace: str
     items: list[PlanItem] = field(default_factory=list)
+    unscanned: list[Unscanned] = field(default_factory=list)
 
     def of(self, action: Action) -> list[PlanItem]:
         return [item for item in self.items if item.action is action]
 
     @property
+    def prunable(self) -> list[PlanItem]:
+        """The prune candidates a sync with ``--prune`` deletes (the kept ones left out)."""
+        return [item for item in self.items if item.action is Action.PRUNE and not item.kept]
+
+    @property
+    def kept(self) -> list[PlanItem]:
+        """The prune candidates no sync deletes (see :class:`Keep`)."""
+        return [item for item in self.items if item.action is Action.PRUNE and item.kept]
+
+    @property
+    def empty_render(self) -> bool:
+        """Nothing came from the source (objects plumbline adds itself do not count)."""
+        return not any(item.from_git for item in self.items)
+
+    @property
     def counts(self) -> dict[str, int]:
-        counts = {action.value: 0 for action in Action}
+        """Objects per action, plus ``kept``: prune candidates no sync deletes (not counted in ``prune``)."""
+        counts = {action.value: 0 for action in Action} | {"kept": 0}
         for item in self.items:
-            counts[item.action.value] += 1
+            counts["kept" if item.kept else item.action.value] += 1
         return counts
 
     @property
@@ -140,8 +196,9 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """Anything to create, update or prune (prune candidates count: they are a difference), or a
-        field live has that Git never had (an unmanaged addition)."""
-        return any(item.action is not Action.UNCHANGED for item in self.items) or bool(
+        """Anything to create, update or prune (prune candidates count: they are a difference; kept
+        ones do not: no sync would touch them), or a field live has that Git never had (an unmanaged
+        addition)."""
+        return any(item.action is not Action.UNCHANGED and not item.kept for item in self.items) or bool(
             self.changes_of("unmanaged-addition")
         )

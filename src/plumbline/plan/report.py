@@ -51,6 +51,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "summary": plan.counts,
         "attributions": attributions,
         "hasChanges": plan.has_changes,
+        "unscanned": [
+            {"group": u.group, "kind": u.kind, "namespace": u.namespace, "reason": u.reason}
+            for u in plan.unscanned
+        ],
         "objects": [
             {
                 **ref_to_dict(item.ref),
@@ -60,6 +64,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "note": item.note,
                 "error": item.error,
                 "conflict": item.conflict,
+                "kept": item.kept.value if item.kept else None,
                 "changes": [change_to_dict(c) for c in item.changes],
                 "diff": item.diff,
             }

@@ -8,7 +8,8 @@ Rules, in order of importance:
 * A wave with a failure stops the sync: later waves and prune do not run (a half-applied state is
   reported as such, object by object).
 * Prune only with ``prune=True``, after every wave succeeded; each delete carries the live object's
-  uid as a precondition, so an object recreated meanwhile is not deleted by mistake.
+  uid as a precondition, so an object recreated meanwhile is not deleted by mistake. Kept prune
+  candidates (``item.kept``: not this app's to delete) are never deleted; they are left, with why.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Outcome(StrEnum):
     PRUNED = "pruned"
     FAILED = "failed"
     NOT_REACHED = "not-reached"  # a wave before it failed
-    LEFT = "left"  # a prune candidate kept because prune was not asked for
+    LEFT = "left"  # a prune candidate kept: prune was not asked for, or it is not this app's to delete
 
 
 @dataclass
@@ -147,7 +148,10 @@ def sync_plan(
                         entry.outcome = Outcome.APPLIED
                         entry.message = "unmanaged additions removed"
 
-    candidates = sorted(plan.of(Action.PRUNE), key=lambda i: -waves[id(i)])
+    report.objects += [
+        ObjectOutcome(i, Outcome.LEFT, f"{i.kept}: {i.note}", wave=waves[id(i)]) for i in plan.kept
+    ]
+    candidates = sorted(plan.prunable, key=lambda i: -waves[id(i)])
     if candidates and prune and not failed:
         for wave, group in groupby(candidates, key=lambda i: waves[id(i)]):
             batch = list(group)

@@ -1,0 +1,385 @@
+"""Prune deletes only this app's objects, inside its destination (issue 9, items 1 and 2).
+
+Two teams, two configs, two stores, one cluster; both name an app ``web``. Team A must never see team
+B's objects as its own to delete, whatever the teams set as their instance. An empty render (a wrong
+path) never prunes, even when plumbline adds the destination Namespace itself. A prune scan that is
+not allowed to LIST a kind says so. Real ``plumb`` CLI, real Git repositories, real API server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbline.cluster import Cluster
+from plumbline.local import ControlPlane
+
+pytestmark = pytest.mark.integration
+
+API = "plumbline.dev/v1alpha1"
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+"""
+SERVICE = """apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+"""
+
+
+def run(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+class Team:
+    """One team's world: its Git repository with app ``web``, its config (Project bound to its one
+    namespace, a blast radius wide enough not to be what saves the day), its store."""
+
+    def __init__(self, root: Path, plane: ControlPlane, *, namespace: str, instance: str | None) -> None:
+        self.root, self.namespace = root, namespace
+        root.mkdir()
+        self.repo = root / "repo"
+        (self.repo / "apps" / "web").mkdir(parents=True)
+        (self.repo / "apps" / "web" / "deployment.yaml").write_text(DEPLOYMENT)
+        (self.repo / "apps" / "web" / "service.yaml").write_text(SERVICE)
+        (self.repo / "apps" / "nothing").mkdir()
+        (self.repo / "apps" / "nothing" / "README.md").write_text("no manifests here\n")
+        git = ["git", "-C", str(self.repo), "-c", "user.name=T", "-c", "user.email=t@example.com"]
+        run(*git, "init", "-q", "-b", "main")
+        run(*git, "add", "-A")
+        run(*git, "commit", "-qm", "web")
+        self.config = root / "plumbline.yaml"
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(plane.kubeconfig),
+            "PLUMBLINE_CONFIG": str(self.config),
+            "PLUMBLINE_STORE": str(root / "plumbline.db"),
+            "PLUMBLINE_ACTOR": f"{root.name}@ci",
+            "NO_COLOR": "1",
+        }
+        self.env.pop("PLUMBLINE_INSTANCE", None)
+        self.instance = instance
+        self.write_config("apps/web")
+
+    def write_config(self, path: str) -> None:
+        instance = ""
+        if self.instance is not None:
+            instance = f"apiVersion: {API}\nkind: Instance\nmetadata: {{name: {self.instance}}}\n---\n"
+        self.config.write_text(
+            f"""{instance}apiVersion: {API}
+kind: Project
+metadata:
+  name: team
+spec:
+  destinations:
+  - namespace: {self.namespace}
+  clusterResourceAllowList:
+  - {{group: "", kind: Namespace}}
+  blastRadius: {{maxDeletes: 100, maxDeletePercent: 100}}
+---
+apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: web
+spec:
+  project: team
+  source: {{repoURL: ./repo, targetRevision: main, path: {path}}}
+  destination: {{namespace: {self.namespace}}}
+  syncOptions: {{createNamespace: true}}
+  mode: sync
+"""
+        )
+
+    def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "plumbline", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+
+def live(cluster: Cluster, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+    info = cluster.discovery.lookup(api_version, kind)
+    assert info is not None
+    return cluster.get(info, name=name, namespace=namespace)
+
+
+def suffix() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["no-instance-set", "instances-named"])
+def test_two_teams_one_app_name_never_prune_each_other(
+    tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, named: bool
+) -> None:
+    tag = suffix()
+    a = Team(tmp_path / "a", control_plane, namespace=f"a-{tag}", instance=f"team-a-{tag}" if named else None)
+    b = Team(tmp_path / "b", control_plane, namespace=f"b-{tag}", instance=None)
+    if named:  # team B names its instance through the environment, team A in its config
+        b.env["PLUMBLINE_INSTANCE"] = f"team-b-{tag}"
+
+    for team in (b, a):
+        synced = team.plumb("sync", "web")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+
+    # Team A's plan never offers team B's objects for deletion.
+    diff = a.plumb("diff", "web", "-o", "json")
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    plan = json.loads(diff.stdout)
+    theirs = [o for o in plan["objects"] if o["namespace"] == b.namespace]
+    assert all(o["action"] == "prune" and o["kept"] for o in theirs), theirs
+    assert plan["summary"]["prune"] == 0 and not plan["hasChanges"]
+    if named:
+        assert theirs == []  # another instance's objects are not this app's at all
+    else:
+        # Same instance and app name: reported with the reason, never deleted.
+        assert {o["kind"] for o in theirs} == {"Deployment", "Service"}
+        assert all("outside" in o["kept"] for o in theirs)
+
+    status = a.plumb("status", "web", "-o", "json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert json.loads(status.stdout)[0]["status"] == "Synced"
+
+    pruned = a.plumb("sync", "web", "--prune")
+    out = pruned.stdout + pruned.stderr
+    if named:
+        assert pruned.returncode == 0, out
+        assert "pruned" not in out.split("succeeded:")[-1]
+    else:
+        # The ambiguity blocks the prune sync, naming the objects and how to tell the teams apart.
+        assert pruned.returncode == 1, out
+        assert "project" in out and b.namespace in out and "Instance" in out
+
+    for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1")):
+        assert live(cluster, api_version, kind, "web", b.namespace) is not None, f"team B's {kind} is gone"
+        assert live(cluster, api_version, kind, "web", a.namespace) is not None, f"team A's {kind} is gone"
+    status_b = b.plumb("status", "web")
+    assert status_b.returncode == 0, status_b.stdout + status_b.stderr
+
+
+def test_an_empty_render_never_prunes_even_with_create_namespace(
+    tmp_path: Path, control_plane: ControlPlane, cluster: Cluster
+) -> None:
+    team = Team(tmp_path / "a", control_plane, namespace=f"empty-{suffix()}", instance=None)
+    synced = team.plumb("sync", "web")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+
+    team.write_config("apps/nothing")  # a wrong path: the folder holds no manifests
+    diff = team.plumb("diff", "web", "-o", "json")
+    plan = json.loads(diff.stdout)
+    # The Namespace plumbline adds (syncOptions.createNamespace) is the only object desired.
+    assert [(o["kind"], o["action"]) for o in plan["objects"] if o["action"] != "prune"] == [
+        ("Namespace", "unchanged")
+    ]
+    assert plan["summary"]["prune"] == 2
+
+    pruned = team.plumb("sync", "web", "--prune")
+    out = pruned.stdout + pruned.stderr
+    assert pruned.returncode == 1, out
+    assert "render is empty" in out
+    for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1")):
+        assert live(cluster, api_version, kind, "web", team.namespace) is not None, f"the {kind} was pruned"
+
+
+def limited_kubeconfig(cluster: Cluster, plane: ControlPlane, namespace: str, path: Path) -> Path:
+    """A ServiceAccount that may do anything with ConfigMaps in ``namespace``, and nothing else."""
+    import yaml
+
+    objects: list[tuple[str, dict[str, Any]]] = [
+        ("v1", {"kind": "ServiceAccount", "metadata": {"name": "limited"}}),
+        (
+            "rbac.authorization.k8s.io/v1",
+            {
+                "kind": "Role",
+                "metadata": {"name": "configmaps-only"},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}],
+            },
+        ),
+        (
+            "rbac.authorization.k8s.io/v1",
+            {
+                "kind": "RoleBinding",
+                "metadata": {"name": "limited"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": "configmaps-only",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": "limited", "namespace": namespace}],
+            },
+        ),
+    ]
+    for api_version, obj in objects:
+        info = cluster.discovery.lookup(api_version, obj["kind"])
+        assert info is not None
+        obj["apiVersion"] = api_version
+        obj["metadata"]["namespace"] = namespace
+        cluster.apply(obj, info=info, field_manager="test")
+    token = cluster.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/limited/token",
+        body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+    )["status"]["token"]
+    admin = yaml.safe_load(plane.kubeconfig.read_text())
+    entry = admin["clusters"][0]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [entry],
+                "users": [{"name": "limited", "user": {"token": token}}],
+                "contexts": [{"name": "limited", "context": {"cluster": entry["name"], "user": "limited"}}],
+                "current-context": "limited",
+            }
+        )
+    )
+    return path
+
+
+def test_a_forbidden_list_in_the_prune_scan_is_reported(
+    tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
+) -> None:
+    from dataclasses import dataclass
+
+    from plumbline.plan import build_plan
+    from plumbline.plan.report import plan_to_dict
+    from plumbline.sync import sync_plan
+
+    @dataclass(frozen=True)
+    class M:
+        obj: dict[str, Any]
+        file: str
+
+    def cm(name: str) -> M:
+        return M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}, f"{name}.yaml")
+
+    app = f"scan-{suffix()}"
+    first = build_plan(
+        cluster=cluster,
+        app=app,
+        namespace=namespace,
+        manifests=[cm("keep"), cm("drop")],
+        revision="main",
+        sha="a" * 40,
+    )
+    assert sync_plan(first, cluster=cluster).ok
+
+    kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "limited.yaml")
+    with Cluster(kubeconfig=kubeconfig) as limited:
+        plan = build_plan(
+            cluster=limited,
+            app=app,
+            namespace=namespace,
+            manifests=[cm("keep")],
+            revision="main",
+            sha="a" * 40,
+        )
+    # Not allowed to list ConfigMaps cluster-wide, the scan looks in the destination namespace instead.
+    assert [str(i.ref) for i in plan.prunable] == [f"ConfigMap {namespace}/drop"]
+    # What it could not list at all is reported, not silently taken for "nothing to prune".
+    gaps = {(u.kind, u.namespace) for u in plan.unscanned}
+    assert ("Secret", namespace) in gaps and ("ClusterRole", None) in gaps
+    assert ("ConfigMap", namespace) not in gaps and ("ConfigMap", None) not in gaps
+    data = plan_to_dict(plan)
+    assert {"group": "", "kind": "Secret", "namespace": namespace} in [
+        {k: u[k] for k in ("group", "kind", "namespace")} for u in data["unscanned"]
+    ]
+    assert all("forbidden" in u["reason"].lower() for u in data["unscanned"])
+
+
+def test_objects_tracked_in_the_old_format_are_adopted_or_reported_never_pruned(
+    cluster: Cluster, namespace: str
+) -> None:
+    from dataclasses import dataclass
+
+    from plumbline.plan import APP_LABEL, TRACKING_ANNOTATION, Keep, build_plan
+    from plumbline.sync import Outcome, sync_plan
+
+    @dataclass(frozen=True)
+    class M:
+        obj: dict[str, Any]
+        file: str
+
+    app = f"old-{suffix()}"
+    info = cluster.discovery.lookup("v1", "ConfigMap")
+    assert info is not None
+    # What an earlier plumbline left behind: its label, and the annotation without an instance.
+    for name in ("still-in-git", "dropped"):
+        cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {APP_LABEL: app},
+                    "annotations": {TRACKING_ANNOTATION: f"{app}:/ConfigMap:{namespace}/{name}"},
+                },
+            },
+            info=info,
+            field_manager="plumbline",
+        )
+    manifests = [
+        M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "still-in-git"}}, "cm.yaml")
+    ]
+
+    def plan_now() -> Any:
+        return build_plan(
+            cluster=cluster,
+            app=app,
+            namespace=namespace,
+            manifests=manifests,
+            revision="main",
+            sha="a" * 40,
+            instance="team-x",
+        )
+
+    plan = plan_now()
+    (old,) = plan.kept
+    assert old.ref.name == "dropped" and old.kept is Keep.OLD_TRACKING and not old.changes
+    assert "old format" in old.note and plan.prunable == []
+    report = sync_plan(plan, cluster=cluster, prune=True)
+    assert report.ok
+    assert [(o.item.ref.name, o.outcome) for o in report.objects if o.item is old] == [
+        ("dropped", Outcome.LEFT)
+    ]
+    assert cluster.get(info, name="dropped", namespace=namespace) is not None
+
+    adopted = cluster.get(info, name="still-in-git", namespace=namespace)
+    assert adopted is not None
+    assert adopted["metadata"]["annotations"][TRACKING_ANNOTATION] == (
+        f"team-x/{app}:/ConfigMap:{namespace}/still-in-git"
+    )
+    # Once adopted, dropping it from Git makes it an ordinary prune candidate.
+    manifests.clear()
+    manifests.append(M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other"}}, "o.yaml"))
+    assert [i.ref.name for i in plan_now().prunable] == ["still-in-git"]
