@@ -7,6 +7,8 @@ import copy
 from _guards_support import context, corpus, deployment, guestbook, plan_of, project, service
 
 from plumbline.guards import Severity, run_guards
+from plumbline.plan import Action, Keep
+from plumbline.plan.model import CREATE_NAMESPACE_SOURCE
 
 PVC = {
     "apiVersion": "v1",
@@ -88,6 +90,29 @@ def test_empty_render_never_prunes() -> None:
     plan = plan_of([], base=[deployment("orders"), service("orders")])
     [finding] = destructive(plan, prune=True)
     assert finding.blocks and "render is empty" in finding.message
+
+
+def test_an_empty_render_is_empty_whatever_plumbline_adds_itself() -> None:
+    """syncOptions.createNamespace adds the destination Namespace to every render: it is not Git's."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    plan = plan_of([ns], base=[ns, deployment("orders"), service("orders")])
+    (added,) = [i for i in plan.items if i.ref.kind == "Namespace"]
+    added.source = CREATE_NAMESPACE_SOURCE
+    wide = project(blastRadius={"maxDeletes": 100, "maxDeletePercent": 100})
+    [finding] = destructive(plan, prune=True, the_project=wide)
+    assert finding.blocks and "render is empty" in finding.message
+    # The same Namespace declared in Git is a render like any other: the blast radius decides.
+    added.source = "apps/orders/namespace.yaml"
+    assert destructive(plan, prune=True, the_project=wide) == []
+
+
+def test_kept_prune_candidates_are_not_counted_as_deletes() -> None:
+    base = [deployment(f"d{i}") for i in range(4)]
+    plan = plan_of(base[:3], base=base)
+    for item in plan.items:
+        if item.action is Action.PRUNE:
+            item.kept = Keep.OUTSIDE_DESTINATION
+    assert plan.prunable == [] and destructive(plan, prune=True) == []
 
 
 def test_clean_apps_pass() -> None:

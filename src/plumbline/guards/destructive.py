@@ -89,7 +89,7 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
         subject = f"{item.ref.kind}/{item.ref.name}"
         obj = item.live or item.desired
         protected = is_protected(item.ref, obj, context)
-        if item.action is Action.PRUNE and context.prune and protected:
+        if item.action is Action.PRUNE and not item.kept and context.prune and protected:
             findings.append(
                 Finding(
                     guard=NAME,
@@ -122,15 +122,14 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
 
 
 def _blast_radius(plan: Plan, context: GuardContext) -> list[Finding]:
-    pruned = plan.of(Action.PRUNE)
+    pruned = plan.prunable
     if not pruned or not context.prune:
         return []
-    existing = [i for i in plan.items if i.action is not Action.CREATE]
-    desired = [i for i in plan.items if i.desired is not None]
+    existing = [i for i in plan.items if i.action is not Action.CREATE and not i.kept]
     limits = context.project.spec.blast_radius
     share = 100 * len(pruned) / max(len(existing), 1)
     subject = context.app_subject
-    if not desired:
+    if plan.empty_render:  # what plumbline adds itself (createNamespace) is not a render
         return [
             Finding(
                 guard=NAME,
@@ -138,7 +137,8 @@ def _blast_radius(plan: Plan, context: GuardContext) -> list[Finding]:
                 ref=None,
                 field=None,
                 message=f"the render is empty: pruning would delete all {len(pruned)} objects of the app; "
-                "an empty render never prunes (a wrong path or a broken overlay looks exactly like this)",
+                "an empty render never prunes (a wrong path or a broken overlay looks exactly like this; "
+                "objects plumbline adds itself, such as the createNamespace Namespace, do not count)",
                 fix="check the app's source path and revision; to tear the app down on purpose: "
                 + _allow(subject),
                 subject=subject,
