@@ -10,6 +10,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,3 +112,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if IN_CI and exitstatus == 0 and _integration_executed == 0:
         session.exitstatus = 1
         print("\nCI=true but no integration test executed: the real control plane was never used. Failing.")
+
+
+def cache_without_rebuilds(folder: Path) -> Path:
+    """An empty plumbline cache at ``folder`` (Git checkouts, mirrors) that shares the built binaries.
+
+    Tests isolate the cache to see their own checkouts; the binaries in it (helm, kustomize, ...) are
+    built once per machine, so the new cache links to the ones already built instead of rebuilding
+    them (seconds to minutes each) for every test.
+    """
+    from plumbline.paths import cache_dir
+
+    folder.mkdir(parents=True, exist_ok=True)
+    built = cache_dir() / "bin"
+    if built.is_dir() and not (folder / "bin").exists():
+        (folder / "bin").symlink_to(built, target_is_directory=True)
+    return folder
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``PLUMBLINE_CACHE_DIR`` set to a new cache of this test's own (see :func:`cache_without_rebuilds`)."""
+    cache = cache_without_rebuilds(tmp_path / "cache")
+    monkeypatch.setenv("PLUMBLINE_CACHE_DIR", str(cache))
+    return cache

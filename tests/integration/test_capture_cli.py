@@ -85,7 +85,7 @@ def patch(cluster: Cluster, kind: str, api_version: str, name: str, namespace: s
 
 
 def test_capture_writes_a_branch_that_syncs_without_reverting_the_live_edits(
-    tmp_path: Path, control_plane: ControlPlane, namespace: str
+    tmp_path: Path, control_plane: ControlPlane, namespace: str, isolated_cache: Path
 ) -> None:
     repo = tmp_path / "repo"
     (repo / "users-api").mkdir(parents=True)
@@ -115,7 +115,7 @@ spec:
         "KUBECONFIG": str(control_plane.kubeconfig),
         "PLUMBLINE_CONFIG": str(config),
         "PLUMBLINE_STORE": str(tmp_path / "plumbline.db"),
-        "PLUMBLINE_CACHE_DIR": str(tmp_path / "cache"),
+        "PLUMBLINE_CACHE_DIR": str(isolated_cache),
         "PLUMBLINE_ACTOR": "oncall@example.com",
         "NO_COLOR": "1",
     }
@@ -202,6 +202,7 @@ KUSTOMIZE = {
 )  # fmt: skip
 def test_capture_of_helm_and_kustomize_apps_syncs_clean(
     tmp_path: Path,
+    isolated_cache: Path,
     control_plane: ControlPlane,
     namespace: str,
     layout: str,
@@ -240,7 +241,7 @@ spec:
         "KUBECONFIG": str(control_plane.kubeconfig),
         "PLUMBLINE_CONFIG": str(config),
         "PLUMBLINE_STORE": str(tmp_path / "plumbline.db"),
-        "PLUMBLINE_CACHE_DIR": str(tmp_path / "cache"),
+        "PLUMBLINE_CACHE_DIR": str(isolated_cache),
         "PLUMBLINE_ACTOR": "oncall@example.com",
         "NO_COLOR": "1",
     }

@@ -33,10 +33,8 @@ API = ("spec", "template", "spec", "containers", {"name": "api"})
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("PLUMBLINE_CACHE_DIR", str(cache))
-    return cache
+def _own_cache(isolated_cache: Path) -> Path:
+    return isolated_cache
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -263,10 +263,7 @@ def test_kustomize_overlay_with_a_base(kustomize_repo: Path) -> None:
     assert sorted(m.index for m in manifests) == [0, 1]
 
 
-def test_kustomize_from_a_real_checkout(
-    kustomize_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PLUMBLINE_CACHE_DIR", str(tmp_path / "cache"))
+def test_kustomize_from_a_real_checkout(kustomize_repo: Path, tmp_path: Path, isolated_cache: Path) -> None:
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),

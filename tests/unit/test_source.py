@@ -24,10 +24,8 @@ WHEN = "2026-11-20T10:00:00+01:00"
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("PLUMBLINE_CACHE_DIR", str(cache))
-    return cache
+def _own_cache(isolated_cache: Path) -> Path:
+    return isolated_cache
 
 
 def git(cwd: Path, *args: str) -> str:
