@@ -5,15 +5,27 @@ through our own urllib3 pool as plain JSON, without (de)serialising into generat
 compares objects as data, and for thousands of objects the models cost more than the network.
 
 Every method is thread-safe; callers parallelise with :meth:`Cluster.map`.
+
+Errors are mapped here, once: an error status becomes the :class:`~plumbline.errors.ApiFailure`
+subclass that names it (unauthorized, forbidden, not found, conflict, unavailable), no answer at all
+becomes :class:`~plumbline.errors.ApiUnreachable`; both name the server and the kubeconfig context.
+
+Retries, as client-go does them: a request that may safely be sent twice (see :func:`_idempotent`) is
+retried when the connection fails (refused, reset, TLS handshake) or the server answers 429/503, with
+exponential backoff and jitter, honouring ``Retry-After``, at most ``RETRY_ATTEMPTS`` tries within
+``RETRY_BUDGET_S``. Any request is retried when it provably never reached the server (connection
+refused) or the server says it did not process it (429). A timeout waiting for an answer is not
+retried: the request may be in progress, and waiting again would only double the wait.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,27 +33,43 @@ import urllib3
 
 from plumbline.cluster import kubeconfig as kubeconfig_module
 from plumbline.cluster.discovery import Discovery, ResourceInfo
-from plumbline.errors import ClusterError
+from plumbline.errors import (
+    ApiConflict,
+    ApiFailure,
+    ApiForbidden,
+    ApiNotFound,
+    ApiUnauthorized,
+    ApiUnavailable,
+    ApiUnreachable,
+)
 
 FIELD_MANAGER = "plumbline"
 DEFAULT_TIMEOUT_S = 30.0
 PARALLELISM = 16
+CONNECT_TIMEOUT_S = 5.0
+
+RETRY_ATTEMPTS = 5  # tries in all, the first included
+RETRY_BUDGET_S = 20.0  # no new try starts this long after the first failure
+RETRY_BASE_S = 0.25  # the first backoff; doubles each time, with jitter
+RETRY_MAX_S = 4.0  # the longest backoff, and the longest Retry-After honoured
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class ApiFailure(Exception):
-    """A request the API server answered with an error status. ``reason`` is the Status reason."""
-
-    status: int
-    reason: str
-    message: str
-    details: dict[str, Any]
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.reason}: {self.message}"
+# Statuses mapped to their own class; the rest are plain ApiFailure (see plumbline.errors).
+_FAILURES: dict[int, type[ApiFailure]] = {
+    401: ApiUnauthorized,
+    403: ApiForbidden,
+    404: ApiNotFound,
+    409: ApiConflict,
+    429: ApiUnavailable,
+    502: ApiUnavailable,
+    503: ApiUnavailable,
+    504: ApiUnavailable,
+}
+# Answers that mean "try again": the server did not process the request (overloaded, not ready).
+_RETRY_STATUSES = frozenset({429, 503})
 
 
 class Cluster:
@@ -52,6 +80,7 @@ class Cluster:
         self.context = context
         credentials = kubeconfig_module.load(kubeconfig, context)
         self.server = credentials.server
+        self.context_name = credentials.context  # the context actually used (``context`` may be None)
         self._authorization = credentials.authorization
         self._pool = urllib3.PoolManager(
             num_pools=4,
@@ -59,7 +88,7 @@ class Cluster:
             block=True,
             ssl_context=credentials.ssl_context,
             retries=False,
-            timeout=urllib3.Timeout(connect=5.0, read=DEFAULT_TIMEOUT_S),
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=DEFAULT_TIMEOUT_S),
         )
         self._executor = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="plumbline-api")
         self._discovery: Discovery | None = None
@@ -95,9 +124,14 @@ class Cluster:
         accept: str | None = None,
         timeout: float | None = None,
         decode: bool = True,
+        idempotent: bool | None = None,
     ) -> Any:
-        """One request; returns the decoded JSON body (None unless ``decode``). Error statuses raise
-        :class:`ApiFailure`."""
+        """One request; returns the decoded JSON body (None unless ``decode``).
+
+        An error status raises the :class:`ApiFailure` subclass that names it; no answer raises
+        :class:`ApiUnreachable`. Transient failures are retried (module docstring); ``idempotent``
+        overrides the guess from method and content type.
+        """
         url = self.server + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -105,36 +139,58 @@ class Cluster:
         if accept:
             headers["Accept"] = accept
         data = json.dumps(body).encode() if body is not None else None
-        try:
-            response = self._pool.request(
-                method,
-                url,
-                body=data,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=5.0, read=timeout or DEFAULT_TIMEOUT_S),
-            )
-        except urllib3.exceptions.HTTPError as error:
-            raise ClusterError(f"cannot reach the API server at {self.server}: {error}") from None
-        payload = response.data
-        if response.status >= 400:
-            raise _failure(response.status, payload)
-        if not payload or not decode:
-            return None
-        return json.loads(payload)
+        timeouts = urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=timeout or DEFAULT_TIMEOUT_S)
+        first = 0.0  # when the first try failed; nothing is timed while requests succeed
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._pool.request(method, url, body=data, headers=headers, timeout=timeouts)
+            except urllib3.exceptions.HTTPError as error:
+                first = first or time.monotonic()
+                repeatable = _idempotent(method, content_type) if idempotent is None else idempotent
+                again = _not_sent(error) or (repeatable and _transient(error))
+                if again and _may_retry(attempt, first):
+                    continue
+                raise self._unreachable(error, attempt) from None
+            if response.status < 400:
+                payload = response.data
+                if not payload or not decode:
+                    return None
+                return json.loads(payload)
+            # 429: the server refused before doing anything, so even a create may be repeated.
+            if response.status in _RETRY_STATUSES and (
+                response.status == 429
+                or (_idempotent(method, content_type) if idempotent is None else idempotent)
+            ):
+                first = first or time.monotonic()
+                if _may_retry(attempt, first, _retry_after(response.headers.get("Retry-After"))):
+                    continue
+            raise self._failure(response.status, response.data)
+
+    def _failure(self, status: int, payload: bytes) -> ApiFailure:
+        return api_failure(status, payload, server=self.server, context=self.context_name)
+
+    def _unreachable(self, error: urllib3.exceptions.HTTPError, attempts: int) -> ApiUnreachable:
+        return ApiUnreachable(_describe(error, attempts), server=self.server, context=self.context_name)
 
     def stream(self, path: str, *, query: dict[str, str], timeout: float) -> Iterator[dict[str, Any]]:
         """A watch: yields each event ({type, object}) until the server ends it or ``timeout`` passes."""
         url = self.server + path + "?" + urllib.parse.urlencode({**query, "watch": "true"})
-        response = self._pool.request(
-            "GET",
-            url,
-            headers=self._headers(),
-            preload_content=False,
-            timeout=urllib3.Timeout(connect=5.0, read=timeout),
-        )
+        try:
+            response = self._pool.request(
+                "GET",
+                url,
+                headers=self._headers(),
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=timeout),
+            )
+        except urllib3.exceptions.HTTPError as error:
+            # Not retried here: the caller re-establishes watches on its own schedule.
+            raise self._unreachable(error, 1) from None
         try:
             if response.status >= 400:
-                raise _failure(response.status, response.read())
+                raise self._failure(response.status, response.read())
             buffer = b""
             for chunk in response.stream(65536):
                 buffer += chunk
@@ -231,17 +287,75 @@ class Cluster:
         self.request("DELETE", info.path(namespace=namespace, name=name), query=query, body=body)
 
 
-def _failure(status: int, payload: bytes) -> ApiFailure:
+def api_failure(status: int, payload: bytes, *, server: str, context: str) -> ApiFailure:
+    """The error for an answer with an error ``status``: the class that names the status (the one
+    place statuses are mapped), the server's Status reason and message, where it came from."""
     try:
         body = json.loads(payload)
     except ValueError:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    message = body.get("message") or payload.decode(errors="replace")[:500] or "(no message)"
-    return ApiFailure(
-        status=status,
-        reason=str(body.get("reason") or ""),
-        message=message,
-        details=body.get("details") or {},
+    message = body.get("message") or payload.decode(errors="replace").strip()[:500] or "(no message)"
+    return _FAILURES.get(status, ApiFailure)(
+        status,
+        str(body.get("reason") or ""),
+        message,
+        body.get("details") or {},
+        server=server,
+        context=context,
     )
+
+
+def _idempotent(method: str, content_type: str) -> bool:
+    """May this request be sent twice with the effect of once?
+
+    GET, HEAD, PUT (a full replacement; with a resourceVersion a repeat is refused with 409) and
+    DELETE (a repeat finds the object gone, 404, or its uid changed, 409 — callers treat both) are.
+    A server-side apply PATCH is: applying the same configuration again changes nothing. POST (create)
+    is not, nor other PATCHes: a JSON patch's ``test`` fails on the second try after a first that
+    worked, and a merge patch may append.
+    """
+    if method in ("GET", "HEAD", "PUT", "DELETE"):
+        return True
+    return method == "PATCH" and content_type == "application/apply-patch+yaml"
+
+
+def _not_sent(error: urllib3.exceptions.HTTPError) -> bool:
+    """The connection was never made (refused, unresolvable, timed out connecting), so the request
+    never reached the server: safe to repeat for any method."""
+    return isinstance(error, urllib3.exceptions.ConnectTimeoutError)  # NewConnectionError is one
+
+
+def _transient(error: urllib3.exceptions.HTTPError) -> bool:
+    """A failure worth another try: a connection refused, reset or closed, a failed TLS handshake.
+    Not a read timeout (the server may still be working on it; waiting again doubles the wait)."""
+    return not isinstance(error, urllib3.exceptions.ReadTimeoutError)
+
+
+def _may_retry(attempt: int, first: float, wait: float = 0.0) -> bool:
+    """Sleep before try ``attempt + 1`` and return True, unless the attempts or the budget are spent."""
+    if attempt >= RETRY_ATTEMPTS:
+        return False
+    backoff = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+    delay = max(backoff, min(wait, RETRY_MAX_S))
+    if time.monotonic() + delay - first > RETRY_BUDGET_S:
+        return False
+    time.sleep(delay)
+    return True
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a ``Retry-After`` header (the API server sends whole seconds); 0 if absent."""
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _describe(error: urllib3.exceptions.HTTPError, attempts: int) -> str:
+    text = str(error)
+    if text.startswith("<") and ">: " in text:  # "<HTTPSConnection(...) at 0x7f...>: Failed to ..."
+        text = text.split(">: ", 1)[1]
+    tries = f" (tried {attempts} times)" if attempts > 1 else ""
+    return f"{text}{tries}"

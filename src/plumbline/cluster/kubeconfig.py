@@ -29,6 +29,7 @@ class Credentials:
     server: str
     ssl_context: ssl.SSLContext
     authorization: Callable[[], str | None]  # the Authorization header value, fetched per request
+    context: str = ""  # the kubeconfig context it came from, named in error messages
 
 
 def load(kubeconfig: Path | None, context: str | None) -> Credentials:
@@ -43,8 +44,11 @@ def load(kubeconfig: Path | None, context: str | None) -> Credentials:
         cluster = _named(merged, "clusters", ctx.get("cluster", ""), where)
         user = _named(merged, "users", ctx.get("user", ""), where) if ctx.get("user") else ({}, None)
         if "exec" in user[0] or "auth-provider" in user[0]:
-            return _official(kubeconfig, context)
-        return _plain(cluster, user)
+            credentials = _official(kubeconfig, context)
+        else:
+            credentials = _plain(cluster, user)
+        credentials.context = context_name
+        return credentials
     except ClusterError:
         raise
     except (OSError, ValueError, KeyError, TypeError, ssl.SSLError) as error:

@@ -89,7 +89,8 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> None:
         return
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     try:
-        cluster.request("POST", "/api/v1/namespaces", body=body)
+        # Idempotent in effect (AlreadyExists is success), so a dropped connection may be retried.
+        cluster.request("POST", "/api/v1/namespaces", body=body, idempotent=True)
     except ApiFailure as failure:
         if failure.status != 409:
             raise ClusterError(f"cannot create the lease namespace {namespace}: {failure}") from None
