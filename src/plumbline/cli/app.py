@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import traceback
 from typing import Any
 
 import typer
@@ -97,10 +98,23 @@ def version() -> None:
         print(f"{kit.name} {kit.version}")
 
 
+INTERNAL_ERROR = 3  # an exception plumbline did not expect: a bug, never "changes found" (1)
+
+
 def main() -> None:
-    """Entry point of the console script. Click handles usage errors (exit 2) and --help itself."""
+    """Entry point of the console script. Click handles usage errors (exit 2), --help and Ctrl-C
+    (130) itself; every PlumbError leaves as one message and its exit code; anything else is a bug,
+    reported with its traceback and exit 3 — never Python's default 1, which means "changes found"."""
     try:
         app()
     except PlumbError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
         sys.exit(error.exit_code)
+    except Exception as error:  # the last line of defence for the exit code
+        traceback.print_exc()
+        err.print(
+            f"[bold red]internal error:[/] {escape(type(error).__name__)}: {escape(str(error))} — "
+            "a bug in plumbline; please report it with the traceback above",
+            soft_wrap=True,
+        )
+        sys.exit(INTERNAL_ERROR)

@@ -36,7 +36,7 @@ from plumbline.controller import (
     pause,
 )
 from plumbline.controller._drift import drift_of
-from plumbline.controller._loop import _plan, _sync
+from plumbline.controller._loop import Outcome, Result, _plan, _sync
 from plumbline.controller._notify import Notifier
 from plumbline.controller._readiness import readiness
 from plumbline.store import AppStateKind, AuditAction, Broken, Store, SyncResult, current_actor
@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
         notify_slack: list[str] = NOTIFY_SLACK,
         output: Output = OUTPUT,
     ) -> None:
-        """Reconcile every configured app per its mode, continuously (or once with --once).
+        """Reconcile every configured app per its mode, continuously (or once with --once: exit 0
+        all fine, 1 an app blocked or fighting another writer, 2 an app errored or failed).
 
         observe: plan and report. sync: apply new commits, leave drift. self-heal: also revert drift,
         with backoff, stopping when it fights another writer. prune: syncs also delete what left Git.
@@ -119,6 +120,9 @@ def register(app: typer.Typer) -> None:
                             facts = f"{o.status}, mode {o.mode.value}, {o.state.value}"
                             line = f"{o.app}: {o.result.value} ({facts})"
                             out.print(escape(line + (f" — {o.message}" if o.message else "")))
+                    code = once_exit_code(outcomes)
+                    if code:
+                        raise typer.Exit(code)
                     return
 
                 def stop(signum: int, frame: FrameType | None) -> None:
@@ -346,6 +350,19 @@ def _verify_cluster_anchor(ctx: typer.Context, store: Store, namespace: str) -> 
     if broken is not None:
         return Broken(id=broken.id, why=f"{broken.why} ({_anchor.where(namespace)})", table=broken.table)
     return None
+
+
+# `plumb controller --once`: 2 if any app errored or its sync failed, else 1 if any was blocked (a
+# guard, a refusal) or self-heal stopped fighting another writer, else 0. Cron and CI act on it.
+ONCE_ERRORS = frozenset({Result.ERROR, Result.FAILED})
+ONCE_BLOCKED = frozenset({Result.BLOCKED, Result.FIGHT})
+
+
+def once_exit_code(outcomes: list[Outcome]) -> int:
+    results = {o.result for o in outcomes}
+    if results & ONCE_ERRORS:
+        return 2
+    return 1 if results & ONCE_BLOCKED else 0
 
 
 def _audit_dict(record: Any) -> dict[str, Any]:

@@ -356,7 +356,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, name: str | None = typer.Argument(None), output: Output = OUTPUT
     ) -> None:
         """Synced / OutOfSync for each app (or one), with its health and the last sync. Exit 1 if any is
-        OutOfSync (health is shown, not yet gated on)."""
+        OutOfSync (health is shown, not yet gated on), 2 if any could not be checked (the error is
+        shown below the table)."""
         s = settings(ctx)
         targets = [s.app(name)] if name else list(s.config.apps.values())
         rows = []
@@ -382,6 +383,12 @@ def register(app: typer.Typer) -> None:
                         counts=plan.counts,
                         error=None,
                     )
+                    if plan.errors:  # the server refused to compare some object: status unknown
+                        first = plan.errors[0]
+                        more = f" (and {len(plan.errors) - 1} more)" if len(plan.errors) > 1 else ""
+                        row.update(
+                            status=engine.SyncStatus.UNKNOWN.value, error=f"{first.ref}: {first.error}{more}"
+                        )
                 except Exception as error:  # one broken app must not hide the others' status
                     row.update(
                         status=engine.SyncStatus.UNKNOWN.value, target=None, counts=None, error=str(error)
@@ -414,7 +421,7 @@ def register(app: typer.Typer) -> None:
                 changes = (
                     f"{counts['create']} create, {counts['update']} update, {counts['prune']} prune"
                     if counts
-                    else escape(str(row["error"]))
+                    else "[red]error (below)[/]"
                 )
                 last_sync = f"{row['last_result']} {_ago(row['last_at'])}" if row["last_result"] else "never"
                 synced = (row["last_synced_sha"] or "-")[:12]
@@ -438,6 +445,10 @@ def register(app: typer.Typer) -> None:
                         f"({escape(e['guard'])} {escape(target)}, owner {escape(e['owner'])}, "
                         f"expires {e['expires'][:10]}): {escape(e['reason'])}"
                     )
+                if row["error"]:  # in full, not squeezed into a column
+                    err.print(f"[bold red]error:[/] {row['app']}: {escape(str(row['error']))}")
+        if any(row["error"] for row in rows):
+            raise typer.Exit(2)  # an error is not "out of sync" (1): CI must not read one as the other
         if any(row["status"] != engine.SyncStatus.SYNCED.value for row in rows):
             raise typer.Exit(1)
 

@@ -293,7 +293,8 @@ def _compare(
                     break
                 item.live = _get(cluster, desired)
     except ApiFailure as failure:
-        item.error = redactor.scrub(f"{failure.reason or failure.status}: {failure.message}", obj, item.live)
+        # With the server, the context and the fix (a 403 says what to grant); secret values scrubbed.
+        item.error = redactor.scrub(str(failure), obj, item.live)
         item.predicted = obj
     if item.live is None:
         item.changes = attribute(

@@ -1,0 +1,350 @@
+"""API failures as users meet them: `plumb diff / sync / status / controller --once` run as processes
+against the real control plane with credentials it rejects (401: a wrong token, a client certificate
+from an unknown CA), a user without RBAC (403), and servers that drop connections or never answer.
+
+Every error exits 2 (never 1, which means "changes found"), names the server and the kubeconfig
+context and says what to do, without a traceback; transient connection failures are retried, and
+retries end in bounded time."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from plumbline.cluster import Cluster
+from plumbline.local import ControlPlane
+
+pytestmark = pytest.mark.integration
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def kubeconfig(path: Path, *, server: str, ca: bytes, context: str, user: dict[str, str]) -> Path:
+    """A kubeconfig with one context: ``server`` (trusted through ``ca``) and ``user``'s credentials."""
+    fields = "\n".join(f"    {key}: {value}" for key, value in user.items())
+    path.write_text(
+        f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {context}
+  cluster:
+    server: {server}
+    certificate-authority-data: {base64.b64encode(ca).decode()}
+users:
+- name: {context}
+  user:
+{fields}
+contexts:
+- name: {context}
+  context: {{cluster: {context}, user: {context}}}
+current-context: {context}
+"""
+    )
+    return path
+
+
+def unknown_client_certificate() -> tuple[bytes, bytes]:
+    """A self-signed client certificate no CA the server trusts ever signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone-else")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+class Site:
+    """A Git repo with one ConfigMap app and its plumbline config; `plumb` runs with any kubeconfig."""
+
+    def __init__(self, root: Path, plane: ControlPlane, namespace: str) -> None:
+        self.root, self.plane, self.namespace = root, plane, namespace
+        self.app = f"app-{uuid.uuid4().hex[:6]}"
+        self.repo = root / "repo"
+        (self.repo / "app").mkdir(parents=True)
+        git(self.repo, "init", "-q", "-b", "main")
+        self.write("LOG_LEVEL: info")
+        self.config = root / "plumbline.yaml"
+        self.config.write_text(
+            f"""apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata: {{name: {self.app}}}
+spec:
+  source: {{repoURL: ./repo, targetRevision: main, path: app}}
+  destination: {{namespace: {namespace}}}
+  mode: sync
+"""
+        )
+        self.ca = (plane.directory / "pki" / "ca.crt").read_bytes()
+
+    def write(self, data: str) -> None:
+        (self.repo / "app" / "env.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: env\ndata:\n  {data}\n"
+        )
+        git(self.repo, "add", "-A")
+        git(self.repo, "commit", "-qm", "change")
+
+    def kubeconfig(self, context: str, user: dict[str, str], server: str | None = None) -> Path:
+        return kubeconfig(
+            self.root / f"{context}.kubeconfig",
+            server=server or self.plane.server,
+            ca=self.ca,
+            context=context,
+            user=user,
+        )
+
+    def plumb(self, *args: str, kubeconfig: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig),
+            "PLUMBLINE_CONFIG": str(self.config),
+            "PLUMBLINE_STORE": str(self.root / "plumbline.db"),
+            "NO_COLOR": "1",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "plumbline", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture
+def site(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> Site:
+    return Site(tmp_path, control_plane, namespace)
+
+
+def commands(site: Site) -> list[list[str]]:
+    lease = f"pl-{uuid.uuid4().hex[:8]}"
+    return [
+        ["diff", site.app],
+        ["sync", site.app],
+        ["status", site.app],
+        ["controller", "--once", "--lease-namespace", lease],
+    ]
+
+
+def assert_error(done: subprocess.CompletedProcess[str], *, server: str, context: str, says: str) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, (done.args, done.returncode, output)
+    assert "Traceback" not in output, output
+    assert server in output and f"context {context}" in output, output
+    assert says in output, output
+
+
+@pytest.mark.parametrize("credential", ["wrong-token", "unknown-certificate"])
+def test_rejected_credentials_exit_2_naming_server_context_and_the_fix(site: Site, credential: str) -> None:
+    if credential == "wrong-token":
+        user = {"token": "expired-or-revoked-" + uuid.uuid4().hex}
+    else:
+        cert, key = unknown_client_certificate()
+        user = {
+            "client-certificate-data": base64.b64encode(cert).decode(),
+            "client-key-data": base64.b64encode(key).decode(),
+        }
+    config = site.kubeconfig(credential, user)
+    for args in commands(site):
+        done = site.plumb(*args, kubeconfig=config)
+        assert_error(
+            done, server=site.plane.server, context=credential, says="credentials are expired or invalid"
+        )
+        assert "401" in done.stdout + done.stderr
+
+
+def service_account_token(cluster: Cluster, namespace: str) -> tuple[str, str]:
+    """A real user the server authenticates and RBAC grants nothing: a fresh ServiceAccount's token."""
+    name = f"nobody-{uuid.uuid4().hex[:6]}"
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+    cluster.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", body=body)
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+    answer = cluster.request(
+        "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body=request
+    )
+    return f"system:serviceaccount:{namespace}:{name}", answer["status"]["token"]
+
+
+def test_a_user_without_rbac_exits_2_naming_what_to_grant(
+    site: Site, cluster: Cluster, namespace: str
+) -> None:
+    user, token = service_account_token(cluster, namespace)
+    config = site.kubeconfig("no-rbac", {"token": token})
+    for args in commands(site):
+        done = site.plumb(*args, kubeconfig=config)
+        assert_error(done, server=site.plane.server, context="no-rbac", says=f'Grant user "{user}" the verb')
+        assert "403" in done.stdout + done.stderr
+
+
+def test_controller_once_exits_1_when_an_app_is_blocked(site: Site) -> None:
+    site.write("DB_HOST: pgbouncer-legacy.users.svc.cluster.local")  # no such Service: references blocks
+    done = site.plumb(
+        "controller",
+        "--once",
+        "--lease-namespace",
+        f"pl-{uuid.uuid4().hex[:8]}",
+        kubeconfig=site.plane.kubeconfig,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{site.app}: blocked" in done.stdout
+
+
+def test_controller_once_exits_0_when_every_app_synced(site: Site) -> None:
+    lease = f"pl-{uuid.uuid4().hex[:8]}"
+    done = site.plumb("controller", "--once", "--lease-namespace", lease, kubeconfig=site.plane.kubeconfig)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{site.app}: synced" in done.stdout
+
+
+class Proxy:
+    """A loopback TCP proxy in front of the API server that drops the first ``drop`` connections it
+    accepts (closed at once: the client's TLS handshake fails), then passes everything through."""
+
+    def __init__(self, upstream: tuple[str, int], *, drop: int) -> None:
+        self.upstream, self.drop = upstream, drop
+        self.accepted = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.accepted <= self.drop:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.upstream)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def admin_user(control_plane: ControlPlane) -> dict[str, str]:
+    pki = control_plane.directory / "pki"
+    return {
+        "client-certificate-data": base64.b64encode((pki / "admin.crt").read_bytes()).decode(),
+        "client-key-data": base64.b64encode((pki / "admin.key").read_bytes()).decode(),
+    }
+
+
+def test_dropped_connections_are_retried_and_the_sync_completes(
+    site: Site, control_plane: ControlPlane, admin_user: dict[str, str]
+) -> None:
+    assert control_plane.ports is not None
+    proxy = Proxy(("127.0.0.1", control_plane.ports.apiserver), drop=3)
+    try:
+        config = site.kubeconfig("flaky", admin_user, server=f"https://127.0.0.1:{proxy.port}")
+        done = site.plumb("sync", site.app, kubeconfig=config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "succeeded" in done.stdout
+        assert proxy.accepted > 3  # the drops happened, and the client came back
+    finally:
+        proxy.close()
+    with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:
+        live = cluster.request("GET", f"/api/v1/namespaces/{site.namespace}/configmaps/env")
+    assert live["data"] == {"LOG_LEVEL": "info"}
+
+
+def test_a_server_that_always_drops_fails_in_bounded_time(site: Site, admin_user: dict[str, str]) -> None:
+    proxy = Proxy(("127.0.0.1", 1), drop=10**9)
+    try:
+        config = site.kubeconfig("down", admin_user, server=f"https://127.0.0.1:{proxy.port}")
+        started = time.monotonic()
+        done = site.plumb("diff", site.app, kubeconfig=config)
+        took = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert_error(
+        done, server=f"https://127.0.0.1:{proxy.port}", context="down", says="cannot reach the API server"
+    )
+    assert "tried 5 times" in done.stderr
+    assert took < 30, took
+
+
+def test_a_server_that_never_answers_fails_in_bounded_time(site: Site, admin_user: dict[str, str]) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections (backlog), never says a word
+    port = silent.getsockname()[1]
+    try:
+        config = site.kubeconfig("silent", admin_user, server=f"https://127.0.0.1:{port}")
+        started = time.monotonic()
+        done = site.plumb("sync", site.app, kubeconfig=config)
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert_error(
+        done, server=f"https://127.0.0.1:{port}", context="silent", says="cannot reach the API server"
+    )
+    assert took < 30, took
+
+
+def test_nothing_listening_fails_in_bounded_time(site: Site, admin_user: dict[str, str]) -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: connection refused
+    config = site.kubeconfig("refused", admin_user, server=f"https://127.0.0.1:{port}")
+    started = time.monotonic()
+    done = site.plumb("controller", "--once", kubeconfig=config)
+    took = time.monotonic() - started
+    assert_error(done, server=f"https://127.0.0.1:{port}", context="refused", says="Connection refused")
+    assert took < 30, took
+
+
+def test_plumb_status_of_an_unreachable_app_is_an_error_not_out_of_sync(
+    site: Site, admin_user: dict[str, str]
+) -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    config = site.kubeconfig("refused", admin_user, server=f"https://127.0.0.1:{port}")
+    done = site.plumb("status", "-o", "json", kubeconfig=config)
+    assert done.returncode == 2, done.stdout + done.stderr
