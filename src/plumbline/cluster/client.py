@@ -198,8 +198,8 @@ class Cluster:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
                         yield json.loads(line)
-        except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError):
-            return
+        except urllib3.exceptions.HTTPError:
+            return  # timed out, reset, TLS dropped mid-stream: the watch ends; the caller lists again
         finally:
             response.release_conn()
 
