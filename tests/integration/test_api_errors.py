@@ -207,8 +207,9 @@ def test_a_user_without_rbac_exits_2_naming_what_to_grant(
         assert "403" in done.stdout + done.stderr
 
 
-def test_controller_once_exits_1_when_an_app_is_blocked(site: Site) -> None:
-    site.write("DB_HOST: pgbouncer-legacy.users.svc.cluster.local")  # no such Service: references blocks
+def test_controller_once_exits_1_when_an_app_is_blocked(site: Site, users_services: None) -> None:
+    # No such Service in the live `users` namespace: the references guard blocks.
+    site.write("DB_HOST: pgbouncer-legacy.users.svc.cluster.local")
     done = site.plumb(
         "controller",
         "--once",

@@ -245,7 +245,7 @@ def test_an_exception_beyond_a_year_is_a_configuration_error(tmp_path: Path, rep
 def test_status_lists_each_apps_exceptions_even_without_a_cluster(tmp_path: Path, repo: Path) -> None:
     (tmp_path / "plumbline.yaml").write_text(CONFIG + exception_doc("2026-01-01"))
     result = plumb(tmp_path, "status", "-o", "json")
-    assert result.returncode == 1, result.stdout + result.stderr  # Unknown: no cluster here
+    assert result.returncode == 2, result.stdout + result.stderr  # no cluster here: an error, not 1
     [row] = json.loads(result.stdout)
     [listed] = row["exceptions"]
     assert (listed["name"], listed["state"], listed["owner"]) == (
