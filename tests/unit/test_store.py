@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from plumbline.store import (
     SCHEMA_VERSION,
     NoSuchSyncError,
     Store,
+    SyncIntent,
     SyncRecord,
     SyncResult,
     current_actor,
     default_path,
 )
+from plumbline.store._sqlite import MIGRATIONS
 from plumbline.yamlio import load_documents
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "store"
@@ -200,6 +203,86 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(StoreError, match="written by a newer plumbline"):
         Store.open(path)
+
+
+def intent(app: str = "guestbook", **changes: Any) -> SyncIntent:
+    fields: dict[str, Any] = {
+        "id": None,
+        "app": app,
+        "revision": "main",
+        "sha": "3f2b72e0c4d5a1b2c3d4e5f60718293a4b5c6d7e",
+        "actor": "alice@laptop",
+        "holder": "laptop-4242-abcdef",
+        "lease_namespace": "plumbline-system",
+        "started_at": T0,
+        "planned": {"create": 1, "update": 0, "prune": 0, "objects": ["ConfigMap guestbook/env"]},
+        "desired": desired_objects()[:1],
+        "flags": {"prune": False},
+        "cause": "plumb sync",
+    }
+    fields.update(changes)
+    return SyncIntent(**fields)
+
+
+def test_a_store_from_before_intents_is_migrated_and_keeps_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, statements in enumerate(MIGRATIONS[:2], start=1):  # the file a schema-2 plumbline left
+        for statement in statements:
+            raw.execute(statement)
+        raw.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    raw.execute(
+        "INSERT INTO syncs (app, revision, sha, started_at, finished_at, actor, result, summary, desired, "
+        "message, flags) "
+        "VALUES ('guestbook', 'main', 'abc', ?, NULL, 'bob', 'succeeded', '{}', ?, 'ok', '{}')",
+        (T0.isoformat(timespec="microseconds"), zlib.compress(b"[]")),
+    )
+    raw.close()
+    with Store.open(path) as store:
+        (old,) = store.history("guestbook")
+        assert old.sha == "abc" and old.actor == "bob" and old.intent is None
+        assert store.unfinished("guestbook") == []
+        intent_id = store.record_intent(intent())
+        assert store.unfinished("guestbook") == []  # recorded, but its writer has not started writing
+        store.mark_writing(intent_id)
+        (open_,) = store.unfinished("guestbook")
+        assert (
+            open_.id == intent_id and open_.writing_at is not None and open_.desired == desired_objects()[:1]
+        )
+        assert (
+            open_.planned["objects"] == ["ConfigMap guestbook/env"] and open_.holder == "laptop-4242-abcdef"
+        )
+        store.record_sync(record(result=SyncResult.INTERRUPTED, intent=intent_id))
+        assert store.unfinished("guestbook") == []
+        assert store.history("guestbook")[0].intent == intent_id
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 4
+    finally:
+        raw.close()
+
+
+def test_intents_are_fixed_once_recorded_and_have_one_outcome(store: Store) -> None:
+    intent_id = store.record_intent(intent())
+    store.mark_writing(intent_id)
+    store.mark_writing(intent_id)  # a second stamp changes nothing
+    store.record_sync(record(intent=intent_id))
+    with pytest.raises(StoreError, match="UNIQUE"):
+        store.record_sync(record(intent=intent_id, result=SyncResult.FAILED))
+    with pytest.raises(ValueError, match="already recorded"):
+        store.record_intent(intent(id=3))
+    raw = sqlite3.connect(store.path)
+    try:
+        for sql in (
+            "UPDATE sync_intents SET sha = 'forged'",
+            "UPDATE sync_intents SET writing_at = '2020-01-01T00:00:00+00:00'",
+            "DELETE FROM sync_intents",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match=r"cannot be changed|append-only"):
+                raw.execute(sql)
+    finally:
+        raw.close()
 
 
 def test_unwritable_location_is_a_store_error(tmp_path: Path) -> None:

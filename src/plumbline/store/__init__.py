@@ -14,7 +14,7 @@ The default file is ``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state dir
 """
 
 from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditRecord, Broken
-from plumbline.store._records import SyncRecord, SyncResult, current_actor, now
+from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, current_actor, now
 from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, Store, default_path
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Broken",
     "NoSuchSyncError",
     "Store",
+    "SyncIntent",
     "SyncRecord",
     "SyncResult",
     "current_actor",

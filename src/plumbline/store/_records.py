@@ -19,6 +19,7 @@ class SyncResult(StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"  # a guard stopped it before anything was written
     DRY_RUN = "dry-run"  # nothing was meant to be written
+    INTERRUPTED = "interrupted"  # its writer stopped mid-apply (killed); some objects may have been applied
 
 
 def _utc(value: datetime, name: str) -> datetime:
@@ -36,6 +37,8 @@ class SyncRecord:
     against it ("what did we last apply"), so it is stored whole. ``summary`` holds counts and the
     like, ``flags`` the options the sync ran with (``{"prune": True, "force_conflicts": False}``).
     ``id`` is None until the record is stored. Timestamps must be timezone-aware; they are kept in UTC.
+    ``intent`` is the :class:`SyncIntent` this record is the outcome of (None for syncs that never
+    meant to write: dry runs, refusals).
     """
 
     id: int | None
@@ -50,6 +53,7 @@ class SyncRecord:
     desired: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
     flags: dict[str, Any] = field(default_factory=dict)
+    intent: int | None = None
 
     def __post_init__(self) -> None:
         # Normalise once here, so every record (stored or not) compares and sorts the same way.
@@ -57,6 +61,37 @@ class SyncRecord:
         object.__setattr__(self, "started_at", _utc(self.started_at, "started_at"))
         if self.finished_at is not None:
             object.__setattr__(self, "finished_at", _utc(self.finished_at, "finished_at"))
+
+
+@dataclass(frozen=True)
+class SyncIntent:
+    """What a sync is about to write, recorded durably before its first write.
+
+    ``holder`` is the identity that takes (or holds) the app's Lease in ``lease_namespace`` for the
+    write; ``writing_at`` is set once it holds it, just before the first write. An intent with
+    ``writing_at`` and no outcome in the history is an *unfinished* sync: still running while its
+    holder keeps the Lease, else interrupted. ``planned`` holds the plan's counts and the objects it
+    means to write; ``desired`` the objects as the plan gives them; ``cause`` why it runs.
+    """
+
+    id: int | None
+    app: str
+    revision: str
+    sha: str
+    actor: str
+    holder: str
+    lease_namespace: str
+    started_at: datetime
+    planned: dict[str, Any] = field(default_factory=dict)
+    desired: list[dict[str, Any]] = field(default_factory=list)
+    flags: dict[str, Any] = field(default_factory=dict)
+    cause: str = ""
+    writing_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started_at", _utc(self.started_at, "started_at"))
+        if self.writing_at is not None:
+            object.__setattr__(self, "writing_at", _utc(self.writing_at, "writing_at"))
 
 
 def now() -> datetime:

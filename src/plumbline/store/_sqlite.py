@@ -5,6 +5,9 @@
 * The schema is created or migrated on open, inside one write transaction, and recorded in
   ``schema_version``. A file made by a newer plumbline (higher version) is refused, not damaged.
 * History is append-only: triggers refuse UPDATE and DELETE of recorded syncs.
+* A sync that means to write records its *intent* first (``sync_intents``, written with a full fsync),
+  and its outcome later as a ``syncs`` row naming the intent (at most one per intent). An intent
+  may be updated once, to stamp ``writing_at`` when its writer holds the Lease; nothing else.
 * ``desired`` objects are stored as zlib-compressed JSON; everything else as plain columns and JSON.
 * Every SQLite failure (corrupt file, not a database, disk full) becomes a StoreError naming the file.
 """
@@ -18,7 +21,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,7 +29,7 @@ from typing import Any
 from plumbline.errors import StoreError
 from plumbline.paths import state_dir
 from plumbline.store._audit import AUDIT_MIGRATION, AuditStore, seal_existing
-from plumbline.store._records import SyncRecord, SyncResult
+from plumbline.store._records import SyncIntent, SyncRecord, SyncResult
 from plumbline.store._seal import canonical_sync
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -61,10 +64,45 @@ MIGRATIONS: list[list[str | Callable[[Any, sqlite3.Connection], None]]] = [
         "ALTER TABLE syncs ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
         seal_existing,
     ],
+    [  # 4: intents recorded before the first write; each outcome names its intent
+        """CREATE TABLE sync_intents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            app TEXT NOT NULL,
+            revision TEXT NOT NULL,
+            sha TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            holder TEXT NOT NULL,        -- the Lease identity of the writer
+            lease_namespace TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            writing_at TEXT,             -- set once, when the writer holds the Lease
+            planned TEXT NOT NULL,       -- JSON object
+            desired BLOB NOT NULL,       -- zlib-compressed JSON array of objects
+            flags TEXT NOT NULL,         -- JSON object
+            cause TEXT NOT NULL
+        )""",
+        "CREATE INDEX sync_intents_by_app ON sync_intents (app, id)",
+        """CREATE TRIGGER sync_intents_fixed BEFORE UPDATE OF
+               id, app, revision, sha, actor, holder, lease_namespace, started_at, planned, desired, flags,
+               cause ON sync_intents
+           BEGIN SELECT RAISE(ABORT, 'a recorded sync intent cannot be changed'); END""",
+        """CREATE TRIGGER sync_intents_writing_once BEFORE UPDATE OF writing_at ON sync_intents
+           WHEN OLD.writing_at IS NOT NULL
+           BEGIN SELECT RAISE(ABORT, 'a recorded sync intent cannot be changed'); END""",
+        """CREATE TRIGGER sync_intents_append_only_delete BEFORE DELETE ON sync_intents
+           BEGIN SELECT RAISE(ABORT, 'sync intents are append-only'); END""",
+        "ALTER TABLE syncs ADD COLUMN intent INTEGER REFERENCES sync_intents (id)",
+        "CREATE UNIQUE INDEX syncs_one_outcome_per_intent ON syncs (intent) WHERE intent IS NOT NULL",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_COLUMNS = "id, app, revision, sha, started_at, finished_at, actor, result, summary, desired, message, flags"
+_COLUMNS = (
+    "id, app, revision, sha, started_at, finished_at, actor, result, summary, desired, message, flags, intent"
+)
+_INTENT_COLUMNS = (
+    "id, app, revision, sha, actor, holder, lease_namespace, started_at, writing_at, planned, desired, "
+    "flags, cause"
+)
 
 
 class NoSuchSyncError(StoreError):
@@ -201,13 +239,114 @@ class Store(AuditStore):
                 zlib.compress(_json(rec.desired).encode("utf-8")),
                 rec.message,
                 _json(rec.flags),
+                rec.intent,
             )
         except (TypeError, ValueError) as error:
             raise StoreError(
                 f"{self.path}: sync of {rec.app} is not JSON data, cannot record it: {error}"
             ) from None
         with self._using(f"record a sync of {rec.app}") as db, self._appending(db):
-            return self._sealed_insert(db, "syncs", _COLUMNS.removeprefix("id, "), row, canonical_sync(row))
+            # The MAC covers the columns sealed since schema 3; the intent link (schema 4) is not in it.
+            sealed = canonical_sync(row[:-1])
+            return self._sealed_insert(db, "syncs", _COLUMNS.removeprefix("id, "), row, sealed)
+
+    # ---- intents: recorded before the first write --------------------------------------------
+
+    @contextmanager
+    def _durably(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """A write that must be on disk before the caller goes on (a full fsync, not WAL's NORMAL):
+        the cluster is written next, and a record lost in a crash would hide that write."""
+        with self._using(doing) as db:
+            db.execute("PRAGMA synchronous = FULL")
+            try:
+                yield db
+            finally:
+                db.execute("PRAGMA synchronous = NORMAL")
+
+    def record_intent(self, intent: SyncIntent) -> int:
+        """Append ``intent`` (whose ``id`` must be None), durably; return its id."""
+        if intent.id is not None:
+            raise ValueError(f"sync intent #{intent.id} is already recorded")
+        try:
+            row = (
+                intent.app,
+                intent.revision,
+                intent.sha,
+                intent.actor,
+                intent.holder,
+                intent.lease_namespace,
+                _time(intent.started_at),
+                _time(intent.writing_at) if intent.writing_at is not None else None,
+                _json(intent.planned),
+                zlib.compress(_json(intent.desired).encode("utf-8")),
+                _json(intent.flags),
+                intent.cause,
+            )
+        except (TypeError, ValueError) as error:
+            raise StoreError(
+                f"{self.path}: the intent to sync {intent.app} is not JSON data, cannot record it: {error}"
+            ) from None
+        with self._durably(f"record the intent to sync {intent.app}") as db:
+            cursor = db.execute(
+                f"INSERT INTO sync_intents ({_INTENT_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                row,
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def mark_writing(self, intent_id: int) -> None:
+        """Stamp the intent: its writer holds the Lease and is about to write (durably, once)."""
+        with self._durably(f"mark sync intent #{intent_id} as writing") as db:
+            db.execute(
+                "UPDATE sync_intents SET writing_at = ? WHERE id = ? AND writing_at IS NULL",
+                (_time(datetime.now(UTC)), intent_id),
+            )
+
+    def unfinished(self, app: str) -> list[SyncIntent]:
+        """The app's intents that started writing and have no outcome recorded, oldest first."""
+        with self._using(f"read the sync intents of {app}") as db:
+            rows = db.execute(
+                f"SELECT {_INTENT_COLUMNS} FROM sync_intents i WHERE app = ? AND writing_at IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM syncs s WHERE s.intent = i.id) ORDER BY id",
+                (app,),
+            ).fetchall()
+        return [self._intent(row) for row in rows]
+
+    def _intent(self, row: tuple[Any, ...]) -> SyncIntent:
+        (
+            id_,
+            app,
+            revision,
+            sha,
+            actor,
+            holder,
+            namespace,
+            started,
+            writing,
+            planned,
+            desired,
+            flags,
+            cause,
+        ) = row
+        try:
+            return SyncIntent(
+                id=id_,
+                app=app,
+                revision=revision,
+                sha=sha,
+                actor=actor,
+                holder=holder,
+                lease_namespace=namespace,
+                started_at=datetime.fromisoformat(started),
+                writing_at=datetime.fromisoformat(writing) if writing is not None else None,
+                planned=json.loads(planned),
+                desired=json.loads(zlib.decompress(desired)),
+                flags=json.loads(flags),
+                cause=cause,
+            )
+        except (ValueError, TypeError, zlib.error) as error:
+            raise StoreError(f"{self.path}: sync intent #{id_} cannot be read back: {error}") from None
 
     def last_sync(self, app: str, *, result: SyncResult | None = SyncResult.SUCCEEDED) -> SyncRecord | None:
         """The newest sync of ``app`` with ``result`` (any result if None); None if there is none."""
@@ -242,7 +381,21 @@ class Store(AuditStore):
         return [self._record(row) for row in rows]
 
     def _record(self, row: tuple[Any, ...]) -> SyncRecord:
-        id_, app, revision, sha, started, finished, actor, result, summary, desired, message, flags = row
+        (
+            id_,
+            app,
+            revision,
+            sha,
+            started,
+            finished,
+            actor,
+            result,
+            summary,
+            desired,
+            message,
+            flags,
+            intent,
+        ) = row
         try:
             return SyncRecord(
                 id=id_,
@@ -257,6 +410,7 @@ class Store(AuditStore):
                 desired=json.loads(zlib.decompress(desired)) if desired is not None else [],
                 message=message,
                 flags=json.loads(flags),
+                intent=intent,
             )
         except (ValueError, TypeError, zlib.error) as error:
             raise StoreError(f"{self.path}: sync #{id_} cannot be read back: {error}") from None
