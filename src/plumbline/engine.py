@@ -1,14 +1,18 @@
 """The pipeline for one app, stage by stage: source → render → plan → sync → record.
 
 Each stage lives in its own package and takes plain data; this module only connects them, so the
-CLI (and later the controller) run exactly the same steps.
+CLI and the controller run exactly the same steps. :func:`sync_app` is the one write path: it
+renders, plans and runs every check first; only a sync that will write records its intent
+(durably), takes the app's Lease, writes, and records the outcome — in history and the audit trail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -16,9 +20,9 @@ from typing import Any
 from plumbline.cluster import Cluster
 from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
 from plumbline.config._model import IgnoreDifference
-from plumbline.errors import ClusterError
+from plumbline.errors import ClusterError, RefusedError, StoreError
 from plumbline.local import local_dir
-from plumbline.plan import ObjectRef, Plan, build_plan
+from plumbline.plan import Action, ObjectRef, Plan, build_plan
 from plumbline.plan.attribution import NEEDS_CONSENT, FieldChange
 from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.model import CREATE_NAMESPACE_SOURCE as CREATE_NAMESPACE_SOURCE
@@ -26,8 +30,8 @@ from plumbline.plan.runtime import IgnoreRule
 from plumbline.redact import Redactor
 from plumbline.render import Manifest, helm_options, render
 from plumbline.source import Checkout, fetch
-from plumbline.store import Store, SyncRecord, SyncResult, current_actor, now
-from plumbline.sync import SyncReport, sync_plan
+from plumbline.store import AuditAction, Store, SyncIntent, SyncRecord, SyncResult, current_actor, now
+from plumbline.sync import SyncReport, refusals, sync_plan
 
 Progress = Callable[[str], None]
 
@@ -208,6 +212,174 @@ def sync_status(plan: Plan) -> SyncStatus:
     return SyncStatus.OUT_OF_SYNC if plan.has_changes else SyncStatus.SYNCED
 
 
+LEASE_WAIT_S = 5.0  # how long `plumb sync` waits for another writer of the app to finish
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who writes an app, under which Lease (one writer per app).
+
+    ``plumb sync`` writes as a fresh identity that takes the app's Lease for the write only (waiting
+    up to ``wait_s``) and gives it back. A controller replica passes ``held=True``: its renewer
+    already holds the Lease; the write path renews it once, as the check that it still does.
+    ``actor`` is the name in the audit trail (default: :func:`current_actor`).
+    """
+
+    identity: str
+    namespace: str
+    duration_s: int
+    held: bool = False
+    wait_s: float = LEASE_WAIT_S
+    actor: str = ""
+
+    @classmethod
+    def for_one_sync(cls) -> Writer:
+        from plumbline.controller._lease import LEASE_DURATION_S, LEASE_NAMESPACE, default_identity
+
+        return cls(identity=default_identity(), namespace=LEASE_NAMESPACE, duration_s=LEASE_DURATION_S)
+
+    @property
+    def who(self) -> str:
+        return self.actor or current_actor()
+
+
+@contextlib.contextmanager
+def _holding(cluster: Cluster, app: str, writer: Writer) -> Iterator[None]:
+    """The app's Lease for the block: taken (and given back), or checked as still ours (held)."""
+    from plumbline.controller._lease import LeaseHeldError, app_lease, read_lease, try_acquire
+
+    if not writer.held:
+        with app_lease(
+            cluster,
+            app,
+            writer.identity,
+            namespace=writer.namespace,
+            duration_s=writer.duration_s,
+            wait_s=writer.wait_s,
+        ):
+            yield
+        return
+    if not try_acquire(
+        cluster, app, writer.identity, namespace=writer.namespace, duration_s=writer.duration_s
+    ):
+        info = read_lease(cluster, app, namespace=writer.namespace)
+        raise LeaseHeldError(
+            f"app {app}: {writer.identity} no longer holds its Lease ({writer.namespace}); "
+            f"{info.holder if info else 'no one'} does. Not writing."
+        )
+    yield
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A sync that started writing and recorded no outcome. ``running`` while its writer still holds
+    the app's Lease (a sync in progress — or a writer that died less than a Lease duration ago);
+    otherwise it was interrupted, and some of its planned writes may have been applied."""
+
+    intent: SyncIntent
+    running: bool | None  # None: the Lease could not be read (no cluster)
+
+    @property
+    def state(self) -> str:
+        return {True: "running", False: "interrupted", None: "unknown"}[self.running]
+
+    def describe(self) -> str:
+        i = self.intent
+        when = f"{i.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        what = f"the sync of {i.revision} at {i.sha[:12]} started by {i.actor} at {when}"
+        if self.running is None:
+            return (
+                f"{what} has no recorded outcome: it is still running, or it was interrupted and some of its "
+                f"{_planned_writes(i)} planned write(s) may have been applied (the Lease could not be read)"
+            )
+        if self.running:
+            return (
+                f"{what} is in progress (its writer {i.holder} holds the Lease); if that writer died, it is "
+                "reported as interrupted once the Lease lapses"
+            )
+        return (
+            f"{what} was interrupted mid-apply: some of its {_planned_writes(i)} planned write(s) may have "
+            "been applied"
+        )
+
+
+def _planned_writes(intent: SyncIntent) -> int:
+    return len(intent.planned.get("objects") or [])
+
+
+def unfinished_syncs(
+    store: Store, cluster: Cluster | None, app: str, *, me: str | None = None
+) -> list[Unfinished]:
+    """The app's unfinished syncs, each running or interrupted by whether its writer still holds the
+    Lease (read, never written). A Lease held by ``me`` (the caller's identity) does not count: that
+    writer is us, so the earlier one is gone. Without ``cluster``, whether one runs is unknown."""
+    from plumbline.controller._lease import read_lease
+
+    found = []
+    for intent in store.unfinished(app):
+        running: bool | None = None if cluster is None else False
+        if cluster is not None and intent.holder != me:
+            info = read_lease(cluster, app, namespace=intent.lease_namespace)
+            running = info is not None and info.holder == intent.holder and not info.expired()
+        found.append(Unfinished(intent, running))
+    return found
+
+
+def close_interrupted(
+    store: Store, cluster: Cluster, app: str, *, writer: Writer, progress: Progress = _quiet
+) -> list[SyncRecord]:
+    """Record an ``interrupted`` outcome, in history and the audit trail, for each of the app's
+    unfinished syncs whose writer is gone; return those records. Every write path runs this before
+    it writes (its own sync then finishes what the interrupted one left)."""
+    closed = []
+    for found in unfinished_syncs(store, cluster, app, me=writer.identity):
+        if found.running is not False:
+            continue
+        intent = found.intent
+        assert intent.id is not None
+        message = f"{found.describe()} (reported by {writer.who})"
+        progress(message)
+        record_id = store.record_sync(
+            SyncRecord(
+                id=None,
+                app=app,
+                revision=intent.revision,
+                sha=intent.sha,
+                started_at=intent.started_at,
+                finished_at=None,
+                actor=intent.actor,
+                result=SyncResult.INTERRUPTED,
+                summary={"planned": {k: v for k, v in intent.planned.items() if k != "objects"}},
+                desired=intent.desired,
+                message=message,
+                flags=intent.flags,
+                intent=intent.id,
+            )
+        )
+        summary = {"intent": intent.id, "sync": record_id, "writer": intent.holder}
+        _audit_sync(store, writer, app, intent.sha, found.describe(), summary, SyncResult.INTERRUPTED.value)
+        closed.append(store.get(record_id))
+    return closed
+
+
+def _planned(plan: Plan, *, prune: bool, revert_drift: bool) -> dict[str, Any]:
+    """What a sync of ``plan`` will write: counts, and every object it may touch."""
+    from plumbline.plan.attribution import Attribution
+
+    writes = [i for i in plan.items if i.action in (Action.CREATE, Action.UPDATE)]
+    if prune:
+        writes += plan.of(Action.PRUNE)
+    if revert_drift:
+        writes += [i for i in plan.of(Action.UNCHANGED) if i.changes_of(Attribution.UNMANAGED_ADDITION)]
+    counts = plan.counts
+    return {
+        "create": counts["create"],
+        "update": counts["update"],
+        "prune": counts["prune"] if prune else 0,
+        "objects": [str(i.ref) for i in writes],
+    }
+
+
 def sync_app(
     app: App,
     *,
@@ -223,17 +395,36 @@ def sync_app(
     reason: str | None = None,
     manual: bool = True,
     progress: Progress = _quiet,
+    writer: Writer | None = None,
+    cause: str = "",
+    detail: dict[str, Any] | None = None,
+    ending_pause: bool = False,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
-    """Plan, run the guards, then (unless ``dry_run``) apply; every outcome — also a refusal — is
-    recorded in ``store``.
+    """The one write path: plan, run the guards, then (unless ``dry_run``) apply; every outcome —
+    also a refusal — is recorded in ``store``.
 
-    With ``config``, every guard runs over the plan before anything is written; a blocking finding
-    stops the sync unless ``allow`` (``GUARD:KIND/NAME``, with ``reason``) or a ``Plumb-Allow``
-    commit trailer or a standing GuardException of the app names it. Findings, overrides and the
-    app's exceptions (active or expired) are recorded in the history flags (``findings``,
-    ``overrides``, ``exceptions``), with the actor. A plan with drift-revert or conflict changes is
-    refused unless ``revert_drift``; that flag is recorded with the changes it reverted.
+    A paused app is refused before anything (:class:`RefusedError`), unless ``ending_pause`` (``plumb
+    resume --revert``). With ``config``, every guard runs over the plan before anything is written; a
+    blocking finding stops the sync unless ``allow`` (``GUARD:KIND/NAME``, with ``reason``) or a
+    ``Plumb-Allow`` commit trailer or a standing GuardException of the app names it. Findings,
+    overrides and the app's exceptions (active or expired) are recorded in the history flags
+    (``findings``, ``overrides``, ``exceptions``), with the actor. A plan with drift-revert or
+    conflict changes is refused unless ``revert_drift``; that flag is recorded with the changes it
+    reverted.
+
+    Only a sync that passed all that writes, in this order: unfinished syncs whose writer is gone are
+    recorded as interrupted; the intent (:class:`SyncIntent`: revision, SHA, actor, planned objects)
+    is recorded durably — a store that cannot take it refuses the sync, with nothing written; the
+    app's Lease is taken (``writer``; default: a fresh identity for this sync); the objects are
+    written; the outcome is recorded. ``cause`` (why, e.g. "self-heal") and ``detail`` go to the
+    audit records, which every non-dry-run sync gets.
     """
+    if not dry_run and not ending_pause:
+        from plumbline.controller._pause import write_refusal
+
+        if why := write_refusal(store, app.name):
+            raise RefusedError(f"not syncing: {why}")
+    writer = writer or Writer.for_one_sync()
     started = now()
     plan, rendered = plan_app(
         app, cluster=cluster, revision=revision, progress=progress, store=store, **scope(app, config)
@@ -272,36 +463,180 @@ def sync_app(
         flags["overrides"] = [o.to_dict() for o in verdict.overridden]
         flags["exceptions"] = [use.to_dict() for use in verdict.exceptions]
     report: SyncReport | None = None
+    refused = refusals(plan, force_conflicts=force_conflicts, revert_drift=revert_drift)
+    summary: dict[str, Any] = {"plan": plan.counts}
     if blocking:
         result = SyncResult.BLOCKED
         message = "nothing written: blocked by " + blocked_by
-        summary: dict[str, Any] = {"plan": plan.counts, "blocked_by": len(blocking)}
+        summary["blocked_by"] = len(blocking)
     elif dry_run:
         result = SyncResult.BLOCKED if plan.errors else SyncResult.DRY_RUN
         message = "dry run: nothing written"
-        summary = {"plan": plan.counts}
+    elif refused:
+        report = SyncReport(plan=plan, refused=refused)
+        result = SyncResult.BLOCKED
+        message = "nothing written: " + "; ".join(refused)
+        summary["outcome"] = report.counts
     else:
-        report = sync_plan(
+        return _write(
+            app,
             plan,
             cluster=cluster,
+            store=store,
+            writer=writer,
+            started=started,
+            flags=flags,
             prune=prune,
             force_conflicts=force_conflicts,
             revert_drift=revert_drift,
+            cause=cause,
+            detail=detail or {},
             progress=progress,
         )
-        if report.refused:
-            result = SyncResult.BLOCKED
-            message = "nothing written: " + "; ".join(report.refused)
-        elif report.ok:
-            result = SyncResult.SUCCEEDED
-            message = _summary_line(report)
-        else:
-            result = SyncResult.FAILED
-            message = "; ".join(f"{o.item.ref}: {o.message}" for o in report.failures())
-        summary = {"plan": plan.counts, "outcome": report.counts, "duration_s": round(report.duration_s, 3)}
-    record = SyncRecord(
+    record = _record(
+        store, app.name, plan, started=started, result=result, summary=summary, flags=flags, message=message
+    )
+    if not dry_run:
+        _audit_outcome(store, record, writer=writer, cause=cause, detail=detail or {})
+    return plan, report, record
+
+
+def _write(
+    app: App,
+    plan: Plan,
+    *,
+    cluster: Cluster,
+    store: Store,
+    writer: Writer,
+    started: datetime,
+    flags: dict[str, Any],
+    prune: bool,
+    force_conflicts: bool,
+    revert_drift: bool,
+    cause: str,
+    detail: dict[str, Any],
+    progress: Progress,
+) -> tuple[Plan, SyncReport | None, SyncRecord]:
+    """Intent, Lease, writes, outcome — see :func:`sync_app`."""
+    from plumbline.controller._lease import LeaseHeldError
+
+    intent = SyncIntent(
         id=None,
         app=app.name,
+        revision=plan.revision,
+        sha=plan.sha,
+        actor=current_actor(),
+        holder=writer.identity,
+        lease_namespace=writer.namespace,
+        started_at=started,
+        planned=_planned(plan, prune=prune, revert_drift=revert_drift),
+        desired=[item.desired for item in plan.items if item.desired is not None],
+        flags=flags,
+        cause=cause,
+    )
+    try:
+        finished = close_interrupted(store, cluster, app.name, writer=writer, progress=progress)
+        if finished:
+            flags["finishes"] = [
+                {
+                    "sync": r.id,
+                    "intent": r.intent,
+                    "revision": r.revision,
+                    "sha": r.sha,
+                    "actor": r.actor,
+                    "startedAt": r.started_at.isoformat(),
+                }
+                for r in finished
+            ]
+        intent_id = store.record_intent(intent)
+        _audit_sync(
+            store,
+            writer,
+            app.name,
+            plan.sha,
+            cause,
+            {"intent": intent_id, "plan": plan.counts, **detail},
+            "started",
+        )
+    except StoreError as error:
+        raise StoreError(
+            f"{error}; nothing was written to the cluster (no write without a recorded intent)"
+        ) from None
+    writing = False
+    try:
+        with _holding(cluster, app.name, writer):
+            store.mark_writing(intent_id)
+            writing = True
+            report = sync_plan(
+                plan,
+                cluster=cluster,
+                prune=prune,
+                force_conflicts=force_conflicts,
+                revert_drift=revert_drift,
+                progress=progress,
+            )
+    except BaseException as error:
+        # Recorded as far as the store lets us; if it cannot, the intent stays unfinished and the
+        # next status, sync or controller pass reports it.
+        if isinstance(error, LeaseHeldError):
+            result, message = SyncResult.BLOCKED, f"nothing written: {error}"
+        elif writing:
+            what = str(error) or type(error).__name__
+            result = SyncResult.FAILED
+            message = f"stopped mid-apply ({what}): some of the planned writes may have been applied"
+        else:
+            result, message = SyncResult.FAILED, f"nothing written: {error or type(error).__name__}"
+        with contextlib.suppress(StoreError):
+            record = _record(
+                store,
+                app.name,
+                plan,
+                started=started,
+                result=result,
+                summary={"plan": plan.counts},
+                flags=flags,
+                message=message,
+                intent=intent_id,
+            )
+            _audit_outcome(store, record, writer=writer, cause=cause, detail=detail)
+        raise
+    if report.ok:
+        result = SyncResult.SUCCEEDED
+        message = _summary_line(report)
+    else:
+        result = SyncResult.FAILED
+        message = "; ".join(f"{o.item.ref}: {o.message}" for o in report.failures())
+    summary = {"plan": plan.counts, "outcome": report.counts, "duration_s": round(report.duration_s, 3)}
+    record = _record(
+        store,
+        app.name,
+        plan,
+        started=started,
+        result=result,
+        summary=summary,
+        flags=flags,
+        message=message,
+        intent=intent_id,
+    )
+    _audit_outcome(store, record, writer=writer, cause=cause, detail=detail)
+    return plan, report, record
+
+
+def _record(
+    store: Store,
+    app: str,
+    plan: Plan,
+    *,
+    started: datetime,
+    result: SyncResult,
+    summary: dict[str, Any],
+    flags: dict[str, Any],
+    message: str,
+    intent: int | None = None,
+) -> SyncRecord:
+    record = SyncRecord(
+        id=None,
+        app=app,
         revision=plan.revision,
         sha=plan.sha,
         started_at=started,
@@ -312,9 +647,31 @@ def sync_app(
         desired=[obj for item in plan.items if (obj := item.recorded) is not None],  # secrets fingerprinted
         message=message,
         flags=flags,
+        intent=intent,
     )
-    record_id = store.record_sync(record)
-    return plan, report, store.get(record_id)
+    return store.get(store.record_sync(record))
+
+
+def _audit_outcome(
+    store: Store, record: SyncRecord, *, writer: Writer, cause: str, detail: dict[str, Any]
+) -> None:
+    summary = {"sync": record.id, "intent": record.intent, **record.summary, **detail}
+    _audit_sync(store, writer, record.app, record.sha, cause, summary, record.result.value)
+
+
+def _audit_sync(
+    store: Store, writer: Writer, app: str, sha: str, reason: str, summary: dict[str, Any], outcome: str
+) -> None:
+    """One ``sync`` record in the audit trail: started, then its outcome (or interrupted)."""
+    store.audit(
+        actor=writer.who,
+        app=app,
+        action=AuditAction.SYNC,
+        revision=sha,
+        reason=reason,
+        summary=summary,
+        outcome=outcome,
+    )
 
 
 def _summary_line(report: SyncReport) -> str:

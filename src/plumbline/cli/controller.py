@@ -28,7 +28,6 @@ from plumbline.controller import (
     _anchor,
     _log,
     activate,
-    app_lease,
     default_identity,
     effective_mode,
     end_pause,
@@ -175,24 +174,17 @@ def register(app: typer.Typer) -> None:
                 out.print(f"{target.name}: not paused")
                 return
             if revert:
-                with app_lease(cluster, target.name, actor, wait_s=5):
-                    _, _, record = _sync(
-                        target,
-                        cluster=cluster,
-                        store=store,
-                        prune=False,
-                        revert_drift=True,
-                        config=s.config,
-                        manual=True,
-                    )
-                store.audit(
-                    actor=actor,
-                    app=target.name,
-                    action=AuditAction.SYNC,
-                    revision=record.sha,
-                    reason=reason or "resume --revert: revert the drift made during the pause",
-                    summary={"sync": record.id, **record.summary},
-                    outcome=record.result.value,
+                # The write path takes the app's Lease and audits the sync; a pause does not refuse it.
+                _, _, record = _sync(
+                    target,
+                    cluster=cluster,
+                    store=store,
+                    prune=False,
+                    revert_drift=True,
+                    config=s.config,
+                    manual=True,
+                    ending_pause=True,
+                    cause=reason or "resume --revert: revert the drift made during the pause",
                 )
                 if record.result is not SyncResult.SUCCEEDED:
                     err.print(

@@ -6,7 +6,6 @@ Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from enum import StrEnum
@@ -19,7 +18,6 @@ from rich.table import Table
 
 from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
-from plumbline.errors import RefusedError
 from plumbline.health import checks_for, plan_health
 from plumbline.plan import Action, Plan
 from plumbline.plan.age import age_in_words
@@ -286,18 +284,11 @@ def register(app: typer.Typer) -> None:
         """
         s = settings(ctx)
         target = s.app(name)
-        from plumbline.controller import app_lease, write_refusal
-
+        # The write path refuses a paused app and takes the app's Lease itself, only to write.
         with (
             engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
             Store.open() as store,
-            contextlib.ExitStack() as hold,
         ):
-            if not dry_run:
-                if why := write_refusal(store, target.name):
-                    raise RefusedError(f"not syncing: {why}")
-                # One writer per app: the same Lease the controller replicas take.
-                hold.enter_context(app_lease(cluster, target.name, wait_s=5))
             plan, report, record = engine.sync_app(
                 target,
                 cluster=cluster,
@@ -311,6 +302,7 @@ def register(app: typer.Typer) -> None:
                 allow=allow,
                 reason=reason,
                 progress=progress,
+                cause="plumb sync",
             )
         if output is Output.JSON:
             emit_json(
@@ -318,6 +310,12 @@ def register(app: typer.Typer) -> None:
             )
         else:
             print_plan(plan, show_diff=dry_run)
+            for done in record.flags.get("finishes") or []:
+                out.print(
+                    f"[yellow]interrupted[/] the sync of {escape(done['revision'])} at {done['sha'][:12]} "
+                    f"started by {escape(done['actor'])} at {done['startedAt']} stopped mid-apply "
+                    f"(history #{done['sync']}); this sync finishes it"
+                )
             if report is not None:
                 _print_report(report)
             _print_findings(record)
@@ -364,6 +362,7 @@ def register(app: typer.Typer) -> None:
         with Store.open() as store:
             for target in targets:
                 row: dict[str, Any] = {"app": target.name, "mode": target.spec.mode.value}
+                unfinished: list[engine.Unfinished] = []
                 try:
                     project = s.config.project(target.spec.project)
                     with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
@@ -374,6 +373,7 @@ def register(app: typer.Typer) -> None:
                             project=project,
                             instance=s.config.instance,
                         )
+                        unfinished = engine.unfinished_syncs(store, cluster, target.name)
                     health = plan_health(plan, checks_for(target, project))
                     row.update(
                         status=engine.sync_status(plan).value,
@@ -394,12 +394,27 @@ def register(app: typer.Typer) -> None:
                         status=engine.SyncStatus.UNKNOWN.value, target=None, counts=None, error=str(error)
                     )
                     row.update(health=None, health_message=None)
+                    unfinished = engine.unfinished_syncs(store, None, target.name)
                 last = store.last_sync(target.name, result=None)
                 last_ok = store.last_sync(target.name)
                 row["last_synced_sha"] = last_ok.sha if last_ok else None
                 row["last_result"] = last.result.value if last else None
                 row["last_at"] = last.finished_at.isoformat() if last and last.finished_at else None
                 row["exceptions"] = _exceptions(s.config, target.name, last)
+                row["unfinished"] = [
+                    {
+                        "intent": u.intent.id,
+                        "state": u.state,
+                        "revision": u.intent.revision,
+                        "sha": u.intent.sha,
+                        "actor": u.intent.actor,
+                        "writer": u.intent.holder,
+                        "startedAt": u.intent.started_at.isoformat(),
+                        "planned": {k: v for k, v in u.intent.planned.items() if k != "objects"},
+                        "message": u.describe(),
+                    }
+                    for u in unfinished
+                ]
                 rows.append(row)
         if output is Output.JSON:
             emit_json(rows)
@@ -424,6 +439,8 @@ def register(app: typer.Typer) -> None:
                     else "[red]error (below)[/]"
                 )
                 last_sync = f"{row['last_result']} {_ago(row['last_at'])}" if row["last_result"] else "never"
+                if row["unfinished"]:
+                    last_sync = row["unfinished"][-1]["state"]
                 synced = (row["last_synced_sha"] or "-")[:12]
                 table.add_row(
                     row["app"],
@@ -445,11 +462,18 @@ def register(app: typer.Typer) -> None:
                         f"({escape(e['guard'])} {escape(target)}, owner {escape(e['owner'])}, "
                         f"expires {e['expires'][:10]}): {escape(e['reason'])}"
                     )
+                for entry in row["unfinished"]:
+                    colour = "bold red" if entry["state"] == "interrupted" else "yellow"
+                    hint = (
+                        f"; `plumb sync {row['app']}` finishes it" if entry["state"] == "interrupted" else ""
+                    )
+                    out.print(f"[{colour}]{row['app']}[/]: {escape(entry['message'])}{escape(hint)}")
                 if row["error"]:  # in full, not squeezed into a column
                     err.print(f"[bold red]error:[/] {row['app']}: {escape(str(row['error']))}")
         if any(row["error"] for row in rows):
             raise typer.Exit(2)  # an error is not "out of sync" (1): CI must not read one as the other
-        if any(row["status"] != engine.SyncStatus.SYNCED.value for row in rows):
+        # An unfinished sync is not "synced", whatever the plan shows: its outcome is not recorded.
+        if any(row["status"] != engine.SyncStatus.SYNCED.value or row["unfinished"] for row in rows):
             raise typer.Exit(1)
 
     @app.command("history")
@@ -593,6 +617,7 @@ def _record_dict(
         "message": record.message,
         "summary": record.summary,
         "flags": record.flags,
+        "intent": record.intent,
     }
     if desired:
         # Records written before secret values were fingerprinted may hold them in clear.

@@ -1,8 +1,7 @@
 """The controller: continuous reconciliation along the automation gradient, break-glass pauses,
 one writer per app through Kubernetes Leases, an audit trail, metrics and webhooks.
 
-    with app_lease(cluster, "guestbook", identity=current_actor()):
-        engine.sync_app(app, cluster=cluster, store=store)
+    engine.sync_app(app, cluster=cluster, store=store)   # takes the app's lease itself, only to write
 
     controller = Controller(config=lambda: load_config(path), store=store, settings=Settings(identity=...))
     outcomes = controller.run_once()   # or controller.run() until controller.stop()

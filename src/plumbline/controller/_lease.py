@@ -7,7 +7,7 @@ when the holder last renewed it. Anyone may take a lease whose holder has not re
 409 Conflict and sees the winner on its next read.
 
     with app_lease(cluster, "guestbook", identity="alice@laptop"):
-        engine.sync_app(app, cluster=cluster, store=store)   # no controller syncs it meanwhile
+        ...   # no controller writes the app meanwhile (engine.sync_app takes it like this to write)
 """
 
 from __future__ import annotations

@@ -139,10 +139,11 @@ def _sync(
     revert_drift: bool,
     config: Config | None = None,
     manual: bool = False,
+    **extra: Any,
 ) -> Any:
     """``engine.sync_app`` with the options this engine version takes: the guards run (``config``)
     (automated unless ``manual``) once the engine has them."""
-    kwargs: dict[str, Any] = {"cluster": cluster, "store": store, "prune": prune}
+    kwargs: dict[str, Any] = {"cluster": cluster, "store": store, "prune": prune, **extra}
     if "revert_drift" in _SYNC_PARAMS:
         kwargs["revert_drift"] = revert_drift
     if config is not None and "config" in _SYNC_PARAMS:
@@ -337,7 +338,7 @@ class Controller:
     def _reconcile(self, app: App, cluster: Cluster, mode: Mode) -> Outcome:
         name = app.name
         actor = self.settings.identity
-        interrupted = self._interrupted(name)
+        interrupted = self._interrupted(app, cluster)
         plan = _plan(app, cluster=cluster, store=self.store, config=self.config)
         self._desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
@@ -485,29 +486,23 @@ class Controller:
         except (ApiFailure, PlumbError) as error:
             log(logging.WARNING, f"cannot record a Kubernetes Event: {error}", app=app.name)
 
-    def _interrupted(self, app: str) -> bool:
-        """True (and reported) if the app's newest sync record is a "started" with no outcome: a
-        writer died mid-apply. The caller then syncs again, which finishes it (apply is idempotent)."""
-        syncs = [r for r in self.store.audit_log(app, limit=20) if r.action == AuditAction.SYNC]
-        if not syncs or syncs[-1].outcome != "started":
-            return False
-        marker = syncs[-1]
-        log(
-            logging.WARNING,
-            f"sync started by {marker.actor} at {marker.time} never finished; syncing again",
-            app=app,
-            revision=marker.revision,
-        )
-        self.store.audit(
+    def _interrupted(self, app: App, cluster: Cluster) -> bool:
+        """True (and reported) if a sync of the app was interrupted (its writer died mid-apply); the
+        caller then syncs again, which finishes it (apply is idempotent). The rule is the write path's
+        (:func:`engine.close_interrupted`); this replica holds the app's Lease, so it may say so."""
+        closed = engine.close_interrupted(self.store, cluster, app.name, writer=self._writer())
+        for record in closed:
+            log(logging.WARNING, f"{record.message}; syncing again", app=app.name, revision=record.sha)
+        return bool(closed)
+
+    def _writer(self) -> engine.Writer:
+        return engine.Writer(
+            identity=self.settings.identity,
+            namespace=self.settings.lease_namespace,
+            duration_s=self.settings.lease_duration_s,
+            held=True,
             actor=self.settings.identity,
-            app=app,
-            action=AuditAction.SYNC,
-            revision=marker.revision,
-            reason=f"sync #{marker.id} by {marker.actor} was interrupted (the writer died mid-apply)",
-            summary={"interrupted": marker.id},
-            outcome="interrupted",
         )
-        return True
 
     def _self_heal(self, app: App, cluster: Cluster, outcome: Outcome, *, prune: bool) -> Outcome:
         heal = self._heal.setdefault(app.name, _Heal())
@@ -579,18 +574,18 @@ class Controller:
             reason = f"new commit {outcome.sha[:12]}"
         else:
             reason = "prune what left Git"
-        # A marker first: if this process dies mid-apply, the next pass (here or on another replica)
-        # finds a "started" with no outcome after it, says so, and finishes the sync.
-        self.store.audit(
-            actor=self.settings.identity,
-            app=app.name,
-            action=AuditAction.SYNC,
-            revision=outcome.sha,
-            reason=reason,
-            outcome="started",
-        )
+        # The write path records the intent before writing and the outcome after (history and audit):
+        # if this process dies mid-apply, the next pass (here or on another replica) finishes it.
         _, _, record = _sync(
-            app, cluster=cluster, store=self.store, prune=prune, revert_drift=revert, config=self.config
+            app,
+            cluster=cluster,
+            store=self.store,
+            prune=prune,
+            revert_drift=revert,
+            config=self.config,
+            writer=self._writer(),
+            cause=reason,
+            detail={"drift": outcome.drift if healing else []},
         )
         if record.result is SyncResult.BLOCKED and record.summary.get("blocked_by"):
             self.metrics.guard_blocks.labels(app=app.name).inc()
@@ -599,15 +594,6 @@ class Controller:
             SyncResult.SUCCEEDED: Result.HEALED if healing else Result.SYNCED,
             SyncResult.BLOCKED: Result.BLOCKED,
         }.get(record.result, Result.FAILED)
-        self.store.audit(
-            actor=self.settings.identity,
-            app=app.name,
-            action=AuditAction.SYNC,
-            revision=record.sha,
-            reason=reason,
-            summary={"sync": record.id, **record.summary, "drift": outcome.drift if healing else []},
-            outcome=record.result.value,
-        )
         log(
             logging.INFO if record.result is SyncResult.SUCCEEDED else logging.ERROR,
             f"{result.value}: {record.message}",

@@ -61,7 +61,9 @@ def readiness(
     runtime = [c for c in changes if str(c.attribution) == "runtime"]
     rules = sorted({c.rule for c in runtime if getattr(c, "rule", None)})
     prune = plan.prunable
-    failed = [h for h in history if h.result in (SyncResult.FAILED, SyncResult.BLOCKED)]
+    failed = [
+        h for h in history if h.result in (SyncResult.FAILED, SyncResult.BLOCKED, SyncResult.INTERRUPTED)
+    ]
     fights = [
         r for r in records if r.action == AuditAction.FIGHT and on_step_since and r.time >= on_step_since
     ]

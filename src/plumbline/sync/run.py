@@ -95,18 +95,8 @@ def sync_plan(
     say = progress or (lambda _: None)
     began = time.monotonic()
     report = SyncReport(plan=plan)
-    report.refused = [f"{item.ref} ({item.source}): {item.error}" for item in plan.errors]
-    if not revert_drift:
-        report.refused += [consent_line(change) for change in plan.changes_of(*NEEDS_CONSENT)]
+    report.refused = refusals(plan, force_conflicts=force_conflicts, revert_drift=revert_drift)
     forced = {id(item) for item in plan.items if force_conflicts or (revert_drift and _drifted(item))}
-    if not force_conflicts:
-        report.refused += [
-            f"{item.ref}: {item.conflict}. Another field manager owns these fields; plumbline does not take "
-            "them over silently. Make Git agree with the live value, or re-run with --force-conflicts to "
-            "take ownership."
-            for item in plan.conflicts
-            if not _drifted(item)
-        ]
     if report.refused:
         report.duration_s = time.monotonic() - began
         return report
@@ -165,6 +155,24 @@ def sync_plan(
         report.objects += [ObjectOutcome(i, Outcome.LEFT, reason, wave=waves[id(i)]) for i in candidates]
     report.duration_s = time.monotonic() - began
     return report
+
+
+def refusals(plan: Plan, *, force_conflicts: bool = False, revert_drift: bool = False) -> list[str]:
+    """Why :func:`sync_plan` would write nothing (empty: it would write): objects the dry run refused,
+    live edits it would undo without ``revert_drift``, conflicts it would force without
+    ``force_conflicts``. Known before any write, so a caller can refuse before taking a Lease."""
+    refused = [f"{item.ref} ({item.source}): {item.error}" for item in plan.errors]
+    if not revert_drift:
+        refused += [consent_line(change) for change in plan.changes_of(*NEEDS_CONSENT)]
+    if not force_conflicts:
+        refused += [
+            f"{item.ref}: {item.conflict}. Another field manager owns these fields; plumbline does not take "
+            "them over silently. Make Git agree with the live value, or re-run with --force-conflicts to "
+            "take ownership."
+            for item in plan.conflicts
+            if not _drifted(item)
+        ]
+    return refused
 
 
 def _drifted(item: PlanItem) -> bool:
