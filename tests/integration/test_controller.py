@@ -331,8 +331,18 @@ def test_cli_pause_resume_revert_and_audit(make_site: Any) -> None:
         assert store.app_state(site.app).state is AppStateKind.ACTIVE
 
     audit = site.plumb("audit", site.app, "-o", "json")
-    actions = [r["action"] for r in json.loads(audit.stdout) if r["action"] in {"pause", "resume", "sync"}]
-    assert actions[-4:] == ["pause", "resume", "sync", "resume"], actions
+    actions = [
+        (r["action"], r["outcome"])
+        for r in json.loads(audit.stdout)
+        if r["action"] in {"pause", "resume", "sync"}
+    ]
+    assert actions[-5:] == [
+        ("pause", "paused"),
+        ("resume", "paused-pending"),
+        ("sync", "started"),  # the write path's intent, then its outcome
+        ("sync", "succeeded"),
+        ("resume", "active"),
+    ], actions
     verify = site.plumb("audit", "verify")
     assert verify.returncode == 0 and "intact" in verify.stdout
 
