@@ -530,7 +530,7 @@ def _write(
         lease_namespace=writer.namespace,
         started_at=started,
         planned=_planned(plan, prune=prune, revert_drift=revert_drift),
-        desired=[item.desired for item in plan.items if item.desired is not None],
+        desired=_recorded(plan),
         flags=flags,
         cause=cause,
     )
@@ -644,12 +644,17 @@ def _record(
         actor=current_actor(),
         result=result,
         summary=summary,
-        desired=[obj for item in plan.items if (obj := item.recorded) is not None],  # secrets fingerprinted
+        desired=_recorded(plan),
         message=message,
         flags=flags,
         intent=intent,
     )
     return store.get(store.record_sync(record))
+
+
+def _recorded(plan: Plan) -> list[dict[str, Any]]:
+    """The desired objects as the store keeps them (intent and outcome alike): secrets fingerprinted."""
+    return [obj for item in plan.items if (obj := item.recorded) is not None]
 
 
 def _audit_outcome(
