@@ -367,16 +367,15 @@ def _planned(plan: Plan, *, prune: bool, revert_drift: bool) -> dict[str, Any]:
     from plumbline.plan.attribution import Attribution
 
     writes = [i for i in plan.items if i.action in (Action.CREATE, Action.UPDATE)]
-    if prune:
-        writes += plan.of(Action.PRUNE)
+    deletes = plan.prunable if prune else []
     if revert_drift:
         writes += [i for i in plan.of(Action.UNCHANGED) if i.changes_of(Attribution.UNMANAGED_ADDITION)]
     counts = plan.counts
     return {
         "create": counts["create"],
         "update": counts["update"],
-        "prune": counts["prune"] if prune else 0,
-        "objects": [str(i.ref) for i in writes],
+        "prune": len(deletes),
+        "objects": [str(i.ref) for i in writes + deletes],
     }
 
 
