@@ -97,7 +97,7 @@ def render_app(
         tool=source.tool.value,
         helm=helm_options(app),
         namespace=app.spec.destination.namespace,
-        allow_remote=tuple(project.spec.allow_remote_sources) if project else (),
+        allow_remote=allowed_remote(project),
     )
     if app.spec.sync_options.create_namespace:
         namespace = app.spec.destination.namespace
@@ -172,6 +172,11 @@ def plan_app(
         else (lambda ref: project.outside(ref.group, ref.kind, ref.namespace)),
     )
     return plan, rendered
+
+
+def allowed_remote(project: Project | None) -> tuple[str, ...]:
+    """The URL globs of remote sources the app's renders may fetch (``spec.allowRemoteSources``)."""
+    return tuple(project.spec.allow_remote_sources) if project else ()
 
 
 def scope(app: App, config: Config | None) -> dict[str, Any]:

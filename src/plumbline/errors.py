@@ -36,6 +36,10 @@ class RenderError(PlumbError):
     """Manifests cannot be rendered (plain YAML, Kustomize, Helm): names the file and the object."""
 
 
+class RemoteSourceRefused(RenderError):
+    """A render would fetch a remote source (kustomize base, Helm dependency) its Project does not allow."""
+
+
 class ClusterError(PlumbError):
     """The Kubernetes API refused or failed a request; names the object and the server's reason."""
 

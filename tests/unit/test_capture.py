@@ -19,7 +19,7 @@ from dulwich.web import make_wsgi_chain
 
 from plumbline.capture import CapturePlan, capture_changes, commit_message, default_branch, write_capture
 from plumbline.capture._fields import ABSENT, get
-from plumbline.errors import SourceError
+from plumbline.errors import RenderError, SourceError
 from plumbline.plan.attribution import Attribution, FieldChange, FieldPath
 from plumbline.plan.model import ObjectRef
 from plumbline.render import HelmOptions, Manifest, render
@@ -859,3 +859,64 @@ def test_the_captured_commit_of_one_field_is_one_line_in_git_diff_stat(
         author="plumbline <plumbline@example.com>",
     )  # fmt: skip
     assert git(repo, "diff", "--numstat", multi.sha, sha) == "1\t1\trelease/kubernetes-manifests.yaml"
+
+
+REMOTE_CONFIG = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared-settings
+data:
+  REGION: eu-west-1
+"""
+
+
+@pytest.fixture
+def served_manifest() -> Any:
+    """A manifest served over HTTP on loopback: a remote kustomize resource that needs no network."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = REMOTE_CONFIG.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/yaml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/shared-settings.yaml"
+    server.shutdown()
+
+
+def test_capture_renders_remote_sources_the_project_allows(tmp_path: Path, served_manifest: str) -> None:
+    overlay = f"resources:\n- ../../base\n- {served_manifest}\nnamePrefix: prod-\n"
+    checkout = make_repo(
+        tmp_path / "remote",
+        {
+            "base/kustomization.yaml": "resources:\n- config.yaml\n",
+            "base/config.yaml": BASE_CONFIG,
+            "overlays/prod/kustomization.yaml": overlay,
+        },
+    )
+    allowed = ("http://127.0.0.1:*",)
+    manifests = render(checkout.root, "overlays/prod", allow_remote=allowed)
+    assert {m.name for m in manifests} == {"prod-users-api-env", "prod-shared-settings"}
+    changes = [change("ConfigMap", "prod-users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)]
+
+    def capture(allow_remote: tuple[str, ...]) -> CapturePlan:
+        return capture_changes(
+            checkout_root=checkout.root, app_path="overlays/prod", tool="kustomize", helm=None,
+            manifests=manifests, changes=changes, allow_remote=allow_remote,
+        )  # fmt: skip
+
+    with pytest.raises(RenderError, match=r"spec\.allowRemoteSources"):
+        capture(())
+    plan = capture(allowed)
+    assert plan.unmapped == [] and [c.change for c in plan.captured] == changes

@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from plumbline.capture import _yamlfile as yf
 from plumbline.capture._fields import ABSENT, PathError, delete, get, set_value, strategic_patch
 from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
-from plumbline.errors import PlumbError, RenderError
+from plumbline.errors import PlumbError, RemoteSourceRefused, RenderError
 from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.model import ObjectRef
 from plumbline.redact import contains_fingerprint
@@ -38,6 +38,7 @@ def capture_changes(
     manifests: list[Manifest],
     changes: list[FieldChange],
     namespace: str | None = None,
+    allow_remote: Sequence[str] = (),
 ) -> CapturePlan:
     """Edits to the files under ``checkout_root`` that make Git say what live says for ``changes``.
 
@@ -46,6 +47,8 @@ def capture_changes(
     ``checkout_root`` is written: the edits are tried in a temporary copy, the app is rendered again
     there, and only fields that then carry their live value are reported as captured. Everything else
     is in ``unmapped`` with the reason (and, where one can be written, the strategic-merge patch).
+    ``allow_remote`` (the Project's ``allowRemoteSources``) lets those renders fetch what the app's own
+    render may.
 
     Changes with an attribution that is not drift (``commit``, ``create``, ``prune``, ``runtime``) are
     not captured: they are Git's to make, or nobody's.
@@ -71,7 +74,7 @@ def capture_changes(
         if tool == "plain":
             edits, captured = _capture_plain(work, manifests, by_manifest, plan)
         elif tool == "kustomize":
-            edits, captured = _capture_kustomize(work, app_path, manifests, by_manifest, plan)
+            edits, captured = _capture_kustomize(work, app_path, manifests, by_manifest, plan, allow_remote)
         elif tool == "helm":
             from plumbline.capture._helm import capture_helm
 
@@ -85,10 +88,11 @@ def capture_changes(
                 manifests=manifests,
                 by_manifest=by_manifest,
                 plan=plan,
+                allow_remote=allow_remote,
             )
         else:
             raise RenderError(f"capture: unknown render tool {tool!r}; use plain, kustomize or helm")
-        _verify(work, app_path, tool, helm, namespace, edits, captured, plan)
+        _verify(work, app_path, tool, helm, namespace, edits, captured, plan, allow_remote)
     return plan
 
 
@@ -203,6 +207,7 @@ def _capture_kustomize(
     manifests: list[Manifest],
     by_manifest: dict[int, list[FieldChange]],
     plan: CapturePlan,
+    allow_remote: Sequence[str],
 ) -> tuple[list[FileEdit], list[Captured]]:
     overlay = safe_join(work, app_path)
     kustomization = kustomization_file(overlay)
@@ -230,7 +235,7 @@ def _capture_kustomize(
             continue
         name = _free_name(overlay, f"capture-{manifest.kind}-{manifest.name}".lower())
         rel = (Path(app_path) / name).as_posix() if app_path not in ("", ".") else name
-        found = _patch_identity(work, app_path, overlay, kustomization, name, manifest, usable)
+        found = _patch_identity(work, app_path, overlay, kustomization, name, manifest, usable, allow_remote)
         identity, carried = found if found is not None else ({}, [])
         for c in usable:
             if c not in carried:
@@ -255,7 +260,7 @@ def _capture_kustomize(
     content = _add_patches(original_kustomization, patch_names) if patch_names else original_kustomization
     kustomization.write_text(content, encoding="utf-8")
     for manifest, unmapped in overridden:
-        edited = _set_image(work, app_path, kustomization, manifest, unmapped.change)
+        edited = _set_image(work, app_path, kustomization, manifest, unmapped.change, allow_remote)
         if edited is None:
             plan.unmapped.append(unmapped)
         else:
@@ -280,7 +285,12 @@ def _split_image(image: str) -> tuple[str, str | None, str | None]:
 
 
 def _set_image(
-    work: Path, app_path: str, kustomization: Path, manifest: Manifest, change: FieldChange
+    work: Path,
+    app_path: str,
+    kustomization: Path,
+    manifest: Manifest,
+    change: FieldChange,
+    allow_remote: Sequence[str],
 ) -> str | None:
     """The kustomization with its ``images:`` entry for the field's image set to the live image, if
     there is exactly one such entry and a build then gives the live image; else None (nothing changed).
@@ -318,10 +328,12 @@ def _set_image(
     after = yf.rewrite(before, loaded)
     kustomization.write_text(after, encoding="utf-8")
     try:
-        objects = render(work, app_path, tool="kustomize")
+        objects = render(work, app_path, tool="kustomize", allow_remote=allow_remote)
         built = next((o for o in objects if o.key == manifest.key), None)
         if built is not None and _carries(built.obj, change):
             return after
+    except RemoteSourceRefused:
+        raise  # the Project's decision, not a mapping that failed
     except PlumbError:
         pass
     kustomization.write_text(before, encoding="utf-8")
@@ -356,6 +368,7 @@ def _patch_identity(
     name: str,
     manifest: Manifest,
     changes: list[FieldChange],
+    allow_remote: Sequence[str],
 ) -> tuple[dict[str, Any], list[FieldChange]] | None:
     """The metadata (name, namespace) under which kustomize applies a patch of ``changes`` to
     ``manifest``'s object, and the changes the built object then carries.
@@ -384,7 +397,9 @@ def _patch_identity(
         (overlay / name).write_text(yf.dump_one({**patch, "metadata": identity}), encoding="utf-8")
         kustomization.write_text(_add_patches(original, [name]), encoding="utf-8")
         try:
-            objects = render(work, app_path, tool="kustomize")
+            objects = render(work, app_path, tool="kustomize", allow_remote=allow_remote)
+        except RemoteSourceRefused:
+            raise  # the Project's decision, not a mapping that failed
         except PlumbError:
             return []
         finally:
@@ -426,13 +441,16 @@ def _verify(
     edits: list[FileEdit],
     captured: list[Captured],
     plan: CapturePlan,
+    allow_remote: Sequence[str],
 ) -> None:
     """Keep in ``captured`` only what the edited copy renders with its live value."""
     if not edits:
         plan.captured += captured
         return
     try:
-        objects = render(work, app_path, tool=tool, helm=helm, namespace=namespace)
+        objects = render(work, app_path, tool=tool, helm=helm, namespace=namespace, allow_remote=allow_remote)
+    except RemoteSourceRefused:
+        raise  # the Project's decision, not a mapping that failed
     except PlumbError as error:
         plan.unmapped += [Unmapped(c.change, f"the edited source does not render: {error}") for c in captured]
         return

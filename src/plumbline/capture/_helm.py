@@ -16,6 +16,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap
 from plumbline.capture import _yamlfile as yf
 from plumbline.capture._fields import ABSENT, PathError, get, set_value, strategic_patch
 from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
-from plumbline.errors import PlumbError
+from plumbline.errors import PlumbError, RemoteSourceRefused
 from plumbline.plan.attribution import FieldChange
 from plumbline.render import HelmOptions, Manifest, render, value_file_path
 from plumbline.source import safe_join
@@ -109,6 +110,7 @@ def capture_helm(
     manifests: list[Manifest],
     by_manifest: dict[int, list[FieldChange]],
     plan: CapturePlan,
+    allow_remote: Sequence[str] = (),
 ) -> tuple[list[FileEdit], list[Captured]]:
     chart = app_path if app_path not in ("", ".") else ""
     files = [value_file_path(name) for name in options.value_files] or (
@@ -130,7 +132,9 @@ def capture_helm(
                 leaves.append(((file, path), value))
 
     def render_now() -> list[Manifest]:
-        return render(work, app_path, tool="helm", helm=options, namespace=namespace)
+        return render(
+            work, app_path, tool="helm", helm=options, namespace=namespace, allow_remote=allow_remote
+        )
 
     baseline = render_now()
     base_flat = _leaves_of(baseline)
@@ -151,6 +155,8 @@ def capture_helm(
                     for k in set(flat) | set(base_flat)
                     if flat.get(k, ABSENT) != base_flat.get(k, ABSENT)
                 }
+            except RemoteSourceRefused:
+                raise  # the Project's decision, not a mapping that failed
             except PlumbError as error:
                 experiments[leaf] = f"rendering with it replaced failed: {error}"
             finally:

@@ -88,6 +88,7 @@ def register(app: typer.Typer) -> None:
                 manifests=[m for m in rendered.manifests if m.file != engine.CREATE_NAMESPACE_SOURCE],
                 changes=changes,
                 namespace=target.spec.destination.namespace,
+                allow_remote=engine.allowed_remote(engine.scope(target, s.config).get("project")),
             )
         commit: dict[str, str] | None = None
         if write and not capture.empty:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plumbline import toolchain
-from plumbline.errors import RenderError, SourceError
+from plumbline.errors import RemoteSourceRefused, RenderError, SourceError
 from plumbline.render._manifest import Manifest, manifests_from
 from plumbline.render._remote import REMOTE_HINT, allowed, is_url
 from plumbline.render._run import isolated_env, run
@@ -190,7 +190,7 @@ def _remote_dependencies(directory: Path, rel: str, allow_remote: Sequence[str])
         if not (is_url(repository) or repository.startswith(("@", "alias:"))):
             continue
         if not allowed(repository, allow_remote):
-            raise RenderError(
+            raise RemoteSourceRefused(
                 f"{shown}: dependency {name!r} comes from the remote repository {repository!r} and is not "
                 f"vendored in {posixpath.join(rel, 'charts')}/; renders are offline, so it is not "
                 f"downloaded. {REMOTE_HINT}"

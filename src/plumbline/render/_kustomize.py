@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from plumbline import toolchain
-from plumbline.errors import RenderError
+from plumbline.errors import RemoteSourceRefused, RenderError
 from plumbline.render._manifest import Manifest, manifests_from
 from plumbline.render._remote import REMOTE_HINT, allowed, is_remote_base, is_url
 from plumbline.render._run import isolated_env, run
@@ -127,7 +127,7 @@ def _check_folders(root: Path, directory: Path, allow_remote: Sequence[str]) -> 
 
 def _remote(shown: str, field: str, url: str, allow_remote: Sequence[str]) -> bool:
     if not allowed(url, allow_remote):
-        raise RenderError(
+        raise RemoteSourceRefused(
             f"{shown}: {field} entry {url!r} is remote; renders are offline, so it is not downloaded. "
             + REMOTE_HINT
         )
