@@ -27,18 +27,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 
 pytestmark = pytest.mark.integration
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 def kubeconfig(path: Path, *, server: str, ca: bytes, context: str, user: dict[str, str]) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 
@@ -60,16 +61,6 @@ data:
 """
 A = "pgbouncer.users.svc.cluster.local"
 B = "pgbouncer-primary.users.svc.cluster.local"
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 def plumb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

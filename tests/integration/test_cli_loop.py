@@ -15,22 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 def write(path: Path, text: str) -> None:

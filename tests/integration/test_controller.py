@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
 from plumbline.controller import (
@@ -35,16 +36,6 @@ from plumbline.local import ControlPlane
 from plumbline.store import AppStateKind, AuditAction, Store
 
 pytestmark = pytest.mark.integration
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 class Site:

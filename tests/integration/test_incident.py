@@ -13,20 +13,11 @@ from typing import Any
 
 import pytest
 
+from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 DEPLOYMENT = """apiVersion: apps/v1

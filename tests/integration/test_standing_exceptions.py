@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
 from plumbline.controller import Controller, Result, Settings
@@ -22,14 +23,6 @@ from plumbline.local import ControlPlane
 from plumbline.store import Store, SyncResult
 
 pytestmark = pytest.mark.integration
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 class Shop:

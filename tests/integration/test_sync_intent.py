@@ -18,22 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.controller import read_lease
 from plumbline.local import ControlPlane
 from plumbline.store import AuditAction, Store
 
 pytestmark = pytest.mark.integration
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 class Site:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from _guards_support import GUESTBOOK
 
+from _repo import git
+
 PLUMB = "import sys; from plumbline.cli import main; sys.argv[0] = 'plumb'; main()"
 CONFIG = """\
 apiVersion: plumbline.dev/v1alpha1
@@ -52,16 +54,6 @@ kind: Secret
 metadata: {name: db}
 stringData: {password: correct-horse-battery-staple}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip()
 
 
 @pytest.fixture
