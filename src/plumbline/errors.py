@@ -89,6 +89,12 @@ class ApiFailure(ClusterError):
         """What to do about it; empty when the server's message says enough."""
         return ""
 
+    @property
+    def about_the_caller(self) -> bool:
+        """True when the refusal is about who asks (credentials, RBAC), not about what was asked: an
+        error of the run (exit 2), never a verdict on one object (a plan's refused dry run, exit 1)."""
+        return False
+
     def __str__(self) -> str:
         text = f"{self.status} {self.reason or 'error'}: {self.message}"
         if self.server:
@@ -99,6 +105,10 @@ class ApiFailure(ClusterError):
 
 class ApiUnauthorized(ApiFailure):
     """401: the server does not accept the credentials (expired or revoked token, unknown certificate)."""
+
+    @property
+    def about_the_caller(self) -> bool:
+        return True
 
     def advice(self) -> str:
         return (
@@ -116,6 +126,10 @@ _RBAC_DENIAL = re.compile(
 
 class ApiForbidden(ApiFailure):
     """403: the credentials are valid but RBAC (or an admission webhook) does not allow the request."""
+
+    @property
+    def about_the_caller(self) -> bool:
+        return _RBAC_DENIAL.search(self.message) is not None  # an admission denial is about the object
 
     def advice(self) -> str:
         denial = _RBAC_DENIAL.search(self.message)

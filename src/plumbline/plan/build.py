@@ -293,6 +293,8 @@ def _compare(
                     break
                 item.live = _get(cluster, desired)
     except ApiFailure as failure:
+        if failure.about_the_caller:
+            raise  # not this object's refusal: nothing can be planned with these credentials
         # With the server, the context and the fix (a 403 says what to grant); secret values scrubbed.
         item.error = redactor.scrub(str(failure), obj, item.live)
         item.predicted = obj
