@@ -209,19 +209,25 @@ def test_an_empty_render_never_prunes_even_with_create_namespace(
         assert live(cluster, api_version, kind, "web", team.namespace) is not None, f"the {kind} was pruned"
 
 
-def limited_kubeconfig(cluster: Cluster, plane: ControlPlane, namespace: str, path: Path) -> Path:
-    """A ServiceAccount that may do anything with ConfigMaps in ``namespace``, and nothing else."""
+CONFIGMAPS_ONLY = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]
+
+
+def limited_kubeconfig(
+    cluster: Cluster,
+    plane: ControlPlane,
+    namespace: str,
+    path: Path,
+    rules: list[dict[str, Any]] = CONFIGMAPS_ONLY,
+) -> Path:
+    """A ServiceAccount that may do what ``rules`` allow in ``namespace`` (by default anything with
+    ConfigMaps), and nothing else."""
     import yaml
 
     objects: list[tuple[str, dict[str, Any]]] = [
         ("v1", {"kind": "ServiceAccount", "metadata": {"name": "limited"}}),
         (
             "rbac.authorization.k8s.io/v1",
-            {
-                "kind": "Role",
-                "metadata": {"name": "configmaps-only"},
-                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}],
-            },
+            {"kind": "Role", "metadata": {"name": "limited"}, "rules": rules},
         ),
         (
             "rbac.authorization.k8s.io/v1",
@@ -231,7 +237,7 @@ def limited_kubeconfig(cluster: Cluster, plane: ControlPlane, namespace: str, pa
                 "roleRef": {
                     "apiGroup": "rbac.authorization.k8s.io",
                     "kind": "Role",
-                    "name": "configmaps-only",
+                    "name": "limited",
                 },
                 "subjects": [{"kind": "ServiceAccount", "name": "limited", "namespace": namespace}],
             },
@@ -314,6 +320,161 @@ def test_a_forbidden_list_in_the_prune_scan_is_reported(
         {k: u[k] for k in ("group", "kind", "namespace")} for u in data["unscanned"]
     ]
     assert all("forbidden" in u["reason"].lower() for u in data["unscanned"])
+
+
+# Deployments and ConfigMaps only: HorizontalPodAutoscalers and Secrets may not be listed.
+WORKLOADS_ONLY = [
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]},
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
+]
+
+
+def web_deployment(replicas: int) -> dict[str, Any]:
+    import yaml
+
+    obj: dict[str, Any] = yaml.safe_load(DEPLOYMENT)
+    obj["spec"]["replicas"] = replicas
+    return obj
+
+
+def test_a_forbidden_hpa_list_is_reported_with_what_it_means_for_replicas(
+    tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
+) -> None:
+    from dataclasses import dataclass
+
+    from plumbline.cli.gitops import plan_lines
+    from plumbline.plan import build_plan
+    from plumbline.plan.attribution import Attribution
+    from plumbline.plan.report import plan_to_dict
+    from plumbline.sync import sync_plan
+
+    @dataclass(frozen=True)
+    class M:
+        obj: dict[str, Any]
+        file: str
+
+    app = f"hpa-{suffix()}"
+
+    def plan_as(who: Cluster) -> Any:
+        return build_plan(
+            cluster=who,
+            app=app,
+            namespace=namespace,
+            manifests=[M(web_deployment(2), "web.yaml")],
+            revision="main",
+            sha="a" * 40,
+        )
+
+    assert sync_plan(plan_as(cluster), cluster=cluster).ok
+    hpa = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler")
+    assert hpa is not None
+    cluster.request(
+        "POST",
+        hpa.path(namespace=namespace),
+        body={
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 1,
+                "maxReplicas": 10,
+            },
+        },
+    )
+    deployments = cluster.discovery.lookup("apps/v1", "Deployment")
+    assert deployments is not None
+    cluster.request(  # what the autoscaler would do
+        "PATCH",
+        deployments.path(namespace=namespace, name="web"),
+        query={"fieldManager": "scaler-by-hand"},
+        body={"spec": {"replicas": 5}},
+        content_type="application/merge-patch+json",
+    )
+    kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "k.yaml", WORKLOADS_ONLY)
+    with Cluster(kubeconfig=kubeconfig) as limited:
+        plan = plan_as(limited)
+    # Not knowing the HPA, the replicas it set look like a live edit: the plan must say why.
+    (change,) = plan.changes
+    assert change.pointer == "/spec/replicas" and change.attribution is Attribution.DRIFT_REVERT
+    hpa_gaps = [u for u in plan.unscanned if u.scan == "hpa"]
+    assert [(u.group, u.kind, u.namespace) for u in hpa_gaps] == [
+        ("autoscaling", "HorizontalPodAutoscaler", namespace)
+    ]
+    assert "forbidden" in hpa_gaps[0].reason.lower()
+    data = plan_to_dict(plan)
+    assert {
+        "group": "autoscaling",
+        "kind": "HorizontalPodAutoscaler",
+        "namespace": namespace,
+        "scan": "hpa",
+    } in [{k: u[k] for k in ("group", "kind", "namespace", "scan")} for u in data["unscanned"]]
+    text = "\n".join(plan_lines(plan))
+    (line,) = [line for line in text.splitlines() if "HorizontalPodAutoscaler" in line and "replicas" in line]
+    assert "drift-revert" in line and namespace in line
+
+
+def test_drift_reports_kinds_it_could_not_scan_for_unowned_objects(
+    tmp_path: Path,
+    control_plane: ControlPlane,
+    cluster: Cluster,
+    namespace: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import dataclass
+
+    from plumbline.cli.gitops import _print_drift
+    from plumbline.plan import build_plan
+    from plumbline.plan.drift import drift_report, drift_to_dict
+    from plumbline.sync import sync_plan
+
+    @dataclass(frozen=True)
+    class M:
+        obj: dict[str, Any]
+        file: str
+
+    app = f"drift-{suffix()}"
+    manifests = [M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"}}, "env.yaml")]
+    first = build_plan(
+        cluster=cluster, app=app, namespace=namespace, manifests=manifests, revision="main", sha="a" * 40
+    )
+    assert sync_plan(first, cluster=cluster).ok
+    synced = {item.ref: item.desired for item in first.items if item.desired}
+    # Made by hand, no app owns it: Git cannot rebuild it.
+    secrets = cluster.discovery.lookup("v1", "Secret")
+    assert secrets is not None
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "stray", "namespace": namespace}},
+        info=secrets,
+        field_manager="by-hand",
+    )
+    kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "k.yaml", WORKLOADS_ONLY)
+    with Cluster(kubeconfig=kubeconfig) as limited:
+        plan = build_plan(
+            cluster=limited,
+            app=app,
+            namespace=namespace,
+            manifests=manifests,
+            revision="main",
+            sha="a" * 40,
+            last_synced=synced,
+        )
+        report = drift_report(plan, cluster=limited, last_synced=synced)
+    # The stray Secret could not be seen: that is reported, and "rebuildable" is not claimed.
+    assert not report.unowned and not report.drifted
+    gaps = {(u.kind, u.namespace, u.scan) for u in report.unscanned}
+    assert ("Secret", namespace, "unowned") in gaps
+    assert not any(u.kind == "ConfigMap" for u in report.unscanned)
+    assert not report.rebuildable
+    data = drift_to_dict(report)
+    assert data["rebuildable"] is False
+    assert {"group": "", "kind": "Secret", "namespace": namespace, "scan": "unowned"} in [
+        {k: u[k] for k in ("group", "kind", "namespace", "scan")} for u in data["unscanned"]
+    ]
+    _print_drift(report)
+    text = capsys.readouterr().out
+    assert f"Secret in {namespace}" in text
+    assert "rebuildable from Git: yes" not in text
 
 
 def test_objects_tracked_in_the_old_format_are_adopted_or_reported_never_pruned(
