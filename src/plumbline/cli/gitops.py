@@ -19,7 +19,7 @@ from rich.table import Table
 from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
 from plumbline.health import checks_for, plan_health
-from plumbline.plan import Action, Plan
+from plumbline.plan import Action, Plan, Unscanned
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
@@ -171,15 +171,32 @@ def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = Tr
         f"{counts['unchanged']} unchanged, {paint(str(counts['prune']) + ' prune candidate(s)', '31')}"
         + (f", {counts['kept']} kept (not this app's to delete)" if counts["kept"] else "")
     )
-    if plan.unscanned:
+    lines += unscanned_lines(plan.unscanned, paint)
+    return lines
+
+
+UNSCANNED_TITLE = {
+    "prune": "prune scan incomplete:",
+    "hpa": "HorizontalPodAutoscaler scan incomplete:",
+    "unowned": "scan for objects no app owns incomplete:",
+}
+
+
+def unscanned_lines(unscanned: list[Unscanned], paint: Painter) -> list[str]:
+    """One line per scan that was not allowed to list some kinds: where, and what that leaves unknown."""
+    lines = []
+    for scan in UNSCANNED_TITLE:
+        gaps = [u for u in unscanned if u.scan == scan]
+        if not gaps:
+            continue
         where = ", ".join(
             f"{u.kind}{'.' + u.group if u.group else ''} in {u.namespace or '(cluster-wide)'}"
-            for u in plan.unscanned[:8]
+            for u in gaps[:8]
         )
-        more = f" and {len(plan.unscanned) - 8} more" if len(plan.unscanned) > 8 else ""
+        more = f" and {len(gaps) - 8} more" if len(gaps) > 8 else ""
         lines.append(
-            paint("prune scan incomplete:", "1;33") + f" not allowed to list {where}{more}; objects of "
-            "these kinds that Git dropped are neither shown nor pruned (grant list, or check by hand)"
+            paint(UNSCANNED_TITLE[scan], "1;33")
+            + f" not allowed to list {where}{more}; {gaps[0].means} (grant list, or check by hand)"
         )
     return lines
 
@@ -333,7 +350,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, name: str, revision: str | None = REVISION, output: Output = OUTPUT
     ) -> None:
         """Can the app's namespace be rebuilt from Git? Drifted fields (with who and when), unmanaged
-        additions, tracked objects missing, objects no app owns. Exit 0: rebuildable, 1: not, 2: error."""
+        additions, tracked objects missing, objects no app owns, kinds it may not list. Exit 0: rebuildable,
+        1: not (or not known: some kind could not be listed), 2: error."""
         s = settings(ctx)
         target = s.app(name)
         with (
@@ -558,7 +576,13 @@ def _print_drift(report: DriftReport) -> None:
     for title, entries in sections:
         lines.append(f"{title}: {len(entries) or 'none'}")
         lines += [f"  {entry}" for entry in entries]
-    verdict = paint("yes", "1;32") if report.rebuildable else paint("no", "1;31")
+    lines += unscanned_lines(report.unscanned, paint)
+    if report.rebuildable:
+        verdict = paint("yes", "1;32")
+    elif report.drifted or report.unowned:
+        verdict = paint("no", "1;31")
+    else:
+        verdict = paint("not known", "1;33") + " (some kinds could not be read, above)"
     lines.append(f"rebuildable from Git: {verdict}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

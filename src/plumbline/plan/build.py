@@ -82,7 +82,8 @@ def build_plan(
     say = progress or (lambda _: None)
     redactor = redactor or ephemeral()
     desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests, instance=instance)
-    rules = RuntimeRules(rules=tuple(ignore), hpa_targets=_hpa_targets(cluster, desired, namespace))
+    hpa_targets, hpa_unscanned = _hpa_targets(cluster, desired, namespace)
+    rules = RuntimeRules(rules=tuple(ignore), hpa_targets=hpa_targets)
     say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
     live = _read_live(cluster, desired)
     items = cluster.map(lambda d: _compare(cluster, d, live, rules, last_synced, redactor), desired)
@@ -105,6 +106,7 @@ def build_plan(
             item.changes = attribute(
                 ref=item.ref, desired=None, predicted=None, live=item.live, last_synced=None, rules=rules
             )
+    unscanned = hpa_unscanned + unscanned
     return Plan(app=app, revision=revision, sha=sha, namespace=namespace, items=items, unscanned=unscanned)
 
 
@@ -219,31 +221,27 @@ def _read_live(cluster: Cluster, desired: list[_Desired]) -> _Live:
 
 def _hpa_targets(
     cluster: Cluster, desired: list[_Desired], namespace: str
-) -> frozenset[tuple[str, str, str, str]]:
-    """The workloads HorizontalPodAutoscalers scale, in the namespaces this plan touches."""
+) -> tuple[frozenset[tuple[str, str, str, str]], list[Unscanned]]:
+    """The workloads HorizontalPodAutoscalers scale, in the namespaces this plan touches, and where
+    they may not be listed (replicas an autoscaler sets there cannot be told from a live edit)."""
     info = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler") or cluster.discovery.lookup(
         "autoscaling/v1", "HorizontalPodAutoscaler"
     )
     if info is None:
-        return frozenset()
+        return frozenset(), []
     namespaces = sorted(
         {namespace}
         | {str(d.obj["metadata"]["namespace"]) for d in desired if d.obj["metadata"].get("namespace")}
     )
     targets = HpaTargets()
-
-    def scan(ns: str) -> list[dict[str, Any]]:
-        try:
-            return cluster.list(info, namespace=ns)
-        except ApiFailure as failure:
-            if failure.status in (403, 404):
-                return []
-            raise
-
-    for found in cluster.map(scan, namespaces):
+    gaps: list[Unscanned] = []
+    for found, gap in cluster.map(
+        lambda ns: list_or_unscanned(cluster, info, scan="hpa", namespace=ns), namespaces
+    ):
         for hpa in found:
             targets.add(hpa)
-    return frozenset(targets.found)
+        gaps += [gap] if gap else []
+    return frozenset(targets.found), gaps
 
 
 def _compare(
@@ -388,6 +386,27 @@ class _Scope:
         return None, "tracked by this app, no longer in Git"
 
 
+def list_or_unscanned(
+    cluster: Cluster,
+    info: ResourceInfo,
+    *,
+    scan: str,
+    namespace: str | None = None,
+    label_selector: str | None = None,
+) -> tuple[list[dict[str, Any]], Unscanned | None]:
+    """LIST ``info`` for ``scan`` (see :class:`Unscanned`): the objects, or, if the server forbids it,
+    none and what was not scanned — never taken for "nothing there". A kind gone since discovery or
+    not listable (404, 405) has nothing to find; other failures raise."""
+    try:
+        return cluster.list(info, namespace=namespace, label_selector=label_selector), None
+    except ApiFailure as failure:
+        if failure.status in (404, 405):
+            return [], None
+        if failure.status != 403:
+            raise
+        return [], Unscanned(info.group, info.kind, namespace, f"forbidden: {failure.message}", scan=scan)
+
+
 def _prune_candidates(cluster: Cluster, scope: _Scope) -> tuple[list[PlanItem], list[Unscanned]]:
     """Every live object labelled for the app whose tracking annotation names this app of this
     instance (or, in the old format, this app), and what the scan was not allowed to list.
@@ -399,25 +418,14 @@ def _prune_candidates(cluster: Cluster, scope: _Scope) -> tuple[list[PlanItem], 
     selector = f"{APP_LABEL}={scope.app}"
 
     def scan(info: ResourceInfo) -> tuple[list[dict[str, Any]], list[Unscanned]]:
-        try:
-            return cluster.list(info, label_selector=selector), []
-        except ApiFailure as failure:
-            if failure.status in (404, 405):
-                return [], []  # gone since discovery, or not listable: nothing we could prune
-            if failure.status != 403:
-                raise
-            if not info.namespaced:
-                return [], [Unscanned(info.group, info.kind, None, f"forbidden: {failure.message}")]
-        found: list[dict[str, Any]] = []
+        found, gap = list_or_unscanned(cluster, info, scan="prune", label_selector=selector)
+        if gap is None or not info.namespaced:
+            return found, [gap] if gap else []
         gaps: list[Unscanned] = []
         for ns in sorted(scope.namespaces):
-            try:
-                found += cluster.list(info, namespace=ns, label_selector=selector)
-            except ApiFailure as failure:
-                if failure.status == 403:
-                    gaps.append(Unscanned(info.group, info.kind, ns, f"forbidden: {failure.message}"))
-                elif failure.status not in (404, 405):
-                    raise
+            in_ns, gap = list_or_unscanned(cluster, info, scan="prune", namespace=ns, label_selector=selector)
+            found += in_ns
+            gaps += [gap] if gap else []
         return found, gaps
 
     items: list[PlanItem] = []

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
+from plumbline.cluster import Cluster, ResourceInfo
 from plumbline.plan.attribution import Attribution, FieldChange
-from plumbline.plan.model import Action, ObjectRef, Plan
+from plumbline.plan.build import list_or_unscanned
+from plumbline.plan.model import Action, ObjectRef, Plan, Unscanned
 from plumbline.plan.tracking import TRACKING_ANNOTATION
 
 # Objects the API server or its controllers put in every namespace, or derive from others.
@@ -42,10 +43,13 @@ class DriftReport:
     missing: list[ObjectRef] = field(default_factory=list)  # tracked (last synced), not in the cluster
     unowned: list[ObjectRef] = field(default_factory=list)  # in the namespace, no app tracks them
     pending: list[FieldChange] = field(default_factory=list)  # commits not synced yet (not drift)
+    # Kinds a scan this report rests on may not list (the HPA scan, the scan for unowned objects).
+    unscanned: list[Unscanned] = field(default_factory=list)
 
     @property
     def rebuildable(self) -> bool:
-        return not self.drifted and not self.unowned
+        """Nothing drifted, nothing unowned, and nothing left unread that could hide either."""
+        return not self.drifted and not self.unowned and not self.unscanned
 
 
 def drift_report(
@@ -57,29 +61,29 @@ def drift_report(
     report.pending = plan.changes_of(Attribution.COMMIT)
     synced = last_synced or {}
     report.missing = [item.ref for item in plan.of(Action.CREATE) if item.ref in synced]
-    report.unowned = unowned_objects(cluster, plan.namespace)
+    report.unowned, unscanned = unowned_objects(cluster, plan.namespace)
+    # The prune scan's gaps hide nothing this report shows; the HPA scan's may make replicas look drifted.
+    report.unscanned = [u for u in plan.unscanned if u.scan == "hpa"] + unscanned
     return report
 
 
-def unowned_objects(cluster: Cluster, namespace: str) -> list[ObjectRef]:
+def unowned_objects(cluster: Cluster, namespace: str) -> tuple[list[ObjectRef], list[Unscanned]]:
     """Objects in ``namespace`` that no plumbline app tracks, that no other object owns, and that
-    the cluster does not create by itself (see :data:`DEFAULT_OBJECTS`, :data:`DERIVED_KINDS`)."""
+    the cluster does not create by itself (see :data:`DEFAULT_OBJECTS`, :data:`DERIVED_KINDS`); and
+    the kinds it may not list there."""
     kinds = [
         info
         for info in cluster.discovery.listable()
         if info.namespaced and (info.group, info.kind) not in DERIVED_KINDS
     ]
 
-    def scan(info: ResourceInfo) -> list[dict[str, Any]]:
-        try:
-            return cluster.list(info, namespace=namespace)
-        except ApiFailure as failure:
-            if failure.status in (403, 404, 405):
-                return []
-            raise
+    def scan(info: ResourceInfo) -> tuple[list[dict[str, Any]], Unscanned | None]:
+        return list_or_unscanned(cluster, info, scan="unowned", namespace=namespace)
 
     found: set[ObjectRef] = set()
-    for objects in cluster.map(scan, kinds):
+    unscanned: list[Unscanned] = []
+    for objects, gap in cluster.map(scan, kinds):
+        unscanned += [gap] if gap else []
         for obj in objects:
             metadata = obj.get("metadata") or {}
             if metadata.get("ownerReferences") or metadata.get("deletionTimestamp"):
@@ -92,11 +96,11 @@ def unowned_objects(cluster: Cluster, namespace: str) -> list[ObjectRef]:
             if ref.kind == "Secret" and obj.get("type") == "kubernetes.io/service-account-token":
                 continue
             found.add(ref)
-    return sorted(found)
+    return sorted(found), unscanned
 
 
 def drift_to_dict(report: DriftReport) -> dict[str, Any]:
-    from plumbline.plan.report import change_to_dict, ref_to_dict
+    from plumbline.plan.report import change_to_dict, ref_to_dict, unscanned_to_dict
 
     def changes(items: list[FieldChange]) -> list[dict[str, Any]]:
         return [{**ref_to_dict(c.ref), **change_to_dict(c)} for c in items]
@@ -111,4 +115,5 @@ def drift_to_dict(report: DriftReport) -> dict[str, Any]:
         "missing": [ref_to_dict(r) for r in report.missing],
         "unowned": [ref_to_dict(r) for r in report.unowned],
         "pending": changes(report.pending),
+        "unscanned": [unscanned_to_dict(u) for u in report.unscanned],
     }

@@ -132,15 +132,31 @@ class PlanItem:
         return self.redactor.redact(string_data_into_data(copy.deepcopy(self.desired)), copy=False)
 
 
+# The scans of the cluster a plan or report rests on, and what a kind they may not list leaves out.
+UNSCANNED_MEANS = {
+    "prune": "objects of these kinds that Git dropped are neither shown nor pruned",
+    "hpa": "spec.replicas a HorizontalPodAutoscaler sets there is not known as runtime: it may show as "
+    "drift-revert, and a sync would set Git's replicas",
+    "unowned": "objects of these kinds no app owns are not shown, so the namespace may not be rebuildable",
+}
+
+
 @dataclass(frozen=True)
 class Unscanned:
-    """A kind the prune scan was not allowed to list (in ``namespace``; None: cluster-wide): objects of
-    it that Git dropped are neither pruned nor shown. ``reason`` is the server's answer."""
+    """A kind a scan was not allowed to list (in ``namespace``; None: cluster-wide). ``scan`` says which
+    (a key of :data:`UNSCANNED_MEANS`: the prune scan, the HorizontalPodAutoscaler scan of the runtime
+    rules, ``plumb drift``'s scan for objects no app owns); ``reason`` is the server's answer."""
 
     group: str
     kind: str
     namespace: str | None
     reason: str
+    scan: str = "prune"
+
+    @property
+    def means(self) -> str:
+        """What the plan or report cannot tell because of it, as people read it."""
+        return UNSCANNED_MEANS[self.scan]
 
 
 @dataclass

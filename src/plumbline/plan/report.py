@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from plumbline.plan.attribution import FieldChange
-from plumbline.plan.model import ObjectRef, Plan
+from plumbline.plan.model import ObjectRef, Plan, Unscanned
 
 SCHEMA = "plumbline.dev/plan/v1alpha1"
 
@@ -38,6 +38,10 @@ def change_to_dict(change: FieldChange) -> dict[str, Any]:
     }
 
 
+def unscanned_to_dict(u: Unscanned) -> dict[str, Any]:
+    return {"group": u.group, "kind": u.kind, "namespace": u.namespace, "scan": u.scan, "reason": u.reason}
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     attributions: dict[str, int] = {}
     for change in plan.changes:
@@ -51,10 +55,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "summary": plan.counts,
         "attributions": attributions,
         "hasChanges": plan.has_changes,
-        "unscanned": [
-            {"group": u.group, "kind": u.kind, "namespace": u.namespace, "reason": u.reason}
-            for u in plan.unscanned
-        ],
+        "unscanned": [unscanned_to_dict(u) for u in plan.unscanned],
         "objects": [
             {
                 **ref_to_dict(item.ref),
