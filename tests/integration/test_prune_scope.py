@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from _workloads import M, add_hpa, deployment, scale
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 
@@ -274,16 +275,9 @@ def limited_kubeconfig(
 def test_a_forbidden_list_in_the_prune_scan_is_reported(
     tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
 ) -> None:
-    from dataclasses import dataclass
-
     from plumbline.plan import build_plan
     from plumbline.plan.report import plan_to_dict
     from plumbline.sync import sync_plan
-
-    @dataclass(frozen=True)
-    class M:
-        obj: dict[str, Any]
-        file: str
 
     def cm(name: str) -> M:
         return M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}, f"{name}.yaml")
@@ -329,29 +323,14 @@ WORKLOADS_ONLY = [
 ]
 
 
-def web_deployment(replicas: int) -> dict[str, Any]:
-    import yaml
-
-    obj: dict[str, Any] = yaml.safe_load(DEPLOYMENT)
-    obj["spec"]["replicas"] = replicas
-    return obj
-
-
 def test_a_forbidden_hpa_list_is_reported_with_what_it_means_for_replicas(
     tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
 ) -> None:
-    from dataclasses import dataclass
-
     from plumbline.cli.gitops import plan_lines
     from plumbline.plan import build_plan
     from plumbline.plan.attribution import Attribution
     from plumbline.plan.report import plan_to_dict
     from plumbline.sync import sync_plan
-
-    @dataclass(frozen=True)
-    class M:
-        obj: dict[str, Any]
-        file: str
 
     app = f"hpa-{suffix()}"
 
@@ -360,37 +339,14 @@ def test_a_forbidden_hpa_list_is_reported_with_what_it_means_for_replicas(
             cluster=who,
             app=app,
             namespace=namespace,
-            manifests=[M(web_deployment(2), "web.yaml")],
+            manifests=[M(deployment(2), "web.yaml")],
             revision="main",
             sha="a" * 40,
         )
 
     assert sync_plan(plan_as(cluster), cluster=cluster).ok
-    hpa = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler")
-    assert hpa is not None
-    cluster.request(
-        "POST",
-        hpa.path(namespace=namespace),
-        body={
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "web"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                "minReplicas": 1,
-                "maxReplicas": 10,
-            },
-        },
-    )
-    deployments = cluster.discovery.lookup("apps/v1", "Deployment")
-    assert deployments is not None
-    cluster.request(  # what the autoscaler would do
-        "PATCH",
-        deployments.path(namespace=namespace, name="web"),
-        query={"fieldManager": "scaler-by-hand"},
-        body={"spec": {"replicas": 5}},
-        content_type="application/merge-patch+json",
-    )
+    add_hpa(cluster, namespace)
+    scale(cluster, namespace, 5, "scaler-by-hand")  # what the autoscaler would do
     kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "k.yaml", WORKLOADS_ONLY)
     with Cluster(kubeconfig=kubeconfig) as limited:
         plan = plan_as(limited)
@@ -421,17 +377,10 @@ def test_drift_reports_kinds_it_could_not_scan_for_unowned_objects(
     namespace: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from dataclasses import dataclass
-
     from plumbline.cli.gitops import _print_drift
     from plumbline.plan import build_plan
     from plumbline.plan.drift import drift_report, drift_to_dict
     from plumbline.sync import sync_plan
-
-    @dataclass(frozen=True)
-    class M:
-        obj: dict[str, Any]
-        file: str
 
     app = f"drift-{suffix()}"
     manifests = [M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"}}, "env.yaml")]
@@ -480,15 +429,8 @@ def test_drift_reports_kinds_it_could_not_scan_for_unowned_objects(
 def test_objects_tracked_in_the_old_format_are_adopted_or_reported_never_pruned(
     cluster: Cluster, namespace: str
 ) -> None:
-    from dataclasses import dataclass
-
     from plumbline.plan import APP_LABEL, TRACKING_ANNOTATION, Keep, build_plan
     from plumbline.sync import Outcome, sync_plan
-
-    @dataclass(frozen=True)
-    class M:
-        obj: dict[str, Any]
-        file: str
 
     app = f"old-{suffix()}"
     info = cluster.discovery.lookup("v1", "ConfigMap")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _workloads import M, add_hpa, deployment, scale
 from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
@@ -20,28 +20,6 @@ from plumbline.plan.runtime import IgnoreRule
 from plumbline.sync import sync_plan
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass(frozen=True)
-class M:
-    obj: dict[str, Any]
-    file: str
-
-
-def deployment(replicas: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
-            },
-        },
-    }
 
 
 def plan(cluster: Cluster, app: str, namespace: str, obj: dict[str, Any], **kw: Any) -> Plan:
@@ -64,37 +42,10 @@ def replicas(cluster: Cluster, namespace: str) -> int:
     return int(live["spec"]["replicas"])
 
 
-def scale(cluster: Cluster, namespace: str, to: int, manager: str) -> None:
-    info = cluster.discovery.lookup("apps/v1", "Deployment")
-    assert info is not None
-    cluster.request(
-        "PATCH",
-        info.path(namespace=namespace, name="web"),
-        query={"fieldManager": manager},
-        body={"spec": {"replicas": to}},
-        content_type="application/merge-patch+json",
-    )
-
-
 def test_hpa_replicas_are_runtime_and_kept(cluster: Cluster, namespace: str) -> None:
     app = f"app-{uuid.uuid4().hex[:8]}"
     assert sync_plan(plan(cluster, app, namespace, deployment(2)), cluster=cluster).ok
-    hpa = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler")
-    assert hpa is not None
-    cluster.request(
-        "POST",
-        hpa.path(namespace=namespace),
-        body={
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "web"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                "minReplicas": 1,
-                "maxReplicas": 10,
-            },
-        },
-    )
+    add_hpa(cluster, namespace)
     scale(cluster, namespace, 5, "scaler-by-hand")  # what the autoscaler would do
     scaled = plan(cluster, app, namespace, deployment(2))
     (item,) = scaled.items

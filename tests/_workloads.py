@@ -1,0 +1,65 @@
+"""A Deployment and the HorizontalPodAutoscaler that scales it, for tests of runtime replicas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from plumbline.cluster import Cluster
+
+
+@dataclass(frozen=True)
+class M:
+    """A rendered manifest, as the render stage hands it to ``build_plan``."""
+
+    obj: dict[str, Any]
+    file: str
+
+
+def deployment(replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
+    }
+
+
+def add_hpa(cluster: Cluster, namespace: str) -> None:
+    """A HorizontalPodAutoscaler for Deployment ``web``."""
+    hpa = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler")
+    assert hpa is not None
+    cluster.request(
+        "POST",
+        hpa.path(namespace=namespace),
+        body={
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 1,
+                "maxReplicas": 10,
+            },
+        },
+    )
+
+
+def scale(cluster: Cluster, namespace: str, to: int, manager: str) -> None:
+    """Set Deployment ``web``'s replicas as ``manager`` (what an autoscaler or ``kubectl scale`` does)."""
+    info = cluster.discovery.lookup("apps/v1", "Deployment")
+    assert info is not None
+    cluster.request(
+        "PATCH",
+        info.path(namespace=namespace, name="web"),
+        query={"fieldManager": manager},
+        body={"spec": {"replicas": to}},
+        content_type="application/merge-patch+json",
+    )
