@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from plumbline.errors import StoreError
-from plumbline.store import AppState, AppStateKind, AuditAction, AuditRecord, Store, SyncRecord, SyncResult
+from plumbline.store import (
+    AppState,
+    AppStateKind,
+    AuditAction,
+    AuditRecord,
+    Store,
+    SyncIntent,
+    SyncRecord,
+    SyncResult,
+)
 from plumbline.store._audit import _AUDIT_COLUMNS, GENESIS, chain_hash
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -62,9 +71,11 @@ def test_triggers_refuse_update_and_delete(tmp_path: Path) -> None:
 
 def tamper(path: Path, sql: str) -> None:
     raw = sqlite3.connect(path)
-    for table in ("audit", "syncs"):
+    for table in ("audit", "syncs", "sync_intents"):
         raw.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_update")
         raw.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_delete")
+    raw.execute("DROP TRIGGER IF EXISTS sync_intents_fixed")
+    raw.execute("DROP TRIGGER IF EXISTS sync_intents_writing_once")
     raw.execute(sql)
     raw.commit()
     raw.close()
@@ -291,3 +302,148 @@ def test_a_schema_2_store_is_sealed_on_upgrade_and_then_verified(tmp_path: Path)
     with Store.open(path) as store:
         _, broken = store.verify_audit()
     assert broken is not None and broken.id == 1
+
+
+def record_intents(store: Store, n: int) -> list[int]:
+    """``n`` intents of guestbook; every one but the newest gets its outcome, the newest is stamped
+    "writing" and has none (an unfinished sync)."""
+    ids = []
+    for i in range(n):
+        intent = SyncIntent(
+            id=None,
+            app="guestbook",
+            revision="main",
+            sha=f"{i:040x}",
+            actor="alice@laptop",
+            holder="alice@laptop/1",
+            lease_namespace="plumbline-system",
+            started_at=T0 + timedelta(minutes=i),
+            planned={"counts": {"create": 1}, "objects": [f"ConfigMap/cm-{i}"]},
+            desired=[{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}"}}],
+            flags={"prune": False},
+            cause="plumb sync",
+        )
+        ids.append(store.record_intent(intent))
+        store.mark_writing(ids[-1])
+        if i < n - 1:
+            store.record_sync(
+                SyncRecord(
+                    id=None,
+                    app="guestbook",
+                    revision="main",
+                    sha=intent.sha,
+                    started_at=intent.started_at,
+                    finished_at=intent.started_at + timedelta(seconds=3),
+                    actor="alice@laptop",
+                    result=SyncResult.SUCCEEDED,
+                    intent=ids[-1],
+                )
+            )
+    return ids
+
+
+INTENT_TAMPERING = {
+    "edit intent sha": (f"UPDATE sync_intents SET sha = '{'f' * 40}' WHERE id = 2", "sync intent #2"),
+    "edit intent actor": ("UPDATE sync_intents SET actor = 'mallory' WHERE id = 1", "sync intent #1"),
+    "edit intent planned": ("UPDATE sync_intents SET planned = '{}' WHERE id = 3", "sync intent #3"),
+    "edit intent desired": ("UPDATE sync_intents SET desired = x'00' WHERE id = 2", "sync intent #2"),
+    "delete middle intent": ("DELETE FROM sync_intents WHERE id = 2", "sync intent #3"),
+    "truncate intents": ("DELETE FROM sync_intents WHERE id >= 3", "newest"),
+    "relink outcome": ("UPDATE syncs SET intent = 4 WHERE id = 2", "sync #2"),
+    "unlink outcome": ("UPDATE syncs SET intent = NULL WHERE id = 3", "sync #3"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(INTENT_TAMPERING))
+def test_cli_verify_finds_tampered_intents(tmp_path: Path, how: str) -> None:
+    """Intents are chained and anchored like history rows, and an outcome's link to its intent is
+    sealed with it: hiding that a sync was started, what it meant to write, or that it was interrupted
+    is found."""
+    sql, named = INTENT_TAMPERING[how]
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        fill(store, 2)
+        record_intents(store, 4)
+        assert [i.id for i in store.unfinished("guestbook")] == [4]
+    good = plumb_audit(path, "verify")
+    assert good.returncode == 0 and "9 records verified" in good.stdout, good.stdout + good.stderr
+    tamper(path, sql)
+    bad = plumb_audit(path, "verify")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert named in bad.stderr, bad.stderr
+
+
+def test_stamping_an_intent_writing_keeps_the_trail_intact(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        (first,) = record_intents(store, 1)
+        assert store.verify_audit() == (1, None)
+        (second,) = record_intents(store, 1)
+        store.mark_writing(second)  # a second stamp is refused by the store, quietly (writing_at set)
+        assert store.verify_audit() == (2, None)
+        assert [i.id for i in store.unfinished("guestbook")] == [first, second]
+
+
+def test_a_schema_4_store_keeps_verifying_and_its_intents_are_sealed_on_upgrade(tmp_path: Path) -> None:
+    """A store written before intents were sealed: its history rows were MACed without the intent
+    link (and still verify as such), its intents had no MAC (sealed on upgrade, as they are)."""
+    import hashlib
+    import hmac
+    import zlib
+
+    from plumbline.store import _seal
+    from plumbline.store._seal import Head
+    from plumbline.store._sqlite import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    key = bytes(range(32))
+    path.with_name("old.db.audit-key").write_text(key.hex() + "\n")
+    path.with_name("old.db.audit-key").chmod(0o600)
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, steps in enumerate(MIGRATIONS[:4], start=1):
+        for statement in steps:
+            if isinstance(statement, str):
+                raw.execute(statement)  # the schema-2 → 3 sealing step has nothing to seal yet
+        raw.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    desired = zlib.compress(b"[]")
+    prev = GENESIS
+    for i in (1, 2):
+        raw.execute(
+            "INSERT INTO sync_intents (app, revision, sha, actor, holder, lease_namespace, started_at, "
+            "writing_at, planned, desired, flags, cause) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            ("shop", "main", f"{i:040x}", "old", "old/1", "plumbline-system", T0.isoformat(),
+             T0.isoformat(), '{"counts":{}}', desired, "{}", "plumb sync"),
+        )  # fmt: skip
+        values = ["shop", "main", f"{i:040x}", T0.isoformat(), T0.isoformat(), "old", "succeeded", "{}"]
+        values += [hashlib.sha256(desired).hexdigest(), "", "{}"]
+        canonical = json.dumps(values, separators=(",", ":"), ensure_ascii=False)  # the schema-3 form
+        prev = hmac.new(key, (prev + "\n" + canonical).encode(), hashlib.sha256).hexdigest()
+        raw.execute(
+            "INSERT INTO syncs (app, revision, sha, started_at, finished_at, actor, result, summary, "
+            "desired, message, flags, mac, intent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*values[:8], desired, "", "{}", prev, i),
+        )
+    raw.commit()
+    raw.close()
+    _seal.write_anchor(
+        path.with_name("old.db.audit-anchor"), key, {"audit": Head(0, GENESIS), "syncs": Head(2, prev)}
+    )
+    with Store.open(path) as store:
+        assert store.verify_audit() == (4, None)
+        (new,) = record_intents(store, 1)
+        assert store.verify_audit() == (5, None)
+        store.record_sync(
+            SyncRecord(
+                id=None, app="guestbook", revision="main", sha="0" * 40, started_at=T0, finished_at=T0,
+                actor="alice", result=SyncResult.INTERRUPTED, intent=new,
+            )
+        )  # fmt: skip
+        assert store.verify_audit() == (6, None)
+    tamper(path, "UPDATE sync_intents SET actor = 'mallory' WHERE id = 1")
+    bad = plumb_audit(path, "verify")
+    assert bad.returncode == 1 and "sync intent #1" in bad.stderr, bad.stderr
+    tamper(path, "UPDATE sync_intents SET actor = 'old' WHERE id = 1")
+    tamper(path, "UPDATE syncs SET intent = NULL WHERE id = 3")  # a row sealed with its intent link
+    bad = plumb_audit(path, "verify")
+    assert bad.returncode == 1 and "sync #3" in bad.stderr, bad.stderr

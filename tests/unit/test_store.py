@@ -256,9 +256,10 @@ def test_a_store_from_before_intents_is_migrated_and_keeps_its_history(tmp_path:
         store.record_sync(record(result=SyncResult.INTERRUPTED, intent=intent_id))
         assert store.unfinished("guestbook") == []
         assert store.history("guestbook")[0].intent == intent_id
+        assert store.verify_audit() == (3, None)  # the old row, sealed on upgrade; the new intent and outcome
     raw = sqlite3.connect(path)
     try:
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 5
     finally:
         raw.close()
 

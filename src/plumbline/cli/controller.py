@@ -301,9 +301,15 @@ def register(app: typer.Typer) -> None:
                 if broken is None and cluster_anchor:
                     broken = _verify_cluster_anchor(ctx, store, lease_namespace)
                 if broken is None:
-                    out.print(f"audit trail intact: {checked} records verified (audit and sync history)")
+                    out.print(
+                        f"audit trail intact: {checked} records verified (audit, sync history, intents)"
+                    )
                     return
-                where = {"audit": f"record #{broken.id}", "syncs": f"the history row of sync #{broken.id}"}
+                where = {
+                    "audit": f"record #{broken.id}",
+                    "syncs": f"the history row of sync #{broken.id}",
+                    "sync_intents": f"sync intent #{broken.id}",
+                }
                 err.print(
                     f"[bold red]audit trail broken[/] at {where.get(broken.table, 'its anchor')}: "
                     f"{escape(broken.why)} ({checked} records before it verified)"

@@ -3,9 +3,9 @@
 Audit records are append-only (triggers refuse UPDATE and DELETE) *and* tamper-evident: each record's
 ``hash`` is SHA-256 over the previous record's hash and the record's canonical JSON (sorted keys, no
 spaces: actor, app, action, revision, reason, summary, outcome, time), and its ``mac`` is the same
-chain keyed with a key the store does not hold; sync history rows carry a MAC chain of their own, and
-both heads are anchored outside the store (:mod:`plumbline.store._seal`). :meth:`verify_audit` finds
-an edited record (even with its hash recomputed), a removed one, and removed newest records.
+chain keyed with a key the store does not hold; sync history rows and sync intents carry a MAC chain
+each, and every head is anchored outside the store (:mod:`plumbline.store._seal`). :meth:`verify_audit`
+finds an edited record (even with its hash recomputed), a removed one, and removed newest records.
 
 App state (paused, paused-pending, a mode override) is current state, not history: one mutable row
 per app. Every change to it is also an audit record, written by the caller in the same breath.
@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -177,25 +177,55 @@ class AppState:
 
 _AUDIT_COLUMNS = "id, time, actor, app, action, revision, reason, summary, outcome, prev_hash, hash"
 _SYNC_SEALED = "app, revision, sha, started_at, finished_at, actor, result, summary, desired, message, flags"
+_INTENT_SEALED = (
+    "app, revision, sha, actor, holder, lease_namespace, started_at, planned, desired, flags, cause"
+)
+
+
+def _chain_rows(
+    store: AuditStore,
+    db: sqlite3.Connection,
+    table: str,
+    columns: str,
+    canonical: Callable[[tuple[Any, ...]], str],
+) -> None:
+    """MAC every row of ``table`` (``columns`` start with id; ``canonical`` of such a row) in order,
+    from GENESIS: rows written before the table was chained, vouched for from then on."""
+    key = store._audit_key(db)
+    prev = GENESIS
+    for row in db.execute(f"SELECT {columns} FROM {table} ORDER BY id").fetchall():
+        prev = _seal.mac(key, prev, canonical(row))
+        db.execute(f"UPDATE {table} SET mac = ? WHERE id = ?", (prev, row[0]))
+    store._anchor_due = True
 
 
 def seal_existing(store: AuditStore, db: sqlite3.Connection) -> None:
     """Migration step (schema 2 → 3): MAC every row written before rows had MACs, in order, so the
-    trail an upgrade finds is vouched for from then on, and anchor it (once the migration commits)."""
-    if not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in _seal.TABLES):
+    trail an upgrade finds is vouched for from then on, and anchor it (once the migration commits).
+    History rows are sealed in the form of then (form 1: no intent link yet)."""
+    if not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in ("audit", "syncs")):
         return
-    key = store._audit_key(db)
-    for table, columns in (("audit", _AUDIT_COLUMNS), ("syncs", f"id, {_SYNC_SEALED}")):
-        prev = GENESIS
+    chains = (
+        ("audit", _AUDIT_COLUMNS, lambda row: store._audit_record(row).canonical()),
+        ("syncs", f"id, {_SYNC_SEALED}", lambda row: _seal.canonical_sync(row[1:], form=1)),
+    )
+    for table, columns, canonical in chains:
         db.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_update")
-        for row in db.execute(f"SELECT {columns} FROM {table} ORDER BY id").fetchall():
-            canonical = (
-                store._audit_record(row).canonical() if table == "audit" else _seal.canonical_sync(row[1:])
-            )
-            prev = _seal.mac(key, prev, canonical)
-            db.execute(f"UPDATE {table} SET mac = ? WHERE id = ?", (prev, row[0]))
+        _chain_rows(store, db, table, columns, canonical)
         db.execute(TRIGGERS[table][0])
-    store._anchor_due = True
+
+
+def seal_intents(store: AuditStore, db: sqlite3.Connection) -> None:
+    """Migration step (schema 4 → 5): MAC the intents recorded before intents were chained, in order."""
+    if db.execute("SELECT 1 FROM sync_intents LIMIT 1").fetchone():
+        columns = f"id, {_INTENT_SEALED}"
+        _chain_rows(store, db, "sync_intents", columns, lambda row: _seal.canonical_intent(row[1:]))
+
+
+def _chained(db: sqlite3.Connection) -> list[str]:
+    """The chained tables this file has so far (one being migrated may lack the newer ones)."""
+    sql = "SELECT 1 FROM pragma_table_info(?) WHERE name = 'mac'"
+    return [t for t in _seal.TABLES if db.execute(sql, (t,)).fetchone()]
 
 
 class AuditStore:
@@ -215,7 +245,7 @@ class AuditStore:
         an error, never silently replaced: rows sealed with the old one could not be verified)."""
         if self._key is None:
             sealed = any(
-                db.execute(f"SELECT 1 FROM {t} WHERE mac != '' LIMIT 1").fetchone() for t in _seal.TABLES
+                db.execute(f"SELECT 1 FROM {t} WHERE mac != '' LIMIT 1").fetchone() for t in _chained(db)
             )
             create = not sealed and not _seal.anchor_path(self.path).exists()
             self._key = _seal.load_key(_seal.key_path(self.path), create=create)
@@ -373,7 +403,7 @@ class AuditStore:
         return [self._audit_record(row) for row in reversed(rows)]
 
     def verify_audit(self) -> tuple[int, Broken | None]:
-        """Walk the audit chain and the history chain, then check both heads against the anchor:
+        """Walk the audit, history and intent chains, then check their heads against the anchor:
         (rows checked, the first broken link or None). StoreError if the key is missing."""
         checked = 0
         with self._using("verify the audit trail") as db:
@@ -383,7 +413,12 @@ class AuditStore:
                 return 0, None
             key = self._audit_key(db)
             audit_rows = db.execute(f"SELECT {_AUDIT_COLUMNS}, mac FROM audit ORDER BY id").fetchall()
-            sync_rows = db.execute(f"SELECT id, {_SYNC_SEALED}, mac FROM syncs ORDER BY id").fetchall()
+            sync_rows = db.execute(
+                f"SELECT id, {_SYNC_SEALED}, intent, mac FROM syncs ORDER BY id"
+            ).fetchall()
+            intent_rows = db.execute(
+                f"SELECT id, {_INTENT_SEALED}, mac FROM sync_intents ORDER BY id"
+            ).fetchall()
             try:
                 anchor = _seal.read_anchor(anchor_file, key)
             except StoreError as error:
@@ -405,10 +440,25 @@ class AuditStore:
                 return checked, broken
             prev = record.hash
             checked += 1
+        # History rows sealed before the intent link was (form 1) all come before the first row sealed
+        # with it (form 2); a form-1 MAC never matches a form-2 row, so an edited link is still found.
         prev_mac = GENESIS
+        forms: tuple[int, ...] = (2, 1)
         for row in sync_rows:
+            for form in forms:
+                canonical = _seal.canonical_sync(row[1:-1], form=form)
+                sealed, broken = _check_mac(key, prev_mac, canonical, row[-1], row[0], "syncs")
+                if broken is None:
+                    break
+            if broken is not None:
+                return checked, broken
+            forms = (2,) if form == 2 else forms
+            prev_mac = sealed
+            checked += 1
+        prev_mac = GENESIS
+        for row in intent_rows:
             prev_mac, broken = _check_mac(
-                key, prev_mac, _seal.canonical_sync(row[1:-1]), row[-1], row[0], "syncs"
+                key, prev_mac, _seal.canonical_intent(row[1:-1]), row[-1], row[0], "sync_intents"
             )
             if broken is not None:
                 return checked, broken

@@ -7,6 +7,8 @@ chain per table, and an anchor of each chain's head kept outside the store.
   a Kubernetes Secret as that file, so whoever can write the store's volume does not hold the key.
 * **Chain** — each row's ``mac`` is HMAC-SHA256(key, previous row's mac + "\\n" + the row's canonical
   JSON), from :data:`GENESIS`. An edit breaks that row's MAC; a deletion breaks the next row's link.
+  The chained tables: the audit trail, the sync history (with each outcome's link to its intent) and
+  the sync intents (all but ``writing_at``, the one column stamped after the row is written).
 * **Anchor** — ``$PLUMBLINE_AUDIT_ANCHOR_FILE``, else ``<store>.audit-anchor``: per table the row count
   and the newest MAC, itself MACed with the key, rewritten after every append. Deleting the newest rows
   leaves the anchor pointing past the end (or at a different row), which :func:`check_anchor` reports.
@@ -32,7 +34,7 @@ from plumbline.store._keys import key_file
 GENESIS = "0" * 64
 KEY_ENV = "PLUMBLINE_AUDIT_KEY_FILE"
 ANCHOR_ENV = "PLUMBLINE_AUDIT_ANCHOR_FILE"
-TABLES = ("audit", "syncs")
+TABLES = ("audit", "syncs", "sync_intents")
 
 
 def key_path(store: Path) -> Path:
@@ -66,11 +68,25 @@ def mac(key: bytes, prev: str, canonical: str) -> str:
     return hmac.new(key, (prev + "\n" + canonical).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def canonical_sync(row: tuple[Any, ...]) -> str:
-    """What a history row's MAC covers: its stored columns in order, the desired blob by its SHA-256."""
-    app, revision, sha, started, finished, actor, result, summary, desired, message, flags = row
+def canonical_sync(row: tuple[Any, ...], *, form: int = 2) -> str:
+    """What a history row's MAC covers: its stored columns in order, the desired blob by its SHA-256,
+    then the intent it is the outcome of. Form 1 (rows sealed before intents were, schema 3 and 4)
+    stops before the intent; the row may then lack it."""
+    app, revision, sha, started, finished, actor, result, summary, desired, message, flags = row[:11]
     values = [app, revision, sha, started, finished, actor, result, summary]
     values += [hashlib.sha256(desired).hexdigest(), message, flags]
+    if form >= 2:
+        values.append(row[11])
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_intent(row: tuple[Any, ...]) -> str:
+    """What a sync intent's MAC covers: its columns in order but ``writing_at``, the desired blob by
+    its SHA-256. ``writing_at`` is stamped once after the row is chained, and re-MACing a row that
+    others have chained onto since is not possible; the outcome row names the intent, under its MAC."""
+    app, revision, sha, actor, holder, namespace, started, planned, desired, flags, cause = row
+    values = [app, revision, sha, actor, holder, namespace, started, planned]
+    values += [hashlib.sha256(desired).hexdigest(), flags, cause]
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -8,6 +8,8 @@
 * A sync that means to write records its *intent* first (``sync_intents``, written with a full fsync),
   and its outcome later as a ``syncs`` row naming the intent (at most one per intent). An intent
   may be updated once, to stamp ``writing_at`` when its writer holds the Lease; nothing else.
+* The audit trail, the history (with each outcome's intent link) and the intents are MAC-chained and
+  anchored (``_audit.py``, ``_seal.py``); every append goes through one sealed write transaction.
 * ``desired`` objects are stored as zlib-compressed JSON; everything else as plain columns and JSON.
 * Every SQLite failure (corrupt file, not a database, disk full) becomes a StoreError naming the file.
 """
@@ -28,9 +30,9 @@ from typing import Any
 
 from plumbline.errors import StoreError
 from plumbline.paths import state_dir
-from plumbline.store._audit import AUDIT_MIGRATION, AuditStore, seal_existing
+from plumbline.store._audit import AUDIT_MIGRATION, AuditStore, seal_existing, seal_intents
 from plumbline.store._records import SyncIntent, SyncRecord, SyncResult
-from plumbline.store._seal import canonical_sync
+from plumbline.store._seal import canonical_intent, canonical_sync
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -92,6 +94,16 @@ MIGRATIONS: list[list[str | Callable[[Any, sqlite3.Connection], None]]] = [
            BEGIN SELECT RAISE(ABORT, 'sync intents are append-only'); END""",
         "ALTER TABLE syncs ADD COLUMN intent INTEGER REFERENCES sync_intents (id)",
         "CREATE UNIQUE INDEX syncs_one_outcome_per_intent ON syncs (intent) WHERE intent IS NOT NULL",
+    ],
+    [  # 5: intents chained like the history (their own MAC chain and anchored head); history rows
+        # from now on sealed with their intent link (_seal.canonical_sync form 2)
+        "ALTER TABLE sync_intents ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+        seal_intents,
+        "DROP TRIGGER sync_intents_fixed",
+        """CREATE TRIGGER sync_intents_fixed BEFORE UPDATE OF
+               id, app, revision, sha, actor, holder, lease_namespace, started_at, planned, desired, flags,
+               cause, mac ON sync_intents
+           BEGIN SELECT RAISE(ABORT, 'a recorded sync intent cannot be changed'); END""",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -246,9 +258,7 @@ class Store(AuditStore):
                 f"{self.path}: sync of {rec.app} is not JSON data, cannot record it: {error}"
             ) from None
         with self._using(f"record a sync of {rec.app}") as db, self._appending(db):
-            # The MAC covers the columns sealed since schema 3; the intent link (schema 4) is not in it.
-            sealed = canonical_sync(row[:-1])
-            return self._sealed_insert(db, "syncs", _COLUMNS.removeprefix("id, "), row, sealed)
+            return self._sealed_insert(db, "syncs", _COLUMNS.removeprefix("id, "), row, canonical_sync(row))
 
     # ---- intents: recorded before the first write --------------------------------------------
 
@@ -286,14 +296,10 @@ class Store(AuditStore):
             raise StoreError(
                 f"{self.path}: the intent to sync {intent.app} is not JSON data, cannot record it: {error}"
             ) from None
-        with self._durably(f"record the intent to sync {intent.app}") as db:
-            cursor = db.execute(
-                f"INSERT INTO sync_intents ({_INTENT_COLUMNS.removeprefix('id, ')}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                row,
-            )
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+        doing = f"record the intent to sync {intent.app}"
+        with self._durably(doing) as db, self._appending(db):
+            sealed = canonical_intent(row[:7] + row[8:])  # all but writing_at, stamped later
+            return self._sealed_insert(db, "sync_intents", _INTENT_COLUMNS.removeprefix("id, "), row, sealed)
 
     def mark_writing(self, intent_id: int) -> None:
         """Stamp the intent: its writer holds the Lease and is about to write (durably, once)."""
