@@ -223,12 +223,15 @@ class Cluster:
 
     def get(self, info: ResourceInfo, *, name: str, namespace: str | None) -> dict[str, Any] | None:
         """The live object, or None if it does not exist (HTTP 404)."""
+        return self.read(info.path(namespace=namespace, name=name))
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        """GET the object at the API ``path``, or None if it does not exist (HTTP 404): for objects
+        plumbline addresses by path itself (its Leases, its audit anchor), with no discovery needed."""
         try:
-            result: dict[str, Any] = self.request("GET", info.path(namespace=namespace, name=name))
-        except ApiFailure as failure:
-            if failure.status == 404:
-                return None
-            raise
+            result: dict[str, Any] = self.request("GET", path)
+        except ApiNotFound:
+            return None
         return result
 
     def list(

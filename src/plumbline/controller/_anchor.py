@@ -37,11 +37,8 @@ def publish(cluster: Cluster, store: Store, *, namespace: str = LEASE_NAMESPACE)
     try:
         key_id, text = store.audit_anchor()
         ensure_namespace(cluster, namespace)
-        try:
-            obj = cluster.request("GET", _path(namespace, CONFIGMAP))
-        except ApiFailure as failure:
-            if failure.status != 404:
-                raise
+        obj = cluster.read(_path(namespace, CONFIGMAP))
+        if obj is None:
             body = {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
@@ -69,11 +66,8 @@ def publish(cluster: Cluster, store: Store, *, namespace: str = LEASE_NAMESPACE)
 def fetch(cluster: Cluster, store: Store, *, namespace: str = LEASE_NAMESPACE) -> str | None:
     """The anchor filed in the cluster for this store's key; None if there is none."""
     key_id, _ = store.audit_anchor()
-    try:
-        obj = cluster.request("GET", _path(namespace, CONFIGMAP))
-    except ApiFailure as failure:
-        if failure.status == 404:
-            return None
-        raise
+    obj = cluster.read(_path(namespace, CONFIGMAP))
+    if obj is None:
+        return None
     text = (obj.get("data") or {}).get(key_id)
     return str(text) if text is not None else None

@@ -98,13 +98,8 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> None:
 
 
 def read_lease(cluster: Cluster, app: str, *, namespace: str = LEASE_NAMESPACE) -> LeaseInfo | None:
-    try:
-        obj = cluster.request("GET", _path(namespace, lease_name(app)))
-    except ApiFailure as failure:
-        if failure.status == 404:
-            return None
-        raise
-    return _info(app, obj)
+    obj = cluster.read(_path(namespace, lease_name(app)))
+    return None if obj is None else _info(app, obj)
 
 
 def _info(app: str, obj: dict[str, Any]) -> LeaseInfo:
@@ -158,11 +153,8 @@ def acquire(
     ensure_namespace(cluster, namespace)
     moment = datetime.now(UTC)
     name = name or lease_name(app)
-    try:
-        obj = cluster.request("GET", _path(namespace, name))
-    except ApiFailure as failure:
-        if failure.status != 404:
-            raise
+    obj = cluster.read(_path(namespace, name))
+    if obj is None:
         body = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
