@@ -593,7 +593,7 @@ def _print_findings(record: SyncRecord) -> None:
     overridden = {(o["guard"], o["subject"]) for o in record.flags.get("overrides") or []}
     for finding in record.flags.get("findings") or []:
         let_through = (finding["guard"], finding["subject"]) in overridden
-        label = "allowed" if let_through else finding["severity"]
+        label = "overridden" if let_through else finding["severity"]
         colour = "yellow" if let_through or finding["severity"] == "warn" else "bold red"
         where = finding["subject"] + (f" {finding['field']}" if finding.get("field") else "")
         what = f"{escape(finding['guard'])}: {escape(where)}: {escape(finding['message'])}"

@@ -2,7 +2,8 @@
 
 The public data are frozen pydantic models (``App``, ``Project``, ``Environment`` and their specs):
 fields are snake_case in Python (``app.spec.source.repo_url``) and camelCase in YAML (``repoURL``).
-``Mode`` and ``Tool`` are the one vocabulary for the automation gradient and the renderer.
+``Mode``, ``Tool``, ``Severity`` and ``GuardName`` are the one vocabulary for the automation gradient,
+the renderer, a guard finding's weight and the guards' names.
 
     config = load_config(find_config(None))
     app = config.app("guestbook")
@@ -28,16 +29,20 @@ from plumbline.config._model import (
     EnvironmentSpec,
     GroupKind,
     GuardException,
+    GuardName,
     HealthCheck,
     HelmSource,
     Instance,
     Metadata,
     Mode,
+    Policy,
     Project,
     ProjectDestination,
     ProjectSpec,
+    Severity,
     Source,
     SyncOptions,
+    SyncWindow,
     Tool,
     check_dns1123_label,
     is_remote,
@@ -60,6 +65,7 @@ __all__ = [
     "EnvironmentSpec",
     "GroupKind",
     "GuardException",
+    "GuardName",
     "HealthCheck",
     "HelmSource",
     "Instance",
@@ -67,12 +73,15 @@ __all__ = [
     "Metadata",
     "Mode",
     "Origin",
+    "Policy",
     "Problem",
     "Project",
     "ProjectDestination",
     "ProjectSpec",
+    "Severity",
     "Source",
     "SyncOptions",
+    "SyncWindow",
     "Tool",
     "check_dns1123_label",
     "find_config",

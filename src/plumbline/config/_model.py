@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import typing
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -56,6 +55,27 @@ class Mode(StrEnum):
     def includes(self, step: Mode) -> bool:
         """True if this mode allows ``step`` (``Mode.PRUNE.includes(Mode.SYNC)`` is True)."""
         return self.rank >= step.rank
+
+
+class Severity(StrEnum):
+    """How much a guard's finding (or a policy's verdict) matters. ``block`` stops the sync unless
+    overridden; ``warn`` is shown only."""
+
+    BLOCK = "block"
+    WARN = "warn"
+
+
+class GuardName(StrEnum):
+    """Every guard's name, as findings, ``--allow`` and GuardExceptions spell it (in the order the
+    guards run; tests/unit check it against guards.GUARDS)."""
+
+    PROJECT = "project"
+    ENVIRONMENT = "environment"
+    DESTRUCTIVE = "destructive"
+    REFERENCES = "references"
+    SECRETS = "secrets"
+    WINDOWS = "windows"
+    POLICY = "policy"
 
 
 class Tool(StrEnum):
@@ -152,7 +172,7 @@ class Policy(_Model):
     name: str = Field(min_length=1)
     expression: str = Field(min_length=1, description="CEL over object, live, app, environment")
     message: str = Field(min_length=1)
-    severity: Literal["block", "warn"] = "block"
+    severity: Severity = Severity.BLOCK
     kinds: list[GroupKind] = Field(default_factory=list, description="empty: every kind")
 
 
@@ -402,10 +422,7 @@ class App(_Object):
 
 # --- GuardException ---------------------------------------------------------------------------------
 
-GuardName = Literal["project", "environment", "destructive", "references", "secrets", "windows", "policy"]
-"""Every guard's name, as findings and ``--allow`` spell it (tests/unit check it against guards.GUARDS)."""
-
-GUARD_NAMES: tuple[str, ...] = typing.get_args(GuardName)
+GUARD_NAMES: tuple[str, ...] = tuple(GuardName)
 
 MAX_EXCEPTION_DAYS = 366
 """The furthest ahead an exception may expire: a year, so every exception is looked at again."""

@@ -1,6 +1,7 @@
 """Guards: checks over a plan that yield findings (block or warn) a person can act on.
 
-One module per guard, each ``check(*, plan, context) -> list[Finding]`` over plain data:
+One module per guard, each ``check(*, plan, context) -> list[Finding]`` over plain data, named by a
+:class:`GuardName` and building its findings with :func:`finding` (which adds the override hint):
 
 * :mod:`~plumbline.guards.project` — repositories, namespaces and kinds inside the Project;
 * :mod:`~plumbline.guards.environment` — branch binding, environment labels, promotion;
@@ -20,12 +21,12 @@ configuration that has not expired); the caller records ``overridden`` in histor
 the one place that happens (:func:`gate` runs the guards and calls it; so does ``plumb check``).
 """
 
+from plumbline.config import GuardName, Severity
 from plumbline.guards._gate import GateResult, decide, gate
-from plumbline.guards._model import CheckoutInfo, Finding, GuardContext, Severity
+from plumbline.guards._model import TRAILER, CheckoutInfo, Finding, GuardContext, finding, override_hint
 from plumbline.guards._reach import branches_containing, checkout_info
 from plumbline.guards._runner import GUARDS, run_guards
 from plumbline.guards.overrides import (
-    TRAILER,
     Allow,
     ExceptionUse,
     Overridden,
@@ -44,6 +45,7 @@ __all__ = [
     "Finding",
     "GateResult",
     "GuardContext",
+    "GuardName",
     "Overridden",
     "OverrideError",
     "Severity",
@@ -51,7 +53,9 @@ __all__ = [
     "branches_containing",
     "checkout_info",
     "decide",
+    "finding",
     "gate",
+    "override_hint",
     "parse_allow",
     "run_guards",
     "trailers",

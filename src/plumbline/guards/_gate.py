@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Config, GuardException
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.config import App, Config, GuardException, Severity
+from plumbline.guards._model import Finding, GuardContext
 from plumbline.guards._reach import checkout_info
 from plumbline.guards._runner import run_guards
 from plumbline.guards.overrides import (

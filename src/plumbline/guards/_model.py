@@ -1,13 +1,14 @@
-"""The guards' data: a finding's severity, the finding itself, and what a guard may look at."""
+"""The guards' data: a finding (built by :func:`finding`, with its override hint) and what a guard may
+look at. Severity and the guards' names are config's vocabulary (:class:`plumbline.config.Severity`,
+:class:`plumbline.config.GuardName`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from plumbline.config import App, Environment, Project
+from plumbline.config import App, Environment, GuardName, Project, Severity
 from plumbline.plan import ObjectRef
 from plumbline.store import now
 
@@ -19,11 +20,8 @@ if TYPE_CHECKING:
     from plumbline.store import Store
 
 
-class Severity(StrEnum):
-    """How much a finding matters. ``block`` stops the sync unless overridden; ``warn`` is shown only."""
-
-    BLOCK = "block"
-    WARN = "warn"
+TRAILER = "Plumb-Allow"
+"""The commit trailer that overrides a finding for that commit: ``Plumb-Allow: GUARD KIND/NAME``."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class Finding:
     ``message`` says why; ``fix`` how to fix it or override it. Neither ever holds a secret value.
     """
 
-    guard: str
+    guard: GuardName
     severity: Severity
     ref: ObjectRef | None
     field: str | None
@@ -44,6 +42,7 @@ class Finding:
     subject: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "guard", GuardName(self.guard))
         object.__setattr__(self, "severity", Severity(self.severity))
         if not self.subject:
             subject = f"{self.ref.kind}/{self.ref.name}" if self.ref else "App/*"
@@ -60,7 +59,7 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "guard": self.guard,
+            "guard": self.guard.value,
             "severity": self.severity.value,
             "object": str(self.ref) if self.ref else None,
             "subject": self.subject,
@@ -73,7 +72,34 @@ class Finding:
         where = str(self.ref) if self.ref else self.subject
         if self.field:
             where += f" {self.field}"
-        return f"{self.severity.value} [{self.guard}] {where}: {self.message} — {self.fix}"
+        return f"{self.severity.value} [{self.guard.value}] {where}: {self.message} — {self.fix}"
+
+
+def override_hint(guard: GuardName, subject: str) -> str:
+    """The words that let a blocking finding through, for its ``fix``: ``--allow`` and the trailer."""
+    name = guard.value
+    return f"--allow {name}:{subject} --reason TEXT (or a commit trailer '{TRAILER}: {name} {subject}')"
+
+
+def finding(
+    guard: GuardName,
+    about: ObjectRef | str,
+    message: str,
+    fix: str,
+    *,
+    field: str | None = None,
+    severity: Severity = Severity.BLOCK,
+    overridable: bool = False,
+) -> Finding:
+    """A finding of ``guard`` about an object (``about`` its ref) or a subject (``App/<app>``,
+    ``File/<path>``). An ``overridable`` finding's fix ends with how to override it
+    (:func:`override_hint`); one a person cannot or need not override (a warning, an admission
+    denial, a broken policy) says only how to fix it."""
+    ref = about if isinstance(about, ObjectRef) else None
+    subject = f"{about.kind}/{about.name}" if isinstance(about, ObjectRef) else about
+    if overridable:
+        fix = f"{fix}; override: {override_hint(guard, subject)}"
+    return Finding(guard, severity, ref, field, message, fix, subject)
 
 
 @dataclass(frozen=True)

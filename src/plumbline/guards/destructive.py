@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.config import GuardName, Severity
+from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.plan import Action, ObjectRef, Plan, PlanItem
 
-NAME = "destructive"
+NAME = GuardName.DESTRUCTIVE
 NEEDS_CLUSTER = False
 
 PROTECTED_ANNOTATION = "plumbline.dev/protected"
@@ -79,44 +80,29 @@ def changed_immutable(ref: ObjectRef, before: dict[str, Any], after: dict[str, A
     return None
 
 
-def _allow(subject: str) -> str:
-    return f"--allow {NAME}:{subject} --reason TEXT (or a commit trailer 'Plumb-Allow: {NAME} {subject}')"
-
-
 def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
     findings: list[Finding] = []
     for item in plan.items:
-        subject = f"{item.ref.kind}/{item.ref.name}"
-        obj = item.live or item.desired
-        protected = is_protected(item.ref, obj, context)
+        ref = item.ref
+        protected = is_protected(ref, item.live or item.desired, context)
         if item.action is Action.PRUNE and not item.kept and context.prune and protected:
-            findings.append(
-                Finding(
-                    guard=NAME,
-                    severity=Severity.BLOCK,
-                    ref=item.ref,
-                    field=None,
-                    message=f"pruning would delete the protected {item.ref.kind} {item.ref.name} "
-                    "(no longer in Git); its data goes with it",
-                    fix=f"put it back in Git if the removal was a mistake, or approve: {_allow(subject)}",
-                )
+            message = (
+                f"pruning would delete the protected {ref.kind} {ref.name} (no longer in Git); "
+                "its data goes with it"
             )
+            fix = "put it back in Git if the removal was a mistake"
+            findings.append(finding(NAME, ref, message, fix, overridable=True))
         why = replacement_field(item)
         if why is None and item.note.startswith(REPLACE_NOTE):
             why = item.note.removeprefix(REPLACE_NOTE)
         if why:
-            findings.append(
-                Finding(
-                    guard=NAME,
-                    severity=Severity.BLOCK if protected else Severity.WARN,
-                    ref=item.ref,
-                    field=None,
-                    message=f"this change cannot be made in place (the server says: {why}); applying it "
-                    f"means deleting and recreating the {'protected ' if protected else ''}{item.ref.kind}",
-                    fix="revert the immutable field in Git; if the object must be recreated, do it "
-                    f"deliberately: {_allow(subject)}",
-                )
+            message = (
+                f"this change cannot be made in place (the server says: {why}); applying it "
+                f"means deleting and recreating the {'protected ' if protected else ''}{ref.kind}"
             )
+            fix = "revert the immutable field in Git; if the object must be recreated, do it deliberately"
+            severity = Severity.BLOCK if protected else Severity.WARN
+            findings.append(finding(NAME, ref, message, fix, severity=severity, overridable=True))
     findings += _blast_radius(plan, context)
     return findings
 
@@ -128,34 +114,19 @@ def _blast_radius(plan: Plan, context: GuardContext) -> list[Finding]:
     existing = [i for i in plan.items if i.action is not Action.CREATE and not i.kept]
     limits = context.project.spec.blast_radius
     share = 100 * len(pruned) / max(len(existing), 1)
-    subject = context.app_subject
     if plan.empty_render:  # what plumbline adds itself (createNamespace) is not a render
-        return [
-            Finding(
-                guard=NAME,
-                severity=Severity.BLOCK,
-                ref=None,
-                field=None,
-                message=f"the render is empty: pruning would delete all {len(pruned)} objects of the app; "
-                "an empty render never prunes (a wrong path or a broken overlay looks exactly like this; "
-                "objects plumbline adds itself, such as the createNamespace Namespace, do not count)",
-                fix="check the app's source path and revision; to tear the app down on purpose: "
-                + _allow(subject),
-                subject=subject,
-            )
-        ]
-    if len(pruned) > limits.max_deletes or share > limits.max_delete_percent:
-        return [
-            Finding(
-                guard=NAME,
-                severity=Severity.BLOCK,
-                ref=None,
-                field=None,
-                message=f"pruning would delete {len(pruned)} of {len(existing)} objects ({share:.0f}%); the "
-                f"project allows at most {limits.max_deletes} or {limits.max_delete_percent}% per sync",
-                fix="check the render lost nothing by mistake (plumb diff), prune in smaller steps, or "
-                + _allow(subject),
-                subject=subject,
-            )
-        ]
-    return []
+        message = (
+            f"the render is empty: pruning would delete all {len(pruned)} objects of the app; "
+            "an empty render never prunes (a wrong path or a broken overlay looks exactly like this; "
+            "objects plumbline adds itself, such as the createNamespace Namespace, do not count)"
+        )
+        fix = "check the app's source path and revision; to tear the app down on purpose, override"
+    elif len(pruned) > limits.max_deletes or share > limits.max_delete_percent:
+        message = (
+            f"pruning would delete {len(pruned)} of {len(existing)} objects ({share:.0f}%); the "
+            f"project allows at most {limits.max_deletes} or {limits.max_delete_percent}% per sync"
+        )
+        fix = "check the render lost nothing by mistake (plumb diff), or prune in smaller steps"
+    else:
+        return []
+    return [finding(NAME, context.app_subject, message, fix, overridable=True)]

@@ -7,12 +7,13 @@ revision no allowed branch contains, whatever branch or SHA someone pointed it a
 
 from __future__ import annotations
 
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.config import GuardName, Severity
+from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import labels_and_annotations
 from plumbline.plan import Action, Plan
 from plumbline.store import SyncResult
 
-NAME = "environment"
+NAME = GuardName.ENVIRONMENT
 NEEDS_CLUSTER = False
 
 # Labels or annotations that say which environment an object is meant for.
@@ -28,39 +29,29 @@ def _branch(plan: Plan, context: GuardContext) -> list[Finding]:
     if env.spec.branches == ["*"]:
         return []
     allowed = ", ".join(env.spec.branches)
-    short = context.checkout.sha[:12]
+    revision = f"{context.checkout.revision} ({context.checkout.sha[:12]})"
     branches = context.checkout.branches
     if branches is None:
         if env.allows_branch(context.checkout.revision):
             return []
-        return [
-            Finding(
-                guard=NAME,
-                severity=Severity.BLOCK,
-                ref=None,
-                field="revision",
-                message=f"environment {env.name!r} takes revisions from {allowed} only, and it is not known "
-                f"which branches contain {context.checkout.revision} ({short})",
-                fix=f"deploy a branch named in Environment {env.name} spec.branches",
-                subject=context.app_subject,
-            )
-        ]
+        message = (
+            f"environment {env.name!r} takes revisions from {allowed} only, and it is not known "
+            f"which branches contain {revision}"
+        )
+        fix = f"deploy a branch named in Environment {env.name} spec.branches"
+        return [finding(NAME, context.app_subject, message, fix, field="revision")]
     if any(env.allows_branch(branch) for branch in branches):
         return []
     on = ", ".join(branches) if branches else "no branch"
-    return [
-        Finding(
-            guard=NAME,
-            severity=Severity.BLOCK,
-            ref=None,
-            field="revision",
-            message=f"revision {context.checkout.revision} ({short}) is on {on}, but environment "
-            f"{env.name!r} takes only revisions reachable from {allowed}",
-            fix=f"merge the change into {allowed} first (a branch meant for another environment does not "
-            f"reach {env.name}), or override: --allow {NAME}:{context.app_subject} --reason TEXT",
-            subject=context.app_subject,
-        )
-    ]
+    message = (
+        f"revision {revision} is on {on}, but environment {env.name!r} takes only revisions reachable "
+        f"from {allowed}"
+    )
+    fix = (
+        f"merge the change into {allowed} first (a branch meant for another environment does not "
+        f"reach {env.name})"
+    )
+    return [finding(NAME, context.app_subject, message, fix, field="revision", overridable=True)]
 
 
 def _marked(plan: Plan, context: GuardContext) -> list[Finding]:
@@ -72,18 +63,12 @@ def _marked(plan: Plan, context: GuardContext) -> list[Finding]:
             continue
         for key, value in labels_and_annotations(item.desired).items():
             if key in ENVIRONMENT_KEYS and value != here and value in others:
-                findings.append(
-                    Finding(
-                        guard=NAME,
-                        severity=Severity.BLOCK,
-                        ref=item.ref,
-                        field=f"metadata {key}",
-                        message=f"the object is marked for environment {value!r}, but app "
-                        f"{context.app.name!r} deploys to {here!r} (from {item.source})",
-                        fix=f"render the {here} variant (check the overlay or value files), "
-                        f"or mark it {here!r}",
-                    )
+                message = (
+                    f"the object is marked for environment {value!r}, but app "
+                    f"{context.app.name!r} deploys to {here!r} (from {item.source})"
                 )
+                fix = f"render the {here} variant (check the overlay or value files), or mark it {here!r}"
+                findings.append(finding(NAME, item.ref, message, fix, field=f"metadata {key}"))
                 break
     return findings
 
@@ -93,35 +78,23 @@ def _promotion(plan: Plan, context: GuardContext) -> list[Finding]:
     if not earlier:
         return []
     sha = context.checkout.sha
+    here = context.environment.name
     apps = [a.name for a in context.apps.values() if a.spec.environment == earlier]
     if context.store is None:
-        return [
-            Finding(
-                guard=NAME,
-                severity=Severity.WARN,
-                ref=None,
-                field="revision",
-                message=f"environment {context.environment.name!r} requires revisions to pass {earlier!r} "
-                "first; no history is at hand to confirm it here",
-                fix="the sync itself checks this against history",
-                subject=context.app_subject,
-            )
-        ]
+        message = (
+            f"environment {here!r} requires revisions to pass {earlier!r} first; "
+            "no history is at hand to confirm it here"
+        )
+        fix = "the sync itself checks this against history"
+        return [finding(NAME, context.app_subject, message, fix, field="revision", severity=Severity.WARN)]
     for name in apps:
         for record in context.store.history(name, limit=200, with_desired=False):
             if record.sha == sha and record.result is SyncResult.SUCCEEDED:
                 return []
     tried = ", ".join(apps) if apps else f"none: no app is in environment {earlier!r}"
-    return [
-        Finding(
-            guard=NAME,
-            severity=Severity.BLOCK,
-            ref=None,
-            field="revision",
-            message=f"revision {sha[:12]} has not synced successfully in {earlier!r} (apps there: {tried}); "
-            f"environment {context.environment.name!r} requires that first",
-            fix=f"sync this revision to {earlier} and let it settle, or override: "
-            f"--allow {NAME}:{context.app_subject} --reason TEXT",
-            subject=context.app_subject,
-        )
-    ]
+    message = (
+        f"revision {sha[:12]} has not synced successfully in {earlier!r} (apps there: {tried}); "
+        f"environment {here!r} requires that first"
+    )
+    fix = f"sync this revision to {earlier} and let it settle"
+    return [finding(NAME, context.app_subject, message, fix, field="revision", overridable=True)]

@@ -22,9 +22,8 @@ from typing import Any
 
 from plumbline.config import GuardException
 from plumbline.errors import PlumbError
-from plumbline.guards._model import Finding
+from plumbline.guards._model import TRAILER, Finding
 
-TRAILER = "Plumb-Allow"
 _TRAILER_LINE = re.compile(rf"^{TRAILER}:\s*(\S+?)(?::|\s+)(\S+)\s*$", re.I | re.M)
 
 

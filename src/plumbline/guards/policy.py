@@ -20,12 +20,12 @@ from functools import cache
 from typing import Any
 
 from plumbline.cel import compile_expression, evaluate
-from plumbline.config._model import GroupKind, Policy
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.config import GroupKind, GuardName, Policy, Severity
+from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import containers
 from plumbline.plan import Action, Plan, PlanItem
 
-NAME = "policy"
+NAME = GuardName.POLICY
 NEEDS_CLUSTER = False
 
 _WORKLOADS = [GroupKind(group=g, kind=k) for g, k in (
@@ -40,7 +40,7 @@ DEFAULT_PACK: tuple[Policy, ...] = (
         "c.image.matches('@sha256:[0-9a-f]+$') || "
         "(c.image.matches(':[^:/]+$') && !c.image.endsWith(':latest')))",
         message="a protected environment runs pinned images: no ':latest' and no untagged image",
-        severity="block",
+        severity=Severity.BLOCK,
         kinds=_WORKLOADS,
     ),
     Policy(
@@ -48,7 +48,7 @@ DEFAULT_PACK: tuple[Policy, ...] = (
         expression="containers.all(c, has(c.resources) && has(c.resources.limits) && "
         "has(c.resources.limits.memory))",
         message="every container sets a memory limit, so one pod cannot starve its neighbours",
-        severity="warn",
+        severity=Severity.WARN,
         kinds=_WORKLOADS,
     ),
 )
@@ -105,30 +105,18 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
         try:
             programs[policy.name] = compile_expression(policy.expression)
         except celpy.CELParseError as error:  # type: ignore[attr-defined]
-            findings.append(
-                Finding(
-                    guard=NAME,
-                    severity=Severity.BLOCK,
-                    ref=None,
-                    field=f"spec.policies[{policy.name}].expression",
-                    message=f"policy {policy.name!r} of Project {context.project.name!r} is not valid CEL: "
-                    f"{str(error).splitlines()[0]}",
-                    fix="correct the expression in the Project",
-                    subject=context.app_subject,
-                )
+            message = (
+                f"policy {policy.name!r} of Project {context.project.name!r} is not valid CEL: "
+                f"{str(error).splitlines()[0]}"
             )
+            field = f"spec.policies[{policy.name}].expression"
+            fix = "correct the expression in the Project"
+            findings.append(finding(NAME, context.app_subject, message, fix, field=field))
     for item in plan.items:
         if item.error and _ADMISSION.search(item.error):
-            findings.append(
-                Finding(
-                    guard=NAME,
-                    severity=Severity.BLOCK,
-                    ref=item.ref,
-                    field=None,
-                    message=f"the API server's admission control denied it: {item.error}",
-                    fix="change the object to satisfy the cluster's policy (it cannot be overridden here)",
-                )
-            )
+            message = f"the API server's admission control denied it: {item.error}"
+            fix = "change the object to satisfy the cluster's policy (it cannot be overridden here)"
+            findings.append(finding(NAME, item.ref, message, fix))
         if item.desired is None or item.action is Action.PRUNE:
             continue
         for policy in policies:
@@ -143,29 +131,13 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
                 verdicts[key] = evaluate(program, inputs)
             outcome = verdicts[key]
             if isinstance(outcome, str):
-                findings.append(_failed(policy, item, outcome))
+                message = f"policy {policy.name} {outcome}"
+                fix = "guard the expression with has(...) for fields that may be absent"
+                findings.append(finding(NAME, item.ref, message, fix, severity=Severity.WARN))
             elif not outcome:
+                message = f"policy {policy.name}: {policy.message} (from {item.source})"
+                fix = "change the object to satisfy it"
                 findings.append(
-                    Finding(
-                        guard=NAME,
-                        severity=Severity(policy.severity),
-                        ref=item.ref,
-                        field=None,
-                        message=f"policy {policy.name}: {policy.message} (from {item.source})",
-                        fix="change the object to satisfy it, or "
-                        f"--allow {NAME}:{item.ref.kind}/{item.ref.name} "
-                        "--reason TEXT",
-                    )
+                    finding(NAME, item.ref, message, fix, severity=policy.severity, overridable=True)
                 )
     return findings
-
-
-def _failed(policy: Policy, item: PlanItem, why: str) -> Finding:
-    return Finding(
-        guard=NAME,
-        severity=Severity.WARN,
-        ref=item.ref,
-        field=None,
-        message=f"policy {policy.name} {why}",
-        fix="guard the expression with has(...) for fields that may be absent",
-    )

@@ -7,11 +7,11 @@ installations share an app name (or someone copied the tracking), and a person m
 
 from __future__ import annotations
 
-from plumbline.config import INSTANCE_ENV
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.config import INSTANCE_ENV, GuardName
+from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.plan import Action, Keep, ObjectRef, Plan
 
-NAME = "project"
+NAME = GuardName.PROJECT
 NEEDS_CLUSTER = False
 
 
@@ -20,19 +20,10 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
     findings: list[Finding] = []
     where = f"Project {project.name!r}"
     if not project.allows_repo(app.spec.source.repo_url):
-        findings.append(
-            Finding(
-                guard=NAME,
-                severity=Severity.BLOCK,
-                ref=None,
-                field="spec.source.repoURL",
-                message=f"the repository {app.spec.source.repo_url} is not in {where} sourceRepos "
-                f"({', '.join(project.spec.source_repos)})",
-                fix=f"add the repository to {where} spec.sourceRepos, "
-                "or move the app to a project that allows it",
-                subject=context.app_subject,
-            )
-        )
+        repos = ", ".join(project.spec.source_repos)
+        message = f"the repository {app.spec.source.repo_url} is not in {where} sourceRepos ({repos})"
+        fix = f"add the repository to {where} spec.sourceRepos, or move the app to a project that allows it"
+        findings.append(finding(NAME, context.app_subject, message, fix, field="spec.source.repoURL"))
     for item in plan.items:
         if item.kept in (Keep.OUTSIDE_DESTINATION, Keep.OUTSIDE_PROJECT) and context.prune:
             findings.append(_not_ours(item.ref, item.note))
@@ -41,57 +32,35 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
         ref = item.ref
         if ref.namespace is None:
             if not project.allows_cluster_kind(ref.group, ref.kind):
-                group = ref.group or '""'
-                findings.append(
-                    Finding(
-                        guard=NAME,
-                        severity=Severity.BLOCK,
-                        ref=ref,
-                        field="kind",
-                        message=f"{ref.kind} is cluster-scoped and {where} does not list it in "
-                        f"clusterResourceAllowList (from {item.source})",
-                        fix=f"add {{group: {group}, kind: {ref.kind}}} to {where} "
-                        "spec.clusterResourceAllowList, or remove the object from the source",
-                    )
+                message = (
+                    f"{ref.kind} is cluster-scoped and {where} does not list it in "
+                    f"clusterResourceAllowList (from {item.source})"
                 )
+                group = ref.group or '""'
+                fix = (
+                    f"add {{group: {group}, kind: {ref.kind}}} to {where} "
+                    "spec.clusterResourceAllowList, or remove the object from the source"
+                )
+                findings.append(finding(NAME, ref, message, fix, field="kind"))
             continue
         if not project.allows_namespace(ref.namespace):
             allowed = ", ".join(d.namespace for d in project.spec.destinations)
-            findings.append(
-                Finding(
-                    guard=NAME,
-                    severity=Severity.BLOCK,
-                    ref=ref,
-                    field="metadata.namespace",
-                    message=f"namespace {ref.namespace!r} is outside {where} destinations ({allowed}) "
-                    f"(from {item.source})",
-                    fix=f"deploy into an allowed namespace, "
-                    f"or add {ref.namespace!r} to {where} spec.destinations",
-                )
-            )
+            outside = f"outside {where} destinations ({allowed})"
+            message = f"namespace {ref.namespace!r} is {outside} (from {item.source})"
+            fix = f"deploy into an allowed namespace, or add {ref.namespace!r} to {where} spec.destinations"
+            findings.append(finding(NAME, ref, message, fix, field="metadata.namespace"))
         if not project.allows_namespaced_kind(ref.group, ref.kind):
-            findings.append(
-                Finding(
-                    guard=NAME,
-                    severity=Severity.BLOCK,
-                    ref=ref,
-                    field="kind",
-                    message=f"{where} denies the kind {ref.kind} (namespaceResourceDenyList) "
-                    f"(from {item.source})",
-                    fix="remove the object from the source, or ask the project's owners to allow the kind",
-                )
-            )
+            message = f"{where} denies the kind {ref.kind} (namespaceResourceDenyList) (from {item.source})"
+            fix = "remove the object from the source, or ask the project's owners to allow the kind"
+            findings.append(finding(NAME, ref, message, fix, field="kind"))
     return findings
 
 
 def _not_ours(ref: ObjectRef, note: str) -> Finding:
-    return Finding(
-        guard=NAME,
-        severity=Severity.BLOCK,
-        ref=ref,
-        field="metadata.annotations",
-        message=f"a prune candidate this app must not delete: it {note}",
-        fix="if another plumbline installation runs an app of the same name, give each installation its "
+    fix = (
+        "if another plumbline installation runs an app of the same name, give each installation its "
         f"own name (an Instance in each config, or ${INSTANCE_ENV}); if the object is this app's, delete it "
-        "by hand. Either way this app never prunes it",
+        "by hand. Either way this app never prunes it"
     )
+    message = f"a prune candidate this app must not delete: it {note}"
+    return finding(NAME, ref, message, fix, field="metadata.annotations")

@@ -31,11 +31,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.config import GuardName, Severity
+from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import containers
 from plumbline.plan import Action, Plan, PlanItem
 
-NAME = "references"
+NAME = GuardName.REFERENCES
 NEEDS_CLUSTER = False  # uses live Services when a cluster is given; offline it checks Git alone
 
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/\s@]+@)?([A-Za-z0-9.-]+)(?::(\d{1,5}))?")
@@ -223,9 +224,9 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
                         _sibling_port(key, siblings),
                         address.explicit,
                     )
-                finding = _judge(item, field, key, address, services, context)
-                if finding is not None:
-                    findings.append(finding)
+                judged = _judge(item, field, key, address, services, context)
+                if judged is not None:
+                    findings.append(judged)
     return findings
 
 
@@ -234,19 +235,17 @@ def _judge(
 ) -> Finding | None:
     what = f"{key} " if key else ""
     if address.namespace is None:
-        return Finding(
-            guard=NAME,
-            severity=Severity.BLOCK,
-            ref=item.ref,
-            field=field,
-            message=f"{what}names {address.text!r}, which has no namespace: in-cluster addresses are "
-            "NAME.NAMESPACE.svc.cluster.local, so this resolves to nothing",
-            fix=f"write the Service's full address, e.g. {address.name}.<namespace>.svc.cluster.local"
-            + _closest_hint(address.name, None, services),
+        message = (
+            f"{what}names {address.text!r}, which has no namespace: in-cluster addresses are "
+            "NAME.NAMESPACE.svc.cluster.local, so this resolves to nothing"
         )
+        example = f"{address.name}.<namespace>.svc.cluster.local"
+        fix = f"write the Service's full address, e.g. {example}{_closest_hint(address.name, None, services)}"
+        return finding(NAME, item.ref, message, fix, field=field)
     _load_live(services, address.namespace, context)
     where = f"{address.name}.{address.namespace}"
     ports = services.ports.get((address.namespace, address.name))
+    points = f"{what}points at Service {address.name!r} in namespace {address.namespace!r} ({address.text})"
     if ports is None:
         known = address.namespace in services.complete
         if not known and not address.explicit:
@@ -257,45 +256,27 @@ def _judge(
             # once, or a sibling was meant, and calls now go nowhere — a block. A namespace that
             # exists nowhere is in practice an optional component this cluster does not run
             # (sock-shop's zipkin.jaeger): said, not blocked. One a letter off a real one still blocks.
-            return Finding(
-                guard=NAME,
-                severity=Severity.WARN,
-                ref=item.ref,
-                field=field,
-                message=f"{what}points at Service {address.name!r} in namespace {address.namespace!r} "
-                f"({address.text}), and that namespace exists nowhere (not live, not in Git): "
-                "calls to it fail until it is installed",
-                fix=f"install what {address.namespace!r} should hold, "
-                "or drop the address where it is optional",
+            message = (
+                f"{points}, and that namespace exists nowhere (not live, not in Git): "
+                "calls to it fail until it is installed"
             )
+            fix = f"install what {address.namespace!r} should hold, or drop the address where it is optional"
+            return finding(NAME, item.ref, message, fix, field=field, severity=Severity.WARN)
         if meant is not None:
             _load_live(services, meant, context)  # its Services, for the closest-Service hint
         sources = "in this plan, in other apps' last syncs" + (", or live" if context.cluster else "")
         typo = f"; namespace {address.namespace!r} exists nowhere — did you mean {meant!r}?" if meant else ""
-        return Finding(
-            guard=NAME,
-            severity=Severity.BLOCK if known else Severity.WARN,
-            ref=item.ref,
-            field=field,
-            message=f"{what}points at Service {address.name!r} in namespace {address.namespace!r} "
-            f"({address.text}), which does not exist {sources}{typo}"
-            + ("" if known else " (the namespace could not be read: not confirmed)"),
-            fix=f"point it at an existing Service"
-            f"{_closest_hint(address.name, meant or address.namespace, services)}, "
-            f"or add the Service to Git; override: "
-            f"--allow {NAME}:{item.ref.kind}/{item.ref.name} --reason TEXT",
-        )
+        unread = "" if known else " (the namespace could not be read: not confirmed)"
+        message = f"{points}, which does not exist {sources}{typo}{unread}"
+        closest = _closest_hint(address.name, meant or address.namespace, services)
+        fix = f"point it at an existing Service{closest}, or add the Service to Git"
+        severity = Severity.BLOCK if known else Severity.WARN
+        return finding(NAME, item.ref, message, fix, field=field, severity=severity, overridable=True)
     if address.port is not None and ports and address.port not in ports:
         exposed = ", ".join(str(p) for p in sorted(ports))
-        return Finding(
-            guard=NAME,
-            severity=Severity.BLOCK,
-            ref=item.ref,
-            field=field,
-            message=f"{what}uses port {address.port} of Service {where}, which exposes only {exposed}",
-            fix=f"use one of the ports {exposed}, or expose {address.port} on the Service; "
-            f"override: --allow {NAME}:{item.ref.kind}/{item.ref.name} --reason TEXT",
-        )
+        message = f"{what}uses port {address.port} of Service {where}, which exposes only {exposed}"
+        fix = f"use one of the ports {exposed}, or expose {address.port} on the Service"
+        return finding(NAME, item.ref, message, fix, field=field, overridable=True)
     return None
 
 

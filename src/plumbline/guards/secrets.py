@@ -32,12 +32,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from plumbline.config import GuardName, Severity
 from plumbline.guards import _secret_filters as _filters
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import containers
 from plumbline.plan import Action, Plan, PlanItem
 
-NAME = "secrets"
+NAME = GuardName.SECRETS
 NEEDS_CLUSTER = False
 
 # Detectors that say nothing about secrecy (a public IP is not a credential).
@@ -346,30 +347,22 @@ def is_file_subject(subject: str) -> bool:
 
 
 def _file_finding(rel: str, hit: _Hit) -> Finding:
-    return Finding(
-        guard=NAME,
-        severity=Severity.BLOCK,
-        ref=None,
-        subject=f"{FILE}/{rel}",
-        field=f"line {hit.line} {hit.key}",
-        message=f"{rel} line {hit.line}: the value of {hit.key} looks like a secret "
-        f"({', '.join(hit.kinds)}; value not shown); whoever can read the repository can read it",
-        fix="remove it from the repository, keep it in a secret store (referenced by an ExternalSecret or "
-        "a SealedSecret) and rotate it, it has been exposed; if it is not a secret, end the line with "
-        f"'# pragma: allowlist secret' or --allow {NAME}:{FILE}/{rel} --reason TEXT",
+    message = (
+        f"{rel} line {hit.line}: the value of {hit.key} looks like a secret "
+        f"({', '.join(hit.kinds)}; value not shown); whoever can read the repository can read it"
     )
+    fix = (
+        "remove it from the repository, keep it in a secret store (referenced by an ExternalSecret or "
+        "a SealedSecret) and rotate it, it has been exposed; if it is not a secret, end the line with "
+        "'# pragma: allowlist secret'"
+    )
+    return finding(NAME, f"{FILE}/{rel}", message, fix, field=f"line {hit.line} {hit.key}", overridable=True)
 
 
 def _not_scanned(rel: str, why: str) -> Finding:
-    return Finding(
-        guard=NAME,
-        severity=Severity.WARN,
-        ref=None,
-        subject=f"{FILE}/{rel}",
-        field=None,
-        message=f"{rel} was not scanned for secrets: {why}",
-        fix="keep generated or large data out of the app's source path, or scan it with a secret scanner",
-    )
+    message = f"{rel} was not scanned for secrets: {why}"
+    fix = "keep generated or large data out of the app's source path, or scan it with a secret scanner"
+    return finding(NAME, f"{FILE}/{rel}", message, fix, severity=Severity.WARN)
 
 
 def _same_value(found: str, known: str) -> bool:
@@ -421,17 +414,15 @@ def _plaintext_secret(item: PlanItem) -> tuple[Finding, list[str]] | None:
         return None
     keys = ", ".join(sorted(data)[:5]) + (" …" if len(data) > 5 else "")
     field = "stringData" if obj.get("stringData") else "data"
-    finding = Finding(
-        guard=NAME,
-        severity=Severity.BLOCK,
-        ref=item.ref,
-        field=field,
-        message=f"a plaintext Secret is in the source (keys: {keys}; from {item.source}): "
-        "base64 is encoding, not encryption, and everyone who can read the repository can read it",
-        fix="keep the value in a secret store and commit an ExternalSecret, a SealedSecret or a "
-        "SOPS-encrypted file instead; rotate the value, it has been exposed",
+    message = (
+        f"a plaintext Secret is in the source (keys: {keys}; from {item.source}): "
+        "base64 is encoding, not encryption, and everyone who can read the repository can read it"
     )
-    return finding, [str(v) for v in data.values()]
+    fix = (
+        "keep the value in a secret store and commit an ExternalSecret, a SealedSecret or a "
+        "SOPS-encrypted file instead; rotate the value, it has been exposed"
+    )
+    return finding(NAME, item.ref, message, fix, field=field), [str(v) for v in data.values()]
 
 
 def _values(item: PlanItem) -> Iterator[tuple[str, str, str]]:
@@ -488,17 +479,13 @@ def _check(plan: Plan) -> tuple[list[Finding], dict[str, list[str]]]:
             kinds = _detect(key, value)
             if kinds:
                 covered.setdefault(item.source, []).append(value)
-                findings.append(
-                    Finding(
-                        guard=NAME,
-                        severity=Severity.BLOCK,
-                        ref=item.ref,
-                        field=field_path,
-                        message=f"the value looks like a secret ({', '.join(kinds)}; value not shown) "
-                        f"(from {item.source})",
-                        fix="reference a Secret instead (env valueFrom.secretKeyRef, fed by an "
-                        "ExternalSecret or SealedSecret) and rotate the value; if it is not a secret: "
-                        f"--allow {NAME}:{item.ref.kind}/{item.ref.name} --reason TEXT",
-                    )
+                message = (
+                    f"the value looks like a secret ({', '.join(kinds)}; value not shown) "
+                    f"(from {item.source})"
                 )
+                fix = (
+                    "reference a Secret instead (env valueFrom.secretKeyRef, fed by an "
+                    "ExternalSecret or SealedSecret) and rotate the value"
+                )
+                findings.append(finding(NAME, item.ref, message, fix, field=field_path, overridable=True))
     return findings, covered

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter  # type: ignore[import-untyped]
 
-from plumbline.config._model import SyncWindow
-from plumbline.guards._model import Finding, GuardContext, Severity
+from plumbline.config import GuardName, SyncWindow
+from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.plan import Plan
 
-NAME = "windows"
+NAME = GuardName.WINDOWS
 NEEDS_CLUSTER = False
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -43,38 +43,20 @@ def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
         return []
     at = context.clock()
     env = context.environment.name
-    how = (
-        f"sync outside the window, or sync manually with a recorded reason: --allow {NAME}:"
-        f"{context.app_subject} --reason TEXT"
-    )
+    message = ""
     for window in windows:
         if window.kind == "deny" and (since := open_since(window, at)) is not None:
-            until = since + duration(window)
-            return [
-                Finding(
-                    guard=NAME,
-                    severity=Severity.BLOCK,
-                    ref=None,
-                    field=None,
-                    message=f"environment {env!r} is in a deny window ({_describe(window)}) until "
-                    f"{until.isoformat(timespec='minutes')}",
-                    fix=how if context.manual else "the controller waits for the window to close",
-                    subject=context.app_subject,
-                )
-            ]
+            until = (since + duration(window)).isoformat(timespec="minutes")
+            message = f"environment {env!r} is in a deny window ({_describe(window)}) until {until}"
+            wait = "the controller waits for the window to close"
+            break
     allows = [w for w in windows if w.kind == "allow"]
-    if allows and not any(open_since(w, at) is not None for w in allows):
+    if not message and allows and not any(open_since(w, at) is not None for w in allows):
         listed = "; ".join(_describe(w) for w in allows)
-        return [
-            Finding(
-                guard=NAME,
-                severity=Severity.BLOCK,
-                ref=None,
-                field=None,
-                message=f"environment {env!r} takes syncs only inside its allow windows ({listed}); "
-                "none is open",
-                fix=how if context.manual else "the controller waits for an allow window",
-                subject=context.app_subject,
-            )
-        ]
-    return []
+        message = f"environment {env!r} takes syncs only inside its allow windows ({listed}); none is open"
+        wait = "the controller waits for an allow window"
+    if not message:
+        return []
+    # A person may sync anyway, with a recorded reason; the controller waits.
+    fix = "sync outside the window, or sync manually with a recorded reason" if context.manual else wait
+    return [finding(NAME, context.app_subject, message, fix, overridable=context.manual)]
