@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from plumbline.cluster import Cluster
-from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
-from plumbline.config._model import IgnoreDifference
+from plumbline.config import DEFAULT_INSTANCE, App, Config, IgnoreDifference, Project
 from plumbline.errors import ClusterError, RefusedError, StoreError
 from plumbline.local import local_dir
 from plumbline.plan import Action, ObjectRef, Plan, build_plan
@@ -94,7 +93,7 @@ def render_app(
     manifests = render(
         checkout.root,
         source.path,
-        tool=source.tool.value,
+        tool=source.tool,
         helm=helm_options(app),
         namespace=app.spec.destination.namespace,
         allow_remote=allowed_remote(project),

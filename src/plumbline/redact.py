@@ -35,7 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from plumbline.store._keys import key_file
+from plumbline.store import key_file
 
 PREFIX = "redacted:"
 _FINGERPRINT = re.compile(r"redacted:[0-9a-f]{16}")

@@ -10,30 +10,28 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from plumbline.capture import _yamlfile as yf
 from plumbline.capture._fields import ABSENT, PathError, delete, get, set_value, strategic_patch
 from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
+from plumbline.config import Tool
 from plumbline.errors import PlumbError, RemoteSourceRefused, RenderError
 from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.model import ObjectRef
 from plumbline.redact import contains_fingerprint
-from plumbline.render import HelmOptions, Manifest, render
-from plumbline.render._kustomize import kustomization_file
+from plumbline.render import HelmOptions, Manifest, chosen_tool, kustomization_file, render
 from plumbline.source import safe_join
 
 # The attributions that are live drift: capture turns each into Git matching live.
 CAPTURABLE = frozenset({Attribution.DRIFT_REVERT, Attribution.CONFLICT, Attribution.UNMANAGED_ADDITION})
-
-SourceTool = Literal["plain", "kustomize", "helm"]
 
 
 def capture_changes(
     *,
     checkout_root: Path,
     app_path: str,
-    tool: SourceTool,
+    tool: Tool,
     helm: HelmOptions | None,
     manifests: list[Manifest],
     changes: list[FieldChange],
@@ -71,11 +69,12 @@ def capture_changes(
         else:
             by_manifest[found].append(change)
     with _work_copy(checkout_root) as work:
-        if tool == "plain":
+        tool = chosen_tool(tool, safe_join(work, app_path))
+        if tool is Tool.PLAIN:
             edits, captured = _capture_plain(work, manifests, by_manifest, plan)
-        elif tool == "kustomize":
+        elif tool is Tool.KUSTOMIZE:
             edits, captured = _capture_kustomize(work, app_path, manifests, by_manifest, plan, allow_remote)
-        elif tool == "helm":
+        else:
             from plumbline.capture._helm import capture_helm
 
             if helm is None:
@@ -90,8 +89,6 @@ def capture_changes(
                 plan=plan,
                 allow_remote=allow_remote,
             )
-        else:
-            raise RenderError(f"capture: unknown render tool {tool!r}; use plain, kustomize or helm")
         _verify(work, app_path, tool, helm, namespace, edits, captured, plan, allow_remote)
     return plan
 
@@ -328,7 +325,7 @@ def _set_image(
     after = yf.rewrite(before, loaded)
     kustomization.write_text(after, encoding="utf-8")
     try:
-        objects = render(work, app_path, tool="kustomize", allow_remote=allow_remote)
+        objects = render(work, app_path, tool=Tool.KUSTOMIZE, allow_remote=allow_remote)
         built = next((o for o in objects if o.key == manifest.key), None)
         if built is not None and _carries(built.obj, change):
             return after
@@ -397,7 +394,7 @@ def _patch_identity(
         (overlay / name).write_text(yf.dump_one({**patch, "metadata": identity}), encoding="utf-8")
         kustomization.write_text(_add_patches(original, [name]), encoding="utf-8")
         try:
-            objects = render(work, app_path, tool="kustomize", allow_remote=allow_remote)
+            objects = render(work, app_path, tool=Tool.KUSTOMIZE, allow_remote=allow_remote)
         except RemoteSourceRefused:
             raise  # the Project's decision, not a mapping that failed
         except PlumbError:
@@ -435,7 +432,7 @@ def _carries(obj: dict[str, Any], change: FieldChange) -> bool:
 def _verify(
     work: Path,
     app_path: str,
-    tool: SourceTool,
+    tool: Tool,
     helm: HelmOptions | None,
     namespace: str | None,
     edits: list[FileEdit],

@@ -26,6 +26,7 @@ from ruamel.yaml.comments import CommentedMap
 from plumbline.capture import _yamlfile as yf
 from plumbline.capture._fields import ABSENT, PathError, get, set_value, strategic_patch
 from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
+from plumbline.config import Tool
 from plumbline.errors import PlumbError, RemoteSourceRefused
 from plumbline.plan.attribution import FieldChange
 from plumbline.render import HelmOptions, Manifest, render, value_file_path
@@ -133,7 +134,7 @@ def capture_helm(
 
     def render_now() -> list[Manifest]:
         return render(
-            work, app_path, tool="helm", helm=options, namespace=namespace, allow_remote=allow_remote
+            work, app_path, tool=Tool.HELM, helm=options, namespace=namespace, allow_remote=allow_remote
         )
 
     baseline = render_now()

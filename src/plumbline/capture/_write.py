@@ -22,7 +22,7 @@ from dulwich.repo import Repo
 from plumbline.capture._model import CapturePlan
 from plumbline.errors import SourceError
 from plumbline.paths import cache_dir
-from plumbline.source import _git
+from plumbline.source import mirror, push_new_ref, remote
 
 _TREE = 0o040000
 _FILE = 0o100644
@@ -51,7 +51,7 @@ def write_capture(
         raise SourceError(f"{branch!r} is not a valid branch name")
     if "<" not in author or not author.rstrip().endswith(">"):
         raise SourceError(f"author {author!r} must look like 'Name <email>'")
-    where = _git.remote(repo)
+    where = remote(repo)
     local = _local_path(where.url)
     if local is not None:
         try:
@@ -63,9 +63,9 @@ def write_capture(
             if not target.refs.add_if_new(ref, sha, message=b"plumbline capture"):
                 raise SourceError(f"branch {branch!r} already exists in {where.shown}; choose another name")
         return sha.decode()
-    with _git.mirror(where, cache=cache_dir()) as mirror:
-        sha = _commit(mirror, base_sha, plan, message=message, author=author, shown=where.shown)
-        push(mirror, where, ref, sha)
+    with mirror(where, cache=cache_dir()) as repository:
+        sha = _commit(repository, base_sha, plan, message=message, author=author, shown=where.shown)
+        push_new_ref(repository, where, ref, sha)
     return sha.decode()
 
 
@@ -128,27 +128,3 @@ def _put(store: Any, tree_id: ObjectID | None, files: dict[tuple[str, ...], Obje
         tree.add(name, mode, sha)
     store.add_object(tree)
     return ObjectID(tree.id)
-
-
-def push(mirror: Repo, where: _git.Remote, ref: Ref, sha: ObjectID) -> None:
-    """Create ``ref`` at ``sha`` on the remote, refusing if the remote already has that ref."""
-    client, path = _git._client(where)
-    exists: list[bool] = []
-
-    def update_refs(refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
-        if ref in refs:
-            exists.append(True)
-            return dict(refs)
-        return {**refs, ref: sha}
-
-    try:
-        result = client.send_pack(
-            path, update_refs, generate_pack_data=mirror.object_store.generate_pack_data
-        )
-    except Exception as error:
-        raise SourceError(f"cannot push to {where.shown}: {_git._reason(error)}") from None
-    if exists:
-        raise SourceError(f"branch {ref.decode()[len('refs/heads/') :]!r} already exists in {where.shown}")
-    failed = {name: why for name, why in (result.ref_status or {}).items() if why}
-    if failed:
-        raise SourceError(f"{where.shown} refused the push: {failed}")

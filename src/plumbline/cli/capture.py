@@ -13,8 +13,7 @@ A Secret's values are never printed: its fields show ``(secret value)`` and its 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -29,12 +28,9 @@ from plumbline.capture import (
     shown_value,
     write_capture,
 )
-from plumbline.capture._capture import SourceTool
 from plumbline.capture._model import is_secret
 from plumbline.cli.gitops import OUTPUT, REVISION, Output, emit_json, err, out, progress, settings
-from plumbline.config import App, Tool
-from plumbline.render import detect, helm_options
-from plumbline.source import safe_join
+from plumbline.render import helm_options
 from plumbline.store import Store, current_actor
 
 
@@ -83,7 +79,7 @@ def register(app: typer.Typer) -> None:
             capture = capture_changes(
                 checkout_root=checkout.root,
                 app_path=source.path,
-                tool=_tool(target, checkout.root),
+                tool=target.spec.source.tool,
                 helm=helm_options(target),
                 manifests=[m for m in rendered.manifests if m.file != engine.CREATE_NAMESPACE_SOURCE],
                 changes=changes,
@@ -107,13 +103,6 @@ def register(app: typer.Typer) -> None:
         else:
             _print(target.name, capture, commit, nothing=not changes, write=write)
         raise typer.Exit(1 if capture.unmapped else 0)
-
-
-def _tool(app: App, root: Path) -> SourceTool:
-    tool = app.spec.source.tool
-    if tool is Tool.AUTO:
-        return detect(safe_join(root, app.spec.source.path))
-    return cast(SourceTool, tool.value)
 
 
 def _author() -> str:

@@ -27,6 +27,7 @@ from plumbline import __version__
 from plumbline.config import App, Config, Mode, find_config, load_config
 from plumbline.errors import RenderError, SourceError
 from plumbline.guards import (
+    GUARDS,
     ExceptionUse,
     Finding,
     GuardContext,
@@ -36,7 +37,6 @@ from plumbline.guards import (
     run_guards,
     trailers,
 )
-from plumbline.guards._runner import GUARDS
 from plumbline.guards.offline import offline_plan
 from plumbline.guards.secrets import is_file_subject
 from plumbline.render import Manifest

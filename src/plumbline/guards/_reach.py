@@ -8,7 +8,7 @@ from dulwich.repo import Repo
 
 from plumbline.guards._model import CheckoutInfo
 from plumbline.paths import cache_dir
-from plumbline.source import Checkout, _git
+from plumbline.source import Checkout, remote
 
 MAX_COMMITS = 20_000  # per branch; a commit further back than this counts as not contained
 
@@ -18,7 +18,7 @@ def branches_containing(repo: str, sha: str, *, cache: Path | None = None) -> tu
 
     Call after :func:`plumbline.source.fetch` (which updates the mirror's branches).
     """
-    where = _git.remote(repo)
+    where = remote(repo)
     path = (cache or cache_dir()) / "repos" / where.key
     if not path.exists():
         return None

@@ -1,6 +1,7 @@
 """The render stage: a checked-out app path in, the desired Kubernetes objects out.
 
-Three kinds of source, picked by :func:`render` (``tool="auto"``) from what the folder holds:
+Three kinds of source (:class:`plumbline.config.Tool`), picked by :func:`render` (``Tool.AUTO``) from
+what the folder holds:
 
 * **kustomize** when it has a ``kustomization.yaml`` (``.yml``, ``Kustomization``);
 * **helm** when it has a ``Chart.yaml``;
@@ -18,7 +19,17 @@ dependencies are refused unless the App's Project allows them (``spec.allowRemot
 """
 
 from plumbline.render._helm import HelmOptions, helm_options, value_file_path
+from plumbline.render._kustomize import kustomization_file
 from plumbline.render._manifest import Manifest
-from plumbline.render._render import Tool, detect, render
+from plumbline.render._render import chosen_tool, detect, render
 
-__all__ = ["HelmOptions", "Manifest", "Tool", "detect", "helm_options", "render", "value_file_path"]
+__all__ = [
+    "HelmOptions",
+    "Manifest",
+    "chosen_tool",
+    "detect",
+    "helm_options",
+    "kustomization_file",
+    "render",
+    "value_file_path",
+]

@@ -36,7 +36,7 @@ from plumbline.render._manifest import Manifest, manifests_from
 from plumbline.render._remote import REMOTE_HINT, allowed, is_url
 from plumbline.render._run import isolated_env, run
 from plumbline.render._stream import split_documents
-from plumbline.source._paths import safe_join
+from plumbline.source import safe_join
 from plumbline.yamlio import YamlError, load_documents
 
 if TYPE_CHECKING:

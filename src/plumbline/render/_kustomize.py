@@ -30,7 +30,7 @@ from plumbline.render._manifest import Manifest, manifests_from
 from plumbline.render._remote import REMOTE_HINT, allowed, is_remote_base, is_url
 from plumbline.render._run import isolated_env, run
 from plumbline.render._stream import split_documents
-from plumbline.source._paths import is_inside
+from plumbline.source import is_inside
 from plumbline.yamlio import load_documents
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from plumbline.errors import RenderError
 from plumbline.render._manifest import Manifest, manifests_from
-from plumbline.source._paths import is_inside
+from plumbline.source import is_inside
 from plumbline.yamlio import MAX_FILE_BYTES, load_documents
 
 SUFFIXES = (".yaml", ".yml", ".json")

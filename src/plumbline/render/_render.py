@@ -5,32 +5,41 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
+from plumbline.config import Tool
 from plumbline.errors import RenderError, SourceError
 from plumbline.render._helm import HelmOptions, render_helm
 from plumbline.render._kustomize import kustomization_file, render_kustomize
 from plumbline.render._manifest import Manifest, check_unique
 from plumbline.render._plain import render_plain
-from plumbline.source._paths import safe_join
-
-Tool = Literal["auto", "plain", "kustomize", "helm"]
+from plumbline.source import safe_join
 
 
-def detect(directory: Path) -> Literal["plain", "kustomize", "helm"]:
-    """The renderer ``tool="auto"`` picks for ``directory``; a kustomization wins over a Chart.yaml."""
+def detect(directory: Path) -> Tool:
+    """The renderer ``Tool.AUTO`` picks for ``directory`` (never AUTO itself); a kustomization wins
+    over a Chart.yaml."""
     if kustomization_file(directory) is not None:
-        return "kustomize"
+        return Tool.KUSTOMIZE
     if (directory / "Chart.yaml").is_file():
-        return "helm"
-    return "plain"
+        return Tool.HELM
+    return Tool.PLAIN
+
+
+def chosen_tool(tool: Tool | str, directory: Path) -> Tool:
+    """``tool`` as the vocabulary's member, ``Tool.AUTO`` resolved for ``directory`` by :func:`detect`;
+    RenderError for a word that is no tool."""
+    try:
+        named = Tool(tool)
+    except ValueError:
+        raise RenderError(f"unknown render tool {tool!r}; use auto, plain, kustomize or helm") from None
+    return detect(directory) if named is Tool.AUTO else named
 
 
 def render(
     root: Path,
     path: str,
     *,
-    tool: Tool = "auto",
+    tool: Tool = Tool.AUTO,
     helm: HelmOptions | None = None,
     namespace: str | None = None,
     allow_remote: Sequence[str] = (),
@@ -60,10 +69,10 @@ def render(
     if not directory.is_dir():
         what = "is a file" if directory.exists() else "does not exist"
         raise RenderError(f"app path {path!r} {what} in the repository; it must be a folder")
-    chosen = detect(directory) if tool == "auto" else tool
-    if chosen == "kustomize":
+    chosen = chosen_tool(tool, directory)
+    if chosen is Tool.KUSTOMIZE:
         manifests = render_kustomize(real_root, directory, allow_remote=allow_remote)
-    elif chosen == "helm":
+    elif chosen is Tool.HELM:
         if helm is None:
             # A default here would be a second release-name rule, disagreeing with the App's.
             raise RenderError(
@@ -72,9 +81,7 @@ def render(
         manifests = render_helm(
             real_root, directory, options=helm, namespace=namespace, allow_remote=allow_remote
         )
-    elif chosen == "plain":
-        manifests = render_plain(real_root, directory)
     else:
-        raise RenderError(f"unknown render tool {tool!r}; use auto, plain, kustomize or helm")
+        manifests = render_plain(real_root, directory)
     check_unique(manifests)
     return manifests

@@ -5,14 +5,17 @@ Git is spoken by dulwich; no ``git`` binary is needed at runtime (``ssh`` is, fo
 * :func:`fetch` mirrors the repository into the cache (incrementally), resolves the revision to a
   commit and materialises that commit's tree into a folder keyed by its SHA: a :class:`Checkout`.
 * :func:`resolve` only resolves (and fetches what that needs).
+* :func:`remote` names a repository (:class:`Remote`: URL, cache key, how it is shown); :func:`mirror`
+  opens its mirror in the cache; :func:`push_new_ref` creates a branch on the remote (capture).
 * :func:`safe_join` is how every later stage turns a path from repository content into a file:
-  it refuses ``..`` and symlinks that lead outside the checkout.
+  it refuses ``..`` and symlinks that lead outside the checkout; :func:`is_inside` is its test.
 
 Everything refused or unreachable is a :class:`~plumbline.errors.SourceError` naming the repository
 and the file. Size limits are the module constants below, overridable per call with :class:`Limits`.
 """
 
 from plumbline.source._checkout import Checkout, fetch, resolve
+from plumbline.source._git import Remote, mirror, push_new_ref, remote
 from plumbline.source._materialise import (
     MAX_CHECKOUT_BYTES,
     MAX_FILE_BYTES,
@@ -20,7 +23,7 @@ from plumbline.source._materialise import (
     MAX_REPO_BYTES,
     Limits,
 )
-from plumbline.source._paths import safe_join
+from plumbline.source._paths import is_inside, safe_join
 
 __all__ = [
     "MAX_CHECKOUT_BYTES",
@@ -29,7 +32,12 @@ __all__ = [
     "MAX_REPO_BYTES",
     "Checkout",
     "Limits",
+    "Remote",
     "fetch",
+    "is_inside",
+    "mirror",
+    "push_new_ref",
+    "remote",
     "resolve",
     "safe_join",
 ]

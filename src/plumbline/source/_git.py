@@ -270,3 +270,27 @@ def known_revisions(refs: Mapping[Ref, ObjectID], *, most: int = 8) -> str:
             more = f" (and {len(names) - most} more)" if len(names) > most else ""
             parts.append(f"{label}: {', '.join(names[:most])}{more}")
     return "; ".join(parts) if parts else "it has no branches or tags"
+
+
+def push_new_ref(mirror: Repo, where: Remote, ref: Ref, sha: ObjectID) -> None:
+    """Create ``ref`` at ``sha`` on the remote, refusing if the remote already has that ref."""
+    client, path = _client(where)
+    exists: list[bool] = []
+
+    def update_refs(refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
+        if ref in refs:
+            exists.append(True)
+            return dict(refs)
+        return {**refs, ref: sha}
+
+    try:
+        result = client.send_pack(
+            path, update_refs, generate_pack_data=mirror.object_store.generate_pack_data
+        )
+    except Exception as error:
+        raise SourceError(f"cannot push to {where.shown}: {_reason(error)}") from None
+    if exists:
+        raise SourceError(f"branch {ref.decode()[len('refs/heads/') :]!r} already exists in {where.shown}")
+    failed = {name: why for name, why in (result.ref_status or {}).items() if why}
+    if failed:
+        raise SourceError(f"{where.shown} refused the push: {failed}")

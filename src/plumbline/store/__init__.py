@@ -14,6 +14,7 @@ The default file is ``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state dir
 """
 
 from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditRecord, Broken
+from plumbline.store._keys import key_file
 from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, current_actor, now
 from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, Store, default_path
 
@@ -31,5 +32,6 @@ __all__ = [
     "SyncResult",
     "current_actor",
     "default_path",
+    "key_file",
     "now",
 ]
