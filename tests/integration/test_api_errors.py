@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from tests.support.git import git
 
 pytestmark = pytest.mark.integration
 

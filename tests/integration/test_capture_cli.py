@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from tests.support.git import git
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 

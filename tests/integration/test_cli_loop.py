@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from tests.support.git import git
 
 pytestmark = pytest.mark.integration
 

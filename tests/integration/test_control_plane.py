@@ -224,7 +224,7 @@ def test_plumb_local_up_status_down_as_a_user_would(tmp_path: Path, control_plan
         from kubernetes import client, config
 
         api = config.new_client_from_config(config_file=str(kubeconfig))
-        names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace().items]
+        names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace().items if ns.metadata]
         api.close()
         assert "default" in names
 

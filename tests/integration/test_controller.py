@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
 from plumbline.controller import (
@@ -34,6 +33,7 @@ from plumbline.controller import (
 )
 from plumbline.local import ControlPlane
 from plumbline.store import AppStateKind, AuditAction, Store
+from tests.support.git import git
 
 pytestmark = pytest.mark.integration
 
@@ -411,7 +411,8 @@ def test_app_lease_one_writer(make_site: Any) -> None:
     site = make_site("sync")
     ns = site.lease_namespace
     with app_lease(site.cluster, site.app, "cli-a", namespace=ns, duration_s=5):
-        assert read_lease(site.cluster, site.app, namespace=ns).holder == "cli-a"
+        lease = read_lease(site.cluster, site.app, namespace=ns)
+        assert lease is not None and lease.holder == "cli-a"
         with (
             pytest.raises(LeaseHeldError, match="cli-a"),
             app_lease(site.cluster, site.app, "cli-b", namespace=ns, duration_s=5),

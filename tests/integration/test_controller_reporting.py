@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_controller as base
-from test_controller import Receiver, Site, one
 
+import tests.integration.test_controller as base
 from plumbline.cluster import Cluster
 from plumbline.controller import Notifier, Result
 from plumbline.local import ControlPlane
 from plumbline.local.controlplane import recorded_pids
 from plumbline.store import AuditAction
+from tests.integration.test_controller import Receiver, Site, one
 
 pytestmark = pytest.mark.integration
 

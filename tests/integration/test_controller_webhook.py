@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_controller import Site  # the same site (repo, config, store) the controller tests use
 
 from plumbline.controller._http import REQUEST_TIMEOUT_S
 from plumbline.local import ControlPlane
+from tests.integration.test_controller import (
+    Site,  # the same site (repo, config, store) the controller tests use
+)
 
 pytestmark = pytest.mark.integration
 

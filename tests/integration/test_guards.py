@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from _guards_support import app, config_map, context, deployment
-
 from plumbline.cluster import Cluster
 from plumbline.guards import Severity, run_guards
 from plumbline.plan import Plan, build_plan
 from plumbline.sync import sync_plan
+from tests.support.guards import app, config_map, context, deployment
 
 pytestmark = pytest.mark.integration
 

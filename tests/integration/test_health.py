@@ -43,7 +43,7 @@ def _status(health: Health | None) -> HealthStatus | None:
 
 
 @pytest.fixture
-def widgets(dyn: Any) -> Iterator[tuple[Any, str]]:
+def widgets(dyn: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
     """A fresh CRD with a status subresource; yields (its resource, its create response's health)."""
     group = f"h{uuid.uuid4().hex[:8]}.plumbline.test"
     crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
@@ -272,7 +272,7 @@ def test_a_claim_without_a_provisioner_is_progressing(dyn: Any, namespace: str) 
 def test_plumb_status_shows_the_apps_health_from_the_objects_its_plan_read(
     tmp_path: Any, control_plane: Any
 ) -> None:
-    from test_cli_loop import Workspace, unique, write
+    from tests.integration.test_cli_loop import Workspace, unique, write
 
     ws = Workspace(tmp_path, control_plane)
     app, namespace = unique("health"), unique("health")

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from _workloads import M, add_hpa, deployment, scale
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from tests.support.workloads import M, add_hpa, deployment, scale
 
 pytestmark = pytest.mark.integration
 

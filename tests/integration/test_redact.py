@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_controller import Receiver, git
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from tests.integration.test_controller import Receiver
+from tests.support.git import git
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from _workloads import M, add_hpa, deployment, scale
 from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
@@ -18,6 +17,7 @@ from plumbline.plan import Action, Plan, build_plan
 from plumbline.plan.attribution import Attribution
 from plumbline.plan.runtime import IgnoreRule
 from plumbline.sync import sync_plan
+from tests.support.workloads import M, add_hpa, deployment, scale
 
 pytestmark = pytest.mark.integration
 

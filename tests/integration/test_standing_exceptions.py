@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
 from plumbline.controller import Controller, Result, Settings
 from plumbline.local import ControlPlane
 from plumbline.store import Store, SyncResult
+from tests.support.git import git
 
 pytestmark = pytest.mark.integration
 

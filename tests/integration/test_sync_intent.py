@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from _repo import git
 from plumbline.cluster import Cluster
 from plumbline.controller import read_lease
 from plumbline.local import ControlPlane
 from plumbline.store import AuditAction, Store
+from tests.support.git import git
 
 pytestmark = pytest.mark.integration
 

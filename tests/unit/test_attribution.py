@@ -222,7 +222,7 @@ def test_app_ignore_rules_by_pointer_and_by_manager() -> None:
 def test_extra_env_var_from_kubectl_is_an_unmanaged_addition() -> None:
     desired = deployment(2)
     live = deployment(2, extra_env=True)
-    debug = {'k:{"name":"DEBUG"}': {".": {}, "f:name": {}, "f:value": {}}}
+    debug: dict[str, Any] = {'k:{"name":"DEBUG"}': {".": {}, "f:name": {}, "f:value": {}}}
     container = {'k:{"name":"web"}': {"f:env": debug}}
     live["metadata"]["managedFields"] = [
         managed("plumbline", {"f:spec": {"f:replicas": {}}}, when="2025-01-01T00:00:00Z", operation="Apply"),

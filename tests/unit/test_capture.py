@@ -14,7 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from dulwich.repo import Repo
-from dulwich.server import DictBackend
+from dulwich.server import BackendRepo, DictBackend
 from dulwich.web import make_wsgi_chain
 
 from plumbline.capture import CapturePlan, capture_changes, commit_message, default_branch, write_capture
@@ -579,9 +579,8 @@ def test_write_capture_pushes_a_new_branch_to_a_remote_repository(plain: Checkou
     bare = tmp_path / "served.git"
     git(tmp_path, "clone", "-q", "--bare", str(tmp_path / "plain"), str(bare))
     served = Repo(str(bare))
-    server = make_server(
-        "127.0.0.1", 0, make_wsgi_chain(DictBackend({"/": served})), handler_class=_QuietHandler
-    )
+    repos: dict[str, BackendRepo] = {"/": served}
+    server = make_server("127.0.0.1", 0, make_wsgi_chain(DictBackend(repos)), handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -24,7 +24,8 @@ from plumbline.store import (
     SyncRecord,
     SyncResult,
 )
-from plumbline.store._audit import _AUDIT_COLUMNS, GENESIS, chain_hash
+from plumbline.store._audit import _AUDIT_COLUMNS, chain_hash
+from plumbline.store._seal import GENESIS
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -279,6 +280,7 @@ def test_a_schema_2_store_is_sealed_on_upgrade_and_then_verified(tmp_path: Path)
     raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
     for version, steps in enumerate(MIGRATIONS[:2], start=1):
         for statement in steps:
+            assert isinstance(statement, str)  # schema 1 and 2 are SQL only
             raw.execute(statement)
         raw.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
     prev = GENESIS

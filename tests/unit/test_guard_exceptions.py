@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _guards_support import context, deployment, plan_of, service
 
 from plumbline.config import (
     GUARD_NAMES,
@@ -19,6 +18,7 @@ from plumbline.config import (
 )
 from plumbline.guards import GUARDS, Finding, Severity, decide, parse_allow, run_guards
 from plumbline.plan import ObjectRef
+from tests.support.guards import context, deployment, plan_of, service
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 API = "plumbline.dev/v1alpha1"

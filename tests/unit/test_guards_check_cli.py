@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from _guards_support import GUESTBOOK
 
-from _repo import git
+from tests.support.git import git
+from tests.support.guards import GUESTBOOK
 
 PLUMB = "import sys; from plumbline.cli import main; sys.argv[0] = 'plumb'; main()"
 CONFIG = """\

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
-from _guards_support import context, corpus, deployment, guestbook, plan_of, project, service
-
-from plumbline.guards import Severity, run_guards
-from plumbline.plan import Action, Keep
+from plumbline.guards import Finding, Severity, run_guards
+from plumbline.plan import Action, Keep, Plan
 from plumbline.plan.model import CREATE_NAMESPACE_SOURCE
+from tests.support.guards import context, corpus, deployment, guestbook, plan_of, project, service
 
 PVC = {
     "apiVersion": "v1",
@@ -16,7 +16,7 @@ PVC = {
     "metadata": {"name": "db-data"},
     "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
 }
-DB = {
+DB: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "StatefulSet",
     "metadata": {"name": "db"},
@@ -24,7 +24,7 @@ DB = {
 }
 
 
-def destructive(plan, **kw):  # type: ignore[no-untyped-def]
+def destructive(plan: Plan, **kw: Any) -> list[Finding]:
     return run_guards(plan=plan, context=context(**kw), only={"destructive"})
 
 

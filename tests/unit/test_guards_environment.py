@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from _guards_support import app, context, deployment, environment, guestbook, plan_of
-
-from plumbline.guards import run_guards
+from plumbline.guards import Finding, run_guards
+from plumbline.plan import Plan
 from plumbline.store import Store, SyncRecord, SyncResult
+from tests.support.guards import app, context, deployment, environment, guestbook, plan_of
 
 PROD = environment("prod", branches=["main", "release/*"], protected=True)
 TEST = environment("test")
 
 
-def env_guard(plan, **kw):  # type: ignore[no-untyped-def]
+def env_guard(plan: Plan, **kw: Any) -> list[Finding]:
     return run_guards(plan=plan, context=context(**kw), only={"environment"})
 
 

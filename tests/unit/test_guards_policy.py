@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from _guards_support import context, corpus, deployment, environment, guestbook, plan_of, project
+from typing import Any
 
-from plumbline.guards import Severity, run_guards
+from plumbline.guards import Finding, Severity, run_guards
+from plumbline.plan import Plan
+from tests.support.guards import context, corpus, deployment, environment, guestbook, plan_of, project
 
 PROD = environment("prod", protected=True)
 
 
-def policy(plan, **kw):  # type: ignore[no-untyped-def]
+def policy(plan: Plan, **kw: Any) -> list[Finding]:
     return run_guards(plan=plan, context=context(**kw), only={"policy"})
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from _guards_support import context, corpus, deployment, guestbook, plan_of, project
+from typing import Any
 
-from plumbline.guards import run_guards
-from plumbline.plan import Action, Keep
+from plumbline.guards import Finding, run_guards
+from plumbline.plan import Action, Keep, Plan
+from tests.support.guards import context, corpus, deployment, guestbook, plan_of, project
 
 
-def bounds(plan, **kw):  # type: ignore[no-untyped-def]
+def bounds(plan: Plan, **kw: Any) -> list[Finding]:
     return run_guards(plan=plan, context=context(**kw), only={"project"})
 
 

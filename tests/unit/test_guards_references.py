@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from _guards_support import config_map, context, deployment, guestbook, plan_of, service
+from typing import Any
 
-from plumbline.guards import Severity, run_guards
+from plumbline.guards import Finding, Severity, run_guards
 from plumbline.guards.references import addresses
+from plumbline.plan import Plan
+from tests.support.guards import config_map, context, deployment, guestbook, plan_of, service
 
 
-def refs(plan, **kw):  # type: ignore[no-untyped-def]
+def refs(plan: Plan, **kw: Any) -> list[Finding]:
     return run_guards(plan=plan, context=context(**kw), only={"references"})
 
 

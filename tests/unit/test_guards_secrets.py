@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from _guards_support import CORPUS, config_map, context, corpus, deployment, guestbook, load, plan_of
-
-from plumbline.guards import apply_overrides, parse_allow, run_guards
+from plumbline.guards import Finding, apply_overrides, parse_allow, run_guards
 from plumbline.guards.secrets import detect
+from plumbline.plan import Plan
+from tests.support.guards import CORPUS, config_map, context, corpus, deployment, guestbook, load, plan_of
 
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\n"
 
 
-def secrets(plan):  # type: ignore[no-untyped-def]
+def secrets(plan: Plan) -> list[Finding]:
     return run_guards(plan=plan, context=context(), only={"secrets"})
 
 
@@ -108,7 +110,7 @@ def test_a_lowercase_kind_secret_with_base64_data_blocks() -> None:
     assert value not in str(finding.to_dict())
 
 
-def source(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+def source(tmp_path: Path, files: Mapping[str, str | bytes]) -> Path:
     """A checkout root holding ``files`` under the helper app's source path (apps/orders)."""
     for name, content in files.items():
         path = tmp_path / "apps" / "orders" / name
@@ -120,7 +122,9 @@ def source(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
     return tmp_path
 
 
-def raw(tmp_path: Path, files: dict[str, str | bytes], objects: list[dict] | None = None):  # type: ignore[no-untyped-def,type-arg]
+def raw(
+    tmp_path: Path, files: Mapping[str, str | bytes], objects: list[dict[str, Any]] | None = None
+) -> list[Finding]:
     root = source(tmp_path, files)
     return run_guards(plan=plan_of(objects or []), context=context(root=root), only={"secrets"})
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _bench():  # type: ignore[no-untyped-def]
+def _bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location("secrets_labelled", ROOT / "bench" / "secrets_labelled.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

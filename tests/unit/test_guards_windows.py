@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from _guards_support import context, deployment, environment, plan_of
-
 from plumbline.guards import run_guards
+from tests.support.guards import context, deployment, environment, plan_of
 
 FRIDAY_FREEZE = {"kind": "deny", "schedule": "0 16 * * 5", "duration": "64h", "timeZone": "Europe/Berlin"}
 PROD = environment("prod", syncWindows=[FRIDAY_FREEZE])

@@ -30,7 +30,8 @@ _Loader.yaml_implicit_resolvers = {
 
 def load(corpus: str, name: str) -> dict[str, Any]:
     # PyYAML keeps the last of a repeated key, as sigs.k8s.io/yaml does (depNotProgressing.yaml).
-    return yaml.load((DATA / corpus / name).read_text(), Loader=_Loader)
+    doc: dict[str, Any] = yaml.load((DATA / corpus / name).read_text(), Loader=_Loader)
+    return doc
 
 
 H, S, P, D = (HealthStatus.HEALTHY, HealthStatus.SUSPENDED, HealthStatus.PROGRESSING, HealthStatus.DEGRADED)

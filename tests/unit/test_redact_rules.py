@@ -50,7 +50,7 @@ def test_secret_values_become_fingerprints_of_their_bytes() -> None:
 
 
 def test_config_map_and_env_values_under_password_like_names_only() -> None:
-    cm = {
+    cm: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "settings"},

@@ -12,8 +12,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from dulwich.objects import Blob, Commit, Tree
+from dulwich.refs import Ref
 from dulwich.repo import Repo
-from dulwich.server import DictBackend
+from dulwich.server import BackendRepo, DictBackend
 from dulwich.web import make_wsgi_chain
 
 from plumbline import source
@@ -211,7 +212,8 @@ class serve_http:  # used like a function: `with serve_http(bare) as url`
 
     def __init__(self, bare: Path) -> None:
         self.repo = Repo(str(bare))
-        app = make_wsgi_chain(DictBackend({"/": self.repo}))
+        repos: dict[str, BackendRepo] = {"/": self.repo}
+        app = make_wsgi_chain(DictBackend(repos))
         self.server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -298,7 +300,7 @@ def test_crafted_tree_entries_that_could_escape_are_refused(tmp_path: Path, name
         crafted.message = b"escape\n"
         for obj in (blob, inner, outer, crafted):
             repo.object_store.add_object(obj)
-        repo.refs[b"refs/heads/main"] = crafted.id
+        repo.refs[Ref(b"refs/heads/main")] = crafted.id
     with pytest.raises(SourceError) as caught:
         fetch(f"file://{bare}", "main")
     assert f"the tree entry {name.decode()!r} has a name git itself refuses" in str(caught.value)

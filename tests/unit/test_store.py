@@ -230,6 +230,7 @@ def test_a_store_from_before_intents_is_migrated_and_keeps_its_history(tmp_path:
     raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
     for version, statements in enumerate(MIGRATIONS[:2], start=1):  # the file a schema-2 plumbline left
         for statement in statements:
+            assert isinstance(statement, str)  # schema 1 and 2 are SQL only
             raw.execute(statement)
         raw.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
     raw.execute(

@@ -141,7 +141,7 @@ def _official(kubeconfig: Path | None, context: str | None) -> Credentials:
     from kubernetes import client, config
 
     configuration = client.Configuration()
-    config.load_kube_config(  # type: ignore[no-untyped-call]
+    config.load_kube_config(
         config_file=str(kubeconfig) if kubeconfig else None,
         context=context,
         client_configuration=configuration,
