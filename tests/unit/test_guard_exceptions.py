@@ -16,7 +16,7 @@ from plumbline.config import (
     InvalidConfigError,
     load_config,
 )
-from plumbline.guards import GUARDS, Finding, Severity, decide, parse_allow, run_guards
+from plumbline.guards import GUARDS, Finding, GuardName, Severity, decide, parse_allow, run_guards
 from plumbline.plan import ObjectRef
 from tests.support.guards import context, deployment, plan_of, service
 
@@ -51,7 +51,7 @@ def exception(name: str = "orders-tracing", **spec: Any) -> GuardException:
 
 def finding(guard: str, kind: str, name: str, field: str | None, namespace: str = "shop") -> Finding:
     ref = ObjectRef("apps" if kind == "Deployment" else "", kind, namespace, name)
-    return Finding(guard, Severity.BLOCK, ref, field, f"{guard} says no", "fix it")
+    return Finding(GuardName(guard), Severity.BLOCK, ref, field, f"{guard} says no", "fix it")
 
 
 ZIPKIN = finding("references", "Deployment", "orders", "spec.template.spec.containers[app].env[ZIPKIN]")
@@ -92,13 +92,15 @@ def test_a_namespace_narrows_it_to_that_namespace() -> None:
 
 
 def test_a_whole_plan_finding_is_named_as_app() -> None:
-    window = Finding("environment", Severity.BLOCK, None, None, "not from main", "fix", subject="App/orders")
+    window = Finding(
+        GuardName.ENVIRONMENT, Severity.BLOCK, None, None, "not from main", "fix", subject="App/orders"
+    )
     allowed = exception(guard="environment", target={"kind": "App", "name": "orders"})
     assert decide([window], exceptions=[allowed], now=NOW).blocking == []
 
 
 def test_warnings_are_not_covered_and_stay_warnings() -> None:
-    warn = Finding("references", Severity.WARN, ZIPKIN.ref, ZIPKIN.field, "w", "f")
+    warn = Finding(GuardName.REFERENCES, Severity.WARN, ZIPKIN.ref, ZIPKIN.field, "w", "f")
     verdict = decide([warn], exceptions=[exception()], now=NOW)
     assert verdict.findings == [warn] and verdict.blocking == [] and verdict.exceptions[0].covers == ()
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from plumbline.guards import Finding, OverrideError, Severity, apply_overrides, parse_allow, trailers
+from plumbline.guards import (
+    Finding,
+    GuardName,
+    OverrideError,
+    Severity,
+    apply_overrides,
+    parse_allow,
+    trailers,
+)
 from plumbline.plan import ObjectRef
 
 DB = Finding(
-    "destructive", Severity.BLOCK, ObjectRef("apps", "StatefulSet", "shop", "db"), None, "why", "fix"
+    GuardName.DESTRUCTIVE, Severity.BLOCK, ObjectRef("apps", "StatefulSet", "shop", "db"), None, "why", "fix"
 )
 CACHE = Finding(
-    "destructive", Severity.BLOCK, ObjectRef("apps", "StatefulSet", "shop", "cache"), None, "w", "f"
+    GuardName.DESTRUCTIVE, Severity.BLOCK, ObjectRef("apps", "StatefulSet", "shop", "cache"), None, "w", "f"
 )
-WARN = Finding("policy", Severity.WARN, None, None, "w", "f")
+WARN = Finding(GuardName.POLICY, Severity.WARN, None, None, "w", "f")
 
 
 def test_allow_names_one_finding_and_needs_a_reason() -> None:
