@@ -19,6 +19,7 @@ from dulwich.web import make_wsgi_chain
 
 from plumbline.capture import CapturePlan, capture_changes, commit_message, default_branch, write_capture
 from plumbline.capture._fields import ABSENT, get
+from plumbline.config import Tool
 from plumbline.errors import RenderError, SourceError
 from plumbline.plan.attribution import Attribution, FieldChange, FieldPath
 from plumbline.plan.model import ObjectRef
@@ -183,7 +184,7 @@ def test_plain_yaml_is_edited_in_place_keeping_comments_quoting_and_style(
     manifests = render(plain.root, "apps/users-api")
     changes = incident_changes(configmap="users-api-env", deployment="users-api")
     plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
         manifests=manifests, changes=changes,
     )  # fmt: skip
     assert plan.unmapped == []
@@ -210,7 +211,7 @@ def test_plain_list_items_are_found_by_merge_key_not_position(plain: Checkout, t
                live=None, git={"name": "envoy"}, group="apps"),
     ]  # fmt: skip
     plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
         manifests=render(plain.root, "apps/users-api"), changes=changes,
     )  # fmt: skip
     assert plan.unmapped == []
@@ -233,7 +234,7 @@ def test_what_is_not_drift_or_is_a_secret_value_is_not_captured(plain: Checkout)
         change("ConfigMap", "not-in-git", ("data", "X"), live="1", git="0"),
     ]  # fmt: skip
     plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
         manifests=render(plain.root, "apps/users-api"), changes=changes,
     )  # fmt: skip
     assert plan.edits == [] and plan.captured == []
@@ -304,7 +305,7 @@ def test_kustomize_gets_a_patch_in_the_overlay_and_bases_stay_untouched(
     manifests = render(kustomize.root, "overlays/prod")
     changes = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
     plan = capture_changes(
-        checkout_root=kustomize.root, app_path="overlays/prod", tool="kustomize", helm=None,
+        checkout_root=kustomize.root, app_path="overlays/prod", tool=Tool.KUSTOMIZE, helm=None,
         manifests=manifests, changes=changes,
     )  # fmt: skip
     assert plan.unmapped == []
@@ -402,7 +403,7 @@ def test_helm_values_proven_by_experiment_are_edited(chart: Checkout, tmp_path: 
     db_host, _, env, image = changes
     replicas = change("Deployment", "users-api", ("spec", "replicas"), live=5, git=3, group="apps")
     plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
         manifests=manifests, changes=[db_host, env, image, replicas],
     )  # fmt: skip
     # db.host and db.replicaHost hold the same value; only db.host feeds DB_HOST, and the render says so.
@@ -434,7 +435,7 @@ def test_helm_a_value_that_feeds_more_than_the_drifted_field_is_not_guessed(
     checkout = make_repo(tmp_path / "shared-value", files)
     db_host = change("ConfigMap", "users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)
     plan = capture_changes(
-        checkout_root=checkout.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        checkout_root=checkout.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
         manifests=render(checkout.root, "charts/users-api", helm=PROD), changes=[db_host],
     )  # fmt: skip
     assert plan.edits == [] and plan.captured == []
@@ -450,7 +451,7 @@ def test_helm_a_number_in_the_values_stays_a_number(chart: Checkout, tmp_path: P
     port = change("Deployment", "users-api", (*API, "env", {"name": "PORT"}, "value"), live="9090",
                   git="8080", group="apps")  # fmt: skip
     plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
         manifests=render(chart.root, "charts/users-api", helm=PROD), changes=[port],
     )  # fmt: skip
     assert [c.how for c in plan.captured] == ["helm value values-prod.yaml: port"]
@@ -461,7 +462,7 @@ def test_helm_a_number_in_the_values_stays_a_number(chart: Checkout, tmp_path: P
 def test_helm_a_chart_default_is_overridden_in_the_app_s_value_file(chart: Checkout, tmp_path: Path) -> None:
     log_level = change("ConfigMap", "users-api-env", ("data", "LOG_LEVEL"), live="debug", git="info")
     plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=PROD,
+        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
         manifests=render(chart.root, "charts/users-api", helm=PROD), changes=[log_level],
     )  # fmt: skip
     assert [c.how for c in plan.captured] == [
@@ -478,7 +479,7 @@ def test_helm_without_value_files_uses_the_chart_values(chart: Checkout, tmp_pat
     options = HelmOptions(release_name="users-api")
     replicas = change("Deployment", "users-api", ("spec", "replicas"), live=2, git=1, group="apps")
     plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool="helm", helm=options,
+        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=options,
         manifests=render(chart.root, "charts/users-api", helm=options), changes=[replicas],
     )  # fmt: skip
     assert [c.how for c in plan.captured] == ["helm value values.yaml: replicas"]
@@ -492,7 +493,7 @@ def test_write_capture_commits_on_a_new_branch_and_leaves_main_alone(plain: Chec
     repo = tmp_path / "plain"
     changes = incident_changes(configmap="users-api-env", deployment="users-api")
     plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
         manifests=render(plain.root, "apps/users-api"), changes=changes,
     )  # fmt: skip
     main_before = git(repo, "rev-parse", "main")
@@ -535,7 +536,7 @@ def test_write_capture_into_a_bare_repository_and_secret_values_stay_out_of_the_
     label = change("Secret", "db", ("metadata", "labels", "rotated"), live="2026-11-01", git=None,
                    attribution=ADDED)  # fmt: skip
     plan = capture_changes(
-        checkout_root=checkout.root, app_path="apps/users-api", tool="plain", helm=None,
+        checkout_root=checkout.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
         manifests=render(checkout.root, "apps/users-api"), changes=[label],
     )  # fmt: skip
     assert len(plan.captured) == 1
@@ -558,7 +559,7 @@ def test_write_capture_refuses_an_unknown_base_and_an_empty_plan(plain: Checkout
         write_capture(repo=repo, base_sha=plain.sha, plan=CapturePlan(), branch="b", message="m",
                       author="a <a@example.com>")  # fmt: skip
     plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool="plain", helm=None,
+        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
         manifests=render(plain.root, "apps/users-api"),
         changes=incident_changes(configmap="users-api-env", deployment="users-api")[:1],
     )  # fmt: skip
@@ -587,7 +588,7 @@ def test_write_capture_pushes_a_new_branch_to_a_remote_repository(plain: Checkou
         url = f"http://127.0.0.1:{server.server_port}/"
         checkout = fetch(url, "main")
         plan = capture_changes(
-            checkout_root=checkout.root, app_path="apps/users-api", tool="plain", helm=None,
+            checkout_root=checkout.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
             manifests=render(checkout.root, "apps/users-api"),
             changes=incident_changes(configmap="users-api-env", deployment="users-api")[:1],
         )  # fmt: skip
@@ -633,7 +634,7 @@ def test_kustomize_images_entries_are_edited_and_other_transformer_overrides_rep
     db_host, _, env, image = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
     replicas = change("Deployment", "prod-users-api", ("spec", "replicas"), live=6, git=4, group="apps")
     plan = capture_changes(
-        checkout_root=checkout.root, app_path="overlays/prod", tool="kustomize", helm=None,
+        checkout_root=checkout.root, app_path="overlays/prod", tool=Tool.KUSTOMIZE, helm=None,
         manifests=render(checkout.root, "overlays/prod"), changes=[db_host, env, image, replicas],
     )  # fmt: skip
     # images: and replicas: run after patches. The image is captured in the images: entry; replicas:
@@ -678,7 +679,7 @@ items:
     checkout = make_repo(tmp_path / "list", {"app/list.yaml": text})
     db_host = change("ConfigMap", "users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)
     plan = capture_changes(
-        checkout_root=checkout.root, app_path="app", tool="plain", helm=None,
+        checkout_root=checkout.root, app_path="app", tool=Tool.PLAIN, helm=None,
         manifests=render(checkout.root, "app"), changes=[db_host],
     )  # fmt: skip
     assert plan.unmapped == []
@@ -777,7 +778,7 @@ def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
 def capture_multi(multi: Checkout, changes: list[FieldChange]) -> str:
     manifests = render(multi.root, "release")
     plan = capture_changes(
-        checkout_root=multi.root, app_path="release", tool="plain", helm=None,
+        checkout_root=multi.root, app_path="release", tool=Tool.PLAIN, helm=None,
         manifests=manifests, changes=changes,
     )  # fmt: skip
     assert plan.unmapped == []
@@ -850,7 +851,7 @@ def test_the_captured_commit_of_one_field_is_one_line_in_git_diff_stat(
     changes = [change("ConfigMap", "checkout-config", ("data", "SHIPPING_ADDR"), live="shipping:50051",
                       git="shippingservice:50051")]  # fmt: skip
     plan = capture_changes(
-        checkout_root=multi.root, app_path="release", tool="plain", helm=None,
+        checkout_root=multi.root, app_path="release", tool=Tool.PLAIN, helm=None,
         manifests=render(multi.root, "release"), changes=changes,
     )  # fmt: skip
     sha = write_capture(
@@ -911,7 +912,7 @@ def test_capture_renders_remote_sources_the_project_allows(tmp_path: Path, serve
 
     def capture(allow_remote: tuple[str, ...]) -> CapturePlan:
         return capture_changes(
-            checkout_root=checkout.root, app_path="overlays/prod", tool="kustomize", helm=None,
+            checkout_root=checkout.root, app_path="overlays/prod", tool=Tool.KUSTOMIZE, helm=None,
             manifests=manifests, changes=changes, allow_remote=allow_remote,
         )  # fmt: skip
 
