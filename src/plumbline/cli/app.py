@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from plumbline import __version__
-from plumbline.cli import capture, check, controller, gitops, local
+from plumbline.cli import capture, check, controller, gitops, local, migrate
 from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -67,6 +67,7 @@ gitops.register(app)
 check.register(app)
 capture.register(app)
 controller.register(app)
+migrate.register(app)
 
 
 @app.callback()
