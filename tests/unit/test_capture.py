@@ -18,10 +18,10 @@ from dulwich.server import BackendRepo, DictBackend
 from dulwich.web import make_wsgi_chain
 
 from plumbline.capture import CapturePlan, capture_changes, commit_message, default_branch, write_capture
-from plumbline.capture._fields import ABSENT, get
 from plumbline.config import Tool
 from plumbline.errors import RenderError, SourceError
 from plumbline.plan.attribution import Attribution, FieldChange, FieldPath
+from plumbline.plan.fields import ABSENT, get_path
 from plumbline.plan.model import ObjectRef
 from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import Checkout, fetch
@@ -90,7 +90,7 @@ def applied(root: Path, plan: CapturePlan, tmp_path: Path) -> Path:
 def assert_renders_live(manifests: list[Manifest], changes: list[FieldChange]) -> None:
     for c in changes:
         obj = next(m.obj for m in manifests if (m.kind, m.name) == (c.ref.kind, c.ref.name))
-        value = get(obj, c.path)
+        value = get_path(obj, c.path)
         if c.live is None:
             assert value is ABSENT, c.pointer
         elif isinstance(c.live, dict):

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from plumbline.capture import _yamlfile as yf
-from plumbline.capture._fields import ABSENT, PathError, delete, get, set_value, strategic_patch
 from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
 from plumbline.config import Tool
 from plumbline.errors import PlumbError, RemoteSourceRefused, RenderError
 from plumbline.plan.attribution import Attribution, FieldChange
+from plumbline.plan.fields import ABSENT, PathError, get_path, remove_path, set_value, strategic_patch
 from plumbline.plan.model import ObjectRef
 from plumbline.redact import contains_fingerprint
 from plumbline.render import HelmOptions, Manifest, chosen_tool, kustomization_file, render
@@ -128,7 +128,7 @@ def _work_copy(root: Path) -> Iterator[Path]:
 
 def _apply(document: Any, change: FieldChange) -> None:
     if change.live is None:
-        delete(document, change.path)
+        remove_path(document, change.path, in_source=True)
     else:
         set_value(document, change.path, change.live, convert=yf.keep_quoting)
 
@@ -418,7 +418,7 @@ def _patch_identity(
 
 
 def _carries(obj: dict[str, Any], change: FieldChange) -> bool:
-    value = get(obj, change.path)
+    value = get_path(obj, change.path)
     if change.live is None:
         return value is ABSENT
     if isinstance(change.path[-1], dict) and isinstance(change.live, dict) and isinstance(value, dict):

@@ -24,11 +24,11 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from plumbline.capture import _yamlfile as yf
-from plumbline.capture._fields import ABSENT, PathError, get, set_value, strategic_patch
 from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
 from plumbline.config import Tool
 from plumbline.errors import PlumbError, RemoteSourceRefused
 from plumbline.plan.attribution import FieldChange
+from plumbline.plan.fields import ABSENT, PathError, positions, set_value, strategic_patch
 from plumbline.render import HelmOptions, Manifest, render, value_file_path
 from plumbline.source import safe_join
 
@@ -72,34 +72,6 @@ def _leaves_of(objects: list[Manifest]) -> dict[tuple[Any, ...], Any]:
         for path, value in _flatten(manifest.obj).items():
             flat[(manifest.key, *path)] = value
     return flat
-
-
-def _positional(obj: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """``path`` with merge-key parts turned into positions in ``obj``; None if it is not there."""
-    out: list[Any] = []
-    node = obj
-    for part in path:
-        if isinstance(part, dict):
-            if not isinstance(node, list):
-                return None
-            index = next(
-                (
-                    i
-                    for i, item in enumerate(node)
-                    if isinstance(item, dict) and all(item.get(k) == v for k, v in part.items())
-                ),
-                None,
-            )
-            if index is None:
-                return None
-            out.append(index)
-            node = node[index]
-        else:
-            out.append(part)
-            node = get(node, (part,))
-            if node is ABSENT:
-                return None
-    return tuple(out)
 
 
 def capture_helm(
@@ -205,7 +177,7 @@ def _prove(
     git, live = change.git, change.live
     if not (_scalar(git) and _scalar(live)):
         return None, "only a scalar that Git and live both have can be traced to a Helm value"
-    where = _positional(base_obj, change.path)
+    where = positions(base_obj, change.path)
     if where is None:
         return None, "the field is not in the chart's rendered output"
     target = (manifest.key, *where)

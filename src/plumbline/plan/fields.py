@@ -1,9 +1,14 @@
 """Field paths over plain objects, and who owns them according to ``metadata.managedFields``.
 
-Pure functions on dicts: no API access. Lists whose items carry a merge key (containers and env by
-``name``, ports by ``containerPort``, ...) are addressed by that key (``{"name": "web"}``), so a
-path stays valid when the list is reordered; other lists are compared as one value (atomic), the way
-the API server treats most of them.
+The one field-path library: reading (:func:`get_path`, :func:`positions`, :func:`json_pointer`),
+writing (:func:`set_value`, :func:`remove_path`, :func:`strategic_patch`) and comparing
+(:func:`differences`), for the plan and for capture's edits of source files (ruamel's round-trip
+data are dicts and lists too). Pure functions on dicts: no API access.
+
+Lists whose items carry a merge key (containers and env by ``name``, ports by ``containerPort``,
+...) are addressed by that key (``{"name": "web"}``), so a path stays valid when the list is
+reordered; other lists are compared as one value (atomic), the way the API server treats most of
+them.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ def merge_key(*lists: list[Any]) -> str | None:
     return None
 
 
+class PathError(Exception):
+    """The path cannot be followed or written in this tree; the message says where it stopped."""
+
+
 def _find(items: list[Any], part: dict[str, Any]) -> tuple[int, Any]:
     for index, item in enumerate(items):
         if isinstance(item, dict) and all(item.get(k) == v for k, v in part.items()):
@@ -48,82 +57,179 @@ def _find(items: list[Any], part: dict[str, Any]) -> tuple[int, Any]:
     return -1, ABSENT
 
 
+def _step(node: Any, part: PathPart) -> Any:
+    """The child of ``node`` at one path part, or :data:`ABSENT`."""
+    if isinstance(part, dict):
+        return _find(node, part)[1] if isinstance(node, list) else ABSENT
+    if isinstance(part, int):
+        return node[part] if isinstance(node, list) and 0 <= part < len(node) else ABSENT
+    return node[part] if isinstance(node, dict) and part in node else ABSENT
+
+
+def _chain(obj: Any, path: FieldPath) -> list[Any] | None:
+    """The nodes along ``path``: ``obj``, then the value at each prefix; None if one is absent."""
+    chain = [obj]
+    for part in path:
+        node = _step(chain[-1], part)
+        if node is ABSENT:
+            return None
+        chain.append(node)
+    return chain
+
+
 def get_path(obj: Any, path: FieldPath) -> Any:
     """The value at ``path`` in ``obj``, or :data:`ABSENT`."""
-    node = obj
-    for part in path:
-        if isinstance(part, dict):
-            if not isinstance(node, list):
-                return ABSENT
-            node = _find(node, part)[1]
-        elif isinstance(part, int):
-            if not isinstance(node, list) or not 0 <= part < len(node):
-                return ABSENT
-            node = node[part]
-        else:
-            if not isinstance(node, dict) or part not in node:
-                return ABSENT
-            node = node[part]
-        if node is ABSENT:
-            return ABSENT
-    return node
+    chain = _chain(obj, path)
+    return ABSENT if chain is None else chain[-1]
 
 
-def remove_path(obj: Any, path: FieldPath) -> bool:
-    """Remove the field at ``path`` from ``obj`` in place; True if it was there. Mappings left empty
-    by the removal are removed too (an empty mapping in an apply would still claim the field)."""
-    if not path:
-        return False
-    parents: list[tuple[Any, PathPart]] = []
-    node = obj
-    for part in path[:-1]:
-        parents.append((node, part))
-        node = get_path(node, (part,))
-        if node is ABSENT:
-            return False
-    last = path[-1]
-    if isinstance(last, dict):
-        if not isinstance(node, list):
-            return False
-        index, _ = _find(node, last)
-        if index < 0:
-            return False
-        del node[index]
-    elif isinstance(last, int):
-        if not isinstance(node, list) or not 0 <= last < len(node):
-            return False
-        del node[last]
-    else:
-        if not isinstance(node, dict) or last not in node:
-            return False
-        del node[last]
-    for parent, part in reversed(parents):
-        child = get_path(parent, (part,))
-        if isinstance(child, dict) and not child and isinstance(part, str) and isinstance(parent, dict):
-            del parent[part]
-        else:
-            break
-    return True
+def positions(obj: Any, path: FieldPath) -> tuple[str | int, ...] | None:
+    """``path`` with merge-key parts turned into positions in ``obj``; None if it is not there."""
+    chain = _chain(obj, path)
+    if chain is None:
+        return None
+    return tuple(
+        _find(node, part)[0] if isinstance(part, dict) else part
+        for node, part in zip(chain, path, strict=False)
+    )
 
 
 def json_pointer(obj: Any, path: FieldPath) -> str | None:
     """An RFC 6901 pointer to ``path`` in ``obj`` (merge keys resolved to positions), or None."""
-    node = obj
-    out: list[str] = []
+    found = positions(obj, path)
+    if found is None:
+        return None
+    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in found)
+
+
+def _remove(node: Any, part: PathPart) -> None:
+    if isinstance(part, dict):
+        node[:] = [item for item in node if _find([item], part)[0] < 0]
+    else:
+        del node[part]
+
+
+def remove_path(obj: Any, path: FieldPath, *, in_source: bool = False) -> bool:
+    """Remove the field at ``path`` (a key, a position, or a merge-keyed list item) from ``obj`` in
+    place; True if it was there. Mappings left empty by the removal go too (an empty mapping in an
+    apply would still claim the field). ``in_source`` (editing a file of the source): emptied lists go
+    too, and a top-level field stays (a document keeps its ``data:``)."""
+    chain = _chain(obj, path[:-1]) if path else None
+    if chain is None or _step(chain[-1], path[-1]) is ABSENT:
+        return False
+    _remove(chain[-1], path[-1])
+    for depth in range(len(path) - 1, 0, -1):
+        container, part = chain[depth], path[depth - 1]
+        if in_source:
+            emptied = isinstance(container, dict | list) and not container and depth > 1
+        else:
+            emptied = container == {} and isinstance(part, str)
+        if not emptied:
+            break
+        _remove(chain[depth - 1], part)
+    return True
+
+
+def shown(path: FieldPath) -> str:
+    """``/spec/containers/[name=web]/image``: a path for messages."""
+    parts = []
     for part in path:
         if isinstance(part, dict):
-            if not isinstance(node, list):
-                return None
-            index, node = _find(node, part)
-            if index < 0:
-                return None
-            out.append(str(index))
+            parts.append("[" + ",".join(f"{k}={v}" for k, v in part.items()) + "]")
         else:
-            node = get_path(node, (part,))
-            if node is ABSENT:
-                return None
-            out.append(str(part).replace("~", "~0").replace("/", "~1"))
-    return "/" + "/".join(out)
+            parts.append(str(part))
+    return "/" + "/".join(parts)
+
+
+def set_value(root: Any, path: FieldPath, value: Any, *, convert: Any = None) -> None:
+    """Make ``path`` hold ``value``, creating mappings and merge-keyed list items on the way.
+
+    ``convert(old, new)`` may turn the new value into the representation to store (keeping the old
+    scalar's quoting style, for instance). A position (int) past the end of a list is refused: a
+    position says nothing about what the new item is. PathError where the path cannot be written.
+    """
+    if not path:
+        raise PathError("an empty path cannot be set")
+    node = root
+    for depth, part in enumerate(path[:-1]):
+        child = _step(node, part)
+        if child is ABSENT:
+            child = [] if isinstance(path[depth + 1], dict | int) else {}
+            _insert(node, part, child, shown(path[: depth + 1]))
+            if isinstance(part, dict):
+                child = _step(node, part)
+        elif not isinstance(child, dict | list):
+            raise PathError(f"{shown(path[: depth + 1])} is a {type(child).__name__}, not a mapping or list")
+        node = child
+    last = path[-1]
+    old = _step(node, last)
+    if isinstance(last, dict) and isinstance(value, dict):
+        value = {**last, **value}  # the item keeps its merge key
+    stored = convert(old, value) if convert is not None else value
+    if old is ABSENT:
+        _insert(node, last, stored, shown(path))
+    elif isinstance(last, dict):
+        node[_find(node, last)[0]] = stored
+    else:
+        node[last] = stored
+        _keep_comment_column(node, last, old, stored)
+
+
+def _scalar_width(value: Any) -> int:
+    quoted = type(value).__name__ in ("DoubleQuotedScalarString", "SingleQuotedScalarString")
+    return len(str(value)) + (2 if quoted else 0)
+
+
+def _keep_comment_column(node: Any, key: PathPart, old: Any, new: Any) -> None:
+    """Move an end-of-line comment (ruamel round-trip data keeps its column) by as much as the value
+    grew or shrank, so ``host: a  # why`` keeps its two spaces when ``a`` becomes longer."""
+    items = getattr(getattr(node, "ca", None), "items", None)
+    if not isinstance(items, dict) or isinstance(old, dict | list) or isinstance(new, dict | list):
+        return
+    entry = items.get(key)
+    token = entry[2] if entry and len(entry) > 2 else None
+    if token is not None and hasattr(token, "column"):
+        token.column = max(0, token.column + _scalar_width(new) - _scalar_width(old))
+
+
+def _insert(node: Any, part: PathPart, value: Any, where: str) -> None:
+    if isinstance(part, dict):
+        if not isinstance(node, list):
+            raise PathError(f"{where}: the parent is not a list")
+        if isinstance(value, list | dict) and not value:
+            value = dict(part)  # a new list item starts with its merge key
+        elif isinstance(value, dict):
+            value = {**part, **value}
+        node.append(value)
+    elif isinstance(part, int):
+        raise PathError(
+            f"{where}: list position {part} does not exist, and a position cannot name a new item"
+        )
+    else:
+        if not isinstance(node, dict):
+            raise PathError(f"{where}: the parent is not a mapping")
+        node[part] = value
+
+
+def strategic_patch(obj: dict[str, Any], changes: list[tuple[FieldPath, Any]]) -> dict[str, Any]:
+    """A strategic-merge patch for ``obj`` (apiVersion, kind, name, namespace) that sets each path to
+    its value, or removes it when the value is None (``null`` for a key, ``$patch: delete`` for a
+    merge-keyed item). Positions (int parts) cannot be expressed and raise :class:`PathError`."""
+    metadata = obj.get("metadata") or {}
+    patch: dict[str, Any] = {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {"name": metadata.get("name")},
+    }
+    if metadata.get("namespace"):
+        patch["metadata"]["namespace"] = metadata["namespace"]
+    for path, value in changes:
+        if any(isinstance(part, int) for part in path):
+            raise PathError(f"{shown(path)} addresses a list item by position; a patch cannot say which item")
+        if value is None and isinstance(path[-1], dict):
+            value = {"$patch": "delete"}
+        set_value(patch, path, value)
+    return patch
 
 
 @dataclass(frozen=True)
