@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from plumbline.config import Mode, load_config
-from plumbline.controller import Controller, Outcome, Result, Settings
-from plumbline.controller._http import serve
+from plumbline.controller import Controller, Outcome, Result, Settings, serve
+from plumbline.engine import SyncStatus
+from plumbline.plan.attribution import Attribution
 from plumbline.store import AppStateKind, Store
 
 SECRET = "s3cret-for-tests"
@@ -121,11 +122,15 @@ def test_metrics_show_status_state_and_webhooks(running: Any) -> None:
     controller, url = running
     controller.metrics.observe(
         Outcome(
-            app="shop", mode=Mode.SYNC, state=AppStateKind.PAUSED, result=Result.PAUSED, status="OutOfSync"
+            app="shop",
+            mode=Mode.SYNC,
+            state=AppStateKind.PAUSED,
+            result=Result.PAUSED,
+            status=SyncStatus.OUT_OF_SYNC,
         ),
         seconds=0.5,
     )
-    controller.metrics.drift("shop", {"drift-revert": 2, "runtime": 1})
+    controller.metrics.drift("shop", {Attribution.DRIFT_REVERT: 2, Attribution.RUNTIME: 1})
     post(url, github_push(), {"X-GitHub-Event": "push"})
     with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
         text = response.read().decode()

@@ -24,20 +24,23 @@ from plumbline.controller import (
     LEASE_DURATION_S,
     LEASE_NAMESPACE,
     Controller,
+    Notifier,
+    Outcome,
+    Result,
     Settings,
-    _anchor,
-    _log,
     activate,
     default_identity,
+    drift_of,
     effective_mode,
     end_pause,
+    log,
     parse_duration,
     pause,
+    readiness,
+    serve,
+    setup_logging,
+    verify_anchor,
 )
-from plumbline.controller._drift import drift_of
-from plumbline.controller._loop import Outcome, Result, _plan, _sync
-from plumbline.controller._notify import Notifier
-from plumbline.controller._readiness import readiness
 from plumbline.store import AppStateKind, AuditAction, Broken, Store, SyncResult, current_actor
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
@@ -83,7 +86,7 @@ def register(app: typer.Typer) -> None:
         with backoff, stopping when it fights another writer. prune: syncs also delete what left Git.
         """
         s = settings(ctx)
-        _log.setup(json_logs=json_logs)
+        setup_logging(json_logs=json_logs)
         config_path = find_config(s.config_path)
         options = Settings(
             identity=identity or default_identity(),
@@ -106,8 +109,6 @@ def register(app: typer.Typer) -> None:
             server = None
             try:
                 if listen:
-                    from plumbline.controller._http import serve
-
                     host, _, port = listen.rpartition(":")
                     server = serve(controller, host=host or "127.0.0.1", port=int(port))
                 if once:
@@ -130,7 +131,7 @@ def register(app: typer.Typer) -> None:
                 if threading.current_thread() is threading.main_thread():
                     signal.signal(signal.SIGTERM, stop)
                     signal.signal(signal.SIGINT, stop)
-                _log.log(logging.INFO, f"controller {options.identity} started", interval_s=interval)
+                log(logging.INFO, f"controller {options.identity} started", interval_s=interval)
                 controller.run()
             finally:
                 if server is not None:
@@ -175,14 +176,12 @@ def register(app: typer.Typer) -> None:
                 return
             if revert:
                 # The write path takes the app's Lease and audits the sync; a pause does not refuse it.
-                _, _, record = _sync(
+                _, _, record = engine.sync_app(
                     target,
                     cluster=cluster,
                     store=store,
-                    prune=False,
                     revert_drift=True,
                     config=s.config,
-                    manual=True,
                     ending_pause=True,
                     cause=reason or "resume --revert: revert the drift made during the pause",
                 )
@@ -201,7 +200,7 @@ def register(app: typer.Typer) -> None:
                 )
                 out.print(f"{target.name}: active — drift reverted ({escape(record.message)})")
                 return
-            plan = _plan(target, cluster=cluster, store=store, config=s.config)
+            plan, _ = engine.plan_app(target, cluster=cluster, store=store, **engine.scope(target, s.config))
             last = store.last_sync(target.name)
             drift = drift_of(plan, last_sha=last.sha if last else None)
             new = end_pause(
@@ -340,14 +339,7 @@ def _verify_cluster_anchor(ctx: typer.Context, store: Store, namespace: str) -> 
     s = settings(ctx)
     kubeconfig = engine.resolve_kubeconfig(s.kubeconfig)
     with Cluster(kubeconfig=kubeconfig, context=s.context) as cluster:
-        filed = _anchor.fetch(cluster, store, namespace=namespace)
-    if filed is None:
-        why = f"no anchor for this store in {_anchor.where(namespace)}: removed newest records not ruled out"
-        return Broken(id=0, why=why, table="anchor")
-    broken = store.check_audit_anchor(filed, _anchor.where(namespace))
-    if broken is not None:
-        return Broken(id=broken.id, why=f"{broken.why} ({_anchor.where(namespace)})", table=broken.table)
-    return None
+        return verify_anchor(cluster, store, namespace=namespace)
 
 
 # `plumb controller --once`: 2 if any app errored or its sync failed, else 1 if any was blocked (a

@@ -71,3 +71,16 @@ def fetch(cluster: Cluster, store: Store, *, namespace: str = LEASE_NAMESPACE) -
         return None
     text = (obj.get("data") or {}).get(key_id)
     return str(text) if text is not None else None
+
+
+def verify(cluster: Cluster, store: Store, *, namespace: str = LEASE_NAMESPACE) -> Broken | None:
+    """The store's trail against the anchor filed in ``cluster``: None if it matches, else where and
+    why not (no anchor filed for this store counts: removed newest records are then not ruled out)."""
+    filed = fetch(cluster, store, namespace=namespace)
+    if filed is None:
+        why = f"no anchor for this store in {where(namespace)}: removed newest records not ruled out"
+        return Broken(id=0, why=why, table="anchor")
+    broken = store.check_audit_anchor(filed, where(namespace))
+    if broken is not None:
+        return Broken(id=broken.id, why=f"{broken.why} ({where(namespace)})", table=broken.table)
+    return None

@@ -17,22 +17,19 @@ Passes are queued by a Git poll per app (``interval_s``), by watches on the obje
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from plumbline import engine
 from plumbline.cluster import ApiFailure, Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller import _anchor, _pause
-from plumbline.controller._drift import counts_by_class, drift_of
+from plumbline.controller._drift import counts_by_class
 from plumbline.controller._health import ApiHealth, Monitor
 from plumbline.controller._lease import (
     LEASE_DURATION_S,
@@ -47,26 +44,22 @@ from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._watch import Watcher
+from plumbline.controller.decide import (
+    Decision,
+    HealMemory,
+    PauseChange,
+    Refusal,
+    Result,
+    Rules,
+    Situation,
+    Step,
+    decide,
+    refusal,
+    sync_result,
+)
 from plumbline.errors import PlumbError
 from plumbline.plan import Plan
-from plumbline.store import AppStateKind, AuditAction, Store, SyncResult
-
-
-class Result(StrEnum):
-    """What one reconcile pass did. The words the controller logs and ``--once`` prints."""
-
-    IN_SYNC = "in-sync"
-    OBSERVED = "observed"  # differences seen and reported, nothing written (mode or drift left alone)
-    SYNCED = "synced"
-    HEALED = "healed"
-    PAUSED = "paused"
-    PENDING = "paused-pending"
-    NOT_HOLDER = "not-holder"  # another replica holds the app's lease
-    BACKOFF = "backoff"
-    FIGHT = "fight"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-    ERROR = "error"
+from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult
 
 
 @dataclass
@@ -83,6 +76,15 @@ class Settings:
     kubeconfig: str | None = None
     context: str | None = None
 
+    @property
+    def rules(self) -> Rules:
+        return Rules(
+            fight_limit=self.fight_limit,
+            fight_window_s=self.fight_window_s,
+            backoff_base_s=self.backoff_base_s,
+            backoff_max_s=self.backoff_max_s,
+        )
+
 
 @dataclass
 class Outcome:
@@ -90,35 +92,10 @@ class Outcome:
     mode: Mode
     state: AppStateKind
     result: Result
-    status: str = engine.SyncStatus.UNKNOWN.value
+    status: engine.SyncStatus = engine.SyncStatus.UNKNOWN
     sha: str = ""
     drift: list[str] = field(default_factory=list)
     message: str = ""
-
-
-@dataclass
-class _Heal:
-    """Per-app self-heal memory: when it may heal next, and recent heals of each drift signature."""
-
-    next_at: float = 0.0
-    streak: int = 0
-    recent: dict[str, deque[float]] = field(default_factory=dict)
-    fighting: str | None = None
-
-
-@dataclass
-class _Refused:
-    """The last failed or blocked sync of an app that was notified. The same refusal (commit, result
-    and reason) is not notified or evented again, and while the commit and the drift stay the same it
-    is retried only after a backoff; a change notifies anew, a success or a return to the synced
-    commit notifies once that it is resolved."""
-
-    sha: str
-    result: Result
-    reason: str
-    drift: list[str]
-    retry_at: float
-    tries: int = 1
 
 
 def effective_mode(app: App, store: Store) -> Mode:
@@ -127,33 +104,7 @@ def effective_mode(app: App, store: Store) -> Mode:
     return Mode(override) if override else app.spec.mode
 
 
-_SYNC_PARAMS = set(inspect.signature(engine.sync_app).parameters)
-
-
-def _sync(
-    app: App,
-    *,
-    cluster: Cluster,
-    store: Store,
-    prune: bool,
-    revert_drift: bool,
-    config: Config | None = None,
-    manual: bool = False,
-    **extra: Any,
-) -> Any:
-    """``engine.sync_app`` with the options this engine version takes: the guards run (``config``)
-    (automated unless ``manual``) once the engine has them."""
-    kwargs: dict[str, Any] = {"cluster": cluster, "store": store, "prune": prune, **extra}
-    if "revert_drift" in _SYNC_PARAMS:
-        kwargs["revert_drift"] = revert_drift
-    if config is not None and "config" in _SYNC_PARAMS:
-        kwargs["config"] = config
-        if "manual" in _SYNC_PARAMS:
-            kwargs["manual"] = manual
-    return engine.sync_app(app, **kwargs)
-
-
-def _plan(app: App, *, cluster: Cluster, store: Store, config: Config | None = None) -> Plan:
+def plan_of(app: App, *, cluster: Cluster, store: Store, config: Config | None = None) -> Plan:
     """The app's plan, tracked under ``config``'s instance and bounded by its Project."""
     plan, _ = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))
     return plan
@@ -175,8 +126,8 @@ class Controller:
         self.metrics = metrics or Metrics()
         self.notifier = notifier or Notifier()
         self._clusters: dict[tuple[str | None, str | None], Cluster] = {}
-        self._heal: dict[str, _Heal] = {}
-        self._refused: dict[str, _Refused] = {}
+        self._heal: dict[str, HealMemory] = {}
+        self._refused: dict[str, Refusal] = {}
         self._reported_drift: dict[str, list[str]] = {}
         self._renewers: dict[str, Renewer] = {}
         self._replicas: dict[str, tuple[int, float]] = {}
@@ -339,25 +290,37 @@ class Controller:
         name = app.name
         actor = self.settings.identity
         interrupted = self._interrupted(app, cluster)
-        plan = _plan(app, cluster=cluster, store=self.store, config=self.config)
+        plan = plan_of(app, cluster=cluster, store=self.store, config=self.config)
         self._desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
-        last_sha = last.sha if last else None
-        drift = drift_of(plan, last_sha=last_sha)
-        self.metrics.drift(name, counts_by_class(plan, last_sha=last_sha))
         state = self.store.app_state(name)
+        situation = Situation(
+            mode=mode,
+            state=state,
+            plan=plan,
+            last_sha=last.sha if last else None,
+            now=time.monotonic(),
+            pause_expired=_pause.expired(state),
+            interrupted=interrupted,
+            heal=self._heal.get(name, HealMemory()),
+            refused=self._refused.get(name),
+        )
+        decision = decide(situation, self.settings.rules)
+        drift = list(decision.drift)
+        self.metrics.drift(name, counts_by_class(plan))
         outcome = Outcome(
             app=name,
             mode=mode,
-            state=state.state,
-            result=Result.IN_SYNC,
-            status=engine.sync_status(plan).value,
+            state=decision.state,
+            result=decision.result,
+            status=engine.sync_status(plan),
             sha=plan.sha,
             drift=drift,
+            message=decision.message,
         )
         self._report_drift(app, cluster, plan, drift)
 
-        if _pause.expired(state):
+        if decision.pause is PauseChange.EXPIRE:
             state = _pause.end_pause(
                 self.store, name, drift=drift, actor=actor, action=AuditAction.EXPIRE, revision=plan.sha
             )
@@ -380,56 +343,25 @@ class Controller:
                 + (f": {'; '.join(drift)}" if drift else ""),
                 warning=bool(drift),
             )
-            outcome.state = state.state
-        if state.state is AppStateKind.PAUSED:
-            outcome.result, outcome.message = Result.PAUSED, f"paused until {state.until}: {state.reason}"
-            return outcome
-        if state.state is AppStateKind.PAUSED_PENDING:
-            if drift:
-                outcome.result = Result.PENDING
-                outcome.message = "drift made during the pause waits: `plumb capture` it, or resume --revert"
-                return outcome
-            state = _pause.activate(
+        elif decision.pause is PauseChange.ACTIVATE:
+            _pause.activate(
                 self.store,
                 name,
                 actor=actor,
                 reason="the drift left from the pause is gone (captured)",
                 revision=plan.sha,
             )
-            outcome.state = state.state
-
-        new_commit = last_sha != plan.sha or interrupted
-        if mode is Mode.OBSERVE:
-            outcome.result = Result.OBSERVED if plan.has_changes else Result.IN_SYNC
-            return outcome
-        prune = mode.includes(Mode.PRUNE)
-        refused = self._refused.get(name)
-        if refused is not None and not new_commit and refused.sha != plan.sha:
-            self._resolved(app, plan.sha, "the synced commit is the target again")
-        elif (
-            refused is not None
-            and (refused.sha, refused.drift) == (plan.sha, drift)
-            and time.monotonic() < refused.retry_at
-        ):
-            outcome.result = refused.result
-            outcome.message = f"still {refused.result.value}, retried later: {refused.reason}"
-            return outcome
-        if new_commit:
-            # Applied even when nothing differs (Git caught up with live, e.g. a captured hotfix): the
-            # apply makes plumbline the owner of those fields again and records the commit as synced.
-            return self._apply(
-                app, cluster, outcome, prune=prune, revert=mode.includes(Mode.SELF_HEAL), healing=False
-            )
-        if not plan.has_changes:
+        if decision.heal is None:
             self._heal.pop(name, None)
-            return outcome
-        if prune and plan.prunable and not drift:
-            return self._apply(app, cluster, outcome, prune=True, revert=False, healing=False)
-        if not mode.includes(Mode.SELF_HEAL) or not drift:
-            outcome.result = Result.OBSERVED
-            outcome.message = "live drift left alone (mode sync)" if drift else ""
-            return outcome
-        return self._self_heal(app, cluster, outcome, prune=prune)
+        else:
+            self._heal[name] = decision.heal
+        if decision.resolved:
+            self._resolved(app, plan.sha, decision.resolved)
+        if decision.step is Step.STOP_HEALING:
+            self._fight(app, cluster, decision, sha=plan.sha)
+        if decision.writes:
+            return self._apply(app, cluster, outcome, decision)
+        return outcome
 
     def _note_config_mode(self, app: App, effective: Mode) -> None:
         """Audit the config's ``spec.mode`` when it differs from the one last seen (or is first seen):
@@ -504,85 +436,47 @@ class Controller:
             actor=self.settings.identity,
         )
 
-    def _self_heal(self, app: App, cluster: Cluster, outcome: Outcome, *, prune: bool) -> Outcome:
-        heal = self._heal.setdefault(app.name, _Heal())
-        signature = "\n".join(outcome.drift)
-        if heal.fighting is not None:
-            outcome.result = Result.FIGHT
-            outcome.message = f"self-heal stopped: fighting over {heal.fighting}"
-            return outcome
-        moment = time.monotonic()
-        if moment < heal.next_at:
-            outcome.result = Result.BACKOFF
-            outcome.message = f"next heal in {heal.next_at - moment:.0f}s"
-            return outcome
-        recent = heal.recent.setdefault(signature, deque())
-        while recent and moment - recent[0] > self.settings.fight_window_s:
-            recent.popleft()
-        if len(recent) >= self.settings.fight_limit:
-            heal.fighting = ", ".join(outcome.drift)
-            self.metrics.fights.labels(app=app.name).inc()
-            self.store.audit(
-                actor=self.settings.identity,
-                app=app.name,
-                action=AuditAction.FIGHT,
-                revision=outcome.sha,
-                reason=f"the same drift came back {len(recent)} times in {self.settings.fight_window_s:.0f}s",
-                summary={"drift": outcome.drift},
-                outcome="self-heal stopped",
-            )
-            log(
-                logging.ERROR,
-                "another writer keeps changing what self-heal reverts; stopped healing",
-                app=app.name,
-                revision=outcome.sha,
-                drift=outcome.drift,
-            )
-            self.notifier.send(
-                Notice(
-                    NoticeKind.FIGHT,
-                    app.name,
-                    outcome.sha,
-                    f"self-heal stopped: {heal.fighting}",
-                    {"drift": outcome.drift},
-                )
-            )
-            self._event(
-                app,
-                cluster,
-                reason="SelfHealFight",
-                message=f"self-heal stopped: {heal.fighting}",
-                warning=True,
-            )
-            outcome.result = Result.FIGHT
-            outcome.message = f"self-heal stopped: fighting over {heal.fighting}"
-            return outcome
-        recent.append(moment)
-        heal.streak += 1
-        heal.next_at = moment + min(
-            self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (heal.streak - 1)
+    def _fight(self, app: App, cluster: Cluster, decision: Decision, *, sha: str) -> None:
+        fighting = decision.heal.fighting if decision.heal else ""
+        drift = list(decision.drift)
+        self.metrics.fights.labels(app=app.name).inc()
+        self.store.audit(
+            actor=self.settings.identity,
+            app=app.name,
+            action=AuditAction.FIGHT,
+            revision=sha,
+            reason=decision.cause,
+            summary={"drift": drift},
+            outcome="self-heal stopped",
         )
-        return self._apply(app, cluster, outcome, prune=prune, revert=True, healing=True)
+        log(
+            logging.ERROR,
+            "another writer keeps changing what self-heal reverts; stopped healing",
+            app=app.name,
+            revision=sha,
+            drift=drift,
+        )
+        self.notifier.send(
+            Notice(NoticeKind.FIGHT, app.name, sha, f"self-heal stopped: {fighting}", {"drift": drift})
+        )
+        self._event(
+            app, cluster, reason="SelfHealFight", message=f"self-heal stopped: {fighting}", warning=True
+        )
 
-    def _apply(
-        self, app: App, cluster: Cluster, outcome: Outcome, *, prune: bool, revert: bool, healing: bool
-    ) -> Outcome:
+    def _apply(self, app: App, cluster: Cluster, outcome: Outcome, decision: Decision) -> Outcome:
         started = time.monotonic()
-        if healing:
-            reason = "self-heal: revert live drift"
-        elif outcome.sha != (last.sha if (last := self.store.last_sync(app.name)) else None):
-            reason = f"new commit {outcome.sha[:12]}"
-        else:
-            reason = "prune what left Git"
+        healing = decision.step is Step.HEAL
+        reason = decision.cause
         # The write path records the intent before writing and the outcome after (history and audit):
         # if this process dies mid-apply, the next pass (here or on another replica) finishes it.
-        _, _, record = _sync(
+        _, _, record = engine.sync_app(
             app,
             cluster=cluster,
             store=self.store,
-            prune=prune,
-            revert_drift=revert,
+            prune=decision.prune,
+            revert_drift=decision.revert,
             config=self.config,
+            manual=False,
             writer=self._writer(),
             cause=reason,
             detail={"drift": outcome.drift if healing else []},
@@ -590,10 +484,7 @@ class Controller:
         if record.result is SyncResult.BLOCKED and record.summary.get("blocked_by"):
             self.metrics.guard_blocks.labels(app=app.name).inc()
         self.metrics.sync_seconds.labels(app=app.name).observe(time.monotonic() - started)
-        result = {
-            SyncResult.SUCCEEDED: Result.HEALED if healing else Result.SYNCED,
-            SyncResult.BLOCKED: Result.BLOCKED,
-        }.get(record.result, Result.FAILED)
+        result = sync_result(decision, record.result)
         log(
             logging.INFO if record.result is SyncResult.SUCCEEDED else logging.ERROR,
             f"{result.value}: {record.message}",
@@ -617,28 +508,21 @@ class Controller:
                 self.notifier.send(Notice(kind, app.name, record.sha, record.message, {"sync": record.id}))
         outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
         if record.result is SyncResult.SUCCEEDED:
-            outcome.status = engine.SyncStatus.SYNCED.value
+            outcome.status = engine.SyncStatus.SYNCED
         return outcome
 
-    def _first_refusal(self, app: str, record: Any, result: Result, drift: list[str]) -> bool:
+    def _first_refusal(self, app: str, record: SyncRecord, result: Result, drift: list[str]) -> bool:
         """Remember a failed or blocked sync; True if it is not the refusal last notified for ``app``."""
-        known = self._refused.get(app)
-        same = known is not None and (known.sha, known.result, known.reason) == (
-            record.sha,
-            result,
-            record.message,
-        )
-        tries = known.tries + 1 if known is not None and same else 1
-        delay = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (tries - 1))
-        self._refused[app] = _Refused(
+        self._refused[app], new = refusal(
+            self._refused.get(app),
             sha=record.sha,
             result=result,
             reason=record.message,
-            drift=list(drift),
-            retry_at=time.monotonic() + delay,
-            tries=tries,
+            drift=tuple(drift),
+            now=time.monotonic(),
+            rules=self.settings.rules,
         )
-        return not same
+        return new
 
     def _resolved(self, app: App, sha: str, how: str) -> None:
         """The refusal last notified for ``app`` is over: say so once."""

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from plumbline.controller.decide import Result
+from plumbline.engine import SyncStatus
+from plumbline.plan.attribution import Attribution
+from plumbline.store import AppStateKind
+
 if TYPE_CHECKING:
     from plumbline.controller._loop import Outcome
-
-SYNC_STATUSES = ("Synced", "OutOfSync", "Unknown")
-STATES = ("active", "paused", "paused-pending")
 
 
 class Metrics:
@@ -53,19 +55,17 @@ class Metrics:
         app = outcome.app
         self.reconciles.labels(app=app, result=outcome.result.value).inc()
         self.reconcile_seconds.labels(app=app).observe(seconds)
-        if outcome.result.value == "not-holder":
+        if outcome.result is Result.NOT_HOLDER:
             return  # another replica reports this app
-        for status in SYNC_STATUSES:
-            self.sync_status.labels(app=app, status=status).set(1 if status == outcome.status else 0)
-        for state in STATES:
-            self.app_state.labels(app=app, state=state).set(1 if state == outcome.state.value else 0)
+        for status in SyncStatus:
+            self.sync_status.labels(app=app, status=status.value).set(1 if status == outcome.status else 0)
+        for state in AppStateKind:
+            self.app_state.labels(app=app, state=state.value).set(1 if state == outcome.state else 0)
 
-    def drift(self, app: str, counts: dict[str, int]) -> None:
-        for labels in list(self.drift_changes._metrics):  # reset this app's classes first
-            if labels[0] == app:
-                self.drift_changes.labels(*labels).set(0)
-        for attribution, n in counts.items():
-            self.drift_changes.labels(app=app, attribution=attribution).set(n)
+    def drift(self, app: str, counts: dict[Attribution, int]) -> None:
+        """The app's planned changes per attribution class (every class: 0 when the plan has none)."""
+        for attribution in Attribution:
+            self.drift_changes.labels(app=app, attribution=attribution.value).set(counts.get(attribution, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,7 +13,7 @@ from typing import Any
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller._drift import drift_of
-from plumbline.controller._loop import _plan, effective_mode
+from plumbline.controller._loop import effective_mode, plan_of
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, now
 
 
@@ -54,7 +54,7 @@ def readiness(
         on_step_since = min(times) if times else None
     days = (now() - on_step_since).total_seconds() / 86400 if on_step_since else 0.0
 
-    plan = _plan(app, cluster=cluster, store=store, config=config)
+    plan = plan_of(app, cluster=cluster, store=store, config=config)
     last = store.last_sync(app.name)
     drift = drift_of(plan, last_sha=last.sha if last else None)
     changes = getattr(plan, "changes", None) or []

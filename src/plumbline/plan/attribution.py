@@ -35,6 +35,9 @@ class Attribution(StrEnum):
 
 # Attributions a sync must not carry out silently (it stops unless told to revert drift).
 NEEDS_CONSENT = frozenset({Attribution.DRIFT_REVERT, Attribution.CONFLICT})
+# Drift: live moved away from Git (what ``plumb drift`` reports, ``plumb capture`` takes into Git and
+# the controller reports, heals in self-heal and holds a pause pending on).
+DRIFT = NEEDS_CONSENT | {Attribution.UNMANAGED_ADDITION}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plumbline.cluster import Cluster, ResourceInfo
-from plumbline.plan.attribution import Attribution, FieldChange
+from plumbline.plan.attribution import DRIFT, Attribution, FieldChange
 from plumbline.plan.build import list_or_unscanned
 from plumbline.plan.model import Action, ObjectRef, Plan, Unscanned
 from plumbline.plan.tracking import TRACKING_ANNOTATION
@@ -31,7 +31,6 @@ DERIVED_KINDS = frozenset(
         ("authorization.k8s.io", "LocalSubjectAccessReview"),
     }
 )
-DRIFT = (Attribution.DRIFT_REVERT, Attribution.CONFLICT, Attribution.UNMANAGED_ADDITION)
 
 
 @dataclass

@@ -1,0 +1,331 @@
+"""The controller's decision rules as a table: situation in, decision out. No cluster, no store, no
+clock — :func:`plumbline.controller.decide` is pure; the integration tests check that the scheduler
+carries its decisions out against a real API server."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import pytest
+
+from plumbline.config import Mode
+from plumbline.controller import Decision, Result, Rules, Situation, Step, decide
+from plumbline.controller.decide import HealMemory, PauseChange, refusal, sync_result
+from plumbline.plan import Action, ObjectRef, Plan, PlanItem
+from plumbline.plan.attribution import DRIFT, NEEDS_CONSENT, Attribution, FieldChange
+from plumbline.store import AppState, AppStateKind, SyncResult
+
+SYNCED, NEW = "c1" * 20, "c2" * 20  # the commit last synced, and a newer one
+RULES = Rules(fight_limit=3, fight_window_s=600.0, backoff_base_s=2.0, backoff_max_s=300.0)
+CM = ObjectRef(group="", kind="ConfigMap", namespace="shop", name="env")
+GONE = ObjectRef(group="", kind="ConfigMap", namespace="shop", name="old")
+UNTIL = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def plan(sha: str, *attributions: Attribution, deleted_live: bool = False, prunable: bool = False) -> Plan:
+    """A plan at ``sha`` whose ConfigMap has one changed field per attribution (none: unchanged)."""
+    changes = [FieldChange(ref=CM, path=("data", a.value), attribution=a) for a in attributions]
+    action = Action.CREATE if deleted_live else Action.UPDATE if changes else Action.UNCHANGED
+    items = [PlanItem(CM, action, "cm.yaml", {}, None if deleted_live else {}, {}, "v1", changes=changes)]
+    if prunable:
+        prune = FieldChange(ref=GONE, path=(), attribution=Attribution.PRUNE)
+        items.append(PlanItem(GONE, Action.PRUNE, "", None, {}, None, "v1", changes=[prune]))
+    return Plan(app="shop", revision="main", sha=sha, namespace="shop", items=items)
+
+
+CLEAN = plan(SYNCED)
+EDITED = plan(SYNCED, Attribution.DRIFT_REVERT)
+CONFLICTED = plan(SYNCED, Attribution.CONFLICT)
+ADDED = plan(SYNCED, Attribution.UNMANAGED_ADDITION)
+DELETED_LIVE = plan(SYNCED, deleted_live=True)
+PRUNABLE = plan(SYNCED, prunable=True)
+PRUNABLE_AND_EDITED = plan(SYNCED, Attribution.DRIFT_REVERT, prunable=True)
+COMMIT = plan(NEW, Attribution.COMMIT)
+COMMIT_AND_EDIT = plan(NEW, Attribution.COMMIT, Attribution.DRIFT_REVERT)
+CAUGHT_UP = plan(NEW)  # a new commit whose content is what live has (e.g. a captured hotfix)
+DRIFTED = (EDITED, CONFLICTED, ADDED, DELETED_LIVE, PRUNABLE_AND_EDITED, COMMIT_AND_EDIT)
+PLANS = (CLEAN, PRUNABLE, COMMIT, CAUGHT_UP, *DRIFTED)
+
+ACTIVE = AppState(app="shop")
+PAUSED = AppState(app="shop", state=AppStateKind.PAUSED, reason="incident 42", until=UNTIL)
+PENDING = AppState(app="shop", state=AppStateKind.PAUSED_PENDING)
+
+
+def situation(mode: Mode, p: Plan, state: AppState = ACTIVE, **more: object) -> Situation:
+    return Situation(mode=mode, state=state, plan=p, last_sha=SYNCED, now=1000.0, **more)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One rule: the situation, and the decision's step, pass result, write options and transition."""
+
+    name: str
+    situation: Situation
+    step: Step
+    result: Result
+    revert: bool = False
+    prune: bool = False
+    pause: PauseChange | None = None
+    state: AppStateKind = AppStateKind.ACTIVE
+
+
+W = Step.REPORT  # writes nothing
+TABLE = [
+    # observe: never writes
+    Row("observe, nothing differs", situation(Mode.OBSERVE, CLEAN), W, Result.IN_SYNC),
+    Row("observe, a new commit", situation(Mode.OBSERVE, COMMIT), W, Result.OBSERVED),
+    Row("observe, drift", situation(Mode.OBSERVE, EDITED), W, Result.OBSERVED),
+    Row("observe, prune candidates", situation(Mode.OBSERVE, PRUNABLE), W, Result.OBSERVED),
+    # sync: new commits applied, drift left alone (and not reverted by the commit's sync)
+    Row("sync, nothing differs", situation(Mode.SYNC, CLEAN), W, Result.IN_SYNC),
+    Row("sync, a new commit", situation(Mode.SYNC, COMMIT), Step.SYNC, Result.SYNCED),
+    Row("sync, a new commit over drift", situation(Mode.SYNC, COMMIT_AND_EDIT), Step.SYNC, Result.SYNCED),
+    Row("sync, a new commit live already has", situation(Mode.SYNC, CAUGHT_UP), Step.SYNC, Result.SYNCED),
+    Row("sync, first sync", replace(situation(Mode.SYNC, COMMIT), last_sha=None), Step.SYNC, Result.SYNCED),
+    Row("sync, an edited field", situation(Mode.SYNC, EDITED), W, Result.OBSERVED),
+    Row("sync, a conflict", situation(Mode.SYNC, CONFLICTED), W, Result.OBSERVED),
+    Row("sync, an unmanaged addition", situation(Mode.SYNC, ADDED), W, Result.OBSERVED),
+    Row("sync, an object deleted live", situation(Mode.SYNC, DELETED_LIVE), W, Result.OBSERVED),
+    Row("sync, prune candidates", situation(Mode.SYNC, PRUNABLE), W, Result.OBSERVED),
+    Row(
+        "sync, an interrupted sync at the synced commit",
+        situation(Mode.SYNC, EDITED, interrupted=True),
+        Step.SYNC,
+        Result.SYNCED,
+    ),
+    # self-heal: drift at the synced commit reverted; a new commit's sync reverts drift too
+    Row(
+        "self-heal, an edited field", situation(Mode.SELF_HEAL, EDITED), Step.HEAL, Result.HEALED, revert=True
+    ),
+    Row(
+        "self-heal, a conflict", situation(Mode.SELF_HEAL, CONFLICTED), Step.HEAL, Result.HEALED, revert=True
+    ),
+    Row("self-heal, an addition", situation(Mode.SELF_HEAL, ADDED), Step.HEAL, Result.HEALED, revert=True),
+    Row(
+        "self-heal, deleted live",
+        situation(Mode.SELF_HEAL, DELETED_LIVE),
+        Step.HEAL,
+        Result.HEALED,
+        revert=True,
+    ),
+    Row(
+        "self-heal, commit over drift",
+        situation(Mode.SELF_HEAL, COMMIT_AND_EDIT),
+        Step.SYNC,
+        Result.SYNCED,
+        True,
+    ),
+    Row("self-heal, prune candidates", situation(Mode.SELF_HEAL, PRUNABLE), W, Result.OBSERVED),
+    # prune: syncs delete what left Git; prune candidates alone are pruned without touching drift
+    Row("prune, prune candidates", situation(Mode.PRUNE, PRUNABLE), Step.PRUNE, Result.SYNCED, prune=True),
+    Row(
+        "prune, a new commit",
+        situation(Mode.PRUNE, COMMIT),
+        Step.SYNC,
+        Result.SYNCED,
+        revert=True,
+        prune=True,
+    ),
+    Row(
+        "prune, prune candidates and drift",
+        situation(Mode.PRUNE, PRUNABLE_AND_EDITED),
+        Step.HEAL,
+        Result.HEALED,
+        revert=True,
+        prune=True,
+    ),
+    # paused: nothing written, whatever the mode
+    *(
+        Row(
+            f"{mode} paused, {p.sha[:2]}",
+            situation(mode, p, PAUSED),
+            W,
+            Result.PAUSED,
+            state=AppStateKind.PAUSED,
+        )
+        for mode in Mode
+        for p in (EDITED, COMMIT_AND_EDIT, PRUNABLE)
+    ),
+    # a pause that ran out: pending with drift, else active and on to the mode's rule
+    Row(
+        "pause expired with drift",
+        situation(Mode.PRUNE, EDITED, PAUSED, pause_expired=True),
+        W,
+        Result.PENDING,
+        pause=PauseChange.EXPIRE,
+        state=AppStateKind.PAUSED_PENDING,
+    ),
+    Row(
+        "pause expired without drift, a new commit",
+        situation(Mode.SYNC, COMMIT, PAUSED, pause_expired=True),
+        Step.SYNC,
+        Result.SYNCED,
+        pause=PauseChange.EXPIRE,
+    ),
+    Row(
+        "pause expired without drift, observe",
+        situation(Mode.OBSERVE, CLEAN, PAUSED, pause_expired=True),
+        W,
+        Result.IN_SYNC,
+        pause=PauseChange.EXPIRE,
+    ),
+    # pending: waits while drift remains; once it is gone (captured), active again
+    Row(
+        "pending, drift remains",
+        situation(Mode.SELF_HEAL, EDITED, PENDING),
+        W,
+        Result.PENDING,
+        state=AppStateKind.PAUSED_PENDING,
+    ),
+    Row(
+        "pending, drift captured into a new commit",
+        situation(Mode.SYNC, CAUGHT_UP, PENDING),
+        Step.SYNC,
+        Result.SYNCED,
+        pause=PauseChange.ACTIVATE,
+    ),
+    Row(
+        "pending, drift gone",
+        situation(Mode.SELF_HEAL, CLEAN, PENDING),
+        W,
+        Result.IN_SYNC,
+        pause=PauseChange.ACTIVATE,
+    ),
+]
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[row.name for row in TABLE])
+def test_the_decision_table(row: Row) -> None:
+    decision = decide(row.situation, RULES)
+    got = (decision.step, decision.result, decision.revert, decision.prune, decision.pause, decision.state)
+    assert got == (row.step, row.result, row.revert, row.prune, row.pause, row.state)
+    assert decision.writes is (row.step is not Step.REPORT)
+
+
+def test_no_decision_below_self_heal_reverts_a_live_edit() -> None:
+    """Consent: only self-heal and prune may undo a live edit; in every other mode, state and plan the
+    decision never passes ``revert`` to the write path and never heals."""
+    reverted = []
+    for mode, p, state, interrupted in itertools.product(
+        Mode, PLANS, (ACTIVE, PAUSED, PENDING), (False, True)
+    ):
+        for expired in (False, True):
+            d = decide(situation(mode, p, state, interrupted=interrupted, pause_expired=expired), RULES)
+            if d.revert or d.step is Step.HEAL:
+                assert mode.includes(Mode.SELF_HEAL), (mode, p.sha, p.changes, state.state, d)
+                reverted.append(d)
+    assert reverted  # the rule is live: self-heal does revert
+
+
+def test_drift_is_what_live_moved_and_a_commit_is_not() -> None:
+    assert {a.value for a in DRIFT} == {"drift-revert", "conflict", "unmanaged-addition"}
+    assert NEEDS_CONSENT < DRIFT
+    assert decide(situation(Mode.SYNC, COMMIT), RULES).drift == ()
+    assert decide(situation(Mode.SYNC, PRUNABLE), RULES).drift == ()
+    lines = decide(situation(Mode.SYNC, COMMIT_AND_EDIT), RULES).drift
+    assert lines == ("ConfigMap shop/env /data/drift-revert (drift-revert)",)
+    assert decide(situation(Mode.SYNC, DELETED_LIVE), RULES).drift == ("ConfigMap shop/env (create)",)
+    message = decide(situation(Mode.SYNC, EDITED), RULES).message
+    assert message == "live drift left alone (mode sync)"
+
+
+def heal_at(now: float, memory: HealMemory, p: Plan = EDITED, rules: Rules = RULES) -> Decision:
+    return decide(replace(situation(Mode.SELF_HEAL, p), now=now, heal=memory), rules)
+
+
+def test_self_heal_backs_off_exponentially_up_to_the_maximum() -> None:
+    first = heal_at(1000.0, HealMemory())
+    assert first.step is Step.HEAL and first.heal is not None and first.heal.next_at == 1002.0
+    waiting = heal_at(1001.0, first.heal)
+    assert (waiting.step, waiting.result, waiting.message) == (Step.REPORT, Result.BACKOFF, "next heal in 1s")
+    assert waiting.heal == first.heal
+    second = heal_at(1002.0, first.heal)
+    assert second.step is Step.HEAL and second.heal is not None
+    assert (second.heal.streak, second.heal.next_at) == (2, 1006.0)
+    assert [RULES.backoff(n) for n in (1, 2, 3, 9, 10)] == [2.0, 4.0, 8.0, 300.0, 300.0]
+
+
+def test_the_same_drift_back_too_often_is_a_fight_that_stops_healing_until_nothing_differs() -> None:
+    rules = replace(RULES, backoff_base_s=0.0)
+    memory, now = HealMemory(), 1000.0
+    for _ in range(rules.fight_limit):
+        healed = heal_at(now, memory, rules=rules)
+        assert healed.step is Step.HEAL and healed.heal is not None
+        memory, now = healed.heal, now + 10
+    stop = heal_at(now, memory, rules=rules)
+    assert (stop.step, stop.result) == (Step.STOP_HEALING, Result.FIGHT) and not stop.writes
+    assert (
+        stop.heal is not None and stop.heal.fighting == "ConfigMap shop/env /data/drift-revert (drift-revert)"
+    )
+    assert stop.cause == "the same drift came back 3 times in 600s"
+    still = heal_at(now + 3600, stop.heal, rules=rules)  # however long after: stopped, said once
+    assert (still.step, still.result) == (Step.REPORT, Result.FIGHT)
+    # Other drift does not count towards the fight, but healing stays stopped while anything differs.
+    assert heal_at(now, stop.heal, CONFLICTED, rules=rules).result is Result.FIGHT
+    gone = heal_at(now, stop.heal, CLEAN, rules=rules)
+    assert gone.result is Result.IN_SYNC and gone.heal is None  # forgotten
+    assert heal_at(now, HealMemory(), rules=rules).step is Step.HEAL
+
+
+def test_heals_further_apart_than_the_window_are_no_fight() -> None:
+    rules = replace(RULES, backoff_base_s=0.0)
+    memory, now = HealMemory(), 1000.0
+    for _ in range(rules.fight_limit * 3):
+        healed = heal_at(now, memory, rules=rules)
+        assert healed.step is Step.HEAL and healed.heal is not None
+        memory, now = healed.heal, now + rules.fight_window_s / (rules.fight_limit - 1) + 1
+    other = HealMemory()
+    for p in (EDITED, CONFLICTED, ADDED, EDITED, CONFLICTED, ADDED):  # different drift each time
+        healed = heal_at(now, other, p, rules=rules)
+        assert healed.step is Step.HEAL and healed.heal is not None
+        other = healed.heal
+
+
+def test_a_refusal_is_retried_after_its_backoff_and_notified_once() -> None:
+    known, new = refusal(
+        None, sha=NEW, result=Result.BLOCKED, reason="guard", drift=(), now=1000.0, rules=RULES
+    )
+    assert new and known.retry_at == 1002.0
+    again, new = refusal(
+        known, sha=NEW, result=Result.BLOCKED, reason="guard", drift=(), now=1002.0, rules=RULES
+    )
+    assert not new and (again.tries, again.retry_at) == (2, 1006.0)
+    other, new = refusal(
+        again, sha=NEW, result=Result.FAILED, reason="500", drift=(), now=1003.0, rules=RULES
+    )
+    assert new and other.tries == 1
+
+    blocked = situation(Mode.SYNC, COMMIT, refused=again)
+    waiting = decide(replace(blocked, now=1005.0), RULES)
+    assert (waiting.step, waiting.result) == (Step.REPORT, Result.BLOCKED)
+    assert waiting.message == "still blocked, retried later: guard"
+    assert decide(replace(blocked, now=1006.0), RULES).step is Step.SYNC
+    # Different drift under the same commit is a different situation: tried at once.
+    moved = plan(NEW, Attribution.COMMIT, Attribution.DRIFT_REVERT)
+    assert decide(replace(blocked, plan=moved, now=1005.0), RULES).step is Step.SYNC
+
+
+def test_a_refusal_is_over_once_the_synced_commit_is_the_target_again() -> None:
+    known, _ = refusal(
+        None, sha=NEW, result=Result.BLOCKED, reason="guard", drift=(), now=1000.0, rules=RULES
+    )
+    back = decide(situation(Mode.SYNC, CLEAN, refused=known), RULES)
+    assert back.resolved == "the synced commit is the target again" and back.result is Result.IN_SYNC
+    assert decide(situation(Mode.SYNC, COMMIT, refused=known), RULES).resolved == ""
+
+
+@pytest.mark.parametrize(
+    ("step", "written", "result"),
+    [
+        (Step.SYNC, SyncResult.SUCCEEDED, Result.SYNCED),
+        (Step.PRUNE, SyncResult.SUCCEEDED, Result.SYNCED),
+        (Step.HEAL, SyncResult.SUCCEEDED, Result.HEALED),
+        (Step.HEAL, SyncResult.BLOCKED, Result.BLOCKED),
+        (Step.SYNC, SyncResult.FAILED, Result.FAILED),
+    ],
+)
+def test_a_syncs_result_is_the_passes(step: Step, written: SyncResult, result: Result) -> None:
+    decision = Decision(step, Result.SYNCED, (), AppStateKind.ACTIVE)
+    assert sync_result(decision, written) is result
