@@ -10,6 +10,8 @@
 returns plain ``dict``/``list`` values, fast enough for thousands of objects; duplicate keys are an
 error and timestamps stay strings, as Kubernetes reads them. ``load_documents_with_lines`` returns
 ruamel's round-trip containers, whose ``.lc`` gives line numbers (for plumbline's own configuration).
+``load_round_trip`` returns them for a file to be edited and written back (capture), loaded by the
+caller's ``YAML`` instance (whose settings it writes with). All three are bounded the same way.
 """
 
 from __future__ import annotations
@@ -112,11 +114,7 @@ class _KubeLoader(_FastLoader):  # type: ignore[misc]
 
 def _check(text: str, file: str, max_nodes: int) -> list[int]:
     """Refuse oversized or bomb-shaped input; return each document's first line (1-based)."""
-    size = len(text.encode("utf-8", errors="replace"))
-    if size > MAX_FILE_BYTES:
-        raise YamlError(
-            f"{file}: {size} bytes is more than the {MAX_FILE_BYTES} bytes plumbline reads from one file"
-        )
+    _size_check(text, file)
     lines = []
     try:
         for node in _yaml("safe").compose_all(io.StringIO(text)):
@@ -141,14 +139,19 @@ def _describe(error: MarkedYAMLError, file: str) -> str:
     return f"{where}: not valid YAML: {problem}"
 
 
-def _load(text: str, file: str, typ: str, max_nodes: int) -> list[Document]:
-    lines = _check(text, file, max_nodes)
+def _built(yaml: YAML, text: str, file: str) -> list[Any]:
+    """Every document of ``text`` built by ``yaml`` (None for an empty one); call after :func:`_check`."""
     try:
-        loaded = list(_yaml(typ).load_all(io.StringIO(text)))
+        return list(yaml.load_all(io.StringIO(text)))
     except MarkedYAMLError as error:
         raise YamlError(_describe(error, file)) from None
     except YAMLError as error:
         raise YamlError(f"{file}: not valid YAML: {error}") from None
+
+
+def _load(text: str, file: str, typ: str, max_nodes: int) -> list[Document]:
+    lines = _check(text, file, max_nodes)
+    loaded = _built(_yaml(typ), text, file)
     present = [(d, line) for d, line in zip(loaded, lines, strict=True) if d is not None]
     return [Document(data=d, file=file, index=i, line=line) for i, (d, line) in enumerate(present)]
 
@@ -190,3 +193,14 @@ def load_documents(text: str, *, file: str, max_nodes: int = MAX_NODES) -> list[
 def load_documents_with_lines(text: str, *, file: str, max_nodes: int = MAX_NODES) -> list[Document]:
     """Like :func:`load_documents`, but mappings keep line numbers: ``doc.data.lc.key(name)``."""
     return _load(text, file, "rt", max_nodes)
+
+
+def load_round_trip(text: str, *, file: str, yaml: YAML, max_nodes: int = MAX_NODES) -> list[Any]:
+    """Every document of ``text`` (None for an empty one) as ruamel's round-trip data, loaded by
+    ``yaml`` (a ``typ="rt"`` instance: comments, key order and quoting kept for writing back).
+
+    Bounded and checked like :func:`load_documents` (size, aliases followed, duplicate keys) before
+    anything is built; ``file`` is used in error messages only.
+    """
+    _check(text, file, max_nodes)
+    return _built(yaml, text, file)

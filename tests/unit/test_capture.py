@@ -25,6 +25,7 @@ from plumbline.plan.fields import ABSENT, get_path
 from plumbline.plan.model import ObjectRef
 from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import Checkout, fetch
+from plumbline.yamlio import MAX_FILE_BYTES, YamlError
 
 DRIFT = Attribution.DRIFT_REVERT
 ADDED = Attribution.UNMANAGED_ADDITION
@@ -421,6 +422,21 @@ def test_helm_values_proven_by_experiment_are_edited(chart: Checkout, tmp_path: 
     assert unmapped.patch is not None and "FEATURE_BULK_IMPORT" in unmapped.patch
     objects = render(applied(chart.root, plan, tmp_path), "charts/users-api", helm=PROD)
     assert_renders_live(objects, [db_host, image, replicas])
+
+
+def test_helm_a_value_file_past_yamlio_s_size_bound_is_refused(tmp_path: Path) -> None:
+    # Helm renders it (a comment changes no value; alias bombs Helm refuses itself); capture reads the
+    # file through yamlio, with the bounds every render's input has, and stops naming the file.
+    values = "charts/users-api/values-prod.yaml"
+    oversize = "# " + "x" * MAX_FILE_BYTES + "\n"
+    checkout = make_repo(tmp_path / "bounded", {**CHART, values: CHART[values] + oversize})
+    db_host = change("ConfigMap", "users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)
+    manifests = render(checkout.root, "charts/users-api", helm=PROD)
+    with pytest.raises(YamlError, match=rf"^{values}: \d+ bytes is more than the {MAX_FILE_BYTES} bytes"):
+        capture_changes(
+            checkout_root=checkout.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
+            manifests=manifests, changes=[db_host],
+        )  # fmt: skip
 
 
 def test_helm_a_value_that_feeds_more_than_the_drifted_field_is_not_guessed(

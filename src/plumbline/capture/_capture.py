@@ -161,7 +161,7 @@ def _capture_plain(
                     plan.unmapped.append(Unmapped(change, f"{file} is JSON; capture edits YAML files only"))
             continue
         old = _read(work, file)
-        _, loaded = yf.load_all(old)
+        loaded = yf.load_all(old, file=file)
         documents = [d for d in loaded if d is not None]
         changed = False
         for n in indices:
@@ -176,7 +176,7 @@ def _capture_plain(
                 captured.append(Captured(change, file, "edited in place"))
                 changed = True
         if changed:
-            edit = yf.edit(file, old, yf.rewrite(old, loaded))
+            edit = yf.edit(file, old, yf.rewrite(old, loaded, file=file))
             _write(work, edit)
             edits.append(edit)
     return edits, captured
@@ -254,7 +254,9 @@ def _capture_kustomize(
         edits.append(edit)
         patch_names.append(name)
         captured += [Captured(c, edit.path, "kustomize patch") for c in changes]
-    content = _add_patches(original_kustomization, patch_names) if patch_names else original_kustomization
+    content = original_kustomization
+    if patch_names:
+        content = _add_patches(original_kustomization, patch_names, file=kustomization_rel)
     kustomization.write_text(content, encoding="utf-8")
     for manifest, unmapped in overridden:
         edited = _set_image(work, app_path, kustomization, manifest, unmapped.change, allow_remote)
@@ -302,7 +304,8 @@ def _set_image(
     ):
         return None
     before = kustomization.read_text(encoding="utf-8")
-    _, loaded = yf.load_all(before)
+    shown = kustomization.relative_to(work).as_posix()
+    loaded = yf.load_all(before, file=shown)
     document = loaded[0] if loaded else None
     images = document.get("images") if isinstance(document, dict) else None
     if not isinstance(images, list):
@@ -322,7 +325,7 @@ def _set_image(
             entry.pop(key, None)
         else:
             entry[key] = yf.safe_strings(value)
-    after = yf.rewrite(before, loaded)
+    after = yf.rewrite(before, loaded, file=shown)
     kustomization.write_text(after, encoding="utf-8")
     try:
         objects = render(work, app_path, tool=Tool.KUSTOMIZE, allow_remote=allow_remote)
@@ -346,15 +349,15 @@ def _free_name(directory: Path, stem: str) -> str:
     return name
 
 
-def _add_patches(text: str, names: list[str]) -> str:
-    _, loaded = yf.load_all(text)
+def _add_patches(text: str, names: list[str], *, file: str) -> str:
+    loaded = yf.load_all(text, file=file)
     document = loaded[0]
     patches = document.get("patches")
     if patches is None:
         document["patches"] = patches = []
     for name in names:
         patches.append({"path": name})
-    return yf.rewrite(text, loaded)
+    return yf.rewrite(text, loaded, file=file)
 
 
 def _patch_identity(
@@ -376,7 +379,8 @@ def _patch_identity(
     with only the changes it carried.
     """
     original = kustomization.read_text(encoding="utf-8")
-    settings = yf.load_all(original)[1][0] or {}
+    shown = kustomization.relative_to(work).as_posix()
+    settings = yf.load_all(original, file=shown)[0] or {}
     rendered = strategic_patch(manifest.obj, [])["metadata"]
     base_name = rendered["name"]
     prefix, suffix = str(settings.get("namePrefix") or ""), str(settings.get("nameSuffix") or "")
@@ -392,7 +396,7 @@ def _patch_identity(
     def carried_by(identity: dict[str, Any], wanted: list[FieldChange]) -> list[FieldChange]:
         patch = strategic_patch(manifest.obj, [(c.path, c.live) for c in wanted])
         (overlay / name).write_text(yf.dump_one({**patch, "metadata": identity}), encoding="utf-8")
-        kustomization.write_text(_add_patches(original, [name]), encoding="utf-8")
+        kustomization.write_text(_add_patches(original, [name], file=shown), encoding="utf-8")
         try:
             objects = render(work, app_path, tool=Tool.KUSTOMIZE, allow_remote=allow_remote)
         except RemoteSourceRefused:

@@ -99,7 +99,7 @@ def capture_helm(
     texts = {file: safe_join(work, file).read_text(encoding="utf-8") for file in [*files, defaults] if file}
     leaves: list[tuple[Leaf, Any]] = []
     for file in texts:
-        _, loaded = yf.load_all(texts[file])
+        loaded = yf.load_all(texts[file], file=file)
         for path, value in _leaves(loaded[0] if loaded else None):
             if file != defaults or not any(isinstance(p, int) for p in path):
                 leaves.append(((file, path), value))
@@ -117,10 +117,10 @@ def capture_helm(
         """The leaves that change when ``leaf`` becomes the marker (or why the render failed)."""
         if leaf not in experiments:
             file, path = leaf
-            _, loaded = yf.load_all(texts[file])
+            loaded = yf.load_all(texts[file], file=file)
             set_value(loaded[0], path, MARKER)
             target = safe_join(work, file)
-            target.write_text(yf.rewrite(texts[file], loaded), encoding="utf-8")
+            target.write_text(yf.rewrite(texts[file], loaded, file=file), encoding="utf-8")
             try:
                 flat = _leaves_of(render_now())
                 experiments[leaf] = {
@@ -151,7 +151,7 @@ def capture_helm(
     edits: list[FileEdit] = []
     captured: list[Captured] = []
     for file, items in chosen.items():
-        _, loaded = yf.load_all(texts[file])
+        loaded = yf.load_all(texts[file], file=file)
         if not loaded or loaded[0] is None:
             loaded = [CommentedMap()]
         for (source, path), value, change in items:
@@ -161,7 +161,7 @@ def capture_helm(
             if source != file:
                 how += f" (overrides the chart's default in {posixpath.relpath(source, chart or '.')})"
             captured.append(Captured(change, file, how))
-        edit = yf.edit(file, texts[file], yf.rewrite(texts[file], loaded))
+        edit = yf.edit(file, texts[file], yf.rewrite(texts[file], loaded, file=file))
         safe_join(work, file).write_text(edit.content, encoding="utf-8")
         edits.append(edit)
     return edits, captured

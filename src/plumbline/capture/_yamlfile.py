@@ -1,5 +1,7 @@
 """Round-trip YAML editing with ruamel: comments, key order and quoting survive; the indentation style
-of the file (how far lists are indented under their key) is detected and kept."""
+of the file (how far lists are indented under their key) is detected and kept. Files are read through
+:func:`plumbline.yamlio.load_round_trip`, so a source file is bounded as every render's input is
+(size, alias bombs, duplicate keys)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from plumbline.capture._model import FileEdit
+from plumbline.yamlio import load_round_trip
 
 _KEY = re.compile(r"^(\s*)(?:- )?[^\s#-][^:#]*:\s*(#.*)?$")
 _ITEM = re.compile(r"^(\s*)- ")
@@ -53,9 +56,10 @@ def yaml_for(text: str) -> YAML:
     return yaml
 
 
-def load_all(text: str) -> tuple[YAML, list[Any]]:
-    yaml = yaml_for(text)
-    return yaml, list(yaml.load_all(io.StringIO(text)))
+def load_all(text: str, *, file: str) -> list[Any]:
+    """The documents of ``text`` (the file ``file`` of the source), for editing and :func:`rewrite`.
+    YamlError (naming ``file``) for a file too large, an alias bomb or YAML that is not valid."""
+    return load_round_trip(text, file=file, yaml=yaml_for(text))
 
 
 def dump_all(yaml: YAML, documents: list[Any]) -> str:
@@ -121,7 +125,7 @@ def edit(path: str, old: str | None, new: str) -> FileEdit:
 _SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
 
 
-def rewrite(old: str, documents: list[Any]) -> str:
+def rewrite(old: str, documents: list[Any], *, file: str) -> str:
     """``old`` with the edits made to ``documents`` (its documents from :func:`load_all`), and nothing else.
 
     A person's edit of one field changes one line; so does ours. A changed scalar is replaced where it
@@ -132,8 +136,8 @@ def rewrite(old: str, documents: list[Any]) -> str:
     the original text. Only if they touch lines the dump would have written differently is that one
     document written out whole, in its own detected style.
     """
+    originals = load_all(old, file=file)  # checked before it is composed again here
     nodes = list(YAML(typ="rt").compose_all(io.StringIO(old)))
-    originals = load_all(old)[1]
     if not (len(nodes) == len(originals) == len(documents)):
         return dump_all(yaml_for(old), documents)  # cannot line documents up: never guess
     spans: list[tuple[int, int, str]] = []  # (start, end, replacement) in ``old``
