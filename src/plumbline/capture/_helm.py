@@ -16,20 +16,19 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
 from plumbline.capture import _yamlfile as yf
-from plumbline.capture._model import Captured, CapturePlan, FileEdit, Unmapped, is_secret
+from plumbline.capture._model import Captured, FileEdit, Unmapped, is_secret
+from plumbline.capture._work import Work
 from plumbline.config import Tool
-from plumbline.errors import PlumbError, RemoteSourceRefused
+from plumbline.errors import PlumbError, RenderError
 from plumbline.plan.attribution import FieldChange
 from plumbline.plan.fields import ABSENT, PathError, positions, set_value, strategic_patch
-from plumbline.render import HelmOptions, Manifest, render, value_file_path
+from plumbline.render import Manifest, value_file_path
 from plumbline.source import safe_join
 
 MARKER = "plumbline-capture-marker-7c1f0e"
@@ -74,29 +73,24 @@ def _leaves_of(objects: list[Manifest]) -> dict[tuple[Any, ...], Any]:
     return flat
 
 
-def capture_helm(
-    work: Path,
-    app_path: str,
-    *,
-    options: HelmOptions,
-    namespace: str | None,
-    manifests: list[Manifest],
-    by_manifest: dict[int, list[FieldChange]],
-    plan: CapturePlan,
-    allow_remote: Sequence[str] = (),
-) -> tuple[list[FileEdit], list[Captured]]:
+def capture(work: Work) -> tuple[list[FileEdit], list[Captured]]:
+    if work.helm is None:
+        raise RenderError(f"capture: {work.app_path!r} is a Helm chart, but no Helm options were given")
+    app_path, options, plan = work.app_path, work.helm, work.plan
     chart = app_path if app_path not in ("", ".") else ""
     files = [value_file_path(name) for name in options.value_files] or (
         [posixpath.normpath(posixpath.join(chart, "values.yaml"))]
-        if safe_join(work, posixpath.join(chart, "values.yaml")).is_file()
+        if safe_join(work.root, posixpath.join(chart, "values.yaml")).is_file()
         else []
     )
     # With value files, the chart's defaults are never edited (other environments share them), but a
     # default proven to feed the field is overridden in the app's last value file (the one that wins).
     defaults = posixpath.normpath(posixpath.join(chart, "values.yaml"))
-    if defaults in files or not safe_join(work, defaults).is_file():
+    if defaults in files or not safe_join(work.root, defaults).is_file():
         defaults = ""
-    texts = {file: safe_join(work, file).read_text(encoding="utf-8") for file in [*files, defaults] if file}
+    texts = {
+        file: safe_join(work.root, file).read_text(encoding="utf-8") for file in [*files, defaults] if file
+    }
     leaves: list[tuple[Leaf, Any]] = []
     for file in texts:
         loaded = yf.load_all(texts[file], file=file)
@@ -104,12 +98,9 @@ def capture_helm(
             if file != defaults or not any(isinstance(p, int) for p in path):
                 leaves.append(((file, path), value))
 
-    def render_now() -> list[Manifest]:
-        return render(
-            work, app_path, tool=Tool.HELM, helm=options, namespace=namespace, allow_remote=allow_remote
-        )
-
-    baseline = render_now()
+    baseline = work.render(Tool.HELM)
+    if isinstance(baseline, PlumbError):
+        raise baseline
     base_flat = _leaves_of(baseline)
     experiments: dict[Leaf, dict[tuple[Any, ...], Any] | str] = {}
 
@@ -119,26 +110,26 @@ def capture_helm(
             file, path = leaf
             loaded = yf.load_all(texts[file], file=file)
             set_value(loaded[0], path, MARKER)
-            target = safe_join(work, file)
+            target = safe_join(work.root, file)
             target.write_text(yf.rewrite(texts[file], loaded, file=file), encoding="utf-8")
             try:
-                flat = _leaves_of(render_now())
+                objects = work.render(Tool.HELM)
+            finally:
+                target.write_text(texts[file], encoding="utf-8")
+            if isinstance(objects, PlumbError):
+                experiments[leaf] = f"rendering with it replaced failed: {objects}"
+            else:
+                flat = _leaves_of(objects)
                 experiments[leaf] = {
                     k: flat.get(k, ABSENT)
                     for k in set(flat) | set(base_flat)
                     if flat.get(k, ABSENT) != base_flat.get(k, ABSENT)
                 }
-            except RemoteSourceRefused:
-                raise  # the Project's decision, not a mapping that failed
-            except PlumbError as error:
-                experiments[leaf] = f"rendering with it replaced failed: {error}"
-            finally:
-                target.write_text(texts[file], encoding="utf-8")
         return experiments[leaf]
 
     chosen: dict[str, list[tuple[Leaf, Any, FieldChange]]] = defaultdict(list)
-    for n, changes in by_manifest.items():
-        manifest = manifests[n]
+    for n, changes in work.by_manifest.items():
+        manifest = work.manifests[n]
         base_obj = next((m.obj for m in baseline if m.key == manifest.key), manifest.obj)
         for change in changes:
             proof, reason = _prove(change, manifest, base_obj, leaves, experiment)
@@ -162,7 +153,7 @@ def capture_helm(
                 how += f" (overrides the chart's default in {posixpath.relpath(source, chart or '.')})"
             captured.append(Captured(change, file, how))
         edit = yf.edit(file, texts[file], yf.rewrite(texts[file], loaded, file=file))
-        safe_join(work, file).write_text(edit.content, encoding="utf-8")
+        work.write(edit)
         edits.append(edit)
     return edits, captured
 

@@ -78,8 +78,26 @@ class Unmapped:
     def pointer(self) -> str:
         return self.change.pointer
 
+    @property
+    def shown_patch(self) -> str | None:
+        """The patch as people may see it: never a Secret's."""
+        return None if is_secret(self.ref) else self.patch
+
     def describe(self) -> str:
         return f"{self.ref} {self.pointer}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class CaptureCommit:
+    """A capture written: the new commit on its new branch of ``repo``, whose parent is ``base``."""
+
+    sha: str
+    branch: str
+    repo: str
+    base: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sha": self.sha, "branch": self.branch, "repo": self.repo, "base": self.base}
 
 
 @dataclass
@@ -102,6 +120,35 @@ class CapturePlan:
     @property
     def diff(self) -> str:
         return "".join(edit.diff for edit in self.edits)
+
+    def shown_diff(self, edit: FileEdit) -> str | None:
+        """``edit``'s diff as people may see it: None for a file that holds a captured Secret field."""
+        secret_files = {c.file for c in self.captured if is_secret(c.ref)}
+        return None if edit.path in secret_files else edit.diff
+
+    def to_dict(self, *, app: str, base: str, commit: CaptureCommit | None = None) -> dict[str, Any]:
+        """The capture as ``plumb capture -o json`` prints it (Secrets' values, patches and diffs
+        withheld); ``commit`` the one written, if any."""
+        return {
+            "app": app,
+            "base": base,
+            "captured": [
+                {
+                    "object": str(c.ref),
+                    "field": c.pointer,
+                    "value": shown_value(c.ref, c.live),
+                    "file": c.file,
+                    "how": c.how,
+                }
+                for c in self.captured
+            ],
+            "unmapped": [
+                {"object": str(u.ref), "field": u.pointer, "reason": u.reason, "patch": u.shown_patch}
+                for u in self.unmapped
+            ],
+            "edits": [{"path": e.path, "created": e.created, "diff": self.shown_diff(e)} for e in self.edits],
+            "commit": commit.to_dict() if commit else None,
+        }
 
     def summary(self) -> str:
         """The lines a commit message lists: one per captured field, then what was left out."""

@@ -19,10 +19,12 @@ from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref, check_ref_format
 from dulwich.repo import Repo
 
-from plumbline.capture._model import CapturePlan
+from plumbline.capture._model import CaptureCommit, CapturePlan, commit_message
+from plumbline.config import App
 from plumbline.errors import SourceError
 from plumbline.paths import cache_dir
 from plumbline.source import mirror, push_new_ref, remote
+from plumbline.store import current_actor
 
 _TREE = 0o040000
 _FILE = 0o100644
@@ -32,6 +34,30 @@ def default_branch(app: str, *, now: datetime | None = None) -> str:
     """``plumbline/capture-<app>-<yyyymmdd-hhmmss>`` (UTC)."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"plumbline/capture-{app}-{moment:%Y%m%d-%H%M%S}"
+
+
+def commit_capture(
+    app: App, plan: CapturePlan, *, base_sha: str, branch: str | None = None, author: str | None = None
+) -> CaptureCommit:
+    """:func:`write_capture` for ``app``: on ``branch`` (default :func:`default_branch`) of its source
+    repository, with :func:`commit_message`, by ``author`` (default: the acting user)."""
+    chosen = branch or default_branch(app.name)
+    repo = app.spec.source.repo_url
+    sha = write_capture(
+        repo=repo,
+        base_sha=base_sha,
+        plan=plan,
+        branch=chosen,
+        message=commit_message(app=app.name, plan=plan),
+        author=author or _author(),
+    )
+    return CaptureCommit(sha=sha, branch=chosen, repo=repo, base=base_sha)
+
+
+def _author() -> str:
+    actor = current_actor()
+    email = actor if "@" in actor else f"{actor}@localhost"
+    return f"{actor} <{email}>"
 
 
 def write_capture(

@@ -13,25 +13,13 @@ A Secret's values are never printed: its fields show ``(secret value)`` and its 
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.markup import escape
 
 from plumbline import engine
-from plumbline.capture import (
-    CAPTURABLE,
-    CapturePlan,
-    capture_changes,
-    commit_message,
-    default_branch,
-    shown_value,
-    write_capture,
-)
-from plumbline.capture._model import is_secret
+from plumbline.capture import CaptureCommit, CapturePlan, capture_app, commit_capture, drift
 from plumbline.cli.gitops import OUTPUT, REVISION, Output, emit_json, err, out, progress, settings
-from plumbline.render import helm_options
-from plumbline.store import Store, current_actor
+from plumbline.store import Store
 
 
 def register(app: typer.Typer) -> None:
@@ -70,95 +58,40 @@ def register(app: typer.Typer) -> None:
                 store=store,
                 **engine.scope(target, s.config),
             )
-        changes = [c for item in plan.items for c in item.changes if c.attribution in CAPTURABLE]
-        source = target.spec.source
         checkout = rendered.checkout
-        capture = CapturePlan()
+        changes = drift(plan)
         if changes:
-            progress(f"capturing {len(changes)} drifted field(s) into {source.path} at {checkout.sha[:12]}")
-            capture = capture_changes(
-                checkout_root=checkout.root,
-                app_path=source.path,
-                tool=target.spec.source.tool,
-                helm=helm_options(target),
-                manifests=[m for m in rendered.manifests if m.file != engine.CREATE_NAMESPACE_SOURCE],
-                changes=changes,
-                namespace=target.spec.destination.namespace,
-                allow_remote=engine.allowed_remote(engine.scope(target, s.config).get("project")),
-            )
-        commit: dict[str, str] | None = None
+            where = f"{target.spec.source.path} at {checkout.sha[:12]}"
+            progress(f"capturing {len(changes)} drifted field(s) into {where}")
+        capture = capture_app(
+            target,
+            plan=plan,
+            checkout_root=checkout.root,
+            manifests=rendered.manifests,
+            allow_remote=engine.allowed_remote(engine.scope(target, s.config).get("project")),
+        )
+        commit = None
         if write and not capture.empty:
-            chosen = branch or default_branch(target.name)
-            sha = write_capture(
-                repo=source.repo_url,
-                base_sha=checkout.sha,
-                plan=capture,
-                branch=chosen,
-                message=commit_message(app=target.name, plan=capture),
-                author=author or _author(),
-            )
-            commit = {"sha": sha, "branch": chosen, "repo": source.repo_url, "base": checkout.sha}
+            commit = commit_capture(target, capture, base_sha=checkout.sha, branch=branch, author=author)
         if output is Output.JSON:
-            emit_json(_to_dict(target.name, checkout.sha, capture, commit))
+            emit_json(capture.to_dict(app=target.name, base=checkout.sha, commit=commit))
         else:
             _print(target.name, capture, commit, nothing=not changes, write=write)
         raise typer.Exit(1 if capture.unmapped else 0)
 
 
-def _author() -> str:
-    actor = current_actor()
-    email = actor if "@" in actor else f"{actor}@localhost"
-    return f"{actor} <{email}>"
-
-
-def _secret_files(capture: CapturePlan) -> set[str]:
-    return {c.file for c in capture.captured if is_secret(c.ref)}
-
-
-def _to_dict(app: str, sha: str, capture: CapturePlan, commit: dict[str, str] | None) -> dict[str, Any]:
-    hidden = _secret_files(capture)
-    return {
-        "app": app,
-        "base": sha,
-        "captured": [
-            {
-                "object": str(c.ref),
-                "field": c.pointer,
-                "value": shown_value(c.ref, c.live),
-                "file": c.file,
-                "how": c.how,
-            }
-            for c in capture.captured
-        ],
-        "unmapped": [
-            {
-                "object": str(u.ref),
-                "field": u.pointer,
-                "reason": u.reason,
-                "patch": None if is_secret(u.ref) else u.patch,
-            }
-            for u in capture.unmapped
-        ],
-        "edits": [
-            {"path": e.path, "created": e.created, "diff": None if e.path in hidden else e.diff}
-            for e in capture.edits
-        ],
-        "commit": commit,
-    }
-
-
 def _print(
-    app: str, capture: CapturePlan, commit: dict[str, str] | None, *, nothing: bool, write: bool
+    app: str, capture: CapturePlan, commit: CaptureCommit | None, *, nothing: bool, write: bool
 ) -> None:
     if nothing:
         out.print(f"{app}: no drift to capture (live matches Git, apart from runtime fields)")
         return
-    hidden = _secret_files(capture)
     for edit in capture.edits:
-        if edit.path in hidden:
+        diff = capture.shown_diff(edit)
+        if diff is None:
             out.print(f"--- {escape(edit.path)}: diff not shown, the file holds a Secret")
         else:
-            out.print(escape(edit.diff), end="")
+            out.print(escape(diff), end="")
     if capture.captured:
         out.print(f"[bold]captured[/] ({len(capture.captured)}):")
         for c in capture.captured:
@@ -167,14 +100,14 @@ def _print(
         out.print(f"[bold yellow]not captured[/] ({len(capture.unmapped)}):")
         for u in capture.unmapped:
             out.print(f"  {escape(u.describe())}")
-            if u.patch and not is_secret(u.ref):
+            if u.shown_patch:
                 out.print("    a strategic-merge patch that would express it:")
-                for line in u.patch.splitlines():
+                for line in u.shown_patch.splitlines():
                     out.print(f"      {escape(line)}")
     if commit is not None:
         out.print(
-            f"[bold green]committed[/] {commit['sha'][:12]} on new branch {escape(commit['branch'])} in "
-            f"{escape(commit['repo'])} (parent {commit['base'][:12]}); review and merge it, then sync"
+            f"[bold green]committed[/] {commit.sha[:12]} on new branch {escape(commit.branch)} in "
+            f"{escape(commit.repo)} (parent {commit.base[:12]}); review and merge it, then sync"
         )
     elif write:
         err.print("nothing committed: no field could be captured")
