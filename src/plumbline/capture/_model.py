@@ -37,12 +37,10 @@ class FileEdit:
 
 
 @dataclass(frozen=True)
-class Captured:
-    """A field whose live value the edits put into Git, and where (``file``: the file that holds it)."""
+class _OneField:
+    """About one drifted field: its change, the object and the field's pointer."""
 
     change: FieldChange
-    file: str
-    how: str  # "edited in place" | "kustomize patch" | "helm value <file>: <key path>"
 
     @property
     def ref(self) -> ObjectRef:
@@ -51,6 +49,14 @@ class Captured:
     @property
     def pointer(self) -> str:
         return self.change.pointer
+
+
+@dataclass(frozen=True)
+class Captured(_OneField):
+    """A field whose live value the edits put into Git, and where (``file``: the file that holds it)."""
+
+    file: str
+    how: str  # "edited in place" | "kustomize patch" | "helm value <file>: <key path>"
 
     @property
     def live(self) -> Any:
@@ -62,21 +68,12 @@ class Captured:
 
 
 @dataclass(frozen=True)
-class Unmapped:
+class Unmapped(_OneField):
     """A field that could not be captured, why, and (where one can be written) the strategic-merge
     patch that would express it, for a person to place by hand."""
 
-    change: FieldChange
     reason: str
     patch: str | None = None
-
-    @property
-    def ref(self) -> ObjectRef:
-        return self.change.ref
-
-    @property
-    def pointer(self) -> str:
-        return self.change.pointer
 
     @property
     def shown_patch(self) -> str | None:

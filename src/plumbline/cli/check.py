@@ -99,15 +99,7 @@ def check_app(app: App, config: Config, *, base: str, head: str) -> AppCheck:
         sha=rendered.checkout.sha,
     )
     info = checkout_info(rendered.checkout)
-    context = GuardContext(
-        app=app,
-        project=config.project(app.spec.project),
-        environment=config.environment(app.spec.environment),
-        checkout=info,
-        apps=config.apps,
-        environments=config.environments,
-        prune=app.spec.mode.includes(Mode.PRUNE),
-    )
+    context = GuardContext.of(app, config, checkout=info, prune=app.spec.mode.includes(Mode.PRUNE))
     verdict = decide(
         run_guards(plan=plan, context=context, only=OFFLINE_GUARDS),
         trailers=trailers(info.message, sha=info.sha),

@@ -113,17 +113,8 @@ def gate(
     ``Plumb-Allow`` trailers of the commit and the app's GuardExceptions. ``manual`` is False when
     the controller syncs."""
     info = checkout_info(checkout, cache=cache)
-    context = GuardContext(
-        app=app,
-        project=config.project(app.spec.project),
-        environment=config.environment(app.spec.environment),
-        checkout=info,
-        apps=config.apps,
-        environments=config.environments,
-        store=store,
-        cluster=cluster,
-        prune=prune,
-        manual=manual,
+    context = GuardContext.of(
+        app, config, checkout=info, store=store, cluster=cluster, prune=prune, manual=manual
     )
     findings = run_guards(plan=plan, context=context)
     return decide(

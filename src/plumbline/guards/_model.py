@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from plumbline.cluster import Cluster
+    from plumbline.config import Config
     from plumbline.store import Store
 
 
@@ -142,6 +143,24 @@ class GuardContext:
     clock: Callable[[], datetime] = now
     prune: bool = False
     manual: bool = True
+
+    @classmethod
+    def of(
+        cls,
+        app: App,
+        config: Config,
+        *,
+        checkout: CheckoutInfo,
+        store: Store | None = None,
+        cluster: Cluster | None = None,
+        prune: bool = False,
+        manual: bool = True,
+    ) -> GuardContext:
+        """The context for ``app`` with the whole of ``config``: its Project and Environment, every app
+        and environment."""
+        project, environment = config.project(app.spec.project), config.environment(app.spec.environment)
+        return cls(app, project, environment, checkout, config.apps, config.environments, store, cluster,
+                   prune=prune, manual=manual)  # fmt: skip
 
     def __post_init__(self) -> None:
         if not self.apps:

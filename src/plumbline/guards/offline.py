@@ -62,28 +62,20 @@ def offline_plan(
             changed = changed_immutable(ref, live, obj)
             if changed:
                 note = f"{REPLACE_NOTE}{changed} changed (immutable)"
-        plan.items.append(
-            PlanItem(
-                ref=ref,
-                action=action,
-                source=manifest.file,
-                desired=obj,
-                live=live,
-                predicted=obj,
-                api_version=str(obj.get("apiVersion", "")),
-                note=note,
-            )
-        )
+        plan.items.append(_item(ref, action, manifest.file, obj, live, note))
     for ref, (obj, file) in before.items():
-        plan.items.append(
-            PlanItem(
-                ref=ref,
-                action=Action.PRUNE,
-                source=file,
-                desired=None,
-                live=obj,
-                predicted=None,
-                api_version=str(obj.get("apiVersion", "")),
-            )
-        )
+        plan.items.append(_item(ref, Action.PRUNE, file, None, obj))
     return plan
+
+
+def _item(
+    ref: ObjectRef,
+    action: Action,
+    source: str,
+    desired: dict[str, Any] | None,
+    live: dict[str, Any] | None,
+    note: str = "",
+) -> PlanItem:
+    """An item as the dry run would predict it: the desired object applied as it is."""
+    api_version = str((desired or live or {}).get("apiVersion", ""))
+    return PlanItem(ref, action, source, desired, live, desired, api_version=api_version, note=note)

@@ -296,21 +296,12 @@ def _compare(
         # With the server, the context and the fix (a 403 says what to grant); secret values scrubbed.
         item.error = redactor.scrub(str(failure), obj, item.live)
         item.predicted = obj
-    if item.live is None:
-        item.changes = attribute(
-            ref=ref,
-            desired=obj,
-            predicted=item.predicted,
-            live=None,
-            last_synced=None,
-            rules=rules,
-            redactor=redactor,
-        )
-        return item
-    if item.error:
+    if item.live is not None and item.error:
         item.action = Action.UPDATE
         return item
     previous = None if last_synced is None else last_synced.get(ref)
+    if item.live is None:  # gone, or never there: a create, whatever was read before
+        runtime, previous = [], None
     item.changes = runtime + attribute(
         ref=ref,
         desired=obj,
@@ -320,6 +311,8 @@ def _compare(
         rules=rules,
         redactor=redactor,
     )
+    if item.live is None:
+        return item
     real = [
         c for c in item.changes if c.attribution not in (Attribution.RUNTIME, Attribution.UNMANAGED_ADDITION)
     ]
