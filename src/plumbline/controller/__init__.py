@@ -27,8 +27,9 @@ from plumbline.controller._lease import (
 )
 from plumbline.controller._log import log
 from plumbline.controller._log import setup as setup_logging
-from plumbline.controller._loop import Controller, Outcome, Settings, effective_mode
+from plumbline.controller._loop import Controller
 from plumbline.controller._metrics import Metrics
+from plumbline.controller._model import Outcome, Settings, effective_mode
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._pause import (
     PauseError,

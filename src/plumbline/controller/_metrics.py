@@ -12,7 +12,7 @@ from plumbline.plan.attribution import Attribution
 from plumbline.store import AppStateKind
 
 if TYPE_CHECKING:
-    from plumbline.controller._loop import Outcome
+    from plumbline.controller._model import Outcome
 
 
 class Metrics:

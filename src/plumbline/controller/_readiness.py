@@ -13,7 +13,7 @@ from typing import Any
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller._drift import drift_of
-from plumbline.controller._loop import effective_mode, plan_of
+from plumbline.controller._model import effective_mode, plan_of
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, now
 
 

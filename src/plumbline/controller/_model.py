@@ -1,0 +1,63 @@
+"""The controller's settings, the outcome of one pass, and the mode in effect for an app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from plumbline import engine
+from plumbline.cluster import Cluster
+from plumbline.config import App, Config, Mode
+from plumbline.controller._lease import LEASE_DURATION_S, LEASE_NAMESPACE
+from plumbline.controller.decide import Result, Rules
+from plumbline.plan import Plan
+from plumbline.store import AppStateKind, Store
+
+
+@dataclass
+class Settings:
+    identity: str
+    interval_s: float = 30.0
+    lease_namespace: str = LEASE_NAMESPACE
+    lease_duration_s: int = LEASE_DURATION_S
+    watch: bool = True
+    fight_limit: int = 3
+    fight_window_s: float = 600.0
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 300.0
+    kubeconfig: str | None = None
+    context: str | None = None
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(
+            fight_limit=self.fight_limit,
+            fight_window_s=self.fight_window_s,
+            backoff_base_s=self.backoff_base_s,
+            backoff_max_s=self.backoff_max_s,
+        )
+
+
+@dataclass
+class Outcome:
+    """What one pass over ``app`` found and did (``--once`` prints it, metrics count it)."""
+
+    app: str
+    mode: Mode
+    state: AppStateKind
+    result: Result
+    status: engine.SyncStatus = engine.SyncStatus.UNKNOWN
+    sha: str = ""
+    drift: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def effective_mode(app: App, store: Store) -> Mode:
+    """The mode override set with ``plumb mode`` if any, else the config's ``spec.mode``."""
+    override = store.app_state(app.name).mode
+    return Mode(override) if override else app.spec.mode
+
+
+def plan_of(app: App, *, cluster: Cluster, store: Store, config: Config | None = None) -> Plan:
+    """The app's plan, tracked under ``config``'s instance and bounded by its Project."""
+    plan, _ = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))
+    return plan

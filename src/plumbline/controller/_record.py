@@ -1,0 +1,277 @@
+"""The controller's one recorder: each thing that happened to an app, fanned out once to the audit
+trail, the log, the metrics, the notification webhooks and a Kubernetes Event.
+
+A :class:`Happening` says which of those it goes to (an audit record, a notice, a Kubernetes Event,
+a counter — each optional; the log line always); the functions below build the controller's
+happenings, and :meth:`Recorder.record` writes them. Drift is reported when it changes, a refusal
+once (``refused``, then ``resolved``): the scheduler decides when, the recorder only says it.
+Messages name apps, objects, fields and revisions, never field values.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from plumbline.cluster import ApiFailure, Cluster
+from plumbline.config import App, Mode
+from plumbline.controller._log import log
+from plumbline.controller._metrics import Metrics
+from plumbline.controller._notify import Notice, NoticeKind, Notifier
+from plumbline.controller.decide import Decision, Refusal, Result
+from plumbline.errors import PlumbError
+from plumbline.store import AppState, AuditAction, Store, SyncRecord, SyncResult
+
+if TYPE_CHECKING:
+    from plumbline.controller._model import Outcome
+
+Counter = Literal["fights", "guard_blocks"]  # the per-app counters of :class:`Metrics` a happening bumps
+
+
+@dataclass(frozen=True)
+class Audit:
+    action: AuditAction
+    outcome: str
+    reason: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KubeEvent:
+    reason: str  # e.g. Drift, Synced, SelfHealFight (what `kubectl get events` shows)
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class Happening:
+    """One thing that happened to ``app`` at ``revision``, and where it is told."""
+
+    app: str
+    revision: str
+    level: int
+    message: str  # the log line
+    fields: dict[str, Any] = field(default_factory=dict)  # more on the log line
+    audit: Audit | None = None
+    notice: tuple[NoticeKind, str, dict[str, Any]] | None = None  # kind, message, details
+    event: KubeEvent | None = None
+    count: Counter | None = None
+
+
+class Recorder:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        identity: str,
+        metrics: Metrics,
+        notifier: Notifier,
+        objects: Callable[[str], list[dict[str, Any]]],
+    ) -> None:
+        self.store, self.identity, self.metrics, self.notifier = store, identity, metrics, notifier
+        self._objects = objects  # an app's desired objects (the Kubernetes Event is filed on one)
+        self._drift: dict[str, list[str]] = {}
+
+    def record(self, what: Happening, app: App | None = None, cluster: Cluster | None = None) -> None:
+        """Tell ``what`` everywhere it goes. The Kubernetes Event needs ``app`` and ``cluster``."""
+        if what.audit is not None:
+            a = what.audit
+            self.store.audit(
+                actor=self.identity,
+                app=what.app,
+                action=a.action,
+                revision=what.revision,
+                reason=a.reason,
+                summary=a.summary,
+                outcome=a.outcome,
+            )
+        log(what.level, what.message, app=what.app, revision=what.revision, **what.fields)
+        if what.count is not None:
+            getattr(self.metrics, what.count).labels(app=what.app).inc()
+        if what.notice is not None:
+            kind, message, details = what.notice
+            self.notifier.send(Notice(kind, what.app, what.revision, message, details))
+        if what.event is not None and app is not None and cluster is not None:
+            self._kube_event(app, cluster, what.event)
+
+    def drift(self, app: App, cluster: Cluster, sha: str, drift: list[str]) -> None:
+        """Report the app's drift when it differs from the drift last reported."""
+        if drift and drift != self._drift.get(app.name):
+            self.record(drift_seen(app.name, sha, drift), app, cluster)
+        self._drift[app.name] = drift
+
+    def config_mode(self, app: App, effective: Mode) -> None:
+        """Audit the config's ``spec.mode`` when it differs from the one last seen (or is first seen):
+        a mode change made in Git is recorded too, by the controller that notices it."""
+        seen = None
+        for record in reversed(self.store.audit_log(app.name)):
+            if record.action == AuditAction.MODE and record.summary.get("source") == "config":
+                seen = record.summary.get("to")
+                break
+        if seen != app.spec.mode.value:
+            self.record(config_mode(app, seen, effective))
+
+    def passed(self, outcome: Outcome, *, seconds: float) -> None:
+        """A pass is over: counted and timed."""
+        self.metrics.observe(outcome, seconds=seconds)
+
+    def _kube_event(self, app: App, cluster: Cluster, event: KubeEvent) -> None:
+        """A Kubernetes Event in the app's namespace, on its first object there (else the namespace):
+        what ``kubectl describe`` and ``kubectl get events`` show beside the audit trail."""
+        namespace = app.spec.destination.namespace
+        target: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "name": namespace}
+        for obj in self._objects(app.name):
+            metadata = obj.get("metadata") or {}
+            if metadata.get("namespace") == namespace:
+                target = {
+                    "apiVersion": obj.get("apiVersion"),
+                    "kind": obj.get("kind"),
+                    "name": metadata.get("name"),
+                    "namespace": namespace,
+                }
+                break
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"plumbline-{app.name}-", "namespace": namespace},
+            "involvedObject": target,
+            "reason": event.reason,
+            "message": event.message[:1000],
+            "type": "Warning" if event.warning else "Normal",
+            "source": {"component": "plumbline-controller", "host": self.identity[:60]},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            cluster.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+        except (ApiFailure, PlumbError) as error:
+            log(logging.WARNING, f"cannot record a Kubernetes Event: {error}", app=app.name)
+
+
+# ---- what the controller records ------------------------------------------------------------------
+
+
+def drift_seen(app: str, sha: str, drift: list[str]) -> Happening:
+    return Happening(
+        app,
+        sha,
+        logging.WARNING,
+        f"drift: {len(drift)} change(s) live that Git does not have",
+        {"drift": drift},
+        audit=Audit(AuditAction.DRIFT, "observed", summary={"drift": drift}),
+        notice=(NoticeKind.DRIFT, f"{len(drift)} live change(s) Git does not have", {"drift": drift}),
+        event=KubeEvent("Drift", f"live differs from Git: {'; '.join(drift)}", warning=True),
+    )
+
+
+def pause_expired(app: str, sha: str, state: AppState, drift: list[str]) -> Happening:
+    """The pause ran out (``state``: where it went; the audit record is the transition's own)."""
+    notice = None
+    if drift:
+        why = "pause expired with drift made meanwhile: capture it or resume --revert"
+        notice = (
+            NoticeKind.PAUSE_EXPIRED_PENDING,
+            why,
+            {"drift": drift, "paused_reason": state.detail.get("paused_reason", "")},
+        )
+    return Happening(
+        app,
+        sha,
+        logging.WARNING,
+        f"pause expired: now {state.state.value}",
+        notice=notice,
+        event=KubeEvent(
+            "PauseExpired",
+            f"pause expired; now {state.state.value}" + (f": {'; '.join(drift)}" if drift else ""),
+            warning=bool(drift),
+        ),
+    )
+
+
+def fight(app: str, sha: str, decision: Decision) -> Happening:
+    """Self-heal stopped: the same drift kept coming back (``decision.cause`` says how often)."""
+    drift = list(decision.drift)
+    fighting = decision.heal.fighting if decision.heal else ""
+    return Happening(
+        app,
+        sha,
+        logging.ERROR,
+        "another writer keeps changing what self-heal reverts; stopped healing",
+        {"drift": drift},
+        audit=Audit(AuditAction.FIGHT, "self-heal stopped", decision.cause, {"drift": drift}),
+        notice=(NoticeKind.FIGHT, f"self-heal stopped: {fighting}", {"drift": drift}),
+        event=KubeEvent("SelfHealFight", f"self-heal stopped: {fighting}", warning=True),
+        count="fights",
+    )
+
+
+def synced(app: str, record: SyncRecord, result: Result, cause: str, *, first: bool) -> Happening:
+    """A sync the controller ran ended (its history and audit records are the write path's). A
+    failure or refusal is notified and evented only when ``first`` (not the refusal last told)."""
+    succeeded = record.result is SyncResult.SUCCEEDED
+    told = succeeded or first
+    kind = NoticeKind.SYNC_BLOCKED if record.result is SyncResult.BLOCKED else NoticeKind.SYNC_FAILED
+    reason = {Result.SYNCED: "Synced", Result.HEALED: "SelfHealed"}.get(result, "SyncFailed")
+    message = f"{cause} at {record.sha[:12]}: {record.result.value}, {record.message}"
+    return Happening(
+        app,
+        record.sha,
+        logging.INFO if succeeded else logging.ERROR,
+        f"{result.value}: {record.message}",
+        notice=(kind, record.message, {"sync": record.id}) if told and not succeeded else None,
+        event=KubeEvent(reason, message, warning=not succeeded) if told else None,
+        count="guard_blocks"
+        if record.result is SyncResult.BLOCKED and record.summary.get("blocked_by")
+        else None,
+    )
+
+
+def resolved(app: str, sha: str, refused: Refusal, how: str) -> Happening:
+    """The refusal last notified is over: said once."""
+    message = f"no longer {refused.result.value}: {how}"
+    details = {"was": refused.result.value, "revision": refused.sha}
+    return Happening(app, sha, logging.INFO, message, notice=(NoticeKind.RESOLVED, message, details))
+
+
+def pass_over(outcome: Outcome) -> Happening:
+    """The running loop's line for each pass."""
+    fields = {"mode": outcome.mode.value, "state": outcome.state.value}
+    message = f"{outcome.result.value} ({outcome.status})"
+    return Happening(outcome.app, outcome.sha, logging.INFO, message, fields)
+
+
+def reconcile_failed(app: str, error: Exception) -> Happening:
+    return Happening(app, "", logging.ERROR, f"reconcile failed: {error}")
+
+
+def lease_taken(app: str, identity: str) -> Happening:
+    return Happening(
+        app,
+        "",
+        logging.INFO,
+        "took the app's lease",
+        {"identity": identity},
+        audit=Audit(AuditAction.LEASE, "acquired"),
+    )
+
+
+def config_mode(app: App, seen: str | None, effective: Mode) -> Happening:
+    """The config's ``spec.mode`` differs from the one last seen (``seen``; None: first seen)."""
+    to = app.spec.mode.value
+    return Happening(
+        app.name,
+        "",
+        logging.WARNING if seen is not None else logging.DEBUG,
+        f"config mode changed: {seen} → {to}" if seen is not None else f"config mode first seen: {to}",
+        audit=Audit(
+            AuditAction.MODE,
+            effective.value,
+            "spec.mode in the config" + (" (first seen)" if seen is None else " changed"),
+            {"from": seen, "to": to, "source": "config", "override": False},
+        ),
+    )
