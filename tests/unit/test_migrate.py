@@ -491,3 +491,70 @@ def test_a_kustomization_whose_git_repository_is_missing_says_how_to_export_it()
     )
     assert "flux export source git flux-system -n flux-system" in result.reports[0].not_carried[0].why
     assert result.reports[0].not_carried[0].status is Status.NOT_CARRIED
+
+
+def test_multiple_sources_carry_when_one_renders_and_the_others_lend_value_files(tmp_path: Path) -> None:
+    repo = repository(tmp_path / "charts", {**CHART, "envs/prod/values.yaml": "greeting: moin\n"})
+    chart: dict[str, Any] = {"repoURL": f"file://{repo}", "targetRevision": "main", "path": "charts/web"}
+    chart |= {"name": "chart", "helm": {"valueFiles": ["$values/envs/prod/values.yaml", "values-prod.yaml"]}}
+    lender = {"repoURL": f"file://{repo}", "targetRevision": "main", "ref": "values"}
+    result = import_files(Source.ARGOCD, [application(tmp_path, sources=[chart, lender])])
+    assert_every_field_accounted_for(result)
+    helm = result.written[0].obj["spec"]["source"]["helm"]
+    assert helm["valueFiles"] == ["envs/prod/values.yaml", "charts/web/values-prod.yaml"]
+    config = load(result, tmp_path)
+    [manifest] = render_app(config.app("web")).manifests
+    assert manifest.obj["data"]["greeting"] == "moin" and manifest.obj["data"]["replicas"] == "3"
+    # a value file lent by another repository cannot be read by plumbline: reported, the rest carried
+    elsewhere = {**lender, "repoURL": "https://git.example.com/values.git"}
+    result = import_files(Source.ARGOCD, [application(tmp_path, sources=[chart, elsewhere])])
+    assert result.written[0].obj["spec"]["source"]["helm"]["valueFiles"] == ["charts/web/values-prod.yaml"]
+    reasons = {f.path: f.why for f in result.reports[0].not_carried}
+    assert reasons["spec.sources[0].helm.valueFiles[0]"].startswith("comes from another repository")
+    assert reasons["spec.sources[1]"] == "no value file of the App uses this ref source"
+    # two sources that both render are one App each in plumbline: nothing written, and why
+    second = {"repoURL": f"file://{repo}", "path": "envs"}
+    result = import_files(Source.ARGOCD, [application(tmp_path, sources=[chart, second])])
+    assert result.written == []
+    assert result.reports[0].not_carried[0].why.startswith("spec.sources has 2 sources that render")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+            "metadata:\n  name: a\n  namespace: [x]\n",
+            "x.yaml:1: GitRepository/a: metadata.namespace: expected a string, got a list",
+        ),
+        (
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\n"
+            "spec:\n  source:\n    repoURL: r\n    helm: {values: 'a: [1'}\n  destination: {namespace: n}\n",
+            "x.yaml:1: Application/a: spec.source.helm.values: not valid YAML",
+        ),
+        (
+            "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: p}\n"
+            "spec:\n  syncWindows: [{kind: allow, duration: 1h, applications: ['*']}]\n",
+            "x.yaml:1: AppProject/p: spec.syncWindows[0].schedule: missing: a sync window needs a cron",
+        ),
+        ("- just\n- a list\n", "x.yaml:1: expected a Kubernetes object (a mapping), got a list"),
+        ("kind: Application\nmetadata: {name: a}\n", "x.yaml:1: Application/a: apiVersion: missing"),
+    ],
+)
+def test_bad_input_is_an_error_naming_file_object_and_field(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "x.yaml"
+    file.write_text(text)
+    tool = Source.FLUX if "fluxcd" in text else Source.ARGOCD
+    with pytest.raises(InvalidInput) as caught:
+        import_files(tool, [file])
+    assert str(caught.value).startswith(f"{tmp_path}/{message}")
+
+
+def test_an_applicationset_with_odd_generators_is_still_reported(tmp_path: Path) -> None:
+    file = tmp_path / "set.yaml"
+    file.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: s}\n"
+        "spec:\n  generators: [{matrix: {generators: 3}}, {list: {elements: []}}]\n"
+    )
+    [report] = import_files(Source.ARGOCD, [file]).reports
+    assert "(this one uses: matrix, list)" in report.not_carried[0].why

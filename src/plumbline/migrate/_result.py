@@ -75,27 +75,6 @@ class ImportResult:
             lines.append(yaml.safe_dump(written.obj, sort_keys=False, width=110, allow_unicode=True).rstrip())
         return "\n".join(lines) + "\n"
 
-    def to_dict(self) -> dict[str, Any]:
-        """The report for machines (camelCase keys, as every ``-o json``)."""
-        return {
-            "tool": self.tool,
-            "complete": self.complete,
-            "objects": [
-                {
-                    "file": r.file,
-                    "line": r.line,
-                    "apiVersion": r.api_version,
-                    "kind": r.kind,
-                    "name": r.name,
-                    "written": r.written,
-                    "carried": [{"field": f.path, "to": f.to, "note": f.why} for f in r.carried],
-                    "notCarried": [{"field": f.path, "reason": f.why} for f in r.not_carried],
-                }
-                for r in self.reports
-            ],
-            "config": [w.obj for w in self.written],
-        }
-
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
@@ -128,6 +107,8 @@ def read_inputs(files: list[Path]) -> list[Reading]:
                 if not isinstance(data.get(key), str) or not data[key]:
                     raise reading.error((key,), "missing: every Kubernetes object has apiVersion and kind")
             reading.get(("metadata",), dict)
+            reading.get(("metadata", "name"), str)
+            reading.get(("metadata", "namespace"), str)
             readings.append(reading)
     if not readings:
         raise InvalidInput(f"{', '.join(map(str, files))}: no Kubernetes objects to import")

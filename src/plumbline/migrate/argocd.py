@@ -138,8 +138,9 @@ def _generator_names(generators: list[Any]) -> list[str]:
         for key, value in g.items():
             if key not in _GENERATORS:
                 continue
-            if key in ("matrix", "merge") and isinstance(value, dict):
-                inner = _generator_names(value.get("generators") or [])
+            inner_list = value.get("generators") if isinstance(value, dict) else None
+            if key in ("matrix", "merge") and isinstance(inner_list, list):
+                inner = _generator_names(inner_list)
                 names.append(f"{key}({', '.join(inner)})")
             else:
                 names.append(key)
@@ -317,9 +318,12 @@ def _windows(r: Reading, project: str) -> list[dict[str, Any]]:
             r.drop(base, f"duration {duration!r} is not a whole number of minutes, hours or days")
             continue
         unit = "h" if minutes % 60 == 0 else "m"
+        schedule = r.get((*base, "schedule"), str)
+        if not schedule:
+            raise r.error((*base, "schedule"), "missing: a sync window needs a cron schedule")
         window = {
             "kind": kind,
-            "schedule": r.get((*base, "schedule"), str, "") or "",
+            "schedule": schedule,
             "duration": f"{minutes // 60}h" if unit == "h" else f"{minutes}m",
         }
         zone = r.get((*base, "timeZone"), str)
