@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from plumbline.config import RankedEnum
 
-class HealthStatus(StrEnum):
+
+class HealthStatus(RankedEnum):
     """How well an object is doing, from best to worst (gitops-engine's order).
 
     * ``Healthy`` — doing what it is for.
@@ -17,6 +18,8 @@ class HealthStatus(StrEnum):
     * ``Missing`` — Git declares it; the cluster does not have it.
     * ``Degraded`` — failed, or cannot get there without someone acting.
     * ``Unknown`` — its health could not be assessed (a status that cannot be read, a CEL error).
+
+    ``rank`` is the position in that order: Healthy 0 ... Unknown 5; higher is worse.
     """
 
     HEALTHY = "Healthy"
@@ -25,11 +28,6 @@ class HealthStatus(StrEnum):
     MISSING = "Missing"
     DEGRADED = "Degraded"
     UNKNOWN = "Unknown"
-
-    @property
-    def rank(self) -> int:
-        """Position in the order: Healthy 0 ... Unknown 5; higher is worse."""
-        return list(HealthStatus).index(self)
 
     def is_worse_than(self, other: HealthStatus) -> bool:
         return self.rank > other.rank

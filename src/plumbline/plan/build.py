@@ -254,16 +254,9 @@ def _compare(
 ) -> PlanItem:
     obj = desired.obj
     ref = ObjectRef.of(obj)
+    api_version = str(obj["apiVersion"])
     item = PlanItem(
-        ref=ref,
-        action=Action.CREATE,
-        source=desired.source,
-        desired=obj,
-        live=None,
-        predicted=None,
-        api_version=str(obj["apiVersion"]),
-        note=desired.deferred,
-        redactor=redactor,
+        ref, Action.CREATE, desired.source, obj, None, None, api_version, desired.deferred, redactor=redactor
     )
     if desired.info is None:
         item.predicted = obj
