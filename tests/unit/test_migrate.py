@@ -558,3 +558,40 @@ def test_an_applicationset_with_odd_generators_is_still_reported(tmp_path: Path)
     )
     [report] = import_files(Source.ARGOCD, [file]).reports
     assert "(this one uses: matrix, list)" in report.not_carried[0].why
+
+
+def test_sync_windows_go_to_the_environments_of_the_applications_they_select(tmp_path: Path) -> None:
+    apps = []
+    for name, namespace, destination in (
+        ("web-prod", "guestbook", {"server": "https://kubernetes.default.svc"}),
+        ("web-dev", "default", {"name": "in-cluster"}),
+        ("web-test", "guestbook-test", {"server": "https://kubernetes.default.svc"}),
+    ):
+        file = application(
+            tmp_path, project="my-project", destination={**destination, "namespace": namespace}
+        )
+        apps.append(file.rename(tmp_path / f"{name}.yaml"))
+        apps[-1].write_text(apps[-1].read_text().replace("name: web\n", f"name: {name}\n"))
+    result = import_files(Source.ARGOCD, [ARGOCD / "docs/operator-manual/project.yaml", *apps])
+    assert_every_field_accounted_for(result)
+    config = load(result, tmp_path)
+    # the project's windows: 0 applications *-prod, 1 every application, 2 namespaces default,
+    # 3 clusters in-cluster and cluster1 (Argo CD matches a cluster glob against server and name)
+    assert {n: a.spec.environment for n, a in config.apps.items()} == {
+        "web-prod": "my-project-windows-0-1",
+        "web-dev": "my-project-windows-1-2-3",
+        "web-test": "my-project",
+    }
+    schedules = {n: [w.schedule for w in e.spec.sync_windows] for n, e in config.environments.items()}
+    assert schedules == {
+        "my-project": ["0 9 * * *"],
+        "my-project-windows-0-1": ["10 1 * * *", "0 9 * * *"],
+        "my-project-windows-1-2-3": ["0 9 * * *", "0 22 * * *", "0 23 * * *"],
+    }
+    project = next(r for r in result.reports if r.label == "AppProject/my-project")
+    notes = {f.path: f.why for f in project.carried}
+    assert notes["spec.syncWindows[0].applications"] == "selects web-prod: their Environment holds it"
+    # alone, the project's narrower windows select nothing: reported, not guessed
+    alone = import_files(Source.ARGOCD, [ARGOCD / "docs/operator-manual/project.yaml"])
+    reasons = {f.path: f.why for f in alone.reports[0].not_carried}
+    assert reasons["spec.syncWindows[0]"].startswith("applies only to applications *-prod, which selects no")

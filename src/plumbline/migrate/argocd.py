@@ -3,8 +3,9 @@
 The mapping, field by field, is in docs/import.md. In short:
 
 * an ``AppProject`` becomes a ``Project`` (source repositories, destination namespaces, the
-  cluster-scoped allow list, the namespaced deny list); its sync windows that apply to every
-  application become an ``Environment`` of the same name, which the project's Apps use;
+  cluster-scoped allow list, the namespaced deny list); its sync windows go to ``Environment`` s:
+  each imported Application gets the one holding exactly the windows that select it (as Argo CD
+  matches them), since a plumbline window applies to every App of its Environment;
 * an ``Application`` becomes an ``App``: one Git source (``sources`` when only one of them renders and
   the others only lend it value files from the same repository; the hydrated branch when
   ``sourceHydrator`` is set), the destination namespace (and cluster name as kubeconfig context),
@@ -22,6 +23,8 @@ from __future__ import annotations
 import copy
 import posixpath
 import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from plumbline.migrate._common import convert_each, label, metadata, result, valid
@@ -49,27 +52,22 @@ _STATE_WHY = "Argo CD's record of the object's state, not configuration"
 def convert(readings: list[Reading]) -> ImportResult:
     """Convert every Argo CD object in ``readings``; other objects are reported, not ignored."""
     written: list[Written] = []
-    windows: dict[str, list[dict[str, Any]]] = {}
+    windows: dict[str, list[_Window]] = {}  # by project
+    environments: dict[str, list[_Window]] = {}  # by Environment name: the windows it holds
     projects = [r for r in readings if _is(r, "AppProject")]
     apps = [r for r in readings if _is(r, "Application")]
 
     def project(r: Reading) -> None:
-        obj, carried_windows = _project(r)
+        obj, project_windows = _project(r)
         written.append(Written(obj, [r]))
-        r.written.append(f"Project/{obj['metadata']['name']}")
-        if carried_windows:
-            windows[obj["metadata"]["name"]] = carried_windows
+        r.written.append(f"Project/{r.name}")
+        if project_windows:
+            windows[r.name] = project_windows
+            everyone = [w for w in project_windows if w.everyone]
+            if everyone:
+                environments[r.name] = everyone
 
     convert_each(projects, project)
-    environments = {
-        name: Written(valid(new_object("Environment", name, {"syncWindows": w})), [r])
-        for r in projects
-        for name, w in windows.items()
-        if r.written and r.name == name
-    }
-    for env in environments.values():
-        if env.origin is not None:
-            env.origin.written.append(env.label)
     declared_projects = {r.name for r in projects if r.written}
     stubs: dict[str, Written] = {}
 
@@ -77,7 +75,7 @@ def convert(readings: list[Reading]) -> ImportResult:
         obj = _application(r, declared_projects)
         spec = obj["spec"]
         if windows:
-            spec["environment"] = spec["project"] if spec["project"] in environments else "default"
+            spec["environment"] = _environment(spec["project"], r, windows, environments)
         valid(obj)
         wanted = spec["project"]
         if wanted != "default" and wanted not in declared_projects:
@@ -90,13 +88,24 @@ def convert(readings: list[Reading]) -> ImportResult:
     for r in readings:
         if not (_is(r, "AppProject") or _is(r, "Application")):
             convert_each([r], _other)
-    uses_default_env = any(
+    for project_windows in windows.values():
+        _mark_windows(project_windows, environments, apps)
+    envs = [
+        Written(
+            valid(new_object("Environment", name, {"syncWindows": [w.body for w in held]})), [held[0].reading]
+        )
+        for name, held in environments.items()
+    ]
+    for env in envs:
+        if env.origin is not None:
+            env.origin.written.append(env.label)
+    uses_default = any(
         w.obj["kind"] == "App" and w.obj["spec"].get("environment") == "default" for w in written
     )
-    if uses_default_env and "default" not in environments:
-        environments["default"] = Written(valid(new_object("Environment", "default", {})), [])
+    if uses_default and "default" not in environments:
+        envs.append(Written(valid(new_object("Environment", "default", {})), []))
     ordered = [w for w in written if w.obj["kind"] == "Project"] + list(stubs.values())
-    ordered += list(environments.values()) + [w for w in written if w.obj["kind"] == "App"]
+    ordered += envs + [w for w in written if w.obj["kind"] == "App"]
     return result(TOOL, readings, ordered)
 
 
@@ -150,7 +159,7 @@ def _generator_names(generators: list[Any]) -> list[str]:
 # --- AppProject ---------------------------------------------------------------------------------------
 
 
-def _project(r: Reading) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _project(r: Reading) -> tuple[dict[str, Any], list[_Window]]:
     name = label(r.name, "the AppProject name")
     to = f"Project/{name}"
     meta = metadata(r, own=_OWN_ANNOTATIONS, own_why=_OWN_WHY, to=to, finalizers_why=_FINALIZERS_WHY)
@@ -199,7 +208,7 @@ def _project(r: Reading) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ("spec", "destinationServiceAccounts"),
         "plumbline applies as the controller's (or the CLI user's) identity; it does not impersonate",
     )
-    windows = _windows(r, name)
+    windows = _windows(r)
     r.drop(("status",), _STATE_WHY)
     return valid(new_object("Project", name, spec, meta)), windows
 
@@ -290,50 +299,74 @@ def _minutes(text: str) -> int | None:
     return seconds // 60 if seconds % 60 == 0 and seconds else None
 
 
-def _windows(r: Reading, project: str) -> list[dict[str, Any]]:
-    to = f"Environment/{project}.spec.syncWindows"
-    kept: list[dict[str, Any]] = []
+@dataclass
+class _Window:
+    """A sync window of an AppProject and what it selects (applications, namespaces, clusters)."""
+
+    reading: Reading
+    index: int
+    body: dict[str, Any]  # as a plumbline SyncWindow
+    selectors: dict[str, list[str]]
+    both: bool  # andOperator: every selector given must match
+
+    @property
+    def base(self) -> Path:
+        return ("spec", "syncWindows", self.index)
+
+    @property
+    def everyone(self) -> bool:
+        named = [s for s in self.selectors.values() if s]
+        return all("*" in s for s in named) if self.both else any("*" in s for s in named)
+
+    def applies(self, app: Reading) -> bool:
+        """As Argo CD decides it: a glob of each selector given against the Application's name,
+        destination namespace, destination server or name."""
+        dest: Path = ("spec", "destination")
+        seen = {
+            "applications": [app.name],
+            "namespaces": [app.get((*dest, "namespace"), str, "") or ""],
+            "clusters": [app.get((*dest, "server"), str, "") or "", app.get((*dest, "name"), str, "") or ""],
+        }
+        hits = [
+            any(fnmatchcase(value, str(glob)) for value in seen[key] if value for glob in globs)
+            for key, globs in self.selectors.items()
+            if globs
+        ]
+        return bool(hits) and (all(hits) if self.both else any(hits))
+
+    def describe(self) -> str:
+        return "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in self.selectors.items() if v) or "nothing"
+
+
+def _windows(r: Reading) -> list[_Window]:
+    """The AppProject's sync windows that plumbline can express (the others are reported)."""
+    kept: list[_Window] = []
     for i, _ in enumerate(r.get(("spec", "syncWindows"), list, []) or []):
         base: Path = ("spec", "syncWindows", i)
         kind = r.get((*base, "kind"), str)
         if kind not in ("allow", "deny"):
             raise r.error((*base, "kind"), f"expected allow or deny, got {kind!r}")
+        schedule = r.get((*base, "schedule"), str)
+        if not schedule:
+            raise r.error((*base, "schedule"), "missing: a sync window needs a cron schedule")
         selectors = {
             key: r.get((*base, key), list, []) or [] for key in ("applications", "namespaces", "clusters")
         }
-        both = r.get((*base, "andOperator"), bool, False)
-        named = [s for s in selectors.values() if s]
-        everyone = all("*" in s for s in named) if both else any("*" in s for s in named)
-        if not everyone:
-            which = "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in selectors.items() if v) or "nothing"
-            r.drop(
-                base,
-                f"applies only to {which}: a plumbline window applies to every App of its Environment, "
-                "so this one is left out",
-            )
-            continue
         duration = r.get((*base, "duration"), str, "") or ""
         minutes = _minutes(duration)
         if minutes is None:
             r.drop(base, f"duration {duration!r} is not a whole number of minutes, hours or days")
             continue
-        unit = "h" if minutes % 60 == 0 else "m"
-        schedule = r.get((*base, "schedule"), str)
-        if not schedule:
-            raise r.error((*base, "schedule"), "missing: a sync window needs a cron schedule")
-        window = {
+        body = {
             "kind": kind,
             "schedule": schedule,
-            "duration": f"{minutes // 60}h" if unit == "h" else f"{minutes}m",
+            "duration": f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m",
         }
         zone = r.get((*base, "timeZone"), str)
         if zone:
-            window["timeZone"] = zone
-        kept.append(window)
-        for key in ("kind", "schedule", "duration", "timeZone"):
-            r.carry((*base, key), to)
-        for key in ("applications", "namespaces", "clusters", "andOperator"):
-            r.carry((*base, key), to, "applies to every application, as a plumbline window does")
+            body["timeZone"] = zone
+        both = r.get((*base, "andOperator"), bool, False) or False
+        kept.append(_Window(r, i, body, selectors, both))
         r.drop(
             (*base, "manualSync"),
             "plumbline lets a person sync in a closed window only with a recorded reason "
@@ -344,6 +377,52 @@ def _windows(r: Reading, project: str) -> list[dict[str, Any]]:
         )
         r.drop((*base, "description"), "plumbline windows have no description")
     return kept
+
+
+def _environment(
+    project: str, app: Reading, windows: dict[str, list[_Window]], environments: dict[str, list[_Window]]
+) -> str:
+    """The Environment for an App: the one holding exactly the windows of its project that apply to it
+    (``<project>`` for the windows every application gets, ``<project>-windows-0-2`` for others);
+    ``default`` when its project has no windows."""
+    project_windows = windows.get(project)
+    if not project_windows:
+        return "default"
+    chosen = [w for w in project_windows if w.everyone or w.applies(app)]
+    if chosen == [w for w in project_windows if w.everyone]:
+        name = project
+    else:
+        suffix = "-windows-" + "-".join(str(w.index) for w in chosen)
+        name = project[: 63 - len(suffix)].rstrip("-") + suffix
+    environments.setdefault(name, chosen)
+    return name
+
+
+def _mark_windows(
+    windows: list[_Window], environments: dict[str, list[_Window]], apps: list[Reading]
+) -> None:
+    """Each window carried to the Environments that hold it, or reported: it selects no App here."""
+    for w in windows:
+        r, base = w.reading, w.base
+        holders = [name for name, held in environments.items() if w in held]
+        if not holders:
+            r.drop(
+                base,
+                f"applies only to {w.describe()}, which selects no Application in the input: a plumbline "
+                "window belongs to an Environment and applies to all of its Apps; import the AppProject "
+                "with the Applications it selects",
+            )
+            continue
+        to = ", ".join(f"Environment/{h}" for h in holders) + " spec.syncWindows"
+        for key in ("kind", "schedule", "duration", "timeZone"):
+            r.carry((*base, key), to)
+        if w.everyone:
+            note = "applies to every application, as a plumbline window does"
+        else:
+            selected = [a.name for a in apps if a.written and w.applies(a)]
+            note = f"selects {', '.join(selected)}: their Environment holds it"
+        for key in ("applications", "namespaces", "clusters", "andOperator"):
+            r.carry((*base, key), to, note)
 
 
 # --- Application --------------------------------------------------------------------------------------
