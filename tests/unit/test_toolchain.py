@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from plumbline.errors import ToolchainError
-from plumbline.toolchain import KITS, Kit, _resolve, binary, ensure_kit
+from plumbline.toolchain import KITS, Kit, _resolve, binary, ensure_kit, kit_status
+from plumbline.toolchain._kits import prometheus_release
 
 MAIN_GO = """package main
 
@@ -145,7 +147,7 @@ def test_kubebuilder_assets_come_first_and_must_run(tmp_path: Path, monkeypatch:
 
 def test_unknown_binary_lists_the_known_ones() -> None:
     with pytest.raises(ToolchainError, match=r"plumbline knows: .*etcd"):
-        binary("kube-scheduler")
+        binary("kube-proxy")
 
 
 def test_a_binary_that_cannot_be_executed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,3 +158,69 @@ def test_a_binary_that_cannot_be_executed(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(assets))
     with pytest.raises(ToolchainError, match="cannot be run"):
         binary("etcd", build=False)
+
+
+def test_a_binary_new_in_a_kit_is_built_alone_into_its_cache_entry(tmp_path: Path) -> None:
+    kit = make_kit(tmp_path)
+    first = ensure_kit(kit)["hello"]
+    before = first.stat().st_mtime_ns
+    (kit.gomod_dir / "two").mkdir()
+    (kit.gomod_dir / "two" / "main.go").write_text('package main\n\nfunc main() { println("two") }\n')
+    grown = dataclasses.replace(kit, packages={"hello": ".", "two": "./two"})
+
+    assert kit_status(grown) == f"hello v1.2.3: two not built yet (would build into {first.parent})"
+    with pytest.raises(ToolchainError, match=r"not built yet \(two not in .*plumb local build"):
+        ensure_kit(grown, build=False)
+
+    messages: list[str] = []
+    paths = ensure_kit(grown, progress=messages.append)
+    assert paths["two"].parent == first.parent
+    assert kit_status(grown) == f"hello v1.2.3: {first.parent}"
+    assert any("building two (hello v1.2.3, new in this kit)" in m for m in messages), messages
+    assert first.stat().st_mtime_ns == before  # the others are not rebuilt
+    manifest = json.loads((first.parent / "manifest.json").read_text())
+    assert set(manifest["sha256"]) == {"hello", "two"}
+    assert manifest["sha256"]["two"] == _resolve._sha256(paths["two"])
+
+    # A binary the manifest records and the folder lacks is damage, refused as before.
+    paths["two"].unlink()
+    with pytest.raises(ToolchainError, match=r"lacks two.*plumb local build --force"):
+        ensure_kit(grown)
+
+
+def test_build_tags_and_the_release_stamp_reach_the_binary(tmp_path: Path) -> None:
+    kit = make_kit(
+        tmp_path,
+        main_go="""package main
+
+import "fmt"
+
+var stamp = "unstamped"
+
+func main() { fmt.Println("hello Version: " + stamp + suffix) }
+""",
+    )
+    (kit.gomod_dir / "tagged.go").write_text('//go:build fancy\n\npackage main\n\nconst suffix = " fancy"\n')
+    (kit.gomod_dir / "plain.go").write_text('//go:build !fancy\n\npackage main\n\nconst suffix = ""\n')
+    stamped = dataclasses.replace(
+        kit,
+        tags=("fancy",),
+        ldflags=("-X main.stamp={release}",),
+        release=lambda version: "7." + version.lstrip("v"),
+        version_pattern=r"hello Version: {version} fancy$",
+    )
+    built = ensure_kit(stamped)["hello"]
+    assert _resolve._run_version(built, stamped).strip() == "hello Version: 7.1.2.3 fancy"
+
+
+def test_prometheus_module_versions_name_their_release() -> None:
+    assert prometheus_release("v0.316.0") == "3.16.0"
+    assert prometheus_release("v0.305.12") == "3.5.12"
+    with pytest.raises(ToolchainError, match=r"v0\.MNN\.P"):
+        prometheus_release("v3.16.0")
+
+
+def test_kwok_and_kube_scheduler_are_in_the_kits() -> None:
+    assert KITS["kwok"].version.startswith("v0.")
+    assert "sigs.k8s.io/kwok/cmd/kwok" in (KITS["kwok"].gomod_dir / "go.mod").read_text()
+    assert "kube-scheduler" in KITS["kubernetes"].binaries

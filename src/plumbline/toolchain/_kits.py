@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,8 +29,14 @@ class Kit:
     version_args: tuple[str, ...]
     version_pattern: str
     gomod_root: Path = GOMOD_ROOT
-    # Extra linker flags; "{version}", "{major}", "{minor}" are filled from the pinned version.
+    # Extra linker flags; "{version}", "{major}", "{minor}" are filled from the pinned version, and
+    # "{release}" with the version the binary itself reports (``release``).
     ldflags: tuple[str, ...] = ()
+    # Go build tags (``go build -tags``).
+    tags: tuple[str, ...] = ()
+    # The release a module version stands for, as the binary reports it: most modules are versioned as
+    # they are released (v1.2.3 -> "1.2.3"); Prometheus' Go module v0.316.0 is Prometheus 3.16.0.
+    release: Callable[[str], str] = lambda version: version.lstrip("v")
 
     @property
     def gomod_dir(self) -> Path:
@@ -50,11 +57,24 @@ class Kit:
 
     def link_flags(self) -> list[str]:
         major, minor = [*self.version.lstrip("v").split("."), "0", "0"][:2]
-        return [flag.format(version=self.version, major=major, minor=minor) for flag in self.ldflags]
+        release = self.release(self.version)
+        return [
+            flag.format(version=self.version, major=major, minor=minor, release=release)
+            for flag in self.ldflags
+        ]
 
     def version_ok(self, output: str) -> bool:
-        expected = self.version_pattern.format(version=re.escape(self.version.lstrip("v")))
+        expected = self.version_pattern.format(version=re.escape(self.release(self.version)))
         return re.search(expected, output) is not None
+
+
+def prometheus_release(version: str) -> str:
+    """Prometheus 3.x is published as Go module v0.3XX.Y (v0.316.0 is 3.16.0): its own VERSION file's rule."""
+    match = re.fullmatch(r"v0\.(\d)(\d\d)\.(\d+)", version)
+    if not match:
+        raise ToolchainError(f"{version!r} is not a Prometheus module version of the form v0.MNN.P")
+    major, minor, patch = match.groups()
+    return f"{major}.{int(minor)}.{patch}"
 
 
 KITS: dict[str, Kit] = {
@@ -66,6 +86,7 @@ KITS: dict[str, Kit] = {
             packages={
                 "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
                 "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+                "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
                 "kubectl": "k8s.io/kubernetes/cmd/kubectl",
             },
             version_args=("--version",),
@@ -107,6 +128,15 @@ KITS: dict[str, Kit] = {
             packages={"kustomize": "sigs.k8s.io/kustomize/kustomize/v5"},
             version_args=("version",),
             version_pattern=r"(?m)^v{version}$",
+        ),
+        Kit(
+            # Simulated nodes and Pods (docs/decisions/0011): no replace directives in its go.mod; its
+            # version is compiled in (pkg/consts.Version), so nothing is stamped.
+            name="kwok",
+            module="sigs.k8s.io/kwok",
+            packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+            version_args=("--version",),
+            version_pattern=r"\bv?{version}\b",
         ),
     )
 }

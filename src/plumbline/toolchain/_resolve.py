@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from plumbline.errors import ToolchainError
@@ -48,7 +48,12 @@ def binary(name: str, *, progress: BuildProgress | None = None, build: bool = Tr
         if candidate.is_file():
             _check_runs(candidate, kit_for(name), source="KUBEBUILDER_ASSETS")
             return candidate
-    return ensure_kit(kit_for(name), progress=progress, build=build)[name]
+    kit = kit_for(name)
+    target = kit_dir(kit)
+    if target.exists() and name not in _unbuilt(kit, target):
+        # Built already: a binary the kit gained since (say kube-scheduler) is built when it is asked for.
+        return _verify_cached(kit, target, names=(name,))[name]
+    return ensure_kit(kit, progress=progress, build=build)[name]
 
 
 def ensure_kit(
@@ -60,11 +65,12 @@ def ensure_kit(
     """
     say = progress or _quiet
     target = kit_dir(kit)
-    if target.exists() and not force:
+    missing = _unbuilt(kit, target) if target.exists() else list(kit.binaries)
+    if target.exists() and not force and not missing:
         return _verify_cached(kit, target)
     if not build:
         raise ToolchainError(
-            f"{kit.name} {kit.version} is not built yet (looked in {target}). "
+            f"{kit.name} {kit.version} is not built yet ({', '.join(missing)} not in {target}). "
             f"Build it once with `plumb local build`, or set KUBEBUILDER_ASSETS to a folder that holds "
             f"{', '.join(kit.binaries)}."
         )
@@ -72,9 +78,26 @@ def ensure_kit(
     with _lock(target.parent / f".{kit.name}.lock"):
         # Another process may have built it while we waited for the lock.
         if target.exists() and not force:
+            if missing := _unbuilt(kit, target):
+                _build_missing(kit, target, missing, say)
             return _verify_cached(kit, target)
         _build(kit, target, say)
     return _verify_cached(kit, target)
+
+
+def _unbuilt(kit: Kit, target: Path) -> list[str]:
+    """The kit's binaries a complete cache entry never recorded: the kit gained them since it was built.
+
+    Only those are built and added, so a new binary does not force a rebuild of the others. A binary the
+    manifest records and the folder lacks is damage, not news: :func:`_verify_cached` refuses it.
+    """
+    try:
+        sums = json.loads((target / MANIFEST).read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(sums, dict):
+        return []
+    return [name for name in kit.binaries if name not in sums and not (target / name).exists()]
 
 
 def kit_status(kit: Kit) -> str:
@@ -82,6 +105,8 @@ def kit_status(kit: Kit) -> str:
     target = kit_dir(kit)
     if not target.exists():
         return f"{kit.name} {kit.version}: not built (would build into {target})"
+    if missing := _unbuilt(kit, target):
+        return f"{kit.name} {kit.version}: {', '.join(missing)} not built yet (would build into {target})"
     try:
         _verify_cached(kit, target)
     except ToolchainError as err:
@@ -89,7 +114,9 @@ def kit_status(kit: Kit) -> str:
     return f"{kit.name} {kit.version}: {target}"
 
 
-def _verify_cached(kit: Kit, target: Path) -> dict[str, Path]:
+def _verify_cached(kit: Kit, target: Path, *, names: Iterable[str] | None = None) -> dict[str, Path]:
+    """The cached binaries ``names`` (default: all of the kit's), checksummed, and the kit's first
+    binary asked its version."""
     manifest_path = target / MANIFEST
     fix = f"Rebuild it with `plumb local build --force` (or delete {target})."
     try:
@@ -101,7 +128,8 @@ def _verify_cached(kit: Kit, target: Path) -> dict[str, Path]:
             f"written by a complete build. {fix}"
         ) from None
     paths: dict[str, Path] = {}
-    for name in kit.binaries:
+    wanted = set(kit.binaries if names is None else names) | {kit.binaries[0]}
+    for name in (n for n in kit.binaries if n in wanted):
         path = target / name
         if not path.is_file() or name not in sums:
             raise ToolchainError(f"the cached {kit.name} {kit.version} in {target} lacks {name}. {fix}")
@@ -178,41 +206,76 @@ def find_go() -> Path:
 
 
 def _build(kit: Kit, target: Path, say: BuildProgress) -> None:
-    go = find_go()
-    timeout = float(os.environ.get("PLUMBLINE_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT_S))
     say(
-        f"building {kit.name} {kit.version} ({', '.join(kit.binaries)}) from Go modules with {go}; "
+        f"building {kit.name} {kit.version} ({', '.join(kit.binaries)}) from Go modules with {find_go()}; "
         f"first time only, this takes several minutes"
     )
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".build-{kit.name}-") as tmp:
-        work = Path(tmp)
-        src = work / "src"
-        out = work / "out"
-        # A copy: the kit may live in a read-only site-packages, and go may touch go.sum.
-        shutil.copytree(kit.gomod_dir, src, ignore=shutil.ignore_patterns("__pycache__"))
+        out = Path(tmp) / "out"
         out.mkdir()
-        env = dict(os.environ)
-        env["CGO_ENABLED"] = "0"
-        env["GOFLAGS"] = f"{env.get('GOFLAGS', '')} -mod=readonly -buildvcs=false".strip()
-        log_path = work / "build.log"
-        started = time.monotonic()
-        deadline = started + timeout
-        sums: dict[str, str] = {}
-        # One `go build` per binary, so each is named as the kit says; the compile cache makes the
-        # packages they share build once.
-        for name, package in kit.packages.items():
-            ldflags = " ".join(["-s", "-w", *kit.link_flags()])
-            cmd = [str(go), "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(out / name), package]
-            _go_build(cmd, cwd=src, env=env, log_path=log_path, deadline=deadline, kit=kit, say=say)
-            sums[name] = _sha256(out / name)
-        (out / MANIFEST).write_text(
-            json.dumps({"kit": kit.name, "version": kit.version, "sha256": sums}, indent=2) + "\n"
-        )
+        sums = _go_build_all(kit, kit.binaries, Path(tmp), out, say)
+        (out / MANIFEST).write_text(_manifest(kit, sums))
         _check_version(kit, out / kit.binaries[0], fix="The build itself is wrong; please report it.")
         if target.exists():
             shutil.rmtree(target)
         out.rename(target)
     say(f"built {kit.name} {kit.version} in {time.monotonic() - started:.0f}s into {target}")
+
+
+def _build_missing(kit: Kit, target: Path, names: list[str], say: BuildProgress) -> None:
+    """Build ``names`` only, into the existing cache entry ``target``, and record them in its manifest."""
+    say(f"building {', '.join(names)} ({kit.name} {kit.version}, new in this kit) from Go modules")
+    started = time.monotonic()
+    sums = json.loads((target / MANIFEST).read_text())["sha256"]
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".build-{kit.name}-") as tmp:
+        out = Path(tmp) / "out"
+        out.mkdir()
+        sums.update(_go_build_all(kit, names, Path(tmp), out, say))
+        for name in names:
+            (out / name).rename(target / name)
+        # The manifest last, replaced whole: a reader sees the old one or the complete new one.
+        (out / MANIFEST).write_text(_manifest(kit, sums))
+        (out / MANIFEST).replace(target / MANIFEST)
+    say(f"built {', '.join(names)} in {time.monotonic() - started:.0f}s into {target}")
+
+
+def _manifest(kit: Kit, sums: dict[str, str]) -> str:
+    return json.dumps({"kit": kit.name, "version": kit.version, "sha256": sums}, indent=2) + "\n"
+
+
+def _go_build_all(
+    kit: Kit, names: Iterable[str], work: Path, out: Path, say: BuildProgress
+) -> dict[str, str]:
+    """``go build`` each of ``names`` into ``out`` from a copy of the kit in ``work``; their sha256 sums."""
+    go = find_go()
+    timeout = float(os.environ.get("PLUMBLINE_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT_S))
+    src = work / "src"
+    # A copy: the kit may live in a read-only site-packages, and go may touch go.sum.
+    shutil.copytree(kit.gomod_dir, src, ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ)
+    env["CGO_ENABLED"] = "0"
+    env["GOFLAGS"] = f"{env.get('GOFLAGS', '')} -mod=readonly -buildvcs=false".strip()
+    log_path = work / "build.log"
+    deadline = time.monotonic() + timeout
+    sums: dict[str, str] = {}
+    ldflags = " ".join(["-s", "-w", *kit.link_flags()])
+    tags = [f"-tags={','.join(kit.tags)}"] if kit.tags else []
+    # One `go build` per binary, so each is named as the kit says; the compile cache makes the
+    # packages they share build once.
+    for name in names:
+        cmd = [str(go), "build", "-trimpath", *tags, f"-ldflags={ldflags}", "-o", str(out / name)]
+        _go_build(
+            [*cmd, kit.packages[name]],
+            cwd=src,
+            env=env,
+            log_path=log_path,
+            deadline=deadline,
+            kit=kit,
+            say=say,
+        )
+        sums[name] = _sha256(out / name)
+    return sums
 
 
 def _go_build(

@@ -1,4 +1,4 @@
-// Builds kube-apiserver, kube-controller-manager and kubectl from Go modules.
+// Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from Go modules.
 // The replace list mirrors k8s.io/kubernetes' own go.mod at the same version: that go.mod points the
 // staging modules at ./staging/..., which only exists in a checkout, so a consumer must pin them.
 module plumbline.local/toolchain/kubernetes
@@ -180,6 +180,7 @@ require (
 tool (
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
+	k8s.io/kubernetes/cmd/kube-scheduler
 	k8s.io/kubernetes/cmd/kubectl
 )
 
