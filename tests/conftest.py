@@ -11,16 +11,23 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from plumbline.errors import ControlPlaneError, ToolchainError
-from plumbline.local import ControlPlane
+from plumbline.local import ControlPlane, SimulatedNodes, start_nodes
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 _integration_executed = 0
+
+
+def _missing(what: str, error: Exception) -> NoReturn:
+    """A harness part that could not start: a failure in CI, a skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"CI needs {what} and it could not start: {error}")
+    pytest.skip(f"no {what} here: {error}")
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +36,21 @@ def control_plane() -> Iterator[ControlPlane]:
         try:
             plane = stack.enter_context(ControlPlane.temporary())
         except (ToolchainError, ControlPlaneError) as error:
-            if IN_CI:
-                pytest.fail(f"CI needs the real control plane and it could not start: {error}")
-            pytest.skip(f"no control plane here: {error}")
+            _missing("the real control plane", error)
         yield plane
+
+
+@pytest.fixture(scope="session")
+def kwok_nodes(control_plane: ControlPlane) -> SimulatedNodes:
+    """Two simulated Nodes (kube-scheduler + KWOK) on the session's control plane, stopped with it.
+
+    They are tainted: only Pods with ``plumbline.local.TOLERATION`` land on them, so the other tests'
+    Pods stay unscheduled, as those tests expect, whichever runs first.
+    """
+    try:
+        return start_nodes(control_plane, count=2, tainted=True)
+    except (ToolchainError, ControlPlaneError) as error:
+        _missing("KWOK's simulated nodes", error)
 
 
 @pytest.fixture(scope="session")

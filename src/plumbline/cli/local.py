@@ -9,13 +9,14 @@ import typer
 from rich.console import Console
 
 from plumbline import toolchain
-from plumbline.local import local_down, local_status, local_up
+from plumbline.local import DEFAULT_NODES, local_down, local_status, local_up
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
-    help="A local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager).",
+    help="A local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager), with "
+    "simulated nodes (kube-scheduler, KWOK).",
     no_args_is_help=True,
 )
 
@@ -27,10 +28,15 @@ def _progress(message: str) -> None:
 @app.command()
 def up(
     port: int | None = typer.Option(None, help="Port for the API server on 127.0.0.1 (default: a free one)."),
+    nodes: int = typer.Option(
+        DEFAULT_NODES,
+        min=0,
+        help="Simulated nodes (KWOK) on which Pods run and become Ready; 0 starts no scheduler and no nodes.",
+    ),
 ) -> None:
     """Start the local control plane (building its binaries the first time) and print its kubeconfig."""
     began = time.monotonic()
-    plane, status = local_up(port=port, progress=_progress)
+    plane, status = local_up(port=port, nodes=nodes, progress=_progress)
     if plane is None:
         out.print(f"already running at {status.server}")
     else:

@@ -1,6 +1,23 @@
-"""A local Kubernetes control plane: the test harness and ``plumb local up|down|status``."""
+"""A local Kubernetes control plane: the test harness and ``plumb local up|down|status``.
+
+``ControlPlane`` runs etcd, kube-apiserver and kube-controller-manager; ``kwok.start_nodes`` adds
+kube-scheduler and KWOK's simulated nodes.
+"""
 
 from plumbline.local.controlplane import ControlPlane
-from plumbline.local.user import LocalStatus, local_dir, local_down, local_status, local_up
+from plumbline.local.kwok import TOLERATION, Fault, SimulatedNodes, start_nodes
+from plumbline.local.user import DEFAULT_NODES, LocalStatus, local_dir, local_down, local_status, local_up
 
-__all__ = ["ControlPlane", "LocalStatus", "local_dir", "local_down", "local_status", "local_up"]
+__all__ = [
+    "DEFAULT_NODES",
+    "TOLERATION",
+    "ControlPlane",
+    "Fault",
+    "LocalStatus",
+    "SimulatedNodes",
+    "local_dir",
+    "local_down",
+    "local_status",
+    "local_up",
+    "start_nodes",
+]

@@ -61,7 +61,9 @@ class Ports:
 
 
 @dataclass
-class _Component:
+class Component:
+    """One process of the harness and the file its output goes to."""
+
     name: str
     process: subprocess.Popen[bytes]
     log: Path
@@ -85,7 +87,7 @@ class ControlPlane:
     ready_timeout: float = READY_TIMEOUT_S
     ports: Ports | None = None
     started_in: float | None = None
-    _components: list[_Component] = field(default_factory=list)
+    _components: list[Component] = field(default_factory=list)
     _pki: Pki | None = None
 
     # ---- construction -------------------------------------------------------------------------
@@ -169,10 +171,10 @@ class ControlPlane:
 
     def _start_once(self, bins: dict[str, Path]) -> None:
         ports = Ports(
-            etcd=_free_port(),
-            etcd_peer=_free_port(),
-            apiserver=self.apiserver_port or _free_port(),
-            controller_manager=_free_port(),
+            etcd=free_port(),
+            etcd_peer=free_port(),
+            apiserver=self.apiserver_port or free_port(),
+            controller_manager=free_port(),
         )
         self.ports = ports
         pki_dir = self.directory / "pki"
@@ -222,8 +224,7 @@ class ControlPlane:
             ],
         )
         self._write_kubeconfig(pki, ports.apiserver)
-        client_ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
-        client_ctx.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
+        client_ctx = self.client_context()
         self._wait(
             apiserver,
             deadline,
@@ -248,9 +249,7 @@ class ControlPlane:
                     "--profiling=false",
                 ],
             )
-            insecure = ssl.create_default_context()
-            insecure.check_hostname = False
-            insecure.verify_mode = ssl.CERT_NONE  # its serving certificate is self-signed, made at start
+            insecure = self_signed()
             self._wait(
                 kcm,
                 deadline,
@@ -259,41 +258,55 @@ class ControlPlane:
                 ),
             )
 
-    def _spawn(self, name: str, argv: list[str]) -> _Component:
-        log = self.directory / f"{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=self.detach,
-                preexec_fn=None if self.detach else _die_with_parent,
-            )
-        component = _Component(name=name, process=process, log=log)
+    def start_component(
+        self, name: str, argv: list[str], ready: Callable[[], bool], *, env: dict[str, str] | None = None
+    ) -> None:
+        """Run one more process beside the control plane (kube-scheduler, KWOK), until ``ready()``.
+
+        It lives and dies like the others: attached or detached as the plane is, recorded for
+        ``plumb local down``, stopped by :meth:`stop`. A process that exits or is not ready in time
+        is stopped, and :class:`ControlPlaneError` carries its log's tail.
+        """
+        if self.ports is None:
+            raise ControlPlaneError("the control plane has not been started")
+        component = self._spawn(name, argv, env=env)
+        try:
+            self._wait(component, time.monotonic() + self.ready_timeout, ready, retry_ports=False)
+        except BaseException:
+            _terminate(component.process.pid, component.process)
+            self._components.remove(component)
+            self._record_pids()
+            raise
+
+    def client_context(self) -> ssl.SSLContext:
+        """TLS for talking to this API server as its admin (the client certificate of its PKI)."""
+        if self._pki is None:
+            raise ControlPlaneError("the control plane has not been started")
+        context = ssl.create_default_context(cafile=str(self._pki.ca_cert))
+        context.load_cert_chain(str(self._pki.admin_cert), str(self._pki.admin_key))
+        return context
+
+    def _spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> Component:
+        component = spawn(name, argv, self.directory, detach=self.detach, env=env)
         self._components.append(component)
         self._record_pids()
         return component
 
-    def _wait(self, component: _Component, deadline: float, ready: Callable[[], bool]) -> None:
-        while True:
-            code = component.process.poll()
-            if code is not None:
-                tail = _tail(component.log)
-                if "address already in use" in tail and self.apiserver_port is None:
-                    raise _PortRace()
-                raise ControlPlaneError(
-                    f"{component.name} exited with code {code} while starting. Its log "
-                    f"({component.log}) ends with:\n{tail}"
-                )
-            if ready():
-                return
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(
-                    f"{component.name} did not become ready within {self.ready_timeout:.0f}s. "
-                    f"Its log ({component.log}) ends with:\n{_tail(component.log)}"
-                )
-            time.sleep(0.1)
+    def _wait(
+        self, component: Component, deadline: float, ready: Callable[[], bool], *, retry_ports: bool = True
+    ) -> None:
+        try:
+            wait_ready(component, deadline, ready, timeout=self.ready_timeout)
+        except ControlPlaneError as error:
+            exited = component.process.poll() is not None
+            if (
+                exited
+                and retry_ports
+                and self.apiserver_port is None
+                and "address already in use" in str(error)
+            ):
+                raise _PortRace() from None
+            raise
 
     def _record_pids(self) -> None:
         record = {
@@ -372,6 +385,52 @@ def sweep_stale() -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+# ---- one process: started, waited for ----------------------------------------------------------
+
+
+def spawn(
+    name: str, argv: list[str], directory: Path, *, detach: bool = False, env: dict[str, str] | None = None
+) -> Component:
+    """Start ``argv`` with its output in ``directory/<name>.log``; unless ``detach``, it dies with us."""
+    log = directory / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=detach,
+            preexec_fn=None if detach else _die_with_parent,
+        )
+    return Component(name=name, process=process, log=log)
+
+
+def wait_ready(component: Component, deadline: float, ready: Callable[[], bool], *, timeout: float) -> None:
+    """Poll ``ready()`` until it holds; :class:`ControlPlaneError` with the log's tail if the process
+    exits first or ``deadline`` (``timeout`` seconds from the start, for the message) passes."""
+    while True:
+        code = component.process.poll()
+        if code is not None:
+            raise ControlPlaneError(
+                f"{component.name} exited with code {code} while starting. Its log "
+                f"({component.log}) ends with:\n{_tail(component.log)}"
+            )
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise ControlPlaneError(
+                f"{component.name} did not become ready within {timeout:.0f}s. "
+                f"Its log ({component.log}) ends with:\n{_tail(component.log)}"
+            )
+        time.sleep(0.1)
+
+
+def stop_process(component: Component) -> None:
+    """SIGTERM, then SIGKILL after a grace period."""
+    _terminate(component.process.pid, component.process)
+
+
 # ---- small helpers ------------------------------------------------------------------------------
 
 
@@ -413,7 +472,8 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -426,6 +486,15 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def self_signed() -> ssl.SSLContext:
+    """TLS that accepts any certificate: for health checks of components whose serving certificate is
+    self-signed, made at their start (kube-controller-manager, kube-scheduler) on loopback."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def http_ok(url: str, expect: bytes, context: ssl.SSLContext | None = None) -> bool:

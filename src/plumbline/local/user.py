@@ -12,7 +12,6 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from plumbline.errors import ControlPlaneError
 from plumbline.local.controlplane import (
     ControlPlane,
     Progress,
@@ -21,7 +20,10 @@ from plumbline.local.controlplane import (
     recorded_pids,
     stop_recorded,
 )
+from plumbline.local.kwok import start_nodes
 from plumbline.paths import state_dir
+
+DEFAULT_NODES = 1
 
 
 def local_dir() -> Path:
@@ -68,9 +70,13 @@ def local_status() -> LocalStatus:
     )
 
 
-def local_up(*, port: int | None = None, progress: Progress) -> tuple[ControlPlane | None, LocalStatus]:
+def local_up(
+    *, port: int | None = None, nodes: int = DEFAULT_NODES, progress: Progress
+) -> tuple[ControlPlane | None, LocalStatus]:
     """Start the local control plane unless it already runs.
 
+    With ``nodes`` (the default), kube-scheduler and KWOK run beside it with that many simulated
+    Nodes, untainted, so Pods are scheduled and go Running and Ready (``plumbline.local.kwok``).
     Returns the started plane (None if it was already running) and the status afterwards. A plane
     that is only partly running (a component died) is stopped and started afresh.
     """
@@ -85,7 +91,10 @@ def local_up(*, port: int | None = None, progress: Progress) -> tuple[ControlPla
     plane = ControlPlane(directory=directory, apiserver_port=port, detach=True, progress=progress)
     try:
         plane.start()
-    except ControlPlaneError:
+        if nodes:
+            start_nodes(plane, count=nodes)
+    except BaseException:
+        plane.stop()
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return plane, local_status()

@@ -1,0 +1,260 @@
+"""Pods that really run: kube-scheduler and KWOK's simulated nodes on the real control plane.
+
+A Deployment's Pods are scheduled onto KWOK nodes and go Running and Ready, and plumbline's health
+says Healthy; Pods labelled with a fault (plumbline.local.kwok's stages) crash-loop or never become
+ready, and health says so. The session's nodes are tainted (tests/conftest.py), so these Deployments
+tolerate the taint; a Pod that does not stays unscheduled.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbline.health import Health, HealthStatus, app_health, assess
+from plumbline.local import TOLERATION, Fault, SimulatedNodes
+from plumbline.local.controlplane import process_alive, recorded_pids
+from plumbline.local.kwok import FAULT_LABEL
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT_S = 90.0
+
+
+def manifest(
+    name: str,
+    *,
+    replicas: int = 2,
+    fault: Fault | None = None,
+    tolerate: bool = True,
+    deadline: int | None = None,
+) -> dict[str, Any]:
+    labels = {"app": name, **({FAULT_LABEL: str(fault)} if fault else {})}
+    spec: dict[str, Any] = {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]}
+    if tolerate:
+        spec["tolerations"] = [TOLERATION]
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    }
+    if deadline is not None:
+        body["spec"]["progressDeadlineSeconds"] = deadline
+    return body
+
+
+class Live:
+    """A Deployment and its Pods as the API server has them now, each with its health."""
+
+    def __init__(self, dyn: Any, namespace: str, name: str) -> None:
+        self.deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
+        self.pods_api = dyn.resources.get(api_version="v1", kind="Pod")
+        self.namespace = namespace
+        self.name = name
+
+    def create(self, body: dict[str, Any]) -> None:
+        self.deployments.create(body=body, namespace=self.namespace)
+
+    def deployment(self) -> dict[str, Any]:
+        obj: dict[str, Any] = self.deployments.get(name=self.name, namespace=self.namespace).to_dict()
+        return obj
+
+    def pods(self) -> list[dict[str, Any]]:
+        listed = self.pods_api.get(namespace=self.namespace, label_selector=f"app={self.name}").to_dict()
+        return [{**item, "apiVersion": "v1", "kind": "Pod"} for item in listed["items"]]
+
+    def health(self) -> tuple[Health, list[Health]]:
+        deployment = assess(self.deployment())
+        pods = [assess(pod) for pod in self.pods()]
+        assert deployment is not None and all(h is not None for h in pods)
+        return deployment, [h for h in pods if h is not None]
+
+    def wait(self, until: Callable[[Live], bool], what: str, timeout: float = TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while not until(self):
+            if time.monotonic() > deadline:
+                pods = [
+                    (p["metadata"]["name"], p.get("spec", {}).get("nodeName"), p.get("status"))
+                    for p in self.pods()
+                ]
+                raise AssertionError(
+                    f"timed out waiting for {what}: deployment {self.deployment().get('status')}, pods {pods}"
+                )
+            time.sleep(0.5)
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_a_deployments_pods_run_and_become_ready_on_kwok_nodes(
+    kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
+) -> None:
+    live = Live(dyn, namespace, "web")
+    live.create(manifest("web", replicas=3, deadline=60))
+    live.wait(lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy")
+
+    pods = live.pods()
+    assert len(pods) == 3
+    for pod in pods:
+        assert pod["spec"]["nodeName"] in kwok_nodes.names  # scheduled by the real kube-scheduler
+        assert pod["status"]["phase"] == "Running"
+        assert _ready(pod)
+        assert pod["status"]["podIP"]  # KWOK hands out Pod IPs as a network plugin would
+        assert pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+    deployment, pod_healths = live.health()
+    assert deployment.status is HealthStatus.HEALTHY
+    assert [h.status for h in pod_healths] == [HealthStatus.HEALTHY] * 3
+    status = live.deployment()["status"]
+    assert status["readyReplicas"] == status["availableReplicas"] == 3
+    overall = app_health([(f"Deployment/{namespace}/web", deployment)] + [("Pod", h) for h in pod_healths])
+    assert overall.status is HealthStatus.HEALTHY
+
+
+def test_scaling_down_deletes_pods_on_kwok_nodes(
+    kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
+) -> None:
+    live = Live(dyn, namespace, "web")
+    live.create(manifest("web", replicas=2))
+    live.wait(lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy")
+    live.deployments.patch(
+        name="web",
+        namespace=namespace,
+        body={"spec": {"replicas": 1}},
+        content_type="application/merge-patch+json",
+    )
+    # Without a kubelet a deleted Pod keeps its finalising state for ever; KWOK's pod-delete stage ends it.
+    live.wait(lambda lv: len(lv.pods()) == 1, "the surplus Pod to be gone")
+    live.wait(lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy again")
+
+
+def test_crash_looping_pods_are_degraded_and_so_is_their_deployment_after_its_deadline(
+    kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
+) -> None:
+    live = Live(dyn, namespace, "crashy")
+    live.create(manifest("crashy", fault=Fault.CRASHLOOP, deadline=10))
+
+    def looping(lv: Live) -> bool:
+        pods = lv.pods()
+        return len(pods) == 2 and all(
+            (p.get("status") or {}).get("containerStatuses", [{}])[0].get("restartCount", 0) >= 2
+            for p in pods
+        )
+
+    live.wait(looping, "both Pods to restart at least twice")
+    for pod in live.pods():
+        container = pod["status"]["containerStatuses"][0]
+        assert pod["status"]["phase"] == "Running" and not _ready(pod)
+        assert container["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        assert container["lastState"]["terminated"]["exitCode"] == 1
+        health = assess(pod)
+        assert health is not None and health.status is HealthStatus.DEGRADED, health
+        assert "back-off restarting failed container web" in health.message
+
+    # Before its progress deadline the rollout is only waiting; after it, the Deployment is Degraded.
+    deployment, _ = live.health()
+    assert deployment.status in (HealthStatus.PROGRESSING, HealthStatus.DEGRADED)
+    live.wait(lambda lv: lv.health()[0].status is HealthStatus.DEGRADED, "the progress deadline to pass")
+    assert "exceeded its progress deadline" in live.health()[0].message
+
+
+def test_never_ready_pods_run_but_keep_their_deployment_progressing(
+    kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
+) -> None:
+    live = Live(dyn, namespace, "stuck")
+    live.create(manifest("stuck", fault=Fault.NEVER_READY))
+    live.wait(
+        lambda lv: (
+            len(lv.pods()) == 2 and all((p.get("status") or {}).get("phase") == "Running" for p in lv.pods())
+        ),
+        "both Pods to run",
+    )
+    time.sleep(3)  # and they stay unready: no later stage makes them Ready
+    for pod in live.pods():
+        assert not _ready(pod)
+        container = pod["status"]["containerStatuses"][0]
+        assert container["ready"] is False and "running" in container["state"]
+        assert container["restartCount"] == 0
+        health = assess(pod)
+        assert health is not None and health.status is HealthStatus.PROGRESSING, health
+    deployment, _ = live.health()
+    assert deployment.status is HealthStatus.PROGRESSING
+    assert "0 of 2 updated replicas available" in deployment.message
+
+
+def test_a_pod_that_does_not_tolerate_the_taint_stays_unscheduled(
+    kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
+) -> None:
+    live = Live(dyn, namespace, "elsewhere")
+    live.create(manifest("elsewhere", replicas=1, tolerate=False))
+
+    def unschedulable(lv: Live) -> bool:
+        pods = lv.pods()
+        conditions = (pods[0].get("status") or {}).get("conditions") or [] if pods else []
+        return any(c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conditions)
+
+    live.wait(unschedulable, "the scheduler to find no node for the Pod")
+    pod = live.pods()[0]
+    assert not pod["spec"].get("nodeName")
+    assert pod["status"]["phase"] == "Pending"
+    health = assess(pod)
+    assert health is not None and health.status is HealthStatus.PROGRESSING
+    assert live.health()[0].status is HealthStatus.PROGRESSING
+
+
+def plumb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "plumbline", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_plumb_local_up_runs_pods_on_an_untainted_simulated_node(
+    tmp_path: Path, kwok_nodes: SimulatedNodes
+) -> None:
+    env = {**os.environ, "PLUMBLINE_STATE_DIR": str(tmp_path / "state")}
+    try:
+        up = plumb("local", "up", "--nodes", "1", env=env)
+        assert up.returncode == 0, up.stderr
+        directory = tmp_path / "state" / "local"
+        pids = recorded_pids(directory)
+        assert {"kube-scheduler", "kwok"} <= set(pids)
+        status = plumb("local", "status", env=env)
+        assert status.returncode == 0, status.stdout
+        assert "kwok" in status.stdout and "kube-scheduler" in status.stdout
+
+        from kubernetes import config
+        from kubernetes.dynamic import DynamicClient
+
+        api = config.new_client_from_config(config_file=str(directory / "kubeconfig"))
+        try:
+            dyn = DynamicClient(api)
+            nodes = dyn.resources.get(api_version="v1", kind="Node").get().to_dict()["items"]
+            assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"]
+            assert not nodes[0]["spec"].get("taints")
+            live = Live(dyn, "default", "plain")
+            live.create(manifest("plain", replicas=1, tolerate=False))  # an ordinary Deployment runs
+            live.wait(
+                lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy"
+            )
+        finally:
+            api.close()
+
+        down = plumb("local", "down", env=env)
+        assert down.returncode == 0
+        assert "kwok" in down.stdout and "kube-scheduler" in down.stdout
+        assert not any(process_alive(pid) for pid in pids.values())
+    finally:
+        plumb("local", "down", env=env)  # a failed assertion must not leave a detached plane running
