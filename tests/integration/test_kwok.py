@@ -12,99 +12,24 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from plumbline.health import Health, HealthStatus, app_health, assess
-from plumbline.local import TOLERATION, Fault, SimulatedNodes
+from plumbline.health import HealthStatus, app_health, assess
+from plumbline.local import Fault, SimulatedNodes
 from plumbline.local.controlplane import process_alive, recorded_pids
-from plumbline.local.kwok import FAULT_LABEL
+from tests.support.kwok import Live, ready, running_deployment
 
 pytestmark = pytest.mark.integration
-
-TIMEOUT_S = 90.0
-
-
-def manifest(
-    name: str,
-    *,
-    replicas: int = 2,
-    fault: Fault | None = None,
-    tolerate: bool = True,
-    deadline: int | None = None,
-) -> dict[str, Any]:
-    labels = {"app": name, **({FAULT_LABEL: str(fault)} if fault else {})}
-    spec: dict[str, Any] = {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]}
-    if tolerate:
-        spec["tolerations"] = [TOLERATION]
-    body: dict[str, Any] = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
-        },
-    }
-    if deadline is not None:
-        body["spec"]["progressDeadlineSeconds"] = deadline
-    return body
-
-
-class Live:
-    """A Deployment and its Pods as the API server has them now, each with its health."""
-
-    def __init__(self, dyn: Any, namespace: str, name: str) -> None:
-        self.deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
-        self.pods_api = dyn.resources.get(api_version="v1", kind="Pod")
-        self.namespace = namespace
-        self.name = name
-
-    def create(self, body: dict[str, Any]) -> None:
-        self.deployments.create(body=body, namespace=self.namespace)
-
-    def deployment(self) -> dict[str, Any]:
-        obj: dict[str, Any] = self.deployments.get(name=self.name, namespace=self.namespace).to_dict()
-        return obj
-
-    def pods(self) -> list[dict[str, Any]]:
-        listed = self.pods_api.get(namespace=self.namespace, label_selector=f"app={self.name}").to_dict()
-        return [{**item, "apiVersion": "v1", "kind": "Pod"} for item in listed["items"]]
-
-    def health(self) -> tuple[Health, list[Health]]:
-        deployment = assess(self.deployment())
-        pods = [assess(pod) for pod in self.pods()]
-        assert deployment is not None and all(h is not None for h in pods)
-        return deployment, [h for h in pods if h is not None]
-
-    def wait(self, until: Callable[[Live], bool], what: str, timeout: float = TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while not until(self):
-            if time.monotonic() > deadline:
-                pods = [
-                    (p["metadata"]["name"], p.get("spec", {}).get("nodeName"), p.get("status"))
-                    for p in self.pods()
-                ]
-                raise AssertionError(
-                    f"timed out waiting for {what}: deployment {self.deployment().get('status')}, pods {pods}"
-                )
-            time.sleep(0.5)
-
-
-def _ready(pod: dict[str, Any]) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def test_a_deployments_pods_run_and_become_ready_on_kwok_nodes(
     kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
 ) -> None:
     live = Live(dyn, namespace, "web")
-    live.create(manifest("web", replicas=3, deadline=60))
+    live.create(running_deployment("web", replicas=3, deadline=60))
     live.wait(lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy")
 
     pods = live.pods()
@@ -112,7 +37,7 @@ def test_a_deployments_pods_run_and_become_ready_on_kwok_nodes(
     for pod in pods:
         assert pod["spec"]["nodeName"] in kwok_nodes.names  # scheduled by the real kube-scheduler
         assert pod["status"]["phase"] == "Running"
-        assert _ready(pod)
+        assert ready(pod)
         assert pod["status"]["podIP"]  # KWOK hands out Pod IPs as a network plugin would
         assert pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
     deployment, pod_healths = live.health()
@@ -128,7 +53,7 @@ def test_scaling_down_deletes_pods_on_kwok_nodes(
     kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
 ) -> None:
     live = Live(dyn, namespace, "web")
-    live.create(manifest("web", replicas=2))
+    live.create(running_deployment("web", replicas=2))
     live.wait(lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy")
     live.deployments.patch(
         name="web",
@@ -145,7 +70,7 @@ def test_crash_looping_pods_are_degraded_and_so_is_their_deployment_after_its_de
     kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
 ) -> None:
     live = Live(dyn, namespace, "crashy")
-    live.create(manifest("crashy", fault=Fault.CRASHLOOP, deadline=10))
+    live.create(running_deployment("crashy", fault=Fault.CRASHLOOP, deadline=10))
 
     def looping(lv: Live) -> bool:
         pods = lv.pods()
@@ -157,7 +82,7 @@ def test_crash_looping_pods_are_degraded_and_so_is_their_deployment_after_its_de
     live.wait(looping, "both Pods to restart at least twice")
     for pod in live.pods():
         container = pod["status"]["containerStatuses"][0]
-        assert pod["status"]["phase"] == "Running" and not _ready(pod)
+        assert pod["status"]["phase"] == "Running" and not ready(pod)
         assert container["state"]["waiting"]["reason"] == "CrashLoopBackOff"
         assert container["lastState"]["terminated"]["exitCode"] == 1
         health = assess(pod)
@@ -175,7 +100,7 @@ def test_never_ready_pods_run_but_keep_their_deployment_progressing(
     kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
 ) -> None:
     live = Live(dyn, namespace, "stuck")
-    live.create(manifest("stuck", fault=Fault.NEVER_READY))
+    live.create(running_deployment("stuck", fault=Fault.NEVER_READY))
     live.wait(
         lambda lv: (
             len(lv.pods()) == 2 and all((p.get("status") or {}).get("phase") == "Running" for p in lv.pods())
@@ -184,7 +109,7 @@ def test_never_ready_pods_run_but_keep_their_deployment_progressing(
     )
     time.sleep(3)  # and they stay unready: no later stage makes them Ready
     for pod in live.pods():
-        assert not _ready(pod)
+        assert not ready(pod)
         container = pod["status"]["containerStatuses"][0]
         assert container["ready"] is False and "running" in container["state"]
         assert container["restartCount"] == 0
@@ -199,7 +124,7 @@ def test_a_pod_that_does_not_tolerate_the_taint_stays_unscheduled(
     kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
 ) -> None:
     live = Live(dyn, namespace, "elsewhere")
-    live.create(manifest("elsewhere", replicas=1, tolerate=False))
+    live.create(running_deployment("elsewhere", replicas=1, tolerate=False))
 
     def unschedulable(lv: Live) -> bool:
         pods = lv.pods()
@@ -245,7 +170,9 @@ def test_plumb_local_up_runs_pods_on_an_untainted_simulated_node(
             assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"]
             assert not nodes[0]["spec"].get("taints")
             live = Live(dyn, "default", "plain")
-            live.create(manifest("plain", replicas=1, tolerate=False))  # an ordinary Deployment runs
+            live.create(
+                running_deployment("plain", replicas=1, tolerate=False)
+            )  # an ordinary Deployment runs
             live.wait(
                 lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy"
             )

@@ -269,7 +269,7 @@ class ControlPlane:
         """
         if self.ports is None:
             raise ControlPlaneError("the control plane has not been started")
-        component = self._spawn(name, argv, env=env)
+        component = self._track(spawn(name, argv, self.directory, detach=self.detach, env=env))
         try:
             self._wait(component, time.monotonic() + self.ready_timeout, ready, retry_ports=False)
         except BaseException:
@@ -286,8 +286,10 @@ class ControlPlane:
         context.load_cert_chain(str(self._pki.admin_cert), str(self._pki.admin_key))
         return context
 
-    def _spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> Component:
-        component = spawn(name, argv, self.directory, detach=self.detach, env=env)
+    def _spawn(self, name: str, argv: list[str]) -> Component:
+        return self._track(spawn(name, argv, self.directory, detach=self.detach))
+
+    def _track(self, component: Component) -> Component:
         self._components.append(component)
         self._record_pids()
         return component
