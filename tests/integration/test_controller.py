@@ -373,7 +373,7 @@ def test_readiness_says_why(make_site: Any) -> None:
     ready = site.plumb("readiness", site.app, "--min-days", "0", "-o", "json")
     assert ready.returncode == 0, ready.stdout + ready.stderr
     report = json.loads(ready.stdout)
-    assert report["next"] == "self-heal" and report["facts"]["last_syncs"] == ["succeeded"]
+    assert report["next"] == "self-heal" and report["facts"]["lastSyncs"] == ["succeeded"]
     site.edit("LOG_LEVEL", "hotfix")
     not_ready = site.plumb("readiness", site.app, "--min-days", "0")
     assert not_ready.returncode == 1 and "1 unclassified drift" in not_ready.stdout, not_ready.stdout

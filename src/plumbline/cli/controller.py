@@ -41,7 +41,7 @@ from plumbline.controller import (
     setup_logging,
     verify_anchor,
 )
-from plumbline.store import AppStateKind, AuditAction, Broken, Store, SyncResult, current_actor
+from plumbline.store import AppStateKind, AuditAction, AuditRecord, Broken, Store, SyncResult, current_actor
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
 NOTIFY = typer.Option([], "--notify", help="Generic webhook URL for notifications (JSON); repeatable.")
@@ -274,7 +274,8 @@ def register(app: typer.Typer) -> None:
             emit_json(report.as_dict())
         else:
             verdict = "[green]ready[/]" if report.ready else "[red]not ready[/]"
-            out.print(f"{target.name}: {report.mode.value} → {report.next_mode or '-'}: {verdict}")
+            step = report.next_mode.value if report.next_mode else "-"
+            out.print(f"{target.name}: {report.mode.value} → {step}: {verdict}")
             for line in report.reasons:
                 out.print(f"  {escape(line)}")
         if not report.ready:
@@ -355,10 +356,21 @@ def once_exit_code(outcomes: list[Outcome]) -> int:
     return 1 if results & ONCE_BLOCKED else 0
 
 
-def _audit_dict(record: Any) -> dict[str, Any]:
-    data = dict(record.__dict__)
-    data["time"] = record.time.isoformat()
-    return data
+def _audit_dict(record: AuditRecord) -> dict[str, Any]:
+    """One audit record for ``-o json`` (camelCase keys, as every ``-o json``)."""
+    return {
+        "id": record.id,
+        "time": record.time.isoformat(),
+        "actor": record.actor,
+        "app": record.app,
+        "action": record.action,
+        "revision": record.revision,
+        "reason": record.reason,
+        "summary": record.summary,
+        "outcome": record.outcome,
+        "prevHash": record.prev_hash,
+        "hash": record.hash,
+    }
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller._drift import drift_of
 from plumbline.controller._model import effective_mode, plan_of
+from plumbline.plan.attribution import Attribution
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, now
 
 
@@ -21,16 +22,17 @@ from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, now
 class Readiness:
     app: str
     mode: Mode
-    next_mode: str | None
+    next_mode: Mode | None
     ready: bool
     reasons: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """For ``-o json`` (camelCase keys, as every ``-o json``)."""
         return {
             "app": self.app,
             "mode": self.mode.value,
-            "next": self.next_mode,
+            "next": self.next_mode.value if self.next_mode else None,
             "ready": self.ready,
             "reasons": self.reasons,
             "facts": self.facts,
@@ -57,9 +59,8 @@ def readiness(
     plan = plan_of(app, cluster=cluster, store=store, config=config)
     last = store.last_sync(app.name)
     drift = drift_of(plan, last_sha=last.sha if last else None)
-    changes = getattr(plan, "changes", None) or []
-    runtime = [c for c in changes if str(c.attribution) == "runtime"]
-    rules = sorted({c.rule for c in runtime if getattr(c, "rule", None)})
+    runtime = plan.changes_of(Attribution.RUNTIME)
+    rules = sorted({c.rule for c in runtime if c.rule})
     prune = plan.prunable
     failed = [
         h for h in history if h.result in (SyncResult.FAILED, SyncResult.BLOCKED, SyncResult.INTERRUPTED)
@@ -97,17 +98,17 @@ def readiness(
     return Readiness(
         app=app.name,
         mode=mode,
-        next_mode=next_mode.value if next_mode else None,
+        next_mode=next_mode,
         ready=bool(ok),
         reasons=reasons,
         facts={
-            "days_on_step": round(days, 2),
+            "daysOnStep": round(days, 2),
             "drift": drift,
-            "runtime_fields": len(runtime),
+            "runtimeFields": len(runtime),
             "rules": rules,
-            "last_syncs": [h.result.value for h in history],
+            "lastSyncs": [h.result.value for h in history],
             "fights": len(fights),
             "state": state.state.value,
-            "prune_candidates": [str(i.ref) for i in prune],
+            "pruneCandidates": [str(i.ref) for i in prune],
         },
     )
