@@ -22,6 +22,7 @@ from plumbline.controller import Metrics, Notifier, Result
 from plumbline.controller import _record as said
 from plumbline.controller._record import Recorder
 from plumbline.controller.decide import Decision, HealMemory, Step
+from plumbline.plan import Plan
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult
 from tests.unit.test_controller_http import CONFIG  # apps shop and blog
 
@@ -131,8 +132,9 @@ def test_a_fight_is_told_everywhere_once(setup: Any, caplog: Any) -> None:
 
 def test_drift_is_told_when_it_changes(setup: Any) -> None:
     recorder, app, cluster, receiver = setup
+    plan = Plan(app="shop", revision="main", sha=SHA, namespace="shop")
     for drift in (DRIFT, DRIFT, [], DRIFT, [*DRIFT, "ConfigMap shop/env /data/B (conflict)"]):
-        recorder.drift(app, cluster, SHA, drift)
+        recorder.planned(app, cluster, plan, drift)
     records = recorder.store.audit_log("shop")
     assert [(r.action, len(r.summary["drift"])) for r in records] == [(AuditAction.DRIFT, 1)] * 2 + [
         (AuditAction.DRIFT, 2)

@@ -14,7 +14,6 @@ from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller import _pause
 from plumbline.controller import _record as said
-from plumbline.controller._drift import counts_by_class
 from plumbline.controller._log import log
 from plumbline.controller._model import Outcome, Settings, plan_of
 from plumbline.controller._record import Recorder
@@ -59,8 +58,7 @@ class Reconciler:
         )
         decision = decide(situation, self.settings.rules)
         drift = list(decision.drift)
-        self.recorder.metrics.drift(name, counts_by_class(plan))
-        self.recorder.drift(app, cluster, plan.sha, drift)
+        self.recorder.planned(app, cluster, plan, drift)
         outcome = Outcome(
             app=name,
             mode=mode,
@@ -110,7 +108,6 @@ class Reconciler:
             cause=decision.cause,
             detail={"drift": outcome.drift if decision.step is Step.HEAL else []},
         )
-        self.recorder.metrics.sync_seconds.labels(app=app.name).observe(time.monotonic() - started)
         result = sync_result(decision, record.result)
         first = False
         if record.result is not SyncResult.SUCCEEDED:
@@ -123,7 +120,8 @@ class Reconciler:
                 now=time.monotonic(),
                 rules=self.settings.rules,
             )
-        self.recorder.record(said.synced(app.name, record, result, decision.cause, first=first), app, cluster)
+        ended = said.synced(app.name, record, result, decision.cause, first=first)
+        self.recorder.sync_ended(ended, app, cluster, seconds=time.monotonic() - started)
         if record.result is SyncResult.SUCCEEDED:
             self._resolved(app.name, record.sha, f"synced {record.sha[:12]}")
             outcome.status = engine.SyncStatus.SYNCED

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from plumbline.cluster import ApiFailure, Cluster
 from plumbline.config import App, Mode
+from plumbline.controller._drift import counts_by_class
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller.decide import Decision, Refusal, Result
 from plumbline.errors import PlumbError
+from plumbline.plan import Plan
 from plumbline.store import AppState, AuditAction, Store, SyncRecord, SyncResult
 
 if TYPE_CHECKING:
@@ -97,11 +99,18 @@ class Recorder:
         if what.event is not None and app is not None and cluster is not None:
             self._kube_event(app, cluster, what.event)
 
-    def drift(self, app: App, cluster: Cluster, sha: str, drift: list[str]) -> None:
-        """Report the app's drift when it differs from the drift last reported."""
+    def planned(self, app: App, cluster: Cluster, plan: Plan, drift: list[str]) -> None:
+        """The app's plan: its changes per attribution class counted, its drift reported when it
+        differs from the drift last reported."""
+        self.metrics.drift(app.name, counts_by_class(plan))
         if drift and drift != self._drift.get(app.name):
-            self.record(drift_seen(app.name, sha, drift), app, cluster)
+            self.record(drift_seen(app.name, plan.sha, drift), app, cluster)
         self._drift[app.name] = drift
+
+    def sync_ended(self, what: Happening, app: App, cluster: Cluster, *, seconds: float) -> None:
+        """A sync the controller ran is over (``what``: :func:`synced`), after ``seconds``."""
+        self.metrics.sync_seconds.labels(app=app.name).observe(seconds)
+        self.record(what, app, cluster)
 
     def config_mode(self, app: App, effective: Mode) -> None:
         """Audit the config's ``spec.mode`` when it differs from the one last seen (or is first seen):
