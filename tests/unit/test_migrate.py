@@ -81,11 +81,9 @@ def test_every_flux_corpus_field_is_carried_or_reported(tmp_path: Path) -> None:
             files += yaml_files(FLUX / tree / "apps") + yaml_files(FLUX / tree / "infrastructure")
             result = import_files(Source.FLUX, files)
             assert_every_field_accounted_for(result)
-            if tree == "head":  # every Kustomization reads an ExternalArtifact, every chart an OCI registry
-                assert result.written == []
-                assert "flux-system-source.yaml:1): no Kustomization or HelmRelease" in result.to_yaml()
-            else:
-                assert sorted(load(result, tmp_path).apps) == ["apps", "infra-configs", "infra-controllers"]
+            # head: the Kustomizations read ExternalArtifacts an ArtifactGenerator copies from the
+            # repository, keeping its layout; its charts come from OCI registries (not written)
+            assert sorted(load(result, tmp_path).apps) == ["apps", "infra-configs", "infra-controllers"]
 
 
 def test_a_field_the_converter_does_not_know_is_reported_not_dropped(tmp_path: Path) -> None:
@@ -436,6 +434,40 @@ def test_imported_flux_kustomizations_render_with_real_kustomize(tmp_path: Path)
     assert reasons["spec.patches"].startswith("plumbline builds what Git holds")
 
 
+def test_flux_2_7_external_artifacts_resolve_to_the_repository_folders_they_copy(tmp_path: Path) -> None:
+    tree = FLUX / "head"
+    shutil.copytree(tree, tmp_path / "fleet")
+    repo = repository(tmp_path / "fleet", {})
+    files = [flux_system(tmp_path, f"file://{repo}"), *yaml_files(tree / "clusters" / "production")]
+    result = import_files(Source.FLUX, files)
+    assert_every_field_accounted_for(result)
+    config = load(result, tmp_path)
+    # the apps artifact copies apps/base/** to base/ and apps/production/** to production/: path
+    # ./production is the repository's apps/production, whose ../base is apps/base as in the artifact
+    assert {n: a.spec.source.path for n, a in config.apps.items()} == {
+        "apps": "apps/production",
+        "infra-configs": "infrastructure/configs",
+        "infra-controllers": "infrastructure/controllers",
+    }
+    apps = render_app(config.app("apps")).manifests
+    release = next(m.obj for m in apps if m.kind == "HelmRelease")
+    assert release["spec"]["chart"]["spec"]["version"] == ">=1.0.0"  # the production overlay applied
+    controllers = [m.ref for m in render_app(config.app("infra-controllers")).manifests]
+    assert "OCIRepository cert-manager/cert-manager" in controllers
+    generator = next(r for r in result.reports if r.kind == "ArtifactGenerator")
+    assert generator.written == ["App/infra-controllers", "App/infra-configs", "App/apps"]
+    # a copy that moves a folder elsewhere does not keep the repository's layout: not written, and why
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(
+        (tree / "clusters/production/artifacts.yaml")
+        .read_text()
+        .replace('to: "@artifact/base/"', 'to: "@artifact/b/"')
+    )
+    result = import_files(Source.FLUX, [files[0], moved, tree / "clusters/production/apps.yaml"])
+    why = next(r for r in result.reports if r.label == "Kustomization/apps").not_carried[0].why
+    assert "copies apps/base to b: the folder layout of the repository is not kept" in why
+
+
 def test_a_flux_helm_release_from_git_renders_with_real_helm(tmp_path: Path) -> None:
     repo = repository(tmp_path / "charts", CHART)
     release = tmp_path / "release.yaml"
@@ -595,3 +627,4 @@ def test_sync_windows_go_to_the_environments_of_the_applications_they_select(tmp
     alone = import_files(Source.ARGOCD, [ARGOCD / "docs/operator-manual/project.yaml"])
     reasons = {f.path: f.why for f in alone.reports[0].not_carried}
     assert reasons["spec.syncWindows[0]"].startswith("applies only to applications *-prod, which selects no")
+    assert "spec.syncWindows[0].manualSync" not in reasons  # the window's own reason covers its fields

@@ -237,8 +237,13 @@ class Reading:
                 if self.abandoned is None:
                     reports.append(FieldReport(show_path(leaf), Status.NOT_CARRIED, "", UNKNOWN_FIELD))
                 continue
-            # the most specific mark decides (a carried subtree may hold a dropped field)
-            best = max(found, key=lambda i: len(self.marks[i].path))
+            # Under a subtree not carried nothing is carried, and its reason is the one to read; in a
+            # carried subtree the most specific mark decides (it may hold a field not carried).
+            dropped = [i for i in found if self.marks[i].status is Status.NOT_CARRIED]
+            if dropped:
+                best = min(dropped, key=lambda i: len(self.marks[i].path))
+            else:
+                best = max(found, key=lambda i: len(self.marks[i].path))
             if best not in done:
                 done.add(best)
                 m = self.marks[best]

@@ -8,20 +8,25 @@ The mapping, field by field, is in docs/import.md. In short:
   and deletes what left Git when ``prune`` is set (``prune``); ``suspend`` is ``observe``;
 * a ``HelmRelease`` whose chart is in a ``GitRepository`` becomes a Helm ``App`` (chart path, values,
   value files, release name); ``driftDetection`` decides between ``sync`` and ``prune``;
-* a ``GitRepository`` is carried into the Apps that use it; one no input object uses produces nothing.
+* a ``GitRepository`` is carried into the Apps that use it; one no input object uses produces nothing;
+* an ``ExternalArtifact`` made by an ``ArtifactGenerator`` that copies folders of a GitRepository as
+  they are is that repository's folder (:mod:`._artifacts`).
 
 plumbline's sources are Git repositories: a chart from a ``HelmRepository`` or an OCI registry, a
-``Bucket`` or an ``ExternalArtifact`` is reported with what to do instead. The ``GitRepository`` that
-``flux bootstrap`` made lives only in the cluster: export it (``flux export source git flux-system``)
-and pass it with the Kustomizations that use it.
+``Bucket`` or an artifact that rearranges files is reported with what to do instead. The
+``GitRepository`` that ``flux bootstrap`` made lives only in the cluster: export it
+(``flux export source git flux-system``) and pass it with the Kustomizations that use it.
 """
 
 from __future__ import annotations
 
 import copy
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from plumbline.migrate import _artifacts
+from plumbline.migrate._artifacts import Artifact
 from plumbline.migrate._common import convert_each, label, metadata, result, valid
 from plumbline.migrate._report import Abandon, Path, Reading
 from plumbline.migrate._result import ImportResult, Written, new_object, repo_path
@@ -101,15 +106,17 @@ def convert(readings: list[Reading]) -> ImportResult:
         for r in readings
         if r.kind == "HelmRepository" and _group(r) == "source.toolkit.fluxcd.io"
     }
+    arts = _artifacts.artifacts(readings)
     written: list[Written] = []
     helm_users: dict[tuple[str, str], list[str]] = {}
 
     def app(r: Reading) -> None:
         if r.kind == "Kustomization":
-            obj, git = _kustomization(r, gits)
+            obj, git = _kustomization(r, gits, arts)
         else:
             obj, git = _helm_release(r, gits, helm_repos, helm_users)
-        written.append(Written(valid(obj), [r, git.reading]))
+        via = [a.generator for a in arts.values() if obj["metadata"]["name"] in a.users]
+        written.append(Written(valid(obj), [r, git.reading, *via[:1]]))
         r.written.append(f"App/{obj['metadata']['name']}")
         git.users.append(obj["metadata"]["name"])
 
@@ -117,6 +124,12 @@ def convert(readings: list[Reading]) -> ImportResult:
         [r for r in readings if _kind(r) in ("Kustomization", "HelmRelease")],
         app,
     )
+    for art in arts.values():
+        _artifacts.mark(art)
+    for r in readings:
+        if _kind(r) == "ArtifactGenerator":
+            mine = [a for a in arts.values() if a.generator is r]
+            convert_each([r], lambda g, found=mine: _artifacts.finish(g, found))  # type: ignore[misc]
     for git in gits.values():
         convert_each([git.reading], lambda r, g=git: _git_repository(r, g))  # type: ignore[misc]
     for key, r in helm_repos.items():
@@ -135,6 +148,8 @@ def _kind(r: Reading) -> str | None:
     if r.kind == "HelmRelease" and group == "helm.toolkit.fluxcd.io":
         return r.kind
     if r.kind in ("GitRepository", "HelmRepository") and group == "source.toolkit.fluxcd.io":
+        return r.kind
+    if r.kind == "ArtifactGenerator" and group == _artifacts.GROUP:
         return r.kind
     return None
 
@@ -159,11 +174,29 @@ def _other(r: Reading) -> None:
     )
 
 
-def _source_ref(r: Reading, base: Path, gits: dict[tuple[str, str], _Git], to: str) -> _Git:
+def _source_ref(
+    r: Reading, base: Path, gits: dict[tuple[str, str], _Git], to: str, arts: dict[tuple[str, str], Artifact]
+) -> tuple[_Git, str]:
+    """The GitRepository an object reads, and the folder of it that its paths are relative to."""
     kind = r.get((*base, "kind"), str, "") or ""
     name = r.get((*base, "name"), str, "") or ""
     namespace = r.get((*base, "namespace"), str) or r.namespace or "default"
-    if kind != "GitRepository":
+    prefix, via = "", ""
+    if kind == "ExternalArtifact":
+        art = arts.get((namespace, name))
+        if art is None:
+            raise Abandon(
+                f"its ExternalArtifact {namespace}/{name}: the ArtifactGenerator that makes it is not in the "
+                "input files; import it too"
+            )
+        if art.why or art.git is None:
+            raise Abandon(
+                f"its ExternalArtifact {namespace}/{name} is {art.why}: plumbline reads Git folders"
+            )
+        art.users.append(r.name)
+        via = f" through ExternalArtifact {namespace}/{name}, the folder {art.prefix or '/'}"
+        (namespace, name), prefix = art.git, art.prefix
+    elif kind != "GitRepository":
         raise Abandon(
             f"its source is a {kind or 'source'} ({name}): plumbline's sources are Git repositories; point "
             "an App at the Git repository and path it is made from"
@@ -174,8 +207,8 @@ def _source_ref(r: Reading, base: Path, gits: dict[tuple[str, str], _Git], to: s
             f"its GitRepository {namespace}/{name} is not in the input files (flux bootstrap makes it in the "
             f"cluster): export it (flux export source git {name} -n {namespace}) and import it with this"
         )
-    r.carry(base, f"{to}.spec.source", f"from GitRepository {namespace}/{name}")
-    return git
+    r.carry(base, f"{to}.spec.source", f"from GitRepository {namespace}/{name}{via}")
+    return git, prefix
 
 
 def _revision(git: _Git) -> str:
@@ -234,13 +267,15 @@ def _meta(r: Reading, to: str) -> dict[str, Any]:
 # --- Kustomization ------------------------------------------------------------------------------------
 
 
-def _kustomization(r: Reading, gits: dict[tuple[str, str], _Git]) -> tuple[dict[str, Any], _Git]:
+def _kustomization(
+    r: Reading, gits: dict[tuple[str, str], _Git], arts: dict[tuple[str, str], Artifact]
+) -> tuple[dict[str, Any], _Git]:
     name = label(r.name, "the Kustomization name")
     to = f"App/{name}"
     meta = _meta(r, to)
     r.get(("spec",), dict, {})
-    git = _source_ref(r, ("spec", "sourceRef"), gits, to)
-    path = repo_path(r.get(("spec", "path"), str, ".") or ".")
+    git, prefix = _source_ref(r, ("spec", "sourceRef"), gits, to, arts)
+    path = repo_path(posixpath.join(prefix, r.get(("spec", "path"), str, ".") or "."))
     if path is None:
         raise Abandon("spec.path leads outside the repository")
     r.carry(
@@ -331,7 +366,7 @@ def _helm_release(
             f"plumbline renders charts from Git only. Vendor it: a chart folder in Git whose Chart.yaml "
             f"depends on {chart_name} {version} from {url}, with {url} in the Project's allowRemoteSources"
         )
-    git = _source_ref(r, (*chart, "sourceRef"), gits, to)
+    git, _ = _source_ref(r, (*chart, "sourceRef"), gits, to, {})
     path = repo_path(chart_name)
     if path is None:
         raise Abandon("spec.chart.spec.chart leads outside the repository")
