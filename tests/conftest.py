@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import pytest
 
 from plumbline.errors import ControlPlaneError, ToolchainError
-from plumbline.local import ControlPlane, SimulatedNodes, start_nodes
+from plumbline.local import ControlPlane, Exporter, Prometheus, SimulatedNodes, start_nodes
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
@@ -51,6 +51,24 @@ def kwok_nodes(control_plane: ControlPlane) -> SimulatedNodes:
         return start_nodes(control_plane, count=2, tainted=True)
     except (ToolchainError, ControlPlaneError) as error:
         _missing("KWOK's simulated nodes", error)
+
+
+@pytest.fixture(scope="session")
+def exporter() -> Iterator[Exporter]:
+    """Counters the test sets, served on loopback for the session's Prometheus to scrape."""
+    with Exporter() as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def prometheus(exporter: Exporter) -> Iterator[Prometheus]:
+    """A real Prometheus (the prometheus kit) scraping ``exporter`` every second."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(Prometheus.temporary([exporter.target]))
+        except (ToolchainError, ControlPlaneError) as error:
+            _missing("Prometheus", error)
+        yield server
 
 
 @pytest.fixture(scope="session")

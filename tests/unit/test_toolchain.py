@@ -216,6 +216,7 @@ func main() { fmt.Println("hello Version: " + stamp + suffix) }
 def test_prometheus_module_versions_name_their_release() -> None:
     assert prometheus_release("v0.316.0") == "3.16.0"
     assert prometheus_release("v0.305.12") == "3.5.12"
+    assert KITS["prometheus"].release(KITS["prometheus"].version).startswith("3.")
     with pytest.raises(ToolchainError, match=r"v0\.MNN\.P"):
         prometheus_release("v3.16.0")
 

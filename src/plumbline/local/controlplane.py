@@ -374,9 +374,10 @@ def stop_recorded(directory: Path) -> list[str]:
     return stopped
 
 
-def sweep_stale() -> None:
-    """Remove temporary control-plane folders whose owning process no longer exists."""
-    for directory in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+def sweep_stale(prefix: str = TEMP_PREFIX) -> None:
+    """Remove temporary harness folders (``prefix``: control planes by default) whose owning process
+    no longer exists."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         try:
             owner = int((directory / "owner").read_text())
         except (OSError, ValueError):

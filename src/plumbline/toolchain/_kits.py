@@ -138,6 +138,19 @@ KITS: dict[str, Kit] = {
             version_args=("--version",),
             version_pattern=r"\bv?{version}\b",
         ),
+        Kit(
+            # For metric checks in tests (docs/decisions/0011). `remove_all_sd` leaves out every cloud
+            # service discovery (static targets are all plumbline needs), so their SDKs are not compiled;
+            # the web UI's assets are not built in (the HTTP API does not need them).
+            name="prometheus",
+            module="github.com/prometheus/prometheus",
+            packages={"prometheus": "github.com/prometheus/prometheus/cmd/prometheus"},
+            version_args=("--version",),
+            version_pattern=r"prometheus, version {version}\b",
+            ldflags=("-X github.com/prometheus/common/version.Version={release}",),
+            tags=("remove_all_sd",),
+            release=prometheus_release,
+        ),
     )
 }
 

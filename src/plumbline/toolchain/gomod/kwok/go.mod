@@ -1,3 +1,5 @@
+// Builds kwok from sigs.k8s.io/kwok/cmd/kwok. No replace directives upstream; its version is compiled
+// in (pkg/consts.Version). See docs/decisions/0011.
 module plumbline.local/toolchain/kwok
 
 go 1.26.0
