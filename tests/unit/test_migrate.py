@@ -90,11 +90,16 @@ def test_a_field_the_converter_does_not_know_is_reported_not_dropped(tmp_path: P
     app = yaml.safe_load((ARGOCD / "test/e2e/testdata/self-managed-app/resources.yaml").read_text())
     app["spec"]["futureSetting"] = {"enabled": True}
     app["spec"]["source"]["newKnob"] = "x"
+    app["spec"]["ignoreDifferences"] = []
+    app["metadata"]["labels"] = {}
     file = tmp_path / "app.yaml"
     file.write_text(yaml.safe_dump(app))
     result = import_files(Source.ARGOCD, [file])
     unknown = {f.path for f in result.reports[0].not_carried if f.why == UNKNOWN_FIELD}
     assert unknown == {"spec.futureSetting.enabled", "spec.source.newKnob"}
+    carried = {f.path: f.why for f in result.reports[0].carried}
+    assert carried["spec.ignoreDifferences"] == "empty: nothing to carry"
+    assert "metadata.labels" in carried
     assert "#   not carried: spec.source.newKnob: plumb import does not know this field" in result.to_yaml()
 
 

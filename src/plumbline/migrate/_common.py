@@ -36,11 +36,13 @@ def metadata(
     r.carry(("metadata", "name"), f"{to}.metadata.name")
     r.drop(("metadata", "finalizers"), finalizers_why)
     labels = r.get(("metadata", "labels"), dict, {}) or {}
+    r.carry(("metadata", "labels"), f"{to}.metadata.labels")
     if labels:
         out["labels"] = {str(k): str(v) for k, v in labels.items()}
-        r.carry(("metadata", "labels"), f"{to}.metadata.labels")
     annotations = r.get(("metadata", "annotations"), dict, {}) or {}
     kept = {}
+    if not annotations:
+        r.carry(("metadata", "annotations"), f"{to}.metadata.annotations")
     for key, value in annotations.items():
         path: Path = ("metadata", "annotations", str(key))
         if any(o in str(key) for o in own):

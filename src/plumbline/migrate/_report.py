@@ -5,7 +5,8 @@ Each input object is read through a :class:`Reading`. A converter marks every fi
 (:meth:`Reading.carry`, with where it went) and every field it cannot use (:meth:`Reading.drop`,
 with why). :meth:`Reading.finish` then walks every leaf of the input object: a leaf that no mark
 covers is listed as not carried ("plumb import does not know this field"), so a field is never
-dropped in silence, even one a newer Argo CD or Flux adds.
+dropped in silence, even one a newer Argo CD or Flux adds (an empty list or mapping, which sets
+nothing, is listed as carried with nothing to carry).
 """
 
 from __future__ import annotations
@@ -234,7 +235,13 @@ class Reading:
                 continue
             found = [i for i, m in enumerate(self.marks) if covers(m.path, leaf)]
             if not found:
-                if self.abandoned is None:
+                if self.abandoned is not None:
+                    continue
+                if self.obj_at(leaf) in ({}, []):  # an empty list or mapping sets nothing
+                    reports.append(
+                        FieldReport(show_path(leaf), Status.CARRIED, "", "empty: nothing to carry")
+                    )
+                else:
                     reports.append(FieldReport(show_path(leaf), Status.NOT_CARRIED, "", UNKNOWN_FIELD))
                 continue
             # Under a subtree not carried nothing is carried, and its reason is the one to read; in a
