@@ -78,19 +78,14 @@ def capture(work: Work) -> tuple[list[FileEdit], list[Captured]]:
         raise RenderError(f"capture: {work.app_path!r} is a Helm chart, but no Helm options were given")
     app_path, options, plan = work.app_path, work.helm, work.plan
     chart = app_path if app_path not in ("", ".") else ""
-    files = [value_file_path(name) for name in options.value_files] or (
-        [posixpath.normpath(posixpath.join(chart, "values.yaml"))]
-        if safe_join(work.root, posixpath.join(chart, "values.yaml")).is_file()
-        else []
-    )
     # With value files, the chart's defaults are never edited (other environments share them), but a
     # default proven to feed the field is overridden in the app's last value file (the one that wins).
     defaults = posixpath.normpath(posixpath.join(chart, "values.yaml"))
-    if defaults in files or not safe_join(work.root, defaults).is_file():
+    has_defaults = safe_join(work.root, defaults).is_file()
+    files = [value_file_path(name) for name in options.value_files] or ([defaults] if has_defaults else [])
+    if defaults in files or not has_defaults:
         defaults = ""
-    texts = {
-        file: safe_join(work.root, file).read_text(encoding="utf-8") for file in [*files, defaults] if file
-    }
+    texts = {file: work.read(file) for file in [*files, defaults] if file}
     leaves: list[tuple[Leaf, Any]] = []
     for file in texts:
         loaded = yf.load_all(texts[file], file=file)
