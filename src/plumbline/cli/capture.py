@@ -21,6 +21,14 @@ from plumbline.capture import CaptureCommit, CapturePlan, capture_app, commit_ca
 from plumbline.cli.gitops import OUTPUT, REVISION, Output, emit_json, err, out, progress, settings
 from plumbline.store import Store
 
+_WRITE = typer.Option(
+    False, "--write", help="Commit the edits on a new branch of the app's source repository."
+)
+_BRANCH = typer.Option(
+    None, "--branch", help="Branch to create (default: plumbline/capture-<app>-<yyyymmdd-hhmmss>)."
+)
+_AUTHOR = typer.Option(None, "--author", help="Commit author, 'Name <email>' (default: the acting user).")
+
 
 def register(app: typer.Typer) -> None:
     """Add ``capture`` to the root ``plumb`` app."""
@@ -29,15 +37,9 @@ def register(app: typer.Typer) -> None:
     def capture_cmd(
         ctx: typer.Context,
         name: str,
-        write: bool = typer.Option(
-            False, "--write", help="Commit the edits on a new branch of the app's source repository."
-        ),
-        branch: str | None = typer.Option(
-            None, "--branch", help="Branch to create (default: plumbline/capture-<app>-<yyyymmdd-hhmmss>)."
-        ),
-        author: str | None = typer.Option(
-            None, "--author", help="Commit author, 'Name <email>' (default: the acting user)."
-        ),
+        write: bool = _WRITE,
+        branch: str | None = _BRANCH,
+        author: str | None = _AUTHOR,
         revision: str | None = REVISION,
         output: Output = OUTPUT,
     ) -> None:
