@@ -493,7 +493,11 @@ def test_a_flux_helm_release_from_git_renders_with_real_helm(tmp_path: Path) -> 
                                 "name": "flux-system",
                                 "namespace": "flux-system",
                             },
-                            "valuesFiles": ["charts/web/values.yaml", "charts/web/values-prod.yaml"],
+                            "valuesFiles": [
+                                "charts/web/values.yaml",
+                                "charts/web/values-prod.yaml",
+                                "../x.yaml",
+                            ],
                         }
                     },
                     "values": {"greeting": "hej"},
@@ -513,6 +517,11 @@ def test_a_flux_helm_release_from_git_renders_with_real_helm(tmp_path: Path) -> 
     assert app.spec.mode.value == "prune" and app.spec.destination.namespace == "store"
     assert app.release_name == "store-web"  # Flux's default release name: [targetNamespace-]name
     assert app.spec.ignore_differences[0].json_pointers == ["/data/replicas"]
+    reasons = {f.path: f.why for f in result.reports[1].not_carried}
+    assert (
+        reasons["spec.chart.spec.valuesFiles[2]"]
+        == "leads outside the repository, where plumbline never reads"
+    )
     manifests = render_app(app).manifests
     assert [m.ref for m in manifests] == ["Namespace/store", "ConfigMap/store-web-config"]
     assert manifests[1].obj["data"]["greeting"] == "hej" and manifests[1].obj["data"]["replicas"] == "3"

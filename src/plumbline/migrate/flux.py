@@ -389,19 +389,21 @@ def _helm_release(
         r.carry(("spec", "releaseName"), f"{to}.spec.source.helm.releaseName")
     elif target:
         helm["releaseName"] = f"{target}-{name}"  # Flux's default: [targetNamespace-]name
-    files = [*(r.get((*chart, "valuesFiles"), list, []) or [])]
-    single = r.get((*chart, "valuesFile"), str)
-    files += [single] if single else []
+    note = "a path in the repository, as in Flux (plumbline also reads the chart's own values.yaml)"
+    places: list[Path] = [
+        (*chart, "valuesFiles", i) for i, _ in enumerate(r.get((*chart, "valuesFiles"), list, []) or [])
+    ]
+    places += [(*chart, "valuesFile")] if r.get((*chart, "valuesFile"), str) else []
     kept = []
-    for value_file in files:
-        normal = repo_path(str(value_file))
-        if normal is not None:
+    for place in places:
+        normal = repo_path(r.get(place, str, "") or "")
+        if normal is None:
+            r.drop(place, "leads outside the repository, where plumbline never reads")
+        else:
             kept.append(normal)
+            r.carry(place, f"{to}.spec.source.helm.valueFiles", note)
     if kept:
         helm["valueFiles"] = kept
-    note = "paths in the repository, as in Flux (plumbline also reads the chart's own values.yaml)"
-    r.carry((*chart, "valuesFiles"), f"{to}.spec.source.helm.valueFiles", note)
-    r.carry((*chart, "valuesFile"), f"{to}.spec.source.helm.valueFiles", note)
     values = r.get(("spec", "values"), dict)
     if values:
         helm["values"] = copy.deepcopy(values)
