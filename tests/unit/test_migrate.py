@@ -295,6 +295,8 @@ def test_the_command_writes_config_that_plumb_apps_loads_and_exits_by_what_was_c
     assert "kind: App" in whole.stdout
     bad = plumb("import", "flux", str(tmp_path / "missing.yaml"), cwd=tmp_path)
     assert bad.returncode == 2 and "missing.yaml: cannot be read" in bad.stderr
+    nowhere = plumb("import", "argocd", str(complete), "--out", "no/such/dir.yaml", cwd=tmp_path)
+    assert nowhere.returncode == 2 and "no/such/dir.yaml: cannot be written" in nowhere.stderr
 
 
 # --- render: the imported Apps render from real repositories ---------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from plumbline.errors import PlumbError
 from plumbline.migrate import ImportResult, Source, import_files
 
 SOURCE = typer.Argument(..., metavar="argocd|flux", help="Whose objects: argocd or flux.")
@@ -37,7 +38,10 @@ def register(app: typer.Typer) -> None:
         if out is None:
             typer.echo(text, nl=False)
         else:
-            out.write_text(text, encoding="utf-8")
+            try:
+                out.write_text(text, encoding="utf-8")
+            except OSError as error:
+                raise PlumbError(f"{out}: cannot be written: {error.strerror or error}") from None
         _report(result, out)
         raise typer.Exit(0 if result.complete else 1)
 
