@@ -639,6 +639,15 @@ def test_sync_windows_go_to_the_environments_of_the_applications_they_select(tmp
     project = next(r for r in result.reports if r.label == "AppProject/my-project")
     notes = {f.path: f.why for f in project.carried}
     assert notes["spec.syncWindows[0].applications"] == "selects web-prod: their Environment holds it"
+    # an App no window selects gets an Environment without windows
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: p}\nspec:\n"
+        "  syncWindows: [{kind: deny, schedule: '0 1 * * *', duration: 1h, applications: ['*-prod']}]\n"
+    )
+    dev = application(tmp_path, project="p")
+    config = load(import_files(Source.ARGOCD, [narrow, dev]), tmp_path)
+    assert config.app("web").spec.environment == "p" and config.environment("p").spec.sync_windows == []
     # alone, the project's narrower windows select nothing: reported, not guessed
     alone = import_files(Source.ARGOCD, [ARGOCD / "docs/operator-manual/project.yaml"])
     reasons = {f.path: f.why for f in alone.reports[0].not_carried}

@@ -90,9 +90,11 @@ def convert(readings: list[Reading]) -> ImportResult:
             convert_each([r], _other)
     for project_windows in windows.values():
         _mark_windows(project_windows, environments, apps)
+    owners = {r.name: r for r in projects}
     envs = [
         Written(
-            valid(new_object("Environment", name, {"syncWindows": [w.body for w in held]})), [held[0].reading]
+            valid(new_object("Environment", name, {"syncWindows": [w.body for w in held]})),
+            [held[0].reading if held else owners[name]],
         )
         for name, held in environments.items()
     ]
