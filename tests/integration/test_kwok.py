@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from plumbline.errors import ControlPlaneError
 from plumbline.health import HealthStatus, app_health, assess
-from plumbline.local import Fault, SimulatedNodes
+from plumbline.local import ControlPlane, Fault, SimulatedNodes
 from plumbline.local.controlplane import process_alive, recorded_pids
 from tests.support.kwok import Live, ready, running_deployment
 
@@ -185,3 +186,13 @@ def test_plumb_local_up_runs_pods_on_an_untainted_simulated_node(
         assert not any(process_alive(pid) for pid in pids.values())
     finally:
         plumb("local", "down", env=env)  # a failed assertion must not leave a detached plane running
+
+
+def test_a_component_that_fails_to_start_is_reported_and_not_kept(control_plane: ControlPlane) -> None:
+    before = recorded_pids(control_plane.directory)
+    crash = [sys.executable, "-c", "import sys; print('no nodes today', flush=True); sys.exit(3)"]
+    with pytest.raises(
+        ControlPlaneError, match=r"(?s)crasher exited with code 3 while starting.*no nodes today"
+    ):
+        control_plane.start_component("crasher", crash, lambda: False)
+    assert recorded_pids(control_plane.directory) == before  # `plumb local down` would not look for it
