@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from plumbline.guards import (
     Finding,
     GuardName,
+    Overridden,
     OverrideError,
     Severity,
     apply_overrides,
+    finding,
     parse_allow,
     trailers,
 )
@@ -49,3 +53,23 @@ def test_commit_trailer() -> None:
 def test_no_wildcards() -> None:
     remaining, _ = apply_overrides([DB], [parse_allow("destructive:StatefulSet/*", reason="all")], [])
     assert remaining == [DB]
+
+
+ABOUT = [ObjectRef("apps", "StatefulSet", "shop", "db"), "App/orders", "File/docs/run book.md"]
+
+
+@pytest.mark.parametrize("about", ABOUT, ids=["object", "app", "file-with-a-space"])
+def test_the_override_words_a_finding_prints_let_exactly_it_through(about: ObjectRef | str) -> None:
+    # Every guard builds its findings with guards.finding: the words its fix prints are the override,
+    # as a shell takes them (the secrets guard names files, and a file name may hold a space).
+    found = finding(GuardName.DESTRUCTIVE, about, "why", "fix it", overridable=True)
+    other = finding(GuardName.POLICY, about, "why", "fix it", overridable=True)
+    hint = found.fix.removeprefix("fix it; override: ")
+    words = shlex.split(hint.split(" (or a commit trailer")[0])
+    assert words[0] == "--allow" and words[2:] == ["--reason", "TEXT"]
+    trailer = hint.split("commit trailer '")[1].removesuffix("')")
+    by_allow = parse_allow(words[1], reason="moving the database")
+    assert apply_overrides([found, other], [by_allow], []) == ([other], [Overridden(found, by_allow)])
+    by_trailer = trailers(f"a change\n\n{trailer}\n", sha="0" * 40)
+    assert apply_overrides([found, other], [], by_trailer)[0] == [other]
+    assert finding(GuardName.POLICY, about, "why", "fix it").fix == "fix it"  # not overridable: no words
