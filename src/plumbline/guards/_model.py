@@ -4,6 +4,7 @@ look at. Severity and the guards' names are config's vocabulary (:class:`plumbli
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,8 @@ class Finding:
 def override_hint(guard: GuardName, subject: str) -> str:
     """The words that let a blocking finding through, for its ``fix``: ``--allow`` and the trailer."""
     name = guard.value
-    return f"--allow {name}:{subject} --reason TEXT (or a commit trailer '{TRAILER}: {name} {subject}')"
+    allow = shlex.quote(f"{name}:{subject}")  # as a shell takes it: a file's name may hold a space
+    return f"--allow {allow} --reason TEXT (or a commit trailer '{TRAILER}: {name} {subject}')"
 
 
 def finding(

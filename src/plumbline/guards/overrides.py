@@ -24,7 +24,8 @@ from plumbline.config import GuardException
 from plumbline.errors import PlumbError
 from plumbline.guards._model import TRAILER, Finding
 
-_TRAILER_LINE = re.compile(rf"^{TRAILER}:\s*(\S+?)(?::|\s+)(\S+)\s*$", re.I | re.M)
+# The subject runs to the end of the line: a file's path may hold a space (File/docs/run book.md).
+_TRAILER_LINE = re.compile(rf"^{TRAILER}:[ \t]*(\S+?)(?::|[ \t]+)(\S[^\n]*?)[ \t]*$", re.I | re.M)
 
 
 class OverrideError(PlumbError):
