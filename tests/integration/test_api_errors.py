@@ -11,10 +11,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,7 +27,9 @@ from cryptography.x509.oid import NameOID
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import commit_all, git
 
 pytestmark = pytest.mark.integration
 
@@ -90,24 +90,14 @@ class Site:
         git(self.repo, "init", "-q", "-b", "main")
         self.write("LOG_LEVEL: info")
         self.config = root / "plumbline.yaml"
-        self.config.write_text(
-            f"""apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata: {{name: {self.app}}}
-spec:
-  source: {{repoURL: ./repo, targetRevision: main, path: app}}
-  destination: {{namespace: {namespace}}}
-  mode: sync
-"""
-        )
+        self.config.write_text(app_yaml(self.app, namespace=namespace))
         self.ca = (plane.directory / "pki" / "ca.crt").read_bytes()
 
     def write(self, data: str) -> None:
         (self.repo / "app" / "env.yaml").write_text(
             f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: env\ndata:\n  {data}\n"
         )
-        git(self.repo, "add", "-A")
-        git(self.repo, "commit", "-qm", "change")
+        commit_all(self.repo, "change")
 
     def kubeconfig(self, context: str, user: dict[str, str], server: str | None = None) -> Path:
         return kubeconfig(
@@ -119,20 +109,8 @@ spec:
         )
 
     def plumb(self, *args: str, kubeconfig: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(kubeconfig),
-            "PLUMBLINE_CONFIG": str(self.config),
-            "PLUMBLINE_STORE": str(self.root / "plumbline.db"),
-            "NO_COLOR": "1",
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "plumbline", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        env = cli.plumb_env(kubeconfig=kubeconfig, config=self.config, store=self.root / "plumbline.db")
+        return cli.plumb(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ it."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +14,11 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import git, init_repo
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
-
-# `plumb` with the capture command, whether or not the root app registers it yet.
-PLUMB = """
-import sys
-from plumbline.cli import capture
-from plumbline.cli.app import app, main
-if not any(c.name == "capture" for c in app.registered_commands):
-    capture.register(app)
-main()
-"""
 
 DEPLOYMENT = """\
 # users-api: the API and nothing else
@@ -63,10 +53,19 @@ A = "pgbouncer.users.svc.cluster.local"
 B = "pgbouncer-primary.users.svc.cluster.local"
 
 
-def plumb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", PLUMB, *args], env=env, capture_output=True, text=True, timeout=180
+def oncall(tmp_path: Path, plane: ControlPlane, cache: Path) -> dict[str, str]:
+    """The on-call engineer's environment: the config and store in ``tmp_path``, the cache given."""
+    env = cli.plumb_env(
+        kubeconfig=plane.kubeconfig,
+        config=tmp_path / "plumbline.yaml",
+        store=tmp_path / "plumbline.db",
+        actor="oncall@example.com",
     )
+    return env | {"PLUMBLINE_CACHE_DIR": str(cache)}
+
+
+def plumb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return cli.plumb(*args, env=env)
 
 
 def patch(cluster: Cluster, kind: str, api_version: str, name: str, namespace: str, **how: Any) -> None:
@@ -82,34 +81,9 @@ def test_capture_writes_a_branch_that_syncs_without_reverting_the_live_edits(
     (repo / "users-api").mkdir(parents=True)
     (repo / "users-api" / "deployment.yaml").write_text(DEPLOYMENT)
     (repo / "users-api" / "configmap.yaml").write_text(CONFIG_MAP)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "users-api")
-    config = tmp_path / "plumbline.yaml"
-    config.write_text(
-        f"""apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: users-api
-spec:
-  source:
-    repoURL: ./repo
-    targetRevision: main
-    path: users-api
-  destination:
-    namespace: {namespace}
-  mode: sync
-"""
-    )
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(control_plane.kubeconfig),
-        "PLUMBLINE_CONFIG": str(config),
-        "PLUMBLINE_STORE": str(tmp_path / "plumbline.db"),
-        "PLUMBLINE_CACHE_DIR": str(isolated_cache),
-        "PLUMBLINE_ACTOR": "oncall@example.com",
-        "NO_COLOR": "1",
-    }
+    init_repo(repo, message="users-api")
+    (tmp_path / "plumbline.yaml").write_text(app_yaml("users-api", namespace=namespace, path="users-api"))
+    env = oncall(tmp_path, control_plane, isolated_cache)
     first = plumb(env, "sync", "users-api")
     assert first.returncode == 0, first.stdout + first.stderr
 
@@ -206,36 +180,12 @@ def test_capture_of_helm_and_kustomize_apps_syncs_clean(
     for file, content in app.items():
         (repo / "users-api" / file).parent.mkdir(parents=True, exist_ok=True)
         (repo / "users-api" / file).write_text(content)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", layout)
+    init_repo(repo, message=layout)
     path = "users-api/prod" if layout == "kustomize" else "users-api"
     name = f"users-api-{layout}"  # apps are found by name across namespaces: one per test
-    config = tmp_path / "plumbline.yaml"
-    config.write_text(
-        f"""apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: {name}
-spec:
-  source:
-    repoURL: ./repo
-    targetRevision: main
-    path: {path}
-{extra}  destination:
-    namespace: {namespace}
-  mode: sync
-"""
-    )
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(control_plane.kubeconfig),
-        "PLUMBLINE_CONFIG": str(config),
-        "PLUMBLINE_STORE": str(tmp_path / "plumbline.db"),
-        "PLUMBLINE_CACHE_DIR": str(isolated_cache),
-        "PLUMBLINE_ACTOR": "oncall@example.com",
-        "NO_COLOR": "1",
-    }
+    config = app_yaml(name, namespace=namespace, path=path, source_extra=extra)
+    (tmp_path / "plumbline.yaml").write_text(config)
+    env = oncall(tmp_path, control_plane, isolated_cache)
     first = plumb(env, "sync", name)
     assert first.returncode == 0, first.stdout + first.stderr
     with Cluster(kubeconfig=control_plane.kubeconfig) as cluster:

@@ -5,10 +5,8 @@ error naming the file, with nothing written."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +15,9 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import commit_all, git
 
 pytestmark = pytest.mark.integration
 
@@ -38,50 +38,23 @@ class Workspace:
         self.repo.mkdir()
         git(self.repo, "init", "-q", "-b", "main")
         self.config = root / "plumbline.yaml"
-        self.env = {
-            **os.environ,
-            "KUBECONFIG": str(plane.kubeconfig),
-            "PLUMBLINE_CONFIG": str(self.config),
-            "PLUMBLINE_STORE": str(root / "plumbline.db"),
-            "PLUMBLINE_ACTOR": "tester@ci",
-            "NO_COLOR": "1",
-        }
+        self.env = cli.plumb_env(
+            kubeconfig=plane.kubeconfig, config=self.config, store=root / "plumbline.db", actor="tester@ci"
+        )
         self.apps: list[str] = []
 
     def add_app(self, name: str, path: str, namespace: str, extra: str = "") -> None:
         self.apps.append(
-            f"""---
-apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: {name}
-spec:
-  source:
-    repoURL: ./repo
-    targetRevision: main
-    path: {path}
-{extra}  destination:
-    namespace: {namespace}
-  syncOptions:
-    createNamespace: true
-  mode: sync
-"""
+            "---\n"
+            + app_yaml(name, namespace=namespace, path=path, create_namespace=True, source_extra=extra)
         )
         self.config.write_text("".join(self.apps))
 
     def commit(self, message: str) -> str:
-        git(self.repo, "add", "-A")
-        git(self.repo, "commit", "-qm", message)
-        return git(self.repo, "rev-parse", "HEAD")
+        return commit_all(self.repo, message)
 
     def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "plumbline", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        return cli.plumb(*args, env=self.env)
 
 
 @pytest.fixture
@@ -351,8 +324,7 @@ def test_a_guard_blocks_the_sync_and_an_override_is_recorded(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: orders-env\ndata:\n"
         "  INVENTORY_SERVICE_URL: http://old-inventory-service.svc.cluster.local\n  RETRIES: '3'\n",
     )
-    git(ws.repo, "add", "-A")
-    git(ws.repo, "commit", "-qm", "orders: retries\n\nPlumb-Allow: references ConfigMap/orders-env")
+    commit_all(ws.repo, "orders: retries\n\nPlumb-Allow: references ConfigMap/orders-env")
     by_trailer = ws.plumb("sync", "orders")
     assert by_trailer.returncode == 0, by_trailer.stdout + by_trailer.stderr
     latest = json.loads(ws.plumb("history", "orders", "-o", "json").stdout)[0]

@@ -18,6 +18,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 
 from plumbline.local import ControlPlane
 from plumbline.local.controlplane import TEMP_PREFIX, process_alive, recorded_pids, sweep_stale
+from tests.support import cli
 
 pytestmark = pytest.mark.integration
 
@@ -198,9 +199,7 @@ def test_a_killed_owner_leaves_no_process_and_its_folder_is_swept(control_plane:
 
 
 def plumb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plumbline", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return cli.plumb(*args, env=env, timeout=300)
 
 
 def test_plumb_local_up_status_down_as_a_user_would(tmp_path: Path, control_plane: ControlPlane) -> None:

@@ -4,10 +4,8 @@ fights, watches, leases (in process and two controller processes), and the CLI a
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -33,7 +31,9 @@ from plumbline.controller import (
 )
 from plumbline.local import ControlPlane
 from plumbline.store import AppStateKind, AuditAction, Store
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import commit_all, git
 
 pytestmark = pytest.mark.integration
 
@@ -50,21 +50,7 @@ class Site:
         self.write_config_map("LOG_LEVEL", "info")
         self.commit("first")
         self.config = root / "plumbline.yaml"
-        self.config.write_text(
-            f"""apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: {self.app}
-spec:
-  source:
-    repoURL: ./repo
-    targetRevision: main
-    path: app
-  destination:
-    namespace: {namespace}
-  mode: {mode}
-"""
-        )
+        self.config.write_text(app_yaml(self.app, namespace=namespace, mode=mode))
         self.store_path = root / "plumbline.db"
         self.store = Store.open(self.store_path)
         self.cluster = Cluster(kubeconfig=plane.kubeconfig)
@@ -77,9 +63,7 @@ spec:
         )
 
     def commit(self, message: str) -> str:
-        git(self.repo, "add", "-A")
-        git(self.repo, "commit", "-qm", message)
-        return git(self.repo, "rev-parse", "HEAD")
+        return commit_all(self.repo, message)
 
     def controller(self, **settings: Any) -> Controller:
         options = Settings(
@@ -112,23 +96,12 @@ spec:
         )
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "PLUMBLINE_CONFIG": str(self.config),
-            "PLUMBLINE_STORE": str(self.store_path),
-            "PLUMBLINE_ACTOR": "oncall@ci",
-            "NO_COLOR": "1",
-        }
+        return cli.plumb_env(
+            kubeconfig=self.kubeconfig, config=self.config, store=self.store_path, actor="oncall@ci"
+        )
 
     def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "plumbline", *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        return cli.plumb(*args, env=self.env())
 
     def close(self) -> None:
         self.store.close()
@@ -432,27 +405,10 @@ def test_two_controller_processes_hand_over_on_kill(make_site: Any) -> None:
     duration = 4
 
     def start(identity: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "plumbline",
-                "controller",
-                "--identity",
-                identity,
-                "--interval",
-                "1",
-                "--lease-duration",
-                str(duration),
-                "--lease-namespace",
-                site.lease_namespace,
-                "--no-watch",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        return cli.start(
+            "controller", "--identity", identity, "--interval", "1", "--lease-duration", str(duration),
+            "--lease-namespace", site.lease_namespace, "--no-watch", env=env,
+        )  # fmt: skip
 
     replicas = {"replica-a": start("replica-a"), "replica-b": start("replica-b")}
     try:
@@ -529,26 +485,10 @@ def test_controller_killed_mid_sync_is_reported_and_finished(make_site: Any) -> 
     site = make_site("sync")
     write_many(site, 400)
     site.commit("many")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plumbline",
-            "controller",
-            "--identity",
-            "doomed",
-            "--interval",
-            "3600",
-            "--lease-duration",
-            "3",
-            "--lease-namespace",
-            site.lease_namespace,
-            "--no-watch",
-        ],
-        env=site.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = cli.start(
+        "controller", "--identity", "doomed", "--interval", "3600", "--lease-duration", "3",
+        "--lease-namespace", site.lease_namespace, "--no-watch", env=site.env(),
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not config_maps(site):
@@ -603,27 +543,10 @@ def test_controller_process_serves_metrics_logs_json_and_stops_on_sigterm(make_s
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plumbline",
-            "controller",
-            "--identity",
-            "solo",
-            "--interval",
-            "1",
-            "--lease-namespace",
-            site.lease_namespace,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--json-logs",
-        ],
-        env=site.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = cli.start(
+        "controller", "--identity", "solo", "--interval", "1", "--lease-namespace", site.lease_namespace,
+        "--listen", f"127.0.0.1:{port}", "--json-logs", env=site.env(), stderr=subprocess.PIPE,
+    )  # fmt: skip
     wanted = f'plumbline_app_sync_status{{app="{site.app}",status="Synced"}} 1.0'
     text = ""
     try:
@@ -685,16 +608,9 @@ def test_two_replicas_share_the_apps_out(make_site: Any) -> None:
     site.config.write_text("---\n".join(one_app.replace(f"name: {site.app}", f"name: {a}") for a in apps))
 
     def start(identity: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [
-                sys.executable, "-m", "plumbline", "controller", "--identity", identity,
-                "--interval", "1", "--lease-duration", "3", "--lease-namespace", site.lease_namespace,
-                "--no-watch",
-            ],
-            env=site.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
+        return cli.start(
+            "controller", "--identity", identity, "--interval", "1", "--lease-duration", "3",
+            "--lease-namespace", site.lease_namespace, "--no-watch", env=site.env(),
         )  # fmt: skip
 
     first = start("replica-a")

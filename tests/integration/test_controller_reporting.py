@@ -11,7 +11,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +27,7 @@ from plumbline.local import ControlPlane
 from plumbline.local.controlplane import recorded_pids
 from plumbline.store import AuditAction
 from tests.integration.test_controller import Receiver, Site, one
+from tests.support import cli
 
 pytestmark = pytest.mark.integration
 
@@ -119,16 +119,10 @@ def test_an_etcd_outage_is_logged_once_and_healthz_says_so(tmp_path: Path) -> No
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "plumbline", "controller", "--identity", "outage", "--interval", "30",
-                "--lease-namespace", site.lease_namespace, "--no-watch", "--listen", f"127.0.0.1:{port}",
-                "--json-logs",
-            ],
-            env=site.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+        process = cli.start(
+            "controller", "--identity", "outage", "--interval", "30", "--lease-namespace",
+            site.lease_namespace, "--no-watch", "--listen", f"127.0.0.1:{port}", "--json-logs",
+            env=site.env(), stderr=subprocess.PIPE,
         )  # fmt: skip
         etcd = recorded_pids(plane.directory)["etcd"]
         try:

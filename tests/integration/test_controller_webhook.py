@@ -11,7 +11,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -26,6 +25,7 @@ from plumbline.local import ControlPlane
 from tests.integration.test_controller import (
     Site,  # the same site (repo, config, store) the controller tests use
 )
+from tests.support import cli
 
 pytestmark = pytest.mark.integration
 
@@ -62,16 +62,10 @@ def controller(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> I
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "plumbline", "controller", "--identity", "webhook-test",
-            "--interval", "3600", "--lease-namespace", site.lease_namespace, "--no-watch",
-            "--listen", f"127.0.0.1:{port}",
-        ],
+    process = cli.start(
+        "controller", "--identity", "webhook-test", "--interval", "3600", "--lease-namespace",
+        site.lease_namespace, "--no-watch", "--listen", f"127.0.0.1:{port}",
         env={**site.env(), "PLUMBLINE_WEBHOOK_SECRET": SECRET},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
     )  # fmt: skip
     running = Running(process, port, site)
     try:

@@ -5,9 +5,7 @@ the image. Real Git repository, real API server, the CLI as a user runs it."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,9 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import commit_all, git
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 
@@ -54,44 +54,18 @@ class Repo:
         (self.repo / "users-api").mkdir(parents=True)
         git(self.repo, "init", "-q", "-b", "main")
         config = root / "plumbline.yaml"
-        config.write_text(
-            f"""apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: users-api
-spec:
-  source:
-    repoURL: ./repo
-    targetRevision: main
-    path: users-api
-  destination:
-    namespace: {namespace}
-  mode: sync
-"""
+        config.write_text(app_yaml("users-api", namespace=namespace, path="users-api"))
+        self.env = cli.plumb_env(
+            kubeconfig=plane.kubeconfig, config=config, store=root / "plumbline.db", actor="oncall@example"
         )
-        self.env = {
-            **os.environ,
-            "KUBECONFIG": str(plane.kubeconfig),
-            "PLUMBLINE_CONFIG": str(config),
-            "PLUMBLINE_STORE": str(root / "plumbline.db"),
-            "PLUMBLINE_ACTOR": "oncall@example",
-            "NO_COLOR": "1",
-        }
 
     def commit(self, image: str, message: str) -> None:
         (self.repo / "users-api" / "deployment.yaml").write_text(DEPLOYMENT.format(image=image))
         (self.repo / "users-api" / "configmap.yaml").write_text(CONFIG_MAP)
-        git(self.repo, "add", "-A")
-        git(self.repo, "commit", "-qm", message)
+        commit_all(self.repo, message)
 
     def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "plumbline", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        return cli.plumb(*args, env=self.env)
 
 
 def live(cluster: Cluster, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any]:

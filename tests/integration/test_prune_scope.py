@@ -9,9 +9,7 @@ not allowed to LIST a kind says so. Real ``plumb`` CLI, real Git repositories, r
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,8 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from tests.support import cli
+from tests.support.git import init_repo
 from tests.support.workloads import M, add_hpa, deployment, scale
 
 pytestmark = pytest.mark.integration
@@ -53,11 +53,6 @@ spec:
 """
 
 
-def run(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True, text=True)
-    return done.stdout.strip()
-
-
 class Team:
     """One team's world: its Git repository with app ``web``, its config (Project bound to its one
     namespace, a blast radius wide enough not to be what saves the day), its store."""
@@ -66,24 +61,19 @@ class Team:
         self.root, self.namespace = root, namespace
         root.mkdir()
         self.repo = root / "repo"
-        (self.repo / "apps" / "web").mkdir(parents=True)
-        (self.repo / "apps" / "web" / "deployment.yaml").write_text(DEPLOYMENT)
-        (self.repo / "apps" / "web" / "service.yaml").write_text(SERVICE)
-        (self.repo / "apps" / "nothing").mkdir()
-        (self.repo / "apps" / "nothing" / "README.md").write_text("no manifests here\n")
-        git = ["git", "-C", str(self.repo), "-c", "user.name=T", "-c", "user.email=t@example.com"]
-        run(*git, "init", "-q", "-b", "main")
-        run(*git, "add", "-A")
-        run(*git, "commit", "-qm", "web")
-        self.config = root / "plumbline.yaml"
-        self.env = {
-            **os.environ,
-            "KUBECONFIG": str(plane.kubeconfig),
-            "PLUMBLINE_CONFIG": str(self.config),
-            "PLUMBLINE_STORE": str(root / "plumbline.db"),
-            "PLUMBLINE_ACTOR": f"{root.name}@ci",
-            "NO_COLOR": "1",
+        files = {
+            "apps/web/deployment.yaml": DEPLOYMENT,
+            "apps/web/service.yaml": SERVICE,
+            "apps/nothing/README.md": "no manifests here\n",
         }
+        init_repo(self.repo, files, "web")
+        self.config = root / "plumbline.yaml"
+        self.env = cli.plumb_env(
+            kubeconfig=plane.kubeconfig,
+            config=self.config,
+            store=root / "plumbline.db",
+            actor=f"{root.name}@ci",
+        )
         self.env.pop("PLUMBLINE_INSTANCE", None)
         self.instance = instance
         self.write_config("apps/web")
@@ -118,13 +108,7 @@ spec:
         )
 
     def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "plumbline", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        return cli.plumb(*args, env=self.env)
 
 
 def live(cluster: Cluster, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any] | None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 import zlib
@@ -26,7 +24,9 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from tests.integration.test_controller import Receiver
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import commit_all, git
 
 pytestmark = pytest.mark.integration
 
@@ -59,21 +59,7 @@ class SecretApp:
         self.write_settings("info")
         self.commit("first")
         self.config = root / "plumbline.yaml"
-        self.config.write_text(
-            f"""apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: {self.app}
-spec:
-  source:
-    repoURL: ./repo
-    targetRevision: main
-    path: app
-  destination:
-    namespace: {namespace}
-  mode: sync
-"""
-        )
+        self.config.write_text(app_yaml(self.app, namespace=namespace))
         self.store = root / "plumbline.db"
         self.cluster = Cluster(kubeconfig=plane.kubeconfig)
         self.kubeconfig = plane.kubeconfig
@@ -86,25 +72,13 @@ spec:
         )
 
     def commit(self, subject: str) -> str:
-        git(self.repo, "add", "-A")
-        git(self.repo, "commit", "-qm", subject + ALLOW)
-        return git(self.repo, "rev-parse", "HEAD")
+        return commit_all(self.repo, subject + ALLOW)
 
     def plumb(self, *args: str, code: int | None = None) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "plumbline", *args],
-            env={
-                **os.environ,
-                "KUBECONFIG": str(self.kubeconfig),
-                "PLUMBLINE_CONFIG": str(self.config),
-                "PLUMBLINE_STORE": str(self.store),
-                "PLUMBLINE_ACTOR": "oncall@ci",
-                "NO_COLOR": "1",
-            },
-            capture_output=True,
-            text=True,
-            timeout=180,
+        env = cli.plumb_env(
+            kubeconfig=self.kubeconfig, config=self.config, store=self.store, actor="oncall@ci"
         )
+        done = cli.plumb(*args, env=env)
         self.outputs.append(f"$ plumb {' '.join(args)}\n{done.stdout}\n{done.stderr}")
         if code is not None:
             assert done.returncode == code, f"plumb {' '.join(args)}: {done.stdout}{done.stderr}"

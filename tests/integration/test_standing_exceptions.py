@@ -4,9 +4,7 @@ blocks again — saying why — once the exception has expired; ``plumb sync`` s
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +18,9 @@ from plumbline.config import load_config
 from plumbline.controller import Controller, Result, Settings
 from plumbline.local import ControlPlane
 from plumbline.store import Store, SyncResult
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import commit_all, git
 
 pytestmark = pytest.mark.integration
 
@@ -38,17 +38,9 @@ class Shop:
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: carts-env\ndata:\n"
             f"  QUEUE_HOST: rabbitmq.{namespace}.svc.cluster.local\n"
         )
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "carts")
+        commit_all(repo, "carts")
         self.config = root / "plumbline.yaml"
-        self.app_yaml = f"""apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata: {{name: {self.app}}}
-spec:
-  source: {{repoURL: ./repo, targetRevision: main, path: app}}
-  destination: {{namespace: {namespace}}}
-  mode: sync
-"""
+        self.app_yaml = app_yaml(self.app, namespace=namespace)
         self.config.write_text(self.app_yaml)
         self.store = Store.open(root / "plumbline.db")
         self.cluster = Cluster(kubeconfig=plane.kubeconfig)
@@ -147,16 +139,10 @@ def test_plumb_sync_shows_what_an_exception_let_through_and_which_expired(
     shop: Shop, control_plane: ControlPlane, tmp_path: Path
 ) -> None:
     def plumb(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(control_plane.kubeconfig),
-            "PLUMBLINE_CONFIG": str(shop.config),
-            "PLUMBLINE_STORE": str(tmp_path / "cli.db"),
-            "NO_COLOR": "1",
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "plumbline", *args], env=env, capture_output=True, text=True, timeout=180
+        env = cli.plumb_env(
+            kubeconfig=control_plane.kubeconfig, config=shop.config, store=tmp_path / "cli.db"
         )
+        return cli.plumb(*args, env=env)
 
     shop.except_queue((datetime.now(UTC) + timedelta(days=7)).date().isoformat())
     synced = plumb("sync", shop.app)

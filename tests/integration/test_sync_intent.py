@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +20,9 @@ from plumbline.cluster import Cluster
 from plumbline.controller import read_lease
 from plumbline.local import ControlPlane
 from plumbline.store import AuditAction, Store
-from tests.support.git import git
+from tests.support import cli
+from tests.support.config import app_yaml
+from tests.support.git import commit_all, git
 
 pytestmark = pytest.mark.integration
 
@@ -37,21 +37,12 @@ class Site:
         (self.repo / "app").mkdir(parents=True)
         git(self.repo, "init", "-q", "-b", "main")
         self.config = root / "plumbline.yaml"
-        self.config.write_text(
-            f"apiVersion: plumbline.dev/v1alpha1\nkind: App\nmetadata:\n  name: {self.app}\nspec:\n"
-            f"  source: {{repoURL: ./repo, targetRevision: main, path: app}}\n"
-            f"  destination: {{namespace: {namespace}}}\n  mode: sync\n"
-        )
+        self.config.write_text(app_yaml(self.app, namespace=namespace))
         self.store_path = root / "plumbline.db"
         self.cluster = Cluster(kubeconfig=plane.kubeconfig)
-        self.env = {
-            **os.environ,
-            "KUBECONFIG": str(plane.kubeconfig),
-            "PLUMBLINE_CONFIG": str(self.config),
-            "PLUMBLINE_STORE": str(self.store_path),
-            "PLUMBLINE_ACTOR": "tester@ci",
-            "NO_COLOR": "1",
-        }
+        self.env = cli.plumb_env(
+            kubeconfig=plane.kubeconfig, config=self.config, store=self.store_path, actor="tester@ci"
+        )
 
     def config_maps_in_git(self, n: int, value: str = "v") -> str:
         docs = [
@@ -59,9 +50,7 @@ class Site:
             for i in range(n)
         ]
         (self.repo / "app" / "many.yaml").write_text("---\n".join(docs))
-        git(self.repo, "add", "-A")
-        git(self.repo, "commit", "-qm", f"{n} config maps")
-        return git(self.repo, "rev-parse", "HEAD")
+        return commit_all(self.repo, f"{n} config maps")
 
     def config_maps(self) -> set[str]:
         listed = self.cluster.request(
@@ -71,11 +60,8 @@ class Site:
         )
         return {item["metadata"]["name"] for item in listed["items"]}
 
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "plumbline", *args]
-
     def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True, timeout=180)
+        return cli.plumb(*args, env=self.env)
 
     def audit(self) -> list[tuple[str, str]]:
         with Store.open(self.store_path) as store:
@@ -115,9 +101,7 @@ def test_a_store_that_cannot_take_the_intent_refuses_the_sync_with_nothing_writt
 def test_a_sync_killed_mid_apply_is_reported_by_status_and_finished_by_the_next_sync(site: Site) -> None:
     total = 200
     sha = site.config_maps_in_git(total)
-    process = subprocess.Popen(
-        site.argv("sync", site.app), env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = cli.start("sync", site.app, env=site.env)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not site.config_maps() and process.poll() is None:
@@ -190,8 +174,7 @@ def test_manual_syncs_are_in_the_audit_trail_like_the_controllers(site: Site) ->
 
 def test_refused_inputs_write_no_lease(site: Site) -> None:
     (site.repo / "app" / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n")
-    git(site.repo, "add", "-A")
-    git(site.repo, "commit", "-qm", "broken")
+    commit_all(site.repo, "broken")
     bad = site.plumb("sync", site.app)
     assert bad.returncode == 2 and "broken.yaml" in bad.stderr, bad.stdout + bad.stderr
     assert read_lease(site.cluster, site.app) is None
@@ -201,8 +184,7 @@ def test_refused_inputs_write_no_lease(site: Site) -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: orders-env\ndata:\n"
         "  INVENTORY_SERVICE_URL: http://old-inventory-service.svc.cluster.local\n"
     )
-    git(site.repo, "add", "-A")
-    git(site.repo, "commit", "-qm", "a reference to a Service that does not exist")
+    commit_all(site.repo, "a reference to a Service that does not exist")
     blocked = site.plumb("sync", site.app)
     assert blocked.returncode == 1 and "references" in blocked.stdout, blocked.stdout + blocked.stderr
     assert read_lease(site.cluster, site.app) is None

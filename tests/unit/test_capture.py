@@ -4,18 +4,12 @@ the live values."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
-from dulwich.repo import Repo
-from dulwich.server import BackendRepo, DictBackend
-from dulwich.web import make_wsgi_chain
 
 from plumbline.capture import CapturePlan, capture_changes, commit_message, default_branch, write_capture
 from plumbline.config import Tool
@@ -26,6 +20,7 @@ from plumbline.plan.model import ObjectRef
 from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import Checkout, fetch
 from plumbline.yamlio import MAX_FILE_BYTES, YamlError
+from tests.support.git import commit_all, git, init_repo, serve_http
 
 DRIFT = Attribution.DRIFT_REVERT
 ADDED = Attribution.UNMANAGED_ADDITION
@@ -34,33 +29,11 @@ NEW_HOST = "pgbouncer-primary.users.svc.cluster.local"
 API = ("spec", "template", "spec", "containers", {"name": "api"})
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(isolated_cache: Path) -> Path:
-    return isolated_cache
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Ada Lovelace",
-        "GIT_AUTHOR_EMAIL": "ada@example.com",
-        "GIT_COMMITTER_NAME": "Ada Lovelace",
-        "GIT_COMMITTER_EMAIL": "ada@example.com",
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # a cache of each test's own
 
 
 def make_repo(path: Path, files: dict[str, str]) -> Checkout:
-    for name, content in files.items():
-        target = path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "the app")
+    init_repo(path, files, "the app")
     return fetch(str(path), "main")
 
 
@@ -545,8 +518,7 @@ def test_write_capture_into_a_bare_repository_and_secret_values_stay_out_of_the_
     work = tmp_path / "work"
     git(tmp_path, "clone", "-q", str(bare), str(work))
     (work / "apps/users-api/secret.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n")
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "secret")
+    commit_all(work, "secret")
     git(work, "push", "-q", "origin", "main")
     checkout = fetch(str(bare), "main")
     label = change("Secret", "db", ("metadata", "labels", "rotated"), live="2026-11-01", git=None,
@@ -587,21 +559,10 @@ def test_write_capture_refuses_an_unknown_base_and_an_empty_plan(plain: Checkout
                       author="a <a@example.com>")  # fmt: skip
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def test_write_capture_pushes_a_new_branch_to_a_remote_repository(plain: Checkout, tmp_path: Path) -> None:
     bare = tmp_path / "served.git"
     git(tmp_path, "clone", "-q", "--bare", str(tmp_path / "plain"), str(bare))
-    served = Repo(str(bare))
-    repos: dict[str, BackendRepo] = {"/": served}
-    server = make_server("127.0.0.1", 0, make_wsgi_chain(DictBackend(repos)), handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/"
+    with serve_http(bare) as url:
         checkout = fetch(url, "main")
         plan = capture_changes(
             checkout_root=checkout.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
@@ -621,10 +582,6 @@ def test_write_capture_pushes_a_new_branch_to_a_remote_repository(plain: Checkou
                 author="plumbline <plumbline@example.com>",
             )  # fmt: skip
         assert git(bare, "rev-parse", "capture/db-host") == sha
-    finally:
-        server.shutdown()
-        server.server_close()
-        served.close()
 
 
 def test_kustomize_images_entries_are_edited_and_other_transformer_overrides_reported(

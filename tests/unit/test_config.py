@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from plumbline.config import (
 )
 from plumbline.errors import ConfigError
 from plumbline.yamlio import load_documents
+from tests.support import cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -468,9 +467,7 @@ def test_an_empty_config_file_is_an_error_naming_it(tmp_path: Path, text: str) -
 
 def test_an_empty_config_file_exits_2(tmp_path: Path) -> None:
     path = write(tmp_path / "plumbline.yaml", "---\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "plumbline", "--config", str(path), "apps"], capture_output=True, text=True
-    )
+    done = cli.plumb("--config", str(path), "apps")
     assert done.returncode == 2
     assert f"{path}: declares nothing" in done.stderr
 

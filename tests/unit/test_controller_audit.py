@@ -7,7 +7,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from plumbline.store import (
 )
 from plumbline.store._audit import _AUDIT_COLUMNS, chain_hash
 from plumbline.store._seal import GENESIS
+from tests.support import cli
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -140,13 +140,7 @@ def test_app_state_round_trip(tmp_path: Path) -> None:
 
 def plumb_audit(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PLUMBLINE_STORE": str(path), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "plumbline", "audit", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return cli.plumb("audit", *args, env=env, timeout=60)
 
 
 def test_cli_audit_lists_and_verify_exits_1_when_broken(tmp_path: Path) -> None:

@@ -6,16 +6,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.support.git import git
+from tests.support import cli
+from tests.support.git import commit_all, git
 from tests.support.guards import GUESTBOOK
 
-PLUMB = "import sys; from plumbline.cli import main; sys.argv[0] = 'plumb'; main()"
 CONFIG = """\
 apiVersion: plumbline.dev/v1alpha1
 kind: Project
@@ -67,8 +66,7 @@ def repo(tmp_path: Path) -> Path:
     for f in GUESTBOOK.glob("*.yaml"):
         shutil.copy(f, app / f.name)
     (app / "pvc.yaml").write_text(PVC)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "guestbook")
+    commit_all(repo, "guestbook")
     (tmp_path / "plumbline.yaml").write_text(CONFIG)
     return repo
 
@@ -81,14 +79,7 @@ def plumb(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "PLUMBLINE_CONFIG": str(tmp_path / "plumbline.yaml"),
         "NO_COLOR": "1",
     }
-    return subprocess.run(
-        [sys.executable, "-c", PLUMB, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    return cli.plumb(*args, env=env, cwd=tmp_path, timeout=120)
 
 
 def test_a_friday_merge_request_is_blocked_offline_with_every_reason(tmp_path: Path, repo: Path) -> None:
@@ -100,8 +91,7 @@ def test_a_friday_merge_request_is_blocked_offline_with_every_reason(tmp_path: P
     (app / "configmap.yaml").write_text(
         cm.replace("guestbook.guestbook.svc.cluster.local:80", "old-guestbook.svc.cluster.local")
     )
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "friday changes")
+    commit_all(repo, "friday changes")
 
     junit, sarif = tmp_path / "junit.xml", tmp_path / "check.sarif"
     result = plumb(
@@ -259,8 +249,7 @@ def test_a_misspelled_secret_kind_and_a_token_in_a_readme_block(tmp_path: Path, 
     )
     token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
     (app / "README.md").write_text(f"# guestbook\n\nCI pushes with `GITHUB_TOKEN={token}`.\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "db secret, notes")
+    commit_all(repo, "db secret, notes")
     sarif_file = tmp_path / "check.sarif"
     result = plumb(tmp_path, "check", "--base", base, "--head", "main", "--sarif", str(sarif_file))
     assert result.returncode == 1, result.stdout + result.stderr

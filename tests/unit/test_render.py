@@ -16,16 +16,10 @@ from plumbline.errors import RenderError
 from plumbline.render import HelmOptions, Manifest, detect, render
 from plumbline.source import fetch
 from plumbline.yamlio import YamlError
+from tests.support.git import init_repo
+from tests.support.git import write_files as write
 
 DATA = Path(__file__).parent.parent / "data" / "render"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def refs(manifests: list[Manifest]) -> list[str]:
@@ -264,16 +258,7 @@ def test_kustomize_overlay_with_a_base(kustomize_repo: Path) -> None:
 
 
 def test_kustomize_from_a_real_checkout(kustomize_repo: Path, tmp_path: Path, isolated_cache: Path) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "GIT_AUTHOR_NAME": "a",
-        "GIT_AUTHOR_EMAIL": "a@example.com",
-        "GIT_COMMITTER_NAME": "a",
-        "GIT_COMMITTER_EMAIL": "a@example.com",
-    }
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "app"]):
-        subprocess.run(["git", *args], cwd=kustomize_repo, env=env, check=True)
+    init_repo(kustomize_repo, message="app")
     checkout = fetch(f"file://{kustomize_repo}", "main")
     assert sorted(refs(render(checkout.root, "overlays/prod"))) == [
         "Deployment shop/prod-web",
@@ -540,10 +525,7 @@ def test_the_release_name_is_the_app_s_everywhere(tmp_path: Path) -> None:
             "envs/prod/values.yaml": "replicas: 3\n",
         },
     )
-    git_env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a",
-               "GIT_COMMITTER_EMAIL": "a@x"}  # fmt: skip
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "chart"]):
-        subprocess.run(["git", *args], cwd=repo, env=git_env, check=True)
+    init_repo(repo, message="chart")
     from plumbline.config import App
     from plumbline.engine import render_app
     from plumbline.render import helm_options

@@ -4,67 +4,34 @@ crafted ones no honest `git` would make), fetched over file://, local paths and 
 from __future__ import annotations
 
 import os
-import subprocess
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
-from dulwich.server import BackendRepo, DictBackend
-from dulwich.web import make_wsgi_chain
 
 from plumbline import source
 from plumbline.errors import SourceError
 from plumbline.source import Checkout, Limits, fetch, resolve, safe_join
+from tests.support.git import commit_all, git, serve_http, write_files
 
 WHEN = "2026-11-20T10:00:00+01:00"
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(isolated_cache: Path) -> Path:
-    return isolated_cache
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Ada Lovelace",
-        "GIT_AUTHOR_EMAIL": "ada@example.com",
-        "GIT_COMMITTER_NAME": "Ada Lovelace",
-        "GIT_COMMITTER_EMAIL": "ada@example.com",
-        "GIT_AUTHOR_DATE": WHEN,
-        "GIT_COMMITTER_DATE": WHEN,
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # a cache of each test's own
 
 
 def commit(work: Path, files: dict[str, str | bytes], message: str) -> str:
-    for name, content in files.items():
-        path = work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", message)
-    return git(work, "rev-parse", "HEAD")
+    return commit_all(write_files(work, files), message, when=WHEN)
 
 
 def link(work: Path, name: str, target: str, message: str) -> str:
     path = work / name
     path.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(target, path)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", message)
-    return git(work, "rev-parse", "HEAD")
+    return commit_all(work, message, when=WHEN)
 
 
 @pytest.fixture
@@ -200,31 +167,6 @@ def test_fetch_over_smart_http(work: Path, bare: Path) -> None:
         assert checkout.sha == git(work, "rev-parse", "dev")
         assert resolve(url, "v1") == git(work, "rev-parse", "v1^{commit}")
         assert (checkout.root / "apps/web/dev.yaml").read_text() == "kind: ConfigMap\n"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class serve_http:  # used like a function: `with serve_http(bare) as url`
-    """A dulwich smart-HTTP server for one bare repository on 127.0.0.1, in a thread."""
-
-    def __init__(self, bare: Path) -> None:
-        self.repo = Repo(str(bare))
-        repos: dict[str, BackendRepo] = {"/": self.repo}
-        app = make_wsgi_chain(DictBackend(repos))
-        self.server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_port}/"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.repo.close()
 
 
 # --- paths and symlinks that lead outside (CVE-2022-24348 class) ---

@@ -1,0 +1,35 @@
+"""plumbline configuration as tests write it: one App document, in the YAML a user would write."""
+
+from __future__ import annotations
+
+API = "plumbline.dev/v1alpha1"
+
+
+def app_yaml(
+    name: str,
+    *,
+    namespace: str,
+    path: str = "app",
+    mode: str = "sync",
+    repo: str = "./repo",
+    project: str | None = None,
+    create_namespace: bool = False,
+    source_extra: str = "",
+) -> str:
+    """An App named ``name`` rendering ``path`` of ``repo``'s ``main`` into ``namespace``, synced in
+    ``mode``. ``source_extra`` is YAML added to its ``spec.source``, indented by four spaces."""
+    project_line = f"  project: {project}\n" if project else ""
+    options = "  syncOptions:\n    createNamespace: true\n" if create_namespace else ""
+    return f"""apiVersion: {API}
+kind: App
+metadata:
+  name: {name}
+spec:
+{project_line}  source:
+    repoURL: {repo}
+    targetRevision: main
+    path: {path}
+{source_extra}  destination:
+    namespace: {namespace}
+{options}  mode: {mode}
+"""
