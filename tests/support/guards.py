@@ -14,9 +14,10 @@ from plumbline.config import App, Environment, Project
 from plumbline.guards import CheckoutInfo, GuardContext
 from plumbline.guards.offline import offline_plan
 from plumbline.plan import Plan
+from tests.support.data import GITOPS_ENGINE_DIFF
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "tests" / "data" / "guards" / "corpus"
+CORPUS = GITOPS_ENGINE_DIFF
 GUESTBOOK = ROOT / "examples" / "guestbook"
 API = "plumbline.dev/v1alpha1"
 
@@ -106,7 +107,8 @@ def guestbook() -> list[dict[str, Any]]:
 
 
 def corpus() -> list[dict[str, Any]]:
-    return [obj for f in sorted(CORPUS.iterdir()) if f.suffix in (".json", ".yaml") for obj in load(f)]
+    """gitops-engine's desired objects (``*-config.*``; the live ones are not what a plan is made of)."""
+    return [obj for f in sorted(CORPUS.glob("*-config.*")) for obj in load(f)]
 
 
 def deployment(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.fields import ABSENT, get_path, json_pointer, owners, remove_path
 from plumbline.plan.model import ObjectRef
 from plumbline.plan.runtime import IgnoreRule, RuntimeRules
+from tests.support.data import GITOPS_ENGINE_DIFF
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "attribution"
+DATA = GITOPS_ENGINE_DIFF
 
 
 def load(name: str) -> Any:

@@ -16,10 +16,11 @@ from plumbline.errors import RenderError
 from plumbline.render import HelmOptions, Manifest, detect, render
 from plumbline.source import fetch
 from plumbline.yamlio import YamlError
+from tests.support.data import GITOPS_ENGINE_DIFF
 from tests.support.git import init_repo
 from tests.support.git import write_files as write
 
-DATA = Path(__file__).parent.parent / "data" / "render"
+DATA = GITOPS_ENGINE_DIFF
 
 
 def refs(manifests: list[Manifest]) -> list[str]:

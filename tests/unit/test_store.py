@@ -27,15 +27,16 @@ from plumbline.store import (
 )
 from plumbline.store._sqlite import MIGRATIONS
 from plumbline.yamlio import load_documents
+from tests.support.data import GITOPS_ENGINE_DIFF
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "store"
+DESIRED = ("deployment", "elasticsearch", "sealedsecret", "smd-service", "ssd-deploy-with-manual-apply")
 T0 = datetime(2025, 3, 7, 16, 45, 0, 123456, tzinfo=UTC)
 
 
 def desired_objects() -> list[dict[str, Any]]:
-    """Real rendered objects (see tests/data/store/README.md), in a stable order."""
+    """Real rendered objects (see tests/data/gitops-engine/README.md), in a stable order."""
     objects: list[dict[str, Any]] = []
-    for path in sorted(DATA.iterdir()):
+    for path in sorted(p for name in DESIRED for p in GITOPS_ENGINE_DIFF.glob(f"{name}-config.*")):
         if path.suffix == ".json":
             objects.append(json.loads(path.read_text()))
         elif path.suffix == ".yaml":
