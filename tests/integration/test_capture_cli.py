@@ -17,39 +17,20 @@ from plumbline.local import ControlPlane
 from tests.support import cli
 from tests.support.config import app_yaml
 from tests.support.git import git, init_repo
+from tests.support.manifests import config_map_yaml, deployment_yaml
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 
-DEPLOYMENT = """\
-# users-api: the API and nothing else
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: users-api
-spec:
-  selector:
-    matchLabels: {app: users-api}
-  template:
-    metadata:
-      labels: {app: users-api}
-    spec:
-      containers:
-        - name: api
-          image: nginx:1.27  # bumped by CI
-          env:
-            - name: PORT
-              value: "8080"
-"""
-CONFIG_MAP = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: users-api-env
-data:
-  # PgBouncer in front of the users database
-  DB_HOST: pgbouncer.users.svc.cluster.local
-"""
+DEPLOYMENT = "# users-api: the API and nothing else\n" + deployment_yaml(
+    "users-api",
+    container="api",
+    image="nginx:1.27  # bumped by CI",
+    more='          env:\n            - name: PORT\n              value: "8080"\n',
+)
 A = "pgbouncer.users.svc.cluster.local"
+CONFIG_MAP = config_map_yaml(
+    "users-api-env", {"DB_HOST": A}, comment="PgBouncer in front of the users database"
+)
 B = "pgbouncer-primary.users.svc.cluster.local"
 
 

@@ -19,23 +19,13 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from plumbline.local import ControlPlane
 from plumbline.local.controlplane import TEMP_PREFIX, process_alive, recorded_pids, sweep_stale
 from tests.support import cli
+from tests.support.manifests import workload
 
 pytestmark = pytest.mark.integration
 
 
 def deployment(name: str, image: str = "nginx:1.27") -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "web", "image": image}]},
-            },
-        },
-    }
+    return workload("Deployment", name, {"name": "web", "image": image})
 
 
 def test_server_side_apply_creates_a_deployment_with_server_defaults(dyn: Any, namespace: str) -> None:

@@ -489,15 +489,7 @@ def test_controller_killed_mid_sync_is_reported_and_finished(make_site: Any) -> 
         "controller", "--identity", "doomed", "--interval", "3600", "--lease-duration", "3",
         "--lease-namespace", site.lease_namespace, "--no-watch", env=site.env(),
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not config_maps(site):
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
+    cli.kill_when(process, lambda: bool(config_maps(site)))
     written = len(config_maps(site))
     assert 0 < written < 400, f"not killed mid-sync ({written} of 400 written); the test needs more objects"
     assert site.store.last_sync(site.app) is None  # the dead writer recorded no outcome
@@ -536,13 +528,10 @@ def test_self_heal_removes_unmanaged_additions(make_site: Any) -> None:
 
 
 def test_controller_process_serves_metrics_logs_json_and_stops_on_sigterm(make_site: Any) -> None:
-    import socket
     import urllib.request
 
     site = make_site("sync")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = cli.free_port()
     process = cli.start(
         "controller", "--identity", "solo", "--interval", "1", "--lease-namespace", site.lease_namespace,
         "--listen", f"127.0.0.1:{port}", "--json-logs", env=site.env(), stderr=subprocess.PIPE,

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -116,9 +115,7 @@ def test_an_etcd_outage_is_logged_once_and_healthz_says_so(tmp_path: Path) -> No
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             cluster.request("POST", "/api/v1/namespaces", body=body)
         site = Site(tmp_path, plane, namespace, "observe")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = cli.free_port()
         process = cli.start(
             "controller", "--identity", "outage", "--interval", "30", "--lease-namespace",
             site.lease_namespace, "--no-watch", "--listen", f"127.0.0.1:{port}", "--json-logs",

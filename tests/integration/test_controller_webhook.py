@@ -59,9 +59,7 @@ class Running:
 @pytest.fixture
 def controller(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> Iterator[Running]:
     site = Site(tmp_path, control_plane, namespace, "observe")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = cli.free_port()
     process = cli.start(
         "controller", "--identity", "webhook-test", "--interval", "3600", "--lease-namespace",
         site.lease_namespace, "--no-watch", "--listen", f"127.0.0.1:{port}",

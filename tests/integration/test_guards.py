@@ -17,6 +17,7 @@ from plumbline.guards import Severity, run_guards
 from plumbline.plan import Plan, build_plan
 from plumbline.sync import sync_plan
 from tests.support.guards import app, config_map, context, deployment
+from tests.support.manifests import workload
 
 pytestmark = pytest.mark.integration
 
@@ -83,19 +84,7 @@ def test_seed04_db_host_checked_against_live_services(cluster: Cluster, namespac
 
 
 def statefulset(service_name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "db"},
-        "spec": {
-            "serviceName": service_name,
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": {
-                "metadata": {"labels": {"app": "db"}},
-                "spec": {"containers": [{"name": "db", "image": "postgres:17.2"}]},
-            },
-        },
-    }
+    return workload("StatefulSet", "db", {"name": "db", "image": "postgres:17.2"}, serviceName=service_name)
 
 
 def test_replacing_a_statefulset_is_detected_from_the_dry_run(cluster: Cluster, namespace: str) -> None:

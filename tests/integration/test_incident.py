@@ -16,35 +16,14 @@ from plumbline.local import ControlPlane
 from tests.support import cli
 from tests.support.config import app_yaml
 from tests.support.git import commit_all, git
+from tests.support.manifests import config_map_yaml, deployment_yaml
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 
 
-DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: users-api
-spec:
-  selector:
-    matchLabels: {{app: users-api}}
-  template:
-    metadata:
-      labels: {{app: users-api}}
-    spec:
-      containers:
-        - name: api
-          image: {image}
-          envFrom:
-            - configMapRef: {{name: users-api-env}}
-"""
-CONFIG_MAP = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: users-api-env
-data:
-  DB_HOST: pgbouncer.users.svc.cluster.local
-"""
+ENV_FROM = "          envFrom:\n            - configMapRef: {name: users-api-env}\n"
 A = "pgbouncer.users.svc.cluster.local"
+CONFIG_MAP = config_map_yaml("users-api-env", {"DB_HOST": A})
 B = "pgbouncer-primary.users.svc.cluster.local"
 
 
@@ -60,7 +39,9 @@ class Repo:
         )
 
     def commit(self, image: str, message: str) -> None:
-        (self.repo / "users-api" / "deployment.yaml").write_text(DEPLOYMENT.format(image=image))
+        (self.repo / "users-api" / "deployment.yaml").write_text(
+            deployment_yaml("users-api", container="api", image=image, more=ENV_FROM)
+        )
         (self.repo / "users-api" / "configmap.yaml").write_text(CONFIG_MAP)
         commit_all(self.repo, message)
 

@@ -13,6 +13,7 @@ from plumbline.cluster import Cluster
 from plumbline.errors import RenderError
 from plumbline.plan import APP_LABEL, TRACKING_ANNOTATION, Action, Plan, build_plan
 from plumbline.sync import Outcome, sync_plan
+from tests.support.manifests import workload
 
 pytestmark = pytest.mark.integration
 
@@ -28,22 +29,9 @@ def config_map(name: str, **data: str) -> dict[str, Any]:
 
 
 def deployment(name: str, image: str = "nginx:1.27") -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {"name": "web", "image": image, "envFrom": [{"configMapRef": {"name": "env"}}]}
-                    ]
-                },
-            },
-        },
-    }
+    return workload(
+        "Deployment", name, {"name": "web", "image": image, "envFrom": [{"configMapRef": {"name": "env"}}]}
+    )
 
 
 def service(name: str, port: int = 80) -> dict[str, Any]:

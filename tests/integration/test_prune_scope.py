@@ -20,37 +20,15 @@ from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from tests.support import cli
 from tests.support.git import init_repo
+from tests.support.manifests import WEB_SERVICE, deployment_yaml
 from tests.support.workloads import M, add_hpa, deployment, scale
 
 pytestmark = pytest.mark.integration
 
 API = "plumbline.dev/v1alpha1"
 
-DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.27
-"""
-SERVICE = """apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports:
-  - port: 80
-    targetPort: 8080
-"""
+DEPLOYMENT = deployment_yaml("web", container="web", image="nginx:1.27")
+SERVICE = WEB_SERVICE + "    targetPort: 8080\n"
 
 
 class Team:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import time
 import uuid
@@ -102,15 +101,7 @@ def test_a_sync_killed_mid_apply_is_reported_by_status_and_finished_by_the_next_
     total = 200
     sha = site.config_maps_in_git(total)
     process = cli.start("sync", site.app, env=site.env)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not site.config_maps() and process.poll() is None:
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
+    cli.kill_when(process, lambda: bool(site.config_maps()))
     written = len(site.config_maps())
     assert 0 < written < total, f"not killed mid-apply ({written} of {total} written)"
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 PLUMB = Path(sys.executable).with_name("plumb")
@@ -49,3 +52,25 @@ def start(*args: str, env: Mapping[str, str], stderr: int = subprocess.DEVNULL) 
     """Start ``plumb ARGS`` in the background (a controller, a sync to interrupt); its standard output is
     dropped, its standard error too unless ``stderr=subprocess.PIPE``."""
     return subprocess.Popen(argv(*args), env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (for ``plumb controller --listen``)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def kill_when(process: subprocess.Popen[str], ready: Callable[[], bool], *, within: float = 120) -> None:
+    """SIGKILL ``process`` the moment ``ready()`` holds (or it ended, or ``within`` seconds passed), and
+    reap it: a crash in the middle of what it was doing."""
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and not ready() and process.poll() is None:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -15,6 +15,7 @@ from plumbline.guards import CheckoutInfo, GuardContext
 from plumbline.guards.offline import offline_plan
 from plumbline.plan import Plan
 from tests.support.data import GITOPS_ENGINE_DIFF
+from tests.support.manifests import workload
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = GITOPS_ENGINE_DIFF
@@ -114,27 +115,13 @@ def corpus() -> list[dict[str, Any]]:
 def deployment(
     name: str, *, env: dict[str, str] | None = None, image: str = "registry.example/orders:2.0.1"
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": image,
-                            "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
-                            "resources": {"limits": {"memory": "256Mi", "cpu": "500m"}},
-                        }
-                    ]
-                },
-            },
-        },
+    container = {
+        "name": "app",
+        "image": image,
+        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+        "resources": {"limits": {"memory": "256Mi", "cpu": "500m"}},
     }
+    return workload("Deployment", name, container)
 
 
 def service(name: str, *ports: int, namespace: str | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plumbline.cluster import Cluster
+from tests.support.manifests import workload
 
 
 @dataclass(frozen=True)
@@ -17,19 +18,7 @@ class M:
 
 
 def deployment(replicas: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
-            },
-        },
-    }
+    return workload("Deployment", "web", {"name": "web", "image": "nginx:1.27"}, replicas=replicas)
 
 
 def add_hpa(cluster: Cluster, namespace: str) -> None:

@@ -21,6 +21,7 @@ from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import Checkout, fetch
 from plumbline.yamlio import MAX_FILE_BYTES, YamlError
 from tests.support.git import commit_all, git, init_repo, serve_http
+from tests.support.manifests import config_map_yaml, deployment_yaml
 
 DRIFT = Attribution.DRIFT_REVERT
 ADDED = Attribution.UNMANAGED_ADDITION
@@ -221,35 +222,14 @@ def test_what_is_not_drift_or_is_a_secret_value_is_not_captured(plain: Checkout)
 
 # --- Kustomize ----------------------------------------------------------------------------------------
 
-BASE_DEPLOY = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: users-api
-spec:
-  selector:
-    matchLabels: {app: users-api}
-  template:
-    metadata:
-      labels: {app: users-api}
-    spec:
-      containers:
-      - name: api
-        image: registry.example.com/users-api:2.3.1
-        env:
-        - name: PORT
-          value: "8080"
-"""
+BASE_DEPLOY = deployment_yaml(
+    "users-api",
+    container="api",
+    image="registry.example.com/users-api:2.3.1",
+    more='          env:\n            - name: PORT\n              value: "8080"\n',
+)
 
-BASE_CONFIG = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: users-api-env
-data:
-  DB_HOST: pgbouncer.users.svc.cluster.local
-  LOG_LEVEL: info
-"""
+BASE_CONFIG = config_map_yaml("users-api-env", {"DB_HOST": OLD_HOST, "LOG_LEVEL": "info"})
 
 OVERLAY = """\
 # production overlay: reviewed by the platform team

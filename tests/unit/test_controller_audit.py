@@ -26,6 +26,7 @@ from plumbline.store import (
 from plumbline.store._audit import _AUDIT_COLUMNS, chain_hash
 from plumbline.store._seal import GENESIS
 from tests.support import cli
+from tests.support.store import sync_record
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -322,18 +323,9 @@ def record_intents(store: Store, n: int) -> list[int]:
         ids.append(store.record_intent(intent))
         store.mark_writing(ids[-1])
         if i < n - 1:
+            finished = intent.started_at + timedelta(seconds=3)
             store.record_sync(
-                SyncRecord(
-                    id=None,
-                    app="guestbook",
-                    revision="main",
-                    sha=intent.sha,
-                    started_at=intent.started_at,
-                    finished_at=intent.started_at + timedelta(seconds=3),
-                    actor="alice@laptop",
-                    result=SyncResult.SUCCEEDED,
-                    intent=ids[-1],
-                )
+                sync_record(sha=intent.sha, at=intent.started_at, finished_at=finished, intent=ids[-1])
             )
     return ids
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from plumbline.guards import Finding, run_guards
 from plumbline.plan import Plan
-from plumbline.store import Store, SyncRecord, SyncResult
+from plumbline.store import Store
 from tests.support.guards import app, context, deployment, environment, guestbook, plan_of
+from tests.support.store import sync_record
 
 PROD = environment("prod", branches=["main", "release/*"], protected=True)
 TEST = environment("test")
@@ -48,18 +49,7 @@ def test_promotion_requires_a_successful_sync_in_the_earlier_environment(tmp_pat
         [finding] = env_guard(plan, the_env=prod, the_app=apps["orders"], apps=apps, store=store)
         assert "has not synced successfully in 'test'" in finding.message and "orders-test" in finding.message
         at = datetime(2026, 11, 1, tzinfo=UTC)
-        store.record_sync(
-            SyncRecord(
-                id=None,
-                app="orders-test",
-                revision="main",
-                sha=plan.sha,
-                started_at=at,
-                finished_at=at,
-                actor="ci",
-                result=SyncResult.SUCCEEDED,
-            )
-        )
+        store.record_sync(sync_record("orders-test", sha=plan.sha, at=at, finished_at=at, actor="ci"))
         assert env_guard(plan, the_env=prod, the_app=apps["orders"], apps=apps, store=store) == []
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from plumbline.guards import Finding, apply_overrides, parse_allow, run_guards
 from plumbline.guards.secrets import detect
 from plumbline.plan import Plan
+from tests.support.git import write_files
 from tests.support.guards import CORPUS, config_map, context, corpus, deployment, guestbook, load, plan_of
 
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -112,13 +113,7 @@ def test_a_lowercase_kind_secret_with_base64_data_blocks() -> None:
 
 def source(tmp_path: Path, files: Mapping[str, str | bytes]) -> Path:
     """A checkout root holding ``files`` under the helper app's source path (apps/orders)."""
-    for name, content in files.items():
-        path = tmp_path / "apps" / "orders" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(tmp_path / "apps" / "orders", files)
     return tmp_path
 
 

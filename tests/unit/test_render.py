@@ -19,6 +19,7 @@ from plumbline.yamlio import YamlError
 from tests.support.data import GITOPS_ENGINE_DIFF
 from tests.support.git import init_repo
 from tests.support.git import write_files as write
+from tests.support.manifests import WEB_SERVICE, deployment_yaml
 
 DATA = GITOPS_ENGINE_DIFF
 
@@ -206,31 +207,8 @@ def test_auto_detection(tmp_path: Path) -> None:
 
 # --- kustomize ---
 
-DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.27
-"""
-SERVICE = """apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports:
-  - port: 80
-"""
+DEPLOYMENT = deployment_yaml("web", container="web", image="nginx:1.27", replicas="1")
+SERVICE = WEB_SERVICE
 
 
 @pytest.fixture
@@ -320,23 +298,14 @@ def test_a_broken_kustomization_reports_kustomize_s_message(kustomize_repo: Path
 CHART = {
     "charts/web/Chart.yaml": "apiVersion: v2\nname: webapp\nversion: 0.1.0\n",
     "charts/web/values.yaml": "replicas: 1\nimage: nginx:1.27\n",
-    "charts/web/templates/deployment.yaml": """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}-web
-  namespace: {{ .Release.Namespace }}
-spec:
-  replicas: {{ .Values.replicas }}
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: {{ .Values.image }}
-""",
+    "charts/web/templates/deployment.yaml": deployment_yaml(
+        "{{ .Release.Name }}-web",
+        namespace="{{ .Release.Namespace }}",
+        replicas="{{ .Values.replicas }}",
+        app="web",
+        container="web",
+        image="{{ .Values.image }}",
+    ),
     "charts/web/templates/config.yaml": """{{- range list "a" "b" }}
 ---
 apiVersion: v1

@@ -28,9 +28,9 @@ from plumbline.store import (
 from plumbline.store._sqlite import MIGRATIONS
 from plumbline.yamlio import load_documents
 from tests.support.data import GITOPS_ENGINE_DIFF
+from tests.support.store import T0, sync_record
 
 DESIRED = ("deployment", "elasticsearch", "sealedsecret", "smd-service", "ssd-deploy-with-manual-apply")
-T0 = datetime(2025, 3, 7, 16, 45, 0, 123456, tzinfo=UTC)
 
 
 def desired_objects() -> list[dict[str, Any]]:
@@ -44,25 +44,6 @@ def desired_objects() -> list[dict[str, Any]]:
     return objects
 
 
-def record(app: str = "guestbook", *, at: datetime = T0, **changes: Any) -> SyncRecord:
-    fields: dict[str, Any] = {
-        "id": None,
-        "app": app,
-        "revision": "main",
-        "sha": "3f2b72e0c4d5a1b2c3d4e5f60718293a4b5c6d7e",
-        "started_at": at,
-        "finished_at": at + timedelta(seconds=4),
-        "actor": "alice@laptop",
-        "result": SyncResult.SUCCEEDED,
-        "summary": {"create": 2, "update": 1, "unchanged": 0, "prune": 0},
-        "desired": [],
-        "message": "synced 3 objects",
-        "flags": {"prune": False, "force_conflicts": False, "revert_drift": False},
-    }
-    fields.update(changes)
-    return SyncRecord(**fields)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Any:
     with Store.open(tmp_path / "state" / "plumbline.db") as opened:
@@ -72,7 +53,7 @@ def store(tmp_path: Path) -> Any:
 def test_full_round_trip_of_real_desired_objects(store: Store) -> None:
     objects = desired_objects()
     assert len(objects) == 5 and {o["kind"] for o in objects} >= {"Deployment", "StatefulSet", "Service"}
-    original = record(desired=objects, summary={"create": 5, "waves": [0, 1, 2]})
+    original = sync_record(desired=objects, summary={"create": 5, "waves": [0, 1, 2]})
 
     new_id = store.record_sync(original)
     back = store.get(new_id)
@@ -86,21 +67,21 @@ def test_full_round_trip_of_real_desired_objects(store: Store) -> None:
 
 def test_timestamps_are_kept_in_utc_and_naive_ones_refused(store: Store) -> None:
     berlin = timezone(timedelta(hours=1))
-    rec = record(at=datetime(2025, 3, 7, 17, 45, tzinfo=berlin), finished_at=None, result="failed")
+    rec = sync_record(at=datetime(2025, 3, 7, 17, 45, tzinfo=berlin), finished_at=None, result="failed")
     assert rec.started_at == datetime(2025, 3, 7, 16, 45, tzinfo=UTC) and rec.started_at.tzinfo is UTC
     assert rec.result is SyncResult.FAILED
     back = store.get(store.record_sync(rec))
     assert back.started_at.utcoffset() == timedelta(0) and back.finished_at is None
 
     with pytest.raises(ValueError, match="timezone-aware"):
-        record(at=datetime(2025, 3, 7, 16, 45))
+        sync_record(at=datetime(2025, 3, 7, 16, 45))
 
 
 def test_history_is_newest_first_per_app_with_limit(store: Store) -> None:
     # recorded out of time order, on purpose: ordering is by start time, not insertion
     for minutes in (10, 0, 30, 20):
-        store.record_sync(record(at=T0 + timedelta(minutes=minutes), message=f"t+{minutes}"))
-    store.record_sync(record("other-app", at=T0 + timedelta(hours=1)))
+        store.record_sync(sync_record(at=T0 + timedelta(minutes=minutes), message=f"t+{minutes}"))
+    store.record_sync(sync_record("other-app", at=T0 + timedelta(hours=1)))
 
     history = store.history("guestbook")
     assert [r.message for r in history] == ["t+30", "t+20", "t+10", "t+0"]
@@ -111,13 +92,13 @@ def test_history_is_newest_first_per_app_with_limit(store: Store) -> None:
 
 
 def test_same_start_time_orders_by_id(store: Store) -> None:
-    first = store.record_sync(record())
-    second = store.record_sync(record())
+    first = store.record_sync(sync_record())
+    second = store.record_sync(sync_record())
     assert [r.id for r in store.history("guestbook")] == [second, first]
 
 
 def test_history_without_desired_leaves_it_empty(store: Store) -> None:
-    store.record_sync(record(desired=desired_objects()))
+    store.record_sync(sync_record(desired=desired_objects()))
     [light] = store.history("guestbook", with_desired=False)
     assert light.desired == [] and light.summary["create"] == 2
     assert light.id is not None and store.get(light.id).desired == desired_objects()
@@ -125,9 +106,9 @@ def test_history_without_desired_leaves_it_empty(store: Store) -> None:
 
 def test_last_sync_filters_by_result(store: Store) -> None:
     assert store.last_sync("guestbook") is None
-    good = store.record_sync(record(at=T0, sha="a" * 40))
-    store.record_sync(record(at=T0 + timedelta(minutes=5), result=SyncResult.FAILED, message="boom"))
-    store.record_sync(record(at=T0 + timedelta(minutes=9), result=SyncResult.DRY_RUN))
+    good = store.record_sync(sync_record(at=T0, sha="a" * 40))
+    store.record_sync(sync_record(at=T0 + timedelta(minutes=5), result=SyncResult.FAILED, message="boom"))
+    store.record_sync(sync_record(at=T0 + timedelta(minutes=9), result=SyncResult.DRY_RUN))
 
     last_good = store.last_sync("guestbook")
     assert last_good is not None and last_good.id == good and last_good.sha == "a" * 40
@@ -145,9 +126,9 @@ def test_get_unknown_id(store: Store) -> None:
 
 def test_record_refuses_stored_records_and_non_json(store: Store) -> None:
     with pytest.raises(ValueError, match="already recorded"):
-        store.record_sync(record(id=7))
+        store.record_sync(sync_record(id=7))
     with pytest.raises(StoreError, match="not JSON data"):
-        store.record_sync(record(desired=[{"when": datetime.now(UTC)}]))
+        store.record_sync(sync_record(desired=[{"when": datetime.now(UTC)}]))
     assert store.history("guestbook") == []
 
 
@@ -155,7 +136,7 @@ def test_file_is_wal_versioned_and_append_only(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     Store.open(path).close()
     with Store.open(path) as store:  # reopening an existing store is fine
-        store.record_sync(record())
+        store.record_sync(sync_record())
 
     raw = sqlite3.connect(path)
     try:
@@ -180,7 +161,7 @@ def test_damaged_pages_are_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "plumbline.db"
     with Store.open(path) as store:
         for i in range(40):
-            store.record_sync(record(desired=desired_objects(), message=f"sync {i}"))
+            store.record_sync(sync_record(desired=desired_objects(), message=f"sync {i}"))
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw.close()
@@ -255,7 +236,7 @@ def test_a_store_from_before_intents_is_migrated_and_keeps_its_history(tmp_path:
         assert (
             open_.planned["objects"] == ["ConfigMap guestbook/env"] and open_.holder == "laptop-4242-abcdef"
         )
-        store.record_sync(record(result=SyncResult.INTERRUPTED, intent=intent_id))
+        store.record_sync(sync_record(result=SyncResult.INTERRUPTED, intent=intent_id))
         assert store.unfinished("guestbook") == []
         assert store.history("guestbook")[0].intent == intent_id
         assert store.verify_audit() == (3, None)  # the old row, sealed on upgrade; the new intent and outcome
@@ -270,9 +251,9 @@ def test_intents_are_fixed_once_recorded_and_have_one_outcome(store: Store) -> N
     intent_id = store.record_intent(intent())
     store.mark_writing(intent_id)
     store.mark_writing(intent_id)  # a second stamp changes nothing
-    store.record_sync(record(intent=intent_id))
+    store.record_sync(sync_record(intent=intent_id))
     with pytest.raises(StoreError, match="UNIQUE"):
-        store.record_sync(record(intent=intent_id, result=SyncResult.FAILED))
+        store.record_sync(sync_record(intent=intent_id, result=SyncResult.FAILED))
     with pytest.raises(ValueError, match="already recorded"):
         store.record_intent(intent(id=3))
     raw = sqlite3.connect(store.path)

@@ -1,0 +1,72 @@
+"""Kubernetes objects as tests write them: the pod-running workloads, as dicts and as the YAML kept in Git."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def workload(kind: str, name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A ``kind`` (Deployment, StatefulSet, ...) named ``name`` whose pods, labelled ``app: name``, run
+    ``containers``; ``spec`` fields (``replicas``, ``serviceName``, ...) come first in its spec."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {
+            **spec,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": list(containers)}},
+        },
+    }
+
+
+def deployment_yaml(
+    name: str,
+    *,
+    container: str,
+    image: str,
+    replicas: str | None = None,
+    namespace: str | None = None,
+    app: str | None = None,
+    more: str = "",
+) -> str:
+    """A Deployment as people keep it in Git (flow-style labels, a list indented under its key).
+    ``app`` is its pods' label (``name`` by default); ``more`` is YAML added to its container, indented
+    by ten spaces. Values are written as given, so a Helm template may pass ``{{ ... }}``."""
+    namespace_line = f"  namespace: {namespace}\n" if namespace else ""
+    replicas_line = f"  replicas: {replicas}\n" if replicas is not None else ""
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+{namespace_line}spec:
+{replicas_line}  selector:
+    matchLabels: {{app: {app or name}}}
+  template:
+    metadata:
+      labels: {{app: {app or name}}}
+    spec:
+      containers:
+        - name: {container}
+          image: {image}
+{more}"""
+
+
+WEB_SERVICE = """apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+"""
+"""Service ``web`` on port 80, for the pods of :func:`deployment_yaml` ``web``."""
+
+
+def config_map_yaml(name: str, data: dict[str, str], *, comment: str = "") -> str:
+    """A ConfigMap as kept in Git, ``comment`` (without its ``#``) above its first value."""
+    above = f"  # {comment}\n" if comment else ""
+    values = "".join(f"  {key}: {value}\n" for key, value in data.items())
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n{above}{values}"
