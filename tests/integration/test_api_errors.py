@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import socket
 import subprocess
 import threading
@@ -20,13 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from plumbline.local.pki import write_pki
 from tests.support import cli
 from tests.support.config import app_yaml
 from tests.support.git import commit_all, git
@@ -58,25 +54,12 @@ current-context: {context}
     return path
 
 
-def unknown_client_certificate() -> tuple[bytes, bytes]:
-    """A self-signed client certificate no CA the server trusts ever signed."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone-else")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+def unknown_client_certificate(directory: Path) -> tuple[bytes, bytes]:
+    """A client certificate (and its key) signed by a CA the server never trusted: the admin of a fresh
+    PKI of its own, written into ``directory``."""
+    directory.mkdir()
+    other = write_pki(directory, service_ip="10.0.0.1")
+    return other.admin_cert.read_bytes(), other.admin_key.read_bytes()
 
 
 class Site:
@@ -141,7 +124,7 @@ def test_rejected_credentials_exit_2_naming_server_context_and_the_fix(site: Sit
     if credential == "wrong-token":
         user = {"token": "expired-or-revoked-" + uuid.uuid4().hex}
     else:
-        cert, key = unknown_client_certificate()
+        cert, key = unknown_client_certificate(site.root / "other-pki")
         user = {
             "client-certificate-data": base64.b64encode(cert).decode(),
             "client-key-data": base64.b64encode(key).decode(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from plumbline.cluster import Cluster
 from plumbline.guards import Severity, run_guards
 from plumbline.plan import Plan, build_plan
 from plumbline.sync import sync_plan
-from tests.support.guards import app, config_map, context, deployment
+from tests.support.cluster import admission_policy
+from tests.support.guards import app, config_map, context, deployment, service
 from tests.support.manifests import workload
 
 pytestmark = pytest.mark.integration
@@ -42,15 +44,7 @@ def guard(p: Plan, cluster: Cluster, namespace: str, only: str, **kw: Any) -> li
 
 def test_seed04_db_host_checked_against_live_services(cluster: Cluster, namespace: str, dyn: Any) -> None:
     services = dyn.resources.get(api_version="v1", kind="Service")
-    services.create(
-        namespace=namespace,
-        body={
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "pgbouncer-primary"},
-            "spec": {"selector": {"app": "pgbouncer"}, "ports": [{"port": 5432}]},
-        },
-    )
+    services.create(namespace=namespace, body=service("pgbouncer-primary", 5432))
     name = f"users-{uuid.uuid4().hex[:6]}"
     wrong = plan(
         cluster,
@@ -98,57 +92,15 @@ def test_replacing_a_statefulset_is_detected_from_the_dry_run(cluster: Cluster, 
     assert "deleting and recreating the protected StatefulSet" in finding.message
 
 
-def test_admission_policy_denials_are_findings(cluster: Cluster, namespace: str, dyn: Any) -> None:
+def test_admission_policy_denials_are_findings(cluster: Cluster, namespace: str) -> None:
     tag = uuid.uuid4().hex[:6]
-    policies = dyn.resources.get(
-        api_version="admissionregistration.k8s.io/v1", kind="ValidatingAdmissionPolicy"
-    )
-    bindings = dyn.resources.get(
-        api_version="admissionregistration.k8s.io/v1", kind="ValidatingAdmissionPolicyBinding"
-    )
-    policies.create(
-        body={
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": f"no-debug-{tag}"},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["configmaps"],
-                        }
-                    ]
-                },
-                "validations": [
-                    {
-                        "expression": "!has(object.data) || !('DEBUG' in object.data)",
-                        "message": "no DEBUG switch in shared config",
-                    }
-                ],
-            },
-        }
-    )
-    bindings.create(
-        body={
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": f"no-debug-{tag}"},
-            "spec": {
-                "policyName": f"no-debug-{tag}",
-                "validationActions": ["Deny"],
-                "matchResources": {
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
-                },
-            },
-        }
-    )
-    try:
-        import time
-
+    no_debug = {
+        "expression": "!has(object.data) || !('DEBUG' in object.data)",
+        "message": "no DEBUG switch in shared config",
+    }
+    with admission_policy(
+        cluster, f"no-debug-{tag}", namespace=namespace, resource="configmaps", validation=no_debug
+    ):
         deadline = time.monotonic() + 30
         while True:  # the policy takes a moment to reach the admission chain
             p = plan(cluster, f"cfg-{tag}", namespace, [config_map("shared", DEBUG="1")])
@@ -158,9 +110,6 @@ def test_admission_policy_denials_are_findings(cluster: Cluster, namespace: str,
         findings = [f for f in guard(p, cluster, namespace, "policy") if f.blocks]
         assert [f.subject for f in findings] == ["ConfigMap/shared"]
         assert "no DEBUG switch" in findings[0].message
-    finally:
-        bindings.delete(name=f"no-debug-{tag}")
-        policies.delete(name=f"no-debug-{tag}")
 
 
 def test_a_namespace_that_exists_nowhere_warns_a_stale_service_blocks(
@@ -200,15 +149,7 @@ def test_a_misspelt_namespace_still_blocks_and_names_the_real_one(
     namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
     namespaces.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": real}})
     try:
-        dyn.resources.get(api_version="v1", kind="Service").create(
-            namespace=real,
-            body={
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": "payments"},
-                "spec": {"selector": {"app": "payments"}, "ports": [{"port": 80}]},
-            },
-        )
+        dyn.resources.get(api_version="v1", kind="Service").create(namespace=real, body=service("payments"))
         typo = real[:-1]  # one letter short
         objs = [config_map("env", PAYMENTS=f"http://payments.{typo}.svc:80")]
         [finding] = guard(

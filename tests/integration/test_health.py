@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from plumbline.health import Health, HealthStatus, assess
+from tests.support.manifests import crd, manifest, workload
 
 pytestmark = pytest.mark.integration
 
@@ -47,30 +48,7 @@ def widgets(dyn: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
     """A fresh CRD with a status subresource; yields (its resource, its create response's health)."""
     group = f"h{uuid.uuid4().hex[:8]}.plumbline.test"
     crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
-    body = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    body = crd(group, "Widget", status=True)
     created = _plain(crds.create(body=body))
     try:
         yield crds, created
@@ -145,19 +123,7 @@ def test_a_custom_resource_follows_its_ready_condition_and_generation(
 
 def test_a_deployment_without_nodes_never_becomes_healthy(dyn: Any, namespace: str) -> None:
     api = dyn.resources.get(api_version="apps/v1", kind="Deployment")
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]},
-            },
-        },
-    }
+    body = workload("Deployment", "web", {"name": "web", "image": "registry.invalid/web:1"}, replicas=1)
     created = _plain(api.create(body=body, namespace=namespace))
     # Right after create the controller has not seen it: no status yet must not read as ready.
     assert _status(assess(created)) is P
@@ -187,39 +153,21 @@ def test_jobs_and_cronjobs(dyn: Any, namespace: str) -> None:
         "spec": {"restartPolicy": "Never", "containers": [{"name": "x", "image": "registry.invalid/x:1"}]}
     }
     jobs = dyn.resources.get(api_version="batch/v1", kind="Job")
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "once"},
-        "spec": {"template": template},
-    }
+    job = manifest("batch/v1", "Job", "once", spec={"template": template})
     assert _status(assess(_plain(jobs.create(body=job, namespace=namespace)))) is P
     time.sleep(1)  # the job controller has started it; with no node it never completes
     assert _status(assess(_plain(jobs.get(name="once", namespace=namespace)))) is P
     cronjobs = dyn.resources.get(api_version="batch/v1", kind="CronJob")
     for name, suspend, expected in (("nightly", False, H), ("paused", True, HealthStatus.SUSPENDED)):
-        body = {
-            "apiVersion": "batch/v1",
-            "kind": "CronJob",
-            "metadata": {"name": name},
-            "spec": {
-                "schedule": "0 3 * * *",
-                "suspend": suspend,
-                "jobTemplate": {"spec": {"template": template}},
-            },
-        }
+        spec = {"schedule": "0 3 * * *", "suspend": suspend, "jobTemplate": {"spec": {"template": template}}}
+        body = manifest("batch/v1", "CronJob", name, spec=spec)
         assert _status(assess(_plain(cronjobs.create(body=body, namespace=namespace)))) is expected
 
 
 def test_an_ingress_without_a_controller_is_progressing(dyn: Any, namespace: str) -> None:
     api = dyn.resources.get(api_version="networking.k8s.io/v1", kind="Ingress")
     backend = {"service": {"name": "web", "port": {"number": 80}}}
-    body = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "web"},
-        "spec": {"defaultBackend": backend},
-    }
+    body = manifest("networking.k8s.io/v1", "Ingress", "web", spec={"defaultBackend": backend})
     assert _status(assess(_plain(api.create(body=body, namespace=namespace)))) is P
 
 
@@ -231,12 +179,7 @@ def test_the_api_servers_own_api_services_are_healthy(dyn: Any) -> None:
 
 def test_a_cluster_ip_service_is_healthy(dyn: Any, namespace: str) -> None:
     api = dyn.resources.get(api_version="v1", kind="Service")
-    body = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
-    }
+    body = manifest("v1", "Service", "web", spec={"selector": {"app": "web"}, "ports": [{"port": 80}]})
     created = _plain(api.create(body=body, namespace=namespace))
     assert created["spec"]["type"] == "ClusterIP"
     assert _status(assess(created)) is H
@@ -244,23 +187,15 @@ def test_a_cluster_ip_service_is_healthy(dyn: Any, namespace: str) -> None:
 
 def test_a_load_balancer_service_without_a_provider_is_progressing(dyn: Any, namespace: str) -> None:
     api = dyn.resources.get(api_version="v1", kind="Service")
-    body = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "edge"},
-        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
-    }
+    spec = {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]}
+    body = manifest("v1", "Service", "edge", spec=spec)
     assert _status(assess(_plain(api.create(body=body, namespace=namespace)))) is P
 
 
 def test_a_claim_without_a_provisioner_is_progressing(dyn: Any, namespace: str) -> None:
     api = dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")
-    body = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-    }
+    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    body = manifest("v1", "PersistentVolumeClaim", "data", spec=spec)
     created = _plain(api.create(body=body, namespace=namespace))
     assert _status(assess(created)) is P
     time.sleep(1)  # the volume controller has had its look; nothing can bind it here

@@ -14,9 +14,10 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from tests.support import cli
+from tests.support.cluster import create
 from tests.support.config import app_yaml
 from tests.support.git import commit_all, git
-from tests.support.manifests import config_map_yaml, deployment_yaml
+from tests.support.manifests import config_map_yaml, deployment_yaml, manifest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 
@@ -194,18 +195,7 @@ def test_unmanaged_additions_are_shown_then_removed_only_on_request(
             },
             content_type="application/strategic-merge-patch+json",
         )
-        info = cluster.discovery.lookup("v1", "ConfigMap")
-        assert info is not None
-        cluster.request(
-            "POST",
-            info.path(namespace=namespace),
-            body={
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "hand-made"},
-                "data": {"x": "1"},
-            },
-        )
+        create(cluster, manifest("v1", "ConfigMap", "hand-made", data={"x": "1"}), namespace)
 
         report = repo.plumb("drift", "users-api", "-o", "json")
         assert report.returncode == 1, report.stdout + report.stderr

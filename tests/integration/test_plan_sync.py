@@ -13,7 +13,7 @@ from plumbline.cluster import Cluster
 from plumbline.errors import RenderError
 from plumbline.plan import APP_LABEL, TRACKING_ANNOTATION, Action, Plan, build_plan
 from plumbline.sync import Outcome, sync_plan
-from tests.support.manifests import workload
+from tests.support.manifests import crd, workload
 
 pytestmark = pytest.mark.integration
 
@@ -185,35 +185,16 @@ def test_a_crd_and_its_objects_in_one_sync(cluster: Cluster) -> None:
     app = app_name()
     group = f"{app}.example.com"
     ns = f"ns-{app}"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"gadgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                    },
-                }
-            ],
-        },
-    }
+    gadgets = crd(group, "Gadget")
     namespace_obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
     gadget = {"apiVersion": f"{group}/v1", "kind": "Gadget", "metadata": {"name": "g1"}, "spec": {"size": 3}}
-    first = plan(cluster, app, ns, [gadget, crd, namespace_obj])
+    first = plan(cluster, app, ns, [gadget, gadgets, namespace_obj])
     notes = {i.ref.kind: i.note for i in first.items}
     assert "CustomResourceDefinition is created by this sync" in notes["Gadget"]
     report = sync_plan(first, cluster=cluster)
     assert report.ok, report.failures()
     waves = {o.item.ref.kind: o.wave for o in report.objects}
     assert waves["CustomResourceDefinition"] == waves["Namespace"] == 0 < waves["Gadget"]
-    assert plan(cluster, app, ns, [gadget, crd, namespace_obj]).counts["unchanged"] == 3
-    report_prune = sync_plan(plan(cluster, app, ns, [crd, namespace_obj]), cluster=cluster, prune=True)
+    assert plan(cluster, app, ns, [gadget, gadgets, namespace_obj]).counts["unchanged"] == 3
+    report_prune = sync_plan(plan(cluster, app, ns, [gadgets, namespace_obj]), cluster=cluster, prune=True)
     assert [o.item.ref.kind for o in report_prune.objects if o.outcome is Outcome.PRUNED] == ["Gadget"]

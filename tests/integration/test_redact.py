@@ -25,6 +25,7 @@ from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from tests.integration.test_controller import Receiver
 from tests.support import cli
+from tests.support.cluster import admission_policy
 from tests.support.config import app_yaml
 from tests.support.git import commit_all, git
 
@@ -255,52 +256,11 @@ def test_a_server_message_quoting_a_secret_value_is_shown_with_its_fingerprint(
     the refusal reaches the plan, the diff, the blocked sync and the history — the value does not."""
     site = secret_app
     ns = site.namespace
-    policies = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
-    bindings = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
-    name = f"quote-{ns}"
-    site.cluster.request(
-        "POST",
-        policies,
-        body={
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["secrets"],
-                        }
-                    ]
-                },
-                "validations": [
-                    {
-                        "expression": "!has(object.data) || !('password' in object.data)",
-                        "messageExpression": "'no password here, not even ' + string(object.data.password)",
-                    }
-                ],
-            },
-        },
-    )
-    site.cluster.request(
-        "POST",
-        bindings,
-        body={
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": name},
-            "spec": {
-                "policyName": name,
-                "validationActions": ["Deny"],
-                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
-            },
-        },
-    )
-    try:
+    quote = {
+        "expression": "!has(object.data) || !('password' in object.data)",
+        "messageExpression": "'no password here, not even ' + string(object.data.password)",
+    }
+    with admission_policy(site.cluster, f"quote-{ns}", namespace=ns, resource="secrets", validation=quote):
         deadline = time.monotonic() + 30
         while True:  # the policy takes effect a moment after it is created
             done = site.plumb("diff", site.app, "-o", "json")
@@ -314,9 +274,6 @@ def test_a_server_message_quoting_a_secret_value_is_shown_with_its_fingerprint(
         blocked = site.plumb("sync", site.app, code=1)
         assert "no password here" in blocked.stdout, blocked.stdout
         site.plumb("history", site.app, "-o", "json", code=0)
-    finally:
-        site.cluster.request("DELETE", f"{bindings}/{name}")
-        site.cluster.request("DELETE", f"{policies}/{name}")
     outputs = "\n".join(site.outputs)
     assert leaks(outputs, site.values()) == [], outputs
     assert leaks(store_text(site.store), site.values()) == []

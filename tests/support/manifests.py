@@ -70,3 +70,21 @@ def config_map_yaml(name: str, data: dict[str, str], *, comment: str = "") -> st
     above = f"  # {comment}\n" if comment else ""
     values = "".join(f"  {key}: {value}\n" for key, value in data.items())
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n{above}{values}"
+
+
+def manifest(api_version: str, kind: str, name: str, **fields: Any) -> dict[str, Any]:
+    """Any object: ``fields`` (``spec``, ``data``, ...) beside its apiVersion, kind and name."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **fields}
+
+
+def crd(group: str, kind: str, *, status: bool = False) -> dict[str, Any]:
+    """A namespaced CustomResourceDefinition of ``kind`` (plural: lower case and an ``s``) in ``group``,
+    served and stored as ``v1``, any fields allowed; ``status``: with a status subresource."""
+    singular = kind.lower()
+    version: dict[str, Any] = {"name": "v1", "served": True, "storage": True}
+    if status:
+        version["subresources"] = {"status": {}}
+    version["schema"] = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    names = {"plural": f"{singular}s", "singular": singular, "kind": kind}
+    spec = {"group": group, "scope": "Namespaced", "names": names, "versions": [version]}
+    return manifest("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"{singular}s.{group}", spec=spec)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from plumbline.cluster import Cluster
-from tests.support.manifests import workload
+from tests.support.cluster import create
+from tests.support.manifests import manifest, workload
 
 
 @dataclass(frozen=True)
@@ -23,22 +24,9 @@ def deployment(replicas: int) -> dict[str, Any]:
 
 def add_hpa(cluster: Cluster, namespace: str) -> None:
     """A HorizontalPodAutoscaler for Deployment ``web``."""
-    hpa = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler")
-    assert hpa is not None
-    cluster.request(
-        "POST",
-        hpa.path(namespace=namespace),
-        body={
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "web"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                "minReplicas": 1,
-                "maxReplicas": 10,
-            },
-        },
-    )
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    spec = {"scaleTargetRef": target, "minReplicas": 1, "maxReplicas": 10}
+    create(cluster, manifest("autoscaling/v2", "HorizontalPodAutoscaler", "web", spec=spec), namespace)
 
 
 def scale(cluster: Cluster, namespace: str, to: int, manager: str) -> None:

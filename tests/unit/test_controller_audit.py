@@ -144,6 +144,13 @@ def plumb_audit(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return cli.plumb("audit", *args, env=env, timeout=60)
 
 
+def verify_fails(path: Path, named: str) -> None:
+    """``plumb audit verify`` exits 1 and names ``named`` (the record it found broken)."""
+    bad = plumb_audit(path, "verify")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert named in bad.stderr, bad.stderr
+
+
 def test_cli_audit_lists_and_verify_exits_1_when_broken(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with Store.open(path) as store:
@@ -154,8 +161,7 @@ def test_cli_audit_lists_and_verify_exits_1_when_broken(tmp_path: Path) -> None:
     good = plumb_audit(path, "verify")
     assert good.returncode == 0 and "4 records verified" in good.stdout
     tamper(path, "UPDATE audit SET actor = 'mallory' WHERE id = 2")
-    bad = plumb_audit(path, "verify")
-    assert bad.returncode == 1 and "record #2" in bad.stderr, bad.stderr
+    verify_fails(path, "record #2")
 
 
 def rechain(path: Path) -> None:
@@ -218,9 +224,7 @@ def test_cli_verify_finds_every_kind_of_tampering(tmp_path: Path, how: str) -> N
     tamper(path, sql)
     if recompute:
         rechain(path)
-    bad = plumb_audit(path, "verify")
-    assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert named in bad.stderr, bad.stderr
+    verify_fails(path, named)
 
 
 def test_the_key_is_outside_the_store_and_private(tmp_path: Path) -> None:
@@ -251,8 +255,7 @@ def test_a_deleted_anchor_is_reported(tmp_path: Path) -> None:
     with Store.open(path) as store:
         fill(store, 2)
     path.with_name("s.db.audit-anchor").unlink()
-    bad = plumb_audit(path, "verify")
-    assert bad.returncode == 1 and "anchor is missing" in bad.stderr, bad.stderr
+    verify_fails(path, "anchor is missing")
 
 
 def test_appending_after_a_truncation_keeps_the_evidence(tmp_path: Path) -> None:
@@ -356,9 +359,7 @@ def test_cli_verify_finds_tampered_intents(tmp_path: Path, how: str) -> None:
     good = plumb_audit(path, "verify")
     assert good.returncode == 0 and "9 records verified" in good.stdout, good.stdout + good.stderr
     tamper(path, sql)
-    bad = plumb_audit(path, "verify")
-    assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert named in bad.stderr, bad.stderr
+    verify_fails(path, named)
 
 
 def test_stamping_an_intent_writing_keeps_the_trail_intact(tmp_path: Path) -> None:
@@ -429,9 +430,7 @@ def test_a_schema_4_store_keeps_verifying_and_its_intents_are_sealed_on_upgrade(
         )  # fmt: skip
         assert store.verify_audit() == (6, None)
     tamper(path, "UPDATE sync_intents SET actor = 'mallory' WHERE id = 1")
-    bad = plumb_audit(path, "verify")
-    assert bad.returncode == 1 and "sync intent #1" in bad.stderr, bad.stderr
+    verify_fails(path, "sync intent #1")
     tamper(path, "UPDATE sync_intents SET actor = 'old' WHERE id = 1")
     tamper(path, "UPDATE syncs SET intent = NULL WHERE id = 3")  # a row sealed with its intent link
-    bad = plumb_audit(path, "verify")
-    assert bad.returncode == 1 and "sync #3" in bad.stderr, bad.stderr
+    verify_fails(path, "sync #3")
