@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from plumbline.config import App, load_config
 from plumbline.engine import render_app
 from plumbline.migrate import UNKNOWN_FIELD, ImportResult, InvalidInput, Source, Status, import_files, leaves
 from plumbline.migrate._report import show_path
+from tests.support import cli
 from tests.support.git import git
 
 DATA = Path(__file__).parent.parent / "data" / "migrate"
@@ -265,14 +265,7 @@ def test_a_field_of_the_wrong_type_names_file_object_and_field(tmp_path: Path) -
 
 def plumb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "PLUMBLINE_STATE_DIR": str(cwd / "state")}
-    return subprocess.run(
-        [sys.executable, "-m", "plumbline", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
+    return cli.plumb(*args, env=env, cwd=cwd, timeout=120)
 
 
 def test_the_command_writes_config_that_plumb_apps_loads_and_exits_by_what_was_carried(
