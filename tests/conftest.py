@@ -17,6 +17,7 @@ import pytest
 
 from plumbline.errors import ControlPlaneError, ToolchainError
 from plumbline.local import ControlPlane, Exporter, Prometheus, SimulatedNodes, start_nodes
+from tests.support.sites import Site
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
@@ -172,3 +173,18 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = cache_without_rebuilds(tmp_path / "cache")
     monkeypatch.setenv("PLUMBLINE_CACHE_DIR", str(cache))
     return cache
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> Iterator[Any]:
+    """Controller test sites (:class:`tests.support.sites.Site`) in ``mode``, closed afterwards."""
+    sites: list[Site] = []
+
+    def make(mode: str) -> Site:
+        site = Site(tmp_path / f"s{len(sites)}", control_plane, namespace, mode)
+        sites.append(site)
+        return site
+
+    yield make
+    for site in sites:
+        site.close()

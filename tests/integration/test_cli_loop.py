@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
-from tests.support import cli
-from tests.support.config import app_yaml
-from tests.support.git import commit_all, git
+from tests.support.git import commit_all
+from tests.support.sites import Workspace, unique
 
 pytestmark = pytest.mark.integration
 
@@ -29,41 +26,9 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-class Workspace:
-    """A Git repository, a plumbline config pointing at it, and a `plumb` to run against the cluster."""
-
-    def __init__(self, root: Path, plane: ControlPlane) -> None:
-        self.root = root
-        self.repo = root / "repo"
-        self.repo.mkdir()
-        git(self.repo, "init", "-q", "-b", "main")
-        self.config = root / "plumbline.yaml"
-        self.env = cli.plumb_env(
-            kubeconfig=plane.kubeconfig, config=self.config, store=root / "plumbline.db", actor="tester@ci"
-        )
-        self.apps: list[str] = []
-
-    def add_app(self, name: str, path: str, namespace: str, extra: str = "") -> None:
-        self.apps.append(
-            "---\n"
-            + app_yaml(name, namespace=namespace, path=path, create_namespace=True, source_extra=extra)
-        )
-        self.config.write_text("".join(self.apps))
-
-    def commit(self, message: str) -> str:
-        return commit_all(self.repo, message)
-
-    def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return cli.plumb(*args, env=self.env)
-
-
 @pytest.fixture
 def ws(tmp_path: Path, control_plane: ControlPlane) -> Workspace:
     return Workspace(tmp_path, control_plane)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def loop(ws: Workspace, app: str, change: str) -> None:

@@ -8,148 +8,25 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from plumbline.cluster import Cluster
-from plumbline.config import load_config
 from plumbline.controller import (
-    Controller,
     LeaseHeldError,
     Notifier,
     Result,
-    Settings,
     app_lease,
     pause,
     read_lease,
     try_acquire,
 )
-from plumbline.local import ControlPlane
 from plumbline.store import AppStateKind, AuditAction, Store
 from tests.support import cli
-from tests.support.config import app_yaml
-from tests.support.git import commit_all, git
+from tests.support.sites import Receiver, Site, one
 
 pytestmark = pytest.mark.integration
-
-
-class Site:
-    """A Git repo with one ConfigMap app, its plumbline config, a store and a cluster connection."""
-
-    def __init__(self, root: Path, plane: ControlPlane, namespace: str, mode: str) -> None:
-        self.root, self.namespace = root, namespace
-        self.app = f"app-{uuid.uuid4().hex[:6]}"
-        self.repo = root / "repo"
-        (self.repo / "app").mkdir(parents=True)
-        git(self.repo, "init", "-q", "-b", "main")
-        self.write_config_map("LOG_LEVEL", "info")
-        self.commit("first")
-        self.config = root / "plumbline.yaml"
-        self.config.write_text(app_yaml(self.app, namespace=namespace, mode=mode))
-        self.store_path = root / "plumbline.db"
-        self.store = Store.open(self.store_path)
-        self.cluster = Cluster(kubeconfig=plane.kubeconfig)
-        self.kubeconfig = plane.kubeconfig
-        self.lease_namespace = f"pl-{uuid.uuid4().hex[:8]}"
-
-    def write_config_map(self, key: str, value: str) -> None:
-        (self.repo / "app" / "env.yaml").write_text(
-            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: env\ndata:\n  {key}: {value}\n"
-        )
-
-    def commit(self, message: str) -> str:
-        return commit_all(self.repo, message)
-
-    def controller(self, **settings: Any) -> Controller:
-        options = Settings(
-            identity=settings.pop("identity", "replica-a"),
-            lease_namespace=self.lease_namespace,
-            kubeconfig=str(self.kubeconfig),
-            watch=settings.pop("watch", False),
-            backoff_base_s=settings.pop("backoff_base_s", 0.0),
-            **settings,
-        )
-        return Controller(config=lambda: load_config(self.config), store=self.store, settings=options)
-
-    def live(self) -> dict[str, Any] | None:
-        try:
-            obj: dict[str, Any] = self.cluster.request(
-                "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/env"
-            )
-        except Exception:
-            return None
-        return obj
-
-    def edit(self, key: str, value: str) -> None:
-        """What `kubectl edit` does: an update by another field manager."""
-        self.cluster.request(
-            "PATCH",
-            f"/api/v1/namespaces/{self.namespace}/configmaps/env",
-            query={"fieldManager": "kubectl-edit"},
-            body={"data": {key: value}},
-            content_type="application/merge-patch+json",
-        )
-
-    def env(self) -> dict[str, str]:
-        return cli.plumb_env(
-            kubeconfig=self.kubeconfig, config=self.config, store=self.store_path, actor="oncall@ci"
-        )
-
-    def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return cli.plumb(*args, env=self.env())
-
-    def close(self) -> None:
-        self.store.close()
-        self.cluster.close()
-
-
-@pytest.fixture
-def make_site(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> Iterator[Any]:
-    sites: list[Site] = []
-
-    def make(mode: str) -> Site:
-        site = Site(tmp_path / f"s{len(sites)}", control_plane, namespace, mode)
-        sites.append(site)
-        return site
-
-    yield make
-    for site in sites:
-        site.close()
-
-
-class Receiver:
-    """A real HTTP endpoint that keeps every JSON body POSTed to it, by path."""
-
-    def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        received: list[tuple[str, dict[str, Any]]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def one(controller: Controller) -> Any:
-    (outcome,) = controller.run_once()
-    return outcome
 
 
 def test_observe_plans_and_never_writes(make_site: Any) -> None:

@@ -19,18 +19,15 @@ from typing import Any
 
 import pytest
 
-import tests.integration.test_controller as base
 from plumbline.cluster import Cluster
 from plumbline.controller import Notifier, Result
 from plumbline.local import ControlPlane
 from plumbline.local.controlplane import recorded_pids
 from plumbline.store import AuditAction
-from tests.integration.test_controller import Receiver, Site, one
 from tests.support import cli
+from tests.support.sites import Receiver, Site, one
 
 pytestmark = pytest.mark.integration
-
-make_site = base.make_site  # the controller tests' fixture: a repo, a config, a store per test
 
 
 def our_events(site: Site, reason: str) -> int:

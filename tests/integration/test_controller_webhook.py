@@ -22,10 +22,8 @@ import pytest
 
 from plumbline.controller._http import REQUEST_TIMEOUT_S
 from plumbline.local import ControlPlane
-from tests.integration.test_controller import (
-    Site,  # the same site (repo, config, store) the controller tests use
-)
 from tests.support import cli
+from tests.support.sites import Site  # the same site (repo, config, store) the controller tests use
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from plumbline.health import Health, HealthStatus, assess
+from tests.support.git import write_files
 from tests.support.manifests import crd, manifest, workload
+from tests.support.sites import Workspace, unique
 
 pytestmark = pytest.mark.integration
 
@@ -207,13 +209,13 @@ def test_a_claim_without_a_provisioner_is_progressing(dyn: Any, namespace: str) 
 def test_plumb_status_shows_the_apps_health_from_the_objects_its_plan_read(
     tmp_path: Any, control_plane: Any
 ) -> None:
-    from tests.integration.test_cli_loop import Workspace, unique, write
 
     ws = Workspace(tmp_path, control_plane)
     app, namespace = unique("health"), unique("health")
-    write(
-        ws.repo / "app" / "web.yaml",
-        """\
+    write_files(
+        ws.repo,
+        {
+            "app/web.yaml": """\
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -228,7 +230,8 @@ apiVersion: v1
 kind: Service
 metadata: {name: web}
 spec: {selector: {app: web}, ports: [{port: 80}]}
-""",
+"""
+        },
     )
     ws.commit("web")
     ws.add_app(app, "app", namespace)

@@ -23,11 +23,11 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
-from tests.integration.test_controller import Receiver
 from tests.support import cli
 from tests.support.cluster import admission_policy
 from tests.support.config import app_yaml
 from tests.support.git import commit_all, git
+from tests.support.sites import Receiver
 
 pytestmark = pytest.mark.integration
 

@@ -33,3 +33,27 @@ spec:
     namespace: {namespace}
 {options}  mode: {mode}
 """
+
+
+REMOTE_APPS = """apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: shop
+spec:
+  source:
+    repoURL: https://github.com/acme/shop.git
+  destination:
+    namespace: shop
+---
+apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata:
+  name: blog
+spec:
+  source:
+    repoURL: git@gitlab.example.com:acme/blog.git
+  destination:
+    namespace: blog
+"""
+"""Apps ``shop`` (on GitHub) and ``blog`` (on GitLab, over SSH), for tests that route by repository URL
+and never fetch."""

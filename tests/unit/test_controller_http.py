@@ -18,29 +18,9 @@ from plumbline.controller import Controller, Outcome, Result, Settings, serve
 from plumbline.engine import SyncStatus
 from plumbline.plan.attribution import Attribution
 from plumbline.store import AppStateKind, Store
+from tests.support.config import REMOTE_APPS as CONFIG  # apps shop and blog
 
 SECRET = "s3cret-for-tests"
-
-CONFIG = """apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: shop
-spec:
-  source:
-    repoURL: https://github.com/acme/shop.git
-  destination:
-    namespace: shop
----
-apiVersion: plumbline.dev/v1alpha1
-kind: App
-metadata:
-  name: blog
-spec:
-  source:
-    repoURL: git@gitlab.example.com:acme/blog.git
-  destination:
-    namespace: blog
-"""
 
 
 @pytest.fixture

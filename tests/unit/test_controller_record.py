@@ -24,7 +24,7 @@ from plumbline.controller._record import Recorder
 from plumbline.controller.decide import Decision, HealMemory, Step
 from plumbline.plan import Plan
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult
-from tests.unit.test_controller_http import CONFIG  # apps shop and blog
+from tests.support.config import REMOTE_APPS as CONFIG  # apps shop and blog
 
 OBJECTS = [
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
