@@ -18,6 +18,7 @@ from plumbline.store import (
     AppStateKind,
     AuditAction,
     AuditRecord,
+    Broken,
     Store,
     SyncIntent,
     SyncRecord,
@@ -83,13 +84,17 @@ def tamper(path: Path, sql: str) -> None:
     raw.close()
 
 
-def test_altered_row_is_the_first_broken_link(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
+def verify_tampered(path: Path, sql: str) -> tuple[int, Broken | None]:
+    """What ``verify_audit`` finds in a store :func:`fill` filled and ``sql`` then edited behind its back."""
     with Store.open(path) as store:
         fill(store)
-    tamper(path, "UPDATE audit SET outcome = 'failed' WHERE id = 3")
+    tamper(path, sql)
     with Store.open(path) as store:
-        checked, broken = store.verify_audit()
+        return store.verify_audit()
+
+
+def test_altered_row_is_the_first_broken_link(tmp_path: Path) -> None:
+    checked, broken = verify_tampered(tmp_path / "s.db", "UPDATE audit SET outcome = 'failed' WHERE id = 3")
     assert checked == 2 and broken is not None and broken.id == 3 and "altered" in broken.why
 
 
@@ -107,12 +112,7 @@ def test_rehashed_row_is_found_by_its_mac(tmp_path: Path) -> None:
 
 
 def test_deleted_row_is_found(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    with Store.open(path) as store:
-        fill(store)
-    tamper(path, "DELETE FROM audit WHERE id = 2")
-    with Store.open(path) as store:
-        _, broken = store.verify_audit()
+    _, broken = verify_tampered(tmp_path / "s.db", "DELETE FROM audit WHERE id = 2")
     assert broken is not None and broken.id == 3
 
 
