@@ -21,6 +21,7 @@ from plumbline.errors import ControlPlaneError
 from plumbline.health import HealthStatus, app_health, assess
 from plumbline.local import ControlPlane, Fault, SimulatedNodes
 from plumbline.local.controlplane import process_alive, recorded_pids
+from tests.support import cli
 from tests.support.kwok import Live, ready, running_deployment
 
 pytestmark = pytest.mark.integration
@@ -142,9 +143,7 @@ def test_a_pod_that_does_not_tolerate_the_taint_stays_unscheduled(
 
 
 def plumb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plumbline", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return cli.plumb(*args, env=env, timeout=300)
 
 
 def test_plumb_local_up_runs_pods_on_an_untainted_simulated_node(
