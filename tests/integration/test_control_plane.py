@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -167,19 +165,12 @@ with ControlPlane.temporary() as plane:
 
 
 def test_a_killed_owner_leaves_no_process_and_its_folder_is_swept(control_plane: ControlPlane) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", KILLED_OWNER], stdout=subprocess.PIPE, text=True)
-    assert owner.stdout is not None
-    line = owner.stdout.readline()
-    assert line, "the child control plane did not start"
-    directory = Path(json.loads(line)["dir"])
+    owner, started = cli.started_child(KILLED_OWNER, "control plane")
+    directory = Path(started["dir"])
     pids = recorded_pids(directory)
     assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}
 
-    os.kill(owner.pid, signal.SIGKILL)  # no chance to clean up
-    owner.wait()
-    deadline = time.monotonic() + 10
-    while any(process_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    cli.kill_and_wait(owner, lambda: not any(process_alive(pid) for pid in pids.values()))
     assert not any(process_alive(pid) for pid in pids.values())
 
     assert directory.exists()

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +10,7 @@ import pytest
 from plumbline.local import Exporter, Prometheus, PrometheusError
 from plumbline.local.controlplane import process_alive, sweep_stale
 from plumbline.local.prometheus import TEMP_PREFIX
+from tests.support import cli
 
 pytestmark = pytest.mark.integration
 
@@ -76,19 +71,11 @@ with Prometheus.temporary() as server:
 
 
 def test_a_killed_owner_leaves_no_prometheus_and_its_folder_is_swept(prometheus: Prometheus) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", KILLED_OWNER], stdout=subprocess.PIPE, text=True)
-    assert owner.stdout is not None
-    line = owner.stdout.readline()
-    assert line, "the child's Prometheus did not start"
-    started = json.loads(line)
+    owner, started = cli.started_child(KILLED_OWNER, "Prometheus")
     directory, pid = Path(started["dir"]), int(started["pid"])
     assert process_alive(pid)
 
-    os.kill(owner.pid, signal.SIGKILL)  # no chance to clean up
-    owner.wait()
-    deadline = time.monotonic() + 10
-    while process_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    cli.kill_and_wait(owner, lambda: not process_alive(pid))
     assert not process_alive(pid)
 
     assert directory.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 PLUMB = Path(sys.executable).with_name("plumb")
 """The console script pip installed beside this Python (``plumbline.cli:main``)."""
@@ -74,3 +76,22 @@ def kill_when(process: subprocess.Popen[str], ready: Callable[[], bool], *, with
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def started_child(script: str, what: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """Run ``script`` in a child Python that prints one JSON line once ``what`` it starts is up; the
+    child and that line."""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line, f"the child's {what} did not start"
+    return child, json.loads(line)
+
+
+def kill_and_wait(child: subprocess.Popen[str], gone: Callable[[], bool], *, within: float = 10) -> None:
+    """SIGKILL ``child`` (no chance to clean up), then wait up to ``within`` seconds for ``gone()``."""
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + within
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.1)
