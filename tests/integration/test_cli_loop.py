@@ -299,7 +299,7 @@ def test_a_guard_blocks_the_sync_and_an_override_is_recorded(
 def test_sync_refuses_a_paused_app_and_one_held_by_another_writer(
     ws: Workspace, control_plane: ControlPlane
 ) -> None:
-    from plumbline.controller import app_lease
+    from plumbline.engine.lease import app_lease
 
     namespace = unique("writer")
     write(ws.repo / "apps" / "w" / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")

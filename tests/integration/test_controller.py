@@ -13,15 +13,9 @@ from typing import Any
 
 import pytest
 
-from plumbline.controller import (
-    LeaseHeldError,
-    Notifier,
-    Result,
-    app_lease,
-    pause,
-    read_lease,
-    try_acquire,
-)
+from plumbline.controller import Notifier, Result
+from plumbline.engine.lease import LeaseHeldError, app_lease, read_lease, try_acquire
+from plumbline.engine.pause import pause
 from plumbline.store import AppStateKind, AuditAction, Store
 from tests.support import cli
 from tests.support.sites import Receiver, Site, one
@@ -384,7 +378,7 @@ def test_controller_killed_mid_sync_is_reported_and_finished(make_site: Any) -> 
 
 
 def test_write_refusal_while_paused(make_site: Any) -> None:
-    from plumbline.controller import write_refusal
+    from plumbline.engine.pause import write_refusal
 
     site = make_site("sync")
     assert write_refusal(site.store, site.app) is None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from plumbline.cluster import Cluster
-from plumbline.controller import read_lease
+from plumbline.engine.lease import read_lease
 from plumbline.local import ControlPlane
 from plumbline.store import AuditAction, Store
 from tests.support import cli

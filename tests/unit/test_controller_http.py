@@ -15,7 +15,7 @@ import pytest
 
 from plumbline.config import Mode, load_config
 from plumbline.controller import Controller, Outcome, Result, Settings, serve
-from plumbline.engine import SyncStatus
+from plumbline.plan import SyncStatus
 from plumbline.plan.attribution import Attribution
 from plumbline.store import AppStateKind, Store
 from tests.support.config import REMOTE_APPS as CONFIG  # apps shop and blog

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plumbline.controller import PauseError, activate, end_pause, parse_duration, pause
-from plumbline.controller._pause import expired
+from plumbline.engine.pause import PauseError, activate, end_pause, expired, parse_duration, pause
 from plumbline.store import AppStateKind, AuditAction, Store, now
 
 

@@ -21,26 +21,21 @@ from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
 from plumbline.cluster import Cluster
 from plumbline.config import Mode, find_config, load_config
 from plumbline.controller import (
-    LEASE_DURATION_S,
-    LEASE_NAMESPACE,
     Controller,
     Notifier,
     Outcome,
     Result,
     Settings,
-    activate,
-    default_identity,
     drift_of,
     effective_mode,
-    end_pause,
     log,
-    parse_duration,
-    pause,
     readiness,
     serve,
     setup_logging,
     verify_anchor,
 )
+from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE, default_identity
+from plumbline.engine.pause import activate, end_pause, parse_duration, pause
 from plumbline.store import AppStateKind, AuditAction, AuditRecord, Broken, Store, SyncResult, current_actor
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")

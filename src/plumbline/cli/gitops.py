@@ -19,7 +19,7 @@ from rich.table import Table
 from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
 from plumbline.health import checks_for, plan_health
-from plumbline.plan import Action, Plan, Unscanned
+from plumbline.plan import Action, Plan, SyncStatus, Unscanned
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
@@ -394,7 +394,7 @@ def register(app: typer.Typer) -> None:
                         unfinished = engine.unfinished_syncs(store, cluster, target.name)
                     health = plan_health(plan, checks_for(target, project))
                     row.update(
-                        status=engine.sync_status(plan).value,
+                        status=plan.sync_status.value,
                         health=health.status.value,
                         health_message=health.message,
                         target=plan.sha,
@@ -404,13 +404,9 @@ def register(app: typer.Typer) -> None:
                     if plan.errors:  # the server refused to compare some object: status unknown
                         first = plan.errors[0]
                         more = f" (and {len(plan.errors) - 1} more)" if len(plan.errors) > 1 else ""
-                        row.update(
-                            status=engine.SyncStatus.UNKNOWN.value, error=f"{first.ref}: {first.error}{more}"
-                        )
+                        row.update(error=f"{first.ref}: {first.error}{more}")
                 except Exception as error:  # one broken app must not hide the others' status
-                    row.update(
-                        status=engine.SyncStatus.UNKNOWN.value, target=None, counts=None, error=str(error)
-                    )
+                    row.update(status=SyncStatus.UNKNOWN.value, target=None, counts=None, error=str(error))
                     row.update(health=None, health_message=None)
                     unfinished = engine.unfinished_syncs(store, None, target.name)
                 last = store.last_sync(target.name, result=None)
@@ -491,7 +487,7 @@ def register(app: typer.Typer) -> None:
         if any(row["error"] for row in rows):
             raise typer.Exit(2)  # an error is not "out of sync" (1): CI must not read one as the other
         # An unfinished sync is not "synced", whatever the plan shows: its outcome is not recorded.
-        if any(row["status"] != engine.SyncStatus.SYNCED.value or row["unfinished"] for row in rows):
+        if any(row["status"] != SyncStatus.SYNCED.value or row["unfinished"] for row in rows):
             raise typer.Exit(1)
 
     @app.command("history")

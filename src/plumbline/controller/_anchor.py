@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 
 from plumbline.cluster import ApiFailure, Cluster
-from plumbline.controller._lease import LEASE_NAMESPACE, ensure_namespace
 from plumbline.controller._log import log
+from plumbline.engine.lease import LEASE_NAMESPACE, ensure_namespace
 from plumbline.errors import PlumbError
 from plumbline.store import Broken, Store
 

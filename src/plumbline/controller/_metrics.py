@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from plumbline.controller.decide import Result
-from plumbline.engine import SyncStatus
+from plumbline.plan import SyncStatus
 from plumbline.plan.attribution import Attribution
 from plumbline.store import AppStateKind
 

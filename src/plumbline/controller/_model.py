@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
-from plumbline.controller._lease import LEASE_DURATION_S, LEASE_NAMESPACE
 from plumbline.controller.decide import Result, Rules
-from plumbline.plan import Plan
+from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE
+from plumbline.plan import Plan, SyncStatus
 from plumbline.store import AppStateKind, Store
 
 
@@ -45,7 +45,7 @@ class Outcome:
     mode: Mode
     state: AppStateKind
     result: Result
-    status: engine.SyncStatus = engine.SyncStatus.UNKNOWN
+    status: SyncStatus = SyncStatus.UNKNOWN
     sha: str = ""
     drift: list[str] = field(default_factory=list)
     message: str = ""

@@ -12,7 +12,6 @@ from typing import Any
 from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
-from plumbline.controller import _pause
 from plumbline.controller import _record as said
 from plumbline.controller._log import log
 from plumbline.controller._model import Outcome, Settings, plan_of
@@ -28,6 +27,8 @@ from plumbline.controller.decide import (
     refusal,
     sync_result,
 )
+from plumbline.engine import pause as _pause
+from plumbline.plan import SyncStatus
 from plumbline.store import AuditAction, Store, SyncResult
 
 
@@ -64,7 +65,7 @@ class Reconciler:
             mode=mode,
             state=decision.state,
             result=decision.result,
-            status=engine.sync_status(plan),
+            status=plan.sync_status,
             sha=plan.sha,
             drift=drift,
             message=decision.message,
@@ -124,7 +125,7 @@ class Reconciler:
         self.recorder.sync_ended(ended, app, cluster, seconds=time.monotonic() - started)
         if record.result is SyncResult.SUCCEEDED:
             self._resolved(app.name, record.sha, f"synced {record.sha[:12]}")
-            outcome.status = engine.SyncStatus.SYNCED
+            outcome.status = SyncStatus.SYNCED
         outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
         return outcome
 

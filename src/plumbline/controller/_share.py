@@ -12,9 +12,9 @@ from collections.abc import Callable
 from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import App
-from plumbline.controller._lease import Grant, Renewer, heartbeat, release, release_replica
 from plumbline.controller._log import log
 from plumbline.controller._model import Settings
+from plumbline.engine.lease import Grant, Renewer, heartbeat, release, release_replica
 
 
 class Share:

@@ -1,7 +1,7 @@
 """The plan stage: what a sync would do, compared on the server's own terms (server-side dry run)."""
 
 from plumbline.plan.build import build_plan
-from plumbline.plan.model import Action, Keep, ObjectRef, Plan, PlanItem, Unscanned
+from plumbline.plan.model import Action, Keep, ObjectRef, Plan, PlanItem, SyncStatus, Unscanned
 from plumbline.plan.normalize import normalize
 from plumbline.plan.tracking import (
     APP_LABEL,
@@ -21,6 +21,7 @@ __all__ = [
     "ObjectRef",
     "Plan",
     "PlanItem",
+    "SyncStatus",
     "Tracked",
     "Unscanned",
     "add_tracking",

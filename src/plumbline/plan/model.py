@@ -23,6 +23,15 @@ class Action(StrEnum):
     PRUNE = "prune"
 
 
+class SyncStatus(StrEnum):
+    """Whether live matches Git, in the words Argo CD users know (``plumb status``, metrics, the
+    controller). ``Unknown``: the plan could not be made, or the server refused to compare an object."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+
 class Keep(StrEnum):
     """Why a prune candidate is never deleted by this app, even with ``--prune`` (it is shown instead).
 
@@ -218,3 +227,10 @@ class Plan:
         return any(item.action is not Action.UNCHANGED and not item.kept for item in self.items) or bool(
             self.changes_of("unmanaged-addition")
         )
+
+    @property
+    def sync_status(self) -> SyncStatus:
+        """Synced or OutOfSync (:attr:`has_changes`); Unknown if the server refused to compare an object."""
+        if self.errors:
+            return SyncStatus.UNKNOWN
+        return SyncStatus.OUT_OF_SYNC if self.has_changes else SyncStatus.SYNCED

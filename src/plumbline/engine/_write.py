@@ -1,220 +1,35 @@
-"""The pipeline for one app, stage by stage: source → render → plan → sync → record.
-
-Each stage lives in its own package and takes plain data; this module only connects them, so the
-CLI and the controller run exactly the same steps. :func:`sync_app` is the one write path: it
-renders, plans and runs every check first; only a sync that will write records its intent
-(durably), takes the app's Lease, writes, and records the outcome — in history and the audit trail.
+"""The one write path: :func:`sync_app` renders, plans and runs every check first (pause, guards,
+consent for live edits); only a sync that will write records its intent (durably), takes the app's
+Lease, writes, and records the outcome — in history and the audit trail.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from plumbline.cluster import Cluster
-from plumbline.config import DEFAULT_INSTANCE, App, Config, IgnoreDifference, Project
-from plumbline.errors import ClusterError, RefusedError, StoreError
-from plumbline.local import local_dir
-from plumbline.plan import Action, ObjectRef, Plan, build_plan
-from plumbline.plan.attribution import NEEDS_CONSENT, FieldChange
-from plumbline.plan.drift import DriftReport, drift_report
-from plumbline.plan.model import CREATE_NAMESPACE_SOURCE as CREATE_NAMESPACE_SOURCE
-from plumbline.plan.runtime import IgnoreRule
-from plumbline.redact import Redactor
-from plumbline.render import Manifest, helm_options, render
-from plumbline.source import Checkout, fetch
+from plumbline.config import App, Config
+from plumbline.engine._pipeline import Progress, _quiet, plan_app, scope
+from plumbline.engine.lease import (
+    LEASE_DURATION_S,
+    LEASE_NAMESPACE,
+    LeaseHeldError,
+    app_lease,
+    default_identity,
+    read_lease,
+    try_acquire,
+)
+from plumbline.engine.pause import write_refusal
+from plumbline.errors import RefusedError, StoreError
+from plumbline.guards import gate
+from plumbline.plan import Action, Plan
+from plumbline.plan.attribution import NEEDS_CONSENT, Attribution
 from plumbline.store import AuditAction, Store, SyncIntent, SyncRecord, SyncResult, current_actor, now
 from plumbline.sync import SyncReport, refusals, sync_plan
-
-Progress = Callable[[str], None]
-
-
-class SyncStatus(StrEnum):
-    """Whether live matches Git, in the words Argo CD users know."""
-
-    SYNCED = "Synced"
-    OUT_OF_SYNC = "OutOfSync"
-    UNKNOWN = "Unknown"
-
-
-def _quiet(_: str) -> None:
-    pass
-
-
-def resolve_kubeconfig(explicit: str | None, app: App | None = None) -> Path | None:
-    """The kubeconfig to use: ``--kubeconfig``, else the app's, else $KUBECONFIG or ~/.kube/config (the
-    client's usual lookup, signalled by None), else the local control plane's (``plumb local up``)."""
-    if explicit:
-        return Path(explicit)
-    if app is not None and app.spec.destination.kubeconfig:
-        return Path(app.spec.destination.kubeconfig)
-    if os.environ.get("KUBECONFIG") or (Path.home() / ".kube" / "config").exists():
-        return None
-    local = local_dir() / "kubeconfig"
-    if local.exists():
-        return local
-    raise ClusterError(
-        "no kubeconfig: none given (--kubeconfig), none in the app's destination, $KUBECONFIG unset, no "
-        "~/.kube/config, and no local control plane. Start one with `plumb local up`."
-    )
-
-
-def connect(app: App, *, kubeconfig: str | None = None, context: str | None = None) -> Cluster:
-    return Cluster(
-        kubeconfig=resolve_kubeconfig(kubeconfig, app), context=context or app.spec.destination.context
-    )
-
-
-@dataclass
-class Rendered:
-    checkout: Checkout
-    manifests: list[Manifest]
-
-
-def render_app(
-    app: App, *, revision: str | None = None, progress: Progress = _quiet, project: Project | None = None
-) -> Rendered:
-    """Fetch the app's source at ``revision`` (default: its targetRevision) and render it.
-
-    ``project`` (the app's) may allow remote kustomize bases and Helm dependencies
-    (``spec.allowRemoteSources``); without it, every remote source is refused.
-    """
-    source = app.spec.source
-    wanted = revision or source.target_revision
-    progress(f"fetching {source.repo_url} at {wanted}")
-    checkout = fetch(source.repo_url, wanted)
-    progress(f"rendering {source.path} at {checkout.sha[:12]}")
-    manifests = render(
-        checkout.root,
-        source.path,
-        tool=source.tool,
-        helm=helm_options(app),
-        namespace=app.spec.destination.namespace,
-        allow_remote=allowed_remote(project),
-    )
-    if app.spec.sync_options.create_namespace:
-        namespace = app.spec.destination.namespace
-        declared = any(m.kind == "Namespace" and m.name == namespace for m in manifests)
-        if not declared:
-            manifests.insert(
-                0,
-                Manifest(
-                    obj={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-                    file=CREATE_NAMESPACE_SOURCE,
-                    index=0,
-                ),
-            )
-    return Rendered(checkout=checkout, manifests=manifests)
-
-
-def ignore_rules(app: App) -> list[IgnoreRule]:
-    """The app's ``spec.ignoreDifferences`` as plan rules (the defaults are added by the plan)."""
-    return [_rule(entry) for entry in app.spec.ignore_differences]
-
-
-def _rule(entry: IgnoreDifference) -> IgnoreRule:
-    return IgnoreRule(
-        group=entry.group,
-        kind=entry.kind,
-        name=entry.name,
-        json_pointers=tuple(entry.json_pointers),
-        managers=tuple(entry.managers),
-    )
-
-
-def last_synced(store: Store | None, app: str) -> dict[ObjectRef, dict[str, Any]] | None:
-    """The desired objects of the app's last successful sync, by object; None without history."""
-    if store is None:
-        return None
-    record = store.last_sync(app)
-    if record is None:
-        return None
-    return {ObjectRef.of(obj): obj for obj in record.desired}
-
-
-def plan_app(
-    app: App,
-    *,
-    cluster: Cluster,
-    revision: str | None = None,
-    progress: Progress = _quiet,
-    store: Store | None = None,
-    project: Project | None = None,
-    instance: str = DEFAULT_INSTANCE,
-) -> tuple[Plan, Rendered]:
-    """Render the app and plan it. With ``store``, changes are attributed against the desired state
-    of the last successful sync (three-way); without, against managedFields alone. ``project`` (the
-    app's): see :func:`render_app`; it also bounds what the app may prune (without it, the
-    destination alone does). ``instance``: the name the app's objects are tracked under
-    (``config.instance``)."""
-    rendered = render_app(app, revision=revision, progress=progress, project=project)
-    plan = build_plan(
-        cluster=cluster,
-        app=app.name,
-        namespace=app.spec.destination.namespace,
-        manifests=rendered.manifests,
-        revision=revision or app.spec.source.target_revision,
-        sha=rendered.checkout.sha,
-        progress=progress,
-        last_synced=last_synced(store, app.name),
-        ignore=ignore_rules(app),
-        redactor=None if store is None else Redactor.for_store(store.path),
-        instance=instance,
-        outside_project=None
-        if project is None
-        else (lambda ref: project.outside(ref.group, ref.kind, ref.namespace)),
-    )
-    return plan, rendered
-
-
-def allowed_remote(project: Project | None) -> tuple[str, ...]:
-    """The URL globs of remote sources the app's renders may fetch (``spec.allowRemoteSources``)."""
-    return tuple(project.spec.allow_remote_sources) if project else ()
-
-
-def scope(app: App, config: Config | None) -> dict[str, Any]:
-    """``plan_app``'s ``project`` and ``instance`` for ``app`` from ``config`` (None: neither)."""
-    if config is None:
-        return {}
-    return {"project": config.project(app.spec.project), "instance": config.instance}
-
-
-def drift_app(
-    app: App,
-    *,
-    cluster: Cluster,
-    store: Store | None,
-    revision: str | None = None,
-    config: Config | None = None,
-) -> DriftReport:
-    """The rebuildability report for ``app`` (``plumb drift``)."""
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, **scope(app, config))
-    return drift_report(plan, cluster=cluster, last_synced=last_synced(store, app.name))
-
-
-def field_changes(
-    app: App,
-    *,
-    cluster: Cluster,
-    store: Store | None,
-    revision: str | None = None,
-    config: Config | None = None,
-) -> list[FieldChange]:
-    """Every attributed field change between the app's Git revision and the cluster (``runtime``
-    ones included): what ``plumb drift`` reports and ``plumb capture`` turns into a Git change."""
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, **scope(app, config))
-    return plan.changes
-
-
-def sync_status(plan: Plan) -> SyncStatus:
-    return SyncStatus.OUT_OF_SYNC if plan.has_changes else SyncStatus.SYNCED
-
 
 LEASE_WAIT_S = 5.0  # how long `plumb sync` waits for another writer of the app to finish
 
@@ -238,8 +53,6 @@ class Writer:
 
     @classmethod
     def for_one_sync(cls) -> Writer:
-        from plumbline.controller._lease import LEASE_DURATION_S, LEASE_NAMESPACE, default_identity
-
         return cls(identity=default_identity(), namespace=LEASE_NAMESPACE, duration_s=LEASE_DURATION_S)
 
     @property
@@ -250,8 +63,6 @@ class Writer:
 @contextlib.contextmanager
 def _holding(cluster: Cluster, app: str, writer: Writer) -> Iterator[None]:
     """The app's Lease for the block: taken (and given back), or checked as still ours (held)."""
-    from plumbline.controller._lease import LeaseHeldError, app_lease, read_lease, try_acquire
-
     if not writer.held:
         with app_lease(
             cluster,
@@ -317,8 +128,6 @@ def unfinished_syncs(
     """The app's unfinished syncs, each running or interrupted by whether its writer still holds the
     Lease (read, never written). A Lease held by ``me`` (the caller's identity) does not count: that
     writer is us, so the earlier one is gone. Without ``cluster``, whether one runs is unknown."""
-    from plumbline.controller._lease import read_lease
-
     found = []
     for intent in store.unfinished(app):
         running: bool | None = None if cluster is None else False
@@ -368,8 +177,6 @@ def close_interrupted(
 
 def _planned(plan: Plan, *, prune: bool, revert_drift: bool) -> dict[str, Any]:
     """What a sync of ``plan`` will write: counts, and every object it may touch."""
-    from plumbline.plan.attribution import Attribution
-
     writes = [i for i in plan.items if i.action in (Action.CREATE, Action.UPDATE)]
     deletes = plan.prunable if prune else []
     if revert_drift:
@@ -422,11 +229,8 @@ def sync_app(
     written; the outcome is recorded. ``cause`` (why, e.g. "self-heal") and ``detail`` go to the
     audit records, which every non-dry-run sync gets.
     """
-    if not dry_run and not ending_pause:
-        from plumbline.controller._pause import write_refusal
-
-        if why := write_refusal(store, app.name):
-            raise RefusedError(f"not syncing: {why}")
+    if not dry_run and not ending_pause and (why := write_refusal(store, app.name)):
+        raise RefusedError(f"not syncing: {why}")
     writer = writer or Writer.for_one_sync()
     started = now()
     plan, rendered = plan_app(
@@ -446,8 +250,6 @@ def sync_app(
     blocking = []
     blocked_by = ""
     if config is not None:
-        from plumbline.guards import gate
-
         progress("running the guards")
         verdict = gate(
             plan=plan,
@@ -521,8 +323,6 @@ def _write(
     progress: Progress,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
     """Intent, Lease, writes, outcome — see :func:`sync_app`."""
-    from plumbline.controller._lease import LeaseHeldError
-
     intent = SyncIntent(
         id=None,
         app=app.name,

@@ -1,0 +1,56 @@
+"""The application layer: every caller — the CLI, the controller, later a web UI — goes through it.
+
+It connects the pipeline's stages (source → render → plan → sync → record) and owns what a write
+must respect, so no caller can bypass it: :func:`sync_app` is the one write path (it refuses a paused
+app, runs the guards, records its intent, takes the app's Lease only to write, and records the
+outcome). Break-glass state lives in :mod:`plumbline.engine.pause`, one writer per app in
+:mod:`plumbline.engine.lease`.
+
+    with engine.connect(app) as cluster, Store.open() as store:
+        plan, rendered = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))
+        plan, report, record = engine.sync_app(app, cluster=cluster, store=store, config=config)
+"""
+
+from plumbline.engine._pipeline import (
+    Progress,
+    Rendered,
+    allowed_remote,
+    connect,
+    drift_app,
+    field_changes,
+    ignore_rules,
+    last_synced,
+    plan_app,
+    render_app,
+    resolve_kubeconfig,
+    scope,
+)
+from plumbline.engine._write import (
+    LEASE_WAIT_S,
+    Unfinished,
+    Writer,
+    close_interrupted,
+    sync_app,
+    unfinished_syncs,
+)
+
+__all__ = [
+    "LEASE_WAIT_S",
+    "Progress",
+    "Rendered",
+    "Unfinished",
+    "Writer",
+    "allowed_remote",
+    "close_interrupted",
+    "connect",
+    "drift_app",
+    "field_changes",
+    "ignore_rules",
+    "last_synced",
+    "plan_app",
+    "render_app",
+    "resolve_kubeconfig",
+    "scope",
+    "sync_app",
+    "unfinished_syncs",
+]
