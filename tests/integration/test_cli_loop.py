@@ -14,6 +14,7 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from tests.support.git import commit_all
+from tests.support.json_keys import not_camel_case
 from tests.support.sites import Workspace, unique
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,8 @@ def loop(ws: Workspace, app: str, change: str) -> None:
     status = ws.plumb("status", app, "-o", "json")
     assert status.returncode == 0, status.stdout + status.stderr
     (row,) = json.loads(status.stdout)
-    assert row["status"] == "Synced" and row["last_result"] == "succeeded"
+    assert row["status"] == "Synced" and row["lastResult"] == "succeeded"
+    assert not_camel_case(row) == []
 
     before = ws.plumb("diff", app)
     assert before.returncode == 0, before.stdout  # nothing to do
@@ -63,6 +65,9 @@ def loop(ws: Workspace, app: str, change: str) -> None:
     history = ws.plumb("history", app, "-o", "json")
     records = json.loads(history.stdout)
     assert [r["result"] for r in records] == ["succeeded", "succeeded"]
+    assert not_camel_case(records) == []
+    audit = json.loads(ws.plumb("audit", app, "-o", "json").stdout)
+    assert not_camel_case(audit) == [] and {r["outcome"] for r in audit} == {"started", "succeeded"}
     assert records[0]["sha"] == sha and records[0]["actor"] == "tester@ci"
     assert records[0]["desired"], "history must hold the full desired objects"
 

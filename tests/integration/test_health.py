@@ -245,12 +245,12 @@ spec: {selector: {app: web}, ports: [{port: 80}]}
 
     before = status()
     assert before["health"] == "Missing"  # Git declares both; the cluster has neither
-    assert "Deployment.apps" in before["health_message"] and "Service" in before["health_message"]
+    assert "Deployment.apps" in before["healthMessage"] and "Service" in before["healthMessage"]
     synced = ws.plumb("sync", app)
     assert synced.returncode == 0, synced.stdout + synced.stderr
     after = status()
     # The Service is Healthy at once; the Deployment has no node to run on: the app is Progressing.
     assert after["status"] == "Synced" and after["health"] == "Progressing", after
-    assert after["health_message"].startswith(f"Deployment.apps {namespace}/web")
+    assert after["healthMessage"].startswith(f"Deployment.apps {namespace}/web")
     table = ws.plumb("status", app)
     assert "HEALTH" in table.stdout and "Progressing" in table.stdout

@@ -155,7 +155,7 @@ def test_a_deploy_does_not_silently_revert_a_live_edit(
         history = json.loads(repo.plumb("history", "users-api", "-o", "json").stdout)
         assert [r["result"] for r in history] == ["succeeded", "blocked", "succeeded"]
         newest, blocked = history[0], history[1]
-        assert newest["flags"]["revert_drift"] is True and newest["actor"] == "oncall@example"
+        assert newest["flags"]["revertDrift"] is True and newest["actor"] == "oncall@example"
         assert newest["flags"]["reverted"] == [
             {
                 "object": f"ConfigMap {namespace}/users-api-env",

@@ -113,7 +113,7 @@ def test_prune_only_when_asked_and_never_what_is_not_ours(cluster: Cluster, name
     assert [str(i.ref) for i in shrunk.of(Action.PRUNE)] == [f"ConfigMap {namespace}/drop"]
 
     kept = sync_plan(shrunk, cluster=cluster)
-    assert kept.ok and kept.counts["left"] == 1
+    assert kept.ok and kept.counts["kept"] == 1
     assert cluster.get(cm, name="drop", namespace=namespace) is not None
 
     pruned = sync_plan(shrunk, cluster=cluster, prune=True)

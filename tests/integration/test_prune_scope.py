@@ -435,7 +435,7 @@ def test_objects_tracked_in_the_old_format_are_adopted_or_reported_never_pruned(
     report = sync_plan(plan, cluster=cluster, prune=True)
     assert report.ok
     assert [(o.item.ref.name, o.outcome) for o in report.objects if o.item is old] == [
-        ("dropped", Outcome.LEFT)
+        ("dropped", Outcome.KEPT)
     ]
     assert cluster.get(info, name="dropped", namespace=namespace) is not None
 

@@ -17,6 +17,7 @@ from plumbline.store import (
     AppState,
     AppStateKind,
     AuditAction,
+    AuditOutcome,
     AuditRecord,
     Broken,
     Store,
@@ -41,7 +42,7 @@ def fill(store: Store, n: int = 4) -> None:
             revision=f"sha{i}",
             reason="",
             summary={"create": i, "note": "grüße"},
-            outcome="succeeded",
+            outcome=AuditOutcome.SUCCEEDED,
             time=T0 + timedelta(seconds=i),
         )
 
@@ -118,7 +119,9 @@ def test_deleted_row_is_found(tmp_path: Path) -> None:
 
 def test_non_json_summary_is_refused(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store, pytest.raises(StoreError, match="not JSON"):
-        store.audit(actor="a", app="x", action="sync", summary={"bad": object()})
+        store.audit(
+            actor="a", app="x", action="sync", summary={"bad": object()}, outcome=AuditOutcome.STARTED
+        )
         assert store.audit_log() == []
 
 

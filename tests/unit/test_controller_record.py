@@ -147,7 +147,7 @@ def test_a_refused_sync_is_told_once_and_a_guard_block_counted(setup: Any) -> No
     recorder, app, cluster, receiver = setup
     at = datetime(2026, 1, 1, tzinfo=UTC)
     blocked = SyncRecord(
-        7, "shop", "main", SHA, at, at, "replica-a", SyncResult.BLOCKED, {"blocked_by": ["g"]}
+        7, "shop", "main", SHA, at, at, "replica-a", SyncResult.BLOCKED, {"blockedBy": ["g"]}
     )
     recorder.record(said.synced("shop", blocked, Result.BLOCKED, "new commit", first=True), app, cluster)
     recorder.record(said.synced("shop", blocked, Result.BLOCKED, "new commit", first=False), app, cluster)

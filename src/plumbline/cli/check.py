@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,104 +22,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from plumbline import __version__
-from plumbline.config import App, Config, Mode, find_config, load_config
-from plumbline.errors import RenderError, SourceError
-from plumbline.guards import (
-    GUARDS,
-    ExceptionUse,
-    Finding,
-    GuardContext,
-    Overridden,
-    checkout_info,
-    decide,
-    run_guards,
-    trailers,
-)
-from plumbline.guards.offline import offline_plan
-from plumbline.guards.secrets import is_file_subject
-from plumbline.render import Manifest
+from plumbline import __version__, engine
+from plumbline.config import Config, find_config, load_config
+from plumbline.engine import OFFLINE_GUARDS, AppCheck
+from plumbline.guards import Finding
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-OFFLINE_GUARDS = {guard.NAME for guard in GUARDS if not guard.NEEDS_CLUSTER} - {"windows"}
-
-
-@dataclass
-class AppCheck:
-    app: str
-    base_sha: str | None
-    head_sha: str
-    findings: list[Finding]
-    blocking: list[Finding]
-    overridden: list[Overridden]
-    sources: dict[str, str] = field(default_factory=dict)  # finding subject -> file
-    exceptions: list[ExceptionUse] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "app": self.app,
-            "base": self.base_sha,
-            "head": self.head_sha,
-            "blocked": bool(self.blocking),
-            "findings": [
-                {
-                    **f.to_dict(),
-                    "file": self.sources.get(f.subject),
-                    "overridden": f not in self.blocking and f.blocks,
-                }
-                for f in self.findings
-            ],
-            "overridden": [o.to_dict() for o in self.overridden],
-            "exceptions": [use.to_dict() for use in self.exceptions],
-        }
-
-
-def check_app(app: App, config: Config, *, base: str, head: str) -> AppCheck:
-    """Render ``app`` at both revisions and run the offline guards. Raises for a head that will not render."""
-    from plumbline.engine import render_app
-
-    project = config.project(app.spec.project)
-    rendered = render_app(app, revision=head, project=project)
-    before: list[Manifest] = []
-    base_sha: str | None = None
-    try:
-        old = render_app(app, revision=base, project=project)
-        before, base_sha = old.manifests, old.checkout.sha
-    except (RenderError, SourceError):
-        pass  # a new app, or a base that never rendered: everything in head is a create
-    plan = offline_plan(
-        app=app.name,
-        namespace=app.spec.destination.namespace,
-        base=before,
-        head=rendered.manifests,
-        revision=head,
-        sha=rendered.checkout.sha,
-    )
-    info = checkout_info(rendered.checkout)
-    context = GuardContext.of(app, config, checkout=info, prune=app.spec.mode.includes(Mode.PRUNE))
-    verdict = decide(
-        run_guards(plan=plan, context=context, only=OFFLINE_GUARDS),
-        trailers=trailers(info.message, sha=info.sha),
-        exceptions=config.exceptions_for(app.name),
-        now=context.clock(),
-    )
-    sources = {f"{i.ref.kind}/{i.ref.name}": i.source for i in plan.items}
-    # A finding about a file rather than an object (the secrets guard's raw text) names the file.
-    sources.update(
-        {f.subject: f.subject.partition("/")[2] for f in verdict.findings if is_file_subject(f.subject)}
-    )
-    return AppCheck(
-        app.name,
-        base_sha,
-        info.sha,
-        verdict.findings,
-        verdict.blocking,
-        verdict.overridden,
-        sources,
-        verdict.exceptions,
-    )
 
 
 def _people(results: list[AppCheck]) -> None:
@@ -248,7 +156,7 @@ def check(
     """
     config = _config(ctx)
     names = apps or list(config.apps)
-    results = [check_app(config.app(name), config, base=base, head=head) for name in names]
+    results = [engine.check_app(config.app(name), config, base=base, head=head) for name in names]
     if junit:
         junit.write_text(junit_xml(results))
     if sarif_file:

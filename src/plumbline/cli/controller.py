@@ -26,8 +26,6 @@ from plumbline.controller import (
     Outcome,
     Result,
     Settings,
-    drift_of,
-    effective_mode,
     log,
     readiness,
     serve,
@@ -35,8 +33,8 @@ from plumbline.controller import (
     verify_anchor,
 )
 from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE, default_identity
-from plumbline.engine.pause import activate, end_pause, parse_duration, pause
-from plumbline.store import AppStateKind, AuditAction, AuditRecord, Broken, Store, SyncResult, current_actor
+from plumbline.engine.pause import parse_duration, pause
+from plumbline.store import AppStateKind, AuditRecord, Broken, Store, SyncResult, current_actor
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
 NOTIFY = typer.Option([], "--notify", help="Generic webhook URL for notifications (JSON); repeatable.")
@@ -160,56 +158,31 @@ def register(app: typer.Typer) -> None:
         `plumb capture`, or revert it with --revert. Exit 1 if it stays pending."""
         s = settings(ctx)
         target = s.app(name)
-        actor = current_actor()
-        with (
-            Store.open() as store,
-            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
-        ):
-            state = store.app_state(target.name)
-            if state.state is AppStateKind.ACTIVE:
-                out.print(f"{target.name}: not paused")
-                return
-            if revert:
-                # The write path takes the app's Lease and audits the sync; a pause does not refuse it.
-                _, _, record = engine.sync_app(
-                    target,
-                    cluster=cluster,
-                    store=store,
-                    revert_drift=True,
-                    config=s.config,
-                    ending_pause=True,
-                    cause=reason or "resume --revert: revert the drift made during the pause",
-                )
-                if record.result is not SyncResult.SUCCEEDED:
-                    err.print(
-                        f"[red]the revert did not succeed ({record.result.value}):[/] "
-                        + escape(record.message)
-                    )
-                    raise typer.Exit(1 if record.result is SyncResult.BLOCKED else 2)
-                activate(
-                    store,
-                    target.name,
-                    actor=actor,
-                    reason=reason or "resumed, drift reverted",
-                    revision=record.sha,
-                )
-                out.print(f"{target.name}: active — drift reverted ({escape(record.message)})")
-                return
-            plan, _ = engine.plan_app(target, cluster=cluster, store=store, **engine.scope(target, s.config))
-            last = store.last_sync(target.name)
-            drift = drift_of(plan, last_sha=last.sha if last else None)
-            new = end_pause(
-                store,
-                target.name,
-                drift=drift,
-                actor=actor,
-                action=AuditAction.RESUME,
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
+            done = engine.resume(
+                target,
+                cluster=session.cluster,
+                store=session.store,
+                config=s.config,
+                actor=current_actor(),
                 reason=reason,
-                revision=plan.sha,
+                revert=revert,
             )
-        if new.state is AppStateKind.PAUSED_PENDING:
+        if not done.was_paused:
+            out.print(f"{target.name}: not paused")
+            return
+        if done.revert is not None:
+            record = done.revert
+            if record.result is not SyncResult.SUCCEEDED:
+                err.print(
+                    f"[red]the revert did not succeed ({record.result.value}):[/] " + escape(record.message)
+                )
+                raise typer.Exit(1 if record.result is SyncResult.BLOCKED else 2)
+            out.print(f"{target.name}: active — drift reverted ({escape(record.message)})")
+            return
+        if done.state is AppStateKind.PAUSED_PENDING:
             out.print(f"{target.name}: paused-pending — drift made during the pause:")
-            for line in drift:
+            for line in done.drift:
                 out.print(f"  {escape(line)}")
             out.print("capture it into Git (`plumb capture`), or `plumb resume --revert` to undo it")
             raise typer.Exit(1)
@@ -227,28 +200,15 @@ def register(app: typer.Typer) -> None:
         of the config's spec.mode; --clear returns to the config's."""
         target = settings(ctx).app(name)
         with Store.open() as store:
-            state = store.app_state(target.name)
-            before = effective_mode(target, store)
             if mode is None and not clear:
-                source = "override" if state.mode else "config"
-                out.print(f"{target.name}: {before.value} ({source})")
+                view = engine.mode_of(target, store)
+                out.print(f"{target.name}: {view.mode.value} ({'override' if view.overridden else 'config'})")
                 return
-            new_mode = None if clear or mode is None else Mode(mode)
-            from dataclasses import replace
-
-            store.set_app_state(replace(state, mode=new_mode.value if new_mode else None))
-            after = effective_mode(target, store)
-            store.audit(
-                actor=current_actor(),
-                app=target.name,
-                action=AuditAction.MODE,
-                reason=reason,
-                summary={"from": before.value, "to": after.value, "override": new_mode is not None},
-                outcome=after.value,
+            change = engine.set_mode(
+                target, store, None if clear else mode, actor=current_actor(), reason=reason
             )
-        jump = after.rank - before.rank
-        note = " (more than one step up the gradient: see `plumb readiness`)" if jump > 1 else ""
-        out.print(f"{target.name}: {before.value} → {after.value}{note}")
+        note = " (more than one step up the gradient: see `plumb readiness`)" if change.steps > 1 else ""
+        out.print(f"{target.name}: {change.before.value} → {change.after.value}{note}")
 
     @app.command("readiness")
     def readiness_cmd(
@@ -260,11 +220,10 @@ def register(app: typer.Typer) -> None:
         """Is the next step on the gradient safe for APP, and why. Exit 0 if ready, 1 if not."""
         s = settings(ctx)
         target = s.app(name)
-        with (
-            Store.open() as store,
-            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
-        ):
-            report = readiness(target, cluster=cluster, store=store, min_days=min_days, config=s.config)
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
+            report = readiness(
+                target, cluster=session.cluster, store=session.store, min_days=min_days, config=s.config
+            )
         if output is Output.JSON:
             emit_json(report.as_dict())
         else:
@@ -362,7 +321,7 @@ def _audit_dict(record: AuditRecord) -> dict[str, Any]:
         "revision": record.revision,
         "reason": record.reason,
         "summary": record.summary,
-        "outcome": record.outcome,
+        "outcome": record.outcome.value,
         "prevHash": record.prev_hash,
         "hash": record.hash,
     }

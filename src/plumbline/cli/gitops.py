@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -18,7 +19,6 @@ from rich.table import Table
 
 from plumbline import engine
 from plumbline.config import App, Config, find_config, load_config
-from plumbline.health import checks_for, plan_health
 from plumbline.plan import Action, Plan, SyncStatus, Unscanned
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
@@ -77,6 +77,7 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+STATUS_COLOUR = {SyncStatus.SYNCED: "green", SyncStatus.OUT_OF_SYNC: "yellow"}
 ACTION_COLOUR = {
     Action.CREATE: "32",  # green
     Action.UPDATE: "33",  # yellow
@@ -248,16 +249,13 @@ def register(app: typer.Typer) -> None:
         """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        with (
-            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
-            Store.open() as store,
-        ):
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
             plan, _ = engine.plan_app(
                 target,
-                cluster=cluster,
+                cluster=session.cluster,
                 revision=revision,
                 progress=progress,
-                store=store,
+                store=session.store,
                 **engine.scope(target, s.config),
             )
         if output is Output.JSON:
@@ -302,14 +300,11 @@ def register(app: typer.Typer) -> None:
         s = settings(ctx)
         target = s.app(name)
         # The write path refuses a paused app and takes the app's Lease itself, only to write.
-        with (
-            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
-            Store.open() as store,
-        ):
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
             plan, report, record = engine.sync_app(
                 target,
-                cluster=cluster,
-                store=store,
+                cluster=session.cluster,
+                store=session.store,
                 revision=revision,
                 prune=prune,
                 force_conflicts=force_conflicts,
@@ -322,9 +317,8 @@ def register(app: typer.Typer) -> None:
                 cause="plumb sync",
             )
         if output is Output.JSON:
-            emit_json(
-                {"record": _record_dict(record), "plan": plan_to_dict(plan), "report": _report_dict(report)}
-            )
+            record_json = engine.record_to_dict(record)
+            emit_json({"record": record_json, "plan": plan_to_dict(plan), "report": _report_dict(report)})
         else:
             print_plan(plan, show_diff=dry_run)
             for done in record.flags.get("finishes") or []:
@@ -354,12 +348,9 @@ def register(app: typer.Typer) -> None:
         1: not (or not known: some kind could not be listed), 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        with (
-            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
-            Store.open() as store,
-        ):
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
             report = engine.drift_app(
-                target, cluster=cluster, store=store, revision=revision, config=s.config
+                target, cluster=session.cluster, store=session.store, revision=revision, config=s.config
             )
         if output is Output.JSON:
             emit_json(drift_to_dict(report))
@@ -376,62 +367,13 @@ def register(app: typer.Typer) -> None:
         shown below the table)."""
         s = settings(ctx)
         targets = [s.app(name)] if name else list(s.config.apps.values())
-        rows = []
         with Store.open() as store:
-            for target in targets:
-                row: dict[str, Any] = {"app": target.name, "mode": target.spec.mode.value}
-                unfinished: list[engine.Unfinished] = []
-                try:
-                    project = s.config.project(target.spec.project)
-                    with engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster:
-                        plan, _ = engine.plan_app(
-                            target,
-                            cluster=cluster,
-                            store=store,
-                            project=project,
-                            instance=s.config.instance,
-                        )
-                        unfinished = engine.unfinished_syncs(store, cluster, target.name)
-                    health = plan_health(plan, checks_for(target, project))
-                    row.update(
-                        status=plan.sync_status.value,
-                        health=health.status.value,
-                        health_message=health.message,
-                        target=plan.sha,
-                        counts=plan.counts,
-                        error=None,
-                    )
-                    if plan.errors:  # the server refused to compare some object: status unknown
-                        first = plan.errors[0]
-                        more = f" (and {len(plan.errors) - 1} more)" if len(plan.errors) > 1 else ""
-                        row.update(error=f"{first.ref}: {first.error}{more}")
-                except Exception as error:  # one broken app must not hide the others' status
-                    row.update(status=SyncStatus.UNKNOWN.value, target=None, counts=None, error=str(error))
-                    row.update(health=None, health_message=None)
-                    unfinished = engine.unfinished_syncs(store, None, target.name)
-                last = store.last_sync(target.name, result=None)
-                last_ok = store.last_sync(target.name)
-                row["last_synced_sha"] = last_ok.sha if last_ok else None
-                row["last_result"] = last.result.value if last else None
-                row["last_at"] = last.finished_at.isoformat() if last and last.finished_at else None
-                row["exceptions"] = _exceptions(s.config, target.name, last)
-                row["unfinished"] = [
-                    {
-                        "intent": u.intent.id,
-                        "state": u.state,
-                        "revision": u.intent.revision,
-                        "sha": u.intent.sha,
-                        "actor": u.intent.actor,
-                        "writer": u.intent.holder,
-                        "startedAt": u.intent.started_at.isoformat(),
-                        "planned": {k: v for k, v in u.intent.planned.items() if k != "objects"},
-                        "message": u.describe(),
-                    }
-                    for u in unfinished
-                ]
-                rows.append(row)
+            rows = [
+                engine.app_status(t, config=s.config, store=store, kubeconfig=s.kubeconfig, context=s.context)
+                for t in targets
+            ]
         if output is Output.JSON:
-            emit_json(rows)
+            emit_json([row.to_dict() for row in rows])
         else:
             table = Table(
                 "APP",
@@ -445,49 +387,46 @@ def register(app: typer.Typer) -> None:
                 box=None,
             )
             for row in rows:
-                colour = {"Synced": "green", "OutOfSync": "yellow"}.get(row["status"], "red")
-                counts = row["counts"]
+                colour = STATUS_COLOUR.get(row.status, "red")
+                counts = row.counts
                 changes = (
                     f"{counts['create']} create, {counts['update']} update, {counts['prune']} prune"
                     if counts
                     else "[red]error (below)[/]"
                 )
-                last_sync = f"{row['last_result']} {_ago(row['last_at'])}" if row["last_result"] else "never"
-                if row["unfinished"]:
-                    last_sync = row["unfinished"][-1]["state"]
-                synced = (row["last_synced_sha"] or "-")[:12]
+                last_sync = f"{row.last_result.value} {_ago(row.last_at)}" if row.last_result else "never"
+                if row.unfinished:
+                    last_sync = row.unfinished[-1].state
                 table.add_row(
-                    row["app"],
-                    f"[{colour}]{row['status']}[/]",
-                    row["health"] or "-",
-                    row["mode"],
-                    synced,
+                    row.app,
+                    f"[{colour}]{row.status.value}[/]",
+                    row.health.value if row.health else "-",
+                    row.mode.value,
+                    (row.last_synced_sha or "-")[:12],
                     last_sync,
                     changes,
-                    _exceptions_cell(row["exceptions"]),
+                    _exceptions_cell(row.exceptions),
                 )
             out.print(table)
             for row in rows:
-                for e in row["exceptions"]:
+                for e in row.exceptions:
                     colour = "red" if e["state"] == "expired" else "dim"
                     target = e["target"]["kind"] + "/" + e["target"]["name"]
                     out.print(
-                        f"[{colour}]{row['app']}: {e['state']} exception {escape(e['name'])}[/] "
+                        f"[{colour}]{row.app}: {e['state']} exception {escape(e['name'])}[/] "
                         f"({escape(e['guard'])} {escape(target)}, owner {escape(e['owner'])}, "
                         f"expires {e['expires'][:10]}): {escape(e['reason'])}"
                     )
-                for entry in row["unfinished"]:
-                    colour = "bold red" if entry["state"] == "interrupted" else "yellow"
-                    hint = (
-                        f"; `plumb sync {row['app']}` finishes it" if entry["state"] == "interrupted" else ""
-                    )
-                    out.print(f"[{colour}]{row['app']}[/]: {escape(entry['message'])}{escape(hint)}")
-                if row["error"]:  # in full, not squeezed into a column
-                    err.print(f"[bold red]error:[/] {row['app']}: {escape(str(row['error']))}")
-        if any(row["error"] for row in rows):
+                for found in row.unfinished:
+                    interrupted = found.running is False
+                    colour = "bold red" if interrupted else "yellow"
+                    hint = f"; `plumb sync {row.app}` finishes it" if interrupted else ""
+                    out.print(f"[{colour}]{row.app}[/]: {escape(found.describe())}{escape(hint)}")
+                if row.error:  # in full, not squeezed into a column
+                    err.print(f"[bold red]error:[/] {row.app}: {escape(row.error)}")
+        if any(row.error for row in rows):
             raise typer.Exit(2)  # an error is not "out of sync" (1): CI must not read one as the other
-        # An unfinished sync is not "synced", whatever the plan shows: its outcome is not recorded.
-        if any(row["status"] != SyncStatus.SYNCED.value or row["unfinished"] for row in rows):
+        if not all(row.settled for row in rows):
             raise typer.Exit(1)
 
     @app.command("history")
@@ -504,7 +443,7 @@ def register(app: typer.Typer) -> None:
             records = store.history(name, limit=limit, with_desired=output is Output.JSON)
         if output is Output.JSON:
             redactor = Redactor.for_store(store.path)
-            emit_json([_record_dict(r, desired=True, redactor=redactor) for r in records])
+            emit_json([engine.record_to_dict(r, desired=True, redactor=redactor) for r in records])
             return
         if not records:
             out.print(f"no syncs recorded for {name} yet")
@@ -523,20 +462,6 @@ def register(app: typer.Typer) -> None:
         out.print(table)
 
 
-def _exceptions(config: Config, app: str, last: SyncRecord | None) -> list[dict[str, Any]]:
-    """The app's GuardExceptions as of now, each with what it covered in the last recorded sync."""
-    from plumbline.guards import ExceptionUse
-    from plumbline.store import now
-
-    covered = {e["name"]: e["covers"] for e in (last.flags.get("exceptions") or [])} if last else {}
-    rows = []
-    for exception in config.exceptions_for(app):
-        row = ExceptionUse(exception, expired=exception.expired(now())).to_dict()
-        row["covers"] = covered.get(exception.name, [])
-        rows.append(row)
-    return rows
-
-
 def _exceptions_cell(exceptions: list[dict[str, Any]]) -> str:
     expired = sum(1 for e in exceptions if e["state"] == "expired")
     if not exceptions:
@@ -544,12 +469,8 @@ def _exceptions_cell(exceptions: list[dict[str, Any]]) -> str:
     return f"{len(exceptions)}" + (f" [red]({expired} expired)[/]" if expired else "")
 
 
-def _ago(iso: str | None) -> str:
-    from datetime import datetime
-
-    from plumbline.plan.age import age_in_words
-
-    return age_in_words(datetime.fromisoformat(iso)) if iso else ""
+def _ago(moment: datetime | None) -> str:
+    return age_in_words(moment) if moment else ""
 
 
 def _print_drift(report: DriftReport) -> None:
@@ -616,33 +537,10 @@ def _print_report(report: SyncReport) -> None:
             out.print(f"[bold red]failed[/]    {escape(str(entry.item.ref))}: {escape(entry.message)}")
         elif entry.outcome is Outcome.NOT_REACHED:
             out.print(f"[dim]not reached {escape(str(entry.item.ref))} (wave {entry.wave})[/]")
-        elif entry.outcome is Outcome.LEFT:
+        elif entry.outcome is Outcome.KEPT:
             out.print(f"[yellow]kept[/]      {escape(str(entry.item.ref))}: {escape(entry.message)}")
     for line in report.refused:
         out.print(f"[bold red]refused[/]   {escape(line)}")
-
-
-def _record_dict(
-    record: SyncRecord, *, desired: bool = False, redactor: Redactor | None = None
-) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": record.id,
-        "app": record.app,
-        "revision": record.revision,
-        "sha": record.sha,
-        "startedAt": record.started_at.isoformat(),
-        "finishedAt": record.finished_at.isoformat() if record.finished_at else None,
-        "actor": record.actor,
-        "result": record.result.value,
-        "message": record.message,
-        "summary": record.summary,
-        "flags": record.flags,
-        "intent": record.intent,
-    }
-    if desired:
-        # Records written before secret values were fingerprinted may hold them in clear.
-        data["desired"] = [redactor.redact(obj) for obj in record.desired] if redactor else record.desired
-    return data
 
 
 def _report_dict(report: SyncReport | None) -> dict[str, Any] | None:

@@ -13,13 +13,12 @@ and carries the decision out; docs/controller.md has the decision table.
 """
 
 from plumbline.controller._anchor import verify as verify_anchor
-from plumbline.controller._drift import drift_of
 from plumbline.controller._http import serve
 from plumbline.controller._log import log
 from plumbline.controller._log import setup as setup_logging
 from plumbline.controller._loop import Controller
 from plumbline.controller._metrics import Metrics
-from plumbline.controller._model import Outcome, Settings, effective_mode
+from plumbline.controller._model import Outcome, Settings
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._readiness import Readiness, readiness
 from plumbline.controller.decide import Decision, Result, Rules, Situation, Step, decide
@@ -39,8 +38,6 @@ __all__ = [
     "Situation",
     "Step",
     "decide",
-    "drift_of",
-    "effective_mode",
     "log",
     "readiness",
     "serve",

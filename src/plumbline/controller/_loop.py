@@ -24,13 +24,14 @@ from plumbline.controller import _record as said
 from plumbline.controller._health import ApiHealth, Monitor
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
-from plumbline.controller._model import Outcome, Settings, effective_mode
+from plumbline.controller._model import Outcome, Settings
 from plumbline.controller._notify import Notifier
 from plumbline.controller._pass import Reconciler
 from plumbline.controller._record import Recorder
 from plumbline.controller._share import Share
 from plumbline.controller._watch import Watcher
 from plumbline.controller.decide import Result
+from plumbline.engine import effective_mode
 from plumbline.errors import PlumbError
 from plumbline.store import Store
 

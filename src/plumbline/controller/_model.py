@@ -51,12 +51,6 @@ class Outcome:
     message: str = ""
 
 
-def effective_mode(app: App, store: Store) -> Mode:
-    """The mode override set with ``plumb mode`` if any, else the config's ``spec.mode``."""
-    override = store.app_state(app.name).mode
-    return Mode(override) if override else app.spec.mode
-
-
 def plan_of(app: App, *, cluster: Cluster, store: Store, config: Config | None = None) -> Plan:
     """The app's plan, tracked under ``config``'s instance and bounded by its Project."""
     plan, _ = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))

@@ -12,9 +12,10 @@ from typing import Any
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
-from plumbline.controller._drift import drift_of
-from plumbline.controller._model import effective_mode, plan_of
+from plumbline.controller._model import plan_of
+from plumbline.engine import effective_mode
 from plumbline.plan.attribution import Attribution
+from plumbline.plan.drift import drift_of
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult, now
 
 

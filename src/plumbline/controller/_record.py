@@ -25,7 +25,7 @@ from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller.decide import Decision, Refusal, Result
 from plumbline.errors import PlumbError
 from plumbline.plan import Plan
-from plumbline.store import AppState, AuditAction, Store, SyncRecord, SyncResult
+from plumbline.store import AppState, AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
 
 if TYPE_CHECKING:
     from plumbline.controller._model import Outcome
@@ -36,7 +36,7 @@ Counter = Literal["fights", "guard_blocks"]  # the per-app counters of :class:`M
 @dataclass(frozen=True)
 class Audit:
     action: AuditAction
-    outcome: str
+    outcome: AuditOutcome
     reason: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -172,7 +172,7 @@ def drift_seen(app: str, sha: str, drift: list[str]) -> Happening:
         logging.WARNING,
         f"drift: {len(drift)} change(s) live that Git does not have",
         {"drift": drift},
-        audit=Audit(AuditAction.DRIFT, "observed", summary={"drift": drift}),
+        audit=Audit(AuditAction.DRIFT, AuditOutcome.OBSERVED, summary={"drift": drift}),
         notice=(NoticeKind.DRIFT, f"{len(drift)} live change(s) Git does not have", {"drift": drift}),
         event=KubeEvent("Drift", f"live differs from Git: {'; '.join(drift)}", warning=True),
     )
@@ -212,7 +212,7 @@ def fight(app: str, sha: str, decision: Decision) -> Happening:
         logging.ERROR,
         "another writer keeps changing what self-heal reverts; stopped healing",
         {"drift": drift},
-        audit=Audit(AuditAction.FIGHT, "self-heal stopped", decision.cause, {"drift": drift}),
+        audit=Audit(AuditAction.FIGHT, AuditOutcome.SELF_HEAL_STOPPED, decision.cause, {"drift": drift}),
         notice=(NoticeKind.FIGHT, f"self-heal stopped: {fighting}", {"drift": drift}),
         event=KubeEvent("SelfHealFight", f"self-heal stopped: {fighting}", warning=True),
         count="fights",
@@ -235,7 +235,7 @@ def synced(app: str, record: SyncRecord, result: Result, cause: str, *, first: b
         notice=(kind, record.message, {"sync": record.id}) if told and not succeeded else None,
         event=KubeEvent(reason, message, warning=not succeeded) if told else None,
         count="guard_blocks"
-        if record.result is SyncResult.BLOCKED and record.summary.get("blocked_by")
+        if record.result is SyncResult.BLOCKED and record.summary.get("blockedBy")
         else None,
     )
 
@@ -265,7 +265,7 @@ def lease_taken(app: str, identity: str) -> Happening:
         logging.INFO,
         "took the app's lease",
         {"identity": identity},
-        audit=Audit(AuditAction.LEASE, "acquired"),
+        audit=Audit(AuditAction.LEASE, AuditOutcome.ACQUIRED),
     )
 
 
@@ -279,7 +279,7 @@ def config_mode(app: App, seen: str | None, effective: Mode) -> Happening:
         f"config mode changed: {seen} → {to}" if seen is not None else f"config mode first seen: {to}",
         audit=Audit(
             AuditAction.MODE,
-            effective.value,
+            AuditOutcome(effective.value),
             "spec.mode in the config" + (" (first seen)" if seen is None else " changed"),
             {"from": seen, "to": to, "source": "config", "override": False},
         ),

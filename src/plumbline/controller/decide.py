@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from plumbline.config import Mode
-from plumbline.controller._drift import drift_of
 from plumbline.plan import Plan
+from plumbline.plan.drift import drift_of
 from plumbline.store import AppState, AppStateKind, SyncResult
 
 
@@ -39,13 +39,13 @@ class Result(StrEnum):
     OBSERVED = "observed"  # differences seen and reported, nothing written (mode or drift left alone)
     SYNCED = "synced"
     HEALED = "healed"
-    PAUSED = "paused"
-    PENDING = "paused-pending"
+    PAUSED = AppStateKind.PAUSED.value
+    PENDING = AppStateKind.PAUSED_PENDING.value
     NOT_HOLDER = "not-holder"  # another replica holds the app's lease
     BACKOFF = "backoff"
     FIGHT = "fight"
-    BLOCKED = "blocked"
-    FAILED = "failed"
+    BLOCKED = SyncResult.BLOCKED.value
+    FAILED = SyncResult.FAILED.value
     ERROR = "error"
 
 

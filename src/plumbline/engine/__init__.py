@@ -11,6 +11,16 @@ outcome). Break-glass state lives in :mod:`plumbline.engine.pause`, one writer p
         plan, report, record = engine.sync_app(app, cluster=cluster, store=store, config=config)
 """
 
+from plumbline.engine._check import OFFLINE_GUARDS, AppCheck, check_app
+from plumbline.engine._controls import (
+    ModeChange,
+    ModeView,
+    Resumed,
+    effective_mode,
+    mode_of,
+    resume,
+    set_mode,
+)
 from plumbline.engine._pipeline import (
     Progress,
     Rendered,
@@ -25,6 +35,8 @@ from plumbline.engine._pipeline import (
     resolve_kubeconfig,
     scope,
 )
+from plumbline.engine._session import Session, session
+from plumbline.engine._views import AppStatus, app_status, exceptions_of, record_to_dict, unfinished_to_dict
 from plumbline.engine._write import (
     LEASE_WAIT_S,
     Unfinished,
@@ -36,21 +48,38 @@ from plumbline.engine._write import (
 
 __all__ = [
     "LEASE_WAIT_S",
+    "OFFLINE_GUARDS",
+    "AppCheck",
+    "AppStatus",
+    "ModeChange",
+    "ModeView",
     "Progress",
     "Rendered",
+    "Resumed",
+    "Session",
     "Unfinished",
     "Writer",
     "allowed_remote",
+    "app_status",
+    "check_app",
     "close_interrupted",
     "connect",
     "drift_app",
+    "effective_mode",
+    "exceptions_of",
     "field_changes",
     "ignore_rules",
     "last_synced",
+    "mode_of",
     "plan_app",
+    "record_to_dict",
     "render_app",
     "resolve_kubeconfig",
+    "resume",
     "scope",
+    "session",
+    "set_mode",
     "sync_app",
     "unfinished_syncs",
+    "unfinished_to_dict",
 ]

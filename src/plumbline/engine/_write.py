@@ -28,7 +28,16 @@ from plumbline.errors import RefusedError, StoreError
 from plumbline.guards import gate
 from plumbline.plan import Action, Plan
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution
-from plumbline.store import AuditAction, Store, SyncIntent, SyncRecord, SyncResult, current_actor, now
+from plumbline.store import (
+    AuditAction,
+    AuditOutcome,
+    Store,
+    SyncIntent,
+    SyncRecord,
+    SyncResult,
+    current_actor,
+    now,
+)
 from plumbline.sync import SyncReport, refusals, sync_plan
 
 LEASE_WAIT_S = 5.0  # how long `plumb sync` waits for another writer of the app to finish
@@ -170,7 +179,7 @@ def close_interrupted(
             )
         )
         summary = {"intent": intent.id, "sync": record_id, "writer": intent.holder}
-        _audit_sync(store, writer, app, intent.sha, found.describe(), summary, SyncResult.INTERRUPTED.value)
+        _audit_sync(store, writer, app, intent.sha, found.describe(), summary, AuditOutcome.INTERRUPTED)
         closed.append(store.get(record_id))
     return closed
 
@@ -238,9 +247,9 @@ def sync_app(
     )
     flags: dict[str, Any] = {
         "prune": prune,
-        "force_conflicts": force_conflicts,
-        "revert_drift": revert_drift,
-        "dry_run": dry_run,
+        "forceConflicts": force_conflicts,
+        "revertDrift": revert_drift,
+        "dryRun": dry_run,
     }
     consent = plan.changes_of(*NEEDS_CONSENT)
     if revert_drift and consent:
@@ -273,7 +282,7 @@ def sync_app(
     if blocking:
         result = SyncResult.BLOCKED
         message = "nothing written: blocked by " + blocked_by
-        summary["blocked_by"] = len(blocking)
+        summary["blockedBy"] = len(blocking)
     elif dry_run:
         result = SyncResult.BLOCKED if plan.errors else SyncResult.DRY_RUN
         message = "dry run: nothing written"
@@ -359,7 +368,7 @@ def _write(
             plan.sha,
             cause,
             {"intent": intent_id, "plan": plan.counts, **detail},
-            "started",
+            AuditOutcome.STARTED,
         )
     except StoreError as error:
         raise StoreError(
@@ -409,7 +418,7 @@ def _write(
     else:
         result = SyncResult.FAILED
         message = "; ".join(f"{o.item.ref}: {o.message}" for o in report.failures())
-    summary = {"plan": plan.counts, "outcome": report.counts, "duration_s": round(report.duration_s, 3)}
+    summary = {"plan": plan.counts, "outcome": report.counts, "durationSeconds": round(report.duration_s, 3)}
     record = _record(
         store,
         app.name,
@@ -464,11 +473,17 @@ def _audit_outcome(
     store: Store, record: SyncRecord, *, writer: Writer, cause: str, detail: dict[str, Any]
 ) -> None:
     summary = {"sync": record.id, "intent": record.intent, **record.summary, **detail}
-    _audit_sync(store, writer, record.app, record.sha, cause, summary, record.result.value)
+    _audit_sync(store, writer, record.app, record.sha, cause, summary, AuditOutcome(record.result.value))
 
 
 def _audit_sync(
-    store: Store, writer: Writer, app: str, sha: str, reason: str, summary: dict[str, Any], outcome: str
+    store: Store,
+    writer: Writer,
+    app: str,
+    sha: str,
+    reason: str,
+    summary: dict[str, Any],
+    outcome: AuditOutcome,
 ) -> None:
     """One ``sync`` record in the audit trail: started, then its outcome (or interrupted)."""
     store.audit(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from plumbline.errors import PlumbError
-from plumbline.store import AppState, AppStateKind, AuditAction, Store, now
+from plumbline.store import AppState, AppStateKind, AuditAction, AuditOutcome, Store, now
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -49,16 +50,8 @@ def pause(store: Store, app: str, *, reason: str, duration: timedelta, actor: st
         until=moment + duration,
         detail={"previous": current.state.value},
     )
-    store.set_app_state(state)
-    store.audit(
-        actor=actor,
-        app=app,
-        action=AuditAction.PAUSE,
-        reason=reason,
-        summary={"until": state.until.isoformat() if state.until else None},
-        outcome="paused",
-    )
-    return state
+    until = state.until.isoformat() if state.until else None
+    return _move(store, state, action=AuditAction.PAUSE, reason=reason, summary={"until": until})
 
 
 def end_pause(
@@ -73,46 +66,47 @@ def end_pause(
 ) -> AppState:
     """Leave ``paused`` (by ``resume`` or ``expire``): pending if ``drift`` is not empty, else active."""
     current = store.app_state(app)
-    moment = now()
-    if drift:
-        state = replace(
-            current,
-            state=AppStateKind.PAUSED_PENDING,
-            actor=actor,
-            since=moment,
-            until=None,
-            detail={"drift": drift, "paused_reason": current.reason},
-        )
-        outcome = "paused-pending"
-    else:
-        state = replace(current, state=AppStateKind.ACTIVE, actor=actor, since=moment, until=None, detail={})
-        outcome = "active"
-    store.set_app_state(state)
-    store.audit(
+    state = replace(
+        current,
+        state=AppStateKind.PAUSED_PENDING if drift else AppStateKind.ACTIVE,
         actor=actor,
-        app=app,
-        action=action,
-        revision=revision,
-        reason=reason or current.reason,
-        summary={"drift": drift, "from": current.state.value},
-        outcome=outcome,
+        since=now(),
+        until=None,
+        detail={"drift": drift, "paused_reason": current.reason} if drift else {},
     )
-    return state
+    summary = {"drift": drift, "from": current.state.value}
+    return _move(
+        store, state, action=action, reason=reason or current.reason, revision=revision, summary=summary
+    )
 
 
 def activate(store: Store, app: str, *, actor: str, reason: str, revision: str = "") -> AppState:
     """Back to ``active`` (drift captured, or deliberately reverted), recorded."""
     current = store.app_state(app)
     state = replace(current, state=AppStateKind.ACTIVE, actor=actor, since=now(), until=None, detail={})
+    summary = {"from": current.state.value}
+    return _move(store, state, action=AuditAction.RESUME, reason=reason, revision=revision, summary=summary)
+
+
+def _move(
+    store: Store,
+    state: AppState,
+    *,
+    action: AuditAction,
+    reason: str,
+    summary: dict[str, Any],
+    revision: str = "",
+) -> AppState:
+    """Store the app's new ``state`` and audit the move; its outcome is the state's own word."""
     store.set_app_state(state)
     store.audit(
-        actor=actor,
-        app=app,
-        action=AuditAction.RESUME,
+        actor=state.actor,
+        app=state.app,
+        action=action,
         revision=revision,
         reason=reason,
-        summary={"from": current.state.value},
-        outcome="active",
+        summary=summary,
+        outcome=AuditOutcome(state.state.value),
     )
     return state
 

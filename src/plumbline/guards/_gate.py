@@ -108,15 +108,16 @@ def gate(
     allow: list[str] | None = None,
     reason: str | None = None,
     cache: Path | None = None,
+    only: set[str] | None = None,
 ) -> GateResult:
-    """Run every guard on ``plan``; apply ``--allow GUARD:KIND/NAME`` (with ``reason``), the
-    ``Plumb-Allow`` trailers of the commit and the app's GuardExceptions. ``manual`` is False when
-    the controller syncs."""
+    """Run every guard on ``plan`` (or those named in ``only``; without ``cluster``, those that need
+    none); apply ``--allow GUARD:KIND/NAME`` (with ``reason``), the ``Plumb-Allow`` trailers of the
+    commit and the app's GuardExceptions. ``manual`` is False when the controller syncs."""
     info = checkout_info(checkout, cache=cache)
     context = GuardContext.of(
         app, config, checkout=info, store=store, cluster=cluster, prune=prune, manual=manual
     )
-    findings = run_guards(plan=plan, context=context)
+    findings = run_guards(plan=plan, context=context, only=only)
     return decide(
         findings,
         allows=[parse_allow(text, reason=reason) for text in allow or []],

@@ -33,6 +33,17 @@ DERIVED_KINDS = frozenset(
 )
 
 
+def drift_of(plan: Plan, *, last_sha: str | None) -> list[str]:
+    """Drift in ``plan`` (live moved away from Git, not a new commit), one line per field, sorted:
+    every change attributed drift-revert, conflict or unmanaged-addition; at the commit last synced
+    (``last_sha``) also every object deleted live, which shows as a create. Prune candidates are not
+    drift: they are what an earlier commit removed, left until prune is on."""
+    lines = {f"{c.ref} {c.pointer} ({c.attribution.value})" for c in plan.changes_of(*DRIFT)}
+    if plan.sha == last_sha:
+        lines |= {f"{i.ref} (create)" for i in plan.of(Action.CREATE)}
+    return sorted(lines)
+
+
 @dataclass
 class DriftReport:
     app: str

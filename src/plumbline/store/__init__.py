@@ -7,13 +7,14 @@
 
 Audit trail (append-only, hash-chained) and per-app controller state:
 
-        store.audit(actor="alice", app="guestbook", action=AuditAction.PAUSE, reason="incident 42")
+        store.audit(actor="alice", app="guestbook", action=AuditAction.PAUSE, reason="incident 42",
+                    outcome=AuditOutcome.PAUSED)
         checked, broken = store.verify_audit()       # broken: the first altered record, or None
 
 The default file is ``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state directory.
 """
 
-from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditRecord, Broken
+from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditOutcome, AuditRecord, Broken
 from plumbline.store._keys import key_file
 from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, current_actor, now
 from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, Store, default_path
@@ -23,6 +24,7 @@ __all__ = [
     "AppState",
     "AppStateKind",
     "AuditAction",
+    "AuditOutcome",
     "AuditRecord",
     "Broken",
     "NoSuchSyncError",

@@ -24,9 +24,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from plumbline.config import Mode
 from plumbline.errors import StoreError
 from plumbline.store import _seal
-from plumbline.store._records import _utc, now
+from plumbline.store._records import SyncResult, _utc, now
 from plumbline.store._seal import GENESIS, Head
 
 TRIGGERS = {
@@ -77,6 +78,14 @@ AUDIT_MIGRATION: list[Any] = [
 ]
 
 
+class AppStateKind(StrEnum):
+    """An app's break-glass state (``plumb pause``, ``plumb resume``)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    PAUSED_PENDING = "paused-pending"  # drift made during a pause waits for capture or a revert
+
+
 class AuditAction(StrEnum):
     """What an audit record is about. The words ``plumb audit`` shows."""
 
@@ -94,6 +103,36 @@ class AuditAction(StrEnum):
     LEASE = "lease"
 
 
+class AuditOutcome(StrEnum):
+    """How what an audit record is about ended: the one vocabulary of ``plumb audit``'s outcome
+    column. The words of a sync's result, an app's state and a mode are those enums' own:
+
+    * ``sync``: ``started`` (its intent is recorded, it is about to write), then its result;
+    * ``pause``, ``resume``, ``expire``: the app's state after it;
+    * ``mode``: the mode in force after it;
+    * ``lease``: ``acquired``; ``drift``: ``observed``; ``fight``: ``self-heal stopped``;
+    * empty: a record of a store's first versions, which recorded none.
+    """
+
+    UNRECORDED = ""
+    STARTED = "started"
+    SUCCEEDED = SyncResult.SUCCEEDED.value
+    FAILED = SyncResult.FAILED.value
+    BLOCKED = SyncResult.BLOCKED.value
+    DRY_RUN = SyncResult.DRY_RUN.value
+    INTERRUPTED = SyncResult.INTERRUPTED.value
+    ACTIVE = AppStateKind.ACTIVE.value
+    PAUSED = AppStateKind.PAUSED.value
+    PAUSED_PENDING = AppStateKind.PAUSED_PENDING.value
+    OBSERVE = Mode.OBSERVE.value
+    SYNC = Mode.SYNC.value
+    SELF_HEAL = Mode.SELF_HEAL.value
+    PRUNE = Mode.PRUNE.value
+    ACQUIRED = "acquired"
+    OBSERVED = "observed"
+    SELF_HEAL_STOPPED = "self-heal stopped"
+
+
 @dataclass(frozen=True)
 class AuditRecord:
     """One audit record. ``id``, ``prev_hash`` and ``hash`` are set by the store when appended."""
@@ -104,13 +143,14 @@ class AuditRecord:
     revision: str = ""
     reason: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
-    outcome: str = ""
+    outcome: AuditOutcome = AuditOutcome.UNRECORDED
     time: datetime = field(default_factory=now)
     id: int | None = None
     prev_hash: str = ""
     hash: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", AuditOutcome(self.outcome))
         object.__setattr__(self, "time", _utc(self.time, "time"))
 
     def canonical(self) -> str:
@@ -122,7 +162,7 @@ class AuditRecord:
             "revision": self.revision,
             "reason": self.reason,
             "summary": self.summary,
-            "outcome": self.outcome,
+            "outcome": self.outcome.value,
             "time": self.time.isoformat(timespec="microseconds"),
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -155,12 +195,6 @@ def _check_mac(
         )
         return expected, Broken(id=id_, why=why, table=table)
     return stored, None
-
-
-class AppStateKind(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    PAUSED_PENDING = "paused-pending"  # drift made during a pause waits for capture or a revert
 
 
 @dataclass(frozen=True)
@@ -339,7 +373,7 @@ class AuditStore:
         revision: str = "",
         reason: str = "",
         summary: dict[str, Any] | None = None,
-        outcome: str = "",
+        outcome: AuditOutcome,
         time: datetime | None = None,
     ) -> AuditRecord:
         """Append one record, chained to the newest one; returns it with id and hashes set."""
@@ -374,7 +408,7 @@ class AuditStore:
                     record.revision,
                     record.reason,
                     json.dumps(record.summary, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-                    record.outcome,
+                    record.outcome.value,
                     prev,
                     digest,
                 ),

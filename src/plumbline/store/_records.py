@@ -35,7 +35,8 @@ class SyncRecord:
     ``revision`` is what was asked for (``main``, ``v1.2``), ``sha`` the commit it resolved to.
     ``desired`` is every rendered object exactly as it was to be applied: later features compare
     against it ("what did we last apply"), so it is stored whole. ``summary`` holds counts and the
-    like, ``flags`` the options the sync ran with (``{"prune": True, "force_conflicts": False}``).
+    like, ``flags`` the options the sync ran with (``{"prune": True, "forceConflicts": False}``: camelCase
+    keys, as every ``-o json`` shows them).
     ``id`` is None until the record is stored. Timestamps must be timezone-aware; they are kept in UTC.
     ``intent`` is the :class:`SyncIntent` this record is the outcome of (None for syncs that never
     meant to write: dry runs, refusals).

@@ -41,7 +41,7 @@ class Outcome(StrEnum):
     PRUNED = "pruned"
     FAILED = "failed"
     NOT_REACHED = "not-reached"  # a wave before it failed
-    LEFT = "left"  # a prune candidate kept: prune was not asked for, or it is not this app's to delete
+    KEPT = "kept"  # a prune candidate kept: prune was not asked for, or it is not this app's to delete
 
 
 @dataclass
@@ -139,7 +139,7 @@ def sync_plan(
                         entry.message = "unmanaged additions removed"
 
     report.objects += [
-        ObjectOutcome(i, Outcome.LEFT, f"{i.kept}: {i.note}", wave=waves[id(i)]) for i in plan.kept
+        ObjectOutcome(i, Outcome.KEPT, f"{i.kept}: {i.note}", wave=waves[id(i)]) for i in plan.kept
     ]
     candidates = sorted(plan.prunable, key=lambda i: -waves[id(i)])
     if candidates and prune and not failed:
@@ -152,7 +152,7 @@ def sync_plan(
                 report.objects.append(ObjectOutcome(item, outcome, message or "", wave=wave))
     else:
         reason = "a wave failed" if failed and prune else "prune was not asked for (--prune)"
-        report.objects += [ObjectOutcome(i, Outcome.LEFT, reason, wave=waves[id(i)]) for i in candidates]
+        report.objects += [ObjectOutcome(i, Outcome.KEPT, reason, wave=waves[id(i)]) for i in candidates]
     report.duration_s = time.monotonic() - began
     return report
 

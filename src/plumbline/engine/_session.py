@@ -1,0 +1,26 @@
+"""One app's cluster and the store, opened together: what every command about one app starts with."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from plumbline.cluster import Cluster
+from plumbline.config import App
+from plumbline.engine._pipeline import connect
+from plumbline.store import Store
+
+
+@dataclass(frozen=True)
+class Session:
+    cluster: Cluster
+    store: Store
+
+
+@contextlib.contextmanager
+def session(app: App, *, kubeconfig: str | None = None, context: str | None = None) -> Iterator[Session]:
+    """The app's cluster (``kubeconfig``/``context`` override the app's destination, see
+    :func:`connect`) and the store (``$PLUMBLINE_STORE``), both closed after the block."""
+    with connect(app, kubeconfig=kubeconfig, context=context) as cluster, Store.open() as store:
+        yield Session(cluster=cluster, store=store)

@@ -1,0 +1,143 @@
+"""Read-only views over apps, their history and their state: ``plumb status`` and ``plumb history``.
+
+Each returns typed results; ``to_dict`` gives the ``-o json`` form (camelCase keys, enum values as
+the words users see: docs/plan-schema.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from plumbline.config import App, Config, Mode
+from plumbline.engine._pipeline import connect, plan_app
+from plumbline.engine._write import Unfinished, unfinished_syncs
+from plumbline.guards import ExceptionUse
+from plumbline.health import HealthStatus, checks_for, plan_health
+from plumbline.plan import SyncStatus
+from plumbline.redact import Redactor
+from plumbline.store import Store, SyncRecord, SyncResult, now
+
+
+@dataclass
+class AppStatus:
+    """One app in ``plumb status``: whether live matches Git, its health, its last sync, its
+    GuardExceptions (each with what it covered in the last recorded sync) and unfinished syncs.
+    ``error``: why it could not be checked (status Unknown), or the server's refusal to compare."""
+
+    app: str
+    mode: Mode
+    status: SyncStatus = SyncStatus.UNKNOWN
+    health: HealthStatus | None = None
+    health_message: str | None = None
+    target: str | None = None
+    counts: dict[str, int] | None = None
+    error: str | None = None
+    last_synced_sha: str | None = None
+    last_result: SyncResult | None = None
+    last_at: datetime | None = None
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+    unfinished: list[Unfinished] = field(default_factory=list)
+
+    @property
+    def settled(self) -> bool:
+        """Synced, and no sync without a recorded outcome (whatever the plan shows, that is not synced)."""
+        return self.status is SyncStatus.SYNCED and not self.unfinished
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "mode": self.mode.value,
+            "status": self.status.value,
+            "health": self.health.value if self.health else None,
+            "healthMessage": self.health_message,
+            "target": self.target,
+            "counts": self.counts,
+            "error": self.error,
+            "lastSyncedSha": self.last_synced_sha,
+            "lastResult": self.last_result.value if self.last_result else None,
+            "lastAt": self.last_at.isoformat() if self.last_at else None,
+            "exceptions": self.exceptions,
+            "unfinished": [unfinished_to_dict(u) for u in self.unfinished],
+        }
+
+
+def unfinished_to_dict(found: Unfinished) -> dict[str, Any]:
+    i = found.intent
+    return {
+        "intent": i.id,
+        "state": found.state,
+        "revision": i.revision,
+        "sha": i.sha,
+        "actor": i.actor,
+        "writer": i.holder,
+        "startedAt": i.started_at.isoformat(),
+        "planned": {k: v for k, v in i.planned.items() if k != "objects"},
+        "message": found.describe(),
+    }
+
+
+def app_status(
+    app: App, *, config: Config, store: Store, kubeconfig: str | None = None, context: str | None = None
+) -> AppStatus:
+    """``app``'s status; never raises for the app's own trouble (one broken app must not hide the
+    others'): an app that cannot be checked is Unknown, with the error."""
+    row = AppStatus(app=app.name, mode=app.spec.mode)
+    try:
+        project = config.project(app.spec.project)
+        with connect(app, kubeconfig=kubeconfig, context=context) as cluster:
+            plan, _ = plan_app(app, cluster=cluster, store=store, project=project, instance=config.instance)
+            row.unfinished = unfinished_syncs(store, cluster, app.name)
+        health = plan_health(plan, checks_for(app, project))
+        row.status, row.target, row.counts = plan.sync_status, plan.sha, plan.counts
+        row.health, row.health_message = health.status, health.message
+        if plan.errors:  # the server refused to compare some object: status unknown
+            first = plan.errors[0]
+            more = f" (and {len(plan.errors) - 1} more)" if len(plan.errors) > 1 else ""
+            row.error = f"{first.ref}: {first.error}{more}"
+    except Exception as error:
+        row.error = str(error)
+        row.unfinished = unfinished_syncs(store, None, app.name)
+    last = store.last_sync(app.name, result=None)
+    last_ok = store.last_sync(app.name)
+    row.last_synced_sha = last_ok.sha if last_ok else None
+    row.last_result = last.result if last else None
+    row.last_at = last.finished_at if last else None
+    row.exceptions = exceptions_of(config, app.name, last)
+    return row
+
+
+def exceptions_of(config: Config, app: str, last: SyncRecord | None) -> list[dict[str, Any]]:
+    """The app's GuardExceptions as of now, each with what it covered in the last recorded sync."""
+    covered = {e["name"]: e["covers"] for e in (last.flags.get("exceptions") or [])} if last else {}
+    rows = []
+    for exception in config.exceptions_for(app):
+        row = ExceptionUse(exception, expired=exception.expired(now())).to_dict()
+        row["covers"] = covered.get(exception.name, [])
+        rows.append(row)
+    return rows
+
+
+def record_to_dict(
+    record: SyncRecord, *, desired: bool = False, redactor: Redactor | None = None
+) -> dict[str, Any]:
+    """A history record as ``-o json`` gives it (``plumb sync``, ``plumb history``)."""
+    data: dict[str, Any] = {
+        "id": record.id,
+        "app": record.app,
+        "revision": record.revision,
+        "sha": record.sha,
+        "startedAt": record.started_at.isoformat(),
+        "finishedAt": record.finished_at.isoformat() if record.finished_at else None,
+        "actor": record.actor,
+        "result": record.result.value,
+        "message": record.message,
+        "summary": record.summary,
+        "flags": record.flags,
+        "intent": record.intent,
+    }
+    if desired:
+        # Records written before secret values were fingerprinted may hold them in clear.
+        data["desired"] = [redactor.redact(obj) for obj in record.desired] if redactor else record.desired
+    return data
