@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from plumbline.controller import Notifier, Result
-from plumbline.engine.lease import LeaseHeldError, app_lease, read_lease, try_acquire
+from plumbline.engine.lease import LeaseHeldError, acquire, app_lease, read_lease
 from plumbline.engine.pause import pause
 from plumbline.store import AppStateKind, AuditAction, Store
 from tests.support import cli
@@ -265,9 +265,9 @@ def test_app_lease_one_writer(make_site: Any) -> None:
         outcome = one(site.controller(identity="replica-x"))
         assert outcome.result is Result.NOT_HOLDER  # the controller leaves the app to the CLI
         assert site.live() is None
-    assert try_acquire(site.cluster, site.app, "cli-b", namespace=ns, duration_s=2)  # released
+    assert acquire(site.cluster, site.app, "cli-b", namespace=ns, duration_s=2).held  # released
     time.sleep(2.2)
-    assert try_acquire(site.cluster, site.app, "cli-c", namespace=ns, duration_s=2)  # lapsed
+    assert acquire(site.cluster, site.app, "cli-c", namespace=ns, duration_s=2).held  # lapsed
 
 
 def test_two_controller_processes_hand_over_on_kill(make_site: Any) -> None:

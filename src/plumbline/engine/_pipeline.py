@@ -17,7 +17,6 @@ from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
 from plumbline.errors import ClusterError
 from plumbline.local import local_dir
 from plumbline.plan import ObjectRef, Plan, build_plan
-from plumbline.plan.attribution import FieldChange
 from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.model import CREATE_NAMESPACE_SOURCE
 from plumbline.plan.runtime import IgnoreRule
@@ -181,17 +180,3 @@ def drift_app(
     """The rebuildability report for ``app`` (``plumb drift``)."""
     plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, **scope(app, config))
     return drift_report(plan, cluster=cluster, last_synced=last_synced(store, app.name))
-
-
-def field_changes(
-    app: App,
-    *,
-    cluster: Cluster,
-    store: Store | None,
-    revision: str | None = None,
-    config: Config | None = None,
-) -> list[FieldChange]:
-    """Every attributed field change between the app's Git revision and the cluster (``runtime``
-    ones included): what ``plumb drift`` reports and ``plumb capture`` turns into a Git change."""
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, **scope(app, config))
-    return plan.changes

@@ -18,10 +18,10 @@ from plumbline.engine.lease import (
     LEASE_DURATION_S,
     LEASE_NAMESPACE,
     LeaseHeldError,
+    acquire,
     app_lease,
     default_identity,
     read_lease,
-    try_acquire,
 )
 from plumbline.engine.pause import write_refusal
 from plumbline.errors import RefusedError, StoreError
@@ -83,9 +83,8 @@ def _holding(cluster: Cluster, app: str, writer: Writer) -> Iterator[None]:
         ):
             yield
         return
-    if not try_acquire(
-        cluster, app, writer.identity, namespace=writer.namespace, duration_s=writer.duration_s
-    ):
+    grant = acquire(cluster, app, writer.identity, namespace=writer.namespace, duration_s=writer.duration_s)
+    if not grant.held:
         info = read_lease(cluster, app, namespace=writer.namespace)
         raise LeaseHeldError(
             f"app {app}: {writer.identity} no longer holds its Lease ({writer.namespace}); "

@@ -120,23 +120,10 @@ class Grant(StrEnum):
     RENEWED = "renewed"  # it was ours already
     REFUSED = "refused"  # someone else holds it unexpired, or won a race for it just now
 
-
-def try_acquire(
-    cluster: Cluster,
-    app: str,
-    identity: str,
-    *,
-    namespace: str = LEASE_NAMESPACE,
-    duration_s: int = LEASE_DURATION_S,
-    name: str | None = None,
-    labels: dict[str, str] | None = None,
-) -> bool:
-    """Take or renew the app's lease for ``identity``. False if someone else holds it unexpired, or won
-    a race for it just now. ``name`` and ``labels`` override the lease's (for replica heartbeats)."""
-    grant = acquire(
-        cluster, app, identity, namespace=namespace, duration_s=duration_s, name=name, labels=labels
-    )
-    return grant is not Grant.REFUSED
+    @property
+    def held(self) -> bool:
+        """The caller holds the lease now."""
+        return self is not Grant.REFUSED
 
 
 def acquire(
@@ -149,7 +136,9 @@ def acquire(
     name: str | None = None,
     labels: dict[str, str] | None = None,
 ) -> Grant:
-    """:func:`try_acquire`, saying whether the lease changed hands (:class:`Grant`)."""
+    """Take or renew the app's lease for ``identity``, saying whether it changed hands (:class:`Grant`);
+    REFUSED if someone else holds it unexpired, or won a race for it just now. ``name`` and ``labels``
+    override the lease's (for replica heartbeats)."""
     ensure_namespace(cluster, namespace)
     moment = datetime.now(UTC)
     name = name or lease_name(app)
@@ -322,7 +311,7 @@ def app_lease(
     """
     who = identity or default_identity()
     deadline = time.monotonic() + wait_s
-    while not try_acquire(cluster, app, who, namespace=namespace, duration_s=duration_s):
+    while not acquire(cluster, app, who, namespace=namespace, duration_s=duration_s).held:
         if time.monotonic() >= deadline:
             info = read_lease(cluster, app, namespace=namespace)
             holder = info.holder if info else "?"
@@ -352,7 +341,7 @@ def _replica_lease(identity: str) -> str:
 def heartbeat(cluster: Cluster, identity: str, *, namespace: str, duration_s: int) -> int:
     """Renew this replica's own membership lease; return how many replicas are alive (this one
     included), from the unexpired membership leases. Used to share apps out evenly."""
-    try_acquire(
+    acquire(
         cluster,
         identity,
         identity,
