@@ -94,7 +94,7 @@ def test_status_json_has_camel_case_keys_and_enum_words() -> None:
     assert {"lastSyncedSha", "lastResult", "lastAt", "healthMessage"} <= set(data)
     assert data["status"] in {s.value for s in SyncStatus}
     assert data["lastResult"] in {r.value for r in SyncResult}
-    assert data["unfinished"][0]["state"] == "interrupted"
+    assert data["unfinished"][0]["state"] == SyncResult.INTERRUPTED.value
 
 
 def test_history_json_has_camel_case_keys_desired_objects_kept_as_they_are() -> None:

@@ -19,7 +19,6 @@ from rich.markup import escape
 from plumbline import engine
 from plumbline.capture import CaptureCommit, CapturePlan, capture_app, commit_capture, drift
 from plumbline.cli.gitops import OUTPUT, REVISION, Output, emit_json, err, out, progress, settings
-from plumbline.store import Store
 
 _WRITE = typer.Option(
     False, "--write", help="Commit the edits on a new branch of the app's source repository."
@@ -48,16 +47,13 @@ def register(app: typer.Typer) -> None:
         1: some could not be, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        with (
-            engine.connect(target, kubeconfig=s.kubeconfig, context=s.context) as cluster,
-            Store.open() as store,
-        ):
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
             plan, rendered = engine.plan_app(
                 target,
-                cluster=cluster,
+                cluster=session.cluster,
                 revision=revision,
                 progress=progress,
-                store=store,
+                store=session.store,
                 **engine.scope(target, s.config),
             )
         checkout = rendered.checkout

@@ -396,7 +396,7 @@ def register(app: typer.Typer) -> None:
                 )
                 last_sync = f"{row.last_result.value} {_ago(row.last_at)}" if row.last_result else "never"
                 if row.unfinished:
-                    last_sync = row.unfinished[-1].state
+                    last_sync = row.unfinished[-1].state.value
                 table.add_row(
                     row.app,
                     f"[{colour}]{row.status.value}[/]",

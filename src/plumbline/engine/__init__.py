@@ -39,6 +39,7 @@ from plumbline.engine._views import AppStatus, app_status, exceptions_of, record
 from plumbline.engine._write import (
     LEASE_WAIT_S,
     Unfinished,
+    UnfinishedState,
     Writer,
     close_interrupted,
     sync_app,
@@ -57,6 +58,7 @@ __all__ = [
     "Resumed",
     "Session",
     "Unfinished",
+    "UnfinishedState",
     "Writer",
     "allowed_remote",
     "app_status",

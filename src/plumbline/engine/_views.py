@@ -67,7 +67,7 @@ def unfinished_to_dict(found: Unfinished) -> dict[str, Any]:
     i = found.intent
     return {
         "intent": i.id,
-        "state": found.state,
+        "state": found.state.value,
         "revision": i.revision,
         "sha": i.sha,
         "actor": i.actor,

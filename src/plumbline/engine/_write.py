@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from plumbline.cluster import Cluster
@@ -93,6 +94,15 @@ def _holding(cluster: Cluster, app: str, writer: Writer) -> Iterator[None]:
     yield
 
 
+class UnfinishedState(StrEnum):
+    """Where a sync with no recorded outcome stands (``plumb status``): its writer still holds the
+    Lease, it was interrupted (the history's word for it), or the Lease could not be read."""
+
+    RUNNING = "running"
+    INTERRUPTED = SyncResult.INTERRUPTED.value
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class Unfinished:
     """A sync that started writing and recorded no outcome. ``running`` while its writer still holds
@@ -103,8 +113,12 @@ class Unfinished:
     running: bool | None  # None: the Lease could not be read (no cluster)
 
     @property
-    def state(self) -> str:
-        return {True: "running", False: "interrupted", None: "unknown"}[self.running]
+    def state(self) -> UnfinishedState:
+        return {
+            True: UnfinishedState.RUNNING,
+            False: UnfinishedState.INTERRUPTED,
+            None: UnfinishedState.UNKNOWN,
+        }[self.running]
 
     def describe(self) -> str:
         i = self.intent
