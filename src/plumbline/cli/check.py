@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from plumbline import __version__, engine
+from plumbline.cli.gitops import OUTPUT, Output
 from plumbline.config import Config, find_config, load_config
 from plumbline.engine import OFFLINE_GUARDS, AppCheck
 from plumbline.guards import Finding
@@ -135,7 +136,6 @@ def _config(ctx: typer.Context) -> Config:
 APPS = typer.Argument(None, help="apps to check (default: every app)")
 BASE = typer.Option(..., "--base", help="the merge request's target: branch, tag or commit")
 HEAD = typer.Option(..., "--head", help="the merge request's revision: branch, tag or commit")
-OUTPUT = typer.Option("table", "--output", "-o", help="table for people, json for machines")
 JUNIT = typer.Option(None, "--junit", help="also write JUnit XML here")
 SARIF = typer.Option(None, "--sarif", help="also write SARIF 2.1.0 here")
 
@@ -145,7 +145,7 @@ def check(
     apps: list[str] = APPS,
     base: str = BASE,
     head: str = HEAD,
-    output: str = OUTPUT,
+    output: Output = OUTPUT,
     junit: Path | None = JUNIT,
     sarif_file: Path | None = SARIF,
 ) -> None:
@@ -161,7 +161,7 @@ def check(
         junit.write_text(junit_xml(results))
     if sarif_file:
         sarif_file.write_text(json.dumps(sarif(results), indent=2))
-    if output == "json":
+    if output is Output.JSON:
         sys.stdout.write(json.dumps({"apps": [r.to_dict() for r in results]}, indent=2) + "\n")
     else:
         _people(results)

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from plumbline import engine
-from plumbline.config import App, Config, find_config, load_config
+from plumbline.config import App, Config, Severity, find_config, load_config
 from plumbline.plan import Action, Plan, SyncStatus, Unscanned
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
@@ -511,7 +511,7 @@ def _print_findings(record: SyncRecord) -> None:
     for finding in record.flags.get("findings") or []:
         let_through = (finding["guard"], finding["subject"]) in overridden
         label = "overridden" if let_through else finding["severity"]
-        colour = "yellow" if let_through or finding["severity"] == "warn" else "bold red"
+        colour = "yellow" if let_through or finding["severity"] == Severity.WARN else "bold red"
         where = finding["subject"] + (f" {finding['field']}" if finding.get("field") else "")
         what = f"{escape(finding['guard'])}: {escape(where)}: {escape(finding['message'])}"
         out.print(f"[{colour}]{label:<9}[/] {what}")
