@@ -30,6 +30,7 @@ import re
 import socket
 import threading
 from collections import OrderedDict
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,15 @@ from plumbline.controller._log import log
 
 if TYPE_CHECKING:
     from plumbline.controller._loop import Controller
+
+
+class Delivery(StrEnum):
+    """What became of a webhook delivery (the ``result`` label of ``plumbline_webhooks``)."""
+
+    ACCEPTED = "accepted"  # signed, new: the apps of the pushed repository are queued
+    REFUSED = "refused"  # unsigned, badly signed or malformed: not read, or not believed
+    REPLAYED = "replayed"  # signed, but a delivery already seen
+
 
 MAX_BODY = 5 * 1024 * 1024
 REQUEST_TIMEOUT_S = 5.0
@@ -190,7 +200,7 @@ def serve(
                 self._reply(404, b"not found\n")
 
         def _refuse(self, provider: str, status: int, why: str) -> None:
-            controller.metrics.webhooks.labels(provider=provider, result="refused").inc()
+            controller.metrics.webhooks.labels(provider=provider, result=Delivery.REFUSED.value).inc()
             log(logging.WARNING, f"webhook refused: {why}", peer=self.client_address[0], status=status)
             self._reply(status, why.encode() + b"\n")
 
@@ -234,7 +244,7 @@ def serve(
                 self._refuse(provider, 401, f"bad or missing {provider} signature")
                 return
             if not seen.first_time(self._delivery_keys(provider, body)):
-                controller.metrics.webhooks.labels(provider=provider, result="replayed").inc()
+                controller.metrics.webhooks.labels(provider=provider, result=Delivery.REPLAYED.value).inc()
                 log(logging.WARNING, f"webhook refused: {provider} delivery already seen (a replay)",
                     peer=self.client_address[0], delivery=self._delivery_id(provider))  # fmt: skip
                 self._reply(409, b"delivery already seen\n")
@@ -252,7 +262,7 @@ def serve(
             )
             for name in matched:
                 controller.enqueue(name)
-            controller.metrics.webhooks.labels(provider=provider, result="accepted").inc()
+            controller.metrics.webhooks.labels(provider=provider, result=Delivery.ACCEPTED.value).inc()
             log(logging.INFO, f"webhook from {provider}: queued {len(matched)} app(s)", apps=matched)
             self._reply(202, json.dumps({"queued": matched}).encode(), "application/json")
 
