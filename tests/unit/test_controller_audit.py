@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from plumbline.config import Mode
 from plumbline.errors import StoreError
 from plumbline.store import (
     AppState,
@@ -135,7 +136,7 @@ def test_app_state_round_trip(tmp_path: Path) -> None:
             actor="alice",
             since=T0,
             until=T0 + timedelta(hours=2),
-            mode="sync",
+            mode=Mode.SYNC,
             detail={"drift": ["ConfigMap ns/env"]},
         )
         store.set_app_state(state)

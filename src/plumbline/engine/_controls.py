@@ -16,8 +16,7 @@ from plumbline.store import AppStateKind, AuditAction, AuditOutcome, Store, Sync
 
 def effective_mode(app: App, store: Store) -> Mode:
     """The mode override set with ``plumb mode`` if any, else the config's ``spec.mode``."""
-    override = store.app_state(app.name).mode
-    return Mode(override) if override else app.spec.mode
+    return store.app_state(app.name).mode or app.spec.mode
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def mode_of(app: App, store: Store) -> ModeView:
 def set_mode(app: App, store: Store, mode: Mode | None, *, actor: str, reason: str = "") -> ModeChange:
     """Override ``app``'s mode with ``mode`` (None: drop the override, the config's applies), audited."""
     before = effective_mode(app, store)
-    store.set_app_state(replace(store.app_state(app.name), mode=mode.value if mode else None))
+    store.set_app_state(replace(store.app_state(app.name), mode=mode))
     after = effective_mode(app, store)
     store.audit(
         actor=actor,

@@ -205,7 +205,7 @@ class AppState:
     actor: str = ""
     since: datetime | None = None
     until: datetime | None = None
-    mode: str | None = None
+    mode: Mode | None = None  # the override of the config's spec.mode (``plumb mode``)
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -540,7 +540,7 @@ class AuditStore:
             actor=actor,
             since=datetime.fromisoformat(since),
             until=datetime.fromisoformat(until) if until else None,
-            mode=mode,
+            mode=Mode(mode) if mode else None,
             detail=json.loads(detail),
         )
 
@@ -557,7 +557,7 @@ class AuditStore:
                     state.actor,
                     _utc(since, "since").isoformat(timespec="microseconds"),
                     _utc(state.until, "until").isoformat(timespec="microseconds") if state.until else None,
-                    state.mode,
+                    state.mode.value if state.mode else None,
                     json.dumps(state.detail, sort_keys=True, default=str),
                 ),
             )
