@@ -18,8 +18,16 @@ import yaml
 
 from plumbline.config import App, load_config
 from plumbline.engine import render_app
-from plumbline.migrate import UNKNOWN_FIELD, ImportResult, InvalidInput, Source, Status, import_files, leaves
-from plumbline.migrate._report import show_path
+from plumbline.migrate import (
+    UNKNOWN_FIELD,
+    ImportResult,
+    InvalidInput,
+    Source,
+    Status,
+    import_files,
+    leaves,
+    show_path,
+)
 from tests.support import cli
 from tests.support.git import git
 

@@ -19,7 +19,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from plumbline.migrate import argocd, flux
-from plumbline.migrate._report import UNKNOWN_FIELD, FieldReport, InvalidInput, ObjectReport, Status, leaves
+from plumbline.migrate._report import (
+    UNKNOWN_FIELD,
+    FieldReport,
+    InvalidInput,
+    ObjectReport,
+    Status,
+    leaves,
+    show_path,
+)
 from plumbline.migrate._result import ImportResult, Written, read_inputs
 
 
@@ -50,4 +58,5 @@ __all__ = [
     "Written",
     "import_files",
     "leaves",
+    "show_path",
 ]
