@@ -121,7 +121,11 @@ def test_deleted_row_is_found(tmp_path: Path) -> None:
 def test_non_json_summary_is_refused(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store, pytest.raises(StoreError, match="not JSON"):
         store.audit(
-            actor="a", app="x", action="sync", summary={"bad": object()}, outcome=AuditOutcome.STARTED
+            actor="a",
+            app="x",
+            action=AuditAction.SYNC,
+            summary={"bad": object()},
+            outcome=AuditOutcome.STARTED,
         )
         assert store.audit_log() == []
 
@@ -287,7 +291,7 @@ def test_a_schema_2_store_is_sealed_on_upgrade_and_then_verified(tmp_path: Path)
         raw.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
     prev = GENESIS
     for i in range(3):
-        record = AuditRecord(actor="old", app="shop", action="sync", revision=f"r{i}", time=T0)
+        record = AuditRecord(actor="old", app="shop", action=AuditAction.SYNC, revision=f"r{i}", time=T0)
         digest = chain_hash(prev, record)
         raw.execute(
             f"INSERT INTO audit ({_AUDIT_COLUMNS.removeprefix('id, ')}) VALUES (?,?,?,?,?,?,?,?,?,?)",

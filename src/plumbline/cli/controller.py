@@ -317,7 +317,7 @@ def _audit_dict(record: AuditRecord) -> dict[str, Any]:
         "time": record.time.isoformat(),
         "actor": record.actor,
         "app": record.app,
-        "action": record.action,
+        "action": record.action.value,
         "revision": record.revision,
         "reason": record.reason,
         "summary": record.summary,

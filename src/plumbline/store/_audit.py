@@ -139,7 +139,7 @@ class AuditRecord:
 
     actor: str
     app: str
-    action: str
+    action: AuditAction
     revision: str = ""
     reason: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
@@ -150,6 +150,7 @@ class AuditRecord:
     hash: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "action", AuditAction(self.action))
         object.__setattr__(self, "outcome", AuditOutcome(self.outcome))
         object.__setattr__(self, "time", _utc(self.time, "time"))
 
@@ -158,7 +159,7 @@ class AuditRecord:
         body = {
             "actor": self.actor,
             "app": self.app,
-            "action": str(self.action),
+            "action": self.action.value,
             "revision": self.revision,
             "reason": self.reason,
             "summary": self.summary,
@@ -369,7 +370,7 @@ class AuditStore:
         *,
         actor: str,
         app: str,
-        action: str,
+        action: AuditAction,
         revision: str = "",
         reason: str = "",
         summary: dict[str, Any] | None = None,
@@ -380,7 +381,7 @@ class AuditStore:
         record = AuditRecord(
             actor=actor,
             app=app,
-            action=str(action),
+            action=action,
             revision=revision,
             reason=reason,
             summary=dict(summary or {}),
@@ -404,7 +405,7 @@ class AuditStore:
                     record.time.isoformat(timespec="microseconds"),
                     record.actor,
                     record.app,
-                    record.action,
+                    record.action.value,
                     record.revision,
                     record.reason,
                     json.dumps(record.summary, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
