@@ -53,7 +53,7 @@ PAUSED = AppState(app="shop", state=AppStateKind.PAUSED, reason="incident 42", u
 PENDING = AppState(app="shop", state=AppStateKind.PAUSED_PENDING)
 
 
-def situation(mode: Mode, p: Plan, state: AppState = ACTIVE, **more: object) -> Situation:
+def given(mode: Mode, p: Plan, state: AppState = ACTIVE, **more: object) -> Situation:
     return Situation(mode=mode, state=state, plan=p, last_sha=SYNCED, now=1000.0, **more)  # type: ignore[arg-type]
 
 
@@ -71,128 +71,91 @@ class Row:
     state: AppStateKind = AppStateKind.ACTIVE
 
 
-W = Step.REPORT  # writes nothing
+W, SYNC, PRUNE, HEAL = Step.REPORT, Step.SYNC, Step.PRUNE, Step.HEAL  # W: writes nothing
+EXPIRE, ACTIVATE = PauseChange.EXPIRE, PauseChange.ACTIVATE
+IS_PAUSED, IS_PENDING = AppStateKind.PAUSED, AppStateKind.PAUSED_PENDING
 TABLE = [
     # observe: never writes
-    Row("observe, nothing differs", situation(Mode.OBSERVE, CLEAN), W, Result.IN_SYNC),
-    Row("observe, a new commit", situation(Mode.OBSERVE, COMMIT), W, Result.OBSERVED),
-    Row("observe, drift", situation(Mode.OBSERVE, EDITED), W, Result.OBSERVED),
-    Row("observe, prune candidates", situation(Mode.OBSERVE, PRUNABLE), W, Result.OBSERVED),
+    Row("observe, nothing differs", given(Mode.OBSERVE, CLEAN), W, Result.IN_SYNC),
+    Row("observe, a new commit", given(Mode.OBSERVE, COMMIT), W, Result.OBSERVED),
+    Row("observe, drift", given(Mode.OBSERVE, EDITED), W, Result.OBSERVED),
+    Row("observe, prune candidates", given(Mode.OBSERVE, PRUNABLE), W, Result.OBSERVED),
     # sync: new commits applied, drift left alone (and not reverted by the commit's sync)
-    Row("sync, nothing differs", situation(Mode.SYNC, CLEAN), W, Result.IN_SYNC),
-    Row("sync, a new commit", situation(Mode.SYNC, COMMIT), Step.SYNC, Result.SYNCED),
-    Row("sync, a new commit over drift", situation(Mode.SYNC, COMMIT_AND_EDIT), Step.SYNC, Result.SYNCED),
-    Row("sync, a new commit live already has", situation(Mode.SYNC, CAUGHT_UP), Step.SYNC, Result.SYNCED),
-    Row("sync, first sync", replace(situation(Mode.SYNC, COMMIT), last_sha=None), Step.SYNC, Result.SYNCED),
-    Row("sync, an edited field", situation(Mode.SYNC, EDITED), W, Result.OBSERVED),
-    Row("sync, a conflict", situation(Mode.SYNC, CONFLICTED), W, Result.OBSERVED),
-    Row("sync, an unmanaged addition", situation(Mode.SYNC, ADDED), W, Result.OBSERVED),
-    Row("sync, an object deleted live", situation(Mode.SYNC, DELETED_LIVE), W, Result.OBSERVED),
-    Row("sync, prune candidates", situation(Mode.SYNC, PRUNABLE), W, Result.OBSERVED),
+    Row("sync, nothing differs", given(Mode.SYNC, CLEAN), W, Result.IN_SYNC),
+    Row("sync, a new commit", given(Mode.SYNC, COMMIT), SYNC, Result.SYNCED),
+    Row("sync, a new commit over drift", given(Mode.SYNC, COMMIT_AND_EDIT), SYNC, Result.SYNCED),
+    Row("sync, a new commit live already has", given(Mode.SYNC, CAUGHT_UP), SYNC, Result.SYNCED),
+    Row("sync, first sync", replace(given(Mode.SYNC, COMMIT), last_sha=None), SYNC, Result.SYNCED),
+    Row("sync, an edited field", given(Mode.SYNC, EDITED), W, Result.OBSERVED),
+    Row("sync, a conflict", given(Mode.SYNC, CONFLICTED), W, Result.OBSERVED),
+    Row("sync, an unmanaged addition", given(Mode.SYNC, ADDED), W, Result.OBSERVED),
+    Row("sync, an object deleted live", given(Mode.SYNC, DELETED_LIVE), W, Result.OBSERVED),
+    Row("sync, prune candidates", given(Mode.SYNC, PRUNABLE), W, Result.OBSERVED),
     Row(
-        "sync, an interrupted sync at the synced commit",
-        situation(Mode.SYNC, EDITED, interrupted=True),
-        Step.SYNC,
+        "sync, interrupted at the synced commit",
+        given(Mode.SYNC, EDITED, interrupted=True),
+        SYNC,
         Result.SYNCED,
     ),
     # self-heal: drift at the synced commit reverted; a new commit's sync reverts drift too
-    Row(
-        "self-heal, an edited field", situation(Mode.SELF_HEAL, EDITED), Step.HEAL, Result.HEALED, revert=True
-    ),
-    Row(
-        "self-heal, a conflict", situation(Mode.SELF_HEAL, CONFLICTED), Step.HEAL, Result.HEALED, revert=True
-    ),
-    Row("self-heal, an addition", situation(Mode.SELF_HEAL, ADDED), Step.HEAL, Result.HEALED, revert=True),
-    Row(
-        "self-heal, deleted live",
-        situation(Mode.SELF_HEAL, DELETED_LIVE),
-        Step.HEAL,
-        Result.HEALED,
-        revert=True,
-    ),
-    Row(
-        "self-heal, commit over drift",
-        situation(Mode.SELF_HEAL, COMMIT_AND_EDIT),
-        Step.SYNC,
-        Result.SYNCED,
-        True,
-    ),
-    Row("self-heal, prune candidates", situation(Mode.SELF_HEAL, PRUNABLE), W, Result.OBSERVED),
+    Row("self-heal, an edited field", given(Mode.SELF_HEAL, EDITED), HEAL, Result.HEALED, revert=True),
+    Row("self-heal, a conflict", given(Mode.SELF_HEAL, CONFLICTED), HEAL, Result.HEALED, revert=True),
+    Row("self-heal, an addition", given(Mode.SELF_HEAL, ADDED), HEAL, Result.HEALED, revert=True),
+    Row("self-heal, deleted live", given(Mode.SELF_HEAL, DELETED_LIVE), HEAL, Result.HEALED, revert=True),
+    Row("self-heal, commit over drift", given(Mode.SELF_HEAL, COMMIT_AND_EDIT), SYNC, Result.SYNCED, True),
+    Row("self-heal, prune candidates", given(Mode.SELF_HEAL, PRUNABLE), W, Result.OBSERVED),
     # prune: syncs delete what left Git; prune candidates alone are pruned without touching drift
-    Row("prune, prune candidates", situation(Mode.PRUNE, PRUNABLE), Step.PRUNE, Result.SYNCED, prune=True),
+    Row("prune, prune candidates", given(Mode.PRUNE, PRUNABLE), PRUNE, Result.SYNCED, prune=True),
+    Row("prune, a new commit", given(Mode.PRUNE, COMMIT), SYNC, Result.SYNCED, revert=True, prune=True),
     Row(
-        "prune, a new commit",
-        situation(Mode.PRUNE, COMMIT),
-        Step.SYNC,
-        Result.SYNCED,
-        revert=True,
-        prune=True,
-    ),
-    Row(
-        "prune, prune candidates and drift",
-        situation(Mode.PRUNE, PRUNABLE_AND_EDITED),
-        Step.HEAL,
+        "prune, candidates and drift",
+        given(Mode.PRUNE, PRUNABLE_AND_EDITED),
+        HEAL,
         Result.HEALED,
         revert=True,
         prune=True,
     ),
     # paused: nothing written, whatever the mode
     *(
-        Row(
-            f"{mode} paused, {p.sha[:2]}",
-            situation(mode, p, PAUSED),
-            W,
-            Result.PAUSED,
-            state=AppStateKind.PAUSED,
-        )
+        Row(f"{mode} paused, {p.sha[:2]}", given(mode, p, PAUSED), W, Result.PAUSED, state=IS_PAUSED)
         for mode in Mode
         for p in (EDITED, COMMIT_AND_EDIT, PRUNABLE)
     ),
     # a pause that ran out: pending with drift, else active and on to the mode's rule
     Row(
-        "pause expired with drift",
-        situation(Mode.PRUNE, EDITED, PAUSED, pause_expired=True),
+        "expired, drift",
+        given(Mode.PRUNE, EDITED, PAUSED, pause_expired=True),
         W,
         Result.PENDING,
-        pause=PauseChange.EXPIRE,
-        state=AppStateKind.PAUSED_PENDING,
+        pause=EXPIRE,
+        state=IS_PENDING,
     ),
     Row(
-        "pause expired without drift, a new commit",
-        situation(Mode.SYNC, COMMIT, PAUSED, pause_expired=True),
-        Step.SYNC,
+        "expired, no drift, a new commit",
+        given(Mode.SYNC, COMMIT, PAUSED, pause_expired=True),
+        SYNC,
         Result.SYNCED,
-        pause=PauseChange.EXPIRE,
+        pause=EXPIRE,
     ),
     Row(
-        "pause expired without drift, observe",
-        situation(Mode.OBSERVE, CLEAN, PAUSED, pause_expired=True),
+        "expired, no drift, observe",
+        given(Mode.OBSERVE, CLEAN, PAUSED, pause_expired=True),
         W,
         Result.IN_SYNC,
-        pause=PauseChange.EXPIRE,
+        pause=EXPIRE,
     ),
     # pending: waits while drift remains; once it is gone (captured), active again
     Row(
-        "pending, drift remains",
-        situation(Mode.SELF_HEAL, EDITED, PENDING),
-        W,
-        Result.PENDING,
-        state=AppStateKind.PAUSED_PENDING,
+        "pending, drift remains", given(Mode.SELF_HEAL, EDITED, PENDING), W, Result.PENDING, state=IS_PENDING
     ),
     Row(
-        "pending, drift captured into a new commit",
-        situation(Mode.SYNC, CAUGHT_UP, PENDING),
-        Step.SYNC,
+        "pending, captured in a new commit",
+        given(Mode.SYNC, CAUGHT_UP, PENDING),
+        SYNC,
         Result.SYNCED,
-        pause=PauseChange.ACTIVATE,
+        pause=ACTIVATE,
     ),
-    Row(
-        "pending, drift gone",
-        situation(Mode.SELF_HEAL, CLEAN, PENDING),
-        W,
-        Result.IN_SYNC,
-        pause=PauseChange.ACTIVATE,
-    ),
+    Row("pending, drift gone", given(Mode.SELF_HEAL, CLEAN, PENDING), W, Result.IN_SYNC, pause=ACTIVATE),
 ]
 
 
@@ -212,7 +175,7 @@ def test_no_decision_below_self_heal_reverts_a_live_edit() -> None:
         Mode, PLANS, (ACTIVE, PAUSED, PENDING), (False, True)
     ):
         for expired in (False, True):
-            d = decide(situation(mode, p, state, interrupted=interrupted, pause_expired=expired), RULES)
+            d = decide(given(mode, p, state, interrupted=interrupted, pause_expired=expired), RULES)
             if d.revert or d.step is Step.HEAL:
                 assert mode.includes(Mode.SELF_HEAL), (mode, p.sha, p.changes, state.state, d)
                 reverted.append(d)
@@ -222,17 +185,17 @@ def test_no_decision_below_self_heal_reverts_a_live_edit() -> None:
 def test_drift_is_what_live_moved_and_a_commit_is_not() -> None:
     assert {a.value for a in DRIFT} == {"drift-revert", "conflict", "unmanaged-addition"}
     assert NEEDS_CONSENT < DRIFT
-    assert decide(situation(Mode.SYNC, COMMIT), RULES).drift == ()
-    assert decide(situation(Mode.SYNC, PRUNABLE), RULES).drift == ()
-    lines = decide(situation(Mode.SYNC, COMMIT_AND_EDIT), RULES).drift
+    assert decide(given(Mode.SYNC, COMMIT), RULES).drift == ()
+    assert decide(given(Mode.SYNC, PRUNABLE), RULES).drift == ()
+    lines = decide(given(Mode.SYNC, COMMIT_AND_EDIT), RULES).drift
     assert lines == ("ConfigMap shop/env /data/drift-revert (drift-revert)",)
-    assert decide(situation(Mode.SYNC, DELETED_LIVE), RULES).drift == ("ConfigMap shop/env (create)",)
-    message = decide(situation(Mode.SYNC, EDITED), RULES).message
+    assert decide(given(Mode.SYNC, DELETED_LIVE), RULES).drift == ("ConfigMap shop/env (create)",)
+    message = decide(given(Mode.SYNC, EDITED), RULES).message
     assert message == "live drift left alone (mode sync)"
 
 
 def heal_at(now: float, memory: HealMemory, p: Plan = EDITED, rules: Rules = RULES) -> Decision:
-    return decide(replace(situation(Mode.SELF_HEAL, p), now=now, heal=memory), rules)
+    return decide(replace(given(Mode.SELF_HEAL, p), now=now, heal=memory), rules)
 
 
 def test_self_heal_backs_off_exponentially_up_to_the_maximum() -> None:
@@ -297,7 +260,7 @@ def test_a_refusal_is_retried_after_its_backoff_and_notified_once() -> None:
     )
     assert new and other.tries == 1
 
-    blocked = situation(Mode.SYNC, COMMIT, refused=again)
+    blocked = given(Mode.SYNC, COMMIT, refused=again)
     waiting = decide(replace(blocked, now=1005.0), RULES)
     assert (waiting.step, waiting.result) == (Step.REPORT, Result.BLOCKED)
     assert waiting.message == "still blocked, retried later: guard"
@@ -311,9 +274,9 @@ def test_a_refusal_is_over_once_the_synced_commit_is_the_target_again() -> None:
     known, _ = refusal(
         None, sha=NEW, result=Result.BLOCKED, reason="guard", drift=(), now=1000.0, rules=RULES
     )
-    back = decide(situation(Mode.SYNC, CLEAN, refused=known), RULES)
+    back = decide(given(Mode.SYNC, CLEAN, refused=known), RULES)
     assert back.resolved == "the synced commit is the target again" and back.result is Result.IN_SYNC
-    assert decide(situation(Mode.SYNC, COMMIT, refused=known), RULES).resolved == ""
+    assert decide(given(Mode.SYNC, COMMIT, refused=known), RULES).resolved == ""
 
 
 @pytest.mark.parametrize(
