@@ -47,15 +47,9 @@ def register(app: typer.Typer) -> None:
         1: some could not be, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
-            plan, rendered = engine.plan_app(
-                target,
-                cluster=session.cluster,
-                revision=revision,
-                progress=progress,
-                store=session.store,
-                **engine.scope(target, s.config),
-            )
+        plan, rendered = engine.plan(
+            target, s.config, kubeconfig=s.kubeconfig, context=s.context, revision=revision, progress=progress
+        )
         checkout = rendered.checkout
         changes = drift(plan)
         if changes:

@@ -249,15 +249,9 @@ def register(app: typer.Typer) -> None:
         """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
-            plan, _ = engine.plan_app(
-                target,
-                cluster=session.cluster,
-                revision=revision,
-                progress=progress,
-                store=session.store,
-                **engine.scope(target, s.config),
-            )
+        plan, _ = engine.plan(
+            target, s.config, kubeconfig=s.kubeconfig, context=s.context, revision=revision, progress=progress
+        )
         if output is Output.JSON:
             emit_json(plan_to_dict(plan))
         else:

@@ -34,7 +34,7 @@ from plumbline.engine._pipeline import (
     resolve_kubeconfig,
     scope,
 )
-from plumbline.engine._session import Session, session
+from plumbline.engine._session import Session, plan, session
 from plumbline.engine._views import AppStatus, app_status, exceptions_of, record_to_dict, unfinished_to_dict
 from plumbline.engine._write import (
     LEASE_WAIT_S,
@@ -71,6 +71,7 @@ __all__ = [
     "ignore_rules",
     "last_synced",
     "mode_of",
+    "plan",
     "plan_app",
     "record_to_dict",
     "render_app",

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from plumbline.cluster import Cluster
-from plumbline.config import App
-from plumbline.engine._pipeline import connect
+from plumbline.config import App, Config
+from plumbline.engine._pipeline import Progress, Rendered, _quiet, connect, plan_app, scope
+from plumbline.plan import Plan
 from plumbline.store import Store
 
 
@@ -24,3 +25,25 @@ def session(app: App, *, kubeconfig: str | None = None, context: str | None = No
     :func:`connect`) and the store (``$PLUMBLINE_STORE``), both closed after the block."""
     with connect(app, kubeconfig=kubeconfig, context=context) as cluster, Store.open() as store:
         yield Session(cluster=cluster, store=store)
+
+
+def plan(
+    app: App,
+    config: Config,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    revision: str | None = None,
+    progress: Progress = _quiet,
+) -> tuple[Plan, Rendered]:
+    """``app``'s plan as configured (``plumb diff``, ``plumb capture``): in a :func:`session`, against
+    the last successful sync, tracked under the config's instance and bounded by the app's Project."""
+    with session(app, kubeconfig=kubeconfig, context=context) as opened:
+        return plan_app(
+            app,
+            cluster=opened.cluster,
+            store=opened.store,
+            revision=revision,
+            progress=progress,
+            **scope(app, config),
+        )
