@@ -24,7 +24,6 @@ from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
 from plumbline.plan.report import plan_to_dict
-from plumbline.redact import Redactor
 from plumbline.store import Store, SyncRecord, SyncResult
 from plumbline.sync import Outcome, SyncReport
 from plumbline.sync.run import show
@@ -434,10 +433,9 @@ def register(app: typer.Typer) -> None:
         s = settings(ctx)
         s.app(name)  # an unknown app is an error, with the closest name
         with Store.open() as store:
-            records = store.history(name, limit=limit, with_desired=output is Output.JSON)
+            records = engine.history(store, name, limit=limit, desired=output is Output.JSON)
         if output is Output.JSON:
-            redactor = Redactor.for_store(store.path)
-            emit_json([engine.record_to_dict(r, desired=True, redactor=redactor) for r in records])
+            emit_json([engine.record_to_dict(r, desired=True) for r in records])
             return
         if not records:
             out.print(f"no syncs recorded for {name} yet")

@@ -35,7 +35,14 @@ from plumbline.engine._pipeline import (
     scope,
 )
 from plumbline.engine._session import Session, plan, session
-from plumbline.engine._views import AppStatus, app_status, exceptions_of, record_to_dict, unfinished_to_dict
+from plumbline.engine._views import (
+    AppStatus,
+    app_status,
+    exceptions_of,
+    history,
+    record_to_dict,
+    unfinished_to_dict,
+)
 from plumbline.engine._write import (
     LEASE_WAIT_S,
     Unfinished,
@@ -68,6 +75,7 @@ __all__ = [
     "drift_app",
     "effective_mode",
     "exceptions_of",
+    "history",
     "ignore_rules",
     "last_synced",
     "mode_of",

@@ -6,7 +6,7 @@ the words users see: docs/plan-schema.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -119,9 +119,21 @@ def exceptions_of(config: Config, app: str, last: SyncRecord | None) -> list[dic
     return rows
 
 
-def record_to_dict(
-    record: SyncRecord, *, desired: bool = False, redactor: Redactor | None = None
-) -> dict[str, Any]:
+def history(store: Store, app: str, *, limit: int, desired: bool = False) -> list[SyncRecord]:
+    """``app``'s recorded syncs, newest first (``plumb history``). With ``desired``, each carries its
+    desired objects with secret values fingerprinted: records written before values were fingerprinted
+    may hold them in clear, so they are redacted here, on the way out."""
+    records = store.history(app, limit=limit, with_desired=desired)
+    if not desired:
+        return records
+    redactor = Redactor.for_store(store.path)
+    return [
+        replace(r, desired=[shown for obj in r.desired if (shown := redactor.redact(obj)) is not None])
+        for r in records
+    ]
+
+
+def record_to_dict(record: SyncRecord, *, desired: bool = False) -> dict[str, Any]:
     """A history record as ``-o json`` gives it (``plumb sync``, ``plumb history``)."""
     data: dict[str, Any] = {
         "id": record.id,
@@ -138,6 +150,5 @@ def record_to_dict(
         "intent": record.intent,
     }
     if desired:
-        # Records written before secret values were fingerprinted may hold them in clear.
-        data["desired"] = [redactor.redact(obj) for obj in record.desired] if redactor else record.desired
+        data["desired"] = record.desired
     return data
