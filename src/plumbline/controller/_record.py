@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from plumbline.cluster import ApiFailure, Cluster
 from plumbline.config import App, Mode
-from plumbline.controller._drift import counts_by_class
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
@@ -30,7 +30,7 @@ from plumbline.store import AppState, AuditAction, AuditOutcome, Store, SyncReco
 if TYPE_CHECKING:
     from plumbline.controller._model import Outcome
 
-Counter = Literal["fights", "guard_blocks"]  # the per-app counters of :class:`Metrics` a happening bumps
+Tally = Literal["fights", "guard_blocks"]  # the per-app counters of :class:`Metrics` a happening bumps
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Happening:
     audit: Audit | None = None
     notice: tuple[NoticeKind, str, dict[str, Any]] | None = None  # kind, message, details
     event: KubeEvent | None = None
-    count: Counter | None = None
+    count: Tally | None = None
 
 
 class Recorder:
@@ -102,7 +102,7 @@ class Recorder:
     def planned(self, app: App, cluster: Cluster, plan: Plan, drift: list[str]) -> None:
         """The app's plan: its changes per attribution class counted, its drift reported when it
         differs from the drift last reported."""
-        self.metrics.drift(app.name, counts_by_class(plan))
+        self.metrics.drift(app.name, Counter(change.attribution for change in plan.changes))
         if drift and drift != self._drift.get(app.name):
             self.record(drift_seen(app.name, plan.sha, drift), app, cluster)
         self._drift[app.name] = drift
