@@ -22,9 +22,9 @@ from plumbline.controller import Metrics, Notifier, Result
 from plumbline.controller import _record as said
 from plumbline.controller._record import Recorder
 from plumbline.controller.decide import Decision, HealMemory, Step
-from plumbline.plan import Plan
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult
 from tests.support.config import REMOTE_APPS as CONFIG  # apps shop and blog
+from tests.unit.test_controller_decide import EDITED  # a plan with one drift-revert change
 
 OBJECTS = [
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
@@ -132,9 +132,11 @@ def test_a_fight_is_told_everywhere_once(setup: Any, caplog: Any) -> None:
 
 def test_drift_is_told_when_it_changes(setup: Any) -> None:
     recorder, app, cluster, receiver = setup
-    plan = Plan(app="shop", revision="main", sha=SHA, namespace="shop")
     for drift in (DRIFT, DRIFT, [], DRIFT, [*DRIFT, "ConfigMap shop/env /data/B (conflict)"]):
-        recorder.planned(app, cluster, plan, drift)
+        recorder.planned(app, cluster, EDITED, drift)
+    counted = recorder.metrics.render().decode()
+    assert 'plumbline_drift_changes{app="shop",attribution="drift-revert"} 1.0' in counted
+    assert 'plumbline_drift_changes{app="shop",attribution="conflict"} 0.0' in counted
     records = recorder.store.audit_log("shop")
     assert [(r.action, len(r.summary["drift"])) for r in records] == [(AuditAction.DRIFT, 1)] * 2 + [
         (AuditAction.DRIFT, 2)
