@@ -14,7 +14,6 @@ works from a clean clone. A test file imports from here, never from another test
 - ``data``: where ``tests/data`` keeps its one copy of each file.
 - ``workloads``: a Deployment and the HorizontalPodAutoscaler that scales it.
 - ``guards``: configuration objects, manifests and offline plans for the guard tests.
-- ``kwok``: simulated nodes and the workloads that run on them.
 - ``kwok``: Deployments whose Pods run on the simulated nodes (or fail on purpose), read back with health.
 - ``json_keys``: the key style every ``-o json`` keeps (camelCase).
 """

@@ -96,9 +96,7 @@ class ControlPlane:
     @contextlib.contextmanager
     def temporary(cls, **kwargs: object) -> Iterator[ControlPlane]:
         """A control plane in a fresh temporary folder, stopped and removed when the block ends."""
-        sweep_stale()
-        directory = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
-        (directory / "owner").write_text(str(os.getpid()))
+        directory = owned_temporary_folder(TEMP_PREFIX)
         plane = cls(directory=directory, remove_directory=True, **kwargs)  # type: ignore[arg-type]
         try:
             plane.start()
@@ -372,6 +370,15 @@ def stop_recorded(directory: Path) -> list[str]:
     with contextlib.suppress(FileNotFoundError):
         (directory / "pids.json").unlink()
     return stopped
+
+
+def owned_temporary_folder(prefix: str) -> Path:
+    """A fresh temporary folder named ``prefix…`` and marked as this process's, after removing the
+    folders of that prefix whose owner died (``sweep_stale``)."""
+    sweep_stale(prefix)
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    (directory / "owner").write_text(str(os.getpid()))
+    return directory
 
 
 def sweep_stale(prefix: str = TEMP_PREFIX) -> None:

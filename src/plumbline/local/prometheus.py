@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import tempfile
 import threading
 import time
 import urllib.error
@@ -37,9 +35,9 @@ from plumbline.local.controlplane import (
     Component,
     free_port,
     http_ok,
+    owned_temporary_folder,
     spawn,
     stop_process,
-    sweep_stale,
     wait_ready,
 )
 
@@ -77,9 +75,7 @@ class Prometheus:
     @contextlib.contextmanager
     def temporary(cls, targets: Iterable[str] = (), **kwargs: Any) -> Iterator[Prometheus]:
         """A Prometheus in a fresh temporary folder, stopped and removed when the block ends."""
-        sweep_stale(TEMP_PREFIX)
-        directory = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
-        (directory / "owner").write_text(str(os.getpid()))
+        directory = owned_temporary_folder(TEMP_PREFIX)
         server = cls(directory=directory, targets=list(targets), remove_directory=True, **kwargs)
         try:
             server.start()
