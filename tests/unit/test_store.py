@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -322,3 +323,23 @@ def test_current_actor() -> None:
     assert current_actor(environ={"PLUMBLINE_ACTOR": "controller/prod-eu"}) == "controller/prod-eu"
     user, _, host = current_actor(environ={}).partition("@")
     assert user and host
+
+
+def test_an_open_waits_while_another_process_writes_a_store_not_yet_in_wal(tmp_path: Path) -> None:
+    # Converting to WAL needs the file to itself and SQLite runs no busy handler for it: with another
+    # connection's write lock held (rollback mode, as when several processes open a new store at once),
+    # the open used to fail at once with "database is locked" instead of waiting its turn.
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_writer (x)")
+    other.execute("BEGIN IMMEDIATE")
+    releases = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    releases.start()
+    try:
+        with Store.open(path) as store:
+            assert store.history("web") == []
+    finally:
+        releases.join()
+        other.close()
+    with sqlite3.connect(path) as reader:
+        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

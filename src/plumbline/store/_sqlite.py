@@ -1,6 +1,7 @@
 """The history store: one SQLite file, safe for several processes at once.
 
-* WAL journal, so readers never wait for a writer; ``busy_timeout`` so writers from several processes
+* WAL journal, so readers never wait for a writer (the conversion retried: SQLite runs no busy handler
+  for it); ``busy_timeout`` so writers from several processes
   queue instead of failing with "database is locked".
 * The schema is created or migrated on open, inside one write transaction, and recorded in
   ``schema_version``. A file made by a newer plumbline (higher version) is refused, not damaged.
@@ -20,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,6 +138,32 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it stays so: a property of the file, not of the connection).
+
+    Converting needs the file to itself, and SQLite does not run the busy handler for it: while
+    another process holds a write lock in rollback mode (two processes opening a new store at once),
+    ``PRAGMA journal_mode = WAL`` fails at once with "database is locked". So an open that finds the
+    file not yet in WAL retries, within the same busy timeout, until it (or another process) has
+    converted it. A filesystem without WAL answers with its own mode, not an error: that is kept.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.01
+    while True:
+        if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
 class Store(AuditStore):
     """The sync history, the audit trail and per-app state (:class:`AuditStore`).
 
@@ -203,7 +231,7 @@ class Store(AuditStore):
     def _prepare(self) -> None:
         with self._using("open the history store") as db:
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            db.execute("PRAGMA journal_mode = WAL")  # may stay 'delete' on filesystems without WAL
+            _use_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
             if self._version(db) == SCHEMA_VERSION:
                 return
