@@ -250,13 +250,29 @@ def test_dropped_connections_are_retried_and_the_sync_completes(
     assert live["data"] == {"LOG_LEVEL": "info"}
 
 
+def timed(
+    site: Site, admin_user: dict[str, str], context: str, port: int, *args: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``plumb args`` against the server on 127.0.0.1:``port`` as kubeconfig context ``context``, and
+    how many seconds it took to give up."""
+    config = site.kubeconfig(context, admin_user, server=f"https://127.0.0.1:{port}")
+    started = time.monotonic()
+    done = site.plumb(*args, kubeconfig=config)
+    return done, time.monotonic() - started
+
+
+def refused_port() -> int:
+    """A local port that was just free and that nothing listens on: connecting is refused."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port: int = closed.getsockname()[1]
+    closed.close()
+    return port
+
+
 def test_a_server_that_always_drops_fails_in_bounded_time(site: Site, admin_user: dict[str, str]) -> None:
     proxy = Proxy(("127.0.0.1", 1), drop=10**9)
     try:
-        config = site.kubeconfig("down", admin_user, server=f"https://127.0.0.1:{proxy.port}")
-        started = time.monotonic()
-        done = site.plumb("diff", site.app, kubeconfig=config)
-        took = time.monotonic() - started
+        done, took = timed(site, admin_user, "down", proxy.port, "diff", site.app)
     finally:
         proxy.close()
     assert_error(
@@ -270,10 +286,7 @@ def test_a_server_that_never_answers_fails_in_bounded_time(site: Site, admin_use
     silent = socket.create_server(("127.0.0.1", 0))  # accepts connections (backlog), never says a word
     port = silent.getsockname()[1]
     try:
-        config = site.kubeconfig("silent", admin_user, server=f"https://127.0.0.1:{port}")
-        started = time.monotonic()
-        done = site.plumb("sync", site.app, kubeconfig=config)
-        took = time.monotonic() - started
+        done, took = timed(site, admin_user, "silent", port, "sync", site.app)
     finally:
         silent.close()
     assert_error(
@@ -283,13 +296,8 @@ def test_a_server_that_never_answers_fails_in_bounded_time(site: Site, admin_use
 
 
 def test_nothing_listening_fails_in_bounded_time(site: Site, admin_user: dict[str, str]) -> None:
-    closed = socket.create_server(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()  # nothing listens there now: connection refused
-    config = site.kubeconfig("refused", admin_user, server=f"https://127.0.0.1:{port}")
-    started = time.monotonic()
-    done = site.plumb("controller", "--once", kubeconfig=config)
-    took = time.monotonic() - started
+    port = refused_port()
+    done, took = timed(site, admin_user, "refused", port, "controller", "--once")
     assert_error(done, server=f"https://127.0.0.1:{port}", context="refused", says="Connection refused")
     assert took < 30, took
 
@@ -297,9 +305,6 @@ def test_nothing_listening_fails_in_bounded_time(site: Site, admin_user: dict[st
 def test_plumb_status_of_an_unreachable_app_is_an_error_not_out_of_sync(
     site: Site, admin_user: dict[str, str]
 ) -> None:
-    closed = socket.create_server(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    config = site.kubeconfig("refused", admin_user, server=f"https://127.0.0.1:{port}")
+    config = site.kubeconfig("refused", admin_user, server=f"https://127.0.0.1:{refused_port()}")
     done = site.plumb("status", "-o", "json", kubeconfig=config)
     assert done.returncode == 2, done.stdout + done.stderr

@@ -18,6 +18,7 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
+from plumbline.plan import Plan, build_plan
 from tests.support import cli
 from tests.support.git import init_repo
 from tests.support.manifests import WEB_SERVICE, deployment_yaml
@@ -97,6 +98,19 @@ def live(cluster: Cluster, api_version: str, kind: str, name: str, namespace: st
 
 def suffix() -> str:
     return uuid.uuid4().hex[:6]
+
+
+def plan_at_main(cluster: Cluster, app: str, namespace: str, manifests: list[M], **options: Any) -> Plan:
+    """The app's plan for ``manifests`` as one fixed commit of main: every plan these tests build."""
+    return build_plan(
+        cluster=cluster,
+        app=app,
+        namespace=namespace,
+        manifests=manifests,
+        revision="main",
+        sha="a" * 40,
+        **options,
+    )
 
 
 @pytest.mark.parametrize("named", [False, True], ids=["no-instance-set", "instances-named"])
@@ -237,7 +251,6 @@ def limited_kubeconfig(
 def test_a_forbidden_list_in_the_prune_scan_is_reported(
     tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
 ) -> None:
-    from plumbline.plan import build_plan
     from plumbline.plan.report import plan_to_dict
     from plumbline.sync import sync_plan
 
@@ -245,26 +258,12 @@ def test_a_forbidden_list_in_the_prune_scan_is_reported(
         return M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}, f"{name}.yaml")
 
     app = f"scan-{suffix()}"
-    first = build_plan(
-        cluster=cluster,
-        app=app,
-        namespace=namespace,
-        manifests=[cm("keep"), cm("drop")],
-        revision="main",
-        sha="a" * 40,
-    )
+    first = plan_at_main(cluster, app, namespace, [cm("keep"), cm("drop")])
     assert sync_plan(first, cluster=cluster).ok
 
     kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "limited.yaml")
     with Cluster(kubeconfig=kubeconfig) as limited:
-        plan = build_plan(
-            cluster=limited,
-            app=app,
-            namespace=namespace,
-            manifests=[cm("keep")],
-            revision="main",
-            sha="a" * 40,
-        )
+        plan = plan_at_main(limited, app, namespace, [cm("keep")])
     # Not allowed to list ConfigMaps cluster-wide, the scan looks in the destination namespace instead.
     assert [str(i.ref) for i in plan.prunable] == [f"ConfigMap {namespace}/drop"]
     # What it could not list at all is reported, not silently taken for "nothing to prune".
@@ -289,7 +288,6 @@ def test_a_forbidden_hpa_list_is_reported_with_what_it_means_for_replicas(
     tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
 ) -> None:
     from plumbline.cli.gitops import plan_lines
-    from plumbline.plan import build_plan
     from plumbline.plan.attribution import Attribution
     from plumbline.plan.report import plan_to_dict
     from plumbline.sync import sync_plan
@@ -297,14 +295,7 @@ def test_a_forbidden_hpa_list_is_reported_with_what_it_means_for_replicas(
     app = f"hpa-{suffix()}"
 
     def plan_as(who: Cluster) -> Any:
-        return build_plan(
-            cluster=who,
-            app=app,
-            namespace=namespace,
-            manifests=[M(deployment(2), "web.yaml")],
-            revision="main",
-            sha="a" * 40,
-        )
+        return plan_at_main(who, app, namespace, [M(deployment(2), "web.yaml")])
 
     assert sync_plan(plan_as(cluster), cluster=cluster).ok
     add_hpa(cluster, namespace)
@@ -340,15 +331,12 @@ def test_drift_reports_kinds_it_could_not_scan_for_unowned_objects(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from plumbline.cli.gitops import _print_drift
-    from plumbline.plan import build_plan
     from plumbline.plan.drift import drift_report, drift_to_dict
     from plumbline.sync import sync_plan
 
     app = f"drift-{suffix()}"
     manifests = [M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"}}, "env.yaml")]
-    first = build_plan(
-        cluster=cluster, app=app, namespace=namespace, manifests=manifests, revision="main", sha="a" * 40
-    )
+    first = plan_at_main(cluster, app, namespace, manifests)
     assert sync_plan(first, cluster=cluster).ok
     synced = {item.ref: item.desired for item in first.items if item.desired}
     # Made by hand, no app owns it: Git cannot rebuild it.
@@ -361,15 +349,7 @@ def test_drift_reports_kinds_it_could_not_scan_for_unowned_objects(
     )
     kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "k.yaml", WORKLOADS_ONLY)
     with Cluster(kubeconfig=kubeconfig) as limited:
-        plan = build_plan(
-            cluster=limited,
-            app=app,
-            namespace=namespace,
-            manifests=manifests,
-            revision="main",
-            sha="a" * 40,
-            last_synced=synced,
-        )
+        plan = plan_at_main(limited, app, namespace, manifests, last_synced=synced)
         report = drift_report(plan, cluster=limited, last_synced=synced)
     # The stray Secret could not be seen: that is reported, and "rebuildable" is not claimed.
     assert not report.unowned and not report.drifted
@@ -391,7 +371,7 @@ def test_drift_reports_kinds_it_could_not_scan_for_unowned_objects(
 def test_objects_tracked_in_the_old_format_are_adopted_or_reported_never_pruned(
     cluster: Cluster, namespace: str
 ) -> None:
-    from plumbline.plan import APP_LABEL, TRACKING_ANNOTATION, Keep, build_plan
+    from plumbline.plan import APP_LABEL, TRACKING_ANNOTATION, Keep
     from plumbline.sync import Outcome, sync_plan
 
     app = f"old-{suffix()}"
@@ -418,15 +398,7 @@ def test_objects_tracked_in_the_old_format_are_adopted_or_reported_never_pruned(
     ]
 
     def plan_now() -> Any:
-        return build_plan(
-            cluster=cluster,
-            app=app,
-            namespace=namespace,
-            manifests=manifests,
-            revision="main",
-            sha="a" * 40,
-            instance="team-x",
-        )
+        return plan_at_main(cluster, app, namespace, manifests, instance="team-x")
 
     plan = plan_now()
     (old,) = plan.kept

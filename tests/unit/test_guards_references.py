@@ -14,16 +14,13 @@ def refs(plan: Plan, **kw: Any) -> list[Finding]:
     return run_guards(plan=plan, context=context(**kw), only={"references"})
 
 
+def orders_calling_inventory_at(url: str) -> Plan:
+    """Seed 01: orders still calls the old inventory service by URL; the new one is in the plan."""
+    return plan_of([deployment("orders", env={"INVENTORY_SERVICE_URL": url}), service("inventory-service")])
+
+
 def test_seed01_stale_inventory_url_without_namespace_blocks() -> None:
-    plan = plan_of(
-        [
-            deployment(
-                "orders", env={"INVENTORY_SERVICE_URL": "http://old-inventory-service.svc.cluster.local"}
-            ),
-            service("inventory-service"),
-        ]
-    )
-    [finding] = refs(plan)
+    [finding] = refs(orders_calling_inventory_at("http://old-inventory-service.svc.cluster.local"))
     assert finding.severity is Severity.BLOCK
     assert finding.ref is not None and finding.ref.name == "orders"
     assert finding.field == "spec.template.spec.containers[app].env[INVENTORY_SERVICE_URL]"
@@ -32,15 +29,7 @@ def test_seed01_stale_inventory_url_without_namespace_blocks() -> None:
 
 
 def test_seed01_deprecated_service_blocks_naming_closest() -> None:
-    plan = plan_of(
-        [
-            deployment(
-                "orders", env={"INVENTORY_SERVICE_URL": "http://old-inventory-service.shop.svc.cluster.local"}
-            ),
-            service("inventory-service"),
-        ]
-    )
-    [finding] = refs(plan)
+    [finding] = refs(orders_calling_inventory_at("http://old-inventory-service.shop.svc.cluster.local"))
     assert finding.blocks and "'old-inventory-service'" in finding.message
     assert "closest existing: inventory-service.shop.svc" in finding.fix
     assert "--allow references:Deployment/orders" in finding.fix

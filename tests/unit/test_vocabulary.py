@@ -8,6 +8,7 @@ import ast
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -48,16 +49,24 @@ def test_metrics_label_every_sync_status_and_app_state_by_its_word() -> None:
         assert f'plumbline_app_state{{app="shop",state="{state.value}"}} {value}' in text
 
 
+class OneSync(TypedDict):
+    app: str
+    revision: str
+    sha: str
+    actor: str
+    started_at: datetime
+
+
+# The sync whose intent and record the JSON tests show: the record is how that intent finished.
+SYNC = OneSync(app="shop", revision="main", sha="a" * 40, actor="alice@laptop", started_at=WHEN)
+
+
 def intent() -> SyncIntent:
     return SyncIntent(
         id=3,
-        app="shop",
-        revision="main",
-        sha="a" * 40,
-        actor="alice@laptop",
+        **SYNC,
         holder="alice-1",
         lease_namespace="plumbline-system",
-        started_at=WHEN,
         planned={"create": 1, "update": 0, "prune": 0, "objects": ["/ConfigMap/shop/x"]},
     )
 
@@ -65,12 +74,8 @@ def intent() -> SyncIntent:
 def record() -> SyncRecord:
     return SyncRecord(
         id=7,
-        app="shop",
-        revision="main",
-        sha="a" * 40,
-        started_at=WHEN,
+        **SYNC,
         finished_at=WHEN,
-        actor="alice@laptop",
         result=SyncResult.SUCCEEDED,
         summary={"plan": {"create": 1}, "outcome": {"applied": 1, "not-reached": 0}, "durationSeconds": 0.2},
         desired=[{"apiVersion": "v1", "kind": "ConfigMap", "data": {"DB_HOST": "db"}}],
