@@ -105,6 +105,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def doc(kind: str, name: str, body: str = "", *, api_version: str = "plumbline.dev/v1alpha1") -> str:
+    """One configuration document: its header lines, then ``body``."""
+    return f"apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: {name}}}\n" + body
+
+
 def app_doc(name: str = "guestbook", *, spec: str | None = None) -> str:
     spec = (
         spec
@@ -119,6 +124,11 @@ def app_doc(name: str = "guestbook", *, spec: str | None = None) -> str:
         f"apiVersion: plumbline.dev/v1alpha1\nkind: App\nmetadata:\n  name: {name}\nspec:\n"
         + textwrap.indent(textwrap.dedent(spec), "  ")
     )
+
+
+def write_app(path: Path, name: str, spec: str) -> Path:
+    """``path`` holding the one App ``name`` with ``spec``."""
+    return write(path, app_doc(name, spec=spec))
 
 
 def problems_of(path: Path) -> list[str]:
@@ -204,17 +214,8 @@ def test_relative_path_does_not_depend_on_the_working_directory(
 
 
 def test_typo_names_file_line_object_field_and_suggests(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "apps.yaml",
-        app_doc(
-            spec="""\
-            source:
-              repoUrl: https://example.com/repo.git
-            destination:
-              namespace: guestbook
-            """
-        ),
-    )
+    # the valid App, one key misspelt
+    path = write(tmp_path / "apps.yaml", app_doc().replace("repoURL:", "repoUrl:"))
     problems = problems_of(path)
 
     assert len(problems) == 2
@@ -226,27 +227,17 @@ def test_typo_names_file_line_object_field_and_suggests(tmp_path: Path) -> None:
 
 
 def test_missing_required_field_is_reported_at_its_parent(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "apps.yaml",
-        "# a comment first, so lines are not trivially 1\n"
-        + app_doc(
-            spec="""\
-            source:
-              repoURL: https://example.com/repo.git
-            destination:
-              context: kind-test
-            """
-        ),
-    )
+    # the valid App without a namespace, below a comment so that lines are not trivially 1
+    valid = "# a comment\n" + app_doc()
+    path = write(tmp_path / "apps.yaml", valid.replace("namespace: guestbook", "context: kind-test"))
     assert problems_of(path) == [f"{path}:9: App/guestbook: spec.destination.namespace: field required"]
 
 
 def test_several_problems_are_reported_together_in_line_order(tmp_path: Path) -> None:
-    path = write(
+    path = write_app(
         tmp_path / "apps.yaml",
-        app_doc(
-            "Guest_Book",
-            spec="""\
+        "Guest_Book",
+        """\
             source:
               repoURL: https://example.com/repo.git
               targetRevision: 1.10
@@ -255,7 +246,6 @@ def test_several_problems_are_reported_together_in_line_order(tmp_path: Path) ->
               namespace: guestbook
             mode: sinc
             """,
-        ),
     )
     with pytest.raises(InvalidConfigError) as caught:
         load_config(path)
@@ -270,17 +260,15 @@ def test_several_problems_are_reported_together_in_line_order(tmp_path: Path) ->
 
 
 def test_unknown_project_and_environment(folder: Path) -> None:
-    path = write(
+    path = write_app(
         folder / "more.yaml",
-        app_doc(
-            "cart",
-            spec="""\
+        "cart",
+        """\
             project: shpo
             environment: default
             source: {repoURL: https://git.example.com/shop/cart.git}
             destination: {namespace: shop-cart}
             """,
-        ),
     )
     problems = problems_of(folder)
     assert problems == [
@@ -292,16 +280,7 @@ def test_unknown_project_and_environment(folder: Path) -> None:
 
 
 def test_unknown_required_environment(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "envs.yaml",
-        """\
-        apiVersion: plumbline.dev/v1alpha1
-        kind: Environment
-        metadata: {name: prod}
-        spec:
-          requiresPassedIn: staging
-        """,
-    )
+    path = write(tmp_path / "envs.yaml", doc("Environment", "prod", "spec:\n  requiresPassedIn: staging\n"))
     assert problems_of(path) == [
         f"{path}:5: Environment/prod: spec.requiresPassedIn: unknown environment 'staging' (known: prod)"
     ]
@@ -317,20 +296,12 @@ def test_duplicate_app_across_two_files_names_both(folder: Path) -> None:
 
 
 def test_unknown_kind_and_api_version_list_the_known_ones(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "x.yaml",
-        """\
-        apiVersion: plumbline.dev/v1alpha1
-        kind: Application
-        metadata: {name: a}
-        ---
-        apiVersion: argoproj.io/v1alpha1
-        kind: App
-        metadata: {name: b}
-        ---
-        - just a list
-        """,
-    )
+    documents = [
+        doc("Application", "a"),
+        doc("App", "b", api_version="argoproj.io/v1alpha1"),
+        "- just a list\n",
+    ]
+    path = write(tmp_path / "x.yaml", "---\n".join(documents))
     assert problems_of(path) == [
         f"{path}:2: Application/a: kind: expected one of Project, Environment, App, GuardException, "
         "Instance "
@@ -347,18 +318,10 @@ def test_bad_yaml_is_a_config_error_with_file_and_line(tmp_path: Path) -> None:
 
 
 def test_helm_settings_with_another_tool_are_refused(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "a.yaml",
-        app_doc(
-            spec="""\
-            source:
-              repoURL: https://example.com/r.git
-              tool: plain
-              helm: {valueFiles: [values.yaml]}
-            destination: {namespace: guestbook}
-            """
-        ),
-    )
+    # the valid App, its source told to be plain and given helm settings
+    source = "repoURL: https://example.com/repo.git\n"
+    helm = source + "    tool: plain\n    helm: {valueFiles: [values.yaml]}\n"
+    path = write(tmp_path / "a.yaml", app_doc().replace(source, helm))
     [problem] = problems_of(path)
     assert problem.startswith(f"{path}:6: App/guestbook: spec.source: 'helm' settings are only used when")
 
