@@ -62,6 +62,21 @@ def applied(root: Path, plan: CapturePlan, tmp_path: Path) -> Path:
     return work
 
 
+def capture(
+    checkout: Checkout,
+    app_path: str,
+    tool: Tool,
+    changes: list[FieldChange],
+    *,
+    helm: HelmOptions | None = None,
+) -> CapturePlan:
+    """The capture of ``changes`` into the app at ``app_path``, as the checkout renders it now."""
+    return capture_changes(
+        checkout_root=checkout.root, app_path=app_path, tool=tool, helm=helm,
+        manifests=render(checkout.root, app_path, helm=helm), changes=changes,
+    )  # fmt: skip
+
+
 def assert_renders_live(manifests: list[Manifest], changes: list[FieldChange]) -> None:
     for c in changes:
         obj = next(m.obj for m in manifests if (m.kind, m.name) == (c.ref.kind, c.ref.name))
@@ -153,16 +168,21 @@ def incident_changes(*, configmap: str, deployment: str) -> list[FieldChange]:
     ]
 
 
+def capture_incident(
+    checkout: Checkout, app_path: str, tool: Tool, *, prefix: str
+) -> tuple[CapturePlan, list[FieldChange]]:
+    """The incident's changes to the app's objects (named with its ``prefix``) and their capture, which
+    finds a place in Git for every one."""
+    changes = incident_changes(configmap=f"{prefix}users-api-env", deployment=f"{prefix}users-api")
+    plan = capture(checkout, app_path, tool, changes)
+    assert plan.unmapped == []
+    return plan, changes
+
+
 def test_plain_yaml_is_edited_in_place_keeping_comments_quoting_and_style(
     plain: Checkout, tmp_path: Path
 ) -> None:
-    manifests = render(plain.root, "apps/users-api")
-    changes = incident_changes(configmap="users-api-env", deployment="users-api")
-    plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
-        manifests=manifests, changes=changes,
-    )  # fmt: skip
-    assert plan.unmapped == []
+    plan, changes = capture_incident(plain, "apps/users-api", Tool.PLAIN, prefix="")
     assert [c.pointer for c in plan.captured] == [c.pointer for c in changes]
     contents = {e.path: e.content for e in plan.edits}
     assert contents["apps/users-api/config.yaml"] == PLAIN_CONFIG.replace(
@@ -185,10 +205,7 @@ def test_plain_list_items_are_found_by_merge_key_not_position(plain: Checkout, t
         change("Deployment", "users-api", ("spec", "template", "spec", "containers", {"name": "envoy"}),
                live=None, git={"name": "envoy"}, group="apps"),
     ]  # fmt: skip
-    plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
-        manifests=render(plain.root, "apps/users-api"), changes=changes,
-    )  # fmt: skip
+    plan = capture(plain, "apps/users-api", Tool.PLAIN, changes)
     assert plan.unmapped == []
     objects = render(applied(plain.root, plan, tmp_path), "apps/users-api")
     deployment = next(m.obj for m in objects if m.kind == "Deployment")
@@ -208,10 +225,7 @@ def test_what_is_not_drift_or_is_a_secret_value_is_not_captured(plain: Checkout)
         change("Secret", "users-api-db", ("data", "password"), live="c2VjcmV0", git="b2xk"),
         change("ConfigMap", "not-in-git", ("data", "X"), live="1", git="0"),
     ]  # fmt: skip
-    plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
-        manifests=render(plain.root, "apps/users-api"), changes=changes,
-    )  # fmt: skip
+    plan = capture(plain, "apps/users-api", Tool.PLAIN, changes)
     assert plan.edits == [] and plan.captured == []
     reasons = [u.reason for u in plan.unmapped]
     assert "commit is not live drift" in reasons[0]
@@ -256,13 +270,7 @@ def kustomize(tmp_path: Path) -> Checkout:
 def test_kustomize_gets_a_patch_in_the_overlay_and_bases_stay_untouched(
     kustomize: Checkout, tmp_path: Path
 ) -> None:
-    manifests = render(kustomize.root, "overlays/prod")
-    changes = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
-    plan = capture_changes(
-        checkout_root=kustomize.root, app_path="overlays/prod", tool=Tool.KUSTOMIZE, helm=None,
-        manifests=manifests, changes=changes,
-    )  # fmt: skip
-    assert plan.unmapped == []
+    plan, changes = capture_incident(kustomize, "overlays/prod", Tool.KUSTOMIZE, prefix="prod-")
     assert len(plan.captured) == 4
     paths = sorted(e.path for e in plan.edits)
     assert paths == [
@@ -352,14 +360,10 @@ def chart(tmp_path: Path) -> Checkout:
 
 
 def test_helm_values_proven_by_experiment_are_edited(chart: Checkout, tmp_path: Path) -> None:
-    manifests = render(chart.root, "charts/users-api", helm=PROD)
     changes = incident_changes(configmap="users-api-env", deployment="users-api")
     db_host, _, env, image = changes
     replicas = change("Deployment", "users-api", ("spec", "replicas"), live=5, git=3, group="apps")
-    plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
-        manifests=manifests, changes=[db_host, env, image, replicas],
-    )  # fmt: skip
+    plan = capture(chart, "charts/users-api", Tool.HELM, [db_host, env, image, replicas], helm=PROD)
     # db.host and db.replicaHost hold the same value; only db.host feeds DB_HOST, and the render says so.
     assert [c.how for c in plan.captured] == [
         "helm value values-prod.yaml: db.host",
@@ -403,10 +407,7 @@ def test_helm_a_value_that_feeds_more_than_the_drifted_field_is_not_guessed(
     )}  # fmt: skip
     checkout = make_repo(tmp_path / "shared-value", files)
     db_host = change("ConfigMap", "users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)
-    plan = capture_changes(
-        checkout_root=checkout.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
-        manifests=render(checkout.root, "charts/users-api", helm=PROD), changes=[db_host],
-    )  # fmt: skip
+    plan = capture(checkout, "charts/users-api", Tool.HELM, [db_host], helm=PROD)
     assert plan.edits == [] and plan.captured == []
     (unmapped,) = plan.unmapped
     assert "values-prod.yaml: db.host also sets 1 other field" in unmapped.reason
@@ -419,10 +420,7 @@ def test_helm_a_value_that_feeds_more_than_the_drifted_field_is_not_guessed(
 def test_helm_a_number_in_the_values_stays_a_number(chart: Checkout, tmp_path: Path) -> None:
     port = change("Deployment", "users-api", (*API, "env", {"name": "PORT"}, "value"), live="9090",
                   git="8080", group="apps")  # fmt: skip
-    plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
-        manifests=render(chart.root, "charts/users-api", helm=PROD), changes=[port],
-    )  # fmt: skip
+    plan = capture(chart, "charts/users-api", Tool.HELM, [port], helm=PROD)
     assert [c.how for c in plan.captured] == ["helm value values-prod.yaml: port"]
     assert "\nport: 9090\n" in plan.edits[0].content
     assert_renders_live(render(applied(chart.root, plan, tmp_path), "charts/users-api", helm=PROD), [port])
@@ -430,10 +428,7 @@ def test_helm_a_number_in_the_values_stays_a_number(chart: Checkout, tmp_path: P
 
 def test_helm_a_chart_default_is_overridden_in_the_app_s_value_file(chart: Checkout, tmp_path: Path) -> None:
     log_level = change("ConfigMap", "users-api-env", ("data", "LOG_LEVEL"), live="debug", git="info")
-    plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=PROD,
-        manifests=render(chart.root, "charts/users-api", helm=PROD), changes=[log_level],
-    )  # fmt: skip
+    plan = capture(chart, "charts/users-api", Tool.HELM, [log_level], helm=PROD)
     assert [c.how for c in plan.captured] == [
         "helm value values-prod.yaml: logLevel (overrides the chart's default in values.yaml)"
     ]
@@ -447,10 +442,7 @@ def test_helm_a_chart_default_is_overridden_in_the_app_s_value_file(chart: Check
 def test_helm_without_value_files_uses_the_chart_values(chart: Checkout, tmp_path: Path) -> None:
     options = HelmOptions(release_name="users-api")
     replicas = change("Deployment", "users-api", ("spec", "replicas"), live=2, git=1, group="apps")
-    plan = capture_changes(
-        checkout_root=chart.root, app_path="charts/users-api", tool=Tool.HELM, helm=options,
-        manifests=render(chart.root, "charts/users-api", helm=options), changes=[replicas],
-    )  # fmt: skip
+    plan = capture(chart, "charts/users-api", Tool.HELM, [replicas], helm=options)
     assert [c.how for c in plan.captured] == ["helm value values.yaml: replicas"]
     assert plan.edits[0].content.startswith("# defaults for every environment\n")
 
@@ -461,10 +453,7 @@ def test_helm_without_value_files_uses_the_chart_values(chart: Checkout, tmp_pat
 def test_write_capture_commits_on_a_new_branch_and_leaves_main_alone(plain: Checkout, tmp_path: Path) -> None:
     repo = tmp_path / "plain"
     changes = incident_changes(configmap="users-api-env", deployment="users-api")
-    plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
-        manifests=render(plain.root, "apps/users-api"), changes=changes,
-    )  # fmt: skip
+    plan = capture(plain, "apps/users-api", Tool.PLAIN, changes)
     main_before = git(repo, "rev-parse", "main")
     message = commit_message(app="users-api", plan=plan)
     sha = write_capture(
@@ -503,10 +492,7 @@ def test_write_capture_into_a_bare_repository_and_secret_values_stay_out_of_the_
     checkout = fetch(str(bare), "main")
     label = change("Secret", "db", ("metadata", "labels", "rotated"), live="2026-11-01", git=None,
                    attribution=ADDED)  # fmt: skip
-    plan = capture_changes(
-        checkout_root=checkout.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
-        manifests=render(checkout.root, "apps/users-api"), changes=[label],
-    )  # fmt: skip
+    plan = capture(checkout, "apps/users-api", Tool.PLAIN, [label])
     assert len(plan.captured) == 1
     message = commit_message(app="users-api", plan=plan)
     assert "(secret value)" in message and "2026-11-01" not in message
@@ -526,11 +512,12 @@ def test_write_capture_refuses_an_unknown_base_and_an_empty_plan(plain: Checkout
     with pytest.raises(SourceError, match="no file edits"):
         write_capture(repo=repo, base_sha=plain.sha, plan=CapturePlan(), branch="b", message="m",
                       author="a <a@example.com>")  # fmt: skip
-    plan = capture_changes(
-        checkout_root=plain.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
-        manifests=render(plain.root, "apps/users-api"),
-        changes=incident_changes(configmap="users-api-env", deployment="users-api")[:1],
-    )  # fmt: skip
+    plan = capture(
+        plain,
+        "apps/users-api",
+        Tool.PLAIN,
+        incident_changes(configmap="users-api-env", deployment="users-api")[:1],
+    )
     with pytest.raises(SourceError, match="has no commit"):
         write_capture(repo=repo, base_sha="0" * 40, plan=plan, branch="b", message="m",
                       author="a <a@example.com>")  # fmt: skip
@@ -544,11 +531,12 @@ def test_write_capture_pushes_a_new_branch_to_a_remote_repository(plain: Checkou
     git(tmp_path, "clone", "-q", "--bare", str(tmp_path / "plain"), str(bare))
     with serve_http(bare) as url:
         checkout = fetch(url, "main")
-        plan = capture_changes(
-            checkout_root=checkout.root, app_path="apps/users-api", tool=Tool.PLAIN, helm=None,
-            manifests=render(checkout.root, "apps/users-api"),
-            changes=incident_changes(configmap="users-api-env", deployment="users-api")[:1],
-        )  # fmt: skip
+        plan = capture(
+            checkout,
+            "apps/users-api",
+            Tool.PLAIN,
+            incident_changes(configmap="users-api-env", deployment="users-api")[:1],
+        )
         sha = write_capture(
             repo=url, base_sha=checkout.sha, plan=plan, branch="capture/db-host", message="capture DB_HOST",
             author="plumbline <plumbline@example.com>",
@@ -586,10 +574,7 @@ def test_kustomize_images_entries_are_edited_and_other_transformer_overrides_rep
     )
     db_host, _, env, image = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
     replicas = change("Deployment", "prod-users-api", ("spec", "replicas"), live=6, git=4, group="apps")
-    plan = capture_changes(
-        checkout_root=checkout.root, app_path="overlays/prod", tool=Tool.KUSTOMIZE, helm=None,
-        manifests=render(checkout.root, "overlays/prod"), changes=[db_host, env, image, replicas],
-    )  # fmt: skip
+    plan = capture(checkout, "overlays/prod", Tool.KUSTOMIZE, [db_host, env, image, replicas])
     # images: and replicas: run after patches. The image is captured in the images: entry; replicas:
     # overrides the patch and is reported; the env var in the same object is captured all the same.
     assert [(c.change, c.how) for c in plan.captured] == [
@@ -631,10 +616,7 @@ items:
 """
     checkout = make_repo(tmp_path / "list", {"app/list.yaml": text})
     db_host = change("ConfigMap", "users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)
-    plan = capture_changes(
-        checkout_root=checkout.root, app_path="app", tool=Tool.PLAIN, helm=None,
-        manifests=render(checkout.root, "app"), changes=[db_host],
-    )  # fmt: skip
+    plan = capture(checkout, "app", Tool.PLAIN, [db_host])
     assert plan.unmapped == []
     assert plan.edits[0].content == text.replace(OLD_HOST, NEW_HOST)
 
@@ -729,11 +711,7 @@ def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
 
 
 def capture_multi(multi: Checkout, changes: list[FieldChange]) -> str:
-    manifests = render(multi.root, "release")
-    plan = capture_changes(
-        checkout_root=multi.root, app_path="release", tool=Tool.PLAIN, helm=None,
-        manifests=manifests, changes=changes,
-    )  # fmt: skip
+    plan = capture(multi, "release", Tool.PLAIN, changes)
     assert plan.unmapped == []
     assert len(plan.edits) == 1
     return plan.edits[0].content
@@ -803,10 +781,7 @@ def test_the_captured_commit_of_one_field_is_one_line_in_git_diff_stat(
     repo = tmp_path / "multi"
     changes = [change("ConfigMap", "checkout-config", ("data", "SHIPPING_ADDR"), live="shipping:50051",
                       git="shippingservice:50051")]  # fmt: skip
-    plan = capture_changes(
-        checkout_root=multi.root, app_path="release", tool=Tool.PLAIN, helm=None,
-        manifests=render(multi.root, "release"), changes=changes,
-    )  # fmt: skip
+    plan = capture(multi, "release", Tool.PLAIN, changes)
     sha = write_capture(
         repo=str(repo), base_sha=multi.sha, plan=plan, branch="capture", message="capture",
         author="plumbline <plumbline@example.com>",
@@ -863,13 +838,13 @@ def test_capture_renders_remote_sources_the_project_allows(tmp_path: Path, serve
     assert {m.name for m in manifests} == {"prod-users-api-env", "prod-shared-settings"}
     changes = [change("ConfigMap", "prod-users-api-env", ("data", "DB_HOST"), live=NEW_HOST, git=OLD_HOST)]
 
-    def capture(allow_remote: tuple[str, ...]) -> CapturePlan:
+    def capture_allowing(allow_remote: tuple[str, ...]) -> CapturePlan:
         return capture_changes(
             checkout_root=checkout.root, app_path="overlays/prod", tool=Tool.KUSTOMIZE, helm=None,
             manifests=manifests, changes=changes, allow_remote=allow_remote,
         )  # fmt: skip
 
     with pytest.raises(RenderError, match=r"spec\.allowRemoteSources"):
-        capture(())
-    plan = capture(allowed)
+        capture_allowing(())
+    plan = capture_allowing(allowed)
     assert plan.unmapped == [] and [c.change for c in plan.captured] == changes
