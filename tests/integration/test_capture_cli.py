@@ -17,7 +17,7 @@ from plumbline.local import ControlPlane
 from tests.support import cli
 from tests.support.config import app_yaml
 from tests.support.git import git, init_repo
-from tests.support.manifests import config_map_yaml, deployment_yaml
+from tests.support.manifests import config_map_yaml, deployment_yaml, kustomize_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("users_services")]
 
@@ -130,11 +130,11 @@ CHART = {
         "  # PgBouncer in front of the users database\n", ""
     ),
 }
-KUSTOMIZE = {
-    "base/kustomization.yaml": "resources:\n- configmap.yaml\n",
-    "base/configmap.yaml": CONFIG_MAP,
-    "prod/kustomization.yaml": "# prod overlay\nresources:\n- ../base\nnameSuffix: -prod\n",
-}
+KUSTOMIZE = kustomize_files(
+    {"configmap.yaml": CONFIG_MAP},
+    "# prod overlay\nresources:\n- ../base\nnameSuffix: -prod\n",
+    overlay_dir="prod",
+)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -88,3 +89,20 @@ def crd(group: str, kind: str, *, status: bool = False) -> dict[str, Any]:
     names = {"plural": f"{singular}s", "singular": singular, "kind": kind}
     spec = {"group": group, "scope": "Namespaced", "names": names, "versions": [version]}
     return manifest("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"{singular}s.{group}", spec=spec)
+
+
+def kustomize_files(
+    base: Mapping[str, str],
+    overlay: str,
+    *,
+    overlay_dir: str = "overlays/prod",
+    overlay_files: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A repository's files (path → text) for one Kustomize base and one overlay on it: ``base`` (file
+    name → YAML) under ``base/``, with a kustomization that lists them in order; the overlay's
+    ``kustomization.yaml`` (``overlay``) and its other files (``overlay_files``) under ``overlay_dir``."""
+    files = {"base/kustomization.yaml": "resources:\n" + "".join(f"- {name}\n" for name in base)}
+    files |= {f"base/{name}": text for name, text in base.items()}
+    files[f"{overlay_dir}/kustomization.yaml"] = overlay
+    files |= {f"{overlay_dir}/{name}": text for name, text in (overlay_files or {}).items()}
+    return files

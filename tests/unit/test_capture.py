@@ -21,7 +21,7 @@ from plumbline.render import HelmOptions, Manifest, render
 from plumbline.source import Checkout, fetch
 from plumbline.yamlio import MAX_FILE_BYTES, YamlError
 from tests.support.git import commit_all, git, init_repo, serve_http
-from tests.support.manifests import config_map_yaml, deployment_yaml
+from tests.support.manifests import config_map_yaml, deployment_yaml, kustomize_files
 
 DRIFT = Attribution.DRIFT_REVERT
 ADDED = Attribution.UNMANAGED_ADDITION
@@ -258,12 +258,7 @@ namespace: users
 def kustomize(tmp_path: Path) -> Checkout:
     return make_repo(
         tmp_path / "kustomize",
-        {
-            "base/kustomization.yaml": "resources:\n- deployment.yaml\n- config.yaml\n",
-            "base/deployment.yaml": BASE_DEPLOY,
-            "base/config.yaml": BASE_CONFIG,
-            "overlays/prod/kustomization.yaml": OVERLAY,
-        },
+        kustomize_files({"deployment.yaml": BASE_DEPLOY, "config.yaml": BASE_CONFIG}, OVERLAY),
     )
 
 
@@ -563,14 +558,14 @@ def test_kustomize_images_entries_are_edited_and_other_transformer_overrides_rep
     )
     checkout = make_repo(
         tmp_path / "kustomize-images",
-        {
-            "base/kustomization.yaml": "resources:\n- deployment.yaml\n- config.yaml\n",
-            "base/deployment.yaml": BASE_DEPLOY.replace(":2.3.1", ":2.0.0"),
-            "base/config.yaml": BASE_CONFIG,
-            "overlays/prod/kustomization.yaml": overlay,
-            "overlays/prod/resources.yaml": "apiVersion: apps/v1\nkind: Deployment\n"
-            "metadata:\n  name: users-api\nspec:\n  minReadySeconds: 10\n",
-        },
+        kustomize_files(
+            {"deployment.yaml": BASE_DEPLOY.replace(":2.3.1", ":2.0.0"), "config.yaml": BASE_CONFIG},
+            overlay,
+            overlay_files={
+                "resources.yaml": "apiVersion: apps/v1\nkind: Deployment\n"
+                "metadata:\n  name: users-api\nspec:\n  minReadySeconds: 10\n"
+            },
+        ),
     )
     db_host, _, env, image = incident_changes(configmap="prod-users-api-env", deployment="prod-users-api")
     replicas = change("Deployment", "prod-users-api", ("spec", "replicas"), live=6, git=4, group="apps")
@@ -827,11 +822,7 @@ def test_capture_renders_remote_sources_the_project_allows(tmp_path: Path, serve
     overlay = f"resources:\n- ../../base\n- {served_manifest}\nnamePrefix: prod-\n"
     checkout = make_repo(
         tmp_path / "remote",
-        {
-            "base/kustomization.yaml": "resources:\n- config.yaml\n",
-            "base/config.yaml": BASE_CONFIG,
-            "overlays/prod/kustomization.yaml": overlay,
-        },
+        kustomize_files({"config.yaml": BASE_CONFIG}, overlay),
     )
     allowed = ("http://127.0.0.1:*",)
     manifests = render(checkout.root, "overlays/prod", allow_remote=allowed)

@@ -19,7 +19,7 @@ from plumbline.yamlio import YamlError
 from tests.support.data import GITOPS_ENGINE_DIFF
 from tests.support.git import init_repo
 from tests.support.git import write_files as write
-from tests.support.manifests import WEB_SERVICE, deployment_yaml
+from tests.support.manifests import WEB_SERVICE, deployment_yaml, kustomize_files
 
 DATA = GITOPS_ENGINE_DIFF
 
@@ -215,15 +215,14 @@ SERVICE = WEB_SERVICE
 def kustomize_repo(tmp_path: Path) -> Path:
     return write(
         tmp_path / "repo",
-        {
-            "base/kustomization.yaml": "resources:\n- deployment.yaml\n- service.yaml\n",
-            "base/deployment.yaml": DEPLOYMENT,
-            "base/service.yaml": SERVICE,
-            "overlays/prod/kustomization.yaml": "resources:\n- ../../base\nnamePrefix: prod-\n"
-            "namespace: shop\npatches:\n- path: replicas.yaml\n",
-            "overlays/prod/replicas.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
-            "spec:\n  replicas: 3\n",
-        },
+        kustomize_files(
+            {"deployment.yaml": DEPLOYMENT, "service.yaml": SERVICE},
+            "resources:\n- ../../base\nnamePrefix: prod-\nnamespace: shop\npatches:\n- path: replicas.yaml\n",
+            overlay_files={
+                "replicas.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+                "spec:\n  replicas: 3\n"
+            },
+        ),
     )
 
 
