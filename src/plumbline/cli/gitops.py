@@ -1,6 +1,7 @@
 """``plumb apps | diff | sync | status | history``: the GitOps loop for people and for scripts.
 
-Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 2+ errors.
+Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 2+ errors (3: a
+``sync --wait`` whose app did not become Healthy).
 ``-o json`` gives machines the same facts the tables give people.
 """
 
@@ -19,6 +20,9 @@ from rich.table import Table
 
 from plumbline import engine
 from plumbline.config import App, Config, Severity, find_config, load_config
+from plumbline.engine.pause import parse_duration
+from plumbline.errors import PlumbError
+from plumbline.health import HealthStatus
 from plumbline.plan import Action, Plan, SyncStatus, Unscanned
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
@@ -36,6 +40,18 @@ class Output(StrEnum):
     TABLE = "table"
     JSON = "json"
 
+
+WAIT_TIMEOUT = "5m"
+EXIT_UNHEALTHY = 3
+"""``plumb sync --wait``: synced, but the app did not become Healthy (an object Degraded, or the timeout)."""
+HEALTH_COLOUR = {
+    HealthStatus.HEALTHY: "green",
+    HealthStatus.SUSPENDED: "cyan",
+    HealthStatus.PROGRESSING: "yellow",
+    HealthStatus.MISSING: "yellow",
+    HealthStatus.DEGRADED: "red",
+    HealthStatus.UNKNOWN: "red",
+}
 
 OUTPUT = typer.Option(Output.TABLE, "--output", "-o", help="table for people, json for machines")
 REVISION = typer.Option(
@@ -283,13 +299,21 @@ def register(app: typer.Typer) -> None:
             "Needs --reason; recorded in history.",
         ),
         reason: str | None = typer.Option(None, "--reason", help="Why the --allow is right (recorded)."),
+        wait: bool = typer.Option(
+            False, "--wait", help="After the sync, wait until the app's objects are Healthy (or Suspended)."
+        ),
+        timeout: str = typer.Option(
+            WAIT_TIMEOUT, "--timeout", help="How long --wait waits: 90s, 5m, 1h.", show_default=True
+        ),
         output: Output = OUTPUT,
     ) -> None:
         """Apply the app's revision: dry-run everything, run every guard, then server-side apply in waves.
 
-        Exit 0: synced (or nothing to do), 1: refused or blocked by a guard (nothing written),
-        2: failed part-way.
+        Exit 0: synced (or nothing to do) — and with --wait, Healthy; 1: refused or blocked by a guard
+        (nothing written), 2: failed part-way; 3 (with --wait): synced, but an object is Degraded or
+        not Healthy when the timeout passes.
         """
+        timeout_s = _wait_timeout(timeout, wait=wait, dry_run=dry_run)
         s = settings(ctx)
         target = s.app(name)
         # The write path refuses a paused app and takes the app's Lease itself, only to write.
@@ -309,28 +333,37 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 cause="plumb sync",
             )
-        if output is Output.JSON:
-            record_json = engine.record_to_dict(record)
-            emit_json({"record": record_json, "plan": plan_to_dict(plan), "report": _report_dict(report)})
-        else:
-            print_plan(plan, show_diff=dry_run)
-            for done in record.flags.get("finishes") or []:
-                out.print(
-                    f"[yellow]interrupted[/] the sync of {escape(done['revision'])} at {done['sha'][:12]} "
-                    f"started by {escape(done['actor'])} at {done['startedAt']} stopped mid-apply "
-                    f"(history #{done['sync']}); this sync finishes it"
+            if output is not Output.JSON:
+                _print_sync(plan, report, record, dry_run=dry_run)
+            waited: engine.WaitResult | None = None
+            if wait and record.result is SyncResult.SUCCEEDED:
+                if output is not Output.JSON:
+                    out.print(f"waiting up to {escape(timeout)} for {escape(target.name)} to be Healthy")
+                waited = engine.wait_healthy(
+                    target,
+                    plan,
+                    cluster=session.cluster,
+                    config=s.config,
+                    timeout_s=timeout_s,
+                    on_change=None if output is Output.JSON else _print_health_change,
                 )
-            if report is not None:
-                _print_report(report)
-            _print_findings(record)
-            style = {SyncResult.SUCCEEDED: "green", SyncResult.DRY_RUN: "cyan"}.get(record.result, "red")
-            out.print(
-                f"[bold {style}]{record.result.value}[/]: {escape(record.message)} (history #{record.id})"
-            )
+        if output is Output.JSON:
+            data = {
+                "record": engine.record_to_dict(record),
+                "plan": plan_to_dict(plan),
+                "report": _report_dict(report),
+            }
+            if wait:
+                data["health"] = waited.to_dict() if waited else None
+            emit_json(data)
+        elif waited is not None:
+            _print_waited(target.name, waited)
         if record.result is SyncResult.BLOCKED:
             raise typer.Exit(1)
         if record.result is SyncResult.FAILED:
             raise typer.Exit(2)
+        if waited is not None and not waited.healthy:
+            raise typer.Exit(EXIT_UNHEALTHY)
 
     @app.command("drift")
     def drift_cmd(
@@ -521,6 +554,47 @@ def _print_findings(record: SyncRecord) -> None:
                 f"[bold red]expired[/]   exception {escape(e['name'])} (owner {escape(e['owner'])}) "
                 f"expired {e['expires'][:10]}: it lets nothing through; renew it in Git or remove it"
             )
+
+
+def _print_sync(plan: Plan, report: SyncReport | None, record: SyncRecord, *, dry_run: bool) -> None:
+    print_plan(plan, show_diff=dry_run)
+    for done in record.flags.get("finishes") or []:
+        out.print(
+            f"[yellow]interrupted[/] the sync of {escape(done['revision'])} at {done['sha'][:12]} "
+            f"started by {escape(done['actor'])} at {done['startedAt']} stopped mid-apply "
+            f"(history #{done['sync']}); this sync finishes it"
+        )
+    if report is not None:
+        _print_report(report)
+    _print_findings(record)
+    style = {SyncResult.SUCCEEDED: "green", SyncResult.DRY_RUN: "cyan"}.get(record.result, "red")
+    out.print(f"[bold {style}]{record.result.value}[/]: {escape(record.message)} (history #{record.id})")
+
+
+def _wait_timeout(text: str, *, wait: bool, dry_run: bool) -> float:
+    """``--timeout`` in seconds, checked before anything is planned or written: a usage error (exit 2)."""
+    if wait and dry_run:
+        raise typer.BadParameter("a dry run writes nothing to wait for", param_hint="--wait")
+    try:
+        return parse_duration(text).total_seconds()
+    except PlumbError as error:
+        raise typer.BadParameter(str(error), param_hint="--timeout") from None
+
+
+def _print_health_change(change: engine.ObjectHealth) -> None:
+    colour = HEALTH_COLOUR.get(change.health.status, "") if change.health else "dim"
+    out.print(f"[{colour}]{escape(change.line())}[/]" if colour else escape(change.line()))
+
+
+def _print_waited(app: str, waited: engine.WaitResult) -> None:
+    health = waited.health
+    if waited.healthy:
+        out.print(f"[bold green]{app}: {health.status}[/] after {waited.elapsed_s:.0f}s")
+        return
+    why = "timed out" if waited.timed_out else "stopped waiting"
+    out.print(f"[bold red]{app}: {health.status}[/] ({why} after {waited.elapsed_s:.0f}s); not Healthy:")
+    for entry in waited.not_done:
+        out.print(f"  {escape(entry.line())}")
 
 
 def _print_report(report: SyncReport) -> None:

@@ -3,8 +3,8 @@
 It connects the pipeline's stages (source → render → plan → sync → record) and owns what a write
 must respect, so no caller can bypass it: :func:`sync_app` is the one write path (it refuses a paused
 app, runs the guards, records its intent, takes the app's Lease only to write, and records the
-outcome). Break-glass state lives in :mod:`plumbline.engine.pause`, one writer per app in
-:mod:`plumbline.engine.lease`.
+outcome); :func:`wait_healthy` then waits for the app's health (``plumb sync --wait``). Break-glass
+state lives in :mod:`plumbline.engine.pause`, one writer per app in :mod:`plumbline.engine.lease`.
 
     with engine.connect(app) as cluster, Store.open() as store:
         plan, rendered = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))
@@ -43,6 +43,13 @@ from plumbline.engine._views import (
     record_to_dict,
     unfinished_to_dict,
 )
+from plumbline.engine._wait import (
+    DONE,
+    HealthWatch,
+    ObjectHealth,
+    WaitResult,
+    wait_healthy,
+)
 from plumbline.engine._write import (
     LEASE_WAIT_S,
     Unfinished,
@@ -54,18 +61,22 @@ from plumbline.engine._write import (
 )
 
 __all__ = [
+    "DONE",
     "LEASE_WAIT_S",
     "OFFLINE_GUARDS",
     "AppCheck",
     "AppStatus",
+    "HealthWatch",
     "ModeChange",
     "ModeView",
+    "ObjectHealth",
     "Progress",
     "Rendered",
     "Resumed",
     "Session",
     "Unfinished",
     "UnfinishedState",
+    "WaitResult",
     "Writer",
     "allowed_remote",
     "app_status",
@@ -91,4 +102,5 @@ __all__ = [
     "sync_app",
     "unfinished_syncs",
     "unfinished_to_dict",
+    "wait_healthy",
 ]
