@@ -55,6 +55,11 @@ def test_sync_wait_shows_progress_and_exits_0_once_the_pods_are_ready(
     assert progress[-1] == "Deployment/web: Healthy"
     assert "Service/web: Healthy" in lines
     assert lines[-1].startswith(f"{app}: Healthy after ")
+    # How the wait ended is in the audit trail, next to the sync it followed.
+    audit = ws.plumb("audit", app)
+    assert audit.returncode == 0, audit.stderr
+    (health,) = [line for line in audit.stdout.splitlines() if " health " in line]
+    assert "Healthy" in health and "plumb sync --wait" in health
 
 
 def test_sync_wait_times_out_on_pods_that_never_become_ready_naming_the_deployment(
@@ -85,6 +90,8 @@ def test_sync_wait_times_out_on_pods_that_never_become_ready_naming_the_deployme
         table.stdout
     )
     assert "  Service/web" not in table.stdout  # only what is not Healthy is named
+    audit = ws.plumb("audit", app)
+    assert [line.count("Progressing") for line in audit.stdout.splitlines() if " health " in line] == [1, 1]
 
 
 def test_sync_wait_stops_at_a_degraded_deployment_whose_pods_crash_loop(

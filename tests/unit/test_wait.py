@@ -6,6 +6,7 @@ from __future__ import annotations
 from plumbline.engine import HealthWatch, WaitResult
 from plumbline.health import MISSING, Health, HealthStatus
 from plumbline.plan import ObjectRef
+from plumbline.store import AuditOutcome
 from tests.support.json_keys import not_camel_case
 
 WEB = ObjectRef("apps", "Deployment", "shop", "web")
@@ -97,3 +98,8 @@ def test_no_objects_is_healthy_at_once() -> None:
     watch = HealthWatch([])
     assert watch.observe({}) == [] and watch.finished
     assert watch.result(timed_out=False, elapsed_s=0) == WaitResult(objects=(), timed_out=False, elapsed_s=0)
+
+
+def test_the_audit_outcomes_of_a_wait_are_the_health_words() -> None:
+    # store spells them (the health package imports the store, through the plan): the same words.
+    assert {AuditOutcome(s.value).value for s in HealthStatus} == {s.value for s in HealthStatus}

@@ -346,6 +346,8 @@ def register(app: typer.Typer) -> None:
                     config=s.config,
                     timeout_s=timeout_s,
                     on_change=None if output is Output.JSON else _print_health_change,
+                    store=session.store,
+                    record=record,
                 )
         if output is Output.JSON:
             data = {

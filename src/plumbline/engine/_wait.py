@@ -17,6 +17,7 @@ from plumbline.cluster import Cluster
 from plumbline.config import App, Config, HealthCheck
 from plumbline.health import MISSING, Health, HealthStatus, app_health, assess, checks_for
 from plumbline.plan import APP_LABEL, Action, ObjectRef, Plan
+from plumbline.store import AuditAction, AuditOutcome, Store, SyncRecord, current_actor
 
 DONE = frozenset({HealthStatus.HEALTHY, HealthStatus.SUSPENDED})
 """Statuses a wait ends on successfully: Suspended is paused on purpose, so done (as Argo CD counts it)."""
@@ -161,13 +162,17 @@ def wait_healthy(
     timeout_s: float,
     interval_s: float = POLL_INTERVAL_S,
     on_change: Callable[[ObjectHealth], None] | None = None,
+    store: Store | None = None,
+    record: SyncRecord | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WaitResult:
     """Poll the objects a sync of ``plan`` applied until every one is Healthy or Suspended (or has no
     health rule), one is Degraded, or ``timeout_s`` passes; ``on_change`` hears each change of an
     object's health. The health rules are :mod:`plumbline.health`'s, with the App's ``healthChecks``
-    then (with ``config``) its Project's."""
+    then (with ``config``) its Project's. With ``store`` and the sync's ``record``, how the wait ended
+    is appended to the audit trail: a ``health`` record whose outcome is the app's health, its summary
+    the sync's history id and :meth:`WaitResult.to_dict`."""
     checks = checks_for(app, config.project(app.spec.project)) if config else list(app.spec.health_checks)
     watch = HealthWatch(waited_on(plan))
     started = clock()
@@ -176,8 +181,21 @@ def wait_healthy(
             if on_change is not None:
                 on_change(change)
         elapsed = clock() - started
-        if watch.finished:
-            return watch.result(timed_out=False, elapsed_s=elapsed)
-        if elapsed >= timeout_s:
-            return watch.result(timed_out=True, elapsed_s=elapsed)
+        if watch.finished or elapsed >= timeout_s:
+            result = watch.result(timed_out=not watch.finished, elapsed_s=elapsed)
+            if store is not None and record is not None:
+                _audit(store, record, result)
+            return result
         sleep(min(interval_s, max(timeout_s - elapsed, 0.0)))
+
+
+def _audit(store: Store, record: SyncRecord, result: WaitResult) -> None:
+    store.audit(
+        actor=current_actor(),
+        app=record.app,
+        action=AuditAction.HEALTH,
+        revision=record.sha,
+        reason="plumb sync --wait",
+        summary={"sync": record.id, **result.to_dict()},
+        outcome=AuditOutcome(result.health.status.value),
+    )

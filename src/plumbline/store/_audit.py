@@ -101,6 +101,7 @@ class AuditAction(StrEnum):
     OVERRIDE = "override"
     FIGHT = "fight"
     LEASE = "lease"
+    HEALTH = "health"
 
 
 class AuditOutcome(StrEnum):
@@ -111,6 +112,9 @@ class AuditOutcome(StrEnum):
     * ``pause``, ``resume``, ``expire``: the app's state after it;
     * ``mode``: the mode in force after it;
     * ``lease``: ``acquired``; ``drift``: ``observed``; ``fight``: ``self-heal stopped``;
+    * ``health`` (``plumb sync --wait``): the app's health when the wait ended, in
+      ``plumbline.health.HealthStatus``' words (spelled here: the health package imports the plan, which
+      imports the store; tests/unit/test_wait.py checks that they are the same words);
     * empty: a record of a store's first versions, which recorded none.
     """
 
@@ -131,6 +135,12 @@ class AuditOutcome(StrEnum):
     ACQUIRED = "acquired"
     OBSERVED = "observed"
     SELF_HEAL_STOPPED = "self-heal stopped"
+    HEALTHY = "Healthy"
+    SUSPENDED = "Suspended"
+    PROGRESSING = "Progressing"
+    MISSING = "Missing"
+    DEGRADED = "Degraded"
+    UNKNOWN = "Unknown"
 
 
 @dataclass(frozen=True)
