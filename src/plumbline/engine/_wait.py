@@ -15,6 +15,7 @@ from typing import Any
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, HealthCheck
+from plumbline.errors import ClusterError
 from plumbline.health import MISSING, Health, HealthStatus, app_health, assess, checks_for
 from plumbline.plan import APP_LABEL, Action, ObjectRef, Plan
 from plumbline.store import AuditAction, AuditOutcome, Store, SyncRecord, current_actor
@@ -134,21 +135,32 @@ def waited_on(plan: Plan) -> list[ObjectRef]:
 def _poll(
     cluster: Cluster, plan: Plan, app: str, checks: Sequence[HealthCheck]
 ) -> dict[ObjectRef, Health | None]:
-    """The health of every object ``plan`` declares, from one LIST per kind and namespace."""
-    groups: dict[tuple[str, str, str | None], set[str]] = {}
+    """The health of every object ``plan`` declares, from one LIST per kind and namespace. A kind the
+    API server does not serve (yet: discovery is read again once) leaves its objects Missing; a LIST
+    the server refuses or does not answer makes them Unknown, with why — the wait goes on."""
+    groups: dict[tuple[str, str, str | None], list[ObjectRef]] = {}
     for item in plan.items:
         if item.action is Action.PRUNE or item.desired is None:
             continue
         key = (str(item.desired.get("apiVersion", "")), item.ref.kind, item.ref.namespace)
-        groups.setdefault(key, set()).add(item.ref.name)
+        groups.setdefault(key, []).append(item.ref)
     found: dict[ObjectRef, Health | None] = {}
-    for (api_version, kind, namespace), names in groups.items():
+    refreshed = False
+    for (api_version, kind, namespace), refs in groups.items():
         info = cluster.discovery.lookup(api_version, kind)
-        if info is None:  # the kind is gone (a CRD deleted since the sync): its objects are Missing
+        if info is None and not refreshed:  # a CRD the sync created: its kind may be new
+            refreshed = True
+            info = cluster.refresh_discovery().lookup(api_version, kind)
+        if info is None:
             continue
-        for obj in cluster.list(info, namespace=namespace, label_selector=f"{APP_LABEL}={app}"):
+        try:
+            listed = cluster.list(info, namespace=namespace, label_selector=f"{APP_LABEL}={app}")
+        except ClusterError as error:
+            found.update((ref, Health(HealthStatus.UNKNOWN, f"could not read it: {error}")) for ref in refs)
+            continue
+        for obj in listed:
             ref = ObjectRef.of(obj)
-            if ref.name in names:
+            if ref in refs:
                 found[ref] = assess(obj, checks)
     return found
 
