@@ -101,5 +101,6 @@ def test_no_objects_is_healthy_at_once() -> None:
 
 
 def test_the_audit_outcomes_of_a_wait_are_the_health_words() -> None:
-    # store spells them (the health package imports the store, through the plan): the same words.
+    # AuditOutcome takes them from HealthStatus (defined in config, below both): a record of a wait
+    # reads in the words health shows.
     assert {AuditOutcome(s.value).value for s in HealthStatus} == {s.value for s in HealthStatus}

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from plumbline.config import App, HealthCheck, Project
+from plumbline.config import App, HealthCheck, HealthStatus, Project
 from plumbline.health import (
     _apiservice,
     _cel,
@@ -40,7 +40,7 @@ from plumbline.health import (
     _service,
     _statefulset,
 )
-from plumbline.health._model import Health, HealthStatus, field, progressing, text, unknown, worst
+from plumbline.health._model import Health, field, progressing, text, unknown, worst
 from plumbline.plan import Action, Plan
 
 __all__ = [

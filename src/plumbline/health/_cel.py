@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from plumbline.cel import compile_expression, evaluate
-from plumbline.config import HealthCheck
-from plumbline.health._model import Health, HealthStatus, progressing
+from plumbline.config import HealthCheck, HealthStatus
+from plumbline.health._model import Health, progressing
 
 
 def assess(check: HealthCheck, obj: Mapping[str, Any]) -> Health:

@@ -6,31 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from plumbline.config import RankedEnum
-
-
-class HealthStatus(RankedEnum):
-    """How well an object is doing, from best to worst (gitops-engine's order).
-
-    * ``Healthy`` — doing what it is for.
-    * ``Suspended`` — paused on purpose (a paused Deployment, a suspended Job or CronJob).
-    * ``Progressing`` — not there yet, and may still get there (includes "no status yet").
-    * ``Missing`` — Git declares it; the cluster does not have it.
-    * ``Degraded`` — failed, or cannot get there without someone acting.
-    * ``Unknown`` — its health could not be assessed (a status that cannot be read, a CEL error).
-
-    ``rank`` is the position in that order: Healthy 0 ... Unknown 5; higher is worse.
-    """
-
-    HEALTHY = "Healthy"
-    SUSPENDED = "Suspended"
-    PROGRESSING = "Progressing"
-    MISSING = "Missing"
-    DEGRADED = "Degraded"
-    UNKNOWN = "Unknown"
-
-    def is_worse_than(self, other: HealthStatus) -> bool:
-        return self.rank > other.rank
+from plumbline.config import HealthStatus
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from plumbline.config import Mode
+from plumbline.config import HealthStatus, Mode
 from plumbline.errors import StoreError
 from plumbline.store import _seal
 from plumbline.store._records import SyncResult, _utc, now
@@ -112,9 +112,7 @@ class AuditOutcome(StrEnum):
     * ``pause``, ``resume``, ``expire``: the app's state after it;
     * ``mode``: the mode in force after it;
     * ``lease``: ``acquired``; ``drift``: ``observed``; ``fight``: ``self-heal stopped``;
-    * ``health`` (``plumb sync --wait``): the app's health when the wait ended, in
-      ``plumbline.health.HealthStatus``' words (spelled here: the health package imports the plan, which
-      imports the store; tests/unit/test_wait.py checks that they are the same words);
+    * ``health`` (``plumb sync --wait``): the app's health when the wait ended (``HealthStatus``' words);
     * empty: a record of a store's first versions, which recorded none.
     """
 
@@ -135,12 +133,12 @@ class AuditOutcome(StrEnum):
     ACQUIRED = "acquired"
     OBSERVED = "observed"
     SELF_HEAL_STOPPED = "self-heal stopped"
-    HEALTHY = "Healthy"
-    SUSPENDED = "Suspended"
-    PROGRESSING = "Progressing"
-    MISSING = "Missing"
-    DEGRADED = "Degraded"
-    UNKNOWN = "Unknown"
+    HEALTHY = HealthStatus.HEALTHY.value
+    SUSPENDED = HealthStatus.SUSPENDED.value
+    PROGRESSING = HealthStatus.PROGRESSING.value
+    MISSING = HealthStatus.MISSING.value
+    DEGRADED = HealthStatus.DEGRADED.value
+    UNKNOWN = HealthStatus.UNKNOWN.value
 
 
 @dataclass(frozen=True)
