@@ -68,7 +68,7 @@ def test_sync_wait_times_out_on_pods_that_never_become_ready_naming_the_deployme
     ws, app = _workspace(tmp_path, control_plane, running_deployment("web", fault=Fault.NEVER_READY))
     started = time.monotonic()
     done = ws.plumb("sync", app, "--wait", "--timeout", "15s", "-o", "json")
-    assert done.returncode == 3, done.stdout + done.stderr  # synced, but not Healthy
+    assert done.returncode == 4, done.stdout + done.stderr  # synced, but not Healthy
     assert time.monotonic() - started < 60
     data = json.loads(done.stdout)
     assert data["record"]["result"] == "succeeded"  # the sync itself wrote everything
@@ -84,7 +84,7 @@ def test_sync_wait_times_out_on_pods_that_never_become_ready_naming_the_deployme
     assert by_object["Service"]["status"] == "Healthy"
 
     table = ws.plumb("sync", app, "--wait", "--timeout", "3s")  # nothing to change: waits all the same
-    assert table.returncode == 3, table.stdout + table.stderr
+    assert table.returncode == 4, table.stdout + table.stderr
     assert f"{app}: Progressing (timed out after " in table.stdout
     assert "  Deployment/web: Progressing (waiting for rollout: 0 of 2 updated replicas available)" in (
         table.stdout
@@ -102,7 +102,7 @@ def test_sync_wait_stops_at_a_degraded_deployment_whose_pods_crash_loop(
     started = time.monotonic()
     done = ws.plumb("sync", app, "--wait", "--timeout", "120s")
     took = time.monotonic() - started
-    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr
     assert took < 100, took  # it stopped at Degraded, well before the timeout
     assert "Deployment/web: Degraded (Deployment 'web' exceeded its progress deadline)" in done.stdout
     assert f"{app}: Degraded (stopped waiting after " in done.stdout

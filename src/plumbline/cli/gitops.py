@@ -1,6 +1,6 @@
 """``plumb apps | diff | sync | status | history``: the GitOps loop for people and for scripts.
 
-Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 2+ errors (3: a
+Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 2 errors, 3 a bug (4: a
 ``sync --wait`` whose app did not become Healthy).
 ``-o json`` gives machines the same facts the tables give people.
 """
@@ -42,7 +42,7 @@ class Output(StrEnum):
 
 
 WAIT_TIMEOUT = "5m"
-EXIT_UNHEALTHY = 3
+EXIT_UNHEALTHY = 4  # synced, but not Healthy; 3 is an internal error (cli/app.py)
 """``plumb sync --wait``: synced, but the app did not become Healthy (an object Degraded, or the timeout)."""
 HEALTH_COLOUR = {
     HealthStatus.HEALTHY: "green",
@@ -310,7 +310,7 @@ def register(app: typer.Typer) -> None:
         """Apply the app's revision: dry-run everything, run every guard, then server-side apply in waves.
 
         Exit 0: synced (or nothing to do) — and with --wait, Healthy; 1: refused or blocked by a guard
-        (nothing written), 2: failed part-way; 3 (with --wait): synced, but an object is Degraded or
+        (nothing written), 2: failed part-way; 4 (with --wait): synced, but an object is Degraded or
         not Healthy when the timeout passes.
         """
         timeout_s = _wait_timeout(timeout, wait=wait, dry_run=dry_run)
