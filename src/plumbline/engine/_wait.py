@@ -126,24 +126,26 @@ class HealthWatch:
         return WaitResult(objects=objects, timed_out=timed_out, elapsed_s=elapsed_s)
 
 
-def waited_on(plan: Plan) -> list[ObjectRef]:
-    """The objects a sync of ``plan`` leaves in the cluster: every one Git declares (prune candidates
-    are not waited on)."""
-    return [item.ref for item in plan.items if item.action is not Action.PRUNE and item.desired is not None]
+Listing = dict[tuple[str, str, str | None], list[ObjectRef]]  # (apiVersion, kind, namespace) → refs
+
+
+def waited_on(plan: Plan) -> Listing:
+    """The objects a sync of ``plan`` leaves in the cluster — every one Git declares (prune candidates
+    are not waited on) — grouped as they are listed: by apiVersion, kind and namespace."""
+    groups: Listing = {}
+    for item in plan.items:
+        if item.action is not Action.PRUNE and item.desired is not None:
+            key = (item.api_version, item.ref.kind, item.ref.namespace)
+            groups.setdefault(key, []).append(item.ref)
+    return groups
 
 
 def _poll(
-    cluster: Cluster, plan: Plan, app: str, checks: Sequence[HealthCheck]
+    cluster: Cluster, groups: Listing, app: str, checks: Sequence[HealthCheck]
 ) -> dict[ObjectRef, Health | None]:
-    """The health of every object ``plan`` declares, from one LIST per kind and namespace. A kind the
+    """The health of every object in ``groups``, from one LIST per kind and namespace. A kind the
     API server does not serve (yet: discovery is read again once) leaves its objects Missing; a LIST
     the server refuses or does not answer makes them Unknown, with why — the wait goes on."""
-    groups: dict[tuple[str, str, str | None], list[ObjectRef]] = {}
-    for item in plan.items:
-        if item.action is Action.PRUNE or item.desired is None:
-            continue
-        key = (str(item.desired.get("apiVersion", "")), item.ref.kind, item.ref.namespace)
-        groups.setdefault(key, []).append(item.ref)
     found: dict[ObjectRef, Health | None] = {}
     refreshed = False
     for (api_version, kind, namespace), refs in groups.items():
@@ -158,9 +160,10 @@ def _poll(
         except ClusterError as error:
             found.update((ref, Health(HealthStatus.UNKNOWN, f"could not read it: {error}")) for ref in refs)
             continue
+        wanted = set(refs)
         for obj in listed:
             ref = ObjectRef.of(obj)
-            if ref in refs:
+            if ref in wanted:
                 found[ref] = assess(obj, checks)
     return found
 
@@ -186,10 +189,11 @@ def wait_healthy(
     is appended to the audit trail: a ``health`` record whose outcome is the app's health, its summary
     the sync's history id and :meth:`WaitResult.to_dict`."""
     checks = checks_for(app, config.project(app.spec.project)) if config else list(app.spec.health_checks)
-    watch = HealthWatch(waited_on(plan))
+    groups = waited_on(plan)
+    watch = HealthWatch([ref for refs in groups.values() for ref in refs])
     started = clock()
     while True:
-        for change in watch.observe(_poll(cluster, plan, app.name, checks)):
+        for change in watch.observe(_poll(cluster, groups, app.name, checks)):
             if on_change is not None:
                 on_change(change)
         elapsed = clock() - started
