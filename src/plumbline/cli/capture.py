@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
             plan=plan,
             checkout_root=checkout.root,
             manifests=rendered.manifests,
-            allow_remote=engine.allowed_remote(engine.scope(target, s.config).get("project")),
+            allow_remote=engine.allowed_remote(s.config.project(target.spec.project)),
         )
         commit = None
         if write and not capture.empty:

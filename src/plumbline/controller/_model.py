@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plumbline import engine
-from plumbline.cluster import Cluster
-from plumbline.config import App, Config, Mode
+from plumbline.config import Mode
 from plumbline.controller.decide import Result, Rules
 from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE
-from plumbline.plan import Plan, SyncStatus
-from plumbline.store import AppStateKind, Store
+from plumbline.plan import SyncStatus
+from plumbline.store import AppStateKind
 
 
 @dataclass
@@ -49,9 +47,3 @@ class Outcome:
     sha: str = ""
     drift: list[str] = field(default_factory=list)
     message: str = ""
-
-
-def plan_of(app: App, *, cluster: Cluster, store: Store, config: Config | None = None) -> Plan:
-    """The app's plan, tracked under ``config``'s instance and bounded by its Project."""
-    plan, _ = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))
-    return plan

@@ -14,7 +14,7 @@ from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.controller import _record as said
 from plumbline.controller._log import log
-from plumbline.controller._model import Outcome, Settings, plan_of
+from plumbline.controller._model import Outcome, Settings
 from plumbline.controller._record import Recorder
 from plumbline.controller.decide import (
     Decision,
@@ -28,7 +28,7 @@ from plumbline.controller.decide import (
     sync_result,
 )
 from plumbline.engine import pause as _pause
-from plumbline.plan import SyncStatus
+from plumbline.plan import Plan, SyncStatus
 from plumbline.store import AuditAction, Store, SyncResult
 
 
@@ -42,7 +42,7 @@ class Reconciler:
     def reconcile(self, app: App, cluster: Cluster, mode: Mode, config: Config) -> Outcome:
         name = app.name
         interrupted = self._interrupted(app, cluster)
-        plan = plan_of(app, cluster=cluster, store=self.store, config=config)
+        plan, rendered = engine.plan_app(app, cluster=cluster, store=self.store, config=config)
         self.desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
         state = self.store.app_state(name)
@@ -88,11 +88,18 @@ class Reconciler:
         if decision.step is Step.STOP_HEALING:
             self.recorder.record(said.fight(name, plan.sha, decision), app, cluster)
         if decision.writes:
-            return self._apply(app, cluster, config, outcome, decision)
+            return self._apply(app, cluster, config, outcome, decision, planned=(plan, rendered))
         return outcome
 
     def _apply(
-        self, app: App, cluster: Cluster, config: Config, outcome: Outcome, decision: Decision
+        self,
+        app: App,
+        cluster: Cluster,
+        config: Config,
+        outcome: Outcome,
+        decision: Decision,
+        *,
+        planned: tuple[Plan, engine.Rendered],
     ) -> Outcome:
         started = time.monotonic()
         # The write path records the intent before writing and the outcome after (history and audit):
@@ -108,6 +115,7 @@ class Reconciler:
             writer=self._writer(),
             cause=decision.cause,
             detail={"drift": outcome.drift if decision.step is Step.HEAL else []},
+            planned=planned,  # what was decided on is what is written: not rendered and planned again
         )
         result = sync_result(decision, record.result)
         first = False

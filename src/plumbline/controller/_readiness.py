@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
-from plumbline.controller._model import plan_of
 from plumbline.engine import effective_mode
 from plumbline.plan.attribution import Attribution
 from plumbline.plan.drift import drift_of
@@ -57,7 +57,7 @@ def readiness(
         on_step_since = min(times) if times else None
     days = (now() - on_step_since).total_seconds() / 86400 if on_step_since else 0.0
 
-    plan = plan_of(app, cluster=cluster, store=store, config=config)
+    plan, _ = engine.plan_app(app, cluster=cluster, store=store, config=config)
     last = store.last_sync(app.name)
     drift = drift_of(plan, last_sha=last.sha if last else None)
     runtime = plan.changes_of(Attribution.RUNTIME)

@@ -7,7 +7,7 @@ outcome); :func:`wait_healthy` then waits for the app's health (``plumb sync --w
 state lives in :mod:`plumbline.engine.pause`, one writer per app in :mod:`plumbline.engine.lease`.
 
     with engine.connect(app) as cluster, Store.open() as store:
-        plan, rendered = engine.plan_app(app, cluster=cluster, store=store, **engine.scope(app, config))
+        plan, rendered = engine.plan_app(app, cluster=cluster, store=store, config=config)
         plan, report, record = engine.sync_app(app, cluster=cluster, store=store, config=config)
 """
 
@@ -32,7 +32,6 @@ from plumbline.engine._pipeline import (
     plan_app,
     render_app,
     resolve_kubeconfig,
-    scope,
 )
 from plumbline.engine._session import Session, plan, session
 from plumbline.engine._views import (
@@ -96,7 +95,6 @@ __all__ = [
     "render_app",
     "resolve_kubeconfig",
     "resume",
-    "scope",
     "session",
     "set_mode",
     "sync_app",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
-from plumbline.engine._pipeline import plan_app, scope
+from plumbline.engine._pipeline import plan_app
 from plumbline.engine._write import sync_app
 from plumbline.engine.pause import activate, end_pause
 from plumbline.plan.drift import drift_of
@@ -106,7 +106,7 @@ def resume(
             store, app.name, actor=actor, reason=reason or "resumed, drift reverted", revision=record.sha
         )
         return Resumed(app.name, was_paused=True, state=new.state, drift=[], revert=record)
-    plan, _ = plan_app(app, cluster=cluster, store=store, **scope(app, config))
+    plan, _ = plan_app(app, cluster=cluster, store=store, config=config)
     last = store.last_sync(app.name)
     drift = drift_of(plan, last_sha=last.sha if last else None)
     new = end_pause(

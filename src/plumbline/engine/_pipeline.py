@@ -129,14 +129,15 @@ def plan_app(
     revision: str | None = None,
     progress: Progress = _quiet,
     store: Store | None = None,
-    project: Project | None = None,
-    instance: str = DEFAULT_INSTANCE,
+    config: Config | None = None,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
-    of the last successful sync (three-way); without, against managedFields alone. ``project`` (the
-    app's): see :func:`render_app`; it also bounds what the app may prune (without it, the
-    destination alone does). ``instance``: the name the app's objects are tracked under
-    (``config.instance``)."""
+    of the last successful sync (three-way); without, against managedFields alone. With ``config``,
+    the app's Project decides what its render may fetch (:func:`render_app`) and bounds what it may
+    prune (without it, the destination alone does), and its objects are tracked under the config's
+    instance (without it, the default instance)."""
+    project = config.project(app.spec.project) if config is not None else None
+    instance = config.instance if config is not None else DEFAULT_INSTANCE
     rendered = render_app(app, revision=revision, progress=progress, project=project)
     plan = build_plan(
         cluster=cluster,
@@ -162,13 +163,6 @@ def allowed_remote(project: Project | None) -> tuple[str, ...]:
     return tuple(project.spec.allow_remote_sources) if project else ()
 
 
-def scope(app: App, config: Config | None) -> dict[str, Any]:
-    """``plan_app``'s ``project`` and ``instance`` for ``app`` from ``config`` (None: neither)."""
-    if config is None:
-        return {}
-    return {"project": config.project(app.spec.project), "instance": config.instance}
-
-
 def drift_app(
     app: App,
     *,
@@ -178,5 +172,5 @@ def drift_app(
     config: Config | None = None,
 ) -> DriftReport:
     """The rebuildability report for ``app`` (``plumb drift``)."""
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, **scope(app, config))
+    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, config=config)
     return drift_report(plan, cluster=cluster, last_synced=last_synced(store, app.name))

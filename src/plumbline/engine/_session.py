@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config
-from plumbline.engine._pipeline import Progress, Rendered, _quiet, connect, plan_app, scope
+from plumbline.engine._pipeline import Progress, Rendered, _quiet, connect, plan_app
 from plumbline.plan import Plan
 from plumbline.store import Store
 
@@ -45,5 +45,5 @@ def plan(
             store=opened.store,
             revision=revision,
             progress=progress,
-            **scope(app, config),
+            config=config,
         )

@@ -87,7 +87,7 @@ def app_status(
     try:
         project = config.project(app.spec.project)
         with connect(app, kubeconfig=kubeconfig, context=context) as cluster:
-            plan, _ = plan_app(app, cluster=cluster, store=store, project=project, instance=config.instance)
+            plan, _ = plan_app(app, cluster=cluster, store=store, config=config)
             row.unfinished = unfinished_syncs(store, cluster, app.name)
         health = plan_health(plan, checks_for(app, project))
         row.status, row.target, row.counts = plan.sync_status, plan.sha, plan.counts

@@ -14,7 +14,7 @@ from typing import Any
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config
-from plumbline.engine._pipeline import Progress, _quiet, plan_app, scope
+from plumbline.engine._pipeline import Progress, Rendered, _quiet, plan_app
 from plumbline.engine.lease import (
     LEASE_DURATION_S,
     LEASE_NAMESPACE,
@@ -231,6 +231,7 @@ def sync_app(
     cause: str = "",
     detail: dict[str, Any] | None = None,
     ending_pause: bool = False,
+    planned: tuple[Plan, Rendered] | None = None,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
     """The one write path: plan, run the guards, then (unless ``dry_run``) apply; every outcome —
     also a refusal — is recorded in ``store``.
@@ -250,13 +251,16 @@ def sync_app(
     app's Lease is taken (``writer``; default: a fresh identity for this sync); the objects are
     written; the outcome is recorded. ``cause`` (why, e.g. "self-heal") and ``detail`` go to the
     audit records, which every non-dry-run sync gets.
+
+    ``planned``: the app's plan (with its render) that the caller has just made, as configured, and
+    decided on (the controller) — written as it stands instead of rendered and planned a second time.
     """
     if not dry_run and not ending_pause and (why := write_refusal(store, app.name)):
         raise RefusedError(f"not syncing: {why}")
     writer = writer or Writer.for_one_sync()
     started = now()
-    plan, rendered = plan_app(
-        app, cluster=cluster, revision=revision, progress=progress, store=store, **scope(app, config)
+    plan, rendered = planned or plan_app(
+        app, cluster=cluster, revision=revision, progress=progress, store=store, config=config
     )
     flags: dict[str, Any] = {
         "prune": prune,
