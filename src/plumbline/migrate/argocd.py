@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from plumbline.config import Mode
 from plumbline.migrate._common import convert_each, label, metadata, result, valid
 from plumbline.migrate._report import Abandon, Path, Reading, show_path
 from plumbline.migrate._result import ImportResult, Written, new_object, repo_path
@@ -455,7 +456,12 @@ def _application(r: Reading, declared_projects: set[str]) -> dict[str, Any]:
     destination = _destination(r, to)
     source = _source(r, to, destination["namespace"])
     mode = _mode(r, to)
-    spec: dict[str, Any] = {"project": project, "source": source, "destination": destination, "mode": mode}
+    spec: dict[str, Any] = {
+        "project": project,
+        "source": source,
+        "destination": destination,
+        "mode": mode.value,
+    }
     options = _sync_options(r, to, spec)
     if options:
         spec["syncOptions"] = options
@@ -816,14 +822,14 @@ def _directory(r: Reading, base: Path, to: str) -> None:
 # --- syncPolicy ---------------------------------------------------------------------------------------
 
 
-def _mode(r: Reading, to: str) -> str:
+def _mode(r: Reading, to: str) -> Mode:
     base: Path = ("spec", "syncPolicy", "automated")
     automated = r.get(base, dict)
     where = f"{to}.spec.mode"
     if automated is None:
         if r.get(("spec", "syncPolicy"), dict) == {}:
-            r.carry(("spec", "syncPolicy"), where, "observe: no automated sync")
-        return "observe"
+            r.carry(("spec", "syncPolicy"), where, f"{Mode.OBSERVE}: no automated sync")
+        return Mode.OBSERVE
     enabled = r.get((*base, "enabled"), bool, True)
     prune = r.get((*base, "prune"), bool, False)
     heal = r.get((*base, "selfHeal"), bool, False)
@@ -832,10 +838,10 @@ def _mode(r: Reading, to: str) -> str:
         why="plumbline never prunes everything because a render came out empty",
     )  # fmt: skip
     if not enabled:
-        r.carry(base, where, "observe: automated sync is switched off")
-        return "observe"
-    mode = "prune" if prune and heal else "self-heal" if heal else "sync"
-    r.carry(base, where, mode)
+        r.carry(base, where, f"{Mode.OBSERVE}: automated sync is switched off")
+        return Mode.OBSERVE
+    mode = Mode.PRUNE if prune and heal else Mode.SELF_HEAL if heal else Mode.SYNC
+    r.carry(base, where, mode.value)
     if prune and not heal:
         r.drop(
             (*base, "prune"),
@@ -860,8 +866,8 @@ def _sync_options(r: Reading, to: str, spec: dict[str, Any]) -> dict[str, Any]:
             out["createNamespace"] = on
             r.carry(path, f"{to}.spec.syncOptions.createNamespace")
         elif key == "Prune" and not on:
-            if spec["mode"] == "prune":
-                spec["mode"] = "self-heal"
+            if spec["mode"] == Mode.PRUNE:
+                spec["mode"] = Mode.SELF_HEAL.value
             r.carry(path, mode, "never prune automatically: mode at most self-heal")
         elif key in _SAME_WHEN and on == _SAME_WHEN[key][0]:
             r.carry(path, to, _SAME_WHEN[key][1])

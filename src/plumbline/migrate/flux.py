@@ -25,6 +25,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from plumbline.config import Mode
 from plumbline.migrate import _artifacts
 from plumbline.migrate._artifacts import Artifact
 from plumbline.migrate._common import convert_each, label, metadata, result, valid
@@ -227,13 +228,13 @@ def _revision(git: _Git) -> str:
     return "master"
 
 
-def _mode(r: Reading, git: _Git, *, full: str, to: str, why: str) -> str:
+def _mode(r: Reading, git: _Git, *, full: Mode, to: str, why: str) -> str:
     suspended = r.get(("spec", "suspend"), bool, False) or git.reading.get(("spec", "suspend"), bool, False)
     if suspended:
-        r.carry(("spec", "suspend"), f"{to}.spec.mode", "observe: nothing automatic until stepped up")
-        return "observe"
+        r.carry(("spec", "suspend"), f"{to}.spec.mode", f"{Mode.OBSERVE}: nothing automatic until stepped up")
+        return Mode.OBSERVE.value
     r.carry(("spec", "suspend"), f"{to}.spec.mode", f"{full}: {why}")
-    return full
+    return full.value
 
 
 def _destination(r: Reading, to: str) -> str:
@@ -282,7 +283,7 @@ def _kustomization(
         ("spec", "path"), f"{to}.spec.source.path", "kustomize when a kustomization.yaml is there, else plain"
     )
     prune = r.get(("spec", "prune"), bool, False)
-    full = "prune" if prune else "self-heal"
+    full = Mode.PRUNE if prune else Mode.SELF_HEAL
     mode = _mode(r, git, full=full, to=to, why="Flux reverts drift on every interval")
     r.carry(
         ("spec", "prune"),
@@ -424,10 +425,10 @@ def _helm_release(
         "destination": {"namespace": namespace},
     }
     drift = r.get(("spec", "driftDetection", "mode"), str, "disabled") or "disabled"
-    full = "prune" if drift == "enabled" else "sync"
+    full = Mode.PRUNE if drift == "enabled" else Mode.SYNC
     why = (
         "Flux corrects drift and Helm deletes what left the chart"
-        if full == "prune"
+        if full is Mode.PRUNE
         else "without drift detection Flux does not revert live edits; Helm's deletion of objects that left "
         "the chart needs plumbline's prune rung, which also reverts live edits, so it is not automatic"
     )
