@@ -33,6 +33,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from plumbline import toolchain
 from plumbline.errors import ControlPlaneError
@@ -69,8 +70,25 @@ class Component:
     log: Path
 
 
+class Server:
+    """A server of the harness, run for a ``with`` block: started on entry, stopped on exit."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @dataclass
-class ControlPlane:
+class ControlPlane(Server):
     """One control plane living in ``directory``.
 
     ``apiserver_port`` fixes the API server's port (else a free one is chosen). ``detach`` starts the
@@ -97,12 +115,8 @@ class ControlPlane:
     def temporary(cls, **kwargs: object) -> Iterator[ControlPlane]:
         """A control plane in a fresh temporary folder, stopped and removed when the block ends."""
         directory = owned_temporary_folder(TEMP_PREFIX)
-        plane = cls(directory=directory, remove_directory=True, **kwargs)  # type: ignore[arg-type]
-        try:
-            plane.start()
+        with cls(directory=directory, remove_directory=True, **kwargs) as plane:  # type: ignore[arg-type]
             yield plane
-        finally:
-            plane.stop()
 
     # ---- public surface -----------------------------------------------------------------------
 
@@ -157,13 +171,6 @@ class ControlPlane:
             (self.directory / "pids.json").unlink()
         if self.remove_directory and not keep_directory:
             shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> ControlPlane:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- start-up -----------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from plumbline import toolchain
 from plumbline.errors import ControlPlaneError
 from plumbline.local.controlplane import (
     Component,
+    Server,
     free_port,
     http_ok,
     owned_temporary_folder,
@@ -60,7 +61,7 @@ class Sample:
 
 
 @dataclass
-class Prometheus:
+class Prometheus(Server):
     """One Prometheus server in ``directory``, scraping ``targets`` (``host:port``) every ``interval``."""
 
     directory: Path
@@ -76,12 +77,8 @@ class Prometheus:
     def temporary(cls, targets: Iterable[str] = (), **kwargs: Any) -> Iterator[Prometheus]:
         """A Prometheus in a fresh temporary folder, stopped and removed when the block ends."""
         directory = owned_temporary_folder(TEMP_PREFIX)
-        server = cls(directory=directory, targets=list(targets), remove_directory=True, **kwargs)
-        try:
-            server.start()
+        with cls(directory=directory, targets=list(targets), remove_directory=True, **kwargs) as server:
             yield server
-        finally:
-            server.stop()
 
     @property
     def pid(self) -> int:
@@ -129,13 +126,6 @@ class Prometheus:
             self._process = None
         if self.remove_directory:
             shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> Prometheus:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def scrape(self, targets: Iterable[str]) -> None:
         """Scrape ``targets`` from now on (the configuration is rewritten and reloaded)."""
