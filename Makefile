@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint demo bench up down status build clean
+.PHONY: test lint demo bench up down status build clean deploy
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -22,6 +22,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+
+## deploy: regenerate deploy/ (the CRDs, from the config models); a unit test fails until it is committed
+deploy: $(STAMP)
+	$(BIN)/python -m plumbline.deploy deploy
 
 ## demo: the core loop end to end on a local control plane (examples/demo.sh)
 demo: $(STAMP)

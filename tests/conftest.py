@@ -97,6 +97,15 @@ def cluster(control_plane: ControlPlane) -> Iterator[Any]:
         yield c
 
 
+@pytest.fixture(scope="session")
+def plumbline_crds(cluster: Any) -> list[str]:
+    """plumbline's CRDs (App, Project, Environment, GuardException, Instance) installed and served on
+    the session's control plane, once; their names. Left installed for the session."""
+    from plumbline.deploy import apply_crds
+
+    return apply_crds(cluster)
+
+
 @pytest.fixture
 def namespace(dyn: Any) -> Iterator[str]:
     """A fresh namespace per test, deleted afterwards (without waiting for it to go)."""
