@@ -31,9 +31,12 @@ deploy: $(STAMP)
 demo: $(STAMP)
 	bash examples/demo.sh
 
-## bench: plumb diff/sync beside kubectl diff/apply --server-side (bench/diff_sync.py)
+## bench: plumb diff/sync beside kubectl diff/apply --server-side, CLI start-up beside kubectl's, one
+## controller pass over many apps beside kubectl apply of the same objects (bench/*.py; the README's tables)
 bench: $(STAMP)
-	$(BIN)/python bench/diff_sync.py
+	$(BIN)/python -m bench.diff_sync
+	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.scale
 
 ## up / down / status: a local Kubernetes control plane to try plumbline against
 up: $(STAMP)
