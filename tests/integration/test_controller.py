@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from plumbline.controller import Notifier, Result
-from plumbline.engine.lease import LeaseHeldError, acquire, app_lease, read_lease
+from plumbline.engine.lease import LeaseHeldError, acquire, app_lease, owner_lease_name, read_lease
 from plumbline.engine.pause import pause
 from plumbline.store import AppStateKind, AuditAction, Store
 from tests.support import cli
@@ -251,6 +251,11 @@ def test_watch_queues_a_reconcile_on_a_live_edit(make_site: Any) -> None:
         controller.close()
 
 
+def owner(site: Site, app: str) -> Any:
+    """The app's owner Lease: which controller replica reconciles it."""
+    return read_lease(site.cluster, app, namespace=site.lease_namespace, name=owner_lease_name(app))
+
+
 def test_app_lease_one_writer(make_site: Any) -> None:
     site = make_site("sync")
     ns = site.lease_namespace
@@ -263,8 +268,10 @@ def test_app_lease_one_writer(make_site: Any) -> None:
         ):
             pass
         outcome = one(site.controller(identity="replica-x"))
-        assert outcome.result is Result.NOT_HOLDER  # the controller leaves the app to the CLI
+        # The controller owns the app, but its write waits for the CLI's to end (here: never).
+        assert outcome.result is Result.ERROR and "cli-a" in outcome.message, outcome
         assert site.live() is None
+        assert owner(site, site.app).holder == "replica-x"
     assert acquire(site.cluster, site.app, "cli-b", namespace=ns, duration_s=2).held  # released
     time.sleep(2.2)
     assert acquire(site.cluster, site.app, "cli-c", namespace=ns, duration_s=2).held  # lapsed
@@ -286,7 +293,7 @@ def test_two_controller_processes_hand_over_on_kill(make_site: Any) -> None:
         deadline = time.monotonic() + 60
         holder = None
         while time.monotonic() < deadline:
-            info = read_lease(site.cluster, site.app, namespace=site.lease_namespace)
+            info = owner(site, site.app)
             if info and info.holder and site.live() is not None:
                 holder = info.holder
                 break
@@ -297,7 +304,7 @@ def test_two_controller_processes_hand_over_on_kill(make_site: Any) -> None:
         killed_at = time.monotonic()
         other = next(name for name in replicas if name != holder)
         while time.monotonic() < killed_at + duration + 10:
-            info = read_lease(site.cluster, site.app, namespace=site.lease_namespace)
+            info = owner(site, site.app)
             if info and info.holder == other:
                 break
             time.sleep(0.2)
@@ -428,7 +435,7 @@ def test_controller_process_serves_metrics_logs_json_and_stops_on_sigterm(make_s
     lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
     assert lines and all({"time", "level", "msg", "app", "revision"} <= set(line) for line in lines)
     assert any(line["app"] == site.app and line["revision"] for line in lines)
-    info = read_lease(site.cluster, site.app, namespace=site.lease_namespace)
+    info = owner(site, site.app)
     assert info is not None and info.holder is None  # released on a clean stop
 
 
@@ -479,10 +486,7 @@ def test_two_replicas_share_the_apps_out(make_site: Any) -> None:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # alone, replica-a takes every app
-            holders = {
-                a: (i.holder if (i := read_lease(site.cluster, a, namespace=site.lease_namespace)) else None)
-                for a in apps
-            }
+            holders = {a: (i.holder if (i := owner(site, a)) else None) for a in apps}
             if all(h == "replica-a" for h in holders.values()):
                 break
             time.sleep(0.2)
@@ -490,10 +494,7 @@ def test_two_replicas_share_the_apps_out(make_site: Any) -> None:
         second = start("replica-b")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # a second replica joins: two apps each
-            holders = {
-                a: (i.holder if (i := read_lease(site.cluster, a, namespace=site.lease_namespace)) else None)
-                for a in apps
-            }
+            holders = {a: (i.holder if (i := owner(site, a)) else None) for a in apps}
             counts = sorted(list(holders.values()).count(r) for r in ("replica-a", "replica-b"))
             if counts == [2, 2]:
                 break

@@ -2,8 +2,8 @@
 
 Passes are queued by a Git poll per app (``interval_s``), by watches on the objects each app manages
 (label ``plumbline.dev/app=<app>``, per kind of its last synced and planned desired state) and by
-webhooks (``enqueue``). A pass over one app (:meth:`Controller.reconcile`) holds the app's Lease
-within this replica's fair share (``_share.py``) or leaves the app to the replica that does, then
+webhooks (``enqueue``). A pass over one app (:meth:`Controller.reconcile`) holds the app's owner
+Lease within this replica's fair share (``_share.py``) or leaves the app to the replica that does, then
 runs :class:`~plumbline.controller._pass.Reconciler`: the situation gathered, the pure decision
 (``decide.py``: pause, pending, the mode's rule, backoff, fights) carried out through the engine's
 write path, and what happened told by the one recorder (``_record.py``).
@@ -86,7 +86,7 @@ class Controller:
         return self.share.clusters([app for _, app in sorted(self.config.apps.items())])
 
     def holds(self, app: App, cluster: Cluster) -> bool:
-        """Take or renew ``app``'s Lease within this replica's fair share (see ``_share.py``)."""
+        """Take or renew ``app``'s owner Lease within this replica's fair share (see ``_share.py``)."""
         return self.share.holds(app, cluster, len(self.config.apps))
 
     def file_anchor(self) -> None:

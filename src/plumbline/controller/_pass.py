@@ -1,4 +1,4 @@
-"""One pass over one app whose Lease this replica holds: gather the :class:`Situation` (plan, state,
+"""One pass over one app whose owner Lease this replica holds: gather the :class:`Situation` (plan, state,
 last sync, memory), :func:`decide`, carry the decision out through the engine's write path, and hand
 each thing that happened to the recorder. The memory the decision needs between passes (self-heal's,
 the last refusal's) is kept here, per app."""
@@ -145,7 +145,7 @@ class Reconciler:
     def _interrupted(self, app: App, cluster: Cluster) -> bool:
         """True (and reported) if a sync of the app was interrupted (its writer died mid-apply); the
         caller then syncs again, which finishes it (apply is idempotent). The rule is the write path's
-        (:func:`engine.close_interrupted`); this replica holds the app's Lease, so it may say so."""
+        (:func:`engine.close_interrupted`): a write in progress holds the app's write Lease."""
         closed = engine.close_interrupted(self.store, cluster, app.name, writer=self._writer())
         for record in closed:
             log(logging.WARNING, f"{record.message}; syncing again", app=app.name, revision=record.sha)

@@ -1,5 +1,5 @@
 """This replica's share of the apps: one connection per API server the apps live on, and the apps'
-Leases it holds there — taken up to its fair share (all apps over the live replicas, rounded up),
+owner Leases it holds there — taken up to its fair share (all apps over the live replicas, rounded up),
 given up beyond it, renewed by one :class:`Renewer` per server and released on close."""
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from plumbline.cluster import Cluster
 from plumbline.config import App
 from plumbline.controller._log import log
 from plumbline.controller._model import Settings
-from plumbline.engine.lease import Grant, Renewer, heartbeat, release, release_replica
+from plumbline.engine.lease import (
+    Grant,
+    Renewer,
+    heartbeat,
+    owner_lease_name,
+    release,
+    release_replica,
+)
 
 
 class Share:
@@ -71,7 +78,13 @@ class Share:
             return False
         if mine and len(renewer.apps) > share:
             renewer.discard(app.name)
-            release(cluster, app.name, self.settings.identity, namespace=self.settings.lease_namespace)
+            release(
+                cluster,
+                app.name,
+                self.settings.identity,
+                namespace=self.settings.lease_namespace,
+                name=owner_lease_name(app.name),
+            )
             log(logging.INFO, f"gave the app up to another replica (fair share {share})", app=app.name)
             return False
         grant = renewer.claim(app.name)
@@ -85,7 +98,13 @@ class Share:
             renewer.stop()
             cluster = next(c for c in self._clusters.values() if c.server == server)
             for app in sorted(renewer.apps):
-                release(cluster, app, self.settings.identity, namespace=self.settings.lease_namespace)
+                release(
+                    cluster,
+                    app,
+                    self.settings.identity,
+                    namespace=self.settings.lease_namespace,
+                    name=owner_lease_name(app),
+                )
             release_replica(cluster, self.settings.identity, namespace=self.settings.lease_namespace)
         for cluster in self._clusters.values():
             cluster.close()
@@ -97,5 +116,6 @@ class Share:
                 self.settings.identity,
                 namespace=self.settings.lease_namespace,
                 duration_s=self.settings.lease_duration_s,
+                name=owner_lease_name,
             ).start()
         return self._renewers[cluster.server]

@@ -22,6 +22,7 @@ from plumbline.engine.lease import (
     acquire,
     app_lease,
     default_identity,
+    owner_lease_name,
     read_lease,
 )
 from plumbline.engine.pause import write_refusal
@@ -48,9 +49,10 @@ LEASE_WAIT_S = 5.0  # how long `plumb sync` waits for another writer of the app 
 class Writer:
     """Who writes an app, under which Lease (one writer per app).
 
-    ``plumb sync`` writes as a fresh identity that takes the app's Lease for the write only (waiting
-    up to ``wait_s``) and gives it back. A controller replica passes ``held=True``: its renewer
-    already holds the Lease; the write path renews it once, as the check that it still does.
+    Every writer takes the app's write Lease for the write only (waiting up to ``wait_s`` for another
+    write to end) and gives it back: ``plumb sync`` as a fresh identity. A controller replica passes
+    ``held=True``: its renewer holds the app's owner Lease, which the write path renews once, as the
+    check that it still does (the owner Lease never blocks a manual write).
     ``actor`` is the name in the audit trail (default: :func:`current_actor`).
     """
 
@@ -72,26 +74,33 @@ class Writer:
 
 @contextlib.contextmanager
 def _holding(cluster: Cluster, app: str, writer: Writer) -> Iterator[None]:
-    """The app's Lease for the block: taken (and given back), or checked as still ours (held)."""
-    if not writer.held:
-        with app_lease(
+    """The app's write Lease for the block, taken (waiting up to ``writer.wait_s`` for another write
+    to end) and given back. A controller replica (``held``) first renews its owner Lease, as the check
+    that the app is still its to reconcile."""
+    if writer.held:
+        grant = acquire(
             cluster,
             app,
             writer.identity,
             namespace=writer.namespace,
             duration_s=writer.duration_s,
-            wait_s=writer.wait_s,
-        ):
-            yield
-        return
-    grant = acquire(cluster, app, writer.identity, namespace=writer.namespace, duration_s=writer.duration_s)
-    if not grant.held:
-        info = read_lease(cluster, app, namespace=writer.namespace)
-        raise LeaseHeldError(
-            f"app {app}: {writer.identity} no longer holds its Lease ({writer.namespace}); "
-            f"{info.holder if info else 'no one'} does. Not writing."
+            name=owner_lease_name(app),
         )
-    yield
+        if not grant.held:
+            info = read_lease(cluster, app, namespace=writer.namespace, name=owner_lease_name(app))
+            raise LeaseHeldError(
+                f"app {app}: {writer.identity} no longer holds its owner Lease ({writer.namespace}); "
+                f"{info.holder if info else 'no one'} does. Not writing."
+            )
+    with app_lease(
+        cluster,
+        app,
+        writer.identity,
+        namespace=writer.namespace,
+        duration_s=writer.duration_s,
+        wait_s=writer.wait_s,
+    ):
+        yield
 
 
 class UnfinishedState(StrEnum):

@@ -1,13 +1,22 @@
-"""One writer per app: a Kubernetes Lease (coordination.k8s.io/v1) per app.
+"""One writer per app, one controller replica per app: Kubernetes Leases (coordination.k8s.io/v1).
 
-The lease ``plumbline-app-<app>`` in ``plumbline-system`` (created if missing) names its holder and
-when the holder last renewed it. Anyone may take a lease whose holder has not renewed it for
+Two Leases per app in ``plumbline-system`` (created if missing), each naming its holder and when the
+holder last renewed it:
+
+* ``plumbline-app-<app>``, the **write** Lease (:func:`lease_name`): held only while a write of the
+  app runs — by ``plumb sync``, ``plumb resume --revert`` or a controller replica alike — and given
+  back when it ends, so one write never waits for more than another write.
+* ``plumbline-owner-<app>``, the **owner** Lease (:func:`owner_lease_name`): the controller replica
+  that reconciles the app holds it for as long as it does (renewed by :class:`Renewer`), so replicas
+  share the apps out; it never blocks a manual write.
+
+ Anyone may take a lease whose holder has not renewed it for
 ``leaseDurationSeconds``; every write goes through the API server's optimistic concurrency
 (``resourceVersion``), so two replicas racing for one expired lease cannot both win: the loser gets
 409 Conflict and sees the winner on its next read.
 
     with app_lease(cluster, "guestbook", identity="alice@laptop"):
-        ...   # no controller writes the app meanwhile (engine.sync_app takes it like this to write)
+        ...   # no one else writes the app meanwhile (engine.sync_app takes it like this to write)
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -32,6 +41,7 @@ from plumbline.errors import ClusterError
 LEASE_NAMESPACE = "plumbline-system"
 LEASE_DURATION_S = 15
 _PREFIX = "plumbline-app-"
+_OWNER_PREFIX = "plumbline-owner-"
 
 
 class LeaseHeldError(ClusterError):
@@ -48,7 +58,13 @@ def default_identity() -> str:
 
 
 def lease_name(app: str) -> str:
+    """The app's write Lease: held while a write of the app runs."""
     return _PREFIX + app
+
+
+def owner_lease_name(app: str) -> str:
+    """The app's owner Lease: held by the controller replica that reconciles the app."""
+    return _OWNER_PREFIX + app
 
 
 def _micro(moment: datetime) -> str:
@@ -97,8 +113,11 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> None:
     _ensured.add((cluster.server, namespace))
 
 
-def read_lease(cluster: Cluster, app: str, *, namespace: str = LEASE_NAMESPACE) -> LeaseInfo | None:
-    obj = cluster.read(_path(namespace, lease_name(app)))
+def read_lease(
+    cluster: Cluster, app: str, *, namespace: str = LEASE_NAMESPACE, name: str | None = None
+) -> LeaseInfo | None:
+    """The app's write Lease (``name``: another of its Leases, e.g. :func:`owner_lease_name`)."""
+    obj = cluster.read(_path(namespace, name or lease_name(app)))
     return None if obj is None else _info(app, obj)
 
 
@@ -193,34 +212,47 @@ def acquire(
     return grant
 
 
-def release(cluster: Cluster, app: str, identity: str, *, namespace: str = LEASE_NAMESPACE) -> None:
+def release(
+    cluster: Cluster, app: str, identity: str, *, namespace: str = LEASE_NAMESPACE, name: str | None = None
+) -> None:
     """Give the lease up (only if ``identity`` still holds it), so others need not wait for expiry."""
+    name = name or lease_name(app)
     with contextlib.suppress(ApiFailure, ClusterError):
-        obj = cluster.request("GET", _path(namespace, lease_name(app)))
+        obj = cluster.request("GET", _path(namespace, name))
         spec = obj.get("spec") or {}
         if spec.get("holderIdentity") != identity:
             return
         spec["holderIdentity"] = None
         spec["renewTime"] = None
         obj["spec"] = spec
-        cluster.request("PUT", _path(namespace, lease_name(app)), body=obj)
+        cluster.request("PUT", _path(namespace, name), body=obj)
 
 
 class Renewer:
-    """The leases one identity holds on one cluster, as one state machine: taking an app
+    """The leases one identity holds on one cluster (named by ``name``, default the write Lease; a
+    controller's :func:`owner_lease_name`), as one state machine: taking an app
     (:meth:`claim`), renewing it every third of the duration (its own thread) and giving it up
     (:meth:`discard`) all go through one lock, so the loop and the renewal never race each other's
     writes to the same Lease, and ``claim`` says :attr:`Grant.ACQUIRED` only when the lease really
     changed hands. A renewal the API cannot answer keeps the app held until the lease would have
     lapsed (the loop's next claim finds out); one refused means another holder took it: ``lost``."""
 
-    def __init__(self, cluster: Cluster, identity: str, *, namespace: str, duration_s: int) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        identity: str,
+        *,
+        namespace: str,
+        duration_s: int,
+        name: Callable[[str], str] = lease_name,
+    ) -> None:
         self.cluster, self.identity, self.namespace, self.duration_s = (
             cluster,
             identity,
             namespace,
             duration_s,
         )
+        self.name = name
         self.apps: set[str] = set()
         self.lost: set[str] = set()
         self._renewed: dict[str, float] = {}
@@ -235,9 +267,7 @@ class Renewer:
     def claim(self, app: str) -> Grant:
         """Take or renew ``app``'s lease now; the app is held afterwards unless REFUSED."""
         with self._lock:
-            grant = acquire(
-                self.cluster, app, self.identity, namespace=self.namespace, duration_s=self.duration_s
-            )
+            grant = self._take(app)
             if grant is Grant.REFUSED:
                 self._drop(app, lost=app in self.apps)
             else:
@@ -245,6 +275,16 @@ class Renewer:
                 self.lost.discard(app)
                 self._renewed[app] = time.monotonic()
             return grant
+
+    def _take(self, app: str) -> Grant:
+        return acquire(
+            self.cluster,
+            app,
+            self.identity,
+            namespace=self.namespace,
+            duration_s=self.duration_s,
+            name=self.name(app),
+        )
 
     def add(self, app: str) -> None:
         """Count ``app`` as held (its lease was just taken by the caller)."""
@@ -276,13 +316,7 @@ class Renewer:
                     if app not in self.apps:
                         continue  # given up meanwhile
                     try:
-                        grant = acquire(
-                            self.cluster,
-                            app,
-                            self.identity,
-                            namespace=self.namespace,
-                            duration_s=self.duration_s,
-                        )
+                        grant = self._take(app)
                     except (ApiFailure, ClusterError):
                         # Unreachable: still ours until the lease could have lapsed.
                         if time.monotonic() - self._renewed.get(app, 0.0) > self.duration_s:
