@@ -1,7 +1,7 @@
 """``plumb apps | diff | sync | status | history``: the GitOps loop for people and for scripts.
 
 Exit codes (DESIGN.md): 0 ok / no changes, 1 changes found or the sync refused, 2 errors, 3 a bug (4: a
-``sync --wait`` whose app did not become Healthy).
+``sync --wait`` whose app did not become Healthy; 5: Healthy, but its verification window did not pass).
 ``-o json`` gives machines the same facts the tables give people.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from plumbline import engine
-from plumbline.config import App, Config, Severity, find_config, load_config
+from plumbline.config import App, Config, Severity, VerificationOutcome, find_config, load_config
 from plumbline.engine.pause import parse_duration
 from plumbline.errors import PlumbError
 from plumbline.health import HealthStatus
@@ -31,6 +32,7 @@ from plumbline.plan.report import plan_to_dict
 from plumbline.store import Store, SyncRecord, SyncResult
 from plumbline.sync import Outcome, SyncReport
 from plumbline.sync.run import show
+from plumbline.verify import HEALTH, Measurement, Phase, Verification
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -44,6 +46,8 @@ class Output(StrEnum):
 WAIT_TIMEOUT = "5m"
 EXIT_UNHEALTHY = 4  # synced, but not Healthy; 3 is an internal error (cli/app.py)
 """``plumb sync --wait``: synced, but the app did not become Healthy (an object Degraded, or the timeout)."""
+EXIT_UNVERIFIED = 5
+"""``plumb sync --wait``: synced and Healthy, but its verification window Failed or was Inconclusive."""
 HEALTH_COLOUR = {
     HealthStatus.HEALTHY: "green",
     HealthStatus.SUSPENDED: "cyan",
@@ -305,13 +309,19 @@ def register(app: typer.Typer) -> None:
         timeout: str = typer.Option(
             WAIT_TIMEOUT, "--timeout", help="How long --wait waits: 90s, 5m, 1h.", show_default=True
         ),
+        verify: bool = typer.Option(
+            True,
+            "--verify/--no-verify",
+            help="With --wait, once Healthy, run the app's verification window (spec.verification), if any.",
+        ),
         output: Output = OUTPUT,
     ) -> None:
         """Apply the app's revision: dry-run everything, run every guard, then server-side apply in waves.
 
-        Exit 0: synced (or nothing to do) — and with --wait, Healthy; 1: refused or blocked by a guard
-        (nothing written), 2: failed part-way; 4 (with --wait): synced, but an object is Degraded or
-        not Healthy when the timeout passes.
+        Exit 0: synced (or nothing to do) — and with --wait, Healthy and verified; 1: refused or blocked
+        by a guard (nothing written), 2: failed part-way; 4 (with --wait): synced, but an object is
+        Degraded or not Healthy when the timeout passes; 5 (with --wait): Healthy, but the
+        verification window Failed or was Inconclusive.
         """
         timeout_s = _wait_timeout(timeout, wait=wait, dry_run=dry_run)
         s = settings(ctx)
@@ -349,6 +359,9 @@ def register(app: typer.Typer) -> None:
                     store=session.store,
                     record=record,
                 )
+            verified: Verification | None = None
+            if waited is not None and waited.healthy and verify:
+                verified = _verify(target, plan, session, s.config, record, output=output)
         if output is Output.JSON:
             data = {
                 "record": engine.record_to_dict(record),
@@ -357,15 +370,20 @@ def register(app: typer.Typer) -> None:
             }
             if wait:
                 data["health"] = waited.to_dict() if waited else None
+                data["verification"] = verified.to_dict() if verified else None
             emit_json(data)
         elif waited is not None:
             _print_waited(target.name, waited)
+            if verified is not None:
+                _print_verified(target.name, verified)
         if record.result is SyncResult.BLOCKED:
             raise typer.Exit(1)
         if record.result is SyncResult.FAILED:
             raise typer.Exit(2)
         if waited is not None and not waited.healthy:
             raise typer.Exit(EXIT_UNHEALTHY)
+        if verified is not None and not verified.passed:
+            raise typer.Exit(EXIT_UNVERIFIED)
 
     @app.command("drift")
     def drift_cmd(
@@ -597,6 +615,51 @@ def _print_waited(app: str, waited: engine.WaitResult) -> None:
     out.print(f"[bold red]{app}: {health.status}[/] ({why} after {waited.elapsed_s:.0f}s); not Healthy:")
     for entry in waited.not_done:
         out.print(f"  {escape(entry.line())}")
+
+
+def _verify(
+    target: App, plan: Plan, session: engine.Session, config: Config, record: SyncRecord, *, output: Output
+) -> Verification | None:
+    """The app's verification window after a Healthy wait, announced and with a line per round."""
+    spec = config.verification(target)
+    if spec is None or not spec.enabled:
+        return None
+    if output is not Output.JSON:
+        checks = ", ".join([HEALTH, *(c.name for c in spec.checks)])
+        every = f"for {spec.window} (every {spec.interval})"
+        out.print(f"verifying {escape(target.name)} {every}: {escape(checks)}")
+    return engine.verify_app(
+        target,
+        plan,
+        cluster=session.cluster,
+        config=config,
+        store=session.store,
+        record=record,
+        on_progress=None if output is Output.JSON else _print_round,
+    )
+
+
+PHASE_COLOUR = {Phase.SUCCESSFUL: "green", Phase.FAILED: "red", Phase.ERROR: "yellow"}
+VERDICT_COLOUR = {
+    VerificationOutcome.PASSED: "green",
+    VerificationOutcome.FAILED: "red",
+    VerificationOutcome.INCONCLUSIVE: "yellow",
+}
+
+
+def _print_round(taken: Sequence[Measurement]) -> None:
+    """``12s: health Healthy · error-ratio 0.01, fails when > 0.05``, each part in its phase's colour."""
+    at = taken[0].at if taken else 0.0
+    parts = [f"[{PHASE_COLOUR[m.phase]}]{escape(m.check)} {escape(m.message)}[/]" for m in taken]
+    out.print(f"{at:.0f}s: " + " · ".join(parts))
+
+
+def _print_verified(app: str, verified: Verification) -> None:
+    colour = VERDICT_COLOUR[verified.outcome]
+    line = f"[bold {colour}]{app}: verification {verified.outcome}[/] after {verified.elapsed_s:.0f}s"
+    out.print(f"{line}: {escape(verified.reason)}")
+    if not verified.passed:
+        out.print(f"  configured response (onFailure): {verified.on_failure}")
 
 
 def _print_report(report: SyncReport) -> None:

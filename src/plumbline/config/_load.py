@@ -27,7 +27,9 @@ from plumbline.config._model import (
     Environment,
     GuardException,
     Project,
+    VerificationSpec,
     check_dns1123_label,
+    effective_verification,
 )
 from plumbline.config._problems import InvalidConfigError, Problem, line_of, problems_from_validation
 from plumbline.errors import ConfigError
@@ -79,6 +81,14 @@ class Config:
 
     def environment(self, name: str) -> Environment:
         return _lookup("environment", name, self.environments)
+
+    def verification(self, app: App) -> VerificationSpec | None:
+        """The verification window ``app`` is held to after a sync: its own ``spec.verification``
+        over its Environment's, field by field (None: neither declares one)."""
+        environment = self.environments.get(app.spec.environment)
+        return effective_verification(
+            app.spec.verification, environment.spec.verification if environment else None
+        )
 
     def origin(self, obj: App | Project | Environment | GuardException) -> Origin | None:
         """Where ``obj`` was declared; None for the implicit defaults."""
@@ -301,7 +311,7 @@ def _cross_check(
                 refer(d, where, value, "app", known_apps)
 
     instances = [d for (k, _), d in seen.items() if k == "Instance"]
-    return Config(
+    config = Config(
         apps=dict(sorted(apps.items())),
         projects=dict(sorted(projects.items())),
         environments=dict(sorted(environments.items())),
@@ -309,6 +319,15 @@ def _cross_check(
         exceptions=dict(sorted(exceptions.items())),
         instance=_instance(instances, problems, os.environ if env is None else env),
     )
+    for name, app in config.apps.items():
+        try:
+            config.verification(app)
+        except ValueError as error:
+            d = seen[("App", name)]
+            line = line_of(d.data, ("spec", "verification"), default=d.origin.line)
+            field_name = "spec.verification.checks"
+            problems.append(Problem(d.origin.file, line, f"App/{name}", field_name, str(error)))
+    return config
 
 
 _EMPTY = (

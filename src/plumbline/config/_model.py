@@ -86,6 +86,52 @@ class HealthStatus(RankedEnum):
         return self.rank > other.rank
 
 
+class VerificationOutcome(StrEnum):
+    """How a verification window ended (Argo Rollouts' AnalysisRun phases, docs/health.md).
+
+    * ``Passed`` — health stayed Healthy and every check held for the whole window.
+    * ``Failed`` — health left Healthy, or a check failed more often than its ``failureLimit``.
+    * ``Inconclusive`` — a check's query errored more often in a row than its
+      ``consecutiveErrorLimit`` (Prometheus down, a bad query, no data): nobody knows whether it works.
+    """
+
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class OnFailure(StrEnum):
+    """What a failed (or inconclusive) verification does: ``report`` only (audit, metrics,
+    notification), ``pause`` the app (break-glass, reason "verification failed"), or ``rollback`` to
+    the app's last verified revision."""
+
+    REPORT = "report"
+    PAUSE = "pause"
+    ROLLBACK = "rollback"
+
+
+class Comparison(StrEnum):
+    """How a check compares its query's value with its threshold (``failWhen.op``)."""
+
+    GT = ">"
+    GE = ">="
+    LT = "<"
+    LE = "<="
+    EQ = "=="
+    NE = "!="
+
+    def holds(self, value: float, threshold: float) -> bool:
+        """``value <op> threshold`` (NaN compares false, except ``!=``)."""
+        return {
+            Comparison.GT: value > threshold,
+            Comparison.GE: value >= threshold,
+            Comparison.LT: value < threshold,
+            Comparison.LE: value <= threshold,
+            Comparison.EQ: value == threshold,
+            Comparison.NE: value != threshold,
+        }[self]
+
+
 class Severity(StrEnum):
     """How much a guard's finding (or a policy's verdict) matters. ``block`` stops the sync unless
     overridden; ``warn`` is shown only."""
@@ -320,11 +366,133 @@ class SyncWindow(_Model):
     time_zone: str = Field(default="UTC", alias="timeZone")
 
 
+HEALTH_CHECK = "health"
+"""What the app's health is called among a verification window's checks (no check may take it)."""
+
+_DURATION = re.compile(r"^(\d+)([smh])$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(text: str) -> int:
+    """``90s``, ``2m``, ``1h`` (or ``0``) → seconds; anything else: ValueError saying what is expected."""
+    text = text.strip()
+    if text == "0":
+        return 0
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"expected a whole number and a unit s, m or h (30s, 2m, 1h), or 0 (got {text!r})")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _duration(value: str) -> str:
+    duration_seconds(value)
+    return value.strip()
+
+
+class FailWhen(_Model):
+    """A check fails when its value ``op`` ``threshold`` (``{op: ">", threshold: 0.05}``: fails above 5 %)."""
+
+    op: Comparison
+    threshold: float
+
+
+class MetricCheck(_Model):
+    """One PromQL query measured every ``interval`` during the window (Argo Rollouts' metric).
+
+    Each measurement is an instant query: it *fails* when any series it returns meets ``failWhen``; it
+    *errors* when Prometheus refuses or does not answer the query, or it returns no series (write
+    ``... or vector(0)`` when no data means zero). More than ``failureLimit`` failures: the
+    verification Failed; more than ``consecutiveErrorLimit`` errors in a row: Inconclusive.
+    """
+
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1, description="PromQL, evaluated as an instant query")
+    fail_when: FailWhen = Field(alias="failWhen")
+    failure_limit: int = Field(default=0, ge=0, alias="failureLimit")
+    consecutive_error_limit: int = Field(default=4, ge=0, alias="consecutiveErrorLimit")
+
+
+class PrometheusEndpoint(_Model):
+    url: str = Field(min_length=1, description="http(s) address of the Prometheus HTTP API's root")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// address (got {value!r})")
+        return value.rstrip("/")
+
+
+class VerificationSpec(_Model):
+    """``spec.verification`` of an Environment or an App: after a sync is Healthy, health must stay
+    Healthy and every check must hold for ``window``. A field the App sets replaces the Environment's
+    (``checks`` as a whole); :func:`effective_verification` merges them."""
+
+    window: str = Field(default="0", description="how long to verify after health; 0: no window")
+    interval: str = Field(default="10s", description="how often health and checks are measured")
+    on_failure: OnFailure = Field(default=OnFailure.REPORT, alias="onFailure")
+    prometheus: PrometheusEndpoint | None = None
+    checks: list[MetricCheck] = Field(default_factory=list)
+
+    @field_validator("window", "interval")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _duration(value)
+
+    @model_validator(mode="after")
+    def _usable(self) -> VerificationSpec:
+        if duration_seconds(self.interval) == 0:
+            raise ValueError("interval must be longer than 0")
+        names = [c.name for c in self.checks]
+        if HEALTH_CHECK in names:
+            raise ValueError(f"checks: {HEALTH_CHECK!r} is the app's health; name the check otherwise")
+        if len(set(names)) != len(names):
+            raise ValueError(f"checks: each check needs a name of its own (got {names})")
+        return self
+
+    @property
+    def window_s(self) -> int:
+        return duration_seconds(self.window)
+
+    @property
+    def enabled(self) -> bool:
+        """Anything to verify: a window, or checks to measure once (a window of 0 is one round)."""
+        return self.window_s > 0 or bool(self.checks)
+
+    @property
+    def interval_s(self) -> int:
+        return duration_seconds(self.interval)
+
+
+def effective_verification(
+    app: VerificationSpec | None, environment: VerificationSpec | None
+) -> VerificationSpec | None:
+    """The App's verification over its Environment's: each field the App sets wins (its ``checks``
+    replace the Environment's whole list); None when neither declares one. A check without a
+    Prometheus to ask is refused here, naming it."""
+    if app is None and environment is None:
+        return None
+    merged: dict[str, Any] = {}
+    for layer in (environment, app):
+        if layer is not None:
+            merged.update({name: getattr(layer, name) for name in layer.model_fields_set})
+    result = VerificationSpec().model_copy(update=merged)
+    if result.checks and result.prometheus is None:
+        raise ValueError(
+            f"verification.checks ({', '.join(c.name for c in result.checks)}) need "
+            "verification.prometheus.url, in the App or its Environment"
+        )
+    return result
+
+
 class EnvironmentSpec(_Model):
     branches: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     protected: bool = False
     requires_passed_in: str | None = Field(default=None, alias="requiresPassedIn")
     sync_windows: list[SyncWindow] = Field(default_factory=list, alias="syncWindows")
+    verification: VerificationSpec | None = Field(
+        default=None, description="after a sync: the window every app here is verified for"
+    )
 
 
 class Environment(_Object):
@@ -434,6 +602,9 @@ class AppSpec(_Model):
     ignore_differences: list[IgnoreDifference] = Field(default_factory=list, alias="ignoreDifferences")
     health_checks: list[HealthCheck] = Field(
         default_factory=list, alias="healthChecks", description="per-kind CEL health; before the Project's"
+    )
+    verification: VerificationSpec | None = Field(
+        default=None, description="after a sync: overrides the Environment's, field by field"
     )
 
 

@@ -3,7 +3,8 @@
 It connects the pipeline's stages (source → render → plan → sync → record) and owns what a write
 must respect, so no caller can bypass it: :func:`sync_app` is the one write path (it refuses a paused
 app, runs the guards, records its intent, takes the app's Lease only to write, and records the
-outcome); :func:`wait_healthy` then waits for the app's health (``plumb sync --wait``). Break-glass
+outcome); :func:`wait_healthy` then waits for the app's health (``plumb sync --wait``) and
+:func:`verify_app` runs its verification window (health holds, metric checks pass). Break-glass
 state lives in :mod:`plumbline.engine.pause`, one writer per app in :mod:`plumbline.engine.lease`.
 
     with engine.connect(app) as cluster, Store.open() as store:
@@ -34,6 +35,7 @@ from plumbline.engine._pipeline import (
     resolve_kubeconfig,
 )
 from plumbline.engine._session import Session, plan, session
+from plumbline.engine._verify import verify_app
 from plumbline.engine._views import (
     AppStatus,
     app_status,
@@ -100,5 +102,6 @@ __all__ = [
     "sync_app",
     "unfinished_syncs",
     "unfinished_to_dict",
+    "verify_app",
     "wait_healthy",
 ]

@@ -140,7 +140,12 @@ def waited_on(plan: Plan) -> Listing:
     return groups
 
 
-def _poll(
+def health_checks(app: App, config: Config | None) -> list[HealthCheck]:
+    """The ``healthChecks`` for assessing ``app``'s objects: its own, then (with ``config``) its Project's."""
+    return checks_for(app, config.project(app.spec.project)) if config else list(app.spec.health_checks)
+
+
+def poll(
     cluster: Cluster, groups: Listing, app: str, checks: Sequence[HealthCheck]
 ) -> dict[ObjectRef, Health | None]:
     """The health of every object in ``groups``, from one LIST per kind and namespace. A kind the
@@ -188,12 +193,12 @@ def wait_healthy(
     then (with ``config``) its Project's. With ``store`` and the sync's ``record``, how the wait ended
     is appended to the audit trail: a ``health`` record whose outcome is the app's health, its summary
     the sync's history id and :meth:`WaitResult.to_dict`."""
-    checks = checks_for(app, config.project(app.spec.project)) if config else list(app.spec.health_checks)
+    checks = health_checks(app, config)
     groups = waited_on(plan)
     watch = HealthWatch([ref for refs in groups.values() for ref in refs])
     started = clock()
     while True:
-        for change in watch.observe(_poll(cluster, groups, app.name, checks)):
+        for change in watch.observe(poll(cluster, groups, app.name, checks)):
             if on_change is not None:
                 on_change(change)
         elapsed = clock() - started

@@ -7,8 +7,9 @@ whose values a test sets.
 
 from plumbline.local.controlplane import ControlPlane
 from plumbline.local.kwok import TOLERATION, Fault, SimulatedNodes, start_nodes
-from plumbline.local.prometheus import Exporter, Prometheus, PrometheusError, Sample
+from plumbline.local.prometheus import Exporter, Prometheus, PrometheusError
 from plumbline.local.user import DEFAULT_NODES, LocalStatus, local_dir, local_down, local_status, local_up
+from plumbline.verify import Sample
 
 __all__ = [
     "DEFAULT_NODES",

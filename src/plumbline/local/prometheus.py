@@ -41,6 +41,7 @@ from plumbline.local.controlplane import (
     stop_process,
     wait_ready,
 )
+from plumbline.verify import QueryError, Sample, query
 
 READY_TIMEOUT_S = 60.0
 SCRAPE_INTERVAL_S = 1.0
@@ -50,14 +51,6 @@ TEMP_PREFIX = "plumbline-prom-"
 
 class PrometheusError(ControlPlaneError):
     """Prometheus answered a query with an error, or could not be asked."""
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One series of an instant query's answer: its labels and its value."""
-
-    labels: dict[str, str]
-    value: float
 
 
 @dataclass
@@ -141,28 +134,13 @@ class Prometheus(Server):
             ) from None
 
     def query(self, promql: str) -> list[Sample]:
-        """Evaluate ``promql`` now (an instant query): one :class:`Sample` per series, a scalar as one
-        Sample without labels. A query Prometheus refuses raises :class:`PrometheusError` with its reason."""
-        address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+        """Evaluate ``promql`` now (an instant query, :func:`plumbline.verify.query`): one
+        :class:`Sample` per series. A query Prometheus refuses raises :class:`PrometheusError`, with
+        its reason."""
         try:
-            with urllib.request.urlopen(address, timeout=10) as response:
-                answer = json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            answer = _json_or_none(error.read())
-            if not isinstance(answer, dict) or "error" not in answer:
-                raise PrometheusError(f"query {promql!r}: HTTP {error.code} from {self.url}") from None
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            raise PrometheusError(
-                f"query {promql!r}: Prometheus at {self.url} did not answer: {error}"
-            ) from None
-        if answer.get("status") != "success":
-            raise PrometheusError(f"query {promql!r}: {answer.get('errorType')}: {answer.get('error')}")
-        data = answer["data"]
-        if data["resultType"] in ("scalar", "string"):
-            return [Sample(labels={}, value=float(data["result"][1]))]
-        if data["resultType"] != "vector":
-            raise PrometheusError(f"query {promql!r}: a {data['resultType']} is not an instant value")
-        return [Sample(labels=dict(s["metric"]), value=float(s["value"][1])) for s in data["result"]]
+            return query(self.url, promql)
+        except QueryError as error:
+            raise PrometheusError(str(error)) from None
 
     def wait_for(self, promql: str, value: float, *, timeout: float = 30.0) -> list[Sample]:
         """Query until some series of ``promql`` has ``value`` (scrapes are periodic); the last answer."""
@@ -187,13 +165,6 @@ class Prometheus(Server):
         staged = self.directory / "prometheus.yml.new"
         staged.write_text(json.dumps(config, indent=2) + "\n")
         staged.replace(self.directory / "prometheus.yml")
-
-
-def _json_or_none(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except ValueError:
-        return None
 
 
 class Exporter:

@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from plumbline.config import HealthStatus, Mode
+from plumbline.config import HealthStatus, Mode, VerificationOutcome
 from plumbline.errors import StoreError
 from plumbline.store import _seal
 from plumbline.store._records import SyncResult, _utc, now
@@ -102,6 +102,7 @@ class AuditAction(StrEnum):
     FIGHT = "fight"
     LEASE = "lease"
     HEALTH = "health"
+    VERIFY = "verify"
 
 
 class AuditOutcome(StrEnum):
@@ -113,6 +114,7 @@ class AuditOutcome(StrEnum):
     * ``mode``: the mode in force after it;
     * ``lease``: ``acquired``; ``drift``: ``observed``; ``fight``: ``self-heal stopped``;
     * ``health`` (``plumb sync --wait``): the app's health when the wait ended (``HealthStatus``' words);
+    * ``verify``: how the verification window after a sync ended (``VerificationOutcome``'s words);
     * empty: a record of a store's first versions, which recorded none.
     """
 
@@ -139,6 +141,9 @@ class AuditOutcome(StrEnum):
     MISSING = HealthStatus.MISSING.value
     DEGRADED = HealthStatus.DEGRADED.value
     UNKNOWN = HealthStatus.UNKNOWN.value
+    PASSED = VerificationOutcome.PASSED.value
+    VERIFICATION_FAILED = VerificationOutcome.FAILED.value
+    INCONCLUSIVE = VerificationOutcome.INCONCLUSIVE.value
 
 
 @dataclass(frozen=True)
