@@ -17,11 +17,12 @@ AUTHOR = "Ada Lovelace <ada@example.com>"
 """Who every test commit is by (author and committer)."""
 
 
-def git(repo: Path, *args: str, when: str | None = None) -> str:
+def git(repo: Path, *args: str, when: str | None = None, env: Mapping[str, str] | None = None) -> str:
     """Run ``git -C repo ARGS`` as :data:`AUTHOR`, blind to the machine's and the user's git config; its
-    standard output, stripped. ``when`` fixes the commit dates. Fails the test on a non-zero exit."""
+    standard output, stripped. ``when`` fixes the commit dates; ``env`` adds to the environment (a
+    ``GNUPGHOME``). Fails the test on a non-zero exit."""
     name, email = AUTHOR.removesuffix(">").split(" <")
-    env = {
+    environ = {
         **os.environ,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
@@ -31,9 +32,13 @@ def git(repo: Path, *args: str, when: str | None = None) -> str:
         "GIT_COMMITTER_EMAIL": email,
     }
     if when is not None:
-        env |= {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+        environ |= {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
     done = subprocess.run(
-        ["git", "-C", str(repo), *args], env=env, check=True, capture_output=True, text=True
+        ["git", "-C", str(repo), *args],
+        env={**environ, **(env or {})},
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return done.stdout.strip()
 

@@ -66,15 +66,26 @@ def context(
     revision: str = "main",
     message: str = "change",
     root: Path | None = None,
+    sha: str = "c0ffee" * 6 + "abcd",
+    mirror: Path | None = None,
+    base: str | None = None,
     **kw: Any,
 ) -> GuardContext:
+    """``mirror``: a repository holding ``sha`` (signed-commit checks read it); ``base``: a merge
+    request's base SHA."""
     the_env = the_env or environment()
     return GuardContext(
         app=the_app or app(env=the_env.name),
         project=the_project or project(),
         environment=the_env,
         checkout=CheckoutInfo(
-            sha="c0ffee" * 6 + "abcd", revision=revision, message=message, branches=branches, root=root
+            sha=sha,
+            revision=revision,
+            message=message,
+            branches=branches,
+            root=root,
+            mirror=mirror,
+            base=base,
         ),
         clock=kw.pop("clock", lambda: datetime(2026, 11, 18, 12, 0, tzinfo=UTC)),
         **kw,

@@ -153,6 +153,18 @@ class GuardName(StrEnum):
     POLICY = "policy"
 
 
+class SignatureMode(StrEnum):
+    """Which commits a signature requirement checks (``spec.signatures.mode``, as Argo CD 3.5's).
+
+    * ``head`` — the commit being synced.
+    * ``strict`` — that commit and every commit since the last one verified: the app's last synced
+      commit (``plumb check``: the merge request's base); with none, the whole history.
+    """
+
+    HEAD = "head"
+    STRICT = "strict"
+
+
 class Tool(StrEnum):
     """How an App's source is rendered. ``auto`` picks kustomize or helm by the files present, else plain."""
 
@@ -280,6 +292,48 @@ class HealthCheck(_Model):
         return fnmatchcase(group, self.group) and fnmatchcase(kind, self.kind)
 
 
+class SigningKey(_Model):
+    """A key whose signatures are trusted: ``openpgp`` (an ASCII-armored public key block, as ``gpg
+    --export --armor`` prints it) or ``ssh`` (a public key line, as in a ``.pub`` file). ``name`` is
+    how findings name it, and the principal of an SSH key."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$", max_length=128)
+    openpgp: str | None = None
+    ssh: str | None = None
+
+    @model_validator(mode="after")
+    def _one_valid_key(self) -> SigningKey:
+        from plumbline.signatures import KeyFormatError, dearmor, ssh_key
+
+        if (self.openpgp is None) == (self.ssh is None):
+            raise ValueError(f"key {self.name!r}: give exactly one of openpgp or ssh")
+        try:
+            if self.openpgp is not None:
+                dearmor(self.openpgp)
+            else:
+                ssh_key(self.ssh or "")
+        except KeyFormatError as error:
+            which = "openpgp" if self.openpgp is not None else "ssh"
+            raise ValueError(f"key {self.name!r}: {which}: {error}") from None
+        return self
+
+
+class Signatures(_Model):
+    """Commits must be signed by one of ``keys`` (docs/signatures.md); ``mode`` says which commits."""
+
+    mode: SignatureMode = SignatureMode.HEAD
+    keys: list[SigningKey] = Field(min_length=1)
+
+    @field_validator("keys")
+    @classmethod
+    def _unique_names(cls, value: list[SigningKey]) -> list[SigningKey]:
+        names = [key.name for key in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"key names must be unique; given more than once: {', '.join(twice)}")
+        return value
+
+
 class ProjectSpec(_Model):
     """A boundary. Omitted lists allow any repo and namespace; cluster-scoped kinds: denied unless listed."""
 
@@ -304,6 +358,9 @@ class ProjectSpec(_Model):
     )
     health_checks: list[HealthCheck] = Field(
         default_factory=list, alias="healthChecks", description="per-kind CEL health, for every app"
+    )
+    signatures: Signatures | None = Field(
+        default=None, description="commits of this project's apps must be signed by a listed key"
     )
 
     @field_validator("allow_remote_sources")
@@ -492,6 +549,9 @@ class EnvironmentSpec(_Model):
     sync_windows: list[SyncWindow] = Field(default_factory=list, alias="syncWindows")
     verification: VerificationSpec | None = Field(
         default=None, description="after a sync: the window every app here is verified for"
+    )
+    signatures: Signatures | None = Field(
+        default=None, description="commits deployed here must be signed by a listed key"
     )
 
 

@@ -82,6 +82,7 @@ def check_app(app: App, config: Config, *, base: str, head: str) -> AppCheck:
         prune=app.spec.mode.includes(Mode.PRUNE),
         manual=True,
         only=OFFLINE_GUARDS,
+        base=base_sha,
     )
     sources = {f"{i.ref.kind}/{i.ref.name}": i.source for i in plan.items}
     # A finding about a file rather than an object (the secrets guard's raw text) names the file.

@@ -109,11 +109,13 @@ def gate(
     reason: str | None = None,
     cache: Path | None = None,
     only: set[str] | None = None,
+    base: str | None = None,
 ) -> GateResult:
     """Run every guard on ``plan`` (or those named in ``only``; without ``cluster``, those that need
     none); apply ``--allow GUARD:KIND/NAME`` (with ``reason``), the ``Plumb-Allow`` trailers of the
-    commit and the app's GuardExceptions. ``manual`` is False when the controller syncs."""
-    info = checkout_info(checkout, cache=cache)
+    commit and the app's GuardExceptions. ``manual`` is False when the controller syncs. ``base``: the
+    SHA a merge request is checked against (``plumb check``; strict signature checks start there)."""
+    info = checkout_info(checkout, cache=cache, base=base)
     context = GuardContext.of(
         app, config, checkout=info, store=store, cluster=cluster, prune=prune, manual=manual
     )

@@ -112,6 +112,9 @@ class CheckoutInfo:
     ``branches`` are the branches whose history contains ``sha`` (None: not known, e.g. a plan
     built without the repository at hand). ``message`` is the commit message (for trailers).
     ``root`` is the checked-out tree (read-only; the secrets guard reads its files), None if not at hand.
+    ``mirror`` is the repository's bare mirror (read-only; signed-commit checks read commit objects
+    from it), None if not at hand. ``base`` is the revision a merge request is checked against
+    (``plumb check --base``, as a SHA), None for a sync.
     """
 
     sha: str
@@ -119,6 +122,8 @@ class CheckoutInfo:
     message: str = ""
     branches: tuple[str, ...] | None = None
     root: Path | None = None
+    mirror: Path | None = None
+    base: str | None = None
 
 
 @dataclass

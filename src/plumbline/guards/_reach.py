@@ -18,9 +18,8 @@ def branches_containing(repo: str, sha: str, *, cache: Path | None = None) -> tu
 
     Call after :func:`plumbline.source.fetch` (which updates the mirror's branches).
     """
-    where = remote(repo)
-    path = (cache or cache_dir()) / "repos" / where.key
-    if not path.exists():
+    path = mirror_path(repo, cache=cache)
+    if path is None:
         return None
     target = sha.encode()
     found = []
@@ -34,12 +33,21 @@ def branches_containing(repo: str, sha: str, *, cache: Path | None = None) -> tu
     return tuple(found)
 
 
-def checkout_info(checkout: Checkout, *, cache: Path | None = None) -> CheckoutInfo:
-    """What guards need to know of a checkout, with the branches that contain its commit."""
+def mirror_path(repo: str, *, cache: Path | None = None) -> Path | None:
+    """Where :func:`plumbline.source.fetch` keeps ``repo``'s bare mirror; None if it is not there."""
+    path = (cache or cache_dir()) / "repos" / remote(repo).key
+    return path if path.exists() else None
+
+
+def checkout_info(checkout: Checkout, *, cache: Path | None = None, base: str | None = None) -> CheckoutInfo:
+    """What guards need to know of a checkout, with the branches that contain its commit and the
+    mirror that holds it; ``base``: the SHA a merge request is checked against (``plumb check``)."""
     return CheckoutInfo(
         sha=checkout.sha,
         revision=checkout.revision,
         message=checkout.message,
         branches=branches_containing(checkout.repo, checkout.sha, cache=cache),
         root=checkout.root,
+        mirror=mirror_path(checkout.repo, cache=cache),
+        base=base,
     )

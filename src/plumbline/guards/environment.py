@@ -1,5 +1,6 @@
 """Environment binding: the revision must come from a branch the environment allows, objects must not
-be marked for another environment, and (optionally) the revision must have passed an earlier one.
+be marked for another environment, (optionally) the revision must have passed an earlier one, and
+(optionally) its commits must be signed by a key the Environment or the Project lists.
 
 Seed 01, incident 1: a Friday merge meant for test went to production. Here a prod app refuses a
 revision no allowed branch contains, whatever branch or SHA someone pointed it at.
@@ -7,10 +8,12 @@ revision no allowed branch contains, whatever branch or SHA someone pointed it a
 
 from __future__ import annotations
 
-from plumbline.config import GuardName, Severity
+from plumbline.config import GuardName, Severity, SignatureMode, Signatures
+from plumbline.errors import SourceError
 from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import labels_and_annotations
 from plumbline.plan import Action, Plan
+from plumbline.signatures import SignatureState, Verdict, verify_revision
 from plumbline.store import SyncResult
 
 NAME = GuardName.ENVIRONMENT
@@ -21,7 +24,12 @@ ENVIRONMENT_KEYS = ("plumbline.dev/environment", "environment", "env", "app.kube
 
 
 def check(*, plan: Plan, context: GuardContext) -> list[Finding]:
-    return [*_branch(plan, context), *_marked(plan, context), *_promotion(plan, context)]
+    return [
+        *_branch(plan, context),
+        *_marked(plan, context),
+        *_promotion(plan, context),
+        *_signatures(plan, context),
+    ]
 
 
 def _branch(plan: Plan, context: GuardContext) -> list[Finding]:
@@ -98,3 +106,61 @@ def _promotion(plan: Plan, context: GuardContext) -> list[Finding]:
     )
     fix = f"sync this revision to {earlier} and let it settle"
     return [finding(NAME, context.app_subject, message, fix, field="revision", overridable=True)]
+
+
+def _signatures(plan: Plan, context: GuardContext) -> list[Finding]:
+    """Each commit the Environment's or the Project's ``spec.signatures`` checks that is not signed by
+    one of its keys: one finding per commit (``Commit/<sha>``), naming who signed it, if anyone.
+
+    ``strict`` checks every commit since the last verified one: ``plumb check``'s base, else the app's
+    last synced commit in the store. A commit's own ``Plumb-Allow`` trailer cannot name it (a commit
+    cannot hold its own SHA); a later signed commit's trailer, ``--allow`` or a GuardException can.
+    """
+    required = [
+        (f"Environment {context.environment.name}", context.environment.spec.signatures),
+        (f"Project {context.project.name}", context.project.spec.signatures),
+    ]
+    info = context.checkout
+    findings = []
+    for who, requirement in required:
+        if requirement is None:
+            continue
+        since = info.base or _last_synced(context)
+        try:
+            if info.mirror is None:
+                raise SourceError("the repository's commits are not at hand to read the signatures from")
+            verdicts = verify_revision(info.mirror, info.sha, requirement, since=since)
+        except SourceError as error:
+            message = f"{who} requires signed commits, and {info.sha[:12]}'s cannot be checked: {error}"
+            fix = "sync from a repository plumbline has fetched (plumb sync fetches it)"
+            findings.append(finding(NAME, context.app_subject, message, fix, field="signature"))
+            continue
+        for verdict in verdicts:
+            if not verdict.good:
+                findings.append(_unsigned(verdict, who, requirement, info.sha, since))
+    return findings
+
+
+def _last_synced(context: GuardContext) -> str | None:
+    record = context.store.last_sync(context.app.name) if context.store is not None else None
+    return record.sha if record is not None else None
+
+
+def _unsigned(verdict: Verdict, who: str, requirement: Signatures, head: str, since: str | None) -> Finding:
+    names = ", ".join(f"{k.name} ({'OpenPGP' if k.openpgp else 'SSH'})" for k in requirement.keys)
+    which = "the revision's commit" if verdict.sha == head else "a commit in the revision's history"
+    scope = ""
+    if requirement.mode is SignatureMode.STRICT:
+        scope = f" (strict: every commit since {since[:12]})" if since else " (strict: every commit)"
+    message = (
+        f"{which} {verdict.sha[:12]} is {verdict.describe()}; {who} requires commits signed by "
+        f"one of {names}{scope}"
+    )
+    match verdict.state:
+        case SignatureState.UNLISTED:
+            fix = f"sign it with a listed key, or list the signer's key in {who} spec.signatures.keys"
+        case SignatureState.BAD:
+            fix = f"sign the commit again with {verdict.key}'s key (git commit --amend -S)"
+        case _:
+            fix = "sign it with a listed key (git commit -S; for an SSH key, -c gpg.format=ssh)"
+    return finding(NAME, f"Commit/{verdict.sha}", message, fix, field="signature", overridable=True)
