@@ -5,14 +5,16 @@ printer columns from the status subresource."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from plumbline.cluster import Cluster
-from plumbline.config import KINDS
+from plumbline.config import KINDS, as_written
 from plumbline.local import ControlPlane
 from plumbline.yamlio import load_documents
+from tests.support import cli
 from tests.support.crd import EXAMPLE, user_files
 from tests.support.kubectl import kubectl
 
@@ -25,20 +27,6 @@ def _stored(cluster: Cluster, kind: str, name: str, namespace: str) -> dict[str,
     live = cluster.get(info, name=name, namespace=namespace)
     assert live is not None, f"{kind}/{name} was not stored"
     return live
-
-
-def _as_written(live: dict[str, Any]) -> dict[str, Any]:
-    """The stored object without what the API server adds (uid, namespace, managedFields, ...)."""
-    metadata = {k: v for k, v in live["metadata"].items() if k in ("name", "labels", "annotations")}
-    annotations = {
-        k: v
-        for k, v in (metadata.get("annotations") or {}).items()
-        if k != "kubectl.kubernetes.io/last-applied-configuration"
-    }
-    metadata.pop("annotations", None)
-    if annotations:
-        metadata["annotations"] = annotations
-    return {**{k: v for k, v in live.items() if k not in ("metadata", "status")}, "metadata": metadata}
 
 
 @pytest.mark.parametrize("server_side", [True, False], ids=["server-side", "client-side"])
@@ -64,7 +52,8 @@ def test_the_yaml_users_write_applies_unchanged_and_reads_back_as_the_same_model
             written = document.data
             kind, name = written["kind"], written["metadata"]["name"]
             model = KINDS[kind]
-            stored = _as_written(_stored(cluster, kind, name, namespace))
+            stored = as_written(_stored(cluster, kind, name, namespace))
+            assert stored["metadata"].pop("namespace") == namespace
             assert model.model_validate(stored) == model.model_validate(written), f"{file}: {kind}/{name}"
 
 
@@ -102,3 +91,21 @@ def test_kubectl_get_apps_shows_the_status_columns(
     assert header.split() == ["NAMESPACE", "NAME", "SYNC", "HEALTH", "REVISION", "MODE", "STATE", "AGE"]
     (row,) = [r.split() for r in rows if r.split()[:2] == [namespace, "guestbook"]]
     assert row[2:7] == ["Synced", "Healthy", sha, "sync", "active"]
+
+
+def test_plumb_reads_its_configuration_from_the_cluster(
+    control_plane: ControlPlane, plumbline_crds: list[str], namespace: str, tmp_path: Path
+) -> None:
+    assert kubectl(control_plane, "apply", "-n", namespace, "-f", str(EXAMPLE)).returncode == 0
+    env = cli.plumb_env(
+        kubeconfig=control_plane.kubeconfig, config=Path(f"cluster:{namespace}"), store=tmp_path / "p.db"
+    )
+    listed = cli.plumb("apps", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "guestbook" in listed.stdout and "demo" in listed.stdout
+
+    bad = EXAMPLE.read_text().replace("path: apps/guestbook", "path: ../other-team")
+    assert kubectl(control_plane, "apply", "-n", namespace, "-f", "-", stdin=bad).returncode == 0
+    refused = cli.plumb("apps", env=env)
+    assert refused.returncode == 2
+    assert f"cluster:{namespace}: App/guestbook: spec.source.path:" in refused.stderr

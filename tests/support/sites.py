@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
 from plumbline.controller import Controller, Settings
@@ -56,7 +57,7 @@ class Site:
     """A Git repo with one ConfigMap app, its plumbline config, a store and a cluster connection."""
 
     def __init__(self, root: Path, plane: ControlPlane, namespace: str, mode: str) -> None:
-        self.root, self.namespace = root, namespace
+        self.root, self.namespace, self.mode = root, namespace, mode
         self.app = f"app-{uuid.uuid4().hex[:6]}"
         self.repo = root / "repo"
         (self.repo / "app").mkdir(parents=True)
@@ -79,7 +80,25 @@ class Site:
     def commit(self, message: str) -> str:
         return commit_all(self.repo, message)
 
-    def controller(self, **settings: Any) -> Controller:
+    def declare(self, namespace: str, **changes: Any) -> dict[str, Any]:
+        """The site's App as an object in ``namespace`` (its repository by absolute path), applied as
+        ``kubectl apply --server-side`` would; ``changes`` are app_yaml's. The App as stored."""
+        from plumbline.yamlio import load_documents
+
+        text = app_yaml(
+            self.app, namespace=self.namespace, repo=str(self.repo), **{"mode": self.mode, **changes}
+        )
+        (document,) = load_documents(text, file="app")
+        obj: dict[str, Any] = {**document.data, "metadata": {"name": self.app, "namespace": namespace}}
+        info = self.cluster.discovery.lookup(obj["apiVersion"], "App")
+        assert info is not None, "plumbline's CRDs are not installed (fixture plumbline_crds)"
+        stored = self.cluster.apply(obj, info=info, field_manager="kubectl")
+        assert stored is not None
+        return stored
+
+    def controller(self, *, from_cluster: str | None = None, **settings: Any) -> Controller:
+        """A controller of the site's app, configured from the file, or ``from_cluster`` (a namespace:
+        the Apps there, see :meth:`declare`; each App's status is written back)."""
         options = Settings(
             identity=settings.pop("identity", "replica-a"),
             lease_namespace=self.lease_namespace,
@@ -88,6 +107,13 @@ class Site:
             backoff_base_s=settings.pop("backoff_base_s", 0.0),
             **settings,
         )
+        if from_cluster is not None:
+            return Controller(
+                config=lambda: engine.cluster_config(self.cluster, from_cluster),
+                store=self.store,
+                settings=options,
+                apps_in=self.cluster,
+            )
         return Controller(config=lambda: load_config(self.config), store=self.store, settings=options)
 
     def live(self) -> dict[str, Any] | None:

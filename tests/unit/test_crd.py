@@ -12,7 +12,7 @@ import pytest
 from plumbline.config import KINDS, AppStatus
 from plumbline.deploy import COLUMNS, NAMES, STATUS, custom_resource_definitions, kind_schema, to_yaml
 from plumbline.yamlio import load_documents
-from tests.support.crd import CRDS_FILE, EXAMPLE, pruned, user_documents
+from tests.support.crd import CRDS_FILE, EVERY_FIELD, EXAMPLE, pruned, user_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,3 +81,20 @@ def test_pruning_drops_what_no_model_declares() -> None:
     app = next(d for d in load_documents(EXAMPLE.read_text(), file=str(EXAMPLE)) if d.data["kind"] == "App")
     body = {"spec": {**app.data["spec"], "sourceRepo": "typo"}}
     assert "sourceRepo" not in pruned(body, kind_schema("App"))["spec"]
+
+
+def _paths(value: Any, path: str = "") -> set[str]:
+    if isinstance(value, dict):
+        return {path} | {p for k, v in value.items() for p in _paths(v, f"{path}.{k}")}
+    if isinstance(value, list):
+        return {path} | {p for v in value for p in _paths(v, f"{path}[]")}
+    return {path}
+
+
+def test_the_yaml_users_write_sets_every_field_so_the_cluster_tests_cover_them() -> None:
+    written = {p for d in user_documents() for p in _paths(d, d["kind"])}
+    for kind in KINDS:
+        for path, _ in _nodes(kind_schema(kind), kind):
+            if path.startswith(f"{kind}.status") or path.endswith("{}"):  # the controller's; map values
+                continue
+            assert path in written, f"{path}: set it in {EVERY_FIELD.name}"

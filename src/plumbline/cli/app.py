@@ -77,7 +77,8 @@ def root(
         None,
         "--config",
         "-c",
-        help="plumbline config file or folder (default: $PLUMBLINE_CONFIG, ./plumbline.yaml, ./plumbline/)",
+        help="plumbline config file or folder, or cluster:NAMESPACE to read it from the cluster "
+        "(default: $PLUMBLINE_CONFIG, ./plumbline.yaml, ./plumbline/)",
     ),
     kubeconfig: str | None = typer.Option(
         None, "--kubeconfig", help="kubeconfig file (default: the usual lookup)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -19,7 +20,7 @@ from rich.table import Table
 from plumbline import engine
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
 from plumbline.cluster import Cluster
-from plumbline.config import Mode, find_config, load_config
+from plumbline.config import Mode, cluster_namespace
 from plumbline.controller import (
     Controller,
     Notifier,
@@ -80,7 +81,11 @@ def register(app: typer.Typer) -> None:
         """
         s = settings(ctx)
         setup_logging(json_logs=json_logs)
-        config_path = find_config(s.config_path)
+        namespace = cluster_namespace(s.config_path)
+        home = None
+        if namespace is not None:
+            # Apps, Projects and Environments are objects there; each App's status is written back.
+            home = Cluster(kubeconfig=Path(s.kubeconfig) if s.kubeconfig else None, context=s.context)
         options = Settings(
             identity=identity or default_identity(),
             interval_s=interval,
@@ -94,10 +99,11 @@ def register(app: typer.Typer) -> None:
         )
         with Store.open() as store:
             controller = Controller(
-                config=lambda: load_config(config_path),
+                config=lambda: engine.read_config(s.config_path, home=home),
                 store=store,
                 settings=options,
                 notifier=Notifier(webhooks=notify, slack=notify_slack),
+                apps_in=home,
             )
             server = None
             try:
@@ -130,6 +136,8 @@ def register(app: typer.Typer) -> None:
                 if server is not None:
                     server.shutdown()
                 controller.close()
+                if home is not None:
+                    home.close()
 
     @app.command("pause")
     def pause_cmd(

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from plumbline import engine
-from plumbline.config import App, Config, Severity, VerificationOutcome, find_config, load_config
+from plumbline.config import App, Config, Severity, VerificationOutcome
 from plumbline.engine.pause import parse_duration
 from plumbline.errors import PlumbError
 from plumbline.health import HealthStatus
@@ -75,7 +75,9 @@ class Settings:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(find_config(self.config_path))
+            self._config = engine.read_config(
+                self.config_path, kubeconfig=self.kubeconfig, context=self.context
+            )
         return self._config
 
     def app(self, name: str) -> App:

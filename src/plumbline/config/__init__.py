@@ -12,8 +12,8 @@ the renderer, a guard finding's weight and the guards' names.
 Every validation problem names file, line, object and field (:class:`InvalidConfigError`).
 """
 
-from plumbline.config._find import find_config
-from plumbline.config._load import Config, Origin, load_config
+from plumbline.config._find import CLUSTER_SCHEME, DEFAULT_NAMESPACE, cluster_namespace, find_config
+from plumbline.config._load import Config, Origin, as_written, config_from_objects, load_config
 from plumbline.config._model import (
     API_VERSION,
     DEFAULT_ENVIRONMENT,
@@ -78,8 +78,10 @@ from plumbline.config._status import (
 
 __all__ = [
     "API_VERSION",
+    "CLUSTER_SCHEME",
     "DEFAULT_ENVIRONMENT",
     "DEFAULT_INSTANCE",
+    "DEFAULT_NAMESPACE",
     "DEFAULT_PROJECT",
     "GUARD_NAMES",
     "HEALTH_CHECK",
@@ -133,7 +135,10 @@ __all__ = [
     "Tool",
     "VerificationOutcome",
     "VerificationSpec",
+    "as_written",
     "check_dns1123_label",
+    "cluster_namespace",
+    "config_from_objects",
     "duration_seconds",
     "effective_verification",
     "find_config",

@@ -9,6 +9,20 @@ from pathlib import Path
 from plumbline.errors import ConfigError
 
 ENV_VAR = "PLUMBLINE_CONFIG"
+CLUSTER_SCHEME = "cluster:"
+"""``--config cluster:NAMESPACE``: read Apps, Projects and Environments from the cluster (decision 0014)."""
+DEFAULT_NAMESPACE = "plumbline-system"
+"""The controller's namespace when ``--config cluster:`` names none (where ``plumb install`` puts it)."""
+
+
+def cluster_namespace(explicit: str | None, *, environ: Mapping[str, str] | None = None) -> str | None:
+    """The namespace ``--config cluster:NAMESPACE`` (else ``$PLUMBLINE_CONFIG``) names, ``cluster:``
+    alone meaning :data:`DEFAULT_NAMESPACE`; None if the configuration is a file or folder."""
+    env = os.environ if environ is None else environ
+    given = explicit if explicit is not None else (env.get(ENV_VAR) or None)
+    if given is None or not given.startswith(CLUSTER_SCHEME):
+        return None
+    return given.removeprefix(CLUSTER_SCHEME).strip() or DEFAULT_NAMESPACE
 
 
 def find_config(

@@ -10,7 +10,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,13 +42,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Origin:
-    """Where an object was declared: file (as found from the path given) and 1-based line."""
+    """Where an object was declared: file (as found from the path given) and 1-based line; for an
+    object read from the cluster, ``cluster:NAMESPACE`` (line 0) and its ``metadata.generation``."""
 
     file: str
     line: int
+    generation: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,70 @@ _EMPTY = (
     "declares nothing: the file is empty (or holds only comments, '---' or null documents); "
     "a configuration file declares Projects, Environments and Apps, or is removed"
 )
+
+
+SERVER_METADATA = ("name", "namespace", "labels", "annotations")
+"""What of an object's metadata read from the cluster is the author's; the rest is the server's."""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+CLUSTER = "cluster:"
+"""How an object read from the cluster is named in problems: ``cluster:NAMESPACE: App/x: field: ...``."""
+
+
+def as_written(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """An object read from the cluster as its author wrote it: without ``status`` and the metadata the
+    API server adds (uid, resourceVersion, managedFields, kubectl's last-applied annotation)."""
+    metadata = obj.get("metadata") or {}
+    kept = {k: v for k, v in metadata.items() if k in SERVER_METADATA}
+    annotations = {k: v for k, v in (kept.pop("annotations", None) or {}).items() if k != LAST_APPLIED}
+    if annotations:
+        kept["annotations"] = annotations
+    return {**{k: v for k, v in obj.items() if k not in ("metadata", "status")}, "metadata": kept}
+
+
+def config_from_objects(
+    objects: list[dict[str, Any]], *, home: str, env: Mapping[str, str] | None = None
+) -> Config:
+    """The configuration from plumbline's objects as read from the cluster (every kind listed in the
+    ``home`` namespace, the controller's; Apps from any namespace), checked by the same models as a
+    file, each problem naming ``cluster:NAMESPACE``, the object and the field.
+
+    An App outside ``home`` belongs to the configuration only if its Project (in ``home``) lists the
+    App's namespace in ``sourceNamespaces`` (decision 0014); others are left out, as are objects of
+    other kinds outside ``home``. Raises :class:`InvalidConfigError` listing every problem.
+    """
+    problems: list[Problem] = []
+    declared: list[_Declared] = []
+    for obj in objects:
+        namespace = (obj.get("metadata") or {}).get("namespace") or home
+        if obj.get("kind") != "App" and namespace != home:
+            continue
+        written = as_written(obj)
+        where = f"{CLUSTER}{namespace}"
+        found = _declare(written, written, file=where, line=0, problems=problems)
+        if found is not None:
+            generation = (obj.get("metadata") or {}).get("generation")
+            declared.append(replace(found, origin=Origin(where, 0, generation=generation)))
+    projects = {d.name: d.obj for d in declared if isinstance(d.obj, Project)}
+    projects.setdefault("default", DEFAULT_PROJECT)
+
+    def admitted(d: _Declared) -> bool:
+        namespace = d.origin.file.removeprefix(CLUSTER)
+        if d.kind != "App" or namespace == home:
+            return True
+        project = projects.get(d.refs.get("project", "default"))
+        return project is not None and project.allows_apps_in(namespace)
+
+    def from_objects(problem: Problem) -> bool:
+        return problem.file.startswith(CLUSTER)
+
+    kept = [d for d in declared if admitted(d)]
+    left = {f"{d.origin.file}: {d.kind}/{d.name}" for d in declared if d not in kept}
+    problems = [p for p in problems if not (from_objects(p) and f"{p.file}: {p.obj}" in left)]
+    config = _cross_check(kept, problems, env)
+    if problems:
+        problems.sort(key=lambda p: (p.file, p.obj or ""))
+        raise InvalidConfigError(problems)
+    return config
 
 
 def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:

@@ -221,6 +221,9 @@ class GroupKind(_Model):
 
 class Metadata(_Model):
     name: str
+    namespace: str | None = Field(
+        default=None, description="where the object lives in the cluster; None: read from a file"
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -362,6 +365,12 @@ class ProjectSpec(_Model):
     signatures: Signatures | None = Field(
         default=None, description="commits of this project's apps must be signed by a listed key"
     )
+    source_namespaces: list[str] = Field(
+        default_factory=list,
+        alias="sourceNamespaces",
+        description="globs of namespaces besides the controller's own whose Apps may name this project "
+        "(read from the cluster; Argo CD's sourceNamespaces)",
+    )
 
     @field_validator("allow_remote_sources")
     @classmethod
@@ -382,6 +391,10 @@ class Project(_Object):
 
     def allows_namespace(self, namespace: str) -> bool:
         return any(fnmatchcase(namespace, d.namespace) for d in self.spec.destinations)
+
+    def allows_apps_in(self, namespace: str) -> bool:
+        """True if Apps in ``namespace`` (not the controller's own) may name this project."""
+        return any(fnmatchcase(namespace, pattern) for pattern in self.spec.source_namespaces)
 
     def allows_cluster_kind(self, group: str, kind: str) -> bool:
         """Cluster-scoped kinds are denied unless ``clusterResourceAllowList`` names them."""

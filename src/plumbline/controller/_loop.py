@@ -29,6 +29,7 @@ from plumbline.controller._notify import Notifier
 from plumbline.controller._pass import Reconciler
 from plumbline.controller._record import Recorder
 from plumbline.controller._share import Share
+from plumbline.controller._status import Located, StatusWriter
 from plumbline.controller._watch import Watcher
 from plumbline.controller.decide import Result
 from plumbline.engine import effective_mode
@@ -45,7 +46,10 @@ class Controller:
         settings: Settings,
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
+        apps_in: Cluster | None = None,
     ) -> None:
+        """``apps_in``: the cluster the configuration is read from (``--config cluster:NAMESPACE``);
+        each App's status is written there after every pass."""
         self._load_config = config
         self.store = store
         self.settings = settings
@@ -60,6 +64,8 @@ class Controller:
             objects=lambda app: self.reconciler.desired.get(app, []),
         )
         self.reconciler = Reconciler(store=store, settings=settings, recorder=self.recorder)
+        if apps_in is not None:
+            self.recorder.status = StatusWriter(apps_in, store=store, locate=self.locate)
         self.share = Share(
             settings, on_taken=lambda app: self.recorder.record(said.lease_taken(app, settings.identity))
         )
@@ -77,6 +83,16 @@ class Controller:
     @notifier.setter
     def notifier(self, notifier: Notifier) -> None:
         self.recorder.notifier = notifier
+
+    def locate(self, name: str) -> Located | None:
+        """Where App ``name`` lives in the cluster (None: it was read from a file, or is gone)."""
+        app = self.config.apps.get(name)
+        if app is None or app.metadata.namespace is None:
+            return None
+        origin = self.config.origin(app)
+        project = self.config.project(app.spec.project)
+        generation = origin.generation if origin is not None else None
+        return Located(app=app, project=project, namespace=app.metadata.namespace, generation=generation)
 
     def cluster_for(self, app: App) -> Cluster:
         return self.share.cluster_for(app)

@@ -29,6 +29,7 @@ from plumbline.store import AppState, AuditAction, AuditOutcome, Store, SyncReco
 
 if TYPE_CHECKING:
     from plumbline.controller._model import Outcome
+    from plumbline.controller._status import StatusWriter
 
 Tally = Literal["fights", "guard_blocks"]  # the per-app counters of :class:`Metrics` a happening bumps
 
@@ -76,6 +77,7 @@ class Recorder:
         self.store, self.identity, self.metrics, self.notifier = store, identity, metrics, notifier
         self._objects = objects  # an app's desired objects (the Kubernetes Event is filed on one)
         self._drift: dict[str, list[str]] = {}
+        self.status: StatusWriter | None = None  # App.status, when the Apps are objects in a cluster
 
     def record(self, what: Happening, app: App | None = None, cluster: Cluster | None = None) -> None:
         """Tell ``what`` everywhere it goes. The Kubernetes Event needs ``app`` and ``cluster``."""
@@ -103,6 +105,8 @@ class Recorder:
         """The app's plan: its changes per attribution class counted, its drift reported when it
         differs from the drift last reported."""
         self.metrics.drift(app.name, Counter(change.attribution for change in plan.changes))
+        if self.status is not None:
+            self.status.planned(app, plan)
         if drift and drift != self._drift.get(app.name):
             self.record(drift_seen(app.name, plan.sha, drift), app, cluster)
         self._drift[app.name] = drift
@@ -124,8 +128,10 @@ class Recorder:
             self.record(config_mode(app, seen, effective))
 
     def passed(self, outcome: Outcome, *, seconds: float) -> None:
-        """A pass is over: counted and timed."""
+        """A pass is over: counted and timed, and the App's status written."""
         self.metrics.observe(outcome, seconds=seconds)
+        if self.status is not None:
+            self.status.passed(outcome)
 
     def _kube_event(self, app: App, cluster: Cluster, event: KubeEvent) -> None:
         """A Kubernetes Event in the app's namespace, on its first object there (else the namespace):

@@ -13,6 +13,7 @@ state lives in :mod:`plumbline.engine.pause`, one writer per app in :mod:`plumbl
 """
 
 from plumbline.engine._check import OFFLINE_GUARDS, AppCheck, check_app
+from plumbline.engine._config import cluster_config, read_config
 from plumbline.engine._controls import (
     ModeChange,
     ModeView,
@@ -83,6 +84,7 @@ __all__ = [
     "app_status",
     "check_app",
     "close_interrupted",
+    "cluster_config",
     "connect",
     "drift_app",
     "effective_mode",
@@ -93,6 +95,7 @@ __all__ = [
     "mode_of",
     "plan",
     "plan_app",
+    "read_config",
     "record_to_dict",
     "render_app",
     "resolve_kubeconfig",

@@ -1,0 +1,64 @@
+"""Where the configuration comes from: a file or folder (``--config PATH``), or the cluster
+(``--config cluster:NAMESPACE``: plumbline's objects read through the API, decision 0014). Either way
+the same models check it and the same errors name the object and field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from plumbline.cluster import Cluster
+from plumbline.config import (
+    API_VERSION,
+    KINDS,
+    Config,
+    cluster_namespace,
+    config_from_objects,
+    find_config,
+    load_config,
+)
+from plumbline.errors import ConfigError
+
+
+def cluster_config(cluster: Cluster, namespace: str, *, env: Mapping[str, str] | None = None) -> Config:
+    """The configuration kept in ``cluster``: every plumbline object in ``namespace`` (the
+    controller's), and the Apps in the namespaces its Projects list in ``sourceNamespaces``.
+
+    ConfigError if plumbline's CRDs are not installed; InvalidConfigError as for a file.
+    """
+    infos = {kind: cluster.discovery.lookup(API_VERSION, kind) for kind in KINDS}
+    missing = sorted(kind for kind, info in infos.items() if info is None)
+    if missing:
+        raise ConfigError(
+            f"{cluster.server} does not serve plumbline's kinds ({', '.join(missing)}): install the "
+            "CRDs first (plumb install --apply, or kubectl apply -f deploy/crds.yaml)"
+        )
+    objects: list[dict[str, Any]] = []
+    for kind, info in infos.items():
+        if kind != "App" and info is not None:
+            objects += cluster.list(info, namespace=namespace)
+    anywhere = any((p.get("spec") or {}).get("sourceNamespaces") for p in objects if p["kind"] == "Project")
+    apps = infos["App"]
+    assert apps is not None
+    objects += cluster.list(apps, namespace=None if anywhere else namespace)
+    return config_from_objects(objects, home=namespace, env=env)
+
+
+def read_config(
+    explicit: str | None,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    home: Cluster | None = None,
+) -> Config:
+    """The configuration ``--config`` (else ``$PLUMBLINE_CONFIG``, else the usual places) names:
+    from the cluster for ``cluster:NAMESPACE`` (``home`` if open, else through ``kubeconfig`` and
+    ``context``), else from files."""
+    namespace = cluster_namespace(explicit)
+    if namespace is None:
+        return load_config(find_config(explicit))
+    if home is not None:
+        return cluster_config(home, namespace)
+    with Cluster(kubeconfig=Path(kubeconfig) if kubeconfig else None, context=context) as cluster:
+        return cluster_config(cluster, namespace)

@@ -1,0 +1,106 @@
+"""App.status on the real control plane: a controller configured from App objects in the cluster
+(``--config cluster:NAMESPACE``) writes each App's status through the status subresource after every
+pass — after a sync, once Ready (``kubectl wait --for=condition=Ready`` returns), after drift, a
+pause, and a sync a guard blocked — and ``kubectl get apps`` shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from plumbline.config import AppStatus
+from plumbline.controller import Result
+from plumbline.engine.pause import pause
+from plumbline.local import ControlPlane
+from tests.support.git import git
+from tests.support.kubectl import kubectl
+from tests.support.sites import Site, one
+
+pytestmark = pytest.mark.integration
+
+
+def status_of(site: Site, namespace: str) -> tuple[AppStatus, dict[str, Any]]:
+    live = site.cluster.request("GET", f"/apis/plumbline.dev/v1alpha1/namespaces/{namespace}/apps/{site.app}")
+    return AppStatus.model_validate(live["status"]), live
+
+
+def condition(status: AppStatus, kind: str) -> tuple[str, str]:
+    (found,) = [c for c in status.conditions if c.type == kind]
+    return found.status, found.reason
+
+
+def test_the_status_follows_sync_ready_drift_and_pause(
+    control_plane: ControlPlane, plumbline_crds: list[str], make_site: Callable[[str], Site], namespace: str
+) -> None:
+    site = make_site("sync")
+    site.declare(namespace)
+    controller = site.controller(from_cluster=namespace)
+    sha = git(site.repo, "rev-parse", "HEAD")
+
+    assert one(controller).result is Result.SYNCED
+    status, live = status_of(site, namespace)
+    assert status.observed_generation == live["metadata"]["generation"]
+    assert status.sync is not None and (status.sync.status, status.sync.sha, status.sync.synced_sha) == (
+        "Synced",
+        sha,
+        sha,
+    )
+    assert status.last_operation is not None and status.last_operation.result == "succeeded"
+    recorded = site.store.last_sync(site.app)
+    assert recorded is not None and status.last_operation.actor == recorded.actor != ""
+    assert condition(status, "Reconciling") == ("True", "Synced")
+
+    assert one(controller).result is Result.IN_SYNC
+    status, _ = status_of(site, namespace)
+    assert condition(status, "Ready") == ("True", "Synced")
+    waited = kubectl(
+        control_plane, "wait", "-n", namespace, "--for=condition=Ready", f"app/{site.app}", "--timeout=10s"
+    )
+    assert waited.returncode == 0, waited.stderr
+    shown = kubectl(control_plane, "get", "apps", "-n", namespace, "--no-headers")
+    assert shown.stdout.split()[:6] == [site.app, "Synced", "Healthy", sha, "sync", "active"]
+
+    site.edit("LOG_LEVEL", "debug")  # a live edit: sync mode leaves it, and says so
+    assert one(controller).result is Result.OBSERVED
+    status, _ = status_of(site, namespace)
+    assert status.drift == {"drift-revert": 1}
+    assert condition(status, "Stalled") == ("True", "OutOfSync")
+    assert condition(status, "Ready") == ("False", "OutOfSync")
+
+    pause(site.store, site.app, reason="incident 42", duration=timedelta(hours=1), actor="oncall@ci")
+    assert one(controller).result is Result.PAUSED
+    status, _ = status_of(site, namespace)
+    assert status.state == "paused" and status.pause is not None
+    assert (status.pause.reason, status.pause.by) == ("incident 42", "oncall@ci")
+    assert condition(status, "Stalled") == ("True", "Paused")
+    failed = kubectl(
+        control_plane, "wait", "-n", namespace, "--for=condition=Ready", f"app/{site.app}", "--timeout=1s"
+    )
+    assert failed.returncode != 0
+
+
+def test_a_blocked_sync_names_its_guard_blocks(
+    plumbline_crds: list[str], make_site: Callable[[str], Site], namespace: str
+) -> None:
+    site = make_site("sync")
+    project = {
+        "apiVersion": "plumbline.dev/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": "narrow", "namespace": namespace},
+        "spec": {"destinations": [{"namespace": "elsewhere"}]},
+    }
+    info = site.cluster.discovery.lookup("plumbline.dev/v1alpha1", "Project")
+    assert info is not None
+    site.cluster.apply(project, info=info, field_manager="kubectl")
+    site.declare(namespace, project="narrow")
+
+    assert one(site.controller(from_cluster=namespace)).result is Result.BLOCKED
+    status, _ = status_of(site, namespace)
+    assert [(b.guard.value, b.target) for b in status.guard_blocks] == [
+        ("project", f"ConfigMap {namespace}/env")
+    ]
+    assert status.last_operation is not None and status.last_operation.result == "blocked"
+    assert condition(status, "Stalled") == ("True", "Blocked")
