@@ -173,6 +173,40 @@ class Redactor:
             rule.redact(out, self.fingerprint)
         return out
 
+    def restore(self, recorded: dict[str, Any], clear: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """``recorded`` (an object as history keeps it: sensitive values fingerprinted) with each
+        fingerprint replaced by the value at the same place in ``clear`` (the same object read again,
+        in clear: rendered from Git at the recorded commit) whose fingerprint it is. Also returns the
+        places (JSON pointers) where ``clear`` holds no such value: those stay fingerprints, and the
+        object cannot be applied as recorded. Nothing is ever taken from ``clear`` that the record
+        does not vouch for."""
+        shown = self.redact(clear)
+        unmatched: list[str] = []
+
+        def walk(rec: Any, clr: Any, shw: Any, pointer: str) -> Any:
+            if is_fingerprint(rec):
+                if shw == rec:
+                    return clr
+                unmatched.append(pointer)
+                return rec
+            if isinstance(rec, dict):
+                clr, shw = (clr, shw) if isinstance(clr, dict) and isinstance(shw, dict) else ({}, {})
+                return {k: walk(v, clr.get(k), shw.get(k), f"{pointer}/{k}") for k, v in rec.items()}
+            if isinstance(rec, list):
+                clr, shw = (clr, shw) if isinstance(clr, list) and isinstance(shw, list) else ([], [])
+                return [
+                    walk(
+                        v,
+                        clr[i] if i < len(clr) else None,
+                        shw[i] if i < len(shw) else None,
+                        f"{pointer}/{i}",
+                    )
+                    for i, v in enumerate(rec)
+                ]
+            return rec
+
+        return walk(recorded, clear, shown, ""), unmatched
+
     def scrub(self, text: str, *objects: dict[str, Any] | None) -> str:
         """``text`` (a server's message, say) with every sensitive value of ``objects`` in it — clear,
         base64 or decoded — replaced by its fingerprint. An admission policy's message may quote the

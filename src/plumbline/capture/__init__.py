@@ -16,7 +16,9 @@ One module per source kind, as in render/ (:mod:`._plain`, :mod:`._kustomize`, :
   express it.
 
 Every edit is proven by rendering the edited source again: a field is *captured* only if the new
-render carries its live value. :func:`write_capture` commits a plan on a new branch.
+render carries its live value. :func:`write_capture` commits a plan on a new branch;
+:func:`write_revert` (``plumb rollback --write-revert-branch``) the same way a commit that reverts
+Git to a good revision's tree, for review.
 
 For an App, :func:`capture_app` takes its plan (the drift, :func:`drift`) and its settings, and
 :func:`commit_capture` writes the result on a new branch of its repository (a :class:`CaptureCommit`);
@@ -36,7 +38,13 @@ from plumbline.capture._model import (
     commit_message,
     shown_value,
 )
-from plumbline.capture._write import commit_capture, default_branch, write_capture
+from plumbline.capture._write import (
+    commit_capture,
+    commit_revert,
+    default_branch,
+    write_capture,
+    write_revert,
+)
 
 __all__ = [
     "CAPTURABLE",
@@ -50,8 +58,10 @@ __all__ = [
     "capture_changes",
     "commit_capture",
     "commit_message",
+    "commit_revert",
     "default_branch",
     "drift",
     "shown_value",
     "write_capture",
+    "write_revert",
 ]

@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from plumbline import __version__
-from plumbline.cli import capture, check, controller, gitops, local, migrate
+from plumbline.cli import capture, check, controller, gitops, local, migrate, rollback
 from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -68,6 +68,7 @@ check.register(app)
 capture.register(app)
 controller.register(app)
 migrate.register(app)
+rollback.register(app)
 
 
 @app.callback()

@@ -465,6 +465,8 @@ def register(app: typer.Typer) -> None:
                         f"({escape(e['guard'])} {escape(target)}, owner {escape(e['owner'])}, "
                         f"expires {e['expires'][:10]}): {escape(e['reason'])}"
                     )
+                if held := row.held_line():
+                    out.print(f"[yellow]{escape(held)}[/]")
                 for found in row.unfinished:
                     interrupted = found.running is False
                     colour = "bold red" if interrupted else "yellow"

@@ -4,8 +4,10 @@ It connects the pipeline's stages (source → render → plan → sync → recor
 must respect, so no caller can bypass it: :func:`sync_app` is the one write path (it refuses a paused
 app, runs the guards, records its intent, takes the app's Lease only to write, and records the
 outcome); :func:`wait_healthy` then waits for the app's health (``plumb sync --wait``) and
-:func:`verify_app` runs its verification window (health holds, metric checks pass). Break-glass
-state lives in :mod:`plumbline.engine.pause`, one writer per app in :mod:`plumbline.engine.lease`.
+:func:`verify_app` runs its verification window (health holds, metric checks pass);
+:func:`rollback_app` applies a good revision's recorded desired state through it and holds the app
+there. Break-glass state (and the hold, and failed SHAs) lives in :mod:`plumbline.engine.pause`, one
+writer per app in :mod:`plumbline.engine.lease`.
 
     with engine.connect(app) as cluster, Store.open() as store:
         plan, rendered = engine.plan_app(app, cluster=cluster, store=store, config=config)
@@ -35,6 +37,7 @@ from plumbline.engine._pipeline import (
     render_app,
     resolve_kubeconfig,
 )
+from plumbline.engine._rollback import Rollback, RollbackError, changed_fields, rollback_app, rollback_target
 from plumbline.engine._session import Session, plan, session
 from plumbline.engine._verify import verify_app
 from plumbline.engine._views import (
@@ -75,6 +78,8 @@ __all__ = [
     "Progress",
     "Rendered",
     "Resumed",
+    "Rollback",
+    "RollbackError",
     "Session",
     "Unfinished",
     "UnfinishedState",
@@ -82,6 +87,7 @@ __all__ = [
     "Writer",
     "allowed_remote",
     "app_status",
+    "changed_fields",
     "check_app",
     "close_interrupted",
     "cluster_config",
@@ -100,6 +106,8 @@ __all__ = [
     "render_app",
     "resolve_kubeconfig",
     "resume",
+    "rollback_app",
+    "rollback_target",
     "session",
     "set_mode",
     "sync_app",

@@ -6,6 +6,7 @@ caller (CLI, controller) plans exactly the same way. Nothing here writes to the 
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,16 +15,17 @@ from typing import Any
 
 from plumbline.cluster import Cluster
 from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
-from plumbline.errors import ClusterError
+from plumbline.errors import ClusterError, RenderError
 from plumbline.local import local_dir
 from plumbline.plan import ObjectRef, Plan, build_plan
 from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.model import CREATE_NAMESPACE_SOURCE
+from plumbline.plan.normalize import string_data_into_data
 from plumbline.plan.runtime import IgnoreRule
-from plumbline.redact import Redactor
+from plumbline.redact import Redactor, contains_fingerprint
 from plumbline.render import Manifest, helm_options, render
 from plumbline.source import Checkout, fetch
-from plumbline.store import Store
+from plumbline.store import Store, SyncRecord
 
 Progress = Callable[[str], None]
 
@@ -74,6 +76,11 @@ def render_app(
     wanted = revision or source.target_revision
     progress(f"fetching {source.repo_url} at {wanted}")
     checkout = fetch(source.repo_url, wanted)
+    return Rendered(checkout=checkout, manifests=_render(app, checkout, progress=progress, project=project))
+
+
+def _render(app: App, checkout: Checkout, *, progress: Progress, project: Project | None) -> list[Manifest]:
+    source = app.spec.source
     progress(f"rendering {source.path} at {checkout.sha[:12]}")
     manifests = render(
         checkout.root,
@@ -95,7 +102,94 @@ def render_app(
                     index=0,
                 ),
             )
+    return manifests
+
+
+def recorded_app(
+    app: App,
+    record: SyncRecord,
+    *,
+    redactor: Redactor,
+    progress: Progress = _quiet,
+    project: Project | None = None,
+) -> Rendered:
+    """The desired objects of a history ``record`` as manifests, with the source checked out at the
+    record's exact SHA (what the guards read). The source is rendered again there too, for two things
+    history does not keep: each object's file (a guard's finding names it, and a standing exception
+    or a Secret's scan matches by it; ``history #N`` if the render does not have the object), and
+    secret values, which history keeps only as fingerprints — an object holding one takes its clear
+    values from the render, each only where its fingerprint is the recorded one; otherwise (or if
+    that render fails) a :class:`RenderError` names the object and fields, and nothing is applied."""
+    source = app.spec.source
+    shown = f"history #{record.id}"
+    progress(f"fetching {source.repo_url} at {record.sha[:12]} ({shown})")
+    checkout = fetch(source.repo_url, record.sha)
+    if checkout.sha != record.sha:
+        raise RenderError(f"{shown}: {source.repo_url} resolved {record.sha} to {checkout.sha}")
+    secret = any(contains_fingerprint(obj) for obj in record.desired)
+    again: dict[tuple[str, str, str], list[Manifest]] = {}
+    try:
+        for manifest in _render(app, checkout, progress=progress, project=project):
+            ref = ObjectRef.of(manifest.obj)
+            again.setdefault((ref.group, ref.kind, ref.name), []).append(manifest)
+    except RenderError as error:
+        if secret:
+            raise RenderError(
+                f"{shown}: its secret values (kept only as fingerprints) must be rendered again from Git at "
+                f"{record.sha[:12]}, and that render failed: {error}"
+            ) from None
+        progress(f"the render at {record.sha[:12]} failed ({error}); the objects are history's alone")
+    manifests = []
+    for index, obj in enumerate(record.desired):
+        same = _rendered_as(obj, again, app.spec.destination.namespace)
+        if contains_fingerprint(obj):
+            obj = _clear(obj, same, redactor, record=record)
+        manifests.append(Manifest(obj=obj, file=same[0].file if same else shown, index=index))
     return Rendered(checkout=checkout, manifests=manifests)
+
+
+def _rendered_as(
+    recorded: dict[str, Any], again: dict[tuple[str, str, str], list[Manifest]], destination: str
+) -> list[Manifest]:
+    """The rendered manifests that are the recorded object (its namespace defaulted as the plan does)."""
+    ref = ObjectRef.of(recorded)
+    return [
+        m
+        for m in again.get((ref.group, ref.kind, ref.name), [])
+        if ref.namespace in (None, (m.obj.get("metadata") or {}).get("namespace") or destination)
+    ]
+
+
+def _string_data_as_rendered(clear: dict[str, Any], rendered: dict[str, Any]) -> dict[str, Any]:
+    """A Secret's keys that Git sets through ``stringData`` put back there (history keeps them merged
+    into ``data``): the object applied is the one Git declares, and the secrets guard, which reads
+    the source files, finds the values it scans in it."""
+    string_data = rendered.get("stringData")
+    if not isinstance(string_data, dict) or not isinstance(clear.get("data"), dict):
+        return clear
+    encoded = string_data_into_data(copy.deepcopy(rendered)).get("data") or {}
+    data = dict(clear["data"])
+    back = {k: v for k, v in string_data.items() if k in data and data[k] == encoded.get(k)}
+    for key in back:
+        del data[key]
+    shaped = {k: v for k, v in clear.items() if k != "data"}
+    return {**shaped, **({"data": data} if data else {}), "stringData": back}
+
+
+def _clear(
+    recorded: dict[str, Any], same: list[Manifest], redactor: Redactor, *, record: SyncRecord
+) -> dict[str, Any]:
+    unmatched = ["(not rendered at that commit)"]
+    for manifest in same:
+        clear, unmatched = redactor.restore(recorded, string_data_into_data(copy.deepcopy(manifest.obj)))
+        if not unmatched:
+            return _string_data_as_rendered(clear, manifest.obj)
+    raise RenderError(
+        f"history #{record.id}: {ObjectRef.of(recorded)}: the secret value(s) at {', '.join(unmatched)} "
+        f"rendered from Git at {record.sha[:12]} do not match the fingerprints history recorded (history "
+        "never keeps them in clear), so this revision cannot be applied from history; roll back in Git "
+        "instead (`plumb rollback --write-revert-branch NAME`, review, merge)"
+    )
 
 
 def ignore_rules(app: App) -> list[IgnoreRule]:
@@ -130,15 +224,25 @@ def plan_app(
     progress: Progress = _quiet,
     store: Store | None = None,
     config: Config | None = None,
+    recorded: SyncRecord | None = None,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
     of the last successful sync (three-way); without, against managedFields alone. With ``config``,
     the app's Project decides what its render may fetch (:func:`render_app`) and bounds what it may
     prune (without it, the destination alone does), and its objects are tracked under the config's
-    instance (without it, the default instance)."""
+    instance (without it, the default instance).
+
+    ``recorded`` (a rollback; needs ``store``): the desired objects of that history record are planned
+    instead of a render (:func:`recorded_app`), at its revision and SHA."""
     project = config.project(app.spec.project) if config is not None else None
     instance = config.instance if config is not None else DEFAULT_INSTANCE
-    rendered = render_app(app, revision=revision, progress=progress, project=project)
+    redactor = None if store is None else Redactor.for_store(store.path)
+    if recorded is not None:
+        assert redactor is not None, "a plan from history needs the store (its fingerprint key)"
+        rendered = recorded_app(app, recorded, redactor=redactor, progress=progress, project=project)
+        revision = recorded.revision
+    else:
+        rendered = render_app(app, revision=revision, progress=progress, project=project)
     plan = build_plan(
         cluster=cluster,
         app=app.name,
@@ -149,7 +253,7 @@ def plan_app(
         progress=progress,
         last_synced=last_synced(store, app.name),
         ignore=ignore_rules(app),
-        redactor=None if store is None else Redactor.for_store(store.path),
+        redactor=redactor,
         instance=instance,
         outside_project=None
         if project is None

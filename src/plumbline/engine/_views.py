@@ -13,11 +13,12 @@ from typing import Any
 from plumbline.config import App, Config, Mode
 from plumbline.engine._pipeline import connect, plan_app
 from plumbline.engine._write import Unfinished, unfinished_syncs
+from plumbline.engine.pause import FAILED
 from plumbline.guards import ExceptionUse
 from plumbline.health import HealthStatus, checks_for, plan_health
 from plumbline.plan import SyncStatus
 from plumbline.redact import Redactor
-from plumbline.store import Store, SyncRecord, SyncResult, now
+from plumbline.store import AppStateKind, Store, SyncRecord, SyncResult, now
 
 
 @dataclass
@@ -39,6 +40,8 @@ class AppStatus:
     last_at: datetime | None = None
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[Unfinished] = field(default_factory=list)
+    state: AppStateKind = AppStateKind.ACTIVE
+    held: dict[str, Any] | None = None  # a rollback's hold: revision, failed, sync, since, reason
 
     @property
     def settled(self) -> bool:
@@ -60,7 +63,20 @@ class AppStatus:
             "lastAt": self.last_at.isoformat() if self.last_at else None,
             "exceptions": self.exceptions,
             "unfinished": [unfinished_to_dict(u) for u in self.unfinished],
+            "state": self.state.value,
+            "held": self.held,
         }
+
+    def held_line(self) -> str | None:
+        """Where a held app stands, as ``plumb status`` says it (None: not held)."""
+        if self.held is None:
+            return None
+        h = self.held
+        return (
+            f"{self.app} is held at {h['revision'][:12]} (rolled back from {h['failed'][:12]}, history "
+            f"#{h['sync']}, since {h['since'][:19]} UTC: {h['reason']}); {h['failed'][:12]} is never applied "
+            "again by itself; the next new commit ends the hold"
+        )
 
 
 def unfinished_to_dict(found: Unfinished) -> dict[str, Any]:
@@ -105,6 +121,18 @@ def app_status(
     row.last_result = last.result if last else None
     row.last_at = last.finished_at if last else None
     row.exceptions = exceptions_of(config, app.name, last)
+    state = store.app_state(app.name)
+    row.state = state.state
+    if state.state is AppStateKind.HELD:
+        d = state.detail
+        since = state.since.isoformat() if state.since else ""
+        row.held = {
+            "revision": d.get("revision", ""),
+            "failed": d.get(FAILED, ""),
+            "sync": d.get("sync"),
+            "since": since,
+            "reason": state.reason,
+        }
     return row
 
 

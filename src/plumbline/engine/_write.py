@@ -25,7 +25,7 @@ from plumbline.engine.lease import (
     owner_lease_name,
     read_lease,
 )
-from plumbline.engine.pause import write_refusal
+from plumbline.engine.pause import failed_revisions, release, write_refusal
 from plumbline.errors import RefusedError, StoreError
 from plumbline.guards import gate
 from plumbline.plan import Action, Plan
@@ -241,6 +241,7 @@ def sync_app(
     detail: dict[str, Any] | None = None,
     ending_pause: bool = False,
     planned: tuple[Plan, Rendered] | None = None,
+    recorded: SyncRecord | None = None,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
     """The one write path: plan, run the guards, then (unless ``dry_run``) apply; every outcome —
     also a refusal — is recorded in ``store``.
@@ -263,13 +264,25 @@ def sync_app(
 
     ``planned``: the app's plan (with its render) that the caller has just made, as configured, and
     decided on (the controller) — written as it stands instead of rendered and planned a second time.
+
+    ``recorded`` (a rollback, :func:`plumbline.engine.rollback_app`): the desired objects of that
+    history record are written instead of a render — every check above still runs. Otherwise a
+    commit a rollback left (:func:`failed_revisions`) is refused (blocked, nothing written): Git is
+    the truth, so trying it again takes a new commit (an empty one will do). A sync of another commit
+    that succeeds ends the app's hold (``held`` → ``active``).
     """
     if not dry_run and not ending_pause and (why := write_refusal(store, app.name)):
         raise RefusedError(f"not syncing: {why}")
     writer = writer or Writer.for_one_sync()
     started = now()
     plan, rendered = planned or plan_app(
-        app, cluster=cluster, revision=revision, progress=progress, store=store, config=config
+        app,
+        cluster=cluster,
+        revision=revision,
+        progress=progress,
+        store=store,
+        config=config,
+        recorded=recorded,
     )
     flags: dict[str, Any] = {
         "prune": prune,
@@ -277,6 +290,10 @@ def sync_app(
         "revertDrift": revert_drift,
         "dryRun": dry_run,
     }
+    failed = None if recorded is not None else failed_revisions(store, app.name).get(plan.sha)
+    if recorded is not None:
+        last = store.last_sync(app.name)
+        flags["rollback"] = {"to": recorded.sha, "history": recorded.id, "from": last.sha if last else None}
     consent = plan.changes_of(*NEEDS_CONSENT)
     if revert_drift and consent:
         flags["reverted"] = [
@@ -305,7 +322,13 @@ def sync_app(
     report: SyncReport | None = None
     refused = refusals(plan, force_conflicts=force_conflicts, revert_drift=revert_drift)
     summary: dict[str, Any] = {"plan": plan.counts}
-    if blocking:
+    if failed is not None:
+        result = SyncResult.BLOCKED
+        message = (
+            f"nothing written: {failed.describe()}, so it is never applied again by itself; "
+            "Git is the truth: commit a fix (or an empty commit to try it again)"
+        )
+    elif blocking:
         result = SyncResult.BLOCKED
         message = "nothing written: blocked by " + blocked_by
         summary["blockedBy"] = len(blocking)
@@ -441,6 +464,8 @@ def _write(
     if report.ok:
         result = SyncResult.SUCCEEDED
         message = _summary_line(report)
+        if rollback := flags.get("rollback"):
+            message = f"rolled back to history #{rollback['history']} ({plan.sha[:12]}): {message}"
     else:
         result = SyncResult.FAILED
         message = "; ".join(f"{o.item.ref}: {o.message}" for o in report.failures())
@@ -457,6 +482,8 @@ def _write(
         intent=intent_id,
     )
     _audit_outcome(store, record, writer=writer, cause=cause, detail=detail)
+    if result is SyncResult.SUCCEEDED and "rollback" not in flags:
+        release(store, app.name, actor=writer.who, revision=plan.sha)
     return plan, report, record
 
 

@@ -1,15 +1,21 @@
-"""Break-glass: pause an app (reason and expiry required), resume it, and never revert silently.
+"""Break-glass: pause an app (reason and expiry required), resume it, and never revert silently;
+and the hold a rollback leaves an app in.
 
 States (:class:`AppStateKind`): ``active`` → ``paused`` (no writes; drift still observed) → on resume
 or expiry either ``active`` (no drift appeared) or ``paused-pending`` (drift appeared: it stays
 there until the drift is captured into Git — the next plan then shows none — or someone resumes
-with ``--revert``). Every transition is an audit record.
+with ``--revert``). A rollback (:mod:`plumbline.engine._rollback`) leaves the app ``held`` at the good
+revision until a sync of another commit succeeds (``active``). Every transition is an audit record.
+
+The SHAs a rollback left are *failed*: each rollback's audit record names the one it rolled back from
+(summary ``failed``), so the mark outlives any later state change (a pause over a hold, say);
+:func:`failed_revisions` reads them back.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -109,6 +115,62 @@ def _move(
         outcome=AuditOutcome(state.state.value),
     )
     return state
+
+
+@dataclass(frozen=True)
+class FailedRevision:
+    """A commit a rollback left: never applied again automatically (``plumb sync`` refuses it too)."""
+
+    sha: str
+    at: datetime
+    actor: str
+    reason: str
+    rolled_back_to: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.sha[:12]} was rolled back to {self.rolled_back_to[:12]} by {self.actor} at "
+            f"{self.at:%Y-%m-%d %H:%M:%S} UTC ({self.reason})"
+        )
+
+
+def failed_revisions(store: Store, app: str) -> dict[str, FailedRevision]:
+    """The app's failed SHAs (each a rollback left), with the first rollback that left each."""
+    found: dict[str, FailedRevision] = {}
+    for record in store.audit_log(app):
+        sha = record.summary.get(FAILED) if record.action == AuditAction.ROLLBACK else None
+        if isinstance(sha, str) and sha and sha not in found:
+            to = str(record.summary.get("to") or "")
+            found[sha] = FailedRevision(sha, record.time, record.actor, record.reason, to)
+    return found
+
+
+FAILED = "failed"  # the key of a rollback's audit summary naming the SHA it rolled back from
+
+
+def hold(
+    store: Store, app: str, *, revision: str, failed: str, sync: int | None, actor: str, reason: str
+) -> AppState:
+    """``held`` at ``revision`` (the rollback's sync ``sync`` applied it), rolled back from ``failed``."""
+    current = store.app_state(app)
+    detail = {"revision": revision, FAILED: failed, "sync": sync, "previous": current.state.value}
+    state = replace(current, state=AppStateKind.HELD, reason=reason, actor=actor, since=now(), until=None)
+    state = replace(state, detail=detail)
+    summary = {FAILED: failed, "to": revision, "sync": sync}
+    return _move(store, state, action=AuditAction.ROLLBACK, reason=reason, revision=revision, summary=summary)
+
+
+def release(store: Store, app: str, *, actor: str, revision: str) -> AppState | None:
+    """A sync of ``revision`` succeeded: a hold at another revision ends (``active``), recorded; the
+    new state, or None if the app was not held (or is held at ``revision`` itself)."""
+    current = store.app_state(app)
+    if current.state is not AppStateKind.HELD or current.detail.get("revision") == revision:
+        return None
+    held = str(current.detail.get("revision", ""))
+    reason = f"a new commit ({revision[:12]}) was synced after the hold at {held[:12]}"
+    state = replace(current, state=AppStateKind.ACTIVE, actor=actor, since=now(), until=None, detail={})
+    summary = {"from": current.state.value, "held": current.detail}
+    return _move(store, state, action=AuditAction.RESUME, reason=reason, revision=revision, summary=summary)
 
 
 def expired(state: AppState, at: datetime | None = None) -> bool:

@@ -84,6 +84,9 @@ class AppStateKind(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
     PAUSED_PENDING = "paused-pending"  # drift made during a pause waits for capture or a revert
+    HELD = (
+        "held"  # rolled back to a good revision; held there (its failed SHA never applied) until a new commit
+    )
 
 
 class AuditAction(StrEnum):
@@ -103,6 +106,7 @@ class AuditAction(StrEnum):
     LEASE = "lease"
     HEALTH = "health"
     VERIFY = "verify"
+    ROLLBACK = "rollback"
 
 
 class AuditOutcome(StrEnum):
@@ -111,6 +115,7 @@ class AuditOutcome(StrEnum):
 
     * ``sync``: ``started`` (its intent is recorded, it is about to write), then its result;
     * ``pause``, ``resume``, ``expire``: the app's state after it;
+    * ``rollback``: ``held`` once the good revision is applied, else the rollback sync's result;
     * ``mode``: the mode in force after it;
     * ``lease``: ``acquired``; ``drift``: ``observed``; ``fight``: ``self-heal stopped``;
     * ``health`` (``plumb sync --wait``): the app's health when the wait ended (``HealthStatus``' words);
@@ -128,6 +133,7 @@ class AuditOutcome(StrEnum):
     ACTIVE = AppStateKind.ACTIVE.value
     PAUSED = AppStateKind.PAUSED.value
     PAUSED_PENDING = AppStateKind.PAUSED_PENDING.value
+    HELD = AppStateKind.HELD.value
     OBSERVE = Mode.OBSERVE.value
     SYNC = Mode.SYNC.value
     SELF_HEAL = Mode.SELF_HEAL.value
