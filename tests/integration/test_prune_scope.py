@@ -33,11 +33,22 @@ SERVICE = WEB_SERVICE + "    targetPort: 8080\n"
 
 
 class Team:
-    """One team's world: its Git repository with app ``web``, its config (Project bound to its one
-    namespace, a blast radius wide enough not to be what saves the day), its store."""
+    """One team's world: its Git repository with app ``web``, its config (Project bound to its
+    namespace by ``destination``, a glob by default; a blast radius wide enough not to be what saves
+    the day), its store."""
 
-    def __init__(self, root: Path, plane: ControlPlane, *, namespace: str, instance: str | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        plane: ControlPlane,
+        *,
+        namespace: str,
+        instance: str | None,
+        destination: str = "{namespace}*",
+    ) -> None:
         self.root, self.namespace = root, namespace
+        # A glob destination may reach namespaces it does not name: the prune scan lists cluster-wide.
+        self.destination = destination.format(namespace=namespace)
         root.mkdir()
         self.repo = root / "repo"
         files = {
@@ -68,7 +79,7 @@ metadata:
   name: team
 spec:
   destinations:
-  - namespace: {self.namespace}
+  - namespace: "{self.destination}"
   clusterResourceAllowList:
   - {{group: "", kind: Namespace}}
   blastRadius: {{maxDeletes: 100, maxDeletePercent: 100}}
@@ -160,6 +171,27 @@ def test_two_teams_one_app_name_never_prune_each_other(
         assert live(cluster, api_version, kind, "web", a.namespace) is not None, f"team A's {kind} is gone"
     status_b = b.plumb("status", "web")
     assert status_b.returncode == 0, status_b.stdout + status_b.stderr
+
+
+def test_a_project_that_names_its_namespaces_scans_only_those(
+    tmp_path: Path, control_plane: ControlPlane, cluster: Cluster
+) -> None:
+    """Least privilege (decision 0016): a Project whose destinations name namespaces bounds the prune
+    scan to them; another team's objects elsewhere are not even listed, so nothing blocks the prune
+    and nothing of theirs is touched."""
+    tag = suffix()
+    a = Team(tmp_path / "a", control_plane, namespace=f"a-{tag}", instance=None, destination="{namespace}")
+    b = Team(tmp_path / "b", control_plane, namespace=f"b-{tag}", instance=None)
+    for team in (b, a):
+        synced = team.plumb("sync", "web")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+    plan = json.loads(a.plumb("diff", "web", "-o", "json").stdout)
+    assert [o for o in plan["objects"] if o["namespace"] == b.namespace] == []
+    assert plan["unscanned"] == []
+    pruned = a.plumb("sync", "web", "--prune")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1")):
+        assert live(cluster, api_version, kind, "web", b.namespace) is not None, f"team B's {kind} is gone"
 
 
 def test_an_empty_render_never_prunes_even_with_create_namespace(
@@ -275,6 +307,42 @@ def test_a_forbidden_list_in_the_prune_scan_is_reported(
         {k: u[k] for k in ("group", "kind", "namespace")} for u in data["unscanned"]
     ]
     assert all("forbidden" in u["reason"].lower() for u in data["unscanned"])
+
+
+def test_the_prune_scan_lists_only_what_the_project_allows(
+    tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
+) -> None:
+    """With the Project's bounds, a user whose rights end at the namespace, and who may not read its
+    Secrets (which the Project denies), plans with nothing left unscanned: no cluster-wide LIST, no
+    cluster-scoped kind the Project does not allow, no kind it denies."""
+    from plumbline.config import Project
+    from plumbline.engine import bounds_of
+    from plumbline.sync import sync_plan
+
+    def cm(name: str) -> M:
+        return M({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}, f"{name}.yaml")
+
+    app = f"scan-{suffix()}"
+    assert sync_plan(plan_at_main(cluster, app, namespace, [cm("keep"), cm("drop")]), cluster=cluster).ok
+    project = Project.model_validate(
+        {
+            "apiVersion": API,
+            "kind": "Project",
+            "metadata": {"name": "team"},
+            "spec": {
+                "destinations": [{"namespace": namespace}],
+                "namespaceResourceDenyList": [{"group": "", "kind": "Secret"}],
+            },
+        }
+    )
+    kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "k.yaml", CONFIGMAPS_ONLY)
+    with Cluster(kubeconfig=kubeconfig) as limited:
+        plan = plan_at_main(limited, app, namespace, [cm("keep")], bounds=bounds_of(project))
+    assert [str(i.ref) for i in plan.prunable] == [f"ConfigMap {namespace}/drop"]
+    assert not any(u.namespace is None for u in plan.unscanned), plan.unscanned  # no cluster-wide LIST
+    assert not any(u.kind == "Secret" for u in plan.unscanned), plan.unscanned  # denied: not listed
+    # What the Project allows and the user may not list is reported, never skipped without a word.
+    assert ("Deployment", namespace) in {(u.kind, u.namespace) for u in plan.unscanned}
 
 
 # Deployments and ConfigMaps only: HorizontalPodAutoscalers and Secrets may not be listed.

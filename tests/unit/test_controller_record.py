@@ -22,6 +22,7 @@ from plumbline.controller import Metrics, Notifier, Result
 from plumbline.controller import _record as said
 from plumbline.controller._record import Recorder
 from plumbline.controller.decide import Decision, HealMemory, Step
+from plumbline.plan import Unscanned
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult
 from tests.support.config import REMOTE_APPS as CONFIG  # apps shop and blog
 from tests.unit.test_controller_decide import EDITED  # a plan with one drift-revert change
@@ -174,3 +175,19 @@ def test_the_configs_mode_is_audited_when_first_seen_and_when_it_changes(setup: 
         (None, app.spec.mode.value),
         (app.spec.mode.value, "sync"),
     ]
+
+
+def test_a_forbidden_list_is_told_not_skipped(setup: Any, caplog: Any) -> None:
+    """A kind the plan's scans were not allowed to list: a warning line, a Warning Event and a gauge,
+    said again only when the gaps change (decision 0016)."""
+    recorder, app, cluster, _ = setup
+    gap = Unscanned("", "Secret", "shop", "forbidden: secrets is forbidden", scan="prune")
+    gapped = replace(EDITED, unscanned=[gap])
+    with caplog.at_level(logging.WARNING, logger="plumbline.controller"):
+        for plan in (gapped, gapped, EDITED):
+            recorder.planned(app, cast(Cluster, cluster), plan, [])
+    assert caplog.text.count("scan incomplete") == 1
+    (event,) = cluster.events
+    assert event["reason"] == "ScanIncomplete" and event["type"] == "Warning"
+    assert "Secret in shop (prune): forbidden" in event["message"]
+    assert metric(recorder, "plumbline_unscanned_kinds") == 'plumbline_unscanned_kinds{app="shop"} 0.0'

@@ -31,6 +31,12 @@ class Metrics:
             ["app", "attribution"],
             registry=r,
         )
+        self.unscanned = Gauge(
+            "plumbline_unscanned_kinds",
+            "kinds the app's last plan was not allowed to list (its prune or HPA scan is incomplete)",
+            ["app"],
+            registry=r,
+        )
         self.reconciles = Counter(
             "plumbline_reconciles", "reconcile passes by result", ["app", "result"], registry=r
         )

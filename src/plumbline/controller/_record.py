@@ -24,7 +24,7 @@ from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller.decide import Decision, Refusal, Result
 from plumbline.errors import PlumbError
-from plumbline.plan import Plan
+from plumbline.plan import Plan, Unscanned
 from plumbline.store import AppState, AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class Recorder:
         self._objects = objects  # an app's desired objects (the Kubernetes Event is filed on one)
         self._drift: dict[str, list[str]] = {}
         self.status: StatusWriter | None = None  # App.status, when the Apps are objects in a cluster
+        self._unscanned: dict[str, list[str]] = {}
 
     def record(self, what: Happening, app: App | None = None, cluster: Cluster | None = None) -> None:
         """Tell ``what`` everywhere it goes. The Kubernetes Event needs ``app`` and ``cluster``."""
@@ -110,6 +111,11 @@ class Recorder:
         if drift and drift != self._drift.get(app.name):
             self.record(drift_seen(app.name, plan.sha, drift), app, cluster)
         self._drift[app.name] = drift
+        gaps = [unscanned_line(gap) for gap in plan.unscanned]
+        self.metrics.unscanned.labels(app=app.name).set(len(gaps))
+        if gaps and gaps != self._unscanned.get(app.name):
+            self.record(scan_incomplete(app.name, plan.sha, gaps), app, cluster)
+        self._unscanned[app.name] = gaps
 
     def sync_ended(self, what: Happening, app: App, cluster: Cluster, *, seconds: float) -> None:
         """A sync the controller ran is over (``what``: :func:`synced`), after ``seconds``."""
@@ -181,6 +187,26 @@ def drift_seen(app: str, sha: str, drift: list[str]) -> Happening:
         audit=Audit(AuditAction.DRIFT, AuditOutcome.OBSERVED, summary={"drift": drift}),
         notice=(NoticeKind.DRIFT, f"{len(drift)} live change(s) Git does not have", {"drift": drift}),
         event=KubeEvent("Drift", f"live differs from Git: {'; '.join(drift)}", warning=True),
+    )
+
+
+def unscanned_line(gap: Unscanned) -> str:
+    """``Secret in shop (prune): forbidden: …`` — a kind a scan was not allowed to list."""
+    kind = f"{gap.kind}.{gap.group}" if gap.group else gap.kind
+    return f"{kind} in {gap.namespace or '(cluster-wide)'} ({gap.scan}): {gap.reason}"
+
+
+def scan_incomplete(app: str, sha: str, gaps: list[str]) -> Happening:
+    """A scan of the plan (prune, HPA) was not allowed to list some kinds: what it could not see is
+    unknown, never taken for "nothing there" — said when the gaps change."""
+    message = f"scan incomplete: not allowed to list {len(gaps)} kind(s); grant list, or narrow the Project"
+    return Happening(
+        app,
+        sha,
+        logging.WARNING,
+        message,
+        {"unscanned": gaps},
+        event=KubeEvent("ScanIncomplete", f"{message}: {'; '.join(gaps)}", warning=True),
     )
 
 

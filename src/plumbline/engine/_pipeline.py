@@ -17,7 +17,7 @@ from plumbline.cluster import Cluster
 from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
 from plumbline.errors import ClusterError, RenderError
 from plumbline.local import local_dir
-from plumbline.plan import ObjectRef, Plan, build_plan
+from plumbline.plan import Bounds, ObjectRef, Plan, build_plan
 from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.model import CREATE_NAMESPACE_SOURCE
 from plumbline.plan.normalize import string_data_into_data
@@ -255,11 +255,20 @@ def plan_app(
         ignore=ignore_rules(app),
         redactor=redactor,
         instance=instance,
-        outside_project=None
-        if project is None
-        else (lambda ref: project.outside(ref.group, ref.kind, ref.namespace)),
+        bounds=None if project is None else bounds_of(project),
     )
     return plan, rendered
+
+
+def bounds_of(project: Project) -> Bounds:
+    """The Project's bounds as the plan needs them (prune candidates kept outside, the scan scoped)."""
+    patterns = [d.namespace for d in project.spec.destinations]
+    named = frozenset(p for p in patterns if not any(c in p for c in "*?["))
+    return Bounds(
+        outside=lambda ref: project.outside(ref.group, ref.kind, ref.namespace),
+        namespaces=named,
+        any_namespace=len(named) < len(patterns),
+    )
 
 
 def allowed_remote(project: Project | None) -> tuple[str, ...]:

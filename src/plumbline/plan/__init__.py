@@ -1,6 +1,6 @@
 """The plan stage: what a sync would do, compared on the server's own terms (server-side dry run)."""
 
-from plumbline.plan.build import build_plan
+from plumbline.plan.build import Bounds, build_plan
 from plumbline.plan.model import Action, Keep, ObjectRef, Plan, PlanItem, SyncStatus, Unscanned
 from plumbline.plan.normalize import normalize
 from plumbline.plan.tracking import (
@@ -17,6 +17,7 @@ __all__ = [
     "INSTANCE_LABEL",
     "TRACKING_ANNOTATION",
     "Action",
+    "Bounds",
     "Keep",
     "ObjectRef",
     "Plan",

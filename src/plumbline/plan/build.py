@@ -62,7 +62,7 @@ def build_plan(
     ignore: Sequence[IgnoreRule] = (),
     redactor: Redactor | None = None,
     instance: str = DEFAULT_INSTANCE,
-    outside_project: Callable[[ObjectRef], str | None] | None = None,
+    bounds: Bounds | None = None,
 ) -> Plan:
     """The plan for ``manifests`` against the live cluster. Raises :class:`RenderError` for objects the
     server cannot place (unknown kind, duplicates after namespace defaulting).
@@ -76,8 +76,9 @@ def build_plan(
     with the history's.
 
     ``instance`` names this installation in the tracking (see :mod:`plumbline.plan.tracking`);
-    ``outside_project`` says why an object lies outside the app's Project (None: inside), so such a
-    prune candidate is kept.
+    ``bounds`` are the app's Project's (:class:`Bounds`): a prune candidate outside them is kept, and
+    the prune scan lists only the kinds and namespaces they allow (None: every listable kind, and
+    cluster-wide first).
     """
     say = progress or (lambda _: None)
     redactor = redactor or ephemeral()
@@ -96,7 +97,7 @@ def build_plan(
         instance=instance,
         namespaces=frozenset(namespaces),
         last_synced=frozenset(last_synced or ()),
-        outside_project=outside_project or (lambda _: None),
+        bounds=bounds or Bounds(),
     )
     candidates, unscanned = _prune_candidates(cluster, scope)
     items += [item for item in candidates if item.ref not in wanted]
@@ -339,6 +340,28 @@ def _dry_run(cluster: Cluster, desired: _Desired, item: PlanItem) -> dict[str, A
         return cluster.apply(desired.obj, info=desired.info, dry_run=True, force=True)
 
 
+def _inside(_: ObjectRef) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Where the app's Project lets its apps own objects, as the plan needs it: ``outside`` says why
+    an object lies outside the Project (None: inside); ``namespaces`` are the namespaces its
+    destinations name literally; ``any_namespace`` is True when a destination is a glob that may
+    match namespaces not named (then the prune scan lists cluster-wide first). The default bounds
+    nothing (no Project known)."""
+
+    outside: Callable[[ObjectRef], str | None] = _inside
+    namespaces: frozenset[str] = frozenset()
+    any_namespace: bool = True
+
+    def allows_kind(self, info: ResourceInfo, namespace: str | None = None) -> bool:
+        """Objects of ``info`` (in ``namespace``, for a namespaced kind) may belong to the app."""
+        where = (namespace or "") if info.namespaced else None
+        return self.outside(ObjectRef(info.group, info.kind, where, "")) is None
+
+
 @dataclass(frozen=True)
 class _Scope:
     """What the prune scan needs to know: whose objects it looks for, and where the app may delete."""
@@ -347,7 +370,14 @@ class _Scope:
     instance: str
     namespaces: frozenset[str]  # the app's destination namespaces
     last_synced: frozenset[ObjectRef]
-    outside_project: Callable[[ObjectRef], str | None]
+    bounds: Bounds
+
+    @property
+    def scanned_namespaces(self) -> list[str]:
+        """Where the scan looks for namespaced candidates: the app's destination, the namespaces of
+        its last successful sync, and those its Project names."""
+        synced = {ref.namespace for ref in self.last_synced if ref.namespace}
+        return sorted(self.namespaces | synced | self.bounds.namespaces)
 
     def keep(self, live: dict[str, Any], ref: ObjectRef) -> tuple[Keep | None, str]:
         """Whether this app must leave a candidate alone, and the note that says why (or why not)."""
@@ -366,7 +396,7 @@ class _Scope:
                 f"destination ({', '.join(sorted(self.namespaces))}): another plumbline installation's "
                 "app of the same name? Never pruned by this app"
             )
-        why = self.outside_project(ref)
+        why = self.bounds.outside(ref)
         if why:
             return Keep.OUTSIDE_PROJECT, f"carries this app's tracking, but {why}: never pruned by this app"
         return None, "tracked by this app, no longer in Git"
@@ -393,22 +423,55 @@ def list_or_unscanned(
         return [], Unscanned(info.group, info.kind, namespace, f"forbidden: {failure.message}", scan=scan)
 
 
+def _namespaces_by_name(
+    cluster: Cluster, info: ResourceInfo, scope: _Scope
+) -> tuple[list[dict[str, Any]], list[Unscanned]]:
+    """The Namespaces the scan may hold candidates in, read one by one (no cluster-wide LIST when the
+    Project names its namespaces), those labelled for the app."""
+    found, gaps = [], []
+    for name in scope.scanned_namespaces:
+        try:
+            obj = cluster.get(info, name=name, namespace=None)
+        except ApiFailure as failure:
+            if failure.status != 403:
+                raise
+            gaps.append(Unscanned("", "Namespace", name, f"forbidden: {failure.message}", scan="prune"))
+            continue
+        labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+        if obj is not None and labels.get(APP_LABEL) == scope.app:
+            found.append(obj)
+    return found, gaps
+
+
 def _prune_candidates(cluster: Cluster, scope: _Scope) -> tuple[list[PlanItem], list[Unscanned]]:
     """Every live object labelled for the app whose tracking annotation names this app of this
     instance (or, in the old format, this app), and what the scan was not allowed to list.
 
-    Listing a kind cluster-wide may be forbidden to a user whose rights end at namespaces: then the
-    kind is listed in each destination namespace instead. What still is forbidden is reported.
+    Only what the app's Project allows is listed (:class:`Bounds`, decision 0016): cluster-scoped
+    kinds its ``clusterResourceAllowList`` names, namespaced kinds it does not deny, in the app's
+    namespaces and those the Project names — cluster-wide only when a destination glob may reach
+    namespaces not named, and then per namespace if listing cluster-wide is forbidden (a user whose
+    rights end at namespaces). What still is forbidden is reported, never taken for "nothing there".
     """
-    kinds = [info for info in cluster.discovery.listable() if (info.group, info.kind) not in PRUNE_SCAN_SKIP]
+    bounds = scope.bounds
+    kinds = [
+        info
+        for info in cluster.discovery.listable()
+        if (info.group, info.kind) not in PRUNE_SCAN_SKIP and (info.namespaced or bounds.allows_kind(info))
+    ]
     selector = f"{APP_LABEL}={scope.app}"
 
     def scan(info: ResourceInfo) -> tuple[list[dict[str, Any]], list[Unscanned]]:
-        found, gap = list_or_unscanned(cluster, info, scan="prune", label_selector=selector)
-        if gap is None or not info.namespaced:
-            return found, [gap] if gap else []
-        gaps: list[Unscanned] = []
-        for ns in sorted(scope.namespaces):
+        if (info.group, info.kind) == ("", "Namespace") and not bounds.any_namespace:
+            return _namespaces_by_name(cluster, info, scope)
+        if not info.namespaced or bounds.any_namespace:
+            found, gap = list_or_unscanned(cluster, info, scan="prune", label_selector=selector)
+            if gap is None or not info.namespaced:
+                return found, [gap] if gap else []
+        found, gaps = [], []
+        for ns in scope.scanned_namespaces:
+            if not bounds.allows_kind(info, ns):
+                continue  # its candidates would be kept (outside the Project): not listed at all
             in_ns, gap = list_or_unscanned(cluster, info, scan="prune", namespace=ns, label_selector=selector)
             found += in_ns
             gaps += [gap] if gap else []
