@@ -415,17 +415,19 @@ def test_controller_process_serves_metrics_logs_json_and_stops_on_sigterm(make_s
         "--listen", f"127.0.0.1:{port}", "--json-logs", env=site.env(), stderr=subprocess.PIPE,
     )  # fmt: skip
     wanted = f'plumbline_app_sync_status{{app="{site.app}",status="Synced"}} 1.0'
+    # The health of a pass's plan: a ConfigMap app has nothing unhealthy once its ConfigMap is live.
+    healthy = f'plumbline_app_health{{app="{site.app}",status="Healthy"}} 1.0'
     text = ""
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and wanted not in text:
+        while time.monotonic() < deadline and (wanted not in text or healthy not in text):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
                     text = response.read().decode()
             except OSError:
                 pass
             time.sleep(0.2)
-        assert wanted in text, text[-2000:]
+        assert wanted in text and healthy in text, text[-2000:]
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:

@@ -183,6 +183,12 @@ def test_a_window_that_holds_passes_a_query_that_errors_is_inconclusive_and_heal
     errors = [m for m in verification["measurements"] if m["check"] == "errors"]
     assert len(errors) >= 3 and all(m["phase"] == "Successful" for m in errors)
     assert errors[0]["value"] == pytest.approx(1 / 51)
+    # Seen everywhere: status says the synced commit is verified, diff says the app is Healthy now.
+    assert _status(site)[0:2] == ("Healthy", "Passed")
+    diff = site.ws.plumb("diff", site.app)
+    assert diff.returncode == 0 and f"{site.app} is Healthy now" in diff.stdout, diff.stdout + diff.stderr
+    plan = json.loads(site.ws.plumb("diff", site.app, "-o", "json").stdout)
+    assert plan["health"] == {"status": "Healthy", "message": ""}
 
     # Prometheus refuses the query: nobody knows whether the release works.
     site.verify_with(prometheus.url, window="60s", query="sum((", error_limit=1)
@@ -193,6 +199,7 @@ def test_a_window_that_holds_passes_a_query_that_errors_is_inconclusive_and_heal
     )
     assert f"{site.app}: verification Inconclusive after " in verdict
     assert "errors errored 2 time(s) in a row (consecutive error limit 1): query 'sum((': bad_data" in verdict
+    assert _status(site)[1] == "Inconclusive"
     skipped = site.ws.plumb("sync", site.app, "--wait", "--timeout", "90s", "--no-verify")
     assert skipped.returncode == 0 and "verifying" not in skipped.stdout
 
@@ -215,3 +222,13 @@ def test_a_window_that_holds_passes_a_query_that_errors_is_inconclusive_and_heal
     audit = site.ws.plumb("audit", site.app, "-o", "json")
     outcomes = [r["outcome"] for r in json.loads(audit.stdout) if r["action"] == "verify"]
     assert outcomes == ["Passed", "Inconclusive", "Failed"]
+    health, verified, table = _status(site)
+    assert (health, verified) == ("Missing", "Failed")
+    assert "HEALTH" in table and "VERIFIED" in table
+
+
+def _status(site: Site) -> tuple[str, str, str]:
+    """The app's health and verification in ``plumb status -o json``, and the status table."""
+    (row,) = json.loads(site.ws.plumb("status", site.app, "-o", "json").stdout)
+    assert not_camel_case(row) == []
+    return row["health"], row["verification"], site.ws.plumb("status", site.app).stdout

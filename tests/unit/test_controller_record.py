@@ -17,13 +17,15 @@ from typing import Any, cast
 import pytest
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Mode, load_config
+from plumbline.config import App, Mode, OnFailure, VerificationOutcome, load_config
 from plumbline.controller import Metrics, Notifier, Result
 from plumbline.controller import _record as said
 from plumbline.controller._record import Recorder
 from plumbline.controller.decide import Decision, HealMemory, Step
+from plumbline.health import Health, HealthStatus
 from plumbline.plan import Unscanned
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult
+from plumbline.verify import Verification
 from tests.support.config import REMOTE_APPS as CONFIG  # apps shop and blog
 from tests.unit.test_controller_decide import EDITED  # a plan with one drift-revert change
 
@@ -191,3 +193,47 @@ def test_a_forbidden_list_is_told_not_skipped(setup: Any, caplog: Any) -> None:
     assert event["reason"] == "ScanIncomplete" and event["type"] == "Warning"
     assert "Secret in shop (prune): forbidden" in event["message"]
     assert metric(recorder, "plumbline_unscanned_kinds") == 'plumbline_unscanned_kinds{app="shop"} 0.0'
+
+
+def test_a_verification_that_did_not_pass_is_counted_evented_and_notified(setup: Any) -> None:
+    recorder, app, cluster, receiver = setup
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    record = SyncRecord(8, "shop", "main", SHA, at, at, "replica-a", SyncResult.SUCCEEDED, {})
+    held = "healthy, and every check held, for 60s"
+    window = Verification(VerificationOutcome.PASSED, held, None, (), 60, 60, OnFailure.ROLLBACK)
+    recorder.verified(app, cluster, record, window)
+    failed = replace(
+        window,
+        outcome=VerificationOutcome.FAILED,
+        check="errors",
+        reason="errors failed 1 time(s) (failure limit 0): 0.4 > 0.05",
+        elapsed_s=12,
+    )
+    recorder.verified(app, cluster, replace(record, id=9), failed)
+    text = recorder.metrics.render().decode()
+    assert 'plumbline_app_verification{app="shop",outcome="Failed"} 1.0' in text
+    assert 'plumbline_app_verification{app="shop",outcome="Passed"} 0.0' in text
+    assert 'plumbline_verifications_total{app="shop",outcome="Passed"} 1.0' in text
+    assert 'plumbline_verifications_total{app="shop",outcome="Failed"} 1.0' in text
+    assert [(e["reason"], e["type"]) for e in cluster.events] == [
+        ("Verified", "Normal"),
+        ("VerificationFailed", "Warning"),
+    ]
+    assert told(recorder, receiver) == ["verification-failed"]  # a passed window is not news
+    (body,) = receiver.bodies
+    assert body["message"] == (
+        "verification Failed: errors failed 1 time(s) (failure limit 0): 0.4 > 0.05 (onFailure: rollback)"
+    )
+    assert body["details"] == {"sync": 9, "outcome": "Failed", "check": "errors", "onFailure": "rollback"}
+    assert recorder.store.audit_log("shop") == []  # engine.verify_app audits the window, not the recorder
+
+
+def test_the_apps_health_is_a_gauge_per_health_word(setup: Any) -> None:
+    recorder, app, cluster, _ = setup
+    recorder.planned(app, cluster, EDITED, [], Health(HealthStatus.HEALTHY))
+    recorder.planned(app, cluster, EDITED, [], Health(HealthStatus.DEGRADED, "Deployment/web: crashing"))
+    text = recorder.metrics.render().decode()
+    assert 'plumbline_app_health{app="shop",status="Degraded"} 1.0' in text
+    for status in HealthStatus:
+        if status is not HealthStatus.DEGRADED:
+            assert f'plumbline_app_health{{app="shop",status="{status.value}"}} 0.0' in text

@@ -23,7 +23,7 @@ from plumbline import engine
 from plumbline.config import App, Config, Severity, VerificationOutcome
 from plumbline.engine.pause import parse_duration
 from plumbline.errors import PlumbError
-from plumbline.health import HealthStatus
+from plumbline.health import Health, HealthStatus
 from plumbline.plan import Action, Plan, SyncStatus, Unscanned
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
@@ -273,10 +273,13 @@ def register(app: typer.Typer) -> None:
         plan, _ = engine.plan(
             target, s.config, kubeconfig=s.kubeconfig, context=s.context, revision=revision, progress=progress
         )
+        health = engine.planned_health(target, plan, s.config)
         if output is Output.JSON:
-            emit_json(plan_to_dict(plan))
+            live = {"status": health.status.value, "message": health.message}
+            emit_json({**plan_to_dict(plan), "health": live})
         else:
             print_plan(plan)
+            _print_live_health(target.name, health)
         if plan.errors:
             raise typer.Exit(2)
         raise typer.Exit(1 if plan.has_changes else 0)
@@ -427,6 +430,7 @@ def register(app: typer.Typer) -> None:
                 "APP",
                 "STATUS",
                 "HEALTH",
+                "VERIFIED",
                 "MODE",
                 "SYNCED REVISION",
                 "LAST SYNC",
@@ -449,6 +453,7 @@ def register(app: typer.Typer) -> None:
                     row.app,
                     f"[{colour}]{row.status.value}[/]",
                     row.health.value if row.health else "-",
+                    _verified_cell(row.verification),
                     row.mode.value,
                     (row.last_synced_sha or "-")[:12],
                     last_sync,
@@ -605,6 +610,13 @@ def _wait_timeout(text: str, *, wait: bool, dry_run: bool) -> float:
         raise typer.BadParameter(str(error), param_hint="--timeout") from None
 
 
+def _print_live_health(app: str, health: Health) -> None:
+    """``shop is Progressing now (Deployment/web: ...)``: the live app's health as the plan read it."""
+    colour = HEALTH_COLOUR.get(health.status, "")
+    why = f" ({escape(health.message)})" if health.message else ""
+    out.print(f"{escape(app)} is [{colour}]{health.status}[/] now{why}")
+
+
 def _print_health_change(change: engine.ObjectHealth) -> None:
     colour = HEALTH_COLOUR.get(change.health.status, "") if change.health else "dim"
     out.print(f"[{colour}]{escape(change.line())}[/]" if colour else escape(change.line()))
@@ -641,6 +653,11 @@ def _verify(
         record=record,
         on_progress=None if output is Output.JSON else _print_round,
     )
+
+
+def _verified_cell(outcome: VerificationOutcome | None) -> str:
+    """How the synced commit's verification window ended, coloured; ``-``: never verified."""
+    return f"[{VERDICT_COLOUR[outcome]}]{outcome.value}[/]" if outcome else "-"
 
 
 PHASE_COLOUR = {Phase.SUCCESSFUL: "green", Phase.FAILED: "red", Phase.ERROR: "yellow"}

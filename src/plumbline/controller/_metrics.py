@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from plumbline.config import HealthStatus, VerificationOutcome
 from plumbline.controller.decide import Result
 from plumbline.plan import SyncStatus
 from plumbline.plan.attribution import Attribution
@@ -24,6 +25,21 @@ class Metrics:
         )
         self.app_state = Gauge(
             "plumbline_app_state", "1 for the app's break-glass state", ["app", "state"], registry=r
+        )
+        self.app_health = Gauge(
+            "plumbline_app_health",
+            "1 for the app's health (the worst of its live objects'), as its last plan read it",
+            ["app", "status"],
+            registry=r,
+        )
+        self.app_verification = Gauge(
+            "plumbline_app_verification",
+            "1 for how the app's last verification window ended",
+            ["app", "outcome"],
+            registry=r,
+        )
+        self.verifications = Counter(
+            "plumbline_verifications", "verification windows by outcome", ["app", "outcome"], registry=r
         )
         self.drift_changes = Gauge(
             "plumbline_drift_changes",
@@ -67,6 +83,17 @@ class Metrics:
             self.sync_status.labels(app=app, status=status.value).set(1 if status == outcome.status else 0)
         for state in AppStateKind:
             self.app_state.labels(app=app, state=state.value).set(1 if state == outcome.state else 0)
+
+    def health(self, app: str, status: HealthStatus) -> None:
+        """The app's health: 1 for ``status``, 0 for every other word."""
+        for each in HealthStatus:
+            self.app_health.labels(app=app, status=each.value).set(1 if each is status else 0)
+
+    def verified(self, app: str, outcome: VerificationOutcome) -> None:
+        """A verification window of the app ended: counted, and its outcome is the app's now."""
+        self.verifications.labels(app=app, outcome=outcome.value).inc()
+        for each in VerificationOutcome:
+            self.app_verification.labels(app=app, outcome=each.value).set(1 if each is outcome else 0)
 
     def drift(self, app: str, counts: dict[Attribution, int]) -> None:
         """The app's planned changes per attribution class (every class: 0 when the plan has none)."""

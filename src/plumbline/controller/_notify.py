@@ -3,7 +3,8 @@ incoming webhooks (``{"text": ...}``; Mattermost and Rocket.Chat take the same).
 
 Sent for: a sync that failed, a sync a guard or the engine refused (blocked) — once per app, commit
 and reason, then ``resolved`` once it is over —, drift that appeared (with attribution), a pause that
-expired with drift pending, and a self-heal fight. Delivery is on a
+expired with drift pending, a self-heal fight, and a verification window that failed or was
+inconclusive (which check, why, and the configured response). Delivery is on a
 background thread with a short timeout; a failed delivery is logged, never raised into the loop.
 Messages name apps, objects, fields and revisions, never field values (which may be secret).
 """
@@ -32,6 +33,7 @@ class NoticeKind(StrEnum):
     PAUSE_EXPIRED_PENDING = "pause-expired-pending"
     FIGHT = "self-heal-fight"
     RESOLVED = "resolved"  # a failed or blocked sync, notified once, is over
+    VERIFICATION_FAILED = "verification-failed"  # Failed or Inconclusive: the details say which
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class Reconciler:
         )
         decision = decide(situation, self.settings.rules)
         drift = list(decision.drift)
-        self.recorder.planned(app, cluster, plan, drift)
+        self.recorder.planned(app, cluster, plan, drift, engine.planned_health(app, plan, config))
         outcome = Outcome(
             app=name,
             mode=mode,

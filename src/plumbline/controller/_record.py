@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from plumbline.cluster import ApiFailure, Cluster
-from plumbline.config import App, Mode
+from plumbline.config import App, Mode, VerificationOutcome
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller.decide import Decision, Refusal, Result
 from plumbline.errors import PlumbError
+from plumbline.health import Health
 from plumbline.plan import Plan, Unscanned
 from plumbline.store import AppState, AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
+from plumbline.verify import Verification
 
 if TYPE_CHECKING:
     from plumbline.controller._model import Outcome
@@ -102,12 +104,17 @@ class Recorder:
         if what.event is not None and app is not None and cluster is not None:
             self._kube_event(app, cluster, what.event)
 
-    def planned(self, app: App, cluster: Cluster, plan: Plan, drift: list[str]) -> None:
-        """The app's plan: its changes per attribution class counted, its drift reported when it
-        differs from the drift last reported."""
+    def planned(
+        self, app: App, cluster: Cluster, plan: Plan, drift: list[str], health: Health | None = None
+    ) -> None:
+        """The app's plan: its changes per attribution class counted, its ``health`` (as the plan read
+        the live objects: ``engine.planned_health``) set, its drift reported when it differs from the
+        drift last reported."""
         self.metrics.drift(app.name, Counter(change.attribution for change in plan.changes))
         if self.status is not None:
             self.status.planned(app, plan)
+        if health is not None:
+            self.metrics.health(app.name, health.status)
         if drift and drift != self._drift.get(app.name):
             self.record(drift_seen(app.name, plan.sha, drift), app, cluster)
         self._drift[app.name] = drift
@@ -121,6 +128,12 @@ class Recorder:
         """A sync the controller ran is over (``what``: :func:`synced`), after ``seconds``."""
         self.metrics.sync_seconds.labels(app=app.name).observe(seconds)
         self.record(what, app, cluster)
+
+    def verified(self, app: App, cluster: Cluster, record: SyncRecord, verification: Verification) -> None:
+        """A verification window after the sync ``record`` ended (``engine.verify_app``, which audited
+        it): counted, logged, evented, and notified when it did not pass."""
+        self.metrics.verified(app.name, verification.outcome)
+        self.record(verification_ended(app.name, record, verification), app, cluster)
 
     def config_mode(self, app: App, effective: Mode) -> None:
         """Audit the config's ``spec.mode`` when it differs from the one last seen (or is first seen):
@@ -269,6 +282,39 @@ def synced(app: str, record: SyncRecord, result: Result, cause: str, *, first: b
         count="guard_blocks"
         if record.result is SyncResult.BLOCKED and record.summary.get("blockedBy")
         else None,
+    )
+
+
+VERIFICATION_EVENT = {
+    VerificationOutcome.PASSED: "Verified",
+    VerificationOutcome.FAILED: "VerificationFailed",
+    VerificationOutcome.INCONCLUSIVE: "VerificationInconclusive",
+}
+
+
+def verification_ended(app: str, record: SyncRecord, verification: Verification) -> Happening:
+    """How the verification window after ``record``'s sync ended (its audit record is the engine's).
+    Failed or Inconclusive is notified — which check, why, and what the configuration says to do."""
+    outcome = verification.outcome
+    message = f"verification {outcome} at {record.sha[:12]}: {verification.reason}"
+    notice = None
+    if not verification.passed:
+        details = {
+            "sync": record.id,
+            "outcome": outcome.value,
+            "check": verification.check,
+            "onFailure": verification.on_failure.value,
+        }
+        said = f"verification {outcome}: {verification.reason} (onFailure: {verification.on_failure})"
+        notice = (NoticeKind.VERIFICATION_FAILED, said, details)
+    return Happening(
+        app,
+        record.sha,
+        logging.INFO if verification.passed else logging.ERROR,
+        message,
+        {"outcome": outcome.value, "check": verification.check},
+        notice=notice,
+        event=KubeEvent(VERIFICATION_EVENT[outcome], message, warning=not verification.passed),
     )
 
 

@@ -40,7 +40,7 @@ from plumbline.engine._pipeline import (
 )
 from plumbline.engine._rollback import Rollback, RollbackError, changed_fields, rollback_app, rollback_target
 from plumbline.engine._session import Session, plan, session
-from plumbline.engine._verify import verify_app
+from plumbline.engine._verify import last_verification, planned_health, verify_app
 from plumbline.engine._views import (
     AppStatus,
     app_status,
@@ -54,6 +54,7 @@ from plumbline.engine._wait import (
     HealthWatch,
     ObjectHealth,
     WaitResult,
+    health_checks,
     wait_healthy,
 )
 from plumbline.engine._write import (
@@ -97,12 +98,15 @@ __all__ = [
     "drift_app",
     "effective_mode",
     "exceptions_of",
+    "health_checks",
     "history",
     "ignore_rules",
     "last_synced",
+    "last_verification",
     "mode_of",
     "plan",
     "plan_app",
+    "planned_health",
     "read_config",
     "record_to_dict",
     "render_app",

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Config
+from plumbline.config import App, Config, VerificationOutcome
 from plumbline.engine._wait import HealthWatch, health_checks, poll, waited_on
-from plumbline.health import Health
+from plumbline.health import Health, plan_health
 from plumbline.plan import Plan
 from plumbline.store import AuditAction, AuditOutcome, Store, SyncRecord, current_actor
 from plumbline.verify import Measurement, Query, Verification, query, run_window
@@ -64,3 +64,22 @@ def verify_app(
             outcome=AuditOutcome(verification.outcome.value),
         )
     return verification
+
+
+def planned_health(app: App, plan: Plan, config: Config | None) -> Health:
+    """``app``'s health from the live objects its ``plan`` read (no second read of the cluster), with
+    its ``healthChecks``: what ``plumb status`` and ``plumb diff`` show, and the controller's
+    ``plumbline_app_health``."""
+    return plan_health(plan, health_checks(app, config))
+
+
+def last_verification(store: Store, app: str, sha: str | None) -> VerificationOutcome | None:
+    """How the last verification window of ``app`` at commit ``sha`` ended, from the audit trail;
+    None if that commit was never verified (or ``sha`` is None). A revision is "verified healthy"
+    when this is Passed."""
+    if sha is None:
+        return None
+    for record in reversed(store.audit_log(app)):
+        if record.action == AuditAction.VERIFY and record.revision == sha:
+            return VerificationOutcome(record.outcome.value)
+    return None

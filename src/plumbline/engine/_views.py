@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from plumbline.config import App, Config, Mode
+from plumbline.config import App, Config, Mode, VerificationOutcome
 from plumbline.engine._pipeline import connect, plan_app
+from plumbline.engine._verify import last_verification, planned_health
 from plumbline.engine._write import Unfinished, unfinished_syncs
 from plumbline.engine.pause import FAILED
 from plumbline.guards import ExceptionUse
-from plumbline.health import HealthStatus, checks_for, plan_health
+from plumbline.health import HealthStatus
 from plumbline.plan import SyncStatus
 from plumbline.redact import Redactor
 from plumbline.store import AppStateKind, Store, SyncRecord, SyncResult, now
@@ -23,8 +24,9 @@ from plumbline.store import AppStateKind, Store, SyncRecord, SyncResult, now
 
 @dataclass
 class AppStatus:
-    """One app in ``plumb status``: whether live matches Git, its health, its last sync, its
-    GuardExceptions (each with what it covered in the last recorded sync) and unfinished syncs.
+    """One app in ``plumb status``: whether live matches Git, its health, its last sync and how that
+    commit's verification window ended (None: never verified), its GuardExceptions (each with what it
+    covered in the last recorded sync) and unfinished syncs.
     ``error``: why it could not be checked (status Unknown), or the server's refusal to compare."""
 
     app: str
@@ -38,6 +40,7 @@ class AppStatus:
     last_synced_sha: str | None = None
     last_result: SyncResult | None = None
     last_at: datetime | None = None
+    verification: VerificationOutcome | None = None
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[Unfinished] = field(default_factory=list)
     state: AppStateKind = AppStateKind.ACTIVE
@@ -61,6 +64,7 @@ class AppStatus:
             "lastSyncedSha": self.last_synced_sha,
             "lastResult": self.last_result.value if self.last_result else None,
             "lastAt": self.last_at.isoformat() if self.last_at else None,
+            "verification": self.verification.value if self.verification else None,
             "exceptions": self.exceptions,
             "unfinished": [unfinished_to_dict(u) for u in self.unfinished],
             "state": self.state.value,
@@ -101,11 +105,10 @@ def app_status(
     others'): an app that cannot be checked is Unknown, with the error."""
     row = AppStatus(app=app.name, mode=app.spec.mode)
     try:
-        project = config.project(app.spec.project)
         with connect(app, kubeconfig=kubeconfig, context=context) as cluster:
             plan, _ = plan_app(app, cluster=cluster, store=store, config=config)
             row.unfinished = unfinished_syncs(store, cluster, app.name)
-        health = plan_health(plan, checks_for(app, project))
+        health = planned_health(app, plan, config)
         row.status, row.target, row.counts = plan.sync_status, plan.sha, plan.counts
         row.health, row.health_message = health.status, health.message
         if plan.errors:  # the server refused to compare some object: status unknown
@@ -120,6 +123,7 @@ def app_status(
     row.last_synced_sha = last_ok.sha if last_ok else None
     row.last_result = last.result if last else None
     row.last_at = last.finished_at if last else None
+    row.verification = last_verification(store, app.name, row.last_synced_sha)
     row.exceptions = exceptions_of(config, app.name, last)
     state = store.app_state(app.name)
     row.state = state.state
