@@ -71,3 +71,57 @@ def test_exec_plugins_go_through_the_official_loader(tmp_path: Path) -> None:
     )
     credentials = load(kubeconfig(tmp_path, user=user), None)
     assert credentials.authorization() == "Bearer from-plugin"
+
+
+def in_pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str = "10.96.0.1") -> Path:
+    """A Pod's environment: no kubeconfig anywhere, the service account's files in ``tmp_path``."""
+    (tmp_path / "pki").mkdir()
+    pki = write_pki(tmp_path / "pki", service_ip="10.96.0.1")
+    folder = tmp_path / "serviceaccount"
+    folder.mkdir()
+    (folder / "token").write_text("first-token\n")
+    (folder / "ca.crt").write_bytes(pki.ca_cert.read_bytes())
+    (folder / "namespace").write_text("plumbline-system")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.setenv("PLUMBLINE_SERVICE_ACCOUNT_DIR", str(folder))
+    return folder
+
+
+def test_in_a_pod_without_a_kubeconfig_the_service_account_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plumbline.cluster import kubeconfig as module
+
+    folder = in_pod(tmp_path, monkeypatch)
+    credentials = load(None, None)
+    assert (credentials.server, credentials.context) == ("https://10.96.0.1:443", "in-cluster")
+    assert credentials.authorization() == "Bearer first-token"
+    assert module.in_cluster_namespace() == "plumbline-system"
+    (folder / "token").write_text("rotated-token\n")  # the kubelet rotates it; read again a minute on
+    monkeypatch.setattr(module, "TOKEN_REREAD_S", 0.0)
+    assert credentials.authorization() == "Bearer rotated-token"
+
+
+def test_a_kubeconfig_given_or_found_wins_over_the_pod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_pod(tmp_path, monkeypatch)
+    path = kubeconfig(tmp_path, user="{token: abc123}")
+    assert load(path, None).server == "https://127.0.0.1:6443"
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    assert load(None, None).server == "https://127.0.0.1:6443"
+
+
+def test_an_ipv6_service_host_is_bracketed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    in_pod(tmp_path, monkeypatch, host="fd00::1")
+    assert load(None, None).server == "https://[fd00::1]:443"
+
+
+def test_missing_service_account_files_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = in_pod(tmp_path, monkeypatch)
+    (folder / "token").unlink()
+    with pytest.raises(ClusterError, match="cannot read the service account's token and CA in"):
+        load(None, None)

@@ -6,7 +6,11 @@ Users with an ``exec`` credential plugin or an ``auth-provider`` get the officia
 which runs plugins and refreshes tokens.
 
 Lookup as kubectl does it: the given file, else every file in ``$KUBECONFIG`` (first definition of
-a name wins), else ``~/.kube/config``.
+a name wins), else ``~/.kube/config``; and when none of those is there but ``$KUBERNETES_SERVICE_HOST``
+is (a Pod), the in-cluster credentials every in-cluster client uses: the service account's token and
+CA from ``/var/run/secrets/kubernetes.io/serviceaccount`` (``$PLUMBLINE_SERVICE_ACCOUNT_DIR`` points
+elsewhere, for tests), the server at ``KUBERNETES_SERVICE_HOST:KUBERNETES_SERVICE_PORT``. The token is
+read again once a minute: the kubelet rotates it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +37,64 @@ class Credentials:
     context: str = ""  # the kubeconfig context it came from, named in error messages
 
 
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+SERVICE_ACCOUNT_ENV = "PLUMBLINE_SERVICE_ACCOUNT_DIR"
+IN_CLUSTER = "in-cluster"
+"""The context name in-cluster credentials report (error messages name it)."""
+TOKEN_REREAD_S = 60.0
+
+
+def service_account_dir() -> Path:
+    return Path(os.environ.get(SERVICE_ACCOUNT_ENV) or SERVICE_ACCOUNT_DIR)
+
+
+def in_cluster_namespace() -> str | None:
+    """The namespace the Pod runs in (the service account's ``namespace`` file), None outside a Pod."""
+    try:
+        return (service_account_dir() / "namespace").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _in_cluster_wanted(kubeconfig: Path | None, context: str | None) -> bool:
+    """No kubeconfig given or found, and a Pod's environment: use the in-cluster credentials."""
+    if kubeconfig is not None or context is not None or os.environ.get("KUBECONFIG"):
+        return False
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not _files(None)[0].is_file()
+
+
+def in_cluster(folder: Path | None = None) -> Credentials:
+    """Credentials from a Pod's service account (``folder``: where its token and ca.crt are)."""
+    folder = folder or service_account_dir()
+    host = os.environ.get("KUBERNETES_SERVICE_HOST", "").strip()
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "").strip() or "443"
+    if not host:
+        raise ClusterError("in-cluster credentials: KUBERNETES_SERVICE_HOST is not set (not in a Pod?)")
+    token_file, ca_file = folder / "token", folder / "ca.crt"
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file))
+        token_file.read_text()
+    except (OSError, ssl.SSLError) as error:
+        raise ClusterError(
+            f"in-cluster credentials: cannot read the service account's token and CA in {folder}: {error}"
+        ) from None
+    cached: dict[str, Any] = {"at": float("-inf"), "header": None}
+
+    def authorization() -> str | None:
+        if time.monotonic() - cached["at"] >= TOKEN_REREAD_S:
+            with contextlib.suppress(OSError):  # keep the last token if a rotation is half-written
+                cached["header"] = f"Bearer {token_file.read_text().strip()}"
+                cached["at"] = time.monotonic()
+        header: str | None = cached["header"]
+        return header
+
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    return Credentials(server=server, ssl_context=context, authorization=authorization, context=IN_CLUSTER)
+
+
 def load(kubeconfig: Path | None, context: str | None) -> Credentials:
+    if _in_cluster_wanted(kubeconfig, context):
+        return in_cluster()
     files = _files(kubeconfig)
     where = ", ".join(str(f) for f in files) or "~/.kube/config"
     try:

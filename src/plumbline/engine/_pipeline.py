@@ -36,12 +36,15 @@ def _quiet(_: str) -> None:
 
 def resolve_kubeconfig(explicit: str | None, app: App | None = None) -> Path | None:
     """The kubeconfig to use: ``--kubeconfig``, else the app's, else $KUBECONFIG or ~/.kube/config (the
-    client's usual lookup, signalled by None), else the local control plane's (``plumb local up``)."""
+    client's usual lookup, signalled by None), else in a Pod its service account's (None too), else the
+    local control plane's (``plumb local up``)."""
     if explicit:
         return Path(explicit)
     if app is not None and app.spec.destination.kubeconfig:
         return Path(app.spec.destination.kubeconfig)
     if os.environ.get("KUBECONFIG") or (Path.home() / ".kube" / "config").exists():
+        return None
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
         return None
     local = local_dir() / "kubeconfig"
     if local.exists():
