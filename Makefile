@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-## deploy: regenerate deploy/ (the CRDs, from the config models); a unit test fails until it is committed
+## deploy: regenerate deploy/ (the CRDs from the config models, and plumb install's output); unit tests fail until it is committed
 deploy: $(STAMP)
 	$(BIN)/python -m plumbline.deploy deploy
 

@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from plumbline import __version__
-from plumbline.cli import capture, check, controller, gitops, local, migrate, rollback
+from plumbline.cli import capture, check, controller, gitops, install, local, migrate, rollback
 from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -69,6 +69,7 @@ capture.register(app)
 controller.register(app)
 migrate.register(app)
 rollback.register(app)
+install.register(app)
 
 
 @app.callback()

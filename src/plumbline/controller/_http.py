@@ -1,4 +1,5 @@
-"""The controller's small HTTP server: ``/metrics`` (Prometheus), ``/healthz`` and ``/webhook`` (Git pushes).
+"""The controller's small HTTP server: ``/metrics`` (Prometheus), ``/healthz`` and ``/readyz`` (the API
+server is ready), and ``/webhook`` (Git pushes).
 
 GitHub deliveries must carry ``X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body>`` keyed with
 ``$PLUMBLINE_WEBHOOK_SECRET``; GitLab ones ``X-Gitlab-Token`` equal to it (compared in constant time).
@@ -193,7 +194,7 @@ def serve(
             self._received.set()
             if self.path == "/metrics":
                 self._reply(200, controller.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-            elif self.path == "/healthz":
+            elif self.path in ("/healthz", "/readyz"):  # /readyz: the Deployment's readiness probe
                 ok, why = controller.healthy()  # the API server and its etcd, cached briefly
                 self._reply(200 if ok else 503, why.encode() + b"\n")
             else:

@@ -1,0 +1,248 @@
+"""Everything ``plumb install`` puts into a cluster, as data: the Namespace, the CRDs, the controller's
+ServiceAccount and least-privilege RBAC (each rule with the reason it is needed), its Deployment, a
+Service for metrics and webhooks, and a PodDisruptionBudget.
+
+The same objects are printed (``plumb install``; ``deploy/install.yaml`` holds the default namespace's)
+and applied (``plumb install --apply``): :func:`install_text` renders what :func:`manifests` returns,
+with each RBAC rule's reason as a comment above it.
+
+Writing the apps' objects is granted per namespace, not cluster-wide: ``--namespaces`` binds the
+ClusterRole ``plumbline-apply`` in each namespace the Projects deploy to (decision 0014); any other
+namespace stays forbidden by the cluster itself, whatever a Project says.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from plumbline._version import __version__
+from plumbline.config import DEFAULT_NAMESPACE
+from plumbline.deploy._crd import GROUP, NAMES, custom_resource_definitions
+from plumbline.deploy._yaml import HEADER, to_yaml
+
+NAME = "plumbline-controller"
+APPLY_ROLE = "plumbline-apply"
+PORT = 8080
+IMAGE = f"localhost/plumbline:{__version__}"
+"""The image the Containerfile builds (``podman build -t localhost/plumbline:VERSION .``); no registry."""
+LABELS = {"app.kubernetes.io/name": "plumbline", "app.kubernetes.io/part-of": "plumbline"}
+SELECTOR = {"app.kubernetes.io/name": "plumbline", "app.kubernetes.io/component": "controller"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One RBAC rule and why the controller needs it (printed as a comment above the rule)."""
+
+    why: str
+    groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"apiGroups": list(self.groups), "resources": list(self.resources), "verbs": list(self.verbs)}
+
+
+PLUMBLINE_KINDS = tuple(plural for plural, _ in NAMES.values())
+
+CLUSTER_RULES = (
+    Rule(
+        "read the configuration: Apps in any namespace a Project lists in sourceNamespaces, and the "
+        "Projects, Environments, GuardExceptions and Instance beside the controller",
+        (GROUP,),
+        PLUMBLINE_KINDS,
+        ("get", "list", "watch"),
+    ),
+    Rule(
+        "write each App's status after every pass (the status subresource only: the spec is its author's)",
+        (GROUP,),
+        ("apps/status",),
+        ("get", "patch", "update"),
+    ),
+    Rule(
+        "file a Kubernetes Event on an app's object when it drifts, syncs or is blocked",
+        ("", "events.k8s.io"),
+        ("events",),
+        ("create", "patch"),
+    ),
+    Rule(
+        "create an app's destination namespace (syncOptions.createNamespace, or a Namespace in Git that "
+        "a Project allows); never delete or list them beyond reading one",
+        ("",),
+        ("namespaces",),
+        ("get", "create", "patch"),
+    ),
+)
+
+NAMESPACE_RULES = (
+    Rule(
+        "one writer per app: the write and owner Leases, and the replicas' membership Leases",
+        ("coordination.k8s.io",),
+        ("leases",),
+        ("get", "list", "watch", "create", "update", "patch", "delete"),
+    ),
+    Rule(
+        "the audit trail's head, anchored in a ConfigMap beside the controller (plumb audit verify)",
+        ("",),
+        ("configmaps",),
+        ("get", "create", "update"),
+    ),
+)
+
+APPLY_RULES = (
+    Rule(
+        "apply, dry-run, watch and prune what Git declares for the apps deploying here; bound only in "
+        "the namespaces given to plumb install --namespaces",
+        ("*",),
+        ("*",),
+        ("get", "list", "watch", "create", "update", "patch", "delete"),
+    ),
+)
+
+
+def _meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = dict(labels or LABELS)
+    return meta
+
+
+def _role(kind: str, name: str, rules: Sequence[Rule], namespace: str | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": _meta(name, namespace),
+        "rules": [rule.as_dict() for rule in rules],
+    }
+
+
+def _binding(
+    kind: str, name: str, role: str, role_kind: str, namespace: str, where: str | None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": _meta(name, where),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": namespace}],
+    }
+
+
+def deployment(namespace: str, image: str = IMAGE) -> dict[str, Any]:
+    """The controller: two replicas sharing the apps through Leases, configured from the cluster."""
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 20, "failureThreshold": 6}
+    ready = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
+    scratch = [("state", "/var/lib/plumbline"), ("cache", "/var/cache/plumbline"), ("tmp", "/tmp")]
+    container = {
+        "name": "controller",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["controller", "--listen", f"0.0.0.0:{PORT}", "--json-logs", "--lease-namespace", namespace],
+        "env": [
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "PLUMBLINE_CONFIG", "value": "cluster:$(POD_NAMESPACE)"},
+            {"name": "PLUMBLINE_IDENTITY", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "PLUMBLINE_STORE", "value": "/var/lib/plumbline/plumbline.db"},
+            {"name": "PLUMBLINE_CACHE_DIR", "value": "/var/cache/plumbline"},
+        ],
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "livenessProbe": probe,
+        "readinessProbe": ready,
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": volume, "mountPath": path} for volume, path in scratch],
+    }
+    pod = {
+        "serviceAccountName": NAME,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [{"name": volume, "emptyDir": {}} for volume, _ in scratch],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(NAME, namespace, {**LABELS, **SELECTOR}),
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": SELECTOR},
+            "template": {"metadata": {"labels": {**LABELS, **SELECTOR}}, "spec": pod},
+        },
+    }
+
+
+def manifests(
+    namespace: str = DEFAULT_NAMESPACE, *, namespaces: Sequence[str] = (), image: str = IMAGE
+) -> list[dict[str, Any]]:
+    """What ``plumb install`` installs into ``namespace``, in the order it is applied (CRDs and the
+    Namespace first); ``namespaces``: where the apps deploy (each gets a RoleBinding to
+    ``plumbline-apply``)."""
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace)},
+        *custom_resource_definitions(),
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(NAME, namespace)},
+        _role("ClusterRole", NAME, CLUSTER_RULES),
+        _binding("ClusterRoleBinding", NAME, NAME, "ClusterRole", namespace, None),
+        _role("Role", NAME, NAMESPACE_RULES, namespace),
+        _binding("RoleBinding", NAME, NAME, "Role", namespace, namespace),
+        _role("ClusterRole", APPLY_ROLE, APPLY_RULES),
+        *(_binding("RoleBinding", APPLY_ROLE, APPLY_ROLE, "ClusterRole", namespace, ns) for ns in namespaces),
+        deployment(namespace, image),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(NAME, namespace),
+            "spec": {
+                "selector": SELECTOR,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": _meta(NAME, namespace),
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": SELECTOR}},
+        },
+    ]
+    return objects
+
+
+def _with_reasons(text: str, rules: Sequence[Rule]) -> str:
+    """``text`` (one Role's YAML) with each rule's reason as a comment line above the rule."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    pending = list(rules)
+    for line in lines:
+        if line.startswith("- apiGroups:") and pending:
+            out += [f"# {text}\n" for text in textwrap.wrap(pending.pop(0).why, 100)]
+        out.append(line)
+    return "".join(out)
+
+
+def install_text(
+    namespace: str = DEFAULT_NAMESPACE, *, namespaces: Sequence[str] = (), image: str = IMAGE
+) -> str:
+    """:func:`manifests` as the YAML ``plumb install`` prints, each RBAC rule's reason above it."""
+    rules = {
+        ("ClusterRole", NAME): CLUSTER_RULES,
+        ("Role", NAME): NAMESPACE_RULES,
+        ("ClusterRole", APPLY_ROLE): APPLY_RULES,
+    }
+    documents = []
+    for obj in manifests(namespace, namespaces=namespaces, image=image):
+        text = to_yaml([obj], header="").removeprefix("---\n")
+        key = (obj["kind"], obj["metadata"]["name"])
+        documents.append(_with_reasons(text, rules[key]) if key in rules else text)
+    return HEADER + "---\n" + "---\n".join(documents)

@@ -1,0 +1,138 @@
+"""``plumb install --apply`` on the real control plane, and the controller running as the
+ServiceAccount it installs: a token from the TokenRequest API, in-cluster environment variables and
+files (as a Pod has them), reading its configuration from the cluster, syncing an app into a namespace
+it was given and writing the App's status — while a write anywhere else is forbidden by the cluster
+itself. Then ``plumb uninstall``: refused while Apps exist, and with ``--force`` it removes the CRDs
+but leaves what the app manages and the namespace."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from plumbline import engine
+from plumbline.cluster import Cluster
+from plumbline.controller import Controller, Result, Settings
+from plumbline.deploy import NAME, apply_crds
+from plumbline.errors import ApiForbidden
+from plumbline.local import ControlPlane
+from plumbline.yamlio import load_documents
+from tests.support import cli
+from tests.support.sites import Site, one
+
+pytestmark = pytest.mark.integration
+
+
+def service_account_files(plane: ControlPlane, cluster: Cluster, namespace: str, folder: Path) -> Path:
+    """What the kubelet mounts into a Pod of ``plumbline-controller`` in ``namespace``: a bound token
+    from the TokenRequest API, the cluster's CA, the namespace."""
+    answer = cluster.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{NAME}/token",
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600},
+        },
+    )
+    (kubeconfig,) = load_documents(plane.kubeconfig.read_text(), file=str(plane.kubeconfig))
+    ca = kubeconfig.data["clusters"][0]["cluster"]["certificate-authority-data"]
+    folder.mkdir()
+    (folder / "token").write_text(answer["status"]["token"])
+    (folder / "ca.crt").write_bytes(base64.b64decode(ca))
+    (folder / "namespace").write_text(namespace)
+    return folder
+
+
+@pytest.fixture
+def installed(control_plane: ControlPlane, cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[str]:
+    """plumbline installed by ``plumb install --apply`` into a namespace of its own, allowed to write
+    into ``namespace``; the CRDs are put back afterwards for the rest of the session."""
+    home = f"pl-{uuid.uuid4().hex[:8]}"
+    env = cli.plumb_env(
+        kubeconfig=control_plane.kubeconfig, config=tmp_path / "none.yaml", store=tmp_path / "p.db"
+    )
+    done = cli.plumb("install", "--apply", "--namespace", home, "--namespaces", namespace, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"applied Deployment/{NAME}" in done.stdout
+    try:
+        yield home
+    finally:
+        crds = cluster.discovery.lookup("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        assert crds is not None
+        deadline = time.monotonic() + 60  # a deleted CRD goes once its objects are gone
+        while cluster.get(crds, name="apps.plumbline.dev", namespace=None) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        apply_crds(cluster)
+
+
+def test_the_controller_runs_as_its_service_account_and_uninstall_keeps_what_apps_manage(
+    control_plane: ControlPlane,
+    cluster: Cluster,
+    installed: str,
+    make_site: Callable[[str], Site],
+    namespace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = installed
+    site = make_site("sync")
+    site.declare(home)  # a person applies an App into the controller's namespace
+    folder = service_account_files(control_plane, cluster, home, tmp_path / "serviceaccount")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", control_plane.server.rsplit(":", 1)[1])
+    monkeypatch.setenv("PLUMBLINE_SERVICE_ACCOUNT_DIR", str(folder))
+
+    with Cluster() as pod:  # no kubeconfig: the in-cluster credentials
+        assert pod.context_name == "in-cluster"
+        settings = Settings(identity="pod-a", lease_namespace=home, watch=False, backoff_base_s=0.0)
+        controller = Controller(
+            config=lambda: engine.cluster_config(pod, home), store=site.store, settings=settings, apps_in=pod
+        )
+        try:
+            outcome = one(controller)
+        finally:
+            controller.close()
+        assert outcome.result is Result.SYNCED, outcome.message
+        assert site.live() is not None  # written as the ServiceAccount, into the namespace it was given
+        app = cluster.request("GET", f"/apis/plumbline.dev/v1alpha1/namespaces/{home}/apps/{site.app}")
+        assert app["status"]["sync"]["status"] == "Synced"
+
+        elsewhere = f"pl-{uuid.uuid4().hex[:8]}"
+        cluster.request(
+            "POST",
+            "/api/v1/namespaces",
+            body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": elsewhere}},
+        )
+        config_map = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "x", "namespace": elsewhere},
+        }
+        info = pod.discovery.lookup("v1", "ConfigMap")
+        assert info is not None
+        with pytest.raises(ApiForbidden):  # refused by the cluster, not by plumbline
+            pod.apply(config_map, info=info)
+    monkeypatch.undo()
+
+    env = cli.plumb_env(
+        kubeconfig=control_plane.kubeconfig, config=tmp_path / "none.yaml", store=tmp_path / "p.db"
+    )
+    refused = cli.plumb("uninstall", "--namespace", home, env=env)
+    assert refused.returncode == 1
+    assert f"{home}/{site.app}" in refused.stderr and "Nothing was removed" in refused.stderr
+    assert cluster.request("GET", f"/apis/plumbline.dev/v1alpha1/namespaces/{home}/apps/{site.app}")
+
+    forced = cli.plumb("uninstall", "--namespace", home, "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert "deleted CustomResourceDefinition/apps.plumbline.dev" in forced.stdout
+    assert "deleted RoleBinding/plumbline-apply" in forced.stdout
+    assert site.live() is not None  # what the app manages stays
+    assert cluster.request("GET", f"/api/v1/namespaces/{home}")["status"]["phase"] == "Active"
