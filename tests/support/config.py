@@ -13,12 +13,14 @@ def app_yaml(
     mode: str = "sync",
     repo: str = "./repo",
     project: str | None = None,
+    environment: str | None = None,
     create_namespace: bool = False,
     source_extra: str = "",
 ) -> str:
     """An App named ``name`` rendering ``path`` of ``repo``'s ``main`` into ``namespace``, synced in
     ``mode``. ``source_extra`` is YAML added to its ``spec.source``, indented by four spaces."""
     project_line = f"  project: {project}\n" if project else ""
+    project_line += f"  environment: {environment}\n" if environment else ""
     options = "  syncOptions:\n    createNamespace: true\n" if create_namespace else ""
     return f"""apiVersion: {API}
 kind: App

@@ -18,13 +18,13 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Mode, OnFailure, VerificationOutcome, load_config
-from plumbline.controller import Metrics, Notifier, Result
+from plumbline.controller import Metrics, Notifier, Outcome, Result
 from plumbline.controller import _record as said
 from plumbline.controller._record import Recorder
 from plumbline.controller.decide import Decision, HealMemory, Step
 from plumbline.health import Health, HealthStatus
 from plumbline.plan import Unscanned
-from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult
+from plumbline.store import AppState, AppStateKind, AuditAction, Store, SyncRecord, SyncResult
 from plumbline.verify import Verification
 from tests.support.config import REMOTE_APPS as CONFIG  # apps shop and blog
 from tests.unit.test_controller_decide import EDITED  # a plan with one drift-revert change
@@ -165,6 +165,18 @@ def test_a_refused_sync_is_told_once_and_a_guard_block_counted(setup: Any) -> No
     assert metric(recorder, "plumbline_guard_blocks_total") == 'plumbline_guard_blocks_total{app="shop"} 2.0'
     assert told(recorder, receiver) == ["sync-blocked"]
     assert recorder.store.audit_log("shop") == []  # the write path audits syncs, not the recorder
+
+
+def test_a_pause_expiry_is_counted_and_every_per_app_counter_starts_at_zero(setup: Any) -> None:
+    recorder, app, cluster, _ = setup
+    recorder.passed(Outcome("shop", Mode.SYNC, AppStateKind.PAUSED, Result.PAUSED), seconds=0.1)
+    for counter in ("plumbline_pause_expiries_total", "plumbline_guard_blocks_total"):
+        assert metric(recorder, counter) == f'{counter}{{app="shop"}} 0.0'  # a series, before it happens
+    resumed = AppState("shop", AppStateKind.ACTIVE, detail={"paused_reason": "maintenance"})
+    recorder.record(said.pause_expired("shop", SHA, resumed, []), app, cluster)
+    assert (
+        metric(recorder, "plumbline_pause_expiries_total") == 'plumbline_pause_expiries_total{app="shop"} 1.0'
+    )
 
 
 def test_the_configs_mode_is_audited_when_first_seen_and_when_it_changes(setup: Any) -> None:

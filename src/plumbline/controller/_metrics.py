@@ -69,6 +69,9 @@ class Metrics:
         self.guard_blocks = Counter(
             "plumbline_guard_blocks", "automated syncs a guard blocked", ["app"], registry=r
         )
+        self.pause_expiries = Counter(
+            "plumbline_pause_expiries", "pauses that ran out (to active or pending)", ["app"], registry=r
+        )
         self.webhooks = Counter(
             "plumbline_webhooks", "webhook deliveries by result", ["provider", "result"], registry=r
         )
@@ -83,6 +86,8 @@ class Metrics:
             self.sync_status.labels(app=app, status=status.value).set(1 if status == outcome.status else 0)
         for state in AppStateKind:
             self.app_state.labels(app=app, state=state.value).set(1 if state == outcome.state else 0)
+        for tally in (self.fights, self.guard_blocks, self.pause_expiries):
+            tally.labels(app=app)  # a series from the app's first pass: 0, not absent, until it happens
 
     def health(self, app: str, status: HealthStatus) -> None:
         """The app's health: 1 for ``status``, 0 for every other word."""

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from plumbline.controller._model import Outcome
     from plumbline.controller._status import StatusWriter
 
-Tally = Literal["fights", "guard_blocks"]  # the per-app counters of :class:`Metrics` a happening bumps
+# The per-app counters of :class:`Metrics` a happening bumps.
+Tally = Literal["fights", "guard_blocks", "pause_expiries"]
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ def pause_expired(app: str, sha: str, state: AppState, drift: list[str]) -> Happ
             f"pause expired; now {state.state.value}" + (f": {'; '.join(drift)}" if drift else ""),
             warning=bool(drift),
         ),
+        count="pause_expiries",
     )
 
 
