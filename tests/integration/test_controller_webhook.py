@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import select
-import signal
 import socket
 import subprocess
 import time
@@ -75,11 +74,7 @@ def controller(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> I
             time.sleep(0.2)
         yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        cli.stop(process)
         site.close()
 
 

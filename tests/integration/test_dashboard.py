@@ -4,8 +4,6 @@ returns data, and every metric it names is one the controller exports."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -128,12 +126,7 @@ def scraped(
         finally:
             prometheus.scrape([exporter.target])
     finally:
-        controller.send_signal(signal.SIGTERM)
-        try:
-            controller.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            controller.kill()
-            controller.communicate()
+        cli.stop(controller)
         log.close()
 
 

@@ -56,6 +56,16 @@ def start(*args: str, env: Mapping[str, str], stderr: int = subprocess.DEVNULL) 
     return subprocess.Popen(argv(*args), env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
+def stop(process: subprocess.Popen[str], *, within: float = 30) -> None:
+    """SIGTERM ``process`` (a controller stops cleanly on it) and reap it; SIGKILL after ``within`` s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on (for ``plumb controller --listen``)."""
     with socket.socket() as probe:
