@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from plumbline.config import ConditionType, GuardName, HealthState, HealthStatus, Mode, load_config
+from plumbline.config import (
+    ConditionType,
+    GuardName,
+    HealthState,
+    HealthStatus,
+    Mode,
+    VerificationOutcome,
+    load_config,
+)
 from plumbline.controller import Outcome, Result
 from plumbline.controller._status import Located, Seen, app_status, conditions, guard_blocks, verdict
 from plumbline.plan import SyncStatus
-from plumbline.store import AppStateKind, Store, SyncResult
+from plumbline.store import AppStateKind, AuditAction, AuditOutcome, Store, SyncResult
 from tests.support.config import REMOTE_APPS
 from tests.support.store import sync_record
 
@@ -113,3 +121,32 @@ def test_the_status_says_the_pass_and_what_the_store_recorded(tmp_path: Path) ->
     assert status.drift == {"drift-revert": 1} and status.pause is None
     ready = next(c for c in status.conditions if c.type is ConditionType.READY)
     assert (ready.status, ready.reason) == ("False", "OutOfSync")
+
+
+def test_the_status_says_how_the_synced_commits_verification_window_ended(tmp_path: Path) -> None:
+    (tmp_path / "plumbline.yaml").write_text(REMOTE_APPS)
+    config = load_config(tmp_path / "plumbline.yaml")
+    app, project = config.app("shop"), config.project("default")
+    located = Located(app=app, project=project, namespace="ops", generation=1)
+    older = "b2" * 20
+    with Store.open(tmp_path / "plumbline.db") as store:
+        store.record_sync(sync_record("shop", sha=SHA))
+        unverified = app_status(located, outcome(Result.IN_SYNC), seen(), store=store, now=NOW)
+        for sha, outcome_word, why in [
+            (SHA, VerificationOutcome.FAILED, "errors failed 1 time(s) (failure limit 0): 0.4 > 0.05"),
+            (older, VerificationOutcome.PASSED, "healthy, and every check held, for 60s"),
+        ]:
+            store.audit(
+                actor="tester",
+                app="shop",
+                action=AuditAction.VERIFY,
+                revision=sha,
+                reason=why,
+                summary={},
+                outcome=AuditOutcome(outcome_word.value),
+            )
+        status = app_status(located, outcome(Result.IN_SYNC), seen(), store=store, now=NOW)
+    assert unverified.verification is None
+    assert status.verification is not None  # the synced commit's, not the newest record's
+    assert (status.verification.outcome, status.verification.sha) == (VerificationOutcome.FAILED, SHA)
+    assert status.verification.reason.startswith("errors failed 1 time(s)")

@@ -74,6 +74,7 @@ from plumbline.config._status import (
     LastOperation,
     PauseState,
     SyncState,
+    VerificationState,
 )
 
 __all__ = [
@@ -135,6 +136,7 @@ __all__ = [
     "Tool",
     "VerificationOutcome",
     "VerificationSpec",
+    "VerificationState",
     "as_written",
     "check_dns1123_label",
     "cluster_namespace",

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from plumbline.config._model import GuardName, HealthStatus, Mode, _Model
+from plumbline.config._model import GuardName, HealthStatus, Mode, VerificationOutcome, _Model
 
 
 class ConditionType(StrEnum):
@@ -57,6 +57,15 @@ class SyncState(_Model):
 class HealthState(_Model):
     status: HealthStatus
     message: str = ""
+
+
+class VerificationState(_Model):
+    """How the verification window of the commit last synced ended (docs/health.md), from the audit."""
+
+    outcome: VerificationOutcome
+    sha: str = Field(default="", description="the commit verified")
+    reason: str = Field(default="", description="why, naming the check that decided it")
+    time: datetime | None = None
 
 
 class LastOperation(_Model):
@@ -94,6 +103,7 @@ class AppStatus(_Model):
     state: str = Field(default="", description="store.AppStateKind's words: active, paused, paused-pending")
     sync: SyncState | None = None
     health: HealthState | None = None
+    verification: VerificationState | None = None
     last_operation: LastOperation | None = Field(default=None, alias="lastOperation")
     drift: dict[str, int] = Field(
         default_factory=dict, description="the plan's changes counted by attribution (drift-revert, ...)"

@@ -37,10 +37,13 @@ from plumbline.config import (
     Project,
     Severity,
     SyncState,
+    VerificationOutcome,
+    VerificationState,
 )
 from plumbline.controller._log import log
 from plumbline.controller._model import Outcome
 from plumbline.controller.decide import Result
+from plumbline.engine import verification_record
 from plumbline.errors import PlumbError
 from plumbline.health import checks_for, plan_health
 from plumbline.plan import Plan, SyncStatus
@@ -193,6 +196,13 @@ def app_status(
         sha=outcome.sha or (seen.sha if seen else ""),
         syncedSha=synced.sha if synced else "",
     )
+    verified = verification_record(store, name, synced.sha if synced else None)
+    verification = None
+    if verified is not None:
+        outcome_word = VerificationOutcome(verified.outcome.value)
+        verification = VerificationState(
+            outcome=outcome_word, sha=verified.revision, reason=verified.reason[:1000], time=verified.time
+        )
     health = seen.health if seen and outcome.result not in _WROTE else None
     if outcome.result in _WROTE:
         health = HealthState(status=HealthStatus.PROGRESSING, message="synced; assessed at the next pass")
@@ -202,6 +212,7 @@ def app_status(
         state=outcome.state.value,
         sync=sync,
         health=health,
+        verification=verification,
         lastOperation=last_operation(last),
         drift=seen.drift if seen else {},
         guardBlocks=guard_blocks(last) if last is not None else [],
