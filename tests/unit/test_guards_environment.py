@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from plumbline.config import VerificationOutcome
 from plumbline.guards import Finding, run_guards
 from plumbline.plan import Plan
-from plumbline.store import Store
+from plumbline.store import AuditAction, AuditOutcome, Store
 from tests.support.guards import app, context, deployment, environment, guestbook, plan_of
 from tests.support.store import sync_record
 
@@ -55,3 +56,38 @@ def test_promotion_requires_a_successful_sync_in_the_earlier_environment(tmp_pat
 
 def test_guestbook_passes_in_test() -> None:
     assert env_guard(plan_of(guestbook(), namespace="guestbook"), the_env=TEST) == []
+
+
+def test_promotion_from_an_environment_with_a_verification_window_requires_it_passed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    prod = environment("prod", branches=["main"], requiresPassedIn="test")
+    test = environment("test", verification={"window": "2m"})
+    apps = {"orders": app(env="prod"), "orders-test": app(name="orders-test", env="test")}
+    plan = plan_of([deployment("orders")])
+    envs = {"prod": prod, "test": test}
+
+    def promoted(store: Store) -> list[Finding]:
+        orders = apps["orders"]
+        return env_guard(plan, the_env=prod, the_app=orders, apps=apps, environments=envs, store=store)
+
+    def verified(store: Store, outcome: VerificationOutcome) -> None:
+        store.audit(
+            actor="ci",
+            app="orders-test",
+            action=AuditAction.VERIFY,
+            revision=plan.sha,
+            reason="the window's verdict",
+            summary={},
+            outcome=AuditOutcome(outcome.value),
+        )
+
+    with Store.open(tmp_path / "h.db") as store:
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        store.record_sync(sync_record("orders-test", sha=plan.sha, at=at, finished_at=at, actor="ci"))
+        [finding] = promoted(store)  # synced, but its window has not run: not "passed" yet
+        assert "synced in 'test' but did not pass its verification window there" in finding.message
+        assert "(orders-test: not verified yet)" in finding.message and finding.blocks
+        verified(store, VerificationOutcome.FAILED)
+        [finding] = promoted(store)
+        assert "(orders-test: verification Failed)" in finding.message
+        verified(store, VerificationOutcome.PASSED)  # verified again, and this time it held
+        assert promoted(store) == []

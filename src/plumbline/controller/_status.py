@@ -43,11 +43,11 @@ from plumbline.config import (
 from plumbline.controller._log import log
 from plumbline.controller._model import Outcome
 from plumbline.controller.decide import Result
-from plumbline.engine import verification_record
 from plumbline.errors import PlumbError
 from plumbline.health import checks_for, plan_health
 from plumbline.plan import Plan, SyncStatus
 from plumbline.store import AppState, AppStateKind, Store, SyncRecord, SyncResult
+from plumbline.verify import verification_record
 
 FIELD_MANAGER = "plumbline-controller"
 

@@ -40,7 +40,7 @@ from plumbline.engine._pipeline import (
 )
 from plumbline.engine._rollback import Rollback, RollbackError, changed_fields, rollback_app, rollback_target
 from plumbline.engine._session import Session, plan, session
-from plumbline.engine._verify import last_verification, planned_health, verification_record, verify_app
+from plumbline.engine._verify import last_verification, planned_health, verify_app
 from plumbline.engine._views import (
     AppStatus,
     app_status,
@@ -119,7 +119,6 @@ __all__ = [
     "sync_app",
     "unfinished_syncs",
     "unfinished_to_dict",
-    "verification_record",
     "verify_app",
     "wait_healthy",
 ]

@@ -16,8 +16,8 @@ from plumbline.config import App, Config, VerificationOutcome
 from plumbline.engine._wait import HealthWatch, health_checks, poll, waited_on
 from plumbline.health import Health, plan_health
 from plumbline.plan import Plan
-from plumbline.store import AuditAction, AuditOutcome, AuditRecord, Store, SyncRecord, current_actor
-from plumbline.verify import Measurement, Query, Verification, query, run_window
+from plumbline.store import AuditAction, AuditOutcome, Store, SyncRecord, current_actor
+from plumbline.verify import Measurement, Query, Verification, query, run_window, verification_record
 
 
 def verify_app(
@@ -71,17 +71,6 @@ def planned_health(app: App, plan: Plan, config: Config | None) -> Health:
     its ``healthChecks``: what ``plumb status`` and ``plumb diff`` show, and the controller's
     ``plumbline_app_health``."""
     return plan_health(plan, health_checks(app, config))
-
-
-def verification_record(store: Store, app: str, sha: str | None) -> AuditRecord | None:
-    """The audit record of the last verification window of ``app`` at commit ``sha`` (its outcome,
-    reason and time); None if that commit was never verified (or ``sha`` is None)."""
-    if sha is None:
-        return None
-    for record in reversed(store.audit_log(app)):
-        if record.action == AuditAction.VERIFY and record.revision == sha:
-            return record
-    return None
 
 
 def last_verification(store: Store, app: str, sha: str | None) -> VerificationOutcome | None:

@@ -1,5 +1,6 @@
 """Environment binding: the revision must come from a branch the environment allows, objects must not
-be marked for another environment, (optionally) the revision must have passed an earlier one, and
+be marked for another environment, (optionally) the revision must have passed an earlier one — synced
+there and, where the app there has a verification window, verified (Passed) —, and
 (optionally) its commits must be signed by a key the Environment or the Project lists.
 
 Seed 01, incident 1: a Friday merge meant for test went to production. Here a prod app refuses a
@@ -8,13 +9,21 @@ revision no allowed branch contains, whatever branch or SHA someone pointed it a
 
 from __future__ import annotations
 
-from plumbline.config import GuardName, Severity, SignatureMode, Signatures
+from plumbline.config import (
+    GuardName,
+    Severity,
+    SignatureMode,
+    Signatures,
+    VerificationSpec,
+    effective_verification,
+)
 from plumbline.errors import SourceError
 from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import labels_and_annotations
 from plumbline.plan import Action, Plan
 from plumbline.signatures import SignatureState, Verdict, verify_revision
-from plumbline.store import SyncResult
+from plumbline.store import AuditOutcome, SyncResult
+from plumbline.verify import verification_record
 
 NAME = GuardName.ENVIRONMENT
 NEEDS_CLUSTER = False
@@ -95,17 +104,44 @@ def _promotion(plan: Plan, context: GuardContext) -> list[Finding]:
         )
         fix = "the sync itself checks this against history"
         return [finding(NAME, context.app_subject, message, fix, field="revision", severity=Severity.WARN)]
+    unverified = []
     for name in apps:
-        for record in context.store.history(name, limit=200, with_desired=False):
-            if record.sha == sha and record.result is SyncResult.SUCCEEDED:
-                return []
+        synced = any(
+            record.sha == sha and record.result is SyncResult.SUCCEEDED
+            for record in context.store.history(name, limit=200, with_desired=False)
+        )
+        if not synced:
+            continue
+        window = _verification_of(context, name)
+        if window is None or not window.enabled:
+            return []  # nothing to verify there: a successful sync is the pass
+        verified = verification_record(context.store, name, sha)
+        if verified is not None and verified.outcome is AuditOutcome.PASSED:
+            return []
+        got = f"verification {verified.outcome.value}" if verified is not None else "not verified yet"
+        unverified.append(f"{name}: {got}")
     tried = ", ".join(apps) if apps else f"none: no app is in environment {earlier!r}"
-    message = (
-        f"revision {sha[:12]} has not synced successfully in {earlier!r} (apps there: {tried}); "
-        f"environment {here!r} requires that first"
-    )
+    if unverified:
+        message = (
+            f"revision {sha[:12]} synced in {earlier!r} but did not pass its verification window there "
+            f"({'; '.join(unverified)}); environment {here!r} requires that first"
+        )
+    else:
+        message = (
+            f"revision {sha[:12]} has not synced successfully in {earlier!r} (apps there: {tried}); "
+            f"environment {here!r} requires that first"
+        )
     fix = f"sync this revision to {earlier} and let it settle"
     return [finding(NAME, context.app_subject, message, fix, field="revision", overridable=True)]
+
+
+def _verification_of(context: GuardContext, app: str) -> VerificationSpec | None:
+    """The verification window ``app`` is held to (its own over its Environment's)."""
+    found = context.apps[app]
+    environment = context.environments.get(found.spec.environment)
+    return effective_verification(
+        found.spec.verification, environment.spec.verification if environment else None
+    )
 
 
 def _signatures(plan: Plan, context: GuardContext) -> list[Finding]:

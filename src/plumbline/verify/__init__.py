@@ -12,6 +12,7 @@ Public API:
   :func:`check_measurement` turn a health or a query's answer into a measurement.
 * :func:`run_window` — the loop: measure every interval until the window ends or the verdict is forced.
 * :func:`query` — one PromQL instant query against a Prometheus (:class:`Sample`, :class:`QueryError`).
+* :func:`verification_record` — the audit record of a commit's last window (where verdicts are kept).
 
 The application layer runs it after a sync (:func:`plumbline.engine.verify_app`); docs/health.md
 documents every setting.
@@ -26,6 +27,7 @@ from plumbline.verify._evaluate import (
 )
 from plumbline.verify._model import HEALTH, CheckSummary, Measurement, Phase, Verification
 from plumbline.verify._prometheus import QueryError, Sample, query
+from plumbline.verify._record import verification_record
 from plumbline.verify._run import Query, run_window
 
 __all__ = [
@@ -44,4 +46,5 @@ __all__ = [
     "health_measurement",
     "query",
     "run_window",
+    "verification_record",
 ]
