@@ -44,6 +44,8 @@ def test_sync_and_the_controller_write_only_signed_revisions(
     require(site, alice, bob)
     unsigned = signed_commit(site.repo, "unsigned", None)
 
+    diff = site.plumb("diff", site.app)
+    assert f"{unsigned[:12]} not signed — a sync is blocked" in diff.stdout, diff.stdout + diff.stderr
     blocked = site.plumb("sync", site.app)
     assert blocked.returncode == 1, blocked.stdout + blocked.stderr
     output = blocked.stdout + blocked.stderr
@@ -52,6 +54,11 @@ def test_sync_and_the_controller_write_only_signed_revisions(
 
     site.write_config_map("LOG_LEVEL", "debug")
     signed = signed_commit(site.repo, "signed by alice", alice)
+    shown = json.loads(site.plumb("diff", site.app, "-o", "json").stdout)["signatures"]
+    assert [(c["requiredBy"], c["mode"]) for c in shown] == [("Environment default", "head")]
+    [commit] = shown[0]["commits"]
+    assert (commit["sha"], commit["state"], commit["key"]) == (signed, "good", "alice")
+    assert alice.fingerprint in commit["signer"]
     synced = site.plumb("sync", site.app)
     assert synced.returncode == 0, synced.stdout + synced.stderr
     assert site.live()["data"] == {"LOG_LEVEL": "debug"}

@@ -29,6 +29,7 @@ from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
 from plumbline.plan.report import plan_to_dict
+from plumbline.signatures import Checked
 from plumbline.store import Store, SyncRecord, SyncResult
 from plumbline.sync import Outcome, SyncReport
 from plumbline.sync.run import show
@@ -270,16 +271,19 @@ def register(app: typer.Typer) -> None:
         """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        plan, _ = engine.plan(
+        plan, rendered = engine.plan(
             target, s.config, kubeconfig=s.kubeconfig, context=s.context, revision=revision, progress=progress
         )
         health = engine.planned_health(target, plan, s.config)
+        signatures = engine.signatures_of(target, s.config, rendered.checkout)
         if output is Output.JSON:
             live = {"status": health.status.value, "message": health.message}
-            emit_json({**plan_to_dict(plan), "health": live})
+            signed = [checked.to_dict() for checked in signatures]
+            emit_json({**plan_to_dict(plan), "health": live, "signatures": signed})
         else:
             print_plan(plan)
             _print_live_health(target.name, health)
+            _print_signatures(signatures)
         if plan.errors:
             raise typer.Exit(2)
         raise typer.Exit(1 if plan.has_changes else 0)
@@ -608,6 +612,18 @@ def _wait_timeout(text: str, *, wait: bool, dry_run: bool) -> float:
         return parse_duration(text).total_seconds()
     except PlumbError as error:
         raise typer.BadParameter(str(error), param_hint="--timeout") from None
+
+
+def _print_signatures(signatures: list[Checked]) -> None:
+    """One line per commit a signature requirement checks: who signed it, or why a sync would block."""
+    for checked in signatures:
+        if checked.error is not None:
+            out.print(f"[red]signatures ({escape(checked.required_by)}): {escape(checked.error)}[/]")
+        for verdict in checked.verdicts:
+            colour = "green" if verdict.good else "red"
+            blocks = "" if verdict.good else " — a sync is blocked (environment guard)"
+            text = f"signatures ({checked.required_by}): {verdict.sha[:12]} {verdict.describe()}{blocks}"
+            out.print(f"[{colour}]{escape(text)}[/]")
 
 
 def _print_live_health(app: str, health: Health) -> None:

@@ -40,6 +40,7 @@ from plumbline.engine._pipeline import (
 )
 from plumbline.engine._rollback import Rollback, RollbackError, changed_fields, rollback_app, rollback_target
 from plumbline.engine._session import Session, plan, session
+from plumbline.engine._signed import signatures_of
 from plumbline.engine._verify import last_verification, planned_health, verify_app
 from plumbline.engine._views import (
     AppStatus,
@@ -116,6 +117,7 @@ __all__ = [
     "rollback_target",
     "session",
     "set_mode",
+    "signatures_of",
     "sync_app",
     "unfinished_syncs",
     "unfinished_to_dict",

@@ -7,8 +7,7 @@ from pathlib import Path
 from dulwich.repo import Repo
 
 from plumbline.guards._model import CheckoutInfo
-from plumbline.paths import cache_dir
-from plumbline.source import Checkout, remote
+from plumbline.source import Checkout, mirror_path
 
 MAX_COMMITS = 20_000  # per branch; a commit further back than this counts as not contained
 
@@ -31,12 +30,6 @@ def branches_containing(repo: str, sha: str, *, cache: Path | None = None) -> tu
             if any(entry.commit.id == target for entry in walker):
                 found.append(ref.removeprefix(b"refs/heads/").decode())
     return tuple(found)
-
-
-def mirror_path(repo: str, *, cache: Path | None = None) -> Path | None:
-    """Where :func:`plumbline.source.fetch` keeps ``repo``'s bare mirror; None if it is not there."""
-    path = (cache or cache_dir()) / "repos" / remote(repo).key
-    return path if path.exists() else None
 
 
 def checkout_info(checkout: Checkout, *, cache: Path | None = None, base: str | None = None) -> CheckoutInfo:

@@ -9,19 +9,11 @@ revision no allowed branch contains, whatever branch or SHA someone pointed it a
 
 from __future__ import annotations
 
-from plumbline.config import (
-    GuardName,
-    Severity,
-    SignatureMode,
-    Signatures,
-    VerificationSpec,
-    effective_verification,
-)
-from plumbline.errors import SourceError
+from plumbline.config import GuardName, Severity, SignatureMode, VerificationSpec, effective_verification
 from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import labels_and_annotations
 from plumbline.plan import Action, Plan
-from plumbline.signatures import SignatureState, Verdict, verify_revision
+from plumbline.signatures import Checked, SignatureState, Verdict, check_required
 from plumbline.store import AuditOutcome, SyncResult
 from plumbline.verify import verification_record
 
@@ -152,28 +144,20 @@ def _signatures(plan: Plan, context: GuardContext) -> list[Finding]:
     last synced commit in the store. A commit's own ``Plumb-Allow`` trailer cannot name it (a commit
     cannot hold its own SHA); a later signed commit's trailer, ``--allow`` or a GuardException can.
     """
-    required = [
-        (f"Environment {context.environment.name}", context.environment.spec.signatures),
-        (f"Project {context.project.name}", context.project.spec.signatures),
-    ]
     info = context.checkout
+    since = info.base or _last_synced(context)
     findings = []
-    for who, requirement in required:
-        if requirement is None:
-            continue
-        since = info.base or _last_synced(context)
-        try:
-            if info.mirror is None:
-                raise SourceError("the repository's commits are not at hand to read the signatures from")
-            verdicts = verify_revision(info.mirror, info.sha, requirement, since=since)
-        except SourceError as error:
-            message = f"{who} requires signed commits, and {info.sha[:12]}'s cannot be checked: {error}"
+    for checked in check_required(
+        context.environment, context.project, mirror=info.mirror, sha=info.sha, since=since
+    ):
+        if checked.error is not None:
+            who = checked.required_by
+            message = (
+                f"{who} requires signed commits, and {info.sha[:12]}'s cannot be checked: {checked.error}"
+            )
             fix = "sync from a repository plumbline has fetched (plumb sync fetches it)"
             findings.append(finding(NAME, context.app_subject, message, fix, field="signature"))
-            continue
-        for verdict in verdicts:
-            if not verdict.good:
-                findings.append(_unsigned(verdict, who, requirement, info.sha, since))
+        findings += [_unsigned(verdict, checked) for verdict in checked.failed]
     return findings
 
 
@@ -182,9 +166,10 @@ def _last_synced(context: GuardContext) -> str | None:
     return record.sha if record is not None else None
 
 
-def _unsigned(verdict: Verdict, who: str, requirement: Signatures, head: str, since: str | None) -> Finding:
+def _unsigned(verdict: Verdict, checked: Checked) -> Finding:
+    who, requirement, since = checked.required_by, checked.requirement, checked.since
     names = ", ".join(f"{k.name} ({'OpenPGP' if k.openpgp else 'SSH'})" for k in requirement.keys)
-    which = "the revision's commit" if verdict.sha == head else "a commit in the revision's history"
+    which = "the revision's commit" if verdict.sha == checked.sha else "a commit in the revision's history"
     scope = ""
     if requirement.mode is SignatureMode.STRICT:
         scope = f" (strict: every commit since {since[:12]})" if since else " (strict: every commit)"

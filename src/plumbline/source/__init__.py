@@ -6,7 +6,8 @@ Git is spoken by dulwich; no ``git`` binary is needed at runtime (``ssh`` is, fo
   commit and materialises that commit's tree into a folder keyed by its SHA: a :class:`Checkout`.
 * :func:`resolve` only resolves (and fetches what that needs).
 * :func:`remote` names a repository (:class:`Remote`: URL, cache key, how it is shown); :func:`mirror`
-  opens its mirror in the cache; :func:`push_new_ref` creates a branch on the remote (capture).
+  opens its mirror in the cache (:func:`mirror_path`: where it is, to read); :func:`push_new_ref`
+  creates a branch on the remote (capture).
 * :func:`safe_join` is how every later stage turns a path from repository content into a file:
   it refuses ``..`` and symlinks that lead outside the checkout; :func:`is_inside` is its test.
 
@@ -14,7 +15,7 @@ Everything refused or unreachable is a :class:`~plumbline.errors.SourceError` na
 and the file. Size limits are the module constants below, overridable per call with :class:`Limits`.
 """
 
-from plumbline.source._checkout import Checkout, fetch, resolve
+from plumbline.source._checkout import Checkout, fetch, mirror_path, resolve
 from plumbline.source._git import Remote, mirror, push_new_ref, remote
 from plumbline.source._materialise import (
     MAX_CHECKOUT_BYTES,
@@ -36,6 +37,7 @@ __all__ = [
     "fetch",
     "is_inside",
     "mirror",
+    "mirror_path",
     "push_new_ref",
     "remote",
     "resolve",

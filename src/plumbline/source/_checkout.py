@@ -80,6 +80,12 @@ def fetch(repo: str, revision: str, *, cache: Path | None = None, limits: Limits
     )
 
 
+def mirror_path(repo: str, *, cache: Path | None = None) -> Path | None:
+    """Where :func:`fetch` keeps ``repo``'s bare mirror (read it, never write it); None if not there."""
+    path = (cache or cache_dir()) / "repos" / _git.remote(repo).key
+    return path if path.exists() else None
+
+
 def _sha(revision: str) -> ObjectID:
     return ObjectID(revision.lower().encode())
 
