@@ -1,5 +1,5 @@
 """The binaries plumbline runs: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubectl, helm,
-kustomize, kwok, and prometheus (for tests).
+kustomize, kwok, and prometheus and tofu (both for tests).
 
 Each comes from a *kit*: a small Go module kept in ``gomod/<kit>/`` that pins one upstream version.
 ``binary(name)`` finds a binary, in this order:

@@ -151,6 +151,18 @@ KITS: dict[str, Kit] = {
             tags=("remove_all_sd",),
             release=prometheus_release,
         ),
+        Kit(
+            # For the Terraform plan guard's tests (docs/decisions/0020): `tofu init/plan/show -json` on
+            # configurations of built-in resources only. Its go.mod repeats OpenTofu's one replace
+            # directive (its HCL fork); the version is embedded, and goreleaser links `version.dev=no`
+            # (unstamped, it says "v1.12.6-dev").
+            name="opentofu",
+            module="github.com/opentofu/opentofu",
+            packages={"tofu": "github.com/opentofu/opentofu/cmd/tofu"},
+            version_args=("version",),
+            version_pattern=r"(?m)^OpenTofu v{version}$",
+            ldflags=("-X github.com/opentofu/opentofu/version.dev=no",),
+        ),
     )
 }
 
