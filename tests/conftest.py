@@ -18,6 +18,7 @@ import pytest
 from plumbline.errors import ControlPlaneError, ToolchainError
 from plumbline.local import ControlPlane, Exporter, Prometheus, SimulatedNodes, start_nodes
 from tests.support.sites import Site
+from tests.support.tofu import RealPlans, make_real_plans
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
@@ -70,6 +71,18 @@ def prometheus(exporter: Exporter) -> Iterator[Prometheus]:
         except (ToolchainError, ControlPlaneError) as error:
             _missing("Prometheus", error)
         yield server
+
+
+@pytest.fixture(scope="session")
+def tofu_plans(tmp_path_factory: pytest.TempPathFactory) -> RealPlans:
+    """Real OpenTofu plans (tests/support/tofu.py), made once per session by the opentofu kit's tofu."""
+    from plumbline.toolchain import binary
+
+    try:
+        tofu = binary("tofu")
+    except ToolchainError as error:
+        _missing("OpenTofu (the opentofu kit)", error)
+    return make_real_plans(tofu, tmp_path_factory.mktemp("tofu"))
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,11 @@ class RemoteSourceRefused(RenderError):
     """A render would fetch a remote source (kustomize base, Helm dependency) its Project does not allow."""
 
 
+class TerraformPlanError(PlumbError):
+    """A Terraform/OpenTofu plan (``show -json`` output) or configuration that cannot be read: names the
+    file and the field."""
+
+
 class ClusterError(PlumbError):
     """The Kubernetes API refused or failed a request; names the object and the server's reason."""
 

@@ -43,6 +43,20 @@ def plumb_env(
     return env
 
 
+def offline_env(folder: Path, config: Path) -> dict[str, str]:
+    """The environment of ``plumb check`` in CI: ``config``, no cluster (a kubeconfig that does not
+    exist, no local control plane to find), no colours, no ``TF_WORKSPACE`` from the machine."""
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(folder / "no-such-kubeconfig"),
+        "PLUMBLINE_STATE_DIR": str(folder / "state"),
+        "PLUMBLINE_CONFIG": str(config),
+        "NO_COLOR": "1",
+    }
+    env.pop("TF_WORKSPACE", None)
+    return env
+
+
 def plumb(
     *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:

@@ -59,3 +59,43 @@ spec:
 """
 """Apps ``shop`` (on GitHub) and ``blog`` (on GitLab, over SSH), for tests that route by repository URL
 and never fetch."""
+
+
+SEED01_ENVIRONMENTS = f"""\
+apiVersion: {API}
+kind: Environment
+metadata: {{name: test}}
+spec: {{branches: [test, "feature/*"]}}
+---
+apiVersion: {API}
+kind: Environment
+metadata: {{name: prod}}
+spec: {{branches: [main], protected: true}}
+"""
+"""Seed 01's environments: ``test`` takes ``test`` and ``feature/*``, ``prod`` only ``main``."""
+
+
+def seed01_infra_config(
+    *, name: str, repo: str, path: str, namespace: str, protect: str, terraform: str, project_extra: str = ""
+) -> str:
+    """Seed 01's configuration for an app with Terraform: Project ``name`` (its ``spec.terraform`` is
+    ``protect``, YAML flow), :data:`SEED01_ENVIRONMENTS`, and App ``name`` in ``test`` rendering ``path``
+    of ``repo`` into ``namespace``, with ``spec.terraform`` ``terraform`` (YAML flow)."""
+    return f"""apiVersion: {API}
+kind: Project
+metadata: {{name: {name}}}
+spec:
+  destinations: [{{namespace: {namespace}}}]
+  terraform: {protect}
+{project_extra}---
+{SEED01_ENVIRONMENTS}---
+apiVersion: {API}
+kind: App
+metadata: {{name: {name}}}
+spec:
+  project: {name}
+  environment: test
+  source: {{repoURL: {repo}, targetRevision: main, path: {path}}}
+  destination: {{namespace: {namespace}}}
+  terraform: {terraform}
+"""

@@ -1,4 +1,6 @@
-"""``plumb check --base REV --head REV [APP...]``: the guards on a merge request, with no cluster at all.
+"""``plumb check --base REV --head REV [APP...]``: the guards on a merge request, with no cluster at all;
+``plumb check --terraform PLAN.json [APP]``: the same guards over a Terraform/OpenTofu plan
+(docs/terraform.md), alone or with a merge request.
 
 Each app is rendered at both revisions from its own source; the base render stands in for live state
 (:mod:`plumbline.guards.offline`), and every guard that needs no cluster runs over the result. Sync
@@ -7,7 +9,8 @@ and the app's standing GuardExceptions count, as they would at sync time; every 
 checked app is listed (active or expired, and what it covers). No kubeconfig is read: CI needs no
 cluster credentials.
 
-Exit codes: 0 nothing blocks, 1 something blocks, 2 errors (a head revision that does not render).
+Exit codes: 0 nothing blocks, 1 something blocks, 2 errors (a head revision that does not render, a
+plan that cannot be read).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from plumbline import __version__, engine
-from plumbline.cli.gitops import OUTPUT, Output
+from plumbline.cli.gitops import ALLOW, OUTPUT, REASON, Output
 from plumbline.config import Config, find_config, load_config
 from plumbline.engine import OFFLINE_GUARDS, AppCheck
 from plumbline.guards import Finding
@@ -36,7 +39,9 @@ def _people(results: list[AppCheck]) -> None:
     for result in results:
         base = result.base_sha[:12] if result.base_sha else "(nothing)"
         state = "[bold red]blocked[/]" if result.blocking else "[green]ok[/]"
-        out.print(f"[bold]{escape(result.app)}[/] {base} → {result.head_sha[:12]}: {state}")
+        plans = f" (Terraform: {', '.join(result.terraform)})" if result.terraform else ""
+        head = result.head_sha[:12] or "(no commit)"
+        out.print(f"[bold]{escape(result.app)}[/] {base} → {head}{escape(plans)}: {state}")
         for finding in result.findings:
             overridden = finding.blocks and finding not in result.blocking
             colour = "yellow" if not finding.blocks else ("dim" if overridden else "red")
@@ -134,8 +139,20 @@ def _config(ctx: typer.Context) -> Config:
 
 
 APPS = typer.Argument(None, help="apps to check (default: every app)")
-BASE = typer.Option(..., "--base", help="the merge request's target: branch, tag or commit")
-HEAD = typer.Option(..., "--head", help="the merge request's revision: branch, tag or commit")
+BASE = typer.Option(None, "--base", help="the merge request's target: branch, tag or commit")
+HEAD = typer.Option(None, "--head", help="the merge request's revision: branch, tag or commit")
+TERRAFORM = typer.Option(
+    [],
+    "--terraform",
+    help="a Terraform/OpenTofu plan, as `tofu show -json PLANFILE` prints it (repeatable): alone, checked "
+    "as APP's; with --base/--head, checked with APP (default: the App with spec.terraform)",
+)
+BRANCH = typer.Option(
+    None, "--branch", help="with --terraform alone: the plan's branch (default: the one checked out here)"
+)
+WORKSPACE = typer.Option(
+    None, "--workspace", envvar="TF_WORKSPACE", help="the Terraform workspace the plan was made in"
+)
 JUNIT = typer.Option(None, "--junit", help="also write JUnit XML here")
 SARIF = typer.Option(None, "--sarif", help="also write SARIF 2.1.0 here")
 
@@ -143,20 +160,53 @@ SARIF = typer.Option(None, "--sarif", help="also write SARIF 2.1.0 here")
 def check(
     ctx: typer.Context,
     apps: list[str] = APPS,
-    base: str = BASE,
-    head: str = HEAD,
+    base: str | None = BASE,
+    head: str | None = HEAD,
+    terraform: list[Path] = TERRAFORM,
+    branch: str | None = BRANCH,
+    workspace: str | None = WORKSPACE,
+    allow: list[str] = ALLOW,
+    reason: str | None = REASON,
     output: Output = OUTPUT,
     junit: Path | None = JUNIT,
     sarif_file: Path | None = SARIF,
 ) -> None:
-    """Run every guard that needs no cluster on a merge request (base → head), offline.
+    """Run every guard that needs no cluster on a merge request (base → head), offline, or on a
+    Terraform/OpenTofu plan (--terraform PLAN.json).
 
-    Exit 0 if nothing blocks, 1 if anything blocks (after Plumb-Allow trailers in the head commit and
-    the apps' GuardExceptions; an expired exception lets nothing through).
+    Exit 0 if nothing blocks, 1 if anything blocks (after --allow, Plumb-Allow trailers in the head
+    commit and the apps' GuardExceptions; an expired exception lets nothing through), 2 on errors.
     """
+    if (base is None) != (head is None):
+        err.print("plumb check: give both --base and --head (a merge request's target and revision)")
+        raise typer.Exit(2)
+    if base is None and not terraform:
+        err.print("plumb check: give --base and --head (a merge request), or --terraform PLAN.json")
+        raise typer.Exit(2)
     config = _config(ctx)
-    names = apps or list(config.apps)
-    results = [engine.check_app(config.app(name), config, base=base, head=head) for name in names]
+    if base is None or head is None:
+        owner = engine.terraform_app(config, apps or [])
+        results = [
+            engine.check_plans(
+                owner, config, plans=terraform, branch=branch, workspace=workspace, allow=allow, reason=reason
+            )
+        ]
+    else:
+        names = apps or list(config.apps)
+        owner_name = engine.terraform_app(config, apps or []).name if terraform else None
+        results = [
+            engine.check_app(
+                config.app(name),
+                config,
+                base=base,
+                head=head,
+                terraform=terraform if name == owner_name else (),
+                workspace=workspace,
+                allow=allow,
+                reason=reason,
+            )
+            for name in names
+        ]
     if junit:
         junit.write_text(junit_xml(results))
     if sarif_file:

@@ -62,6 +62,13 @@ OUTPUT = typer.Option(Output.TABLE, "--output", "-o", help="table for people, js
 REVISION = typer.Option(
     None, "--revision", "-r", help="Branch, tag or commit (default: the app's targetRevision)"
 )
+ALLOW = typer.Option(
+    [],
+    "--allow",
+    help="Let one blocking guard finding through: GUARD:KIND/NAME as the finding prints it. "
+    "Needs --reason; recorded in history.",
+)
+REASON = typer.Option(None, "--reason", help="Why the --allow is right (recorded).")
 
 
 class Settings:
@@ -305,13 +312,8 @@ def register(app: typer.Typer) -> None:
             "--revert-drift",
             help="Undo live edits the plan shows (drift-revert, conflict) and remove unmanaged additions.",
         ),
-        allow: list[str] = typer.Option(  # noqa: B008 - typer's way of declaring a repeatable option
-            [],
-            "--allow",
-            help="Let one blocking guard finding through: GUARD:KIND/NAME as the finding prints it. "
-            "Needs --reason; recorded in history.",
-        ),
-        reason: str | None = typer.Option(None, "--reason", help="Why the --allow is right (recorded)."),
+        allow: list[str] = ALLOW,
+        reason: str | None = REASON,
         wait: bool = typer.Option(
             False, "--wait", help="After the sync, wait until the app's objects are Healthy (or Suspended)."
         ),

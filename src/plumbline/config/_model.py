@@ -337,6 +337,35 @@ class Signatures(_Model):
         return value
 
 
+class TerraformProtection(_Model):
+    """Which Terraform/OpenTofu resources a plan may not delete or replace without a recorded approval
+    (guards/terraform.py, docs/terraform.md). Types and addresses are globs."""
+
+    protected_types: list[str] = Field(
+        default_factory=list,
+        alias="protectedTypes",
+        description="resource type globs protected besides the defaults (aws_elasticsearch_domain)",
+    )
+    protected_addresses: list[str] = Field(
+        default_factory=list,
+        alias="protectedAddresses",
+        description='resource address globs (module.core.*, aws_instance.bastion["a"])',
+    )
+    default_types: bool = Field(
+        default=True,
+        alias="defaultTypes",
+        description="protect the built-in list (databases, buckets, volumes, KMS keys, DNS zones)",
+    )
+
+    @field_validator("protected_types", "protected_addresses")
+    @classmethod
+    def _globs(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern.strip():
+                raise ValueError("an entry must be a glob, not empty")
+        return value
+
+
 class ProjectSpec(_Model):
     """A boundary. Omitted lists allow any repo and namespace; cluster-scoped kinds: denied unless listed."""
 
@@ -371,6 +400,7 @@ class ProjectSpec(_Model):
         description="globs of namespaces besides the controller's own whose Apps may name this project "
         "(read from the cluster; Argo CD's sourceNamespaces)",
     )
+    terraform: TerraformProtection = Field(default_factory=lambda: TerraformProtection())
 
     @field_validator("allow_remote_sources")
     @classmethod
@@ -665,6 +695,25 @@ class IgnoreDifference(_Model):
         return self
 
 
+class TerraformSource(_Model):
+    """A Terraform/OpenTofu root module in the App's repository, checked by ``plumb check``
+    (docs/terraform.md). ``plan``: the ``show -json`` output, if the repository holds one (else
+    ``plumb check --terraform PLAN.json`` gives it). Both are relative to the repository root."""
+
+    path: str = Field(description="the folder holding the root module's *.tf files")
+    plan: str | None = Field(default=None, description="plan JSON file in the repository")
+
+    @field_validator("path")
+    @classmethod
+    def _path_inside(cls, value: str) -> str:
+        return _inside(value, "the Terraform path")
+
+    @field_validator("plan")
+    @classmethod
+    def _plan_inside(cls, value: str | None) -> str | None:
+        return None if value is None else _inside(value, "the plan file")
+
+
 class AppSpec(_Model):
     project: str = "default"
     environment: str = "default"
@@ -679,6 +728,7 @@ class AppSpec(_Model):
     verification: VerificationSpec | None = Field(
         default=None, description="after a sync: overrides the Environment's, field by field"
     )
+    terraform: TerraformSource | None = None
 
 
 class App(_Object):

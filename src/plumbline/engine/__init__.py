@@ -14,7 +14,7 @@ writer per app in :mod:`plumbline.engine.lease`.
         plan, report, record = engine.sync_app(app, cluster=cluster, store=store, config=config)
 """
 
-from plumbline.engine._check import OFFLINE_GUARDS, AppCheck, check_app
+from plumbline.engine._check import OFFLINE_GUARDS, AppCheck, check_app, check_plans, terraform_app
 from plumbline.engine._config import cluster_config, read_config
 from plumbline.engine._controls import (
     ModeChange,
@@ -93,6 +93,7 @@ __all__ = [
     "bounds_of",
     "changed_fields",
     "check_app",
+    "check_plans",
     "close_interrupted",
     "cluster_config",
     "connect",
@@ -119,6 +120,7 @@ __all__ = [
     "set_mode",
     "signatures_of",
     "sync_app",
+    "terraform_app",
     "unfinished_syncs",
     "unfinished_to_dict",
     "verify_app",

@@ -3,7 +3,7 @@ user's ``--allow``, the commit's ``Plumb-Allow`` trailers and the app's standing
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +12,7 @@ from plumbline.cluster import Cluster
 from plumbline.config import App, Config, GuardException, Severity
 from plumbline.guards._model import Finding, GuardContext
 from plumbline.guards._reach import checkout_info
-from plumbline.guards._runner import run_guards
+from plumbline.guards._runner import run_guards, sort_findings
 from plumbline.guards.overrides import (
     Allow,
     ExceptionUse,
@@ -110,16 +110,21 @@ def gate(
     cache: Path | None = None,
     only: set[str] | None = None,
     base: str | None = None,
+    more: Callable[[GuardContext], list[Finding]] | None = None,
 ) -> GateResult:
     """Run every guard on ``plan`` (or those named in ``only``; without ``cluster``, those that need
     none); apply ``--allow GUARD:KIND/NAME`` (with ``reason``), the ``Plumb-Allow`` trailers of the
     commit and the app's GuardExceptions. ``manual`` is False when the controller syncs. ``base``: the
-    SHA a merge request is checked against (``plumb check``; strict signature checks start there)."""
+    SHA a merge request is checked against (``plumb check``; strict signature checks start there).
+    ``more`` adds findings made over the same context from outside the plan (``plumb check``'s
+    Terraform plans)."""
     info = checkout_info(checkout, cache=cache, base=base)
     context = GuardContext.of(
         app, config, checkout=info, store=store, cluster=cluster, prune=prune, manual=manual
     )
     findings = run_guards(plan=plan, context=context, only=only)
+    if more is not None:
+        findings = sort_findings([*findings, *more(context)])
     return decide(
         findings,
         allows=[parse_allow(text, reason=reason) for text in allow or []],

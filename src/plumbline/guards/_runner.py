@@ -25,6 +25,11 @@ def run_guards(*, plan: Plan, context: GuardContext, only: set[str] | None = Non
             continue
         check: GuardFn = guard.check
         findings += check(plan=plan, context=context)
+    return sort_findings(findings)
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Blocks first, then in the guards' order, then by object."""
     return sorted(findings, key=lambda f: (not f.blocks, GUARDS_ORDER[f.guard], str(f.ref or "")))
 
 
