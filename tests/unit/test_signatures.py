@@ -260,10 +260,15 @@ def test_plumb_check_blocks_a_merge_request_with_an_unsigned_commit_naming_the_s
 ) -> None:
     bob, eve = signers["bob"], signers["eve"]
     (tmp_path / "plumbline.yaml").write_text(CONFIG % bob.public)
+    change(repo, "one")
+    before = signed_commit(repo, "unsigned, before the app existed", None)
     write_files(
         repo, {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: '1'}\n"}
     )
     base = signed_commit(repo, "signed base", bob)
+    # A new app (nothing to render at the base): strict still starts after the base commit.
+    code, report = check(tmp_path, before, base)
+    assert code == 0 and report["base"] is None and not report["findings"], report
     change(repo, "two")
     unsigned = signed_commit(repo, "unsigned", None)
     change(repo, "three")

@@ -32,6 +32,7 @@ from plumbline.guards import (
 from plumbline.guards.offline import offline_plan
 from plumbline.guards.secrets import is_file_subject
 from plumbline.render import Manifest
+from plumbline.source import resolve
 
 OFFLINE_GUARDS = {guard.NAME for guard in GUARDS if not guard.NEEDS_CLUSTER} - {"windows"}
 
@@ -92,6 +93,7 @@ def check_app(
         before, base_sha = old.manifests, old.checkout.sha
     except (RenderError, SourceError):
         pass  # a new app, or a base that never rendered: everything in head is a create
+    since = base_sha or _commit(app, base)  # strict signature checks start after the base commit
     plan = offline_plan(
         app=app.name,
         namespace=app.spec.destination.namespace,
@@ -111,7 +113,7 @@ def check_app(
         prune=app.spec.mode.includes(Mode.PRUNE),
         manual=True,
         only=OFFLINE_GUARDS,
-        base=base_sha,
+        base=since,
         allow=list(allow),
         reason=reason,
         more=infra,
@@ -189,3 +191,11 @@ def terraform_app(config: Config, names: Sequence[str]) -> App:
             f"and GuardExceptions apply): plumb check --terraform PLAN.json APP (apps: {listed})"
         )
     return candidates[0]
+
+
+def _commit(app: App, revision: str) -> str | None:
+    """The SHA ``revision`` names in the app's repository; None if it names nothing there."""
+    try:
+        return resolve(app.spec.source.repo_url, revision)
+    except SourceError:
+        return None
