@@ -1,6 +1,8 @@
 """Manual operations while a controller runs, on the real control plane: the controller holds the
 app (its owner Lease) for good, but the write Lease only while it writes, so `plumb sync` and the
-break-glass `plumb resume --revert` go through instead of waiting for a holder that never lets go."""
+break-glass `plumb resume --revert` go through instead of waiting for a holder that never lets go;
+and with the App in the cluster, they are requested on it and carried out by the controller as the
+requester (decision 0016)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,17 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from plumbline.controller import Controller
-from plumbline.engine.lease import LEASE_NAMESPACE
+from plumbline.engine.lease import LEASE_NAMESPACE, ensure_namespace, owner_lease_name, read_lease
+from plumbline.local import ControlPlane
+from plumbline.store import AppStateKind, AuditAction
+from tests.support import cli
+from tests.support.cluster import limited_kubeconfig
 from tests.support.sites import Site
 
 pytestmark = pytest.mark.integration
@@ -62,3 +69,92 @@ def test_manual_sync_and_resume_revert_while_the_controller_runs(make_site: Any)
         resumed = site.plumb("resume", site.app, "--revert", "--reason", "incident over")
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert data(site) == {"LOG_LEVEL": "info"}
+
+
+# What a person who runs plumb against a managed app needs (docs/controller.md#operations): read the
+# App and patch its operation, read the owner Lease. SelfSubjectReview is every user's already.
+REQUESTER = [
+    {"apiGroups": ["plumbline.dev"], "resources": ["apps"], "verbs": ["get", "list", "patch"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get"]},
+]
+OVERRIDE = {"apiGroups": ["plumbline.dev"], "resources": ["apps"], "verbs": ["override"]}
+
+
+def test_operations_through_the_app_as_the_requester(
+    tmp_path: Path, control_plane: ControlPlane, plumbline_crds: list[str], make_site: Any
+) -> None:
+    """With a controller holding the app, `plumb sync`, `pause`, `resume --revert` and `mode` from a
+    second identity (a ServiceAccount token) are requested on the App and carried out by the
+    controller, with that identity as the actor in history and audit; `--allow` needs the cluster's
+    `override` verb, and without it is refused with nothing written."""
+    site: Site = make_site("observe")
+    site.lease_namespace = LEASE_NAMESPACE  # where plumb looks for the app's owner Lease
+    ensure_namespace(site.cluster, LEASE_NAMESPACE)
+    site.declare(LEASE_NAMESPACE)
+    account = f"requester-{site.app}"
+    user = f"system:serviceaccount:{LEASE_NAMESPACE}:{account}"
+
+    def as_requester(rules: list[dict[str, Any]]) -> dict[str, str]:
+        path = tmp_path / f"{account}.yaml"
+        kubeconfig = limited_kubeconfig(
+            site.cluster, control_plane, LEASE_NAMESPACE, path, rules, name=account
+        )
+        return {**site.env(), "KUBECONFIG": str(kubeconfig)}
+
+    env = as_requester(REQUESTER)
+    controller = site.controller(interval_s=3600.0)  # only the requests make it act
+    with running(controller):
+        wait_for("the controller did not take the app", lambda: owner_of(site) == "replica-a")
+        synced = cli.plumb("sync", site.app, env=env)
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert "managed by controller replica-a" in synced.stderr, synced.stderr
+        assert data(site) == {"LOG_LEVEL": "info"}
+        last = site.store.last_sync(site.app)
+        assert last is not None and last.actor == user, last
+        assert ("succeeded", user) in audit(site, AuditAction.SYNC)
+
+        paused = cli.plumb("pause", site.app, "--reason", "incident 8", "--for", "30m", env=env)
+        assert paused.returncode == 0, paused.stdout + paused.stderr
+        assert site.store.app_state(site.app).state is AppStateKind.PAUSED
+        site.edit("LOG_LEVEL", "during-incident")
+        resumed = cli.plumb("resume", site.app, "--revert", "--reason", "over", env=env)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert data(site) == {"LOG_LEVEL": "info"}
+        assert site.store.app_state(site.app).state is AppStateKind.ACTIVE
+        actions = {(r.action, r.actor) for r in site.store.audit_log(site.app)}
+        assert {(AuditAction.PAUSE, user), (AuditAction.RESUME, user)} <= actions, actions
+
+        moved = cli.plumb("mode", site.app, "sync", "--reason", "ready", env=env)
+        assert moved.returncode == 0 and "observe → sync" in moved.stdout, moved.stdout + moved.stderr
+        assert (AuditAction.MODE, user) in {(r.action, r.actor) for r in site.store.audit_log(site.app)}
+
+        # A commit the references guard blocks; overriding it takes the cluster's `override` verb.
+        site.write_config_map("INVENTORY_SERVICE_URL", "http://old-inventory-service.svc.cluster.local")
+        site.commit("a reference to a Service that does not exist")
+        allow = ("--allow", "references:ConfigMap/env", "--reason", "the service comes next week")
+        refused = cli.plumb("sync", site.app, *allow, env=env)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"{user} may not override" in refused.stderr and "override" in refused.stderr, refused.stderr
+        assert data(site) == {"LOG_LEVEL": "info"}  # nothing written
+
+        env = as_requester([*REQUESTER, OVERRIDE])
+        overridden = cli.plumb("sync", site.app, *allow, env=env)
+        assert overridden.returncode == 0, overridden.stdout + overridden.stderr
+        assert "INVENTORY_SERVICE_URL" in (data(site) or {})
+        last = site.store.last_sync(site.app)
+        assert last is not None and last.actor == user and last.flags["overrides"], last
+    app = site.cluster.request(
+        "GET", f"/apis/plumbline.dev/v1alpha1/namespaces/{LEASE_NAMESPACE}/apps/{site.app}"
+    )
+    assert "operation" not in app  # answered and removed
+    state = app["status"]["operationState"]
+    assert (state["phase"], state["exitCode"], state["requestedBy"]) == ("Succeeded", 0, user), state
+
+
+def owner_of(site: Site) -> str | None:
+    info = read_lease(site.cluster, site.app, namespace=LEASE_NAMESPACE, name=owner_lease_name(site.app))
+    return info.holder if info else None
+
+
+def audit(site: Site, action: str) -> list[tuple[str, str]]:
+    return [(r.outcome, r.actor) for r in site.store.audit_log(site.app) if r.action == action]

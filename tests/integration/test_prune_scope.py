@@ -20,6 +20,7 @@ from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from plumbline.plan import Plan, build_plan
 from tests.support import cli
+from tests.support.cluster import CONFIGMAPS_ONLY, limited_kubeconfig
 from tests.support.git import init_repo
 from tests.support.manifests import WEB_SERVICE, deployment_yaml
 from tests.support.workloads import M, add_hpa, deployment, scale
@@ -216,68 +217,6 @@ def test_an_empty_render_never_prunes_even_with_create_namespace(
     assert "render is empty" in out
     for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1")):
         assert live(cluster, api_version, kind, "web", team.namespace) is not None, f"the {kind} was pruned"
-
-
-CONFIGMAPS_ONLY = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]
-
-
-def limited_kubeconfig(
-    cluster: Cluster,
-    plane: ControlPlane,
-    namespace: str,
-    path: Path,
-    rules: list[dict[str, Any]] = CONFIGMAPS_ONLY,
-) -> Path:
-    """A ServiceAccount that may do what ``rules`` allow in ``namespace`` (by default anything with
-    ConfigMaps), and nothing else."""
-    import yaml
-
-    objects: list[tuple[str, dict[str, Any]]] = [
-        ("v1", {"kind": "ServiceAccount", "metadata": {"name": "limited"}}),
-        (
-            "rbac.authorization.k8s.io/v1",
-            {"kind": "Role", "metadata": {"name": "limited"}, "rules": rules},
-        ),
-        (
-            "rbac.authorization.k8s.io/v1",
-            {
-                "kind": "RoleBinding",
-                "metadata": {"name": "limited"},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": "limited",
-                },
-                "subjects": [{"kind": "ServiceAccount", "name": "limited", "namespace": namespace}],
-            },
-        ),
-    ]
-    for api_version, obj in objects:
-        info = cluster.discovery.lookup(api_version, obj["kind"])
-        assert info is not None
-        obj["apiVersion"] = api_version
-        obj["metadata"]["namespace"] = namespace
-        cluster.apply(obj, info=info, field_manager="test")
-    token = cluster.request(
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/limited/token",
-        body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
-    )["status"]["token"]
-    admin = yaml.safe_load(plane.kubeconfig.read_text())
-    entry = admin["clusters"][0]
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [entry],
-                "users": [{"name": "limited", "user": {"token": token}}],
-                "contexts": [{"name": "limited", "context": {"cluster": entry["name"], "user": "limited"}}],
-                "current-context": "limited",
-            }
-        )
-    )
-    return path
 
 
 def test_a_forbidden_list_in_the_prune_scan_is_reported(

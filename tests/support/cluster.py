@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from plumbline.cluster import Cluster
+from plumbline.local import ControlPlane
 from tests.support.manifests import manifest
 
 ADMISSION = "admissionregistration.k8s.io/v1"
@@ -64,3 +66,68 @@ def admission_policy(
     finally:
         delete(cluster, binding)
         delete(cluster, policy)
+
+
+CONFIGMAPS_ONLY = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]
+
+
+def limited_kubeconfig(
+    cluster: Cluster,
+    plane: ControlPlane,
+    namespace: str,
+    path: Path,
+    rules: list[dict[str, Any]] = CONFIGMAPS_ONLY,
+    *,
+    name: str = "limited",
+) -> Path:
+    """A kubeconfig for ServiceAccount ``name`` in ``namespace`` (a token from the TokenRequest API),
+    which may do what ``rules`` allow there (by default anything with ConfigMaps), and nothing else.
+    Called again with other ``rules``, the same account's Role is replaced."""
+    import yaml
+
+    objects: list[tuple[str, dict[str, Any]]] = [
+        ("v1", {"kind": "ServiceAccount", "metadata": {"name": name}}),
+        (
+            "rbac.authorization.k8s.io/v1",
+            {"kind": "Role", "metadata": {"name": name}, "rules": rules},
+        ),
+        (
+            "rbac.authorization.k8s.io/v1",
+            {
+                "kind": "RoleBinding",
+                "metadata": {"name": name},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": name,
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+            },
+        ),
+    ]
+    for api_version, obj in objects:
+        info = cluster.discovery.lookup(api_version, obj["kind"])
+        assert info is not None
+        obj["apiVersion"] = api_version
+        obj["metadata"]["namespace"] = namespace
+        cluster.apply(obj, info=info, field_manager="test")
+    token = cluster.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+        body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+    )["status"]["token"]
+    admin = yaml.safe_load(plane.kubeconfig.read_text())
+    entry = admin["clusters"][0]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [entry],
+                "users": [{"name": "limited", "user": {"token": token}}],
+                "contexts": [{"name": "limited", "context": {"cluster": entry["name"], "user": "limited"}}],
+                "current-context": "limited",
+            }
+        )
+    )
+    return path

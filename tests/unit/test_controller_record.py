@@ -21,6 +21,7 @@ from plumbline.config import App, Mode, OnFailure, VerificationOutcome, load_con
 from plumbline.controller import Metrics, Notifier, Outcome, Result
 from plumbline.controller import _record as said
 from plumbline.controller._record import Recorder
+from plumbline.controller._share import Shares, shares
 from plumbline.controller.decide import Decision, HealMemory, Step
 from plumbline.health import Health, HealthStatus
 from plumbline.plan import Unscanned
@@ -249,3 +250,14 @@ def test_the_apps_health_is_a_gauge_per_health_word(setup: Any) -> None:
     for status in HealthStatus:
         if status is not HealthStatus.DEGRADED:
             assert f'plumbline_app_health{{app="shop",status="{status.value}"}} 0.0' in text
+
+
+def test_the_share_is_over_the_apps_every_replica_sees() -> None:
+    """Replicas with different app lists: each holds its own (no starvation); with the same list,
+    the fair share is the apps over the replicas; a replica that publishes no list counts as before."""
+    a, b = frozenset({"a1", "a2"}), frozenset({"b1", "b2"})
+    assert shares("A", {"A": a, "B": b}, a) == Shares(limit=2, exclusive=a)
+    both = a | b
+    assert shares("A", {"A": both, "B": both}, both) == Shares(limit=2, exclusive=frozenset())
+    assert shares("A", {"A": a, "B": None, "C": None}, a) == Shares(limit=1, exclusive=frozenset())
+    assert shares("A", {"A": a | {"x"}, "B": b | {"x"}}, a | {"x"}) == Shares(limit=3, exclusive=a)

@@ -19,8 +19,9 @@ from rich.table import Table
 
 from plumbline import engine
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
+from plumbline.cli.operate import hand_over
 from plumbline.cluster import Cluster
-from plumbline.config import Mode, cluster_namespace
+from plumbline.config import Mode, OperationAction, cluster_namespace
 from plumbline.controller import (
     Controller,
     Notifier,
@@ -147,8 +148,11 @@ def register(app: typer.Typer) -> None:
         duration: str = typer.Option(..., "--for", help="How long: 30m, 2h, 1d. At most 30d."),
     ) -> None:
         """Break-glass: stop all writes to APP until resumed or the time runs out. Drift is still observed."""
-        target = settings(ctx).app(name)
+        s = settings(ctx)
+        target = s.app(name)
         length = parse_duration(duration)
+        args = {"reason": reason, "duration": duration}
+        hand_over(s, target, OperationAction.PAUSE, args, offline_ok=True)  # exits if a controller took it
         with Store.open() as store:
             state = pause(store, target.name, reason=reason, duration=length, actor=current_actor())
         out.print(f"{target.name}: paused until {state.until:%Y-%m-%d %H:%M:%S} UTC — {escape(reason)}")
@@ -166,6 +170,7 @@ def register(app: typer.Typer) -> None:
         `plumb capture`, or revert it with --revert. Exit 1 if it stays pending."""
         s = settings(ctx)
         target = s.app(name)
+        hand_over(s, target, OperationAction.RESUME, {"reason": reason, "revert": revert})
         with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
             done = engine.resume(
                 target,
@@ -206,7 +211,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show or set APP's mode. The setting is an override kept in the store (and audited) on top
         of the config's spec.mode; --clear returns to the config's."""
-        target = settings(ctx).app(name)
+        s = settings(ctx)
+        target = s.app(name)
+        if mode is not None or clear:
+            args = {"mode": None if clear else mode, "reason": reason}
+            hand_over(s, target, OperationAction.MODE, args, offline_ok=True)  # exits if a controller took it
         with Store.open() as store:
             if mode is None and not clear:
                 view = engine.mode_of(target, store)

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from plumbline import engine
-from plumbline.config import App, Config, Severity, VerificationOutcome
+from plumbline.config import App, Config, OperationAction, Severity, VerificationOutcome
 from plumbline.engine.pause import parse_duration
 from plumbline.errors import PlumbError
 from plumbline.health import Health, HealthStatus
@@ -332,11 +332,19 @@ def register(app: typer.Typer) -> None:
         Exit 0: synced (or nothing to do) — and with --wait, Healthy and verified; 1: refused or blocked
         by a guard (nothing written), 2: failed part-way; 4 (with --wait): synced, but an object is
         Degraded or not Healthy when the timeout passes; 5 (with --wait): Healthy, but the
-        verification window Failed or was Inconclusive.
+        verification window Failed or was Inconclusive. While a controller manages the app (its App
+        object in the cluster), the sync is requested on the App and carried out by the controller,
+        as you (without --dry-run and --wait, which run here).
         """
         timeout_s = _wait_timeout(timeout, wait=wait, dry_run=dry_run)
         s = settings(ctx)
         target = s.app(name)
+        if not dry_run and not wait:
+            from plumbline.cli.operate import hand_over  # (it builds on this module)
+
+            args: dict[str, Any] = {"revision": revision, "prune": prune, "forceConflicts": force_conflicts}
+            args |= {"revertDrift": revert_drift, "allow": allow, "reason": reason}
+            hand_over(s, target, OperationAction.SYNC, args, output=output)  # exits if it was handed over
         # The write path refuses a paused app and takes the app's Lease itself, only to write.
         with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
             plan, report, record = engine.sync_app(

@@ -731,9 +731,79 @@ class AppSpec(_Model):
     terraform: TerraformSource | None = None
 
 
+class OperationAction(StrEnum):
+    """What a person asks the controller that holds an App to do (``App.operation.action``)."""
+
+    SYNC = "sync"
+    RESUME = "resume"
+    PAUSE = "pause"
+    MODE = "mode"
+
+
+class OperationPhase(StrEnum):
+    """Where a requested operation stands (``App.status.operationState.phase``)."""
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"  # carried out, and it did not succeed (blocked, refused, failed): exitCode says how
+
+    @property
+    def done(self) -> bool:
+        return self is not OperationPhase.RUNNING
+
+
+class Requester(_Model):
+    """Who asked: the requester's Kubernetes identity as the API server authenticated it
+    (SelfSubjectReview's ``userInfo``)."""
+
+    username: str = Field(min_length=1)
+    uid: str = ""
+    groups: list[str] = Field(default_factory=list)
+
+
+class Operation(_Model):
+    """An operation requested on the App (as ``argocd app sync`` sets ``operation``): carried out by
+    the controller replica that holds the app, through the one write path; progress and result in
+    ``status.operationState`` (decision 0016). Only the fields of its ``action`` are read."""
+
+    id: str = Field(min_length=1, description="unique per request; operationState.id answers it")
+    action: OperationAction
+    requested_by: Requester = Field(alias="requestedBy")
+    requested_at: datetime = Field(alias="requestedAt")
+    reason: str = ""
+    revision: str | None = Field(default=None, description="sync: branch, tag or commit")
+    prune: bool = False
+    force_conflicts: bool = Field(default=False, alias="forceConflicts")
+    revert_drift: bool = Field(default=False, alias="revertDrift", description="sync: --revert-drift")
+    allow: list[str] = Field(default_factory=list, description="sync: GUARD:KIND/NAME overrides")
+    revert: bool = Field(default=False, description="resume: --revert")
+    duration: str | None = Field(default=None, description="pause: --for (30m, 2h, 1d)")
+    mode: Mode | None = Field(default=None, description="mode: the override; unset: --clear")
+
+
+class OperationState(_Model):
+    """The controller's answer to ``App.operation`` (same ``id``): phase, progress lines, the
+    outcome's message and the exit code ``plumb`` exits with."""
+
+    id: str
+    action: OperationAction
+    phase: OperationPhase
+    requested_by: str = Field(default="", alias="requestedBy")
+    handled_by: str = Field(default="", alias="handledBy", description="the controller replica")
+    started_at: datetime | None = Field(default=None, alias="startedAt")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+    progress: list[str] = Field(default_factory=list)
+    message: str = ""
+    exit_code: int | None = Field(default=None, alias="exitCode")
+    sync_id: int | None = Field(default=None, alias="syncId", description="the history record it wrote")
+
+
 class App(_Object):
     kind: Literal["App"] = "App"
     spec: AppSpec
+    operation: Operation | None = Field(
+        default=None, description="an operation requested of the controller (plumb sync, pause, ...)"
+    )
 
     @property
     def release_name(self) -> str:

@@ -22,7 +22,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from plumbline.config._model import GuardName, HealthStatus, Mode, VerificationOutcome, _Model
+from plumbline.config._model import (
+    GuardName,
+    HealthStatus,
+    Mode,
+    OperationState,
+    VerificationOutcome,
+    _Model,
+)
 
 
 class ConditionType(StrEnum):
@@ -111,6 +118,9 @@ class AppStatus(_Model):
     guard_blocks: list[GuardBlock] = Field(default_factory=list, alias="guardBlocks")
     pause: PauseState | None = None
     message: str = Field(default="", description="what the last pass did, in a line")
+    operation_state: OperationState | None = Field(
+        default=None, alias="operationState", description="the answer to App.operation (decision 0016)"
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},

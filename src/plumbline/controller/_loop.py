@@ -26,6 +26,7 @@ from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._model import Outcome, Settings
 from plumbline.controller._notify import Notifier
+from plumbline.controller._operate import OPERATION_POLL_S, Operator, requested
 from plumbline.controller._pass import Reconciler
 from plumbline.controller._record import Recorder
 from plumbline.controller._share import Share
@@ -64,10 +65,13 @@ class Controller:
             objects=lambda app: self.reconciler.desired.get(app, []),
         )
         self.reconciler = Reconciler(store=store, settings=settings, recorder=self.recorder)
+        self.operator = Operator(store=store, settings=settings)
         if apps_in is not None:
             self.recorder.status = StatusWriter(apps_in, store=store, locate=self.locate)
         self.share = Share(
-            settings, on_taken=lambda app: self.recorder.record(said.lease_taken(app, settings.identity))
+            settings,
+            on_taken=lambda app: self.recorder.record(said.lease_taken(app, settings.identity)),
+            on_unheld=self._unheld,
         )
         self._queue: queue.Queue[str] = queue.Queue()
         self._queued: set[str] = set()
@@ -94,6 +98,13 @@ class Controller:
         generation = origin.generation if origin is not None else None
         return Located(app=app, project=project, namespace=app.metadata.namespace, generation=generation)
 
+    def _unheld(self, name: str, seconds: float) -> None:
+        """``name`` has been seen without a holder for ``seconds`` (0: it has one now)."""
+        app = self.config.apps.get(name)
+        period = self.settings.lease_duration_s
+        if app is not None:
+            self.recorder.unheld(app, self.share.cluster_for(app), seconds, period=period)
+
     def cluster_for(self, app: App) -> Cluster:
         return self.share.cluster_for(app)
 
@@ -103,7 +114,7 @@ class Controller:
 
     def holds(self, app: App, cluster: Cluster) -> bool:
         """Take or renew ``app``'s owner Lease within this replica's fair share (see ``_share.py``)."""
-        return self.share.holds(app, cluster, len(self.config.apps))
+        return self.share.holds(app, cluster, sorted(self.config.apps))
 
     def file_anchor(self) -> None:
         """File the audit trail's head in each cluster (``_anchor.py``); an anchor there that no
@@ -162,6 +173,9 @@ class Controller:
             if not self.holds(app, cluster):
                 outcome.result = Result.NOT_HOLDER
                 return outcome
+            if (due := self.operator.due(cluster, app)) is not None:
+                self.operator.carry_out(app, cluster, self.config, *due)  # a person's request first
+                mode = effective_mode(app, self.store)  # the operation may have changed it
             self.recorder.config_mode(app, mode)
             outcome = self.reconciler.reconcile(app, cluster, mode, self.config)
             self._watch(app, cluster)
@@ -188,7 +202,7 @@ class Controller:
             monitor.stop()
 
     def _run(self) -> None:
-        next_poll = 0.0
+        next_poll = next_look = 0.0
         while not self._stop.is_set():
             moment = time.monotonic()
             if moment >= next_poll:
@@ -200,8 +214,13 @@ class Controller:
                     self.enqueue(name)
                 self.file_anchor()
                 next_poll = moment + self.settings.interval_s
+            if moment >= next_look:
+                for name in requested(self.clusters, self.config):
+                    self.enqueue(name)  # an operation requested on the App: carried out on its pass
+                next_look = moment + OPERATION_POLL_S
             try:
-                name = self._queue.get(timeout=max(0.05, min(1.0, next_poll - time.monotonic())))
+                wake = min(next_poll, next_look) - time.monotonic()
+                name = self._queue.get(timeout=max(0.05, min(1.0, wake)))
             except queue.Empty:
                 continue
             with self._queue_lock:

@@ -53,6 +53,13 @@ class Metrics:
             ["app"],
             registry=r,
         )
+        self.unheld = Gauge(
+            "plumbline_app_unheld_seconds",
+            "how long this replica has seen the app without a holder (0: held); over the lease "
+            "duration, nothing reconciled it meanwhile",
+            ["app"],
+            registry=r,
+        )
         self.reconciles = Counter(
             "plumbline_reconciles", "reconcile passes by result", ["app", "result"], registry=r
         )

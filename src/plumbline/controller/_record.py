@@ -82,6 +82,7 @@ class Recorder:
         self._drift: dict[str, list[str]] = {}
         self.status: StatusWriter | None = None  # App.status, when the Apps are objects in a cluster
         self._unscanned: dict[str, list[str]] = {}
+        self._alerted: set[str] = set()  # apps told to have had no holder, until one holds them
 
     def record(self, what: Happening, app: App | None = None, cluster: Cluster | None = None) -> None:
         """Tell ``what`` everywhere it goes. The Kubernetes Event needs ``app`` and ``cluster``."""
@@ -125,6 +126,16 @@ class Recorder:
             self.record(scan_incomplete(app.name, plan.sha, gaps), app, cluster)
         self._unscanned[app.name] = gaps
 
+    def unheld(self, app: App, cluster: Cluster, seconds: float, *, period: int) -> None:
+        """``app`` has been seen without a holder for ``seconds`` (0: it has one now): the gauge, and
+        once it is longer than a lease ``period``, an alert (once per such stretch)."""
+        self.metrics.unheld.labels(app=app.name).set(round(seconds, 1))
+        if seconds <= period:
+            self._alerted.discard(app.name)
+        elif app.name not in self._alerted:
+            self._alerted.add(app.name)
+            self.record(no_holder(app.name, seconds, self.identity), app, cluster)
+
     def sync_ended(self, what: Happening, app: App, cluster: Cluster, *, seconds: float) -> None:
         """A sync the controller ran is over (``what``: :func:`synced`), after ``seconds``."""
         self.metrics.sync_seconds.labels(app=app.name).observe(seconds)
@@ -157,7 +168,13 @@ class Recorder:
         """A Kubernetes Event in the app's namespace, on its first object there (else the namespace):
         what ``kubectl describe`` and ``kubectl get events`` show beside the audit trail."""
         namespace = app.spec.destination.namespace
-        target: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "name": namespace}
+        # (an Event must name its own namespace, also for the Namespace object itself)
+        target: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "name": namespace,
+            "namespace": namespace,
+        }
         for obj in self._objects(app.name):
             metadata = obj.get("metadata") or {}
             if metadata.get("namespace") == namespace:
@@ -221,6 +238,19 @@ def scan_incomplete(app: str, sha: str, gaps: list[str]) -> Happening:
         message,
         {"unscanned": gaps},
         event=KubeEvent("ScanIncomplete", f"{message}: {'; '.join(gaps)}", warning=True),
+    )
+
+
+def no_holder(app: str, seconds: float, identity: str) -> Happening:
+    """No replica has held the app for longer than a lease period: nothing reconciled it meanwhile."""
+    message = f"no controller replica held the app for {seconds:.0f}s; {identity} takes it beyond its share"
+    return Happening(
+        app,
+        "",
+        logging.WARNING,
+        message,
+        {"unheldSeconds": round(seconds, 1)},
+        event=KubeEvent("NoHolder", message, warning=True),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode
 from plumbline.engine._pipeline import plan_app
-from plumbline.engine._write import sync_app
+from plumbline.engine._write import Writer, sync_app
 from plumbline.engine.pause import activate, end_pause
 from plumbline.plan.drift import drift_of
 from plumbline.store import AppStateKind, AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
@@ -82,11 +82,13 @@ def resume(
     actor: str,
     reason: str = "",
     revert: bool = False,
+    writer: Writer | None = None,
 ) -> Resumed:
     """End ``app``'s pause (paused or paused-pending). Without ``revert``: active if the plan shows no
     drift, else paused-pending (the drift must be captured into Git or reverted). With ``revert``: a
     sync that reverts the drift through the write path (it takes the Lease and audits the sync; the
-    pause does not refuse it), then active if it succeeded."""
+    pause does not refuse it), then active if it succeeded. ``writer``: who writes (default: a fresh
+    identity, as ``plumb sync``; the controller's when it carries out a requested resume)."""
     state = store.app_state(app.name)
     if state.state is AppStateKind.ACTIVE:
         return Resumed(app.name, was_paused=False, state=state.state, drift=[])
@@ -99,6 +101,7 @@ def resume(
             config=config,
             ending_pause=True,
             cause=reason or "resume --revert: revert the drift made during the pause",
+            writer=writer,
         )
         if record.result is not SyncResult.SUCCEEDED:
             return Resumed(app.name, was_paused=True, state=state.state, drift=[], revert=record)

@@ -6,7 +6,8 @@ Lease, writes, and records the outcome — in history and the audit trail.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -53,7 +54,8 @@ class Writer:
     write to end) and gives it back: ``plumb sync`` as a fresh identity. A controller replica passes
     ``held=True``: its renewer holds the app's owner Lease, which the write path renews once, as the
     check that it still does (the owner Lease never blocks a manual write).
-    ``actor`` is the name in the audit trail (default: :func:`current_actor`).
+    ``actor`` is the name in history and the audit trail (default: :func:`current_actor`): the
+    controller's identity for its own syncs, the requester's for an operation it carries out.
     """
 
     identity: str
@@ -320,6 +322,7 @@ def sync_app(
         flags["overrides"] = [o.to_dict() for o in verdict.overridden]
         flags["exceptions"] = [use.to_dict() for use in verdict.exceptions]
     report: SyncReport | None = None
+    finish = _recorder(store, app.name, plan, writer=writer, started=started, flags=flags)
     refused = refusals(plan, force_conflicts=force_conflicts, revert_drift=revert_drift)
     summary: dict[str, Any] = {"plan": plan.counts}
     if failed is not None:
@@ -356,9 +359,7 @@ def sync_app(
             detail=detail or {},
             progress=progress,
         )
-    record = _record(
-        store, app.name, plan, started=started, result=result, summary=summary, flags=flags, message=message
-    )
+    record = finish(result=result, summary=summary, message=message)
     if not dry_run:
         _audit_outcome(store, record, writer=writer, cause=cause, detail=detail or {})
     return plan, report, record
@@ -381,12 +382,13 @@ def _write(
     progress: Progress,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
     """Intent, Lease, writes, outcome — see :func:`sync_app`."""
+    finish = _recorder(store, app.name, plan, writer=writer, started=started, flags=flags)
     intent = SyncIntent(
         id=None,
         app=app.name,
         revision=plan.revision,
         sha=plan.sha,
-        actor=current_actor(),
+        actor=writer.who,
         holder=writer.identity,
         lease_namespace=writer.namespace,
         started_at=started,
@@ -448,17 +450,7 @@ def _write(
         else:
             result, message = SyncResult.FAILED, f"nothing written: {error or type(error).__name__}"
         with contextlib.suppress(StoreError):
-            record = _record(
-                store,
-                app.name,
-                plan,
-                started=started,
-                result=result,
-                summary={"plan": plan.counts},
-                flags=flags,
-                message=message,
-                intent=intent_id,
-            )
+            record = finish(result=result, summary={"plan": plan.counts}, message=message, intent=intent_id)
             _audit_outcome(store, record, writer=writer, cause=cause, detail=detail)
         raise
     if report.ok:
@@ -470,21 +462,18 @@ def _write(
         result = SyncResult.FAILED
         message = "; ".join(f"{o.item.ref}: {o.message}" for o in report.failures())
     summary = {"plan": plan.counts, "outcome": report.counts, "durationSeconds": round(report.duration_s, 3)}
-    record = _record(
-        store,
-        app.name,
-        plan,
-        started=started,
-        result=result,
-        summary=summary,
-        flags=flags,
-        message=message,
-        intent=intent_id,
-    )
+    record = finish(result=result, summary=summary, message=message, intent=intent_id)
     _audit_outcome(store, record, writer=writer, cause=cause, detail=detail)
     if result is SyncResult.SUCCEEDED and "rollback" not in flags:
         release(store, app.name, actor=writer.who, revision=plan.sha)
     return plan, report, record
+
+
+def _recorder(
+    store: Store, app: str, plan: Plan, *, writer: Writer, started: datetime, flags: dict[str, Any]
+) -> Callable[..., SyncRecord]:
+    """:func:`_record` for this sync: only its result, summary, message (and intent) left to say."""
+    return functools.partial(_record, store, app, plan, actor=writer.who, started=started, flags=flags)
 
 
 def _record(
@@ -492,6 +481,7 @@ def _record(
     app: str,
     plan: Plan,
     *,
+    actor: str,
     started: datetime,
     result: SyncResult,
     summary: dict[str, Any],
@@ -506,7 +496,7 @@ def _record(
         sha=plan.sha,
         started_at=started,
         finished_at=now(),
-        actor=current_actor(),
+        actor=actor,
         result=result,
         summary=summary,
         desired=_recorded(plan),

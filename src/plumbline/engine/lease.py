@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -154,10 +155,11 @@ def acquire(
     duration_s: int = LEASE_DURATION_S,
     name: str | None = None,
     labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> Grant:
     """Take or renew the app's lease for ``identity``, saying whether it changed hands (:class:`Grant`);
     REFUSED if someone else holds it unexpired, or won a race for it just now. ``name`` and ``labels``
-    override the lease's (for replica heartbeats)."""
+    override the lease's, ``annotations`` are added to it (for replica heartbeats)."""
     ensure_namespace(cluster, namespace)
     moment = datetime.now(UTC)
     name = name or lease_name(app)
@@ -170,6 +172,7 @@ def acquire(
                 "name": name,
                 "namespace": namespace,
                 "labels": labels or {"plumbline.dev/lease-app": app},
+                "annotations": annotations or {},
             },
             "spec": {
                 "holderIdentity": identity,
@@ -188,6 +191,8 @@ def acquire(
         return Grant.ACQUIRED
     info = _info(app, obj)
     spec = obj.setdefault("spec", {})
+    if annotations:
+        obj.setdefault("metadata", {}).setdefault("annotations", {}).update(annotations)
     grant = Grant.RENEWED
     if info.holder == identity:
         spec["renewTime"] = _micro(moment)
@@ -372,9 +377,18 @@ def _replica_lease(identity: str) -> str:
     return f"plumbline-replica-{safe}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
 
-def heartbeat(cluster: Cluster, identity: str, *, namespace: str, duration_s: int) -> int:
-    """Renew this replica's own membership lease; return how many replicas are alive (this one
-    included), from the unexpired membership leases. Used to share apps out evenly."""
+APPS_ANNOTATION = "plumbline.dev/apps"
+"""On a replica's membership lease: the apps it is configured with (JSON list), so every replica
+shares out the apps all of them see (``controller/_share.py``)."""
+
+
+def heartbeat(
+    cluster: Cluster, identity: str, *, namespace: str, duration_s: int, apps: Iterable[str] = ()
+) -> dict[str, frozenset[str] | None]:
+    """Renew this replica's own membership lease, publishing ``apps`` (the apps it is configured
+    with); return the live replicas (this one included), from the unexpired membership leases, each
+    with the apps it publishes (None: it publishes none, an older version). Used to share apps out."""
+    mine = frozenset(apps)
     acquire(
         cluster,
         identity,
@@ -383,16 +397,26 @@ def heartbeat(cluster: Cluster, identity: str, *, namespace: str, duration_s: in
         duration_s=duration_s,
         name=_replica_lease(identity),
         labels={REPLICA_LABEL: "true"},
+        annotations={APPS_ANNOTATION: json.dumps(sorted(mine))},
     )
     listed = cluster.request("GET", _path(namespace), query={"labelSelector": f"{REPLICA_LABEL}=true"})
     moment = datetime.now(UTC)
-    alive = {
-        info.holder
-        for info in (_info("", item) for item in listed.get("items") or [])
-        if info.holder and not info.expired(moment)
-    }
-    alive.add(identity)
-    return len(alive)
+    alive: dict[str, frozenset[str] | None] = {}
+    for item in listed.get("items") or []:
+        info = _info("", item)
+        if info.holder and not info.expired(moment):
+            alive[info.holder] = _published(item)
+    alive[identity] = mine
+    return alive
+
+
+def _published(lease: dict[str, Any]) -> frozenset[str] | None:
+    raw = ((lease.get("metadata") or {}).get("annotations") or {}).get(APPS_ANNOTATION)
+    try:
+        names = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return frozenset(str(n) for n in names) if isinstance(names, list) else None
 
 
 def release_replica(cluster: Cluster, identity: str, *, namespace: str) -> None:
