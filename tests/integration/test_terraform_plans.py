@@ -91,6 +91,8 @@ def test_seed_01_the_friday_plan_is_blocked_for_every_reason(tofu_plans: RealPla
 def test_the_same_plan_in_git_mode_and_approved_by_name(tofu_plans: RealPlans) -> None:
     code, report, _ = plumb(tofu_plans.friday, "check", "--base", "main", "--head", "feature/friday")
     assert code == 1 and by_severity(report, "block") == FRIDAY_BLOCKS
+    binding = next(f for f in report["findings"] if f["guard"] == "environment")
+    assert "workspace = 'prod'" in binding["message"]  # where CI ran tofu: infra/.terraform/environment
 
     approvals = [a for key in sorted(f"{g}:{s}" for g, s in FRIDAY_BLOCKS) for a in ("--allow", key)]
     code, approved, _ = plumb(

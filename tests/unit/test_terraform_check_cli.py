@@ -211,6 +211,24 @@ def test_git_mode_checks_the_apps_terraform_at_head(tmp_path: Path, repo: Path) 
         ("destructive", "Terraform/test_instance.test", "infra/plan.json"),
     }
 
+    # An App without spec.terraform: the plan given by hand goes with it, its *.tf read beside it.
+    (tmp_path / "plumbline.yaml").write_text(CONFIG.replace("  terraform: {path: infra}\n", ""))
+    args = (
+        "check",
+        "--base",
+        "main",
+        "--head",
+        "feature/friday",
+        "--terraform",
+        "infra/plan.json",
+        "-o",
+        "json",
+    )
+    by_hand = report(plumb(tmp_path, *args, cwd=repo))
+    assert by_hand["terraformPlans"] == ["infra/plan.json"]
+    warned = {(f["subject"], f["field"]) for f in by_hand["findings"] if f["severity"] == "warn"}
+    assert ("Terraform/test_instance.test", "lifecycle.prevent_destroy") in warned
+
     # On main there is no plan yet: the configuration alone is read, and that says so.
     (tmp_path / "plumbline.yaml").write_text(CONFIG)
     static = report(plumb(tmp_path, "check", "--base", "main", "--head", "main", "-o", "json"))

@@ -81,9 +81,9 @@ def in_checkout(
     if spec is None:
         if not loaded:
             return None
-        return TerraformInputs(
-            loaded, None, "(no spec.terraform.path)", workspace, bind_app_environment=False
-        )
+        beside = plans[0].parent
+        folder = beside if has_terraform(beside) else None
+        return _inputs(loaded, folder, f"{beside} (and the App has no spec.terraform)", workspace, bind=False)
     folder = root / spec.path
     if not has_terraform(folder):
         raise TerraformPlanError(
@@ -100,9 +100,16 @@ def in_checkout(
         loaded,
         read_config(folder, label=spec.path),
         spec.path,
-        workspace or _selected_workspace(folder),
+        workspace or _selected_workspace(folder) or _workspace_here(spec.path),
         bind_app_environment=False,
     )
+
+
+def _workspace_here(path: str) -> str | None:
+    """The workspace selected in ``path`` of the checkout plumb runs in (where CI ran ``tofu plan``);
+    a workspace is local state, never in Git."""
+    root = local_checkout(Path.cwd()).root
+    return _selected_workspace(root / path) if root is not None else None
 
 
 @dataclass(frozen=True)
@@ -154,17 +161,20 @@ def in_working_tree(
     )
     loaded = [load_plan(path) for path in plans]
     folder = _config_folder(app, here.root, plans[0])
+    missing = f"{plans[0].parent} (nor in the App's spec.terraform.path)"
+    return _inputs(loaded, folder, missing, workspace, bind=True), info
+
+
+def _inputs(
+    plans: list[TerraformPlan], folder: Path | None, missing: str, workspace: str | None, *, bind: bool
+) -> TerraformInputs:
+    """The inputs for ``plans`` with the configuration in ``folder`` (None: not at hand, ``missing``
+    says where it was looked for)."""
     if folder is None:
-        label = f"{plans[0].parent} (nor in the App's spec.terraform.path)"
-        return TerraformInputs(loaded, None, label, workspace, bind_app_environment=True), info
-    inputs = TerraformInputs(
-        loaded,
-        read_config(folder, label=_relative(folder)),
-        _relative(folder),
-        workspace or _selected_workspace(folder),
-        bind_app_environment=True,
-    )
-    return inputs, info
+        return TerraformInputs(plans, None, missing, workspace, bind_app_environment=bind)
+    label = _relative(folder)
+    chosen = workspace or _selected_workspace(folder)
+    return TerraformInputs(plans, read_config(folder, label=label), label, chosen, bind_app_environment=bind)
 
 
 def _config_folder(app: App, root: Path | None, plan: Path) -> Path | None:
