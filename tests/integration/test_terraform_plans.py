@@ -35,9 +35,9 @@ FRIDAY_BLOCKS = {
 }
 
 
-def plumb(repo: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+def plumb(repo: Path, *args: str, config_text: str = CONFIG) -> tuple[int, dict[str, Any], str]:
     config = repo.parent / f"{repo.name}-plumbline.yaml"
-    config.write_text(CONFIG.replace("REPO", str(repo)))
+    config.write_text(config_text.replace("REPO", str(repo)))
     env = cli.offline_env(repo.parent / f"{repo.name}-state", config)
     env["PLUMBLINE_CACHE_DIR"] = str(repo.parent / f"{repo.name}-cache")
     done: subprocess.CompletedProcess[str] = cli.plumb(*args, "-o", "json", env=env, cwd=repo, timeout=120)
@@ -110,3 +110,22 @@ def test_the_same_plan_in_git_mode_and_approved_by_name(tofu_plans: RealPlans) -
 def test_a_careful_change_in_test_passes_clean(tofu_plans: RealPlans) -> None:
     code, report, _ = plumb(tofu_plans.careful, "check", "--terraform", "infra/plan.json")
     assert code == 0 and report["findings"] == [], report["findings"]
+
+
+def test_every_kind_of_destroy_of_a_protected_resource_blocks(tofu_plans: RealPlans) -> None:
+    protect_all = CONFIG.replace(
+        "protectedAddresses: [terraform_data.db]", "protectedTypes: [terraform_data]"
+    )
+    code, report, _ = plumb(
+        tofu_plans.friday, "check", "--terraform", "infra/plan.json", config_text=protect_all
+    )
+    destroys = [f for f in report["findings"] if f["field"] == "change.actions"]
+    assert code == 1 and {(f["subject"], f["severity"]) for f in destroys} == {
+        ("Terraform/terraform_data.db", "block"),
+        ("Terraform/terraform_data.cache", "block"),
+        ("Terraform/terraform_data.web", "block"),
+    }
+    messages = {f["subject"]: f["message"] for f in destroys}
+    assert '(["delete","create"])' in messages["Terraform/terraform_data.db"]
+    assert '(["delete"])' in messages["Terraform/terraform_data.cache"]
+    assert "creates the new one, then destroys" in messages["Terraform/terraform_data.web"]
