@@ -104,3 +104,19 @@ def test_a_blocked_sync_names_its_guard_blocks(
     ]
     assert status.last_operation is not None and status.last_operation.result == "blocked"
     assert condition(status, "Stalled") == ("True", "Blocked")
+
+
+def test_an_invalid_app_says_so_on_itself_and_the_others_still_run(
+    plumbline_crds: list[str], make_site: Callable[[str], Site], namespace: str
+) -> None:
+    site, other = make_site("sync"), make_site("sync")
+    site.declare(namespace)
+    other.declare(namespace, path="../outside")  # no schema can say it; the model does
+
+    assert one(site.controller(from_cluster=namespace)).result is Result.SYNCED
+    status, live = status_of(other, namespace)
+    assert condition(status, "Stalled") == ("True", "InvalidSpec")
+    assert condition(status, "Ready") == ("False", "InvalidSpec")
+    assert (
+        "spec.source.path" in status.message and status.observed_generation == live["metadata"]["generation"]
+    )

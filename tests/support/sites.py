@@ -98,7 +98,8 @@ class Site:
 
     def controller(self, *, from_cluster: str | None = None, **settings: Any) -> Controller:
         """A controller of the site's app, configured from the file, or ``from_cluster`` (a namespace:
-        the Apps there, see :meth:`declare`; each App's status is written back)."""
+        the Apps there, see :meth:`declare`, read leniently as ``plumb controller`` does; each App's
+        status is written back)."""
         options = Settings(
             identity=settings.pop("identity", "replica-a"),
             lease_namespace=self.lease_namespace,
@@ -109,7 +110,7 @@ class Site:
         )
         if from_cluster is not None:
             return Controller(
-                config=lambda: engine.cluster_config(self.cluster, from_cluster),
+                config=lambda: engine.cluster_config(self.cluster, from_cluster, lenient=True),
                 store=self.store,
                 settings=options,
                 apps_in=self.cluster,

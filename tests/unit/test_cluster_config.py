@@ -125,3 +125,24 @@ def test_config_cluster_names_the_namespace(
     explicit: str | None, environ: dict[str, str], expected: str | None
 ) -> None:
     assert cluster_namespace(explicit, environ=environ) == expected
+
+
+def test_leniently_an_invalid_app_is_left_out_and_its_problems_kept() -> None:
+    objects = [stored(d) for d in documents()]
+    broken = app_in(HOME, "broken")
+    broken["spec"]["source"]["path"] = "../other-team"
+    stray = app_in(HOME, "stray", project="nowhere")
+    config = config_from_objects([*objects, broken, stray], home=HOME, lenient=True)
+    assert sorted(config.apps) == ["orders"]
+    assert sorted({p.obj or "" for p in config.rejected}) == ["App/broken", "App/stray"]
+    assert all(p.file == f"cluster:{HOME}" for p in config.rejected)
+    with pytest.raises(InvalidConfigError, match="App/broken"):
+        config_from_objects([*objects, broken], home=HOME)  # the CLI reads strictly
+
+
+def test_leniently_a_broken_project_still_stops_the_load() -> None:
+    objects = [stored(d) for d in documents()]
+    (project,) = [o for o in objects if o["kind"] == "Project"]
+    project["spec"]["blastRadius"]["maxDeletes"] = -1
+    with pytest.raises(InvalidConfigError, match=r"Project/shop: spec\.blastRadius\.maxDeletes"):
+        config_from_objects(objects, home=HOME, lenient=True)

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         )
         with Store.open() as store:
             controller = Controller(
-                config=lambda: engine.read_config(s.config_path, home=home),
+                config=lambda: engine.read_config(s.config_path, home=home, lenient=True),
                 store=store,
                 settings=options,
                 notifier=Notifier(webhooks=notify, slack=notify_slack),

@@ -69,6 +69,8 @@ class Config:
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
     exceptions: dict[str, GuardException] = field(default_factory=dict)
     instance: str = DEFAULT_INSTANCE
+    rejected: tuple[Problem, ...] = ()
+    """Read leniently from the cluster: the problems of the Apps left out because they are invalid."""
 
     def exceptions_for(self, app: str) -> list[GuardException]:
         """The standing guard exceptions of ``app`` (expired ones too: they are reported)."""
@@ -357,7 +359,7 @@ def as_written(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def config_from_objects(
-    objects: list[dict[str, Any]], *, home: str, env: Mapping[str, str] | None = None
+    objects: list[dict[str, Any]], *, home: str, env: Mapping[str, str] | None = None, lenient: bool = False
 ) -> Config:
     """The configuration from plumbline's objects as read from the cluster (every kind listed in the
     ``home`` namespace, the controller's; Apps from any namespace), checked by the same models as a
@@ -365,7 +367,10 @@ def config_from_objects(
 
     An App outside ``home`` belongs to the configuration only if its Project (in ``home``) lists the
     App's namespace in ``sourceNamespaces`` (decision 0014); others are left out, as are objects of
-    other kinds outside ``home``. Raises :class:`InvalidConfigError` listing every problem.
+    other kinds outside ``home``. Raises :class:`InvalidConfigError` listing every problem; with
+    ``lenient`` (the controller), an App with problems of its own is left out instead and its problems
+    are the config's ``rejected`` — one team's broken App does not stop the others' — while a problem
+    of any other kind still raises.
     """
     problems: list[Problem] = []
     declared: list[_Declared] = []
@@ -396,10 +401,16 @@ def config_from_objects(
     left = {f"{d.origin.file}: {d.kind}/{d.name}" for d in declared if d not in kept}
     problems = [p for p in problems if not (from_objects(p) and f"{p.file}: {p.obj}" in left)]
     config = _cross_check(kept, problems, env)
+    problems.sort(key=lambda p: (p.file, p.obj or ""))
+    rejected = [p for p in problems if lenient and from_objects(p) and (p.obj or "").startswith("App/")]
+    problems = [p for p in problems if p not in rejected]
     if problems:
-        problems.sort(key=lambda p: (p.file, p.obj or ""))
         raise InvalidConfigError(problems)
-    return config
+    if not rejected:
+        return config
+    names = {(p.obj or "").removeprefix("App/") for p in rejected}
+    apps = {name: app for name, app in config.apps.items() if name not in names}
+    return replace(config, apps=apps, rejected=tuple(rejected))
 
 
 def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:

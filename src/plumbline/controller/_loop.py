@@ -189,6 +189,7 @@ class Controller:
     def run_once(self) -> list[Outcome]:
         """One pass over every configured app, in name order."""
         self.config = self._load_config()
+        self.recorder.loaded(self.config)
         outcomes = [self.reconcile(app) for _, app in sorted(self.config.apps.items())]
         self.file_anchor()
         return outcomes
@@ -208,6 +209,7 @@ class Controller:
             if moment >= next_poll:
                 try:
                     self.config = self._load_config()
+                    self.recorder.loaded(self.config)
                 except PlumbError as error:
                     log(logging.ERROR, f"config cannot be loaded; keeping the last good one: {error}")
                 for name in sorted(self.config.apps):

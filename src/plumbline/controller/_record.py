@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from plumbline.cluster import ApiFailure, Cluster
-from plumbline.config import App, Mode, VerificationOutcome
+from plumbline.config import App, Config, Mode, VerificationOutcome
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
@@ -157,6 +157,11 @@ class Recorder:
                 break
         if seen != app.spec.mode.value:
             self.record(config_mode(app, seen, effective))
+
+    def loaded(self, config: Config) -> None:
+        """The configuration was (re)loaded: the Apps it left out as invalid say so on themselves."""
+        if self.status is not None and config.rejected:
+            self.status.rejected(config.rejected)
 
     def passed(self, outcome: Outcome, *, seconds: float) -> None:
         """A pass is over: counted and timed, and the App's status written."""

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.config import (
     API_VERSION,
+    CLUSTER_SCHEME,
     App,
     AppStatus,
     Condition,
@@ -34,6 +35,7 @@ from plumbline.config import (
     LastOperation,
     Mode,
     PauseState,
+    Problem,
     Project,
     Severity,
     SyncState,
@@ -120,6 +122,19 @@ def conditions(
     """Ready, Reconciling and Stalled after ``outcome``; a condition whose status did not change keeps
     its ``lastTransitionTime`` from ``before``."""
     holds, reason, message = verdict(outcome, seen)
+    return conditions_saying(holds, reason, message, generation=generation, now=now, before=before)
+
+
+def conditions_saying(
+    holds: ConditionType,
+    reason: str,
+    message: str,
+    *,
+    generation: int | None,
+    now: datetime,
+    before: Sequence[Condition] = (),
+) -> list[Condition]:
+    """The three conditions, ``holds`` True and the others False, each with ``reason`` and ``message``."""
     previous = {c.type: c for c in before}
     found = []
     for kind in ConditionType:
@@ -236,6 +251,7 @@ class StatusWriter:
         self.cluster, self.store, self.locate, self.now = cluster, store, locate, now
         self._seen: dict[str, Seen] = {}
         self._conditions: dict[str, list[Condition]] = {}
+        self._rejected: dict[tuple[str, str], str] = {}  # the message last logged per invalid App
 
     def planned(self, app: App, plan: Plan) -> None:
         """A pass planned ``app``: its sync status, its changes by attribution and its health."""
@@ -264,10 +280,50 @@ class StatusWriter:
                 raise PlumbError(f"{self.cluster.server} does not serve {API_VERSION} App")
             before = self._before(info, located)
             status = app_status(located, outcome, seen, store=self.store, now=self.now(), before=before)
-            self._write(info, located, status)
+            self._write(info, outcome.app, located.namespace, status)
             self._conditions[outcome.app] = list(status.conditions)
         except (ApiFailure, PlumbError) as error:
             log(logging.WARNING, f"cannot write the App's status: {error}", app=outcome.app)
+
+    def rejected(self, problems: Sequence[Problem]) -> None:
+        """Apps left out of the configuration because they are invalid: each says so in its status
+        (Stalled, reason InvalidSpec, the problems as the message), and the log says it once."""
+        by_app: dict[tuple[str, str], list[str]] = {}
+        for problem in problems:
+            namespace = problem.file.removeprefix(CLUSTER_SCHEME)
+            name = (problem.obj or "").removeprefix("App/")
+            by_app.setdefault((namespace, name), []).append(
+                ": ".join(p for p in (problem.field, problem.message) if p)
+            )
+        info = self._info()
+        for (namespace, name), said in sorted(by_app.items()):
+            message = "; ".join(said)
+            if self._rejected.get((namespace, name)) != message:
+                log(logging.ERROR, f"App {namespace}/{name} is invalid and left out: {message}", app=name)
+            self._rejected[(namespace, name)] = message
+            try:
+                if info is None:
+                    raise PlumbError(f"{self.cluster.server} does not serve {API_VERSION} App")
+                live = self.cluster.get(info, name=name, namespace=namespace)
+                if live is None:
+                    continue
+                generation = live["metadata"].get("generation")
+                status = AppStatus(
+                    observedGeneration=generation,
+                    message=message[:1000],
+                    conditions=conditions_saying(
+                        ConditionType.STALLED,
+                        "InvalidSpec",
+                        message,
+                        generation=generation,
+                        now=self.now(),
+                        before=_conditions_of(live),
+                    ),
+                )
+                self._write(info, name, namespace, status)
+                self._conditions.pop(name, None)
+            except (ApiFailure, PlumbError) as error:
+                log(logging.WARNING, f"cannot write the App's status: {error}", app=name)
 
     def _info(self) -> ResourceInfo | None:
         return self.cluster.discovery.lookup(API_VERSION, "App")
@@ -280,14 +336,14 @@ class StatusWriter:
             self._conditions[name] = _conditions_of(live)
         return self._conditions[name]
 
-    def _write(self, info: ResourceInfo, located: Located, status: AppStatus) -> None:
+    def _write(self, info: ResourceInfo, name: str, namespace: str, status: AppStatus) -> None:
         body: dict[str, Any] = {
             "apiVersion": API_VERSION,
             "kind": "App",
-            "metadata": {"name": located.app.name, "namespace": located.namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "status": written(status),
         }
-        path = info.path(namespace=located.namespace, name=located.app.name) + "/status"
+        path = info.path(namespace=namespace, name=name) + "/status"
         self.cluster.request(
             "PATCH",
             path,

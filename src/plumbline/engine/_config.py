@@ -21,11 +21,14 @@ from plumbline.config import (
 from plumbline.errors import ConfigError
 
 
-def cluster_config(cluster: Cluster, namespace: str, *, env: Mapping[str, str] | None = None) -> Config:
+def cluster_config(
+    cluster: Cluster, namespace: str, *, env: Mapping[str, str] | None = None, lenient: bool = False
+) -> Config:
     """The configuration kept in ``cluster``: every plumbline object in ``namespace`` (the
     controller's), and the Apps in the namespaces its Projects list in ``sourceNamespaces``.
 
-    ConfigError if plumbline's CRDs are not installed; InvalidConfigError as for a file.
+    ConfigError if plumbline's CRDs are not installed; InvalidConfigError as for a file (``lenient``:
+    invalid Apps are left out and listed in ``Config.rejected`` instead, see ``config_from_objects``).
     """
     infos = {kind: cluster.discovery.lookup(API_VERSION, kind) for kind in KINDS}
     missing = sorted(kind for kind, info in infos.items() if info is None)
@@ -42,7 +45,7 @@ def cluster_config(cluster: Cluster, namespace: str, *, env: Mapping[str, str] |
     apps = infos["App"]
     assert apps is not None
     objects += cluster.list(apps, namespace=None if anywhere else namespace)
-    return config_from_objects(objects, home=namespace, env=env)
+    return config_from_objects(objects, home=namespace, env=env, lenient=lenient)
 
 
 def read_config(
@@ -51,14 +54,15 @@ def read_config(
     kubeconfig: str | None = None,
     context: str | None = None,
     home: Cluster | None = None,
+    lenient: bool = False,
 ) -> Config:
     """The configuration ``--config`` (else ``$PLUMBLINE_CONFIG``, else the usual places) names:
     from the cluster for ``cluster:NAMESPACE`` (``home`` if open, else through ``kubeconfig`` and
-    ``context``), else from files."""
+    ``context``), else from files; ``lenient`` as for :func:`cluster_config`."""
     namespace = cluster_namespace(explicit)
     if namespace is None:
         return load_config(find_config(explicit))
     if home is not None:
-        return cluster_config(home, namespace)
+        return cluster_config(home, namespace, lenient=lenient)
     with Cluster(kubeconfig=Path(kubeconfig) if kubeconfig else None, context=context) as cluster:
-        return cluster_config(cluster, namespace)
+        return cluster_config(cluster, namespace, lenient=lenient)
