@@ -15,8 +15,12 @@ from typing import Any
 
 import pytest
 
+from plumbline.cluster import Cluster
+from plumbline.config import Operation, Requester
 from plumbline.controller import Controller
+from plumbline.engine import operation as op
 from plumbline.engine.lease import LEASE_NAMESPACE, ensure_namespace, owner_lease_name, read_lease
+from plumbline.errors import RefusedError
 from plumbline.local import ControlPlane
 from plumbline.store import AppStateKind, AuditAction
 from tests.support import cli
@@ -158,3 +162,57 @@ def owner_of(site: Site) -> str | None:
 
 def audit(site: Site, action: str) -> list[tuple[str, str]]:
     return [(r.outcome, r.actor) for r in site.store.audit_log(site.app) if r.action == action]
+
+
+@contextlib.contextmanager
+def installed(cluster: Cluster, objects: list[dict[str, Any]]) -> Iterator[None]:
+    infos = [cluster.discovery.lookup(obj["apiVersion"], obj["kind"]) for obj in objects]
+    for obj, info in zip(objects, infos, strict=True):
+        assert info is not None
+        cluster.apply(obj, info=info, field_manager="test")
+    try:
+        yield
+    finally:
+        for obj, info in reversed(list(zip(objects, infos, strict=True))):
+            assert info is not None
+            cluster.request("DELETE", info.path(name=obj["metadata"]["name"]))
+
+
+def test_the_cluster_vouches_for_who_requests_an_operation(
+    tmp_path: Path, control_plane: ControlPlane, plumbline_crds: list[str], make_site: Any, namespace: str
+) -> None:
+    """With plumbline's admission policy, the API server refuses an App.operation written in another's
+    name, or with an override the writer may not make; the honest request goes through."""
+    site: Site = make_site("observe")
+    site.declare(namespace)
+    account = "requester"
+    plane = control_plane
+    kubeconfig = limited_kubeconfig(
+        site.cluster, plane, namespace, tmp_path / "k.yaml", REQUESTER, name=account
+    )
+    with installed(site.cluster, op.admission_policy()), Cluster(kubeconfig=kubeconfig) as user:
+        info = op.app_info(user)
+        assert info is not None
+        app = op.ManagedApp(site.app, namespace, "", info)
+        me = op.who_am_i(user)
+
+        def ask(requester: Requester, **args: Any) -> str:
+            """Request a sync as ``requester``; what the cluster said ('' if it took it), then undone."""
+            asked = {"id": op.new_id(), "action": "sync", "requestedBy": requester, "requestedAt": op.now()}
+            operation = Operation.model_validate({**asked, **args})
+            try:
+                op.request(user, app, operation)
+            except RefusedError as refused:
+                return str(refused)
+            site.cluster.request("PATCH", app.path, body={"operation": None}, content_type=op.MERGE_PATCH)
+            return ""
+
+        someone_else = Requester(username="alice", groups=me.groups)
+        wait_for("the admission policy did not bite", lambda: ask(someone_else) != "", within=30)
+        assert "must be who requests it: you are " + me.username in ask(someone_else)
+        allow = {"allow": ["references:ConfigMap/env"], "reason": "next week"}
+        assert f"{me.username} may not override" in ask(me, **allow)
+        assert ask(me) == ""
+        rules = [*REQUESTER, OVERRIDE]
+        limited_kubeconfig(site.cluster, plane, namespace, tmp_path / "k2.yaml", rules, name=account)
+        wait_for("the override was not let through", lambda: ask(me, **allow) == "", within=30)

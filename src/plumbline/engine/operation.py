@@ -250,3 +250,70 @@ def describe(operation: Operation) -> str:
         + (f" ({', '.join(flags)})" if flags else "")
         + f" requested by {operation.requested_by.username}"
     )
+
+
+POLICY = "plumbline-operation-requester"
+"""The ValidatingAdmissionPolicy (and its binding) that makes ``App.operation`` honest."""
+
+
+def admission_policy() -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy and its binding, so the API server itself vouches for every new
+    ``App.operation``: its ``requestedBy`` must be the identity that writes it (username and groups,
+    as ``request.userInfo`` has them), and one with ``allow`` needs the ``override`` verb on that App
+    (CEL's ``authorizer``, the requester's own rights). Without it, anyone who may patch an App could
+    write another's name there; with it, the controller's SubjectAccessReview checks what the cluster
+    has already checked (``plumb install`` installs it)."""
+    override = (
+        f"authorizer.group('{GROUP}').resource('apps').namespace(object.metadata.namespace)"
+        f".name(object.metadata.name).check('{OVERRIDE_VERB}').allowed()"
+    )
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": POLICY},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [GROUP],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["apps"],
+                    }
+                ]
+            },
+            "variables": [
+                {
+                    "name": "requested",
+                    "expression": "has(object.operation) && (oldObject == null || "
+                    "!has(oldObject.operation) || oldObject.operation != object.operation)",
+                },
+            ],
+            "validations": [
+                {
+                    "expression": "!variables.requested || "
+                    "(object.operation.requestedBy.username == request.userInfo.username && "
+                    "(has(object.operation.requestedBy.groups) ? object.operation.requestedBy.groups : []) "
+                    "== (has(request.userInfo.groups) ? request.userInfo.groups : []))",
+                    "messageExpression": "'App.operation.requestedBy must be who requests it: you are ' + "
+                    "request.userInfo.username",
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": "!variables.requested || !has(object.operation.allow) || "
+                    f"size(object.operation.allow) == 0 || {override}",
+                    "messageExpression": "request.userInfo.username + ' may not override a guard for app ' "
+                    f"+ object.metadata.name + ': that needs the verb {OVERRIDE_VERB} on apps.{GROUP}'",
+                    "reason": "Forbidden",
+                },
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": POLICY},
+        "spec": {"policyName": POLICY, "validationActions": ["Deny"]},
+    }
+    return [policy, binding]
