@@ -187,8 +187,8 @@ def manifests(
     namespace: str = DEFAULT_NAMESPACE, *, namespaces: Sequence[str] = (), image: str = IMAGE
 ) -> list[dict[str, Any]]:
     """What ``plumb install`` installs into ``namespace``, in the order it is applied (CRDs and the
-    Namespace first); ``namespaces``: where the apps deploy (each gets a RoleBinding to
-    ``plumbline-apply``)."""
+    Namespace first); ``namespaces``: where the apps deploy (each is created if missing and gets a
+    RoleBinding to ``plumbline-apply``)."""
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace)},
         *custom_resource_definitions(),
@@ -198,6 +198,8 @@ def manifests(
         _role("Role", NAME, NAMESPACE_RULES, namespace),
         _binding("RoleBinding", NAME, NAME, "Role", namespace, namespace),
         _role("ClusterRole", APPLY_ROLE, APPLY_RULES),
+        # The apps' namespaces, so their RoleBindings have somewhere to be (never deleted by uninstall).
+        *({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in namespaces),
         *(_binding("RoleBinding", APPLY_ROLE, APPLY_ROLE, "ClusterRole", namespace, ns) for ns in namespaces),
         deployment(namespace, image),
         {
