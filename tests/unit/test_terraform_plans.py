@@ -270,3 +270,16 @@ def _one_change(change: str) -> str:
 def test_a_malformed_plan_names_the_file_and_the_field(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(TerraformPlanError, match=expected):
         parse_plan(text, path=tmp_path / "plan.json", label="plan.json")
+
+
+def test_values_the_plan_marks_sensitive_are_never_read(tmp_path: Path) -> None:
+    data = json.loads((SHOW / "basic-create/output.json").read_text())
+    data["variables"] = {"environment": {"value": "prod"}}
+    data["configuration"]["root_module"]["variables"] = {"environment": {"sensitive": True}}
+    change = data["resource_changes"][0]["change"]
+    change["after"]["tags"] = {"env": "prod", "owner": "db-team"}
+    change["after_sensitive"] = {"tags": {"env": True}}
+    plan = parse_plan(json.dumps(data), path=tmp_path / "p.json", label="p.json")
+    assert plan.variables == {"environment": None}
+    assert plan.changes[0].after["tags"] == {"env": None, "owner": "db-team"}
+    assert named_environments(plan, workspace=None) == []

@@ -66,7 +66,7 @@ ALLOW = typer.Option(
     [],
     "--allow",
     help="Let one blocking guard finding through: GUARD:KIND/NAME as the finding prints it. "
-    "Needs --reason; recorded in history.",
+    "Needs --reason, recorded with it (in history for a sync; in the report for plumb check).",
 )
 REASON = typer.Option(None, "--reason", help="Why the --allow is right (recorded).")
 

@@ -46,7 +46,7 @@ class ResourceChange:
     actions: tuple[TerraformAction, ...]
     reason: str = ""  # action_reason: replace_because_cannot_update, delete_because_no_resource_config
     replace_paths: tuple[str, ...] = ()  # ["list", 1, "id"] as "list[1].id"
-    after: Any = None  # planned values (None for a delete)
+    after: Any = None  # planned values (None for a delete); sensitive values dropped
     before: Any = None
 
     @property
@@ -81,7 +81,8 @@ class TerraformPlan:
     path: Path
     label: str
     changes: tuple[ResourceChange, ...]
-    variables: Mapping[str, Any] = field(default_factory=dict)  # name -> value (root module inputs)
+    # name -> value (root module inputs; None for one declared sensitive)
+    variables: Mapping[str, Any] = field(default_factory=dict)
     module_sources: Mapping[str, str] = field(default_factory=dict)  # module.a.module.b -> its source
     terraform_version: str = ""
 
@@ -141,10 +142,16 @@ def parse_plan(text: str, *, path: Path, label: str) -> TerraformPlan:
         _change(reader, entry, f"resource_changes[{i}]")
         for i, entry in enumerate(reader.array(top.get("resource_changes", []), "resource_changes"))
     )
+    configuration = reader.mapping(top.get("configuration", {}), "configuration")
+    root_module = configuration.get("root_module")
+    declared = root_module.get("variables") if isinstance(root_module, dict) else None
+    sensitive = {
+        name for name, decl in (declared or {}).items() if isinstance(decl, dict) and decl.get("sensitive")
+    }
     variables: dict[str, Any] = {}
     for var, spec in reader.mapping(top.get("variables", {}), "variables").items():
-        variables[var] = reader.mapping(spec, f"variables.{var}").get("value")
-    configuration = reader.mapping(top.get("configuration", {}), "configuration")
+        value = reader.mapping(spec, f"variables.{var}").get("value")
+        variables[var] = None if var in sensitive else value
     sources: dict[str, str] = {}
     _module_calls(reader, configuration.get("root_module", {}), "", "configuration.root_module", sources)
     version = top.get("terraform_version", "")
@@ -189,9 +196,21 @@ def _change(reader: _Reader, entry: Any, where: str) -> ResourceChange:
         actions=tuple(actions),
         reason=reason if isinstance(reason, str) else "",
         replace_paths=tuple(_path(p) for p in reader.array(paths, f"{where}.change.replace_paths")),
-        after=change.get("after"),
-        before=change.get("before"),
+        after=_unsensitive(change.get("after"), change.get("after_sensitive")),
+        before=_unsensitive(change.get("before"), change.get("before_sensitive")),
     )
+
+
+def _unsensitive(values: Any, mask: Any) -> Any:
+    """``values`` with every value ``mask`` (the plan's ``after_sensitive``) marks sensitive dropped:
+    nothing read from a plan can print a secret."""
+    if mask is True:
+        return None
+    if isinstance(values, dict) and isinstance(mask, dict):
+        return {key: _unsensitive(value, mask.get(key)) for key, value in values.items()}
+    if isinstance(values, list) and isinstance(mask, list):
+        return [_unsensitive(value, mask[i] if i < len(mask) else None) for i, value in enumerate(values)]
+    return values
 
 
 def _path(steps: Any) -> str:
