@@ -4,7 +4,6 @@ that ends the hold."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,37 +13,15 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from tests.support.git import git, write_files
+from tests.support.seed04 import PRIMARY, STALE, release
+from tests.support.seed04 import live as read_live
 from tests.support.sites import Workspace, unique
 
 pytestmark = pytest.mark.integration
 
 
-def release(db_host: str, image: str, password: str) -> dict[str, str]:
-    """The app's files at one commit: its settings, its database password, its Deployment."""
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "users-api"},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "users-api"}},
-            "template": {
-                "metadata": {"labels": {"app": "users-api"}},
-                "spec": {"containers": [{"name": "api", "image": image}]},
-            },
-        },
-    }
-    return {
-        "app/env.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: users-api-env\ndata:\n"
-        f"  DB_HOST: {db_host}\n  LOG_LEVEL: info\n",
-        "app/db.yaml": f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: users-api-db\n"
-        f"stringData:\n  password: {password}\n",
-        "app/deployment.yaml": json.dumps(deployment) + "\n",
-    }
-
-
-GOOD = release("pgbouncer-primary.users.svc.cluster.local", "registry.invalid/users-api:1.4", "hunter2")
-BAD = release("pgbouncer.users.svc.cluster.local", "registry.invalid/users-api:1.5", "correct-horse")
+GOOD = release(PRIMARY, "registry.invalid/users-api:1.4", password="hunter2")
+BAD = release(STALE, "registry.invalid/users-api:1.5", password="correct-horse")
 
 
 SECRET_ALLOWED = """---
@@ -61,13 +38,8 @@ spec:
 """
 
 
-def live(cluster: Cluster, namespace: str) -> tuple[str, str, str]:
-    """(DB_HOST, the image, the password) as the cluster has them."""
-    env = cluster.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/users-api-env")
-    secret = cluster.request("GET", f"/api/v1/namespaces/{namespace}/secrets/users-api-db")
-    deployment = cluster.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/users-api")
-    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-    return env["data"]["DB_HOST"], image, base64.b64decode(secret["data"]["password"]).decode()
+def live(cluster: Cluster, namespace: str) -> tuple[str, ...]:
+    return read_live(cluster, namespace, secret=True)
 
 
 @pytest.fixture
@@ -97,7 +69,7 @@ def test_rollback_applies_the_good_revision_whole_and_holds_the_app_there(
     bad = ws.commit("users-api 1.5, and the chart's DB_HOST")
     assert ws.plumb("sync", app).returncode == 0
     assert live(cluster, namespace) == (
-        "pgbouncer.users.svc.cluster.local",
+        STALE,
         "registry.invalid/users-api:1.5",
         "correct-horse",
     )
@@ -138,7 +110,7 @@ def test_rollback_applies_the_good_revision_whole_and_holds_the_app_there(
     assert result["record"]["result"] == "succeeded"
     assert result["record"]["flags"]["rollback"] == {"to": good, "history": 1, "from": bad}
     assert live(cluster, namespace) == (
-        "pgbouncer-primary.users.svc.cluster.local",
+        PRIMARY,
         "registry.invalid/users-api:1.4",
         "hunter2",
     )
@@ -176,7 +148,7 @@ def test_rollback_applies_the_good_revision_whole_and_holds_the_app_there(
     synced = ws.plumb("sync", app)
     assert synced.returncode == 0, synced.stdout + synced.stderr
     assert live(cluster, namespace) == (
-        "pgbouncer-primary.users.svc.cluster.local",
+        PRIMARY,
         "registry.invalid/users-api:1.5",
         "correct-horse",
     )
@@ -203,6 +175,6 @@ def test_rollback_to_a_named_revision_and_the_usage_errors(
     assert "no successful sync of '0badc0de' in the history (recent: #2" in unknown.stderr
     done = ws.plumb("rollback", app, "--to", good[:8])
     assert done.returncode == 0, done.stdout + done.stderr
-    assert live(cluster, namespace)[0] == "pgbouncer-primary.users.svc.cluster.local"
+    assert live(cluster, namespace)[0] == PRIMARY
     already = ws.plumb("rollback", app, "--to-history", "1")
     assert already.returncode == 2 and f"is at {good[:12]} already" in already.stderr

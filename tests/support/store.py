@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from plumbline.store import SyncRecord, SyncResult
+from plumbline.store import AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
 
 T0 = datetime(2025, 3, 7, 16, 45, 0, 123456, tzinfo=UTC)
 
@@ -28,3 +28,8 @@ def sync_record(app: str = "guestbook", *, at: datetime = T0, **changes: Any) ->
     }
     fields.update(changes)
     return SyncRecord(**fields)
+
+
+def verdict(store: Store, app: str, sha: str, outcome: AuditOutcome) -> None:
+    """What ``engine.verify_app`` appends when the window after a sync of ``app`` at ``sha`` ends."""
+    store.audit(actor="ci", app=app, action=AuditAction.VERIFY, revision=sha, outcome=outcome)

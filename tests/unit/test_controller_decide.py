@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from plumbline.config import Mode
+from plumbline.config import Mode, OnFailure, VerificationOutcome
 from plumbline.controller import Decision, Result, Rules, Situation, Step, decide
-from plumbline.controller.decide import HealMemory, PauseChange, refusal, sync_result
+from plumbline.controller.decide import AfterSync, HealMemory, PauseChange, refusal, respond, sync_result
 from plumbline.plan import Action, ObjectRef, Plan, PlanItem
 from plumbline.plan.attribution import DRIFT, NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.store import AppState, AppStateKind, SyncResult
@@ -51,6 +51,9 @@ PLANS = (CLEAN, PRUNABLE, COMMIT, CAUGHT_UP, *DRIFTED)
 ACTIVE = AppState(app="shop")
 PAUSED = AppState(app="shop", state=AppStateKind.PAUSED, reason="incident 42", until=UNTIL)
 PENDING = AppState(app="shop", state=AppStateKind.PAUSED_PENDING)
+HELD = AppState(app="shop", state=AppStateKind.HELD, detail={"revision": SYNCED, "failed": NEW})
+BAD = frozenset({NEW})  # NEW was rolled back from: failed
+NEXT = "c3" * 20  # the commit after it
 
 
 def given(mode: Mode, p: Plan, state: AppState = ACTIVE, **more: object) -> Situation:
@@ -73,7 +76,7 @@ class Row:
 
 W, SYNC, PRUNE, HEAL = Step.REPORT, Step.SYNC, Step.PRUNE, Step.HEAL  # W: writes nothing
 EXPIRE, ACTIVATE = PauseChange.EXPIRE, PauseChange.ACTIVATE
-IS_PAUSED, IS_PENDING = AppStateKind.PAUSED, AppStateKind.PAUSED_PENDING
+IS_PAUSED, IS_PENDING, IS_HELD = AppStateKind.PAUSED, AppStateKind.PAUSED_PENDING, AppStateKind.HELD
 TABLE = [
     # observe: never writes
     Row("observe, nothing differs", given(Mode.OBSERVE, CLEAN), W, Result.IN_SYNC),
@@ -156,6 +159,43 @@ TABLE = [
         pause=ACTIVATE,
     ),
     Row("pending, drift gone", given(Mode.SELF_HEAL, CLEAN, PENDING), W, Result.IN_SYNC, pause=ACTIVATE),
+    # a commit a rollback left (failed): never applied again by itself, whatever the mode; the next is
+    *(
+        Row(f"{mode}, a failed commit", given(mode, p, HELD, failed=BAD), W, Result.HELD, state=IS_HELD)
+        for mode in (Mode.SYNC, Mode.SELF_HEAL, Mode.PRUNE)
+        for p in (COMMIT, COMMIT_AND_EDIT, plan(NEW, Attribution.COMMIT, prunable=True))
+    ),
+    Row(
+        "a failed commit, interrupted",
+        given(Mode.SYNC, COMMIT, HELD, failed=BAD, interrupted=True),
+        W,
+        Result.HELD,
+        state=IS_HELD,
+    ),
+    Row(
+        "observe, a failed commit",
+        given(Mode.OBSERVE, COMMIT, HELD, failed=BAD),
+        W,
+        Result.OBSERVED,
+        state=IS_HELD,
+    ),
+    Row(
+        "paused over a hold", given(Mode.SYNC, COMMIT, PAUSED, failed=BAD), W, Result.PAUSED, state=IS_PAUSED
+    ),
+    Row(
+        "held, the next commit",
+        given(Mode.SYNC, plan(NEXT, Attribution.COMMIT), HELD, failed=BAD),
+        SYNC,
+        Result.SYNCED,
+        state=IS_HELD,
+    ),
+    Row(
+        "the failed commit is the one applied (rollback blocked)",
+        replace(given(Mode.SELF_HEAL, EDITED, failed=frozenset({SYNCED}))),
+        HEAL,
+        Result.HEALED,
+        revert=True,
+    ),
 ]
 
 
@@ -292,3 +332,74 @@ def test_a_refusal_is_over_once_the_synced_commit_is_the_target_again() -> None:
 def test_a_syncs_result_is_the_passes(step: Step, written: SyncResult, result: Result) -> None:
     decision = Decision(step, Result.SYNCED, (), AppStateKind.ACTIVE)
     assert sync_result(decision, written) is result
+
+
+def test_a_failed_commit_is_said_held_at_the_synced_one() -> None:
+    held = decide(given(Mode.SYNC, COMMIT, HELD, failed=BAD), RULES)
+    assert (
+        held.message
+        == f"not applying {NEW[:12]}: a rollback left it (failed); held at {SYNCED[:12]} until a new commit"
+    )
+
+
+def after(
+    healthy: bool = True,
+    verification: VerificationOutcome | None = VerificationOutcome.PASSED,
+    on_failure: OnFailure = OnFailure.ROLLBACK,
+    good: str | None = SYNCED,
+) -> AfterSync:
+    return AfterSync(
+        healthy=healthy,
+        health="Healthy" if healthy else "Progressing: Deployment/web: 0 of 2 updated replicas available",
+        verification=verification,
+        reason="" if verification is VerificationOutcome.PASSED else "error-ratio 0.4 > 0.05",
+        on_failure=on_failure,
+        good=good,
+    )
+
+
+FAILED, INCONCLUSIVE = VerificationOutcome.FAILED, VerificationOutcome.INCONCLUSIVE
+REPORT, PAUSE, ROLLBACK = OnFailure.REPORT, OnFailure.PAUSE, OnFailure.ROLLBACK
+RESPONSES = [
+    # (what was seen after the sync, the action, the pass result)
+    ("Healthy, verified", after(), None, Result.SYNCED),
+    ("Healthy, no window", after(verification=None), None, Result.SYNCED),
+    ("Healthy, no window, report", after(verification=None, on_failure=REPORT), None, Result.SYNCED),
+    *(
+        (f"{seen}, {action}", after(**kw, on_failure=action), done, result)
+        for seen, kw in (
+            ("Failed", {"verification": FAILED}),
+            ("Inconclusive", {"verification": INCONCLUSIVE}),
+            ("not Healthy", {"healthy": False, "verification": None}),
+        )
+        for action, done, result in (
+            (REPORT, REPORT, Result.UNVERIFIED),
+            (PAUSE, PAUSE, Result.PAUSED),
+            (ROLLBACK, ROLLBACK, Result.ROLLED_BACK),
+        )
+    ),
+    ("Failed, rollback, nothing good to go to", after(verification=FAILED, good=None), PAUSE, Result.PAUSED),
+]
+
+
+@pytest.mark.parametrize(("name", "seen", "action", "result"), RESPONSES, ids=[r[0] for r in RESPONSES])
+def test_the_response_after_a_sync(
+    name: str, seen: AfterSync, action: OnFailure | None, result: Result
+) -> None:
+    response = respond(seen)
+    assert (response.action, response.result) == (action, result)
+    assert (response.reason == "") is (action is None)
+    if action is not None:
+        assert response.reason.startswith("verification failed (")
+
+
+def test_the_response_says_why_and_where_to() -> None:
+    assert respond(after(verification=FAILED)).reason == (
+        f"verification failed (Failed: error-ratio 0.4 > 0.05); rolling back to {SYNCED[:12]}"
+    )
+    assert respond(after(healthy=False, verification=None, on_failure=PAUSE)).reason == (
+        "verification failed (not Healthy: Progressing: Deployment/web: 0 of 2 updated replicas available)"
+    )
+    assert respond(after(verification=INCONCLUSIVE, good=None)).reason.endswith(
+        "; no good revision to roll back to"
+    )

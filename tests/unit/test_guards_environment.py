@@ -8,7 +8,7 @@ from typing import Any
 from plumbline.config import VerificationOutcome
 from plumbline.guards import Finding, run_guards
 from plumbline.plan import Plan
-from plumbline.store import AuditAction, AuditOutcome, Store
+from plumbline.store import FAILED, AuditAction, AuditOutcome, Store
 from tests.support.guards import app, context, deployment, environment, guestbook, plan_of
 from tests.support.store import sync_record
 
@@ -91,3 +91,13 @@ def test_promotion_from_an_environment_with_a_verification_window_requires_it_pa
         assert "(orders-test: verification Failed)" in finding.message
         verified(store, VerificationOutcome.PASSED)  # verified again, and this time it held
         assert promoted(store) == []
+        # A revision a rollback left in test does not count there, verified or not.
+        store.audit(
+            actor="ci",
+            app="orders-test",
+            action=AuditAction.ROLLBACK,
+            summary={FAILED: plan.sha, "to": "0" * 40},
+            outcome=AuditOutcome.STARTED,
+        )
+        [finding] = promoted(store)
+        assert "(orders-test: rolled back)" in finding.message

@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 
 from plumbline.engine import RollbackError, rollback_target
-from plumbline.engine.pause import FAILED, failed_revisions, hold, release
+from plumbline.engine.pause import hold, release
 from plumbline.redact import Redactor
-from plumbline.store import AppStateKind, AuditAction, AuditOutcome, Store, SyncResult
-from tests.support.store import T0, sync_record
+from plumbline.store import (
+    FAILED,
+    AppStateKind,
+    AuditAction,
+    AuditOutcome,
+    Store,
+    SyncResult,
+    failed_revisions,
+)
+from tests.support.store import T0, sync_record, verdict
 
 A, B, C, D = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
 
@@ -66,11 +74,15 @@ def test_a_sha_a_rollback_left_is_never_good_again(store: Store) -> None:
 
 
 def test_once_syncs_are_verified_only_a_verified_one_is_good(store: Store) -> None:
-    first, second, _ = synced(store, A, B, C)
-    target, _ = rollback_target(store, "shop", verified=lambda r: r.id == first)
-    assert target.sha == A
-    unverified, _ = rollback_target(store, "shop", verified=lambda r: False)  # no app verification yet
-    assert unverified.id == second
+    _, second, _ = synced(store, A, B, C)
+    verdict(store, "shop", B, AuditOutcome.INCONCLUSIVE)
+    assert rollback_target(store, "shop")[0].id == second  # no window passed yet: any successful sync
+    verdict(store, "shop", A, AuditOutcome.PASSED)
+    verdict(store, "shop", C, AuditOutcome.VERIFICATION_FAILED)
+    assert rollback_target(store, "shop")[0].sha == A  # the last *verified* revision
+    verdict(store, "shop", A, AuditOutcome.VERIFICATION_FAILED)  # its last window failed: not verified
+    verdict(store, "shop", B, AuditOutcome.PASSED)
+    assert rollback_target(store, "shop")[0].sha == B
 
 
 def test_to_a_sha_prefix_or_a_history_number(store: Store) -> None:

@@ -70,6 +70,9 @@ def register(app: typer.Typer) -> None:
         json_logs: bool = typer.Option(False, "--json-logs", help="One JSON object per log line."),
         fight_limit: int = typer.Option(3, "--fight-limit", help="Heals of the same drift before stopping."),
         fight_window: float = typer.Option(600.0, "--fight-window", help="Seconds the fight limit counts."),
+        health_timeout: str = typer.Option(
+            "5m", "--health-timeout", help="After a new commit's sync, how long to wait for Healthy: 90s, 5m."
+        ),
         notify: list[str] = NOTIFY,
         notify_slack: list[str] = NOTIFY_SLACK,
         output: Output = OUTPUT,
@@ -95,6 +98,7 @@ def register(app: typer.Typer) -> None:
             watch=watch and not once,
             fight_limit=fight_limit,
             fight_window_s=fight_window,
+            health_timeout_s=parse_duration(health_timeout).total_seconds(),
             kubeconfig=s.kubeconfig,
             context=s.context,
         )
@@ -315,9 +319,10 @@ def _verify_cluster_anchor(ctx: typer.Context, store: Store, namespace: str) -> 
 
 
 # `plumb controller --once`: 2 if any app errored or its sync failed, else 1 if any was blocked (a
-# guard, a refusal) or self-heal stopped fighting another writer, else 0. Cron and CI act on it.
+# guard, a refusal), self-heal stopped fighting another writer, or a sync was not verified (reported,
+# or rolled back), else 0. Cron and CI act on it.
 ONCE_ERRORS = frozenset({Result.ERROR, Result.FAILED})
-ONCE_BLOCKED = frozenset({Result.BLOCKED, Result.FIGHT})
+ONCE_BLOCKED = frozenset({Result.BLOCKED, Result.FIGHT, Result.UNVERIFIED, Result.ROLLED_BACK})
 
 
 def once_exit_code(outcomes: list[Outcome]) -> int:

@@ -24,6 +24,8 @@ class Settings:
     backoff_max_s: float = 300.0
     kubeconfig: str | None = None
     context: str | None = None
+    health_timeout_s: float = 300.0  # after a new commit's sync, how long to wait for Healthy
+    failure_pause_s: float = 3600.0  # how long a failed verification's pause (onFailure: pause) lasts
 
     @property
     def rules(self) -> Rules:

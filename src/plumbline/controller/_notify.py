@@ -3,8 +3,9 @@ incoming webhooks (``{"text": ...}``; Mattermost and Rocket.Chat take the same).
 
 Sent for: a sync that failed, a sync a guard or the engine refused (blocked) — once per app, commit
 and reason, then ``resolved`` once it is over —, drift that appeared (with attribution), a pause that
-expired with drift pending, a self-heal fight, and a verification window that failed or was
-inconclusive (which check, why, and the configured response). Delivery is on a
+expired with drift pending, a self-heal fight, a verification window that failed or was
+inconclusive (which check, why, and the configured response), an app not Healthy after a sync, and a
+rollback after a failed verification (what it changed, and where the app is held). Delivery is on a
 background thread with a short timeout; a failed delivery is logged, never raised into the loop.
 Messages name apps, objects, fields and revisions, never field values (which may be secret).
 """
@@ -34,6 +35,8 @@ class NoticeKind(StrEnum):
     FIGHT = "self-heal-fight"
     RESOLVED = "resolved"  # a failed or blocked sync, notified once, is over
     VERIFICATION_FAILED = "verification-failed"  # Failed or Inconclusive: the details say which
+    ROLLED_BACK = "rolled-back"  # verification failed after a sync: rolled back to the last good revision
+    UNHEALTHY = "unhealthy"  # not Healthy after a sync (the wait timed out or an object is Degraded)
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,41 @@
 """One pass over one app whose owner Lease this replica holds: gather the :class:`Situation` (plan, state,
 last sync, memory), :func:`decide`, carry the decision out through the engine's write path, and hand
-each thing that happened to the recorder. The memory the decision needs between passes (self-heal's,
-the last refusal's) is kept here, per app."""
+each thing that happened to the recorder; after a new commit's sync, wait for health, run the
+verification window and carry out the response (:func:`respond`: report, pause, roll back). The
+memory the decision needs between passes (self-heal's, the last refusal's) is kept here, per app."""
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from plumbline import engine
 from plumbline.cluster import Cluster
-from plumbline.config import App, Config, Mode
+from plumbline.config import App, Config, Mode, OnFailure
 from plumbline.controller import _record as said
 from plumbline.controller._log import log
 from plumbline.controller._model import Outcome, Settings
 from plumbline.controller._record import Recorder
 from plumbline.controller.decide import (
+    AfterSync,
     Decision,
     HealMemory,
     PauseChange,
     Refusal,
+    Result,
     Situation,
     Step,
     decide,
     refusal,
+    respond,
     sync_result,
 )
 from plumbline.engine import pause as _pause
+from plumbline.errors import PlumbError
 from plumbline.plan import Plan, SyncStatus
-from plumbline.store import AuditAction, Store, SyncResult
+from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult, failed_revisions
 
 
 class Reconciler:
@@ -56,6 +62,7 @@ class Reconciler:
             interrupted=interrupted,
             heal=self._heal.get(name, HealMemory()),
             refused=self._refused.get(name),
+            failed=frozenset(failed_revisions(self.store, name)),
         )
         decision = decide(situation, self.settings.rules)
         drift = list(decision.drift)
@@ -135,7 +142,111 @@ class Reconciler:
             self._resolved(app.name, record.sha, f"synced {record.sha[:12]}")
             outcome.status = SyncStatus.SYNCED
         outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
+        if decision.step is Step.SYNC and record.result is SyncResult.SUCCEEDED:
+            self._after_sync(app, cluster, config, planned[0], record, outcome, decision)
         return outcome
+
+    def _after_sync(
+        self,
+        app: App,
+        cluster: Cluster,
+        config: Config,
+        plan: Plan,
+        record: SyncRecord,
+        outcome: Outcome,
+        decision: Decision,
+    ) -> None:
+        """After a new commit's sync: wait for health (audited), run the verification window (audited),
+        and carry out :func:`respond`'s answer — report, pause, or roll back to the last good revision."""
+        waited = engine.wait_healthy(
+            app,
+            plan,
+            cluster=cluster,
+            config=config,
+            timeout_s=self.settings.health_timeout_s,
+            store=self.store,
+            record=record,
+        )
+        verification = None
+        if waited.healthy:
+            verification = engine.verify_app(
+                app, plan, cluster=cluster, config=config, store=self.store, record=record
+            )
+            if verification is not None:
+                self.recorder.verified(app, cluster, record, verification)
+        spec = config.verification(app)
+        on_failure = spec.on_failure if spec is not None else OnFailure.REPORT
+        health = waited.health
+        response = respond(
+            AfterSync(
+                healthy=waited.healthy,
+                health=f"{health.status}: {health.message}" if health.message else str(health.status),
+                verification=verification.outcome if verification else None,
+                reason=verification.reason if verification else "",
+                on_failure=on_failure,
+                good=self._good(app.name) if on_failure is OnFailure.ROLLBACK else None,
+            )
+        )
+        if response.action is None:
+            return
+        outcome.result, outcome.message = response.result, response.reason
+        rollback: engine.Rollback | None = None
+        if response.action is OnFailure.ROLLBACK:
+            try:
+                rollback = engine.rollback_app(
+                    app,
+                    cluster=cluster,
+                    store=self.store,
+                    config=config,
+                    reason=response.reason,
+                    manual=False,
+                    writer=self._writer(),
+                    prune=decision.prune,
+                    revert_drift=decision.revert,
+                )
+            except PlumbError as error:
+                outcome.result, outcome.message = (
+                    Result.ERROR,
+                    f"{response.reason}; the rollback failed: {error}",
+                )
+            else:
+                self._after_rollback(app, cluster, config, rollback, outcome)
+        elif response.action is OnFailure.PAUSE:
+            duration = timedelta(seconds=self.settings.failure_pause_s)
+            paused = _pause.pause(
+                self.store, app.name, reason=response.reason, duration=duration, actor=self.settings.identity
+            )
+            outcome.state = paused.state
+        happened = said.responded(app.name, record, response, outcome, rollback, healthy=waited.healthy)
+        self.recorder.record(happened, app, cluster)
+
+    def _after_rollback(
+        self, app: App, cluster: Cluster, config: Config, rollback: engine.Rollback, outcome: Outcome
+    ) -> None:
+        """The rollback's outcome in the pass; once applied, the app is held, and its health after the
+        rollback is waited for (audited), so the trail says whether the good revision came back."""
+        done = rollback.record
+        if done.result is not SyncResult.SUCCEEDED:
+            outcome.result = Result.BLOCKED if done.result is SyncResult.BLOCKED else Result.FAILED
+            outcome.message = f"{outcome.message}; the rollback {done.result.value}: {done.message}"
+            return
+        outcome.sha, outcome.state = done.sha, AppStateKind.HELD
+        engine.wait_healthy(
+            app,
+            rollback.plan,
+            cluster=cluster,
+            config=config,
+            timeout_s=self.settings.health_timeout_s,
+            store=self.store,
+            record=done,
+        )
+
+    def _good(self, app: str) -> str | None:
+        """The SHA a rollback of ``app`` would go to now (None: there is none)."""
+        try:
+            return engine.rollback_target(self.store, app)[0].sha
+        except PlumbError:
+            return None
 
     def _resolved(self, app: str, sha: str, how: str) -> None:
         refused = self._refused.pop(app, None)

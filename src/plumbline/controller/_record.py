@@ -22,7 +22,7 @@ from plumbline.config import App, Config, Mode, VerificationOutcome
 from plumbline.controller._log import log
 from plumbline.controller._metrics import Metrics
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
-from plumbline.controller.decide import Decision, Refusal, Result
+from plumbline.controller.decide import Decision, Refusal, Response, Result
 from plumbline.errors import PlumbError
 from plumbline.health import Health
 from plumbline.plan import Plan, Unscanned
@@ -32,6 +32,7 @@ from plumbline.verify import Verification
 if TYPE_CHECKING:
     from plumbline.controller._model import Outcome
     from plumbline.controller._status import StatusWriter
+    from plumbline.engine import Rollback
 
 # The per-app counters of :class:`Metrics` a happening bumps.
 Tally = Literal["fights", "guard_blocks", "pause_expiries"]
@@ -352,6 +353,47 @@ def verification_ended(app: str, record: SyncRecord, verification: Verification)
         {"outcome": outcome.value, "check": verification.check},
         notice=notice,
         event=KubeEvent(VERIFICATION_EVENT[outcome], message, warning=not verification.passed),
+    )
+
+
+def responded(
+    app: str,
+    record: SyncRecord,
+    response: Response,
+    outcome: Outcome,
+    rollback: Rollback | None,
+    *,
+    healthy: bool,
+) -> Happening:
+    """What the controller did after the sync ``record`` did not end Healthy and verified (its audit
+    records are the engine's: the wait's, the window's, the pause's, the rollback's). A rollback is
+    notified with what it changed; an app not ``healthy`` (no window ran, so nothing else told it)
+    with the response."""
+    message = f"{outcome.result.value}: {outcome.message}"
+    details: dict[str, Any] = {
+        "sync": record.id,
+        "onFailure": response.action.value if response.action else None,
+    }
+    notice = None
+    if rollback is not None:
+        details |= {
+            **rollback.to_dict(),
+            "rollback": rollback.record.id,
+            "result": rollback.record.result.value,
+        }
+        notice = (NoticeKind.ROLLED_BACK, outcome.message, details)
+    elif not healthy:
+        notice = (NoticeKind.UNHEALTHY, outcome.message, details)
+    reason = {Result.ROLLED_BACK: "RolledBack", Result.PAUSED: "PausedOnFailure"}.get(
+        outcome.result, "Unverified"
+    )
+    return Happening(
+        app,
+        record.sha,
+        logging.ERROR,
+        message,
+        notice=notice,
+        event=KubeEvent(reason, message, warning=True),
     )
 
 

@@ -10,6 +10,8 @@ The rules, in order (docs/controller.md has them as a table):
 1. Paused and the pause ran out: it ends — ``paused-pending`` if there is drift, else ``active``.
 2. Paused: write nothing. Pending: write nothing while drift remains; without drift, ``active``.
 3. ``observe``: write nothing.
+3a. The target is a commit a rollback left (failed) and not the one applied: write nothing (held) —
+   it is never applied again by itself; the next new commit is.
 4. A refusal (failed or blocked sync) is over once the synced commit is the target again; the same
    refusal (commit and drift unchanged) is retried only after its backoff.
 5. A commit other than the last synced one (or an interrupted sync): sync it. Drift is reverted only
@@ -19,6 +21,11 @@ The rules, in order (docs/controller.md has them as a table):
 8. Drift below ``self-heal``: report it, leave it.
 9. ``self-heal``: a fight (the same drift back ``fight_limit`` times in ``fight_window_s``) stops
    healing until nothing differs; otherwise heal, then wait an exponential backoff before the next.
+
+After a sync of a new commit the scheduler waits for health and runs the verification window;
+:func:`respond` decides what follows from how they ended (docs/controller.md): nothing if Healthy and
+verified (or nothing to verify), else the app's ``onFailure`` — ``report``, ``pause`` (break-glass,
+reason "verification failed"), or ``rollback`` to the last good revision (a pause when there is none).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from plumbline.config import Mode
+from plumbline.config import Mode, OnFailure, VerificationOutcome
 from plumbline.plan import Plan
 from plumbline.plan.drift import drift_of
 from plumbline.store import AppState, AppStateKind, SyncResult
@@ -47,6 +54,9 @@ class Result(StrEnum):
     BLOCKED = SyncResult.BLOCKED.value
     FAILED = SyncResult.FAILED.value
     ERROR = "error"
+    HELD = AppStateKind.HELD.value  # the target is a commit a rollback left: not applied
+    UNVERIFIED = "unverified"  # synced, but not Healthy or its verification did not pass (reported)
+    ROLLED_BACK = "rolled-back"  # synced, verification failed, rolled back to the last good revision
 
 
 class Step(StrEnum):
@@ -116,6 +126,7 @@ class Situation:
     interrupted: bool = False  # a sync of the app died mid-apply (closed as interrupted this pass)
     heal: HealMemory = field(default_factory=HealMemory)
     refused: Refusal | None = None
+    failed: frozenset[str] = frozenset()  # the SHAs a rollback left (never applied again by itself)
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,12 @@ def decide(situation: Situation, rules: Rules) -> Decision:
     if mode is Mode.OBSERVE:
         return replace(nothing, result=Result.OBSERVED if plan.has_changes else Result.IN_SYNC)
 
+    if plan.sha in s.failed and plan.sha != s.last_sha:
+        why = (
+            f"not applying {plan.sha[:12]}: a rollback left it (failed); held at {(s.last_sha or '-')[:12]} "
+            "until a new commit"
+        )
+        return replace(nothing, result=Result.HELD, message=why)
     new_commit = s.last_sha != plan.sha or s.interrupted
     refused = s.refused
     if refused is not None and not new_commit and refused.sha != plan.sha:
@@ -244,3 +261,53 @@ def refusal(
     same = known is not None and (known.sha, known.result, known.reason) == (sha, result, reason)
     tries = known.tries + 1 if known is not None and same else 1
     return Refusal(sha, result, reason, drift, now + rules.backoff(tries), tries), not same
+
+
+@dataclass(frozen=True)
+class AfterSync:
+    """What the scheduler saw after a sync of a new commit: the wait for health, then the window.
+
+    ``health`` says how the wait ended, for people ("Degraded: Deployment/web: ..."); ``verification``
+    is the window's outcome (None: no window configured, or not run because the app was not Healthy);
+    ``reason`` the window's verdict; ``on_failure`` the configured response; ``good`` the SHA a
+    rollback would go to (None: there is no good revision).
+    """
+
+    healthy: bool
+    health: str
+    verification: VerificationOutcome | None
+    reason: str
+    on_failure: OnFailure
+    good: str | None
+
+
+@dataclass(frozen=True)
+class Response:
+    """What to do after the sync: ``action`` None (it holds), else the response carried out; the
+    pass result; why, for the audit trail, the pause and the notification."""
+
+    action: OnFailure | None
+    result: Result
+    reason: str
+
+
+VERIFICATION_FAILED = "verification failed"
+"""The reason a failed verification's pause or rollback starts with (the issue's words)."""
+
+
+def respond(after: AfterSync) -> Response:
+    """The response to a sync that did not end Healthy and verified: the configured ``onFailure``;
+    a rollback with no good revision to go to pauses instead (never leaves the app unguarded)."""
+    if after.healthy and after.verification in (None, VerificationOutcome.PASSED):
+        return Response(None, Result.SYNCED, "")
+    why = f"{after.verification}: {after.reason}" if after.verification else f"not Healthy: {after.health}"
+    reason = f"{VERIFICATION_FAILED} ({why})"
+    if after.on_failure is OnFailure.ROLLBACK and after.good:
+        return Response(
+            OnFailure.ROLLBACK, Result.ROLLED_BACK, f"{reason}; rolling back to {after.good[:12]}"
+        )
+    if after.on_failure is OnFailure.ROLLBACK:
+        return Response(OnFailure.PAUSE, Result.PAUSED, f"{reason}; no good revision to roll back to")
+    if after.on_failure is OnFailure.PAUSE:
+        return Response(OnFailure.PAUSE, Result.PAUSED, reason)
+    return Response(OnFailure.REPORT, Result.UNVERIFIED, reason)

@@ -18,7 +18,6 @@ app, whose verification passed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +25,21 @@ from plumbline.cluster import Cluster
 from plumbline.config import App, Config
 from plumbline.engine._pipeline import Progress, _quiet
 from plumbline.engine._write import Writer, sync_app
-from plumbline.engine.pause import FAILED, failed_revisions, hold
+from plumbline.engine.pause import hold
 from plumbline.errors import PlumbError
 from plumbline.plan import Plan
 from plumbline.plan.attribution import Attribution
-from plumbline.store import AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
+from plumbline.store import (
+    FAILED,
+    AuditAction,
+    AuditOutcome,
+    Store,
+    SyncRecord,
+    SyncResult,
+    failed_revisions,
+)
 from plumbline.sync import SyncReport
+from plumbline.verify import verification_record
 
 _HEX = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -79,11 +87,11 @@ def rollback_target(
     *,
     to: str | None = None,
     to_history: int | None = None,
-    verified: Callable[[SyncRecord], bool] | None = None,
 ) -> tuple[SyncRecord, SyncRecord]:
-    """(the good sync to roll back to, whole; the sync applied now). ``verified`` says whether a
-    sync's verification passed; where it passes for any of the app's syncs, only such a sync is good
-    by default. :class:`RollbackError` if there is none, naming what was looked at."""
+    """(the good sync to roll back to, whole; the sync applied now). By default the newest successful
+    sync of another commit that no rollback left and — once a verification window has passed for any
+    of the app's commits — whose last window passed (:func:`plumbline.verify.verification_record`).
+    :class:`RollbackError` if there is none, naming what was looked at."""
     current = store.last_sync(app)
     if current is None:
         raise RollbackError(f"{app} has no successful sync in the history: nothing to roll back from")
@@ -111,19 +119,26 @@ def rollback_target(
     else:
         failed = failed_revisions(store, app)
         candidates = [r for r in succeeded if r.sha != current.sha and r.sha not in failed]
-        if verified is not None and any(verified(r) for r in succeeded):
-            candidates = [r for r in candidates if verified(r)]
+        passed = {r.sha for r in succeeded if _passed(store, app, r.sha)}
+        if passed:
+            candidates = [r for r in candidates if r.sha in passed]
         if not candidates:
             raise RollbackError(
                 f"{app}: no good revision to roll back to: no successful sync of a commit other than "
                 f"{current.sha[:12]} (the one applied now) that no rollback left"
-                + (" and whose verification passed" if verified is not None else "")
+                + (" and whose verification passed" if passed else "")
             )
         target = candidates[0]
     if target.sha == current.sha:
         raise RollbackError(f"{app} is at {current.sha[:12]} already (history #{current.id})")
     assert target.id is not None
     return store.get(target.id), current
+
+
+def _passed(store: Store, app: str, sha: str) -> bool:
+    """The last verification window of ``app`` at ``sha`` passed."""
+    record = verification_record(store, app, sha)
+    return record is not None and record.outcome is AuditOutcome.PASSED
 
 
 def rollback_app(
@@ -134,7 +149,6 @@ def rollback_app(
     config: Config | None = None,
     to: str | None = None,
     to_history: int | None = None,
-    verified: Callable[[SyncRecord], bool] | None = None,
     dry_run: bool = False,
     prune: bool = False,
     revert_drift: bool = False,
@@ -149,7 +163,7 @@ def rollback_app(
     audit ``rollback`` record, outcome ``started``); then the sync; then, if it succeeded, the app is
     held at the good revision (a ``rollback`` record, outcome ``held``), else the rollback's result is
     recorded (``blocked``, ``failed``). ``reason`` says why (e.g. "verification failed: ...")."""
-    target, current = rollback_target(store, app.name, to=to, to_history=to_history, verified=verified)
+    target, current = rollback_target(store, app.name, to=to, to_history=to_history)
     writer = writer or Writer.for_one_sync()
     why = reason or f"plumb rollback by {writer.who}"
     summary = {FAILED: current.sha, "to": target.sha, "history": target.id, "fromSync": current.id}

@@ -14,12 +14,11 @@ from plumbline.config import App, Config, Mode, VerificationOutcome
 from plumbline.engine._pipeline import connect, plan_app
 from plumbline.engine._verify import last_verification, planned_health
 from plumbline.engine._write import Unfinished, unfinished_syncs
-from plumbline.engine.pause import FAILED
 from plumbline.guards import ExceptionUse
 from plumbline.health import HealthStatus
 from plumbline.plan import SyncStatus
 from plumbline.redact import Redactor
-from plumbline.store import AppStateKind, Store, SyncRecord, SyncResult, now
+from plumbline.store import FAILED, AppStateKind, Store, SyncRecord, SyncResult, now
 
 
 @dataclass

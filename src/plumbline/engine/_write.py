@@ -26,7 +26,7 @@ from plumbline.engine.lease import (
     owner_lease_name,
     read_lease,
 )
-from plumbline.engine.pause import failed_revisions, release, write_refusal
+from plumbline.engine.pause import release, write_refusal
 from plumbline.errors import RefusedError, StoreError
 from plumbline.guards import gate
 from plumbline.plan import Action, Plan
@@ -39,6 +39,7 @@ from plumbline.store import (
     SyncRecord,
     SyncResult,
     current_actor,
+    failed_revisions,
     now,
 )
 from plumbline.sync import SyncReport, refusals, sync_plan

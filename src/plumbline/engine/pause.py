@@ -9,18 +9,18 @@ revision until a sync of another commit succeeds (``active``). Every transition 
 
 The SHAs a rollback left are *failed*: each rollback's audit record names the one it rolled back from
 (summary ``failed``), so the mark outlives any later state change (a pause over a hold, say);
-:func:`failed_revisions` reads them back.
+:func:`plumbline.store.failed_revisions` reads them back.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from plumbline.errors import PlumbError
-from plumbline.store import AppState, AppStateKind, AuditAction, AuditOutcome, Store, now
+from plumbline.store import FAILED, AppState, AppStateKind, AuditAction, AuditOutcome, Store, now
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -115,37 +115,6 @@ def _move(
         outcome=AuditOutcome(state.state.value),
     )
     return state
-
-
-@dataclass(frozen=True)
-class FailedRevision:
-    """A commit a rollback left: never applied again automatically (``plumb sync`` refuses it too)."""
-
-    sha: str
-    at: datetime
-    actor: str
-    reason: str
-    rolled_back_to: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.sha[:12]} was rolled back to {self.rolled_back_to[:12]} by {self.actor} at "
-            f"{self.at:%Y-%m-%d %H:%M:%S} UTC ({self.reason})"
-        )
-
-
-def failed_revisions(store: Store, app: str) -> dict[str, FailedRevision]:
-    """The app's failed SHAs (each a rollback left), with the first rollback that left each."""
-    found: dict[str, FailedRevision] = {}
-    for record in store.audit_log(app):
-        sha = record.summary.get(FAILED) if record.action == AuditAction.ROLLBACK else None
-        if isinstance(sha, str) and sha and sha not in found:
-            to = str(record.summary.get("to") or "")
-            found[sha] = FailedRevision(sha, record.time, record.actor, record.reason, to)
-    return found
-
-
-FAILED = "failed"  # the key of a rollback's audit summary naming the SHA it rolled back from
 
 
 def hold(

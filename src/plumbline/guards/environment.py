@@ -1,6 +1,7 @@
 """Environment binding: the revision must come from a branch the environment allows, objects must not
 be marked for another environment, (optionally) the revision must have passed an earlier one — synced
-there and, where the app there has a verification window, verified (Passed) —, and
+there, not rolled back there and, where the app there has a verification window, verified (Passed) —,
+and
 (optionally) its commits must be signed by a key the Environment or the Project lists.
 
 Seed 01, incident 1: a Friday merge meant for test went to production. Here a prod app refuses a
@@ -14,7 +15,7 @@ from plumbline.guards._model import Finding, GuardContext, finding
 from plumbline.guards._objects import labels_and_annotations
 from plumbline.plan import Action, Plan
 from plumbline.signatures import Checked, SignatureState, Verdict, check_required
-from plumbline.store import AuditOutcome, SyncResult
+from plumbline.store import AuditOutcome, SyncResult, failed_revisions
 from plumbline.verify import verification_record
 
 NAME = GuardName.ENVIRONMENT
@@ -103,6 +104,9 @@ def _promotion(plan: Plan, context: GuardContext) -> list[Finding]:
             for record in context.store.history(name, limit=200, with_desired=False)
         )
         if not synced:
+            continue
+        if sha in failed_revisions(context.store, name):
+            unverified.append(f"{name}: rolled back")  # a rollback left it: failed there, whatever the window
             continue
         window = _verification_of(context, name)
         if window is None or not window.enabled:

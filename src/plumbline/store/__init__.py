@@ -16,10 +16,12 @@ The default file is ``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state dir
 
 from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditOutcome, AuditRecord, Broken
 from plumbline.store._keys import key_file
+from plumbline.store._marks import FAILED, FailedRevision, failed_revisions
 from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, current_actor, now
 from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, Store, default_path
 
 __all__ = [
+    "FAILED",
     "SCHEMA_VERSION",
     "AppState",
     "AppStateKind",
@@ -27,6 +29,7 @@ __all__ = [
     "AuditOutcome",
     "AuditRecord",
     "Broken",
+    "FailedRevision",
     "NoSuchSyncError",
     "Store",
     "SyncIntent",
@@ -34,6 +37,7 @@ __all__ = [
     "SyncResult",
     "current_actor",
     "default_path",
+    "failed_revisions",
     "key_file",
     "now",
 ]
