@@ -2,8 +2,9 @@
 ServiceAccount it installs: a token from the TokenRequest API, in-cluster environment variables and
 files (as a Pod has them), reading its configuration from the cluster, syncing an app into a namespace
 it was given and writing the App's status — while a write anywhere else is forbidden by the cluster
-itself. Then ``plumb uninstall``: refused while Apps exist, and with ``--force`` it removes the CRDs
-but leaves what the app manages and the namespace."""
+itself. Installing again (an upgrade) keeps the App and its status. Then ``plumb uninstall``: refused
+while Apps exist, and with ``--force`` it removes the CRDs but leaves what the app manages and the
+namespace."""
 
 from __future__ import annotations
 
@@ -125,6 +126,11 @@ def test_the_controller_runs_as_its_service_account_and_uninstall_keeps_what_app
     env = cli.plumb_env(
         kubeconfig=control_plane.kubeconfig, config=tmp_path / "none.yaml", store=tmp_path / "p.db"
     )
+    again = cli.plumb("install", "--apply", "--namespace", home, "--namespaces", namespace, env=env)
+    assert again.returncode == 0, again.stderr  # an upgrade is the same apply: the App and its status stay
+    app = cluster.request("GET", f"/apis/plumbline.dev/v1alpha1/namespaces/{home}/apps/{site.app}")
+    assert app["status"]["sync"]["status"] == "Synced"
+
     refused = cli.plumb("uninstall", "--namespace", home, env=env)
     assert refused.returncode == 1
     assert f"{home}/{site.app}" in refused.stderr and "Nothing was removed" in refused.stderr
