@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from plumbline import engine
 from plumbline.config import AppStatus
 from plumbline.controller import Result
 from plumbline.engine.pause import pause
@@ -120,3 +121,34 @@ def test_an_invalid_app_says_so_on_itself_and_the_others_still_run(
     assert (
         "spec.source.path" in status.message and status.observed_generation == live["metadata"]["generation"]
     )
+
+
+def test_apps_in_a_namespace_their_project_lists_are_read_and_given_a_status(
+    plumbline_crds: list[str], make_site: Callable[[str], Site], namespace: str
+) -> None:
+    site = make_site("sync")
+    team = f"team-{namespace}"
+    site.cluster.request(
+        "POST",
+        "/api/v1/namespaces",
+        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": team}},
+    )
+    project = {
+        "apiVersion": "plumbline.dev/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": "teams", "namespace": namespace},
+        "spec": {"sourceNamespaces": ["team-*"]},
+    }
+    info = site.cluster.discovery.lookup("plumbline.dev/v1alpha1", "Project")
+    assert info is not None
+    site.cluster.apply(project, info=info, field_manager="kubectl")
+    site.declare(team, project="teams")  # the App lives in the team's namespace, not the controller's
+
+    assert one(site.controller(from_cluster=namespace)).result is Result.SYNCED
+    status, _ = status_of(site, team)
+    assert status.sync is not None and status.sync.status == "Synced"
+    try:
+        site.declare(team, project="default")  # a Project that does not list the namespace: not ours
+        assert engine.cluster_config(site.cluster, namespace).apps == {}
+    finally:
+        site.cluster.request("DELETE", f"/api/v1/namespaces/{team}")
