@@ -6,7 +6,10 @@ Prometheus and control plane: tests/integration/test_verify.py."""
 from __future__ import annotations
 
 import math
+import re
+import threading
 from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from plumbline.verify import (
     QueryError,
     Sample,
     Verification,
+    query,
     run_window,
 )
 from tests.support.config import app_yaml
@@ -292,3 +296,47 @@ spec:
     config = load_config(file)
     merged = config.verification(config.app("shop"))
     assert merged is not None and merged.enabled and merged.on_failure.value == "pause"
+
+
+class Answering(ThreadingHTTPServer):
+    """A stand-in for something at a Prometheus address that answers every request with ``body``."""
+
+    def __init__(self, body: bytes, status: int = 200) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        (b'{"status": "success", "data": {}}', 200, "answered with no instant value"),
+        (b'{"status": "success", "data": {"resultType": "matrix", "result": []}}', 200, "not an instant"),
+        (b"<html>proxy login</html>", 200, "did not answer"),
+        (b'{"status": "error", "errorType": "bad_data", "error": "parse"}', 400, "bad_data: parse"),
+        (b"Service Unavailable", 503, "HTTP 503"),
+    ],
+)
+def test_an_answer_that_is_not_an_instant_value_is_a_query_error_never_a_value(
+    body: bytes, status: int, says: str
+) -> None:
+    server = Answering(body, status)
+    try:
+        with pytest.raises(QueryError, match=re.escape(says)):
+            query(server.url, "up")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -44,12 +44,16 @@ def query(url: str, promql: str, *, timeout: float = QUERY_TIMEOUT_S) -> list[Sa
     if not isinstance(answer, dict) or answer.get("status") != "success":
         got = answer if isinstance(answer, dict) else {}
         raise QueryError(f"query {promql!r}: {got.get('errorType')}: {got.get('error')}")
-    data = answer["data"]
-    if data["resultType"] in ("scalar", "string"):
-        return [Sample(labels={}, value=float(data["result"][1]))]
-    if data["resultType"] != "vector":
-        raise QueryError(f"query {promql!r}: a {data['resultType']} is not an instant value")
-    return [Sample(labels=dict(s["metric"]), value=float(s["value"][1])) for s in data["result"]]
+    try:
+        data = answer["data"]
+        if data["resultType"] in ("scalar", "string"):
+            return [Sample(labels={}, value=float(data["result"][1]))]
+        if data["resultType"] != "vector":
+            raise QueryError(f"query {promql!r}: a {data['resultType']} is not an instant value")
+        return [Sample(labels=dict(s["metric"]), value=float(s["value"][1])) for s in data["result"]]
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        # Not Prometheus' answer shape (a proxy's page, another API): an error, never a value.
+        raise QueryError(f"query {promql!r}: {url} answered with no instant value ({error!r})") from None
 
 
 def _json_or_none(payload: bytes) -> Any:
