@@ -61,6 +61,9 @@ def test_sync_and_the_controller_write_only_signed_revisions(
     assert alice.fingerprint in commit["signer"]
     synced = site.plumb("sync", site.app)
     assert synced.returncode == 0, synced.stdout + synced.stderr
+    record = site.store.last_sync(site.app)
+    [commit] = record.flags["signatures"][0]["commits"]  # history keeps who signed what was synced
+    assert (commit["sha"], commit["key"]) == (signed, "alice") and alice.fingerprint in commit["signer"]
     assert site.live()["data"] == {"LOG_LEVEL": "debug"}
 
     site.write_config_map("LOG_LEVEL", "trace")

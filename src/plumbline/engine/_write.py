@@ -16,6 +16,7 @@ from typing import Any
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config
 from plumbline.engine._pipeline import Progress, Rendered, _quiet, plan_app
+from plumbline.engine._signed import signatures_of
 from plumbline.engine.lease import (
     LEASE_DURATION_S,
     LEASE_NAMESPACE,
@@ -322,6 +323,8 @@ def sync_app(
         flags["findings"] = [f.to_dict() for f in verdict.findings]
         flags["overrides"] = [o.to_dict() for o in verdict.overridden]
         flags["exceptions"] = [use.to_dict() for use in verdict.exceptions]
+        if signed := signatures_of(app, config, rendered.checkout, store=store):
+            flags["signatures"] = [checked.to_dict() for checked in signed]  # who signed what was synced
     report: SyncReport | None = None
     finish = _recorder(store, app.name, plan, writer=writer, started=started, flags=flags)
     refused = refusals(plan, force_conflicts=force_conflicts, revert_drift=revert_drift)
