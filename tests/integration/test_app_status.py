@@ -1,10 +1,11 @@
 """App.status on the real control plane: a controller configured from App objects in the cluster
 (``--config cluster:NAMESPACE``) writes each App's status through the status subresource after every
 pass — after a sync, once Ready (``kubectl wait --for=condition=Ready`` returns), after drift, a
-pause, and a sync a guard blocked — and ``kubectl get apps`` shows it."""
+pause, a sync a guard blocked and one the API server refused — and ``kubectl get apps`` shows it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 
 from plumbline import engine
+from plumbline.cluster import ApiFailure
 from plumbline.config import AppStatus
 from plumbline.controller import Result
 from plumbline.engine.pause import pause
 from plumbline.local import ControlPlane
+from tests.support.cluster import admission_policy
 from tests.support.git import git
 from tests.support.kubectl import kubectl
 from tests.support.sites import Site, one
@@ -152,3 +155,31 @@ def test_apps_in_a_namespace_their_project_lists_are_read_and_given_a_status(
         assert engine.cluster_config(site.cluster, namespace).apps == {}
     finally:
         site.cluster.request("DELETE", f"/api/v1/namespaces/{team}")
+
+
+def test_a_failed_sync_is_stalled_with_the_servers_refusal(
+    plumbline_crds: list[str], make_site: Callable[[str], Site], namespace: str
+) -> None:
+    site = make_site("sync")
+    site.declare(namespace)
+    controller = site.controller(from_cluster=namespace)
+    assert one(controller).result is Result.SYNCED
+    refusal = {"expression": "request.dryRun == true", "message": "real writes are frozen here"}
+    with admission_policy(
+        site.cluster, f"freeze-{namespace}", namespace=namespace, resource="configmaps", validation=refusal
+    ):
+        deadline = time.monotonic() + 30
+        while True:  # the policy takes a moment to reach the admission chain
+            try:
+                site.edit("PROBE", "x")
+            except ApiFailure:
+                break
+            assert time.monotonic() < deadline, "the admission policy never took effect"
+            time.sleep(0.2)
+        site.write_config_map("LOG_LEVEL", "debug")
+        site.commit("more logs")  # the dry run passes, the write is refused: the sync fails
+        assert one(controller).result is Result.FAILED
+    status, _ = status_of(site, namespace)
+    assert status.last_operation is not None and status.last_operation.result == "failed"
+    assert "real writes are frozen here" in status.last_operation.message
+    assert condition(status, "Stalled") == ("True", "SyncFailed")
