@@ -11,10 +11,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from plumbline import engine
+from plumbline.cluster import Cluster
 from plumbline.config import (
     Comparison,
     InvalidConfigError,
@@ -23,7 +25,9 @@ from plumbline.config import (
     effective_verification,
     load_config,
 )
+from plumbline.errors import ApiUnreachable
 from plumbline.health import Health, HealthStatus
+from plumbline.plan import Action, ObjectRef, Plan, PlanItem
 from plumbline.store import AuditAction, AuditOutcome
 from plumbline.verify import (
     HEALTH,
@@ -340,3 +344,48 @@ def test_an_answer_that_is_not_an_instant_value_is_a_query_error_never_a_value(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_check_never_once_measured_in_the_window_is_inconclusive_whatever_its_limit() -> None:
+    down = QueryError("query 'up': Prometheus at http://prometheus.test:9090 did not answer: refused")
+    verification, rounds, _ = run(spec(window="20s", consecutiveErrorLimit=10), [down] * 3)
+    assert len(rounds) == 3  # the limit allowed each error; the window ran its length
+    assert verification.outcome is VerificationOutcome.INCONCLUSIVE and verification.check == "errors"
+    assert verification.reason.startswith("errors was never measured in the window (3 error(s)): query 'up'")
+
+
+class Unreachable:
+    """A cluster whose API server stopped answering: reading discovery fails."""
+
+    @property
+    def discovery(self) -> Any:
+        raise ApiUnreachable("connection refused", server="https://127.0.0.1:6443", context="prod")
+
+    def refresh_discovery(self) -> Any:
+        return self.discovery
+
+
+def test_an_api_server_that_stops_answering_makes_health_unknown_not_a_crash(tmp_path: Path) -> None:
+    file = tmp_path / "plumbline.yaml"
+    window = "  verification:\n    window: 2s\n    interval: 1s\n"
+    file.write_text(app_yaml("shop", namespace="shop") + window)
+    config = load_config(file)
+    web = ObjectRef("apps", "Deployment", "shop", "web")
+    desired = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
+    item = PlanItem(ref=web, action=Action.CREATE, source="web.yaml", desired=desired, live=None,
+                    predicted=None, api_version="apps/v1")  # fmt: skip
+    plan = Plan(app="shop", revision="main", sha="a" * 40, namespace="shop", items=[item])
+    clock = Clock()
+    verification = engine.verify_app(
+        config.app("shop"),
+        plan,
+        cluster=cast(Cluster, Unreachable()),
+        config=config,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert verification is not None and verification.outcome is VerificationOutcome.INCONCLUSIVE
+    assert [m.phase for m in verification.measurements] == [Phase.ERROR] * 3
+    assert "could not read the app's objects: cannot reach the API server at https://127.0.0.1:6443" in (
+        verification.reason
+    )

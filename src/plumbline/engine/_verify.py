@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config, VerificationOutcome
 from plumbline.engine._wait import HealthWatch, health_checks, poll, waited_on
-from plumbline.health import Health, plan_health
+from plumbline.errors import ClusterError
+from plumbline.health import Health, HealthStatus, plan_health
 from plumbline.plan import Plan
 from plumbline.store import AuditAction, AuditOutcome, Store, SyncRecord, current_actor
 from plumbline.verify import Measurement, Query, Verification, query, run_window, verification_record
@@ -49,7 +50,10 @@ def verify_app(
 
     def health() -> Health:
         watch = HealthWatch(refs)
-        watch.observe(poll(cluster, groups, app.name, checks))
+        try:
+            watch.observe(poll(cluster, groups, app.name, checks))
+        except ClusterError as error:  # discovery unreadable: nobody knows (an Error, not a crash)
+            return Health(HealthStatus.UNKNOWN, f"could not read the app's objects: {error}")
         return watch.result(timed_out=False, elapsed_s=0.0).health
 
     verification = run_window(spec, health=health, ask=ask, on_round=on_progress, clock=clock, sleep=sleep)

@@ -66,8 +66,9 @@ class VerificationWatch:
     :data:`HEALTH_ERROR_LIMIT` errors in a row): more Failed measurements than ``failureLimit`` →
     **Failed**; more Error measurements *in a row* than ``consecutiveErrorLimit`` → **Inconclusive**
     (a Successful or Failed measurement resets the run). Either ends the window at once; a window that
-    runs its length without either has **Passed**. Failed is decided before Inconclusive when one
-    round forces both.
+    runs its length without either has **Passed** — unless some check (or health) was never once
+    measured, every measurement an Error: **Inconclusive**. Failed is decided before Inconclusive
+    when one round forces both.
     """
 
     checks: Sequence[MetricCheck]
@@ -110,13 +111,26 @@ class VerificationWatch:
         if self._decided is None:
             self._decided = failed or inconclusive
 
+    def _never_measured(self) -> tuple[VerificationOutcome, str, str] | None:
+        """A window that ends with no Successful or Failed measurement of some check has not shown
+        that check holds: nobody knows (Inconclusive), whatever its error limit allowed along the way."""
+        for name in dict.fromkeys(m.check for m in self.measurements):
+            taken = [m for m in self.measurements if m.check == name]
+            if all(m.phase is Phase.ERROR for m in taken):
+                why = f"{name} was never measured in the window ({len(taken)} error(s)): {taken[-1].message}"
+                return VerificationOutcome.INCONCLUSIVE, name, why
+        return None
+
     @property
     def decided(self) -> bool:
         """Failed or Inconclusive already: measuring on would not change the verdict."""
         return self._decided is not None
 
     def result(self, *, window_s: float, elapsed_s: float) -> Verification:
-        """The verdict: the forced one, else Passed (the window ran its length without one)."""
+        """The verdict: the forced one; else Inconclusive if some check (or health) was never once
+        measured — every measurement an Error, fewer than its limit —; else Passed."""
+        if self._decided is None:
+            self._decided = self._never_measured()
         if self._decided is not None:
             outcome, check, reason = self._decided
             return Verification(
