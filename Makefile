@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint demo bench up down status build clean deploy
+.PHONY: test lint demo bench up down status build clean deploy chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -14,9 +14,19 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## test: lint, type-check, build the control-plane binaries once (cached), run every test
-test: lint $(STAMP)
+test: lint $(STAMP) chromium
 	$(BIN)/plumb local build
 	$(BIN)/pytest
+
+## chromium: Debian's Chromium for the dashboard's browser tests (apt-get as root; never a browser download)
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	  else \
+	    echo "the dashboard's browser tests need Debian's chromium: run 'sudo apt-get install chromium'"; exit 2; \
+	  fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -32,11 +42,13 @@ demo: $(STAMP)
 	bash examples/demo.sh
 
 ## bench: plumb diff/sync beside kubectl diff/apply --server-side, CLI start-up beside kubectl's, one
-## controller pass over many apps beside kubectl apply of the same objects (bench/*.py; the README's tables)
-bench: $(STAMP)
+## controller pass over many apps beside kubectl apply of the same objects, the dashboard's 1,000-object
+## page in Chromium (bench/*.py; the README's tables)
+bench: $(STAMP) chromium
 	$(BIN)/python -m bench.diff_sync
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.dashboard
 
 ## up / down / status: a local Kubernetes control plane to try plumbline against
 up: $(STAMP)

@@ -82,3 +82,9 @@ printf '\n%sDone.%s The control plane is still running: KUBECONFIG=%s\n' "$bold"
 printf 'Try a live edit, then ask plumbline:  %s edit configmap guestbook-env -n guestbook; %s diff guestbook\n' \
   "$KUBECTL" "PLUMBLINE_CONFIG=$PLUMBLINE_CONFIG $PLUMB"
 printf 'Stop it with: %s local down\n' "$PLUMB"
+# The dashboard (plumb ui, 127.0.0.1 only): the same facts in a browser. A previous demo's is reused.
+if ! "$ROOT/.venv/bin/python" -c 'import socket; socket.create_connection(("127.0.0.1", 8470), 1)' 2>/dev/null; then
+  nohup "$PLUMB" ui --no-browser --listen 127.0.0.1:8470 >"$DEMO/ui.log" 2>&1 &
+  printf 'Dashboard started (pid %s; stop it with kill %s)\n' "$!" "$!"
+fi
+printf '%sDashboard:%s http://127.0.0.1:8470/\n' "$bold" "$reset"

@@ -43,6 +43,19 @@ def control_plane() -> Iterator[ControlPlane]:
 
 
 @pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (tests/support/browser.py), one per session."""
+    from tests.support.browser import chromium
+
+    with contextlib.ExitStack() as stack:
+        try:
+            found = stack.enter_context(chromium())
+        except (FileNotFoundError, ImportError) as error:
+            _missing("Debian's Chromium and Playwright", error)
+        yield found
+
+
+@pytest.fixture(scope="session")
 def kwok_nodes(control_plane: ControlPlane) -> SimulatedNodes:
     """Two simulated Nodes (kube-scheduler + KWOK) on the session's control plane, stopped with it.
 

@@ -70,9 +70,10 @@ def start(*args: str, env: Mapping[str, str], stderr: int = subprocess.DEVNULL) 
     return subprocess.Popen(argv(*args), env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
-def stop(process: subprocess.Popen[str], *, within: float = 30) -> None:
-    """SIGTERM ``process`` (a controller stops cleanly on it) and reap it; SIGKILL after ``within`` s."""
-    process.send_signal(signal.SIGTERM)
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, *, within: float = 30) -> None:
+    """``sig`` (SIGTERM: a controller stops cleanly on it) to ``process`` and reap it; SIGKILL after
+    ``within`` s."""
+    process.send_signal(sig)
     try:
         process.wait(timeout=within)
     except subprocess.TimeoutExpired:

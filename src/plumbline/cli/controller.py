@@ -37,6 +37,7 @@ from plumbline.controller import (
 from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE, default_identity
 from plumbline.engine.pause import parse_duration, pause
 from plumbline.store import AppStateKind, AuditRecord, Broken, Store, SyncResult, current_actor
+from plumbline.web import parse_listen
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
 NOTIFY = typer.Option([], "--notify", help="Generic webhook URL for notifications (JSON); repeatable.")
@@ -65,7 +66,9 @@ def register(app: typer.Typer) -> None:
         lease_duration: int = typer.Option(LEASE_DURATION_S, "--lease-duration", help="Seconds."),
         watch: bool = typer.Option(True, "--watch/--no-watch", help="Watch managed objects for live edits."),
         listen: str | None = typer.Option(
-            None, "--listen", help="HOST:PORT for /metrics and /webhook (e.g. 127.0.0.1:8080)."
+            None,
+            "--listen",
+            help="HOST:PORT for the dashboard, /metrics, /healthz, /readyz and /webhook (127.0.0.1:8080).",
         ),
         json_logs: bool = typer.Option(False, "--json-logs", help="One JSON object per log line."),
         fight_limit: int = typer.Option(3, "--fight-limit", help="Heals of the same drift before stopping."),
@@ -113,8 +116,12 @@ def register(app: typer.Typer) -> None:
             server = None
             try:
                 if listen:
-                    host, _, port = listen.rpartition(":")
-                    server = serve(controller, host=host or "127.0.0.1", port=int(port))
+                    try:
+                        host, port = parse_listen(listen)
+                    except ValueError as error:
+                        raise typer.BadParameter(str(error), param_hint="--listen") from None
+                    server = serve(controller, host=host, port=port)
+                    log(logging.INFO, f"serving the dashboard and endpoints on {server.url}/")
                 if once:
                     outcomes = controller.run_once()
                     if output is Output.JSON:

@@ -30,7 +30,7 @@ from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
 from plumbline.plan.report import plan_to_dict
 from plumbline.signatures import Checked
-from plumbline.store import Store, SyncRecord, SyncResult
+from plumbline.store import AppStateKind, Store, SyncRecord, SyncResult, now
 from plumbline.sync import Outcome, SyncReport
 from plumbline.sync.run import show
 from plumbline.verify import HEALTH, Measurement, Phase, Verification
@@ -446,6 +446,7 @@ def register(app: typer.Typer) -> None:
                 "HEALTH",
                 "VERIFIED",
                 "MODE",
+                "STATE",
                 "SYNCED REVISION",
                 "LAST SYNC",
                 "CHANGES",
@@ -469,6 +470,7 @@ def register(app: typer.Typer) -> None:
                     row.health.value if row.health else "-",
                     _verified_cell(row.verification),
                     row.mode.value,
+                    _state_cell(row),
                     (row.last_synced_sha or "-")[:12],
                     last_sync,
                     changes,
@@ -486,6 +488,11 @@ def register(app: typer.Typer) -> None:
                     )
                 if held := row.held_line():
                     out.print(f"[yellow]{escape(held)}[/]")
+                if row.pause is not None:
+                    out.print(
+                        f"[yellow]{row.app}: {row.state.value}[/] by {escape(row.pause.actor)}: "
+                        f"{escape(row.pause.reason)}"
+                    )
                 for found in row.unfinished:
                     interrupted = found.running is False
                     colour = "bold red" if interrupted else "yellow"
@@ -528,6 +535,15 @@ def register(app: typer.Typer) -> None:
                 escape(r.message),
             )
         out.print(table)
+
+
+def _state_cell(row: engine.AppStatus) -> str:
+    """``paused until 14:05 UTC (1h 59m left)``; the reason and who follow below the table."""
+    pause = row.pause
+    if row.state is AppStateKind.PAUSED and pause is not None and pause.until is not None:
+        left = max(0, int((pause.until - now()).total_seconds()) // 60)
+        return f"[bold]paused[/] until {pause.until:%H:%M} UTC ({left // 60}h {left % 60}m left)"
+    return row.state.value
 
 
 def _exceptions_cell(exceptions: list[dict[str, Any]]) -> str:

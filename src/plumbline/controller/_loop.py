@@ -156,6 +156,11 @@ class Controller:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        """Asked to stop (``/readyz`` answers 503 from then on)."""
+        return self._stop.is_set()
+
     def close(self) -> None:
         self.notifier.close()
         for watcher in self._watchers.values():

@@ -286,7 +286,10 @@ def drift_app(
     store: Store | None,
     revision: str | None = None,
     config: Config | None = None,
+    plan: Plan | None = None,
 ) -> DriftReport:
-    """The rebuildability report for ``app`` (``plumb drift``)."""
-    plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, config=config)
+    """The rebuildability report for ``app`` (``plumb drift``); ``plan``: the app's plan, just made
+    as configured (the dashboard's), instead of planning again."""
+    if plan is None:
+        plan, _ = plan_app(app, cluster=cluster, revision=revision, store=store, config=config)
     return drift_report(plan, cluster=cluster, last_synced=last_synced(store, app.name))

@@ -6,19 +6,21 @@ the words users see: docs/plan-schema.md).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from plumbline.cluster import Cluster
 from plumbline.config import App, Config, Mode, VerificationOutcome
 from plumbline.engine._pipeline import connect, plan_app
 from plumbline.engine._verify import last_verification, planned_health
 from plumbline.engine._write import Unfinished, unfinished_syncs
 from plumbline.guards import ExceptionUse
 from plumbline.health import HealthStatus
-from plumbline.plan import SyncStatus
+from plumbline.plan import Plan, SyncStatus
 from plumbline.redact import Redactor
-from plumbline.store import FAILED, AppStateKind, Store, SyncRecord, SyncResult, now
+from plumbline.store import FAILED, AppState, AppStateKind, Store, SyncRecord, SyncResult, now
 
 
 @dataclass
@@ -35,15 +37,18 @@ class AppStatus:
     health_message: str | None = None
     target: str | None = None
     counts: dict[str, int] | None = None
+    drift: dict[str, int] | None = None  # field changes by attribution (runtime ones included)
     error: str | None = None
     last_synced_sha: str | None = None
     last_result: SyncResult | None = None
     last_at: datetime | None = None
     verification: VerificationOutcome | None = None
+    last_actor: str | None = None
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[Unfinished] = field(default_factory=list)
     state: AppStateKind = AppStateKind.ACTIVE
     held: dict[str, Any] | None = None  # a rollback's hold: revision, failed, sync, since, reason
+    pause: AppState | None = None  # paused or paused-pending: until when, why, by whom
 
     @property
     def settled(self) -> bool:
@@ -59,15 +64,18 @@ class AppStatus:
             "healthMessage": self.health_message,
             "target": self.target,
             "counts": self.counts,
+            "drift": self.drift,
             "error": self.error,
             "lastSyncedSha": self.last_synced_sha,
             "lastResult": self.last_result.value if self.last_result else None,
             "lastAt": self.last_at.isoformat() if self.last_at else None,
             "verification": self.verification.value if self.verification else None,
+            "lastActor": self.last_actor,
             "exceptions": self.exceptions,
             "unfinished": [unfinished_to_dict(u) for u in self.unfinished],
             "state": self.state.value,
             "held": self.held,
+            "pause": pause_to_dict(self.pause) if self.pause else None,
         }
 
     def held_line(self) -> str | None:
@@ -80,6 +88,15 @@ class AppStatus:
             f"#{h['sync']}, since {h['since'][:19]} UTC: {h['reason']}); {h['failed'][:12]} is never applied "
             "again by itself; the next new commit ends the hold"
         )
+
+
+def pause_to_dict(state: AppState) -> dict[str, Any]:
+    return {
+        "reason": state.reason,
+        "actor": state.actor,
+        "since": state.since.isoformat() if state.since else None,
+        "until": state.until.isoformat() if state.until else None,
+    }
 
 
 def unfinished_to_dict(found: Unfinished) -> dict[str, Any]:
@@ -98,17 +115,29 @@ def unfinished_to_dict(found: Unfinished) -> dict[str, Any]:
 
 
 def app_status(
-    app: App, *, config: Config, store: Store, kubeconfig: str | None = None, context: str | None = None
+    app: App,
+    *,
+    config: Config,
+    store: Store,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    planned: tuple[Plan, Cluster] | None = None,
 ) -> AppStatus:
     """``app``'s status; never raises for the app's own trouble (one broken app must not hide the
-    others'): an app that cannot be checked is Unknown, with the error."""
+    others'): an app that cannot be checked is Unknown, with the error. ``planned``: the app's plan,
+    just made as configured, and its cluster (the dashboard's app page), instead of planning again."""
     row = AppStatus(app=app.name, mode=app.spec.mode)
     try:
-        with connect(app, kubeconfig=kubeconfig, context=context) as cluster:
-            plan, _ = plan_app(app, cluster=cluster, store=store, config=config)
+        if planned is not None:
+            plan, cluster = planned
             row.unfinished = unfinished_syncs(store, cluster, app.name)
+        else:
+            with connect(app, kubeconfig=kubeconfig, context=context) as opened:
+                plan, _ = plan_app(app, cluster=opened, store=store, config=config)
+                row.unfinished = unfinished_syncs(store, opened, app.name)
         health = planned_health(app, plan, config)
         row.status, row.target, row.counts = plan.sync_status, plan.sha, plan.counts
+        row.drift = dict(Counter(change.attribution.value for change in plan.changes))
         row.health, row.health_message = health.status, health.message
         if plan.errors:  # the server refused to compare some object: status unknown
             first = plan.errors[0]
@@ -123,9 +152,12 @@ def app_status(
     row.last_result = last.result if last else None
     row.last_at = last.finished_at if last else None
     row.verification = last_verification(store, app.name, row.last_synced_sha)
+    row.last_actor = last.actor if last else None
     row.exceptions = exceptions_of(config, app.name, last)
     state = store.app_state(app.name)
     row.state = state.state
+    if state.state in (AppStateKind.PAUSED, AppStateKind.PAUSED_PENDING):
+        row.pause = state
     if state.state is AppStateKind.HELD:
         d = state.detail
         since = state.since.isoformat() if state.since else ""
