@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from plumbline.cluster import GROUP, RESOURCE, Cluster
+from plumbline.config import DEFAULT_NAMESPACE
+from plumbline.errors import ApiConflict
 from tests.support import cli
 
 
@@ -104,15 +106,18 @@ def hidden(page: str, name: str) -> str:
 
 
 def user(cluster: Cluster, namespace: str, verbs: tuple[str, ...] = ()) -> tuple[str, str]:
-    """A ServiceAccount in ``namespace`` granted ``verbs`` on plumbline's apps there (none: no grant);
-    its username and a bearer token for it (TokenRequest)."""
+    """A ServiceAccount in ``namespace`` granted ``verbs`` on plumbline's apps (none: no grant) where
+    the App objects of a file's config are (``plumbline-system``, made if missing); its username and
+    a bearer token for it (TokenRequest)."""
     name = f"u-{uuid.uuid4().hex[:6]}"
     base = f"/api/v1/namespaces/{namespace}/serviceaccounts"
-    cluster.request(
-        "POST", base, body={"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
-    )
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+    cluster.request("POST", base, body=account)
     if verbs:
-        rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+        with contextlib.suppress(ApiConflict):
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEFAULT_NAMESPACE}}
+            cluster.request("POST", "/api/v1/namespaces", body=body)
+        rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{DEFAULT_NAMESPACE}"
         rule = {"apiGroups": [GROUP], "resources": [RESOURCE], "verbs": list(verbs)}
         role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}}
         cluster.request("POST", f"{rbac}/roles", body={**role, "rules": [rule]})
@@ -124,10 +129,10 @@ def user(cluster: Cluster, namespace: str, verbs: tuple[str, ...] = ()) -> tuple
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         }
         cluster.request("POST", f"{rbac}/rolebindings", body=binding)
-    review = {
+    request = {
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "TokenRequest",
         "spec": {"expirationSeconds": 3600},
     }
-    answer = cluster.request("POST", f"{base}/{name}/token", body=review)
+    answer = cluster.request("POST", f"{base}/{name}/token", body=request)
     return f"system:serviceaccount:{namespace}:{name}", str(answer["status"]["token"])

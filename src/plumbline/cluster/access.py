@@ -1,15 +1,16 @@
 """Who is asking, and may they: a bearer token checked with TokenReview, an action with SubjectAccessReview.
 
 plumbline's actions on an app are custom verbs on the App resource (``apps.plumbline.dev``), checked in
-the app's destination namespace with the app's name, so "who may sync in prod" is cluster RBAC:
+the App object's namespace (``plumbline-system`` for Apps read from a file) with the app's name, so
+"who may sync in prod" is cluster RBAC:
 
     rules:
     - apiGroups: ["plumbline.dev"]
       resources: ["apps"]
       verbs: ["sync", "pause", "resume", "capture"]
 
-The dashboard (``plumbline.web``) checks each action with :func:`allowed`; the CLI's override check
-(``override``) is the same kind of review with another verb.
+The dashboard (``plumbline.web``) checks each action with :func:`allowed`; so does the CLI's and the
+controller's override check (``override``, :func:`plumbline.engine.operation.may_override`).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Decision:
 
 
 def allowed(cluster: Cluster, who: Identity, permission: Permission, *, app: str, namespace: str) -> Decision:
-    """May ``who`` do ``permission`` to ``app`` (whose destination is ``namespace``)? Asked of the
+    """May ``who`` do ``permission`` to ``app`` (whose App object is in ``namespace``)? Asked of the
     API server with a SubjectAccessReview; its reason (or a plain one) says why not."""
     body = {
         "apiVersion": "authorization.k8s.io/v1",

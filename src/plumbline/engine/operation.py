@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
+from plumbline.cluster import GROUP, ApiFailure, Cluster, Identity, Permission, ResourceInfo, allowed
 from plumbline.config import (
     API_VERSION,
     DEFAULT_NAMESPACE,
@@ -40,9 +40,8 @@ from plumbline.config import (
 from plumbline.engine.lease import LEASE_NAMESPACE, owner_lease_name, read_lease
 from plumbline.errors import ClusterError, RefusedError
 
-OVERRIDE_VERB = "override"
+OVERRIDE_VERB = Permission.OVERRIDE.value
 """The verb on ``apps.plumbline.dev`` that lets its holder override a guard (``--allow``)."""
-GROUP = API_VERSION.split("/")[0]
 POLL_S = 0.3
 MERGE_PATCH = "application/merge-patch+json"
 PROGRESS_LINES = 40  # the newest progress lines an operationState keeps
@@ -81,24 +80,10 @@ def who_am_i(cluster: Cluster) -> Requester:
 
 def may_override(cluster: Cluster, requester: Requester, *, namespace: str, app: str) -> bool:
     """True if the cluster lets ``requester`` override a guard for ``app``: a SubjectAccessReview of
-    the verb ``override`` on ``apps.plumbline.dev`` named ``app`` in ``namespace``."""
-    attributes = {
-        "group": GROUP,
-        "resource": "apps",
-        "verb": OVERRIDE_VERB,
-        "namespace": namespace,
-        "name": app,
-    }
-    spec = {"user": requester.username, "uid": requester.uid, "groups": requester.groups}
-    why = f"check {requester.username}'s right to override"
-    status = _review(
-        cluster,
-        "authorization.k8s.io/v1",
-        "SubjectAccessReview",
-        {**spec, "resourceAttributes": attributes},
-        why,
-    )
-    return bool(status.get("allowed"))
+    the verb ``override`` on ``apps.plumbline.dev`` named ``app`` in ``namespace``
+    (:mod:`plumbline.cluster.access`, which checks the dashboard's actions the same way)."""
+    who = Identity(username=requester.username, uid=requester.uid, groups=tuple(requester.groups))
+    return allowed(cluster, who, Permission.OVERRIDE, app=app, namespace=namespace).allowed
 
 
 def override_refusal(requester: Requester, *, namespace: str, app: str) -> str:

@@ -36,6 +36,7 @@ from plumbline import engine
 from plumbline.capture import capture_app, commit_capture
 from plumbline.cluster import Cluster, Decision, Identity, Permission, allowed, review_token
 from plumbline.config import App, Config, Mode
+from plumbline.engine.operation import app_namespace
 from plumbline.engine.pause import parse_duration, pause
 from plumbline.errors import PlumbError
 from plumbline.plan import Action, SyncStatus
@@ -339,7 +340,7 @@ class Dashboard:
 
     def allowed(self, app: App, who: Identity, permission: Permission) -> Decision:
         with engine.connect(app, kubeconfig=self.kubeconfig, context=self.context) as cluster:
-            return allowed(cluster, who, permission, app=app.name, namespace=app.spec.destination.namespace)
+            return allowed(cluster, who, permission, app=app.name, namespace=app_namespace(app))
 
     def carry_out(
         self, app: App, config: Config, permission: Permission, who: Identity, work: dict[str, Any]
