@@ -7,6 +7,7 @@ requester (decision 0016)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from plumbline.local import ControlPlane
 from plumbline.store import AppStateKind, AuditAction
 from tests.support import cli
 from tests.support.cluster import limited_kubeconfig
+from tests.support.json_keys import not_camel_case
 from tests.support.sites import Site
 
 pytestmark = pytest.mark.integration
@@ -109,9 +111,12 @@ def test_operations_through_the_app_as_the_requester(
     controller = site.controller(interval_s=3600.0)  # only the requests make it act
     with running(controller):
         wait_for("the controller did not take the app", lambda: owner_of(site) == "replica-a")
-        synced = cli.plumb("sync", site.app, env=env)
+        synced = cli.plumb("sync", site.app, "-o", "json", env=env)
         assert synced.returncode == 0, synced.stdout + synced.stderr
         assert "managed by controller replica-a" in synced.stderr, synced.stderr
+        answer = json.loads(synced.stdout)
+        assert not_camel_case(answer) == []
+        assert (answer["operation"]["requestedBy"], answer["operation"]["exitCode"]) == (user, 0), answer
         assert data(site) == {"LOG_LEVEL": "info"}
         last = site.store.last_sync(site.app)
         assert last is not None and last.actor == user, last
