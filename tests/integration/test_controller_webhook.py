@@ -249,3 +249,10 @@ def test_a_replayed_delivery_is_refused(controller: Running) -> None:
     assert signed_post(controller, other, str(uuid.uuid4())) == 202  # a real new push
     metrics = controller.metrics()
     assert 'plumbline_webhooks_total{provider="github",result="replayed"} 3.0' in metrics
+
+
+def test_the_controller_serves_the_dashboard_beside_its_endpoints(controller: Running) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{controller.port}/", timeout=120) as response:
+        page = response.read().decode()
+    assert controller.site.app in page and "Sign in to act" in page
+    assert controller.get("/readyz") == 200

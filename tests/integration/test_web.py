@@ -15,6 +15,7 @@ import pytest
 
 from plumbline.cluster import Permission
 from plumbline.store import AppStateKind, AuditAction
+from tests.support.git import git
 from tests.support.sites import Site
 from tests.support.web import UI, Client, ui, user
 
@@ -150,6 +151,33 @@ def test_a_pause_needs_reason_and_expiry_and_shows_in_plumb_status(drifted: tupl
     assert row["state"] == "paused" and row["pause"]["actor"] == name and row["pause"]["until"]
     pauses = [r for r in site.store.audit_log(site.app) if r.action is AuditAction.PAUSE]
     assert [(r.actor, r.reason) for r in pauses] == [(name, "incident 7")]
+
+
+def test_capture_and_sync_from_the_page_act_as_the_signed_in_user(drifted: tuple[Site, UI]) -> None:
+    site, served = drifted
+    verbs = (Permission.CAPTURE.value, Permission.SYNC.value)
+    name, token = user(site.cluster, site.namespace, verbs)
+    client = Client(served.url)
+    assert client.sign_in(token) == 303
+    csrf = client.csrf(f"/apps/{site.app}")
+    status, _ = client.post(f"/apps/{site.app}/capture", {"branch": "capture/from-the-page", "csrf": csrf})
+    assert status == 303
+    _, page = client.get(f"/apps/{site.app}")
+    assert "on branch capture/from-the-page" in page, page[:3000]
+    shown = git(site.repo, "show", "capture/from-the-page:app/env.yaml")
+    assert "LOG_LEVEL: debug" in shown
+    assert name in git(site.repo, "log", "-1", "--format=%an", "capture/from-the-page")
+    # a sync that would revert the live edits is refused unless asked; asked, it reverts them as the user
+    status, _ = client.post(f"/apps/{site.app}/sync", {"csrf": csrf})
+    _, page = client.get(f"/apps/{site.app}")
+    assert status == 303 and "sync blocked" in page
+    status, _ = client.post(f"/apps/{site.app}/sync", {"revert_drift": "on", "csrf": csrf})
+    _, page = client.get(f"/apps/{site.app}")
+    assert status == 303 and "sync succeeded" in page
+    live = site.live()
+    assert live is not None and live["data"]["LOG_LEVEL"] == "info"
+    newest = site.store.history(site.app, limit=1, with_desired=False)[0]
+    assert newest.actor == name and newest.flags["revertDrift"] is True
 
 
 def test_read_only_shows_and_never_acts(make_site: Any) -> None:

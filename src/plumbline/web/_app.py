@@ -393,7 +393,7 @@ class Dashboard:
             capture,
             base_sha=rendered.checkout.sha,
             branch=work["branch"] or None,
-            author=f"{actor} <{actor}>",
+            author=f"{actor} <{actor}@localhost>",  # a ServiceAccount or OIDC name, not an address
         )
         left = f"; {len(capture.unmapped)} field(s) not captured" if capture.unmapped else ""
         what = f"captured {len(capture.captured)} field(s) on branch {commit.branch} ({commit.sha[:12]})"
