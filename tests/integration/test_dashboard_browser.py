@@ -133,6 +133,8 @@ def test_the_overview_after_the_demo_s_steps(world: World, browser: Any) -> None
         and re.search(r"\(1h 5\dm left\)", rows["billing"])
     )
     assert "OutOfSync" in rows["catalog"] and "never" in rows["catalog"]
+    page.keyboard.press("Tab")  # the keyboard's first stop skips to the content
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.get_by_label("Sync", exact=True).select_option("Synced")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**status=Synced**")
@@ -170,6 +172,11 @@ def test_a_drift_revert_shows_the_field_the_editor_and_the_age(world: World, bro
     page.locator("details.diff summary").first.focus()
     page.keyboard.press("Enter")
     assert page.locator("details.diff[open]").count() == 1
+    # readable without colour: with the system's forced colours, attributions still differ in words and shape
+    page.emulate_media(forced_colors="active")
+    shapes = page.evaluate(ATTRIBUTION_SHAPES)
+    assert shapes["drift-revert"] != shapes["commit"], shapes
+    page.emulate_media(forced_colors="none")
     assert page.locator("#rebuild .verdict").inner_text() == "Rebuildable from Git: no"
     assert "Audit trail intact" in page.locator("#audit .verdict").inner_text()
     assert page.locator("#history tbody tr").count() >= 2
@@ -237,6 +244,10 @@ def test_a_1000_object_plan_renders_and_opens_one_diff_within_budget(
     print(f"\n1,000-object plan: {measured} ({budget})")
     assert measured.objects == 1001  # the objects and the namespace
     assert measured.render_s < RENDER_BUDGET_S and measured.expand_s < EXPAND_BUDGET_S
+
+
+ATTRIBUTION_SHAPES = """() => Object.fromEntries([...document.querySelectorAll('.attr')].map(
+  (label) => [label.textContent.trim(), getComputedStyle(label).borderStyle]))"""
 
 
 def sign_in(page: Any, url: str, token: str, *, then: str) -> None:
