@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.config import Operation, Requester
-from plumbline.controller import Controller
+from plumbline.controller import Controller, Result
 from plumbline.engine import operation as op
 from plumbline.engine.lease import LEASE_NAMESPACE, ensure_namespace, owner_lease_name, read_lease
 from plumbline.errors import RefusedError
@@ -27,7 +28,7 @@ from plumbline.store import AppStateKind, AuditAction
 from tests.support import cli
 from tests.support.cluster import limited_kubeconfig
 from tests.support.json_keys import not_camel_case
-from tests.support.sites import Site
+from tests.support.sites import Site, one
 
 pytestmark = pytest.mark.integration
 
@@ -221,3 +222,21 @@ def test_the_cluster_vouches_for_who_requests_an_operation(
         rules = [*REQUESTER, OVERRIDE]
         limited_kubeconfig(site.cluster, plane, namespace, tmp_path / "k2.yaml", rules, name=account)
         wait_for("the override was not let through", lambda: ask(me, **allow) == "", within=30)
+
+
+def test_a_malformed_operation_is_removed_and_the_pass_goes_on(
+    plumbline_crds: list[str], make_site: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An operation written by hand that the CRD's schema lets through but the model refuses (a time
+    that is no time) is removed with a warning; it never stops the controller."""
+    site: Site = make_site("sync")
+    ensure_namespace(site.cluster, LEASE_NAMESPACE)
+    site.declare(LEASE_NAMESPACE)
+    path = f"/apis/plumbline.dev/v1alpha1/namespaces/{LEASE_NAMESPACE}/apps/{site.app}"
+    bad = {"id": "x1", "action": "sync", "requestedBy": {"username": "someone"}, "requestedAt": "yesterday"}
+    site.cluster.request("PATCH", path, body={"operation": bad}, content_type=op.MERGE_PATCH)
+    with caplog.at_level(logging.WARNING, logger="plumbline.controller"):
+        outcome = one(site.controller())
+    assert outcome.result is Result.SYNCED, outcome  # the pass went on
+    assert "malformed App.operation" in caplog.text and "requestedAt" in caplog.text, caplog.text
+    assert "operation" not in site.cluster.request("GET", path)

@@ -67,10 +67,17 @@ class Operator:
         except ApiFailure as failure:
             log(logging.WARNING, f"cannot read the App for requested operations: {failure}", app=app.name)
             return None
-        operation = None if obj is None else op.operation_of(obj)
-        if obj is None or operation is None:
+        if obj is None:
             return None
-        answered = op.state_of(obj)
+        try:
+            operation, answered = op.operation_of(obj), op.state_of(obj)
+        except ValueError as error:  # written by hand, past what the CRD's schema checks
+            why = " ".join(str(error).split())
+            log(logging.WARNING, f"ignored a malformed App.operation (removed): {why}", app=app.name)
+            cluster.request("PATCH", managed.path, body={"operation": None}, content_type=op.MERGE_PATCH)
+            return None
+        if operation is None:
+            return None
         if answered is not None and answered.id == operation.id and answered.phase.done:
             cluster.request("PATCH", managed.path, body={"operation": None}, content_type=op.MERGE_PATCH)
             return None  # answered before; the removal did not land then
