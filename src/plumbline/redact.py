@@ -10,9 +10,10 @@ three-way attribution of a Secret key works on fingerprints alone. Only the appl
 in memory) see the real values.
 
 Why keyed (HMAC-SHA-256) and not a plain hash: a plain SHA-256 of a short password is brute-forced
-offline from a Slack message or an Event in minutes. The key is per installation, in a file beside
-the history store (``<store>.key``, mode 0600): whoever reads output, notifications, Events or a copy
-of the store file alone cannot test guesses. No length is shown either (it narrows a guess).
+offline from a Slack message or an Event in minutes. The key is per installation, kept by the history
+store (``<store>.key``, mode 0600, beside an SQLite file; the store's key Secret in a cluster):
+whoever reads output, notifications, Events or a copy of the store alone cannot test guesses. No
+length is shown either (it narrows a guess).
 A value is fingerprinted by its bytes, so a key set through ``stringData`` (clear) and through
 ``data`` (base64) has the same fingerprint.
 """
@@ -32,10 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol
 
-from plumbline.store import key_file
+from plumbline.store import Store
 
 PREFIX = "redacted:"
 _FINGERPRINT = re.compile(r"redacted:[0-9a-f]{16}")
@@ -142,11 +142,11 @@ class Redactor:
         self._key = key
 
     @classmethod
-    def for_store(cls, store_path: Path) -> Redactor:
-        """The redactor of the installation whose history store is ``store_path``: its key is read from
-        ``<store_path>.key``, created (mode 0600) on first use. StoreError if it cannot be."""
-        path = store_path.with_name(store_path.name + ".key")
-        return cls(_key_file(path))
+    def for_store(cls, store: Store) -> Redactor:
+        """The redactor of the installation whose history store is ``store``: its key is the store's
+        (:meth:`Store.fingerprint_key`: ``<file>.key`` beside an SQLite store, created mode 0600 on
+        first use; the store's key Secret in a cluster). StoreError if it cannot be read."""
+        return cls(store.fingerprint_key())
 
     def fingerprint(self, value: Any, encoded: bool = False) -> Any:
         """``redacted:<16 hex>`` for ``value`` (None and fingerprints stay as they are). ``encoded``:
@@ -254,9 +254,3 @@ def ephemeral() -> Redactor:
     """A redactor with a key of this process alone: for plans made without a history store, whose
     fingerprints are compared with nothing recorded."""
     return Redactor(secrets.token_bytes(32))
-
-
-def _key_file(path: Path) -> bytes:
-    key = key_file(path, what="fingerprint key")
-    assert key is not None  # made when missing
-    return key

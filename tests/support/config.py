@@ -99,3 +99,9 @@ spec:
   destination: {{namespace: {namespace}}}
   terraform: {terraform}
 """
+
+
+def instance_yaml(name: str, *, store: str = "") -> str:
+    """The Instance ``name``; ``store`` is its ``spec.store`` as a YAML flow mapping (``{backend: ...}``)."""
+    spec = f"spec:\n  store: {store}\n" if store else ""
+    return f"apiVersion: {API}\nkind: Instance\nmetadata:\n  name: {name}\n{spec}"

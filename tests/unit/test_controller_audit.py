@@ -21,6 +21,7 @@ from plumbline.store import (
     AuditOutcome,
     AuditRecord,
     Broken,
+    SqliteStore,
     Store,
     SyncIntent,
     SyncRecord,
@@ -176,7 +177,7 @@ def rechain(path: Path) -> None:
     """What someone with the file but not the key can do after an edit: recompute every unkeyed hash
     and link, so the SHA-256 chain is whole again."""
     raw = sqlite3.connect(path)
-    with Store.open(path) as store:
+    with SqliteStore.open(path) as store:
         rows = raw.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY id").fetchall()
         prev = GENESIS
         for row in rows:

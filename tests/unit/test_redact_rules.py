@@ -22,6 +22,7 @@ from plumbline.plan.model import Action, ObjectRef, PlanItem
 from plumbline.plan.normalize import normalize
 from plumbline.plan.runtime import RuntimeRules
 from plumbline.redact import Redactor, contains_fingerprint, is_fingerprint
+from plumbline.store import SqliteStore
 
 KEY = Redactor(b"k" * 32)
 
@@ -144,15 +145,16 @@ def test_live_edit_of_a_string_data_key_is_a_drift_revert_against_the_recorded_f
 
 
 def test_the_key_is_made_once_private_and_shared(tmp_path: Path) -> None:
-    store = tmp_path / "state" / "plumbline.db"
-    first, second = Redactor.for_store(store), Redactor.for_store(store)
-    assert first.fingerprint("v") == second.fingerprint("v")
-    key = tmp_path / "state" / "plumbline.db.key"
-    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
-    assert Redactor.for_store(tmp_path / "other.db").fingerprint("v") != first.fingerprint("v")
-    key.write_text("")
-    with pytest.raises(StoreError, match=r"plumbline\.db\.key"):
-        Redactor.for_store(store)
+    path = tmp_path / "state" / "plumbline.db"
+    with SqliteStore.open(path) as store, SqliteStore.open(tmp_path / "other.db") as other:
+        first, second = Redactor.for_store(store), Redactor.for_store(store)
+        assert first.fingerprint("v") == second.fingerprint("v")
+        key = tmp_path / "state" / "plumbline.db.key"
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        assert Redactor.for_store(other).fingerprint("v") != first.fingerprint("v")
+        key.write_text("")
+        with pytest.raises(StoreError, match=r"plumbline\.db\.key"):
+            Redactor.for_store(store)
 
 
 def test_history_shows_records_written_before_fingerprints_redacted(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from plumbline.errors import StoreError
 from plumbline.store import (
     SCHEMA_VERSION,
     NoSuchSyncError,
+    SqliteStore,
     Store,
     SyncIntent,
     SyncRecord,
@@ -248,7 +249,7 @@ def test_a_store_from_before_intents_is_migrated_and_keeps_its_history(tmp_path:
         raw.close()
 
 
-def test_intents_are_fixed_once_recorded_and_have_one_outcome(store: Store) -> None:
+def test_intents_are_fixed_once_recorded_and_have_one_outcome(store: SqliteStore) -> None:
     intent_id = store.record_intent(intent())
     store.mark_writing(intent_id)
     store.mark_writing(intent_id)  # a second stamp changes nothing
@@ -311,12 +312,12 @@ def test_default_path_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PLUMBLINE_STATE_DIR", str(tmp_path / "state"))
     assert default_path() == tmp_path / "state" / "plumbline.db"
     with Store.open() as store:
-        assert store.path == tmp_path / "state" / "plumbline.db"
+        assert store.where == str(tmp_path / "state" / "plumbline.db")
     assert (tmp_path / "state" / "plumbline.db").is_file()
 
     monkeypatch.setenv("PLUMBLINE_STORE", str(tmp_path / "elsewhere.db"))
     with Store.open() as store:
-        assert store.path == tmp_path / "elsewhere.db"
+        assert store.where == str(tmp_path / "elsewhere.db")
 
 
 def test_current_actor() -> None:

@@ -89,8 +89,14 @@ def root(
     context: str | None = typer.Option(
         None, "--context", help="kubeconfig context (default: the app's, else current)"
     ),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="where history, audit trail and app state are kept: sqlite or kubernetes (default: "
+        "$PLUMBLINE_STORE_BACKEND, else the Instance's spec.store, else sqlite)",
+    ),
 ) -> None:
-    ctx.obj = gitops.Settings(config, kubeconfig, context)
+    ctx.obj = gitops.Settings(config, kubeconfig, context, store)
 
 
 @app.command()

@@ -48,7 +48,13 @@ def register(app: typer.Typer) -> None:
         s = settings(ctx)
         target = s.app(name)
         plan, rendered = engine.plan(
-            target, s.config, kubeconfig=s.kubeconfig, context=s.context, revision=revision, progress=progress
+            target,
+            s.config,
+            kubeconfig=s.kubeconfig,
+            context=s.context,
+            revision=revision,
+            progress=progress,
+            store=s.store,
         )
         checkout = rendered.checkout
         changes = drift(plan)

@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
             kubeconfig=s.kubeconfig,
             context=s.context,
         )
-        with Store.open() as store:
+        with s.open_store() as store:
             controller = Controller(
                 config=lambda: engine.read_config(s.config_path, home=home, lenient=True),
                 store=store,
@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
         length = parse_duration(duration)
         args = {"reason": reason, "duration": duration}
         hand_over(s, target, OperationAction.PAUSE, args, offline_ok=True)  # exits if a controller took it
-        with Store.open() as store:
+        with s.open_store() as store:
             state = pause(store, target.name, reason=reason, duration=length, actor=current_actor())
         out.print(f"{target.name}: paused until {state.until:%Y-%m-%d %H:%M:%S} UTC — {escape(reason)}")
 
@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
         s = settings(ctx)
         target = s.app(name)
         hand_over(s, target, OperationAction.RESUME, {"reason": reason, "revert": revert})
-        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
             done = engine.resume(
                 target,
                 cluster=session.cluster,
@@ -227,7 +227,7 @@ def register(app: typer.Typer) -> None:
         if mode is not None or clear:
             args = {"mode": None if clear else mode, "reason": reason}
             hand_over(s, target, OperationAction.MODE, args, offline_ok=True)  # exits if a controller took it
-        with Store.open() as store:
+        with s.open_store() as store:
             if mode is None and not clear:
                 view = engine.mode_of(target, store)
                 out.print(f"{target.name}: {view.mode.value} ({'override' if view.overridden else 'config'})")
@@ -248,7 +248,7 @@ def register(app: typer.Typer) -> None:
         """Is the next step on the gradient safe for APP, and why. Exit 0 if ready, 1 if not."""
         s = settings(ctx)
         target = s.app(name)
-        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
             report = readiness(
                 target, cluster=session.cluster, store=session.store, min_days=min_days, config=s.config
             )
@@ -277,7 +277,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The audit trail (of one app), oldest first; `plumb audit verify` checks the keyed chains of
         the audit trail and the sync history and their anchor, and exits 1 at the first broken link."""
-        with Store.open() as store:
+        with settings(ctx).open_store() as store:
             if target == "verify" and app_name is None:
                 checked, broken = store.verify_audit()
                 if broken is None and cluster_anchor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -20,9 +21,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from plumbline import engine
-from plumbline.config import App, Config, OperationAction, Severity, VerificationOutcome
+from plumbline.config import (
+    App,
+    Config,
+    OperationAction,
+    Severity,
+    StoreBackend,
+    VerificationOutcome,
+    cluster_namespace,
+    find_config,
+)
 from plumbline.engine.pause import parse_duration
-from plumbline.errors import PlumbError
+from plumbline.errors import ConfigError, PlumbError
 from plumbline.health import Health, HealthStatus
 from plumbline.plan import Action, Plan, SyncStatus, Unscanned
 from plumbline.plan.age import age_in_words
@@ -30,7 +40,7 @@ from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.drift import DriftReport, drift_to_dict
 from plumbline.plan.report import plan_to_dict
 from plumbline.signatures import Checked
-from plumbline.store import AppStateKind, Store, SyncRecord, SyncResult, now
+from plumbline.store import AppStateKind, Store, StoreChoice, SyncRecord, SyncResult, now, open_store
 from plumbline.sync import Outcome, SyncReport
 from plumbline.sync.run import show
 from plumbline.verify import HEALTH, Measurement, Phase, Verification
@@ -74,10 +84,13 @@ REASON = typer.Option(None, "--reason", help="Why the --allow is right (recorded
 class Settings:
     """Root options (``plumb --config ... --kubeconfig ... --context ...``), shared by every command."""
 
-    def __init__(self, config: str | None, kubeconfig: str | None, context: str | None) -> None:
+    def __init__(
+        self, config: str | None, kubeconfig: str | None, context: str | None, store: str | None = None
+    ) -> None:
         self.config_path = config
         self.kubeconfig = kubeconfig
         self.context = context
+        self.store_override = store
         self._config: Config | None = None
 
     @property
@@ -90,6 +103,25 @@ class Settings:
 
     def app(self, name: str) -> App:
         return self.config.app(name)
+
+    @property
+    def store(self) -> StoreChoice:
+        """The store this run uses: ``--store``, else ``$PLUMBLINE_STORE_BACKEND``, else the
+        configuration's ``Instance.spec.store`` (none found: the SQLite default)."""
+        try:
+            found = cluster_namespace(self.config_path) is not None or bool(find_config(self.config_path))
+        except ConfigError:
+            if self.config_path is not None:
+                raise
+            found = False  # no configuration here: commands that need none (audit) use the default
+        spec = self.config.store if found else None
+        choice = StoreChoice.of(spec, override=self.store_override, context=self.context)
+        if choice.backend is StoreBackend.KUBERNETES:
+            choice = replace(choice, kubeconfig=engine.resolve_kubeconfig(self.kubeconfig))
+        return choice
+
+    def open_store(self) -> Store:
+        return open_store(self.store)
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -279,7 +311,13 @@ def register(app: typer.Typer) -> None:
         s = settings(ctx)
         target = s.app(name)
         plan, rendered = engine.plan(
-            target, s.config, kubeconfig=s.kubeconfig, context=s.context, revision=revision, progress=progress
+            target,
+            s.config,
+            kubeconfig=s.kubeconfig,
+            context=s.context,
+            revision=revision,
+            progress=progress,
+            store=s.store,
         )
         health = engine.planned_health(target, plan, s.config)
         signatures = engine.signatures_of(target, s.config, rendered.checkout)
@@ -346,7 +384,7 @@ def register(app: typer.Typer) -> None:
             args |= {"revertDrift": revert_drift, "allow": allow, "reason": reason}
             hand_over(s, target, OperationAction.SYNC, args, output=output)  # exits if it was handed over
         # The write path refuses a paused app and takes the app's Lease itself, only to write.
-        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
             plan, report, record = engine.sync_app(
                 target,
                 cluster=session.cluster,
@@ -413,7 +451,7 @@ def register(app: typer.Typer) -> None:
         1: not (or not known: some kind could not be listed), 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
             report = engine.drift_app(
                 target, cluster=session.cluster, store=session.store, revision=revision, config=s.config
             )
@@ -432,7 +470,7 @@ def register(app: typer.Typer) -> None:
         shown below the table)."""
         s = settings(ctx)
         targets = [s.app(name)] if name else list(s.config.apps.values())
-        with Store.open() as store:
+        with s.open_store() as store:
             rows = [
                 engine.app_status(t, config=s.config, store=store, kubeconfig=s.kubeconfig, context=s.context)
                 for t in targets
@@ -477,6 +515,8 @@ def register(app: typer.Typer) -> None:
                     _exceptions_cell(row.exceptions),
                 )
             out.print(table)
+            if rows:
+                out.print(f"[dim]store: {rows[0].store_backend.value} ({escape(rows[0].store_where)})[/]")
             for row in rows:
                 for e in row.exceptions:
                     colour = "red" if e["state"] == "expired" else "dim"
@@ -515,7 +555,7 @@ def register(app: typer.Typer) -> None:
         """Every recorded sync of an app: revision, result, actor, time."""
         s = settings(ctx)
         s.app(name)  # an unknown app is an error, with the closest name
-        with Store.open() as store:
+        with s.open_store() as store:
             records = engine.history(store, name, limit=limit, desired=output is Output.JSON)
         if output is Output.JSON:
             emit_json([engine.record_to_dict(r, desired=True) for r in records])

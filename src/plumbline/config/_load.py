@@ -26,7 +26,9 @@ from plumbline.config._model import (
     App,
     Environment,
     GuardException,
+    Instance,
     Project,
+    StoreSpec,
     VerificationSpec,
     check_dns1123_label,
     effective_verification,
@@ -60,7 +62,8 @@ class Config:
     ``projects`` always holds ``default`` (declared or implicit). ``environments`` holds the implicit
     ``default`` only when no Environment is declared: once environments exist, an App must name one.
     ``instance`` names this installation in every object it tracks (the declared ``Instance``, else
-    ``$PLUMBLINE_INSTANCE``, else ``default``).
+    ``$PLUMBLINE_INSTANCE``, else ``default``); ``store`` where it keeps its state (the declared
+    Instance's ``spec.store``, else the SQLite default).
     """
 
     apps: dict[str, App]
@@ -71,6 +74,7 @@ class Config:
     instance: str = DEFAULT_INSTANCE
     rejected: tuple[Problem, ...] = ()
     """Read leniently from the cluster: the problems of the Apps left out because they are invalid."""
+    store: StoreSpec = field(default_factory=StoreSpec)
 
     def exceptions_for(self, app: str) -> list[GuardException]:
         """The standing guard exceptions of ``app`` (expired ones too: they are reported)."""
@@ -322,6 +326,7 @@ def _cross_check(
         origins={key: d.origin for key, d in seen.items()},
         exceptions=dict(sorted(exceptions.items())),
         instance=_instance(instances, problems, os.environ if env is None else env),
+        store=next((d.obj.spec.store for d in instances if isinstance(d.obj, Instance)), StoreSpec()),
     )
     for name, app in config.apps.items():
         try:

@@ -890,15 +890,85 @@ class GuardException(_Object):
 # --- Instance ---------------------------------------------------------------------------------------
 
 
+class StoreBackend(StrEnum):
+    """Where an installation keeps what every replica and user must agree on: the sync history (each
+    sync's desired objects, the attribution baseline), the audit trail, pauses and modes.
+
+    * ``sqlite`` — one local file (the default: ``plumb local``, a laptop, offline use).
+    * ``kubernetes`` — Secrets in the cluster, read by every replica and every CLI (decision 0015).
+    """
+
+    SQLITE = "sqlite"
+    KUBERNETES = "kubernetes"
+
+
+STORE_BACKEND_ENV = "PLUMBLINE_STORE_BACKEND"
+DEFAULT_STORE_NAMESPACE = "plumbline-system"
+DEFAULT_HISTORY_LIMIT = 10
+DEFAULT_KEY_SECRET = "plumbline-keys/plumbline-store-keys"
+
+
+class StoreSpec(_Model):
+    """The store an installation uses (``Instance.spec.store``). ``$PLUMBLINE_STORE_BACKEND`` or
+    ``plumb --store`` override ``backend`` for one run."""
+
+    backend: StoreBackend = StoreBackend.SQLITE
+    namespace: str = Field(
+        default=DEFAULT_STORE_NAMESPACE, description="kubernetes: the namespace the records are kept in"
+    )
+    history_limit: int = Field(
+        default=DEFAULT_HISTORY_LIMIT,
+        ge=1,
+        alias="historyLimit",
+        description="kubernetes: per app, how many syncs keep their desired objects (Helm's --history-max)",
+    )
+    key_secret: str = Field(
+        default=DEFAULT_KEY_SECRET,
+        alias="keySecret",
+        description="kubernetes: NAMESPACE/NAME of the Secret holding the audit and fingerprint keys; "
+        "in another namespace than the records",
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_is_label(cls, value: str) -> str:
+        return check_dns1123_label(value)
+
+    @field_validator("key_secret")
+    @classmethod
+    def _key_secret_is_namespaced(cls, value: str) -> str:
+        namespace, slash, name = value.partition("/")
+        if not slash:
+            raise ValueError(f"expected NAMESPACE/NAME, got {value!r}")
+        check_dns1123_label(namespace)
+        check_dns1123_label(name)
+        return value
+
+    @model_validator(mode="after")
+    def _key_apart(self) -> StoreSpec:
+        if self.key_secret.partition("/")[0] == self.namespace:
+            raise ValueError(
+                f"keySecret {self.key_secret!r} is in the records' namespace {self.namespace!r}: whoever may "
+                "read the records there could read the key too; put it in another namespace"
+            )
+        return self
+
+
+class InstanceSpec(_Model):
+    store: StoreSpec = Field(default_factory=StoreSpec)
+
+
 class Instance(_Object):
     """Names this plumbline installation. The name goes into the tracking annotation of every object
     it applies, so two installations (two teams, two configs) on one cluster never take each other's
     objects for their own, even with apps of the same name. At most one per configuration; without
     one, ``$PLUMBLINE_INSTANCE``, else ``default``. Changing it later makes every object already
-    applied look foreign (never pruned; adopted again when next applied).
+    applied look foreign (never pruned; adopted again when next applied). ``spec.store`` says where
+    the installation keeps its state (:class:`StoreSpec`).
     """
 
     kind: Literal["Instance"] = "Instance"
+    spec: InstanceSpec = Field(default_factory=InstanceSpec)
 
 
 KINDS: dict[str, type[Project] | type[Environment] | type[App] | type[GuardException] | type[Instance]] = {

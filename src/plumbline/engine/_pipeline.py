@@ -239,7 +239,7 @@ def plan_app(
     instead of a render (:func:`recorded_app`), at its revision and SHA."""
     project = config.project(app.spec.project) if config is not None else None
     instance = config.instance if config is not None else DEFAULT_INSTANCE
-    redactor = None if store is None else Redactor.for_store(store.path)
+    redactor = None if store is None else Redactor.for_store(store)
     if recorded is not None:
         assert redactor is not None, "a plan from history needs the store (its fingerprint key)"
         rendered = recorded_app(app, recorded, redactor=redactor, progress=progress, project=project)

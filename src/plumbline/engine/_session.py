@@ -10,7 +10,7 @@ from plumbline.cluster import Cluster
 from plumbline.config import App, Config
 from plumbline.engine._pipeline import Progress, Rendered, _quiet, connect, plan_app
 from plumbline.plan import Plan
-from plumbline.store import Store
+from plumbline.store import Store, StoreChoice, open_store
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,18 @@ class Session:
 
 
 @contextlib.contextmanager
-def session(app: App, *, kubeconfig: str | None = None, context: str | None = None) -> Iterator[Session]:
+def session(
+    app: App,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    store: StoreChoice | None = None,
+) -> Iterator[Session]:
     """The app's cluster (``kubeconfig``/``context`` override the app's destination, see
-    :func:`connect`) and the store (``$PLUMBLINE_STORE``), both closed after the block."""
-    with connect(app, kubeconfig=kubeconfig, context=context) as cluster, Store.open() as store:
-        yield Session(cluster=cluster, store=store)
+    :func:`connect`) and the store ``store`` chooses (default: :meth:`StoreChoice.from_env`), both
+    closed after the block."""
+    with connect(app, kubeconfig=kubeconfig, context=context) as cluster, open_store(store) as opened:
+        yield Session(cluster=cluster, store=opened)
 
 
 def plan(
@@ -35,10 +42,12 @@ def plan(
     context: str | None = None,
     revision: str | None = None,
     progress: Progress = _quiet,
+    store: StoreChoice | None = None,
 ) -> tuple[Plan, Rendered]:
     """``app``'s plan as configured (``plumb diff``, ``plumb capture``): in a :func:`session`, against
     the last successful sync, tracked under the config's instance and bounded by the app's Project."""
-    with session(app, kubeconfig=kubeconfig, context=context) as opened:
+    choice = store or StoreChoice.of(config.store)
+    with session(app, kubeconfig=kubeconfig, context=context, store=choice) as opened:
         return plan_app(
             app,
             cluster=opened.cluster,

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from plumbline.cluster import Cluster
-from plumbline.config import App, Config, Mode, VerificationOutcome
+from plumbline.config import App, Config, Mode, StoreBackend, VerificationOutcome
 from plumbline.engine._pipeline import connect, plan_app
 from plumbline.engine._verify import last_verification, planned_health
 from plumbline.engine._write import Unfinished, unfinished_syncs
@@ -27,7 +27,8 @@ from plumbline.store import FAILED, AppState, AppStateKind, Store, SyncRecord, S
 class AppStatus:
     """One app in ``plumb status``: whether live matches Git, its health, its last sync and how that
     commit's verification window ended (None: never verified), its GuardExceptions (each with what it
-    covered in the last recorded sync) and unfinished syncs.
+    covered in the last recorded sync), unfinished syncs, and the store its history is read from
+    (backend and where).
     ``error``: why it could not be checked (status Unknown), or the server's refusal to compare."""
 
     app: str
@@ -49,6 +50,8 @@ class AppStatus:
     state: AppStateKind = AppStateKind.ACTIVE
     held: dict[str, Any] | None = None  # a rollback's hold: revision, failed, sync, since, reason
     pause: AppState | None = None  # paused or paused-pending: until when, why, by whom
+    store_backend: StoreBackend = StoreBackend.SQLITE  # where its history and state are kept
+    store_where: str = ""
 
     @property
     def settled(self) -> bool:
@@ -76,6 +79,7 @@ class AppStatus:
             "state": self.state.value,
             "held": self.held,
             "pause": pause_to_dict(self.pause) if self.pause else None,
+            "store": {"backend": self.store_backend.value, "where": self.store_where},
         }
 
     def held_line(self) -> str | None:
@@ -126,7 +130,7 @@ def app_status(
     """``app``'s status; never raises for the app's own trouble (one broken app must not hide the
     others'): an app that cannot be checked is Unknown, with the error. ``planned``: the app's plan,
     just made as configured, and its cluster (the dashboard's app page), instead of planning again."""
-    row = AppStatus(app=app.name, mode=app.spec.mode)
+    row = AppStatus(app=app.name, mode=app.spec.mode, store_backend=store.backend, store_where=store.where)
     try:
         if planned is not None:
             plan, cluster = planned
@@ -189,7 +193,7 @@ def history(store: Store, app: str, *, limit: int, desired: bool = False) -> lis
     records = store.history(app, limit=limit, with_desired=desired)
     if not desired:
         return records
-    redactor = Redactor.for_store(store.path)
+    redactor = Redactor.for_store(store)
     return [
         replace(r, desired=[shown for obj in r.desired if (shown := redactor.redact(obj)) is not None])
         for r in records

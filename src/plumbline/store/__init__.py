@@ -1,6 +1,6 @@
 """History: the single place plumbline reads "what did we last apply" from.
 
-    with Store.open() as store:
+    with open_store(StoreChoice.of(config.store)) as store:
         store.record_sync(SyncRecord(id=None, app="guestbook", ..., result=SyncResult.SUCCEEDED))
         last = store.last_sync("guestbook")          # newest succeeded sync, or None
         recent = store.history("guestbook", limit=10)  # newest first
@@ -11,14 +11,19 @@ Audit trail (append-only, hash-chained) and per-app controller state:
                     outcome=AuditOutcome.PAUSED)
         checked, broken = store.verify_audit()       # broken: the first altered record, or None
 
-The default file is ``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state directory.
+:class:`Store` is the one interface; :class:`SqliteStore` keeps it in one local file (the default:
+``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state directory). Which backend a run uses is the
+configuration's ``Instance.spec.store``, overridden by ``plumb --store`` or ``$PLUMBLINE_STORE_BACKEND``
+(:class:`StoreChoice`, :func:`open_store`; decision 0015).
 """
 
 from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditOutcome, AuditRecord, Broken
+from plumbline.store._base import Store
 from plumbline.store._keys import key_file
 from plumbline.store._marks import FAILED, FailedRevision, failed_revisions
+from plumbline.store._open import StoreChoice, open_store
 from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, current_actor, now
-from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, Store, default_path
+from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, SqliteStore, default_path
 
 __all__ = [
     "FAILED",
@@ -31,7 +36,9 @@ __all__ = [
     "Broken",
     "FailedRevision",
     "NoSuchSyncError",
+    "SqliteStore",
     "Store",
+    "StoreChoice",
     "SyncIntent",
     "SyncRecord",
     "SyncResult",
@@ -40,4 +47,5 @@ __all__ = [
     "failed_revisions",
     "key_file",
     "now",
+    "open_store",
 ]

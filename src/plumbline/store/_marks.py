@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from plumbline.store._audit import AuditAction, AuditStore
+from plumbline.store._audit import AuditAction
+from plumbline.store._base import Store
 
 FAILED = "failed"  # the key of a rollback's audit summary naming the SHA it rolled back from
 
@@ -31,7 +32,7 @@ class FailedRevision:
         )
 
 
-def failed_revisions(store: AuditStore, app: str) -> dict[str, FailedRevision]:
+def failed_revisions(store: Store, app: str) -> dict[str, FailedRevision]:
     """The app's failed SHAs (each a rollback left), with the first rollback that left each."""
     found: dict[str, FailedRevision] = {}
     for record in store.audit_log(app):

@@ -27,12 +27,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from plumbline.config import StoreBackend
 from plumbline.errors import StoreError
 from plumbline.paths import state_dir
-from plumbline.store._audit import AUDIT_MIGRATION, AuditStore, seal_existing, seal_intents
+from plumbline.store._audit import AUDIT_MIGRATION, AppState, AuditStore, seal_existing, seal_intents
+from plumbline.store._base import Store
+from plumbline.store._keys import key_file
 from plumbline.store._records import SyncIntent, SyncRecord, SyncResult
 from plumbline.store._seal import canonical_intent, canonical_sync
 
@@ -164,13 +166,16 @@ def _use_wal(db: sqlite3.Connection) -> None:
         pause = min(pause * 2, 0.25)
 
 
-class Store(AuditStore):
-    """The sync history, the audit trail and per-app state (:class:`AuditStore`).
+class SqliteStore(AuditStore, Store):
+    """The :class:`Store` in one SQLite file: the sync history, the audit trail and per-app state
+    (:class:`AuditStore`).
 
-    Open with :meth:`Store.open`; close it (or use ``with``) when done.
+    Open with :meth:`SqliteStore.open`; close it (or use ``with``) when done.
 
-    One Store may be shared by threads (calls are serialised); several processes may open the same file.
+    One store may be shared by threads (calls are serialised); several processes may open the same file.
     """
+
+    backend = StoreBackend.SQLITE
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
@@ -178,7 +183,7 @@ class Store(AuditStore):
         self.path = path
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Store:
+    def open(cls, path: Path | None = None) -> SqliteStore:
         """Open (creating if needed) the store at ``path``, default :func:`default_path`.
 
         Raises StoreError naming the file if it cannot be created, is not an SQLite database, is
@@ -203,17 +208,37 @@ class Store(AuditStore):
             raise
         return store
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SqliteStore:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    def fingerprint_key(self) -> bytes:
+        """The key in ``<store>.key`` (mode 0600), made on first use."""
+        key = key_file(self.path.with_name(self.path.name + ".key"), what="fingerprint key")
+        assert key is not None  # made when missing
+        return key
+
+    def app_states(self) -> list[AppState]:
+        with self._using("read the app states") as db:
+            names = [row[0] for row in db.execute("SELECT app FROM app_state ORDER BY app").fetchall()]
+        return [self.app_state(name) for name in names]
+
+    # ---- every row in order, for ``plumb store migrate`` ------------------------------------------
+
+    def all_intents(self) -> list[SyncIntent]:
+        with self._using("read the sync intents") as db:
+            rows = db.execute(f"SELECT {_INTENT_COLUMNS} FROM sync_intents ORDER BY id").fetchall()
+        return [self._intent(row) for row in rows]
+
+    def all_syncs(self) -> list[SyncRecord]:
+        return self._select("ORDER BY id", [], True)
 
     @contextmanager
     def _using(self, doing: str) -> Iterator[sqlite3.Connection]:
