@@ -13,11 +13,11 @@ from typing import TypedDict
 import pytest
 
 from plumbline import engine
-from plumbline.config import Mode
+from plumbline.config import Mode, StoreBackend
 from plumbline.controller import Metrics, Outcome, Result
 from plumbline.engine import AppStatus, Unfinished
 from plumbline.plan import Plan, SyncStatus
-from plumbline.store import AppStateKind, AuditOutcome, SyncIntent, SyncRecord, SyncResult
+from plumbline.store import AppStateKind, AuditOutcome, Migrated, SyncIntent, SyncRecord, SyncResult
 from plumbline.sync import Outcome as ObjectOutcome
 from tests.support.json_keys import not_camel_case
 
@@ -100,6 +100,11 @@ def test_status_json_has_camel_case_keys_and_enum_words() -> None:
     assert data["status"] in {s.value for s in SyncStatus}
     assert data["lastResult"] in {r.value for r in SyncResult}
     assert data["unfinished"][0]["state"] == SyncResult.INTERRUPTED.value
+    assert data["store"] == {"backend": StoreBackend.SQLITE.value, "where": ""}
+
+
+def test_store_migrate_json_has_camel_case_keys() -> None:
+    assert not_camel_case(Migrated(syncs=1, already=2).to_dict()) == []
 
 
 def test_history_json_has_camel_case_keys_desired_objects_kept_as_they_are() -> None:

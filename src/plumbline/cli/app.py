@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from plumbline import __version__
-from plumbline.cli import capture, check, controller, gitops, install, local, migrate, rollback, ui
+from plumbline.cli import capture, check, controller, gitops, install, local, migrate, rollback, store, ui
 from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -71,6 +71,7 @@ migrate.register(app)
 rollback.register(app)
 install.register(app)
 ui.register(app)
+store.register(app)
 
 
 @app.callback()

@@ -12,7 +12,8 @@ Audit trail (append-only, hash-chained) and per-app controller state:
         checked, broken = store.verify_audit()       # broken: the first altered record, or None
 
 :class:`Store` is the one interface; :class:`SqliteStore` keeps it in one local file (the default:
-``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state directory). Which backend a run uses is the
+``$PLUMBLINE_STORE``, else ``plumbline.db`` in the state directory), :class:`KubernetesStore` as
+Secrets in the cluster, shared by every replica and CLI. Which backend a run uses is the
 configuration's ``Instance.spec.store``, overridden by ``plumb --store`` or ``$PLUMBLINE_STORE_BACKEND``
 (:class:`StoreChoice`, :func:`open_store`; decision 0015).
 """
@@ -20,7 +21,9 @@ configuration's ``Instance.spec.store``, overridden by ``plumb --store`` or ``$P
 from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditOutcome, AuditRecord, Broken
 from plumbline.store._base import Store
 from plumbline.store._keys import key_file
+from plumbline.store._kube import KubernetesStore
 from plumbline.store._marks import FAILED, FailedRevision, failed_revisions
+from plumbline.store._migrate import Migrated, migrate
 from plumbline.store._open import StoreChoice, open_store
 from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, current_actor, now
 from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, SqliteStore, default_path
@@ -35,6 +38,8 @@ __all__ = [
     "AuditRecord",
     "Broken",
     "FailedRevision",
+    "KubernetesStore",
+    "Migrated",
     "NoSuchSyncError",
     "SqliteStore",
     "Store",
@@ -46,6 +51,7 @@ __all__ = [
     "default_path",
     "failed_revisions",
     "key_file",
+    "migrate",
     "now",
     "open_store",
 ]

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -215,6 +215,53 @@ def _check_mac(
         )
         return expected, Broken(id=id_, why=why, table=table)
     return stored, None
+
+
+Link = tuple[int, tuple[str, ...], str]
+"""One row of a MAC chain as :func:`walk_chains` checks it: (id, what its MAC may cover — the current
+form first, then older forms rows before it may have been sealed in —, its stored MAC)."""
+
+
+def walk_chains(
+    key: bytes,
+    audit: Sequence[tuple[int, AuditRecord | str, str]],
+    syncs: Sequence[Link],
+    intents: Sequence[Link],
+) -> tuple[int, Broken | None]:
+    """Walk the audit trail (its SHA-256 chain and its MAC chain; a record that could not be read is
+    given as the error's text), then the history's and the intents' MAC chains, each in id order from
+    :data:`GENESIS`: (rows checked, the first broken link or None). Whichever backend keeps them.
+
+    Once a row matches in its first form, later rows are tried in that form only: an older form's MAC
+    never matches a newer row, so a link edited into an older shape is still found."""
+    checked = 0
+    prev, prev_mac = GENESIS, GENESIS
+    for id_, record, stored in audit:
+        if isinstance(record, str):
+            return checked, Broken(id=id_, why=record)
+        if record.prev_hash != prev:
+            why = "its link to the previous record does not match (a record before it was removed)"
+            return checked, Broken(id=id_, why=why)
+        if chain_hash(prev, record) != record.hash:
+            return checked, Broken(id=id_, why="its contents do not match its hash (altered)")
+        prev_mac, broken = _check_mac(key, prev_mac, record.canonical(), stored, id_, "audit")
+        if broken is not None:
+            return checked, broken
+        prev = record.hash
+        checked += 1
+    for table, links in (("syncs", syncs), ("sync_intents", intents)):
+        prev_mac, newest_only = GENESIS, False
+        for id_, forms, stored in links:
+            for form, canonical in enumerate(forms[:1] if newest_only else forms):
+                sealed, broken = _check_mac(key, prev_mac, canonical, stored, id_, table)
+                if broken is None:
+                    newest_only = newest_only or form == 0
+                    break
+            if broken is not None:
+                return checked, broken
+            prev_mac = sealed
+            checked += 1
+    return checked, None
 
 
 @dataclass(frozen=True)
@@ -459,7 +506,6 @@ class AuditStore:
     def verify_audit(self) -> tuple[int, Broken | None]:
         """Walk the audit, history and intent chains, then check their heads against the anchor:
         (rows checked, the first broken link or None). StoreError if the key is missing."""
-        checked = 0
         with self._using("verify the audit trail") as db:
             empty = not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in _seal.TABLES)
             anchor_file = _seal.anchor_path(self.path)
@@ -476,47 +522,24 @@ class AuditStore:
             try:
                 anchor = _seal.read_anchor(anchor_file, key)
             except StoreError as error:
-                return checked, Broken(id=0, why=str(error), table="anchor")
+                return 0, Broken(id=0, why=str(error), table="anchor")
             problems = self._anchor_problems(db, anchor) if anchor is not None else []
-        prev, prev_mac = GENESIS, GENESIS
+        audit: list[tuple[int, AuditRecord | str, str]] = []
         for row in audit_rows:
             try:
-                record = self._audit_record(row[:-1])
+                audit.append((row[0], self._audit_record(row[:-1]), row[-1]))
             except StoreError as error:
-                return checked, Broken(id=row[0], why=str(error))
-            if record.prev_hash != prev:
-                why = "its link to the previous record does not match (a record before it was removed)"
-                return checked, Broken(id=row[0], why=why)
-            if chain_hash(prev, record) != record.hash:
-                return checked, Broken(id=row[0], why="its contents do not match its hash (altered)")
-            prev_mac, broken = _check_mac(key, prev_mac, record.canonical(), row[-1], row[0], "audit")
-            if broken is not None:
-                return checked, broken
-            prev = record.hash
-            checked += 1
+                audit.append((row[0], str(error), row[-1]))
         # History rows sealed before the intent link was (form 1) all come before the first row sealed
-        # with it (form 2); a form-1 MAC never matches a form-2 row, so an edited link is still found.
-        prev_mac = GENESIS
-        forms: tuple[int, ...] = (2, 1)
-        for row in sync_rows:
-            for form in forms:
-                canonical = _seal.canonical_sync(row[1:-1], form=form)
-                sealed, broken = _check_mac(key, prev_mac, canonical, row[-1], row[0], "syncs")
-                if broken is None:
-                    break
-            if broken is not None:
-                return checked, broken
-            forms = (2,) if form == 2 else forms
-            prev_mac = sealed
-            checked += 1
-        prev_mac = GENESIS
-        for row in intent_rows:
-            prev_mac, broken = _check_mac(
-                key, prev_mac, _seal.canonical_intent(row[1:-1]), row[-1], row[0], "sync_intents"
-            )
-            if broken is not None:
-                return checked, broken
-            checked += 1
+        # with it (form 2): each row is tried in form 2, then 1, until one matches in form 2.
+        syncs = [
+            (row[0], tuple(_seal.canonical_sync(row[1:-1], form=f) for f in (2, 1)), row[-1])
+            for row in sync_rows
+        ]
+        intents = [(row[0], (_seal.canonical_intent(row[1:-1]),), row[-1]) for row in intent_rows]
+        checked, broken = walk_chains(key, audit, syncs, intents)
+        if broken is not None:
+            return checked, broken
         if anchor is None:
             why = f"{anchor_file}: the anchor is missing, so removed newest records cannot be ruled out"
             return checked, Broken(id=0, why=why, table="anchor")

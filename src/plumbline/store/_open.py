@@ -11,6 +11,7 @@ from pathlib import Path
 from plumbline.config import STORE_BACKEND_ENV, StoreBackend, StoreSpec
 from plumbline.errors import StoreError
 from plumbline.store._base import Store
+from plumbline.store._kube import KubernetesStore
 from plumbline.store._sqlite import SqliteStore, default_path
 
 
@@ -68,12 +69,20 @@ class StoreChoice:
 
     def describe(self) -> str:
         """Where the store is, for ``plumb status``, without opening it."""
+        if self.backend is StoreBackend.KUBERNETES:
+            return f"Secrets in namespace {self.spec.namespace}"
         return str(self.path or default_path())
 
 
 def open_store(choice: StoreChoice | None = None) -> Store:
     """Open the store ``choice`` names (default: :meth:`StoreChoice.from_env`)."""
     choice = choice or StoreChoice.from_env()
-    if choice.backend is not StoreBackend.SQLITE:
-        raise StoreError(f"the {choice.backend.value} store backend is not available in this version")
+    if choice.backend is StoreBackend.KUBERNETES:
+        return KubernetesStore.connect(
+            namespace=choice.spec.namespace,
+            history_limit=choice.spec.history_limit,
+            key_secret=choice.spec.key_secret,
+            kubeconfig=choice.kubeconfig,
+            context=choice.context,
+        )
     return SqliteStore.open(choice.path)

@@ -68,13 +68,18 @@ def mac(key: bytes, prev: str, canonical: str) -> str:
     return hmac.new(key, (prev + "\n" + canonical).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _digest(desired: bytes | str) -> str:
+    """The desired objects by their SHA-256: of the stored blob (bytes), or given already (hex text)."""
+    return desired if isinstance(desired, str) else hashlib.sha256(desired).hexdigest()
+
+
 def canonical_sync(row: tuple[Any, ...], *, form: int = 2) -> str:
     """What a history row's MAC covers: its stored columns in order, the desired blob by its SHA-256,
     then the intent it is the outcome of. Form 1 (rows sealed before intents were, schema 3 and 4)
     stops before the intent; the row may then lack it."""
     app, revision, sha, started, finished, actor, result, summary, desired, message, flags = row[:11]
     values = [app, revision, sha, started, finished, actor, result, summary]
-    values += [hashlib.sha256(desired).hexdigest(), message, flags]
+    values += [_digest(desired), message, flags]
     if form >= 2:
         values.append(row[11])
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
@@ -86,7 +91,7 @@ def canonical_intent(row: tuple[Any, ...]) -> str:
     others have chained onto since is not possible; the outcome row names the intent, under its MAC."""
     app, revision, sha, actor, holder, namespace, started, planned, desired, flags, cause = row
     values = [app, revision, sha, actor, holder, namespace, started, planned]
-    values += [hashlib.sha256(desired).hexdigest(), flags, cause]
+    values += [_digest(desired), flags, cause]
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 

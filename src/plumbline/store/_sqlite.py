@@ -225,6 +225,11 @@ class SqliteStore(AuditStore, Store):
         assert key is not None  # made when missing
         return key
 
+    def audit_key(self) -> bytes:
+        """The MAC key (``plumb store migrate`` carries it into the cluster's key Secret)."""
+        with self._using("read the audit key") as db:
+            return self._audit_key(db)
+
     def app_states(self) -> list[AppState]:
         with self._using("read the app states") as db:
             names = [row[0] for row in db.execute("SELECT app FROM app_state ORDER BY app").fetchall()]
