@@ -19,7 +19,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -431,34 +431,9 @@ class AuditStore:
             return
         _seal.write_anchor(path, key, self._heads(db))
 
-    def audit(
-        self,
-        *,
-        actor: str,
-        app: str,
-        action: AuditAction,
-        revision: str = "",
-        reason: str = "",
-        summary: dict[str, Any] | None = None,
-        outcome: AuditOutcome,
-        time: datetime | None = None,
-    ) -> AuditRecord:
-        """Append one record, chained to the newest one; returns it with id and hashes set."""
-        record = AuditRecord(
-            actor=actor,
-            app=app,
-            action=action,
-            revision=revision,
-            reason=reason,
-            summary=dict(summary or {}),
-            outcome=outcome,
-            time=time or now(),
-        )
-        try:
-            record.canonical()
-        except (TypeError, ValueError) as error:
-            raise StoreError(f"{self.path}: audit record for {app} is not JSON data: {error}") from None
-        doing = f"append to the audit trail of {app or 'plumbline'}"
+    def _append_audit(self, record: AuditRecord) -> AuditRecord:
+        """Chain ``record`` onto the trail (:meth:`Store.audit`); it with id and hashes set."""
+        doing = f"append to the audit trail of {record.app or 'plumbline'}"
         with self._using(doing) as db, self._appending(db):
             row = db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
             prev = row[0] if row else GENESIS
@@ -481,19 +456,7 @@ class AuditStore:
                 ),
                 record.canonical(),
             )
-        return AuditRecord(
-            actor=record.actor,
-            app=record.app,
-            action=record.action,
-            revision=record.revision,
-            reason=record.reason,
-            summary=record.summary,
-            outcome=record.outcome,
-            time=record.time,
-            id=rowid,
-            prev_hash=prev,
-            hash=digest,
-        )
+        return replace(record, id=rowid, prev_hash=prev, hash=digest)
 
     def audit_log(self, app: str | None = None, *, limit: int | None = None) -> list[AuditRecord]:
         """Records (of ``app``, or all), oldest first; with ``limit``, the newest ``limit`` of them."""

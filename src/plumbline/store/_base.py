@@ -15,8 +15,9 @@ from types import TracebackType
 from typing import Any
 
 from plumbline.config import StoreBackend
+from plumbline.errors import StoreError
 from plumbline.store._audit import AppState, AuditAction, AuditOutcome, AuditRecord, Broken
-from plumbline.store._records import SyncIntent, SyncRecord, SyncResult
+from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, now
 
 
 class Store(abc.ABC):
@@ -86,7 +87,6 @@ class Store(abc.ABC):
 
     # ---- the audit trail -----------------------------------------------------------------------
 
-    @abc.abstractmethod
     def audit(
         self,
         *,
@@ -100,6 +100,25 @@ class Store(abc.ABC):
         time: datetime | None = None,
     ) -> AuditRecord:
         """Append one record, chained to the newest one; returns it with id and hashes set."""
+        record = AuditRecord(
+            actor=actor,
+            app=app,
+            action=action,
+            revision=revision,
+            reason=reason,
+            summary=dict(summary or {}),
+            outcome=outcome,
+            time=time or now(),
+        )
+        try:
+            record.canonical()
+        except (TypeError, ValueError) as error:
+            raise StoreError(f"{self.where}: audit record for {app} is not JSON data: {error}") from None
+        return self._append_audit(record)
+
+    @abc.abstractmethod
+    def _append_audit(self, record: AuditRecord) -> AuditRecord:
+        """Chain ``record`` (JSON data, checked) onto the trail; it with id, prev_hash and hash set."""
 
     @abc.abstractmethod
     def audit_log(self, app: str | None = None, *, limit: int | None = None) -> list[AuditRecord]:

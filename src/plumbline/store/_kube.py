@@ -45,6 +45,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -57,8 +58,6 @@ from plumbline.store import _seal
 from plumbline.store._audit import (
     AppState,
     AppStateKind,
-    AuditAction,
-    AuditOutcome,
     AuditRecord,
     Broken,
     Link,
@@ -66,7 +65,7 @@ from plumbline.store._audit import (
     walk_chains,
 )
 from plumbline.store._base import Store
-from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, _utc, now
+from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, _utc, intent_of, now, sync_of
 from plumbline.store._seal import GENESIS, Head
 from plumbline.store._sqlite import NoSuchSyncError
 
@@ -475,12 +474,17 @@ class KubernetesStore(Store):
 
     # ---- desired objects: content-addressed chunks ---------------------------------------------
 
-    def _put_desired(self, app: str, desired: list[dict[str, Any]], what: str) -> tuple[str, int]:
-        """Store ``desired`` (once per content) and return (its SHA-256, its number of chunks)."""
+    def _dumped(self, what: str, *values: Any) -> list[str]:
+        """``values`` as JSON text; StoreError naming ``what`` if one is not JSON data."""
         try:
-            blob = _json(desired).encode("utf-8")
+            return [_json(value) for value in values]
         except (TypeError, ValueError) as error:
             raise StoreError(f"{self.where}: {what} is not JSON data, cannot record it: {error}") from None
+
+    def _put_desired(self, app: str, desired: list[dict[str, Any]], what: str) -> tuple[str, int]:
+        """Store ``desired`` (once per content) and return (its SHA-256, its number of chunks)."""
+        (text,) = self._dumped(what, desired)
+        blob = text.encode("utf-8")
         digest = hashlib.sha256(blob).hexdigest()
         compressed = gzip.compress(blob, mtime=0)
         chunks = [compressed[i : i + CHUNK_BYTES] for i in range(0, len(compressed), CHUNK_BYTES)] or [b""]
@@ -547,13 +551,8 @@ class KubernetesStore(Store):
     def _record_sync(self, rec: SyncRecord, *, prune: bool) -> int:
         if rec.id is not None:
             raise ValueError(f"sync #{rec.id} is already recorded; history is append-only")
-        what = f"a sync of {rec.app}"
-        try:
-            summary, flags = _json(rec.summary), _json(rec.flags)
-        except (TypeError, ValueError) as error:
-            raise StoreError(
-                f"{self.where}: sync of {rec.app} is not JSON data, cannot record it: {error}"
-            ) from None
+        what = f"sync of {rec.app}"
+        summary, flags = self._dumped(what, rec.summary, rec.flags)
         digest, chunks = self._put_desired(rec.app, rec.desired, what)
         finished = _time(rec.finished_at) if rec.finished_at is not None else None
         row: list[Any] = [
@@ -591,32 +590,14 @@ class KubernetesStore(Store):
         seq = _seq(obj)
         try:
             record = unpack(obj["data"]["record"])
-            app, revision, sha, started, finished, actor, result, summary, digest, message, flags, intent = (
-                record["row"]
-            )
-            desired: list[dict[str, Any]] | None = []
-            if with_desired:
-                desired = self._get_desired(app, digest, record["chunks"])
-                if desired is None and whole:
-                    raise StoreError(
-                        f"{self.where}: the desired objects of sync #{seq} were removed by the history limit "
-                        f"({self.history_limit} syncs per app keep theirs)"
-                    )
-            return SyncRecord(
-                id=seq,
-                app=app,
-                revision=revision,
-                sha=sha,
-                started_at=datetime.fromisoformat(started),
-                finished_at=datetime.fromisoformat(finished) if finished is not None else None,
-                actor=actor,
-                result=SyncResult(result),
-                summary=json.loads(summary),
-                desired=desired or [],
-                message=message,
-                flags=json.loads(flags),
-                intent=intent,
-            )
+            row = record["row"]
+            desired = self._get_desired(row[0], row[8], record["chunks"]) if with_desired else []
+            if desired is None and whole:
+                raise StoreError(
+                    f"{self.where}: the desired objects of sync #{seq} were removed by the history limit "
+                    f"({self.history_limit} syncs per app keep theirs)"
+                )
+            return sync_of(seq, row, desired or [])
         except (KeyError, ValueError, TypeError, OSError, EOFError, binascii.Error) as error:
             raise StoreError(f"{self.where}: sync #{seq} cannot be read back: {error}") from None
 
@@ -624,10 +605,7 @@ class KubernetesStore(Store):
         if intent.id is not None:
             raise ValueError(f"sync intent #{intent.id} is already recorded")
         what = f"the intent to sync {intent.app}"
-        try:
-            planned, flags = _json(intent.planned), _json(intent.flags)
-        except (TypeError, ValueError) as error:
-            raise StoreError(f"{self.where}: {what} is not JSON data, cannot record it: {error}") from None
+        planned, flags = self._dumped(what, intent.planned, intent.flags)
         digest, chunks = self._put_desired(intent.app, intent.desired, what)
         row: list[Any] = [
             intent.app,
@@ -685,25 +663,9 @@ class KubernetesStore(Store):
         seq = _seq(obj)
         try:
             record = unpack(obj["data"]["record"])
-            app, revision, sha, actor, holder, namespace, started, planned, digest, flags, cause = record[
-                "row"
-            ]
-            writing = _annotations(obj).get(WRITING)
-            return SyncIntent(
-                id=seq,
-                app=app,
-                revision=revision,
-                sha=sha,
-                actor=actor,
-                holder=holder,
-                lease_namespace=namespace,
-                started_at=datetime.fromisoformat(started),
-                writing_at=datetime.fromisoformat(writing) if writing else None,
-                planned=json.loads(planned),
-                desired=self._get_desired(app, digest, record["chunks"]) or [],
-                flags=json.loads(flags),
-                cause=cause,
-            )
+            row = record["row"]
+            desired = self._get_desired(row[0], row[8], record["chunks"]) or []
+            return intent_of(seq, row, _annotations(obj).get(WRITING), desired)
         except (KeyError, ValueError, TypeError, OSError, EOFError, binascii.Error) as error:
             raise StoreError(f"{self.where}: sync intent #{seq} cannot be read back: {error}") from None
 
@@ -746,32 +708,8 @@ class KubernetesStore(Store):
 
     # ---- the audit trail -----------------------------------------------------------------------
 
-    def audit(
-        self,
-        *,
-        actor: str,
-        app: str,
-        action: AuditAction,
-        revision: str = "",
-        reason: str = "",
-        summary: dict[str, Any] | None = None,
-        outcome: AuditOutcome,
-        time: datetime | None = None,
-    ) -> AuditRecord:
-        record = AuditRecord(
-            actor=actor,
-            app=app,
-            action=action,
-            revision=revision,
-            reason=reason,
-            summary=dict(summary or {}),
-            outcome=outcome,
-            time=time or now(),
-        )
-        try:
-            canonical = record.canonical()
-        except (TypeError, ValueError) as error:
-            raise StoreError(f"{self.where}: audit record for {app} is not JSON data: {error}") from None
+    def _append_audit(self, record: AuditRecord) -> AuditRecord:
+        canonical = record.canonical()
         key = self._audit_key()
         sealed: dict[str, str] = {}
 
@@ -780,23 +718,11 @@ class KubernetesStore(Store):
             sealed["prev"], sealed["hash"] = prev, chain_hash(prev, record)
             mac = _seal.mac(key, head["mac"] if head else GENESIS, canonical)
             body = {**json.loads(canonical), "prevHash": prev, "hash": sealed["hash"], "mac": mac}
-            labels = {APP: app, SEQ: str(seq)}
+            labels = {APP: record.app, SEQ: str(seq)}
             return self._secret(Kind.AUDIT, _name(Kind.AUDIT, seq), {"record": pack(body)}, labels=labels)
 
-        seq = self._append(Kind.AUDIT, f"append to the audit trail of {app or 'plumbline'}", make)
-        return AuditRecord(
-            actor=record.actor,
-            app=record.app,
-            action=record.action,
-            revision=record.revision,
-            reason=record.reason,
-            summary=record.summary,
-            outcome=record.outcome,
-            time=record.time,
-            id=seq,
-            prev_hash=sealed["prev"],
-            hash=sealed["hash"],
-        )
+        seq = self._append(Kind.AUDIT, f"append to the audit trail of {record.app or 'plumbline'}", make)
+        return replace(record, id=seq, prev_hash=sealed["prev"], hash=sealed["hash"])
 
     def _audit_record(self, obj: dict[str, Any]) -> tuple[AuditRecord, str]:
         seq = _seq(obj)

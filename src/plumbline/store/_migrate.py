@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from plumbline.errors import StoreError
+from plumbline.store._audit import AuditRecord
 from plumbline.store._kube import Kind, KubernetesStore
 from plumbline.store._records import SyncIntent, SyncRecord
 from plumbline.store._sqlite import SqliteStore
@@ -45,19 +46,37 @@ class Migrated:
         }
 
 
-def _skip(
-    kind: str, source: Sequence[Any], copied: int, same: Callable[[int], bool], target: KubernetesStore
-) -> int:
-    """How many of ``source`` (in id order) the target holds already: its ``copied`` newest ids, if the
-    last of them is the same record. StoreError if the target holds others."""
-    if copied == 0:
-        return 0
-    if copied > len(source) or source[copied - 1].id != copied or not same(copied):
+class _Record(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
+def _copy(
+    target: KubernetesStore,
+    kind: str,
+    records: Sequence[R],
+    copied: int,
+    same: Callable[[int], bool],
+    store: Callable[[R], int],
+) -> tuple[int, int]:
+    """Store each of ``records`` (in id order) the target does not hold yet; (stored now, found there).
+
+    The target holds its ``copied`` first records already if the last of them is the same record;
+    StoreError if it holds others. Each record keeps its id (another writer meanwhile: StoreError)."""
+    if copied and (copied > len(records) or records[copied - 1].id != copied or not same(copied)):
         raise StoreError(
             f"{target.where} already holds other {kind} ({copied}) than this file: migrate into an empty "
             "store, or one migrated from this file"
         )
-    return copied
+    for record in records[copied:]:
+        if (got := store(record)) != record.id:
+            raise StoreError(
+                f"{target.where}: {kind} #{record.id} was stored as #{got}: is something else writing?"
+            )
+    return len(records) - copied, copied
 
 
 def migrate(source: SqliteStore, target: KubernetesStore, *, redact: Redact) -> Migrated:
@@ -74,44 +93,29 @@ def migrate(source: SqliteStore, target: KubernetesStore, *, redact: Redact) -> 
     def desired(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [shown for obj in objects if (shown := redact(obj)) is not None]
 
-    def placed(kind: str, want: int | None, got: int) -> None:
-        if want != got:  # ids run 1, 2, 3 ... in both; another writer in the cluster store meanwhile
-            raise StoreError(
-                f"{target.where}: {kind} #{want} was stored as #{got}: is something else writing there?"
-            )
-
     intents = source.all_intents()
 
     def same_intent(seq: int) -> bool:
-        there, here = target.intent_at(seq), intents[seq - 1]
-        return there is not None and _identity_intent(there) == _identity_intent(here)
+        there = target.intent_at(seq)
+        return there is not None and _identity_intent(there) == _identity_intent(intents[seq - 1])
 
-    already = _skip("sync intents", intents, heads[Kind.INTENT], same_intent, target)
-    done_intents = 0
-    for intent in intents[already:]:
-        placed(
-            "intent",
-            intent.id,
-            target.record_intent(replace(intent, id=None, desired=desired(intent.desired))),
-        )
-        done_intents += 1
-    skipped = already
+    def store_intent(intent: SyncIntent) -> int:
+        return target.record_intent(replace(intent, id=None, desired=desired(intent.desired)))
+
+    done_intents, skipped = _copy(
+        target, "sync intents", intents, heads[Kind.INTENT], same_intent, store_intent
+    )
 
     syncs = source.all_syncs()
 
     def same_sync(seq: int) -> bool:
-        there, here = target.sync_at(seq), syncs[seq - 1]
-        return there is not None and _identity_sync(there) == _identity_sync(here)
+        there = target.sync_at(seq)
+        return there is not None and _identity_sync(there) == _identity_sync(syncs[seq - 1])
 
-    already = _skip("syncs", syncs, heads[Kind.SYNC], same_sync, target)
-    done_syncs = 0
-    for record in syncs[already:]:
-        placed(
-            "sync",
-            record.id,
-            target.record_sync_unpruned(replace(record, id=None, desired=desired(record.desired))),
-        )
-        done_syncs += 1
+    def store_sync(record: SyncRecord) -> int:
+        return target.record_sync_unpruned(replace(record, id=None, desired=desired(record.desired)))
+
+    done_syncs, already = _copy(target, "syncs", syncs, heads[Kind.SYNC], same_sync, store_sync)
     skipped += already
     target.prune(sorted({r.app for r in syncs}))
 
@@ -121,9 +125,7 @@ def migrate(source: SqliteStore, target: KubernetesStore, *, redact: Redact) -> 
     def same_audit(seq: int) -> bool:
         return copied[seq - 1].hash == trail[seq - 1].hash
 
-    already = _skip("audit records", trail, heads[Kind.AUDIT], same_audit, target)
-    done_audit = 0
-    for entry in trail[already:]:
+    def store_audit(entry: AuditRecord) -> int:
         made = target.audit(
             actor=entry.actor,
             app=entry.app,
@@ -134,10 +136,11 @@ def migrate(source: SqliteStore, target: KubernetesStore, *, redact: Redact) -> 
             outcome=entry.outcome,
             time=entry.time,
         )
-        placed("audit record", entry.id, made.id or 0)
         if made.hash != entry.hash:
             raise StoreError(f"{target.where}: audit record #{made.id} did not chain as in {source.where}")
-        done_audit += 1
+        return made.id or 0
+
+    done_audit, already = _copy(target, "audit records", trail, heads[Kind.AUDIT], same_audit, store_audit)
     skipped += already
 
     states = source.app_states()

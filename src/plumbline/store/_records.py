@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -113,3 +114,47 @@ def current_actor(*, environ: Mapping[str, str] | None = None) -> str:
     except (OSError, KeyError):
         user = f"uid-{os.getuid()}"
     return f"{user}@{socket.gethostname()}"
+
+
+def sync_of(id_: int, row: Sequence[Any], desired: list[dict[str, Any]]) -> SyncRecord:
+    """A history record from its stored columns — app, revision, sha, started, finished (ISO 8601),
+    actor, result, summary (JSON), the desired objects as stored (not read here), message, flags
+    (JSON), intent — with ``desired`` read by the backend. ValueError or TypeError if they are not."""
+    app, revision, sha, started, finished, actor, result, summary, _, message, flags, intent = row
+    return SyncRecord(
+        id=id_,
+        app=app,
+        revision=revision,
+        sha=sha,
+        started_at=datetime.fromisoformat(started),
+        finished_at=datetime.fromisoformat(finished) if finished is not None else None,
+        actor=actor,
+        result=SyncResult(result),
+        summary=json.loads(summary),
+        desired=desired,
+        message=message,
+        flags=json.loads(flags),
+        intent=intent,
+    )
+
+
+def intent_of(id_: int, row: Sequence[Any], writing: str | None, desired: list[dict[str, Any]]) -> SyncIntent:
+    """A sync intent from its sealed columns — app, revision, sha, actor, holder, lease namespace,
+    started (ISO 8601), planned (JSON), the desired objects as stored (not read here), flags (JSON),
+    cause — its ``writing`` stamp and ``desired`` read by the backend."""
+    app, revision, sha, actor, holder, namespace, started, planned, _, flags, cause = row
+    return SyncIntent(
+        id=id_,
+        app=app,
+        revision=revision,
+        sha=sha,
+        actor=actor,
+        holder=holder,
+        lease_namespace=namespace,
+        started_at=datetime.fromisoformat(started),
+        writing_at=datetime.fromisoformat(writing) if writing is not None else None,
+        planned=json.loads(planned),
+        desired=desired,
+        flags=json.loads(flags),
+        cause=cause,
+    )

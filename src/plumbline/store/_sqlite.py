@@ -35,7 +35,7 @@ from plumbline.paths import state_dir
 from plumbline.store._audit import AUDIT_MIGRATION, AppState, AuditStore, seal_existing, seal_intents
 from plumbline.store._base import Store
 from plumbline.store._keys import key_file
-from plumbline.store._records import SyncIntent, SyncRecord, SyncResult
+from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, intent_of, sync_of
 from plumbline.store._seal import canonical_intent, canonical_sync
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -378,37 +378,9 @@ class SqliteStore(AuditStore, Store):
         return [self._intent(row) for row in rows]
 
     def _intent(self, row: tuple[Any, ...]) -> SyncIntent:
-        (
-            id_,
-            app,
-            revision,
-            sha,
-            actor,
-            holder,
-            namespace,
-            started,
-            writing,
-            planned,
-            desired,
-            flags,
-            cause,
-        ) = row
+        id_, writing, desired = row[0], row[8], row[10]
         try:
-            return SyncIntent(
-                id=id_,
-                app=app,
-                revision=revision,
-                sha=sha,
-                actor=actor,
-                holder=holder,
-                lease_namespace=namespace,
-                started_at=datetime.fromisoformat(started),
-                writing_at=datetime.fromisoformat(writing) if writing is not None else None,
-                planned=json.loads(planned),
-                desired=json.loads(zlib.decompress(desired)),
-                flags=json.loads(flags),
-                cause=cause,
-            )
+            return intent_of(id_, row[1:8] + row[9:], writing, json.loads(zlib.decompress(desired)))
         except (ValueError, TypeError, zlib.error) as error:
             raise StoreError(f"{self.path}: sync intent #{id_} cannot be read back: {error}") from None
 
@@ -445,36 +417,8 @@ class SqliteStore(AuditStore, Store):
         return [self._record(row) for row in rows]
 
     def _record(self, row: tuple[Any, ...]) -> SyncRecord:
-        (
-            id_,
-            app,
-            revision,
-            sha,
-            started,
-            finished,
-            actor,
-            result,
-            summary,
-            desired,
-            message,
-            flags,
-            intent,
-        ) = row
+        id_, desired = row[0], row[9]
         try:
-            return SyncRecord(
-                id=id_,
-                app=app,
-                revision=revision,
-                sha=sha,
-                started_at=datetime.fromisoformat(started),
-                finished_at=datetime.fromisoformat(finished) if finished is not None else None,
-                actor=actor,
-                result=SyncResult(result),
-                summary=json.loads(summary),
-                desired=json.loads(zlib.decompress(desired)) if desired is not None else [],
-                message=message,
-                flags=json.loads(flags),
-                intent=intent,
-            )
+            return sync_of(id_, row[1:], json.loads(zlib.decompress(desired)) if desired is not None else [])
         except (ValueError, TypeError, zlib.error) as error:
             raise StoreError(f"{self.path}: sync #{id_} cannot be read back: {error}") from None
