@@ -364,3 +364,103 @@ def test_plumb_store_migrate_copies_an_sqlite_store_into_the_cluster(
     assert clear.encode() not in stored and fingerprint.encode() in stored
     sqlite_plumb = cli.plumb("--store", "sqlite", "audit", "verify", env=env)  # the file is left as it was
     assert sqlite_plumb.returncode == 0, sqlite_plumb.stderr
+
+
+def changes_of(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each changed field of a plan (``plumb diff -o json``): ``Kind/name pointer`` → the change."""
+    return {f"{o['kind']}/{o['name']} {c['pointer']}": c for o in plan["objects"] for c in o["changes"]}
+
+
+def test_a_second_controller_with_no_shared_file_attributes_from_the_cluster(
+    make_site: Any, keys: str, cluster: Cluster
+) -> None:
+    """Issue 12's test: two controller processes, the store in the cluster and no file between them.
+    The first syncs and is gone; the second takes the app, and a live edit is still `drift-revert` (of
+    a Secret key too, seen as fingerprints only) and a new commit still `commit`."""
+    site = make_site("sync")
+    records = f"st-{uuid.uuid4().hex[:8]}"
+    password = "s3cret-value-never-stored"
+    (site.repo / "app" / "secret.yaml").write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {password}\n"
+    )
+    site.commit("a Secret")
+    store = f"{{backend: kubernetes, namespace: {records}, keySecret: {keys}/store-keys}}"
+    exception = (
+        f"apiVersion: plumbline.dev/v1alpha1\nkind: GuardException\nmetadata: {{name: db-password}}\nspec:\n"
+        f"  app: {site.app}\n  guard: secrets\n  target: {{kind: Secret, name: db}}\n"
+        "  reason: a test Secret\n  owner: team-test\n"
+        f'  expires: "{(T0.now() + timedelta(days=30)).date().isoformat()}"\n'
+    )
+    site.config.write_text(
+        instance_yaml("team-a", store=store)
+        + "---\n"
+        + app_yaml(site.app, namespace=site.namespace, mode="sync")
+        + "---\n"
+        + exception
+    )
+
+    def replica(identity: str) -> dict[str, str]:
+        # each its own would-be store file: neither is ever written, the store is in the cluster
+        return {**site.env(), "PLUMBLINE_STORE": str(site.root / f"{identity}.db")}
+
+    def once(identity: str) -> dict[str, Any]:
+        ran = cli.plumb(
+            "controller", "--once", "--identity", identity, "--lease-namespace", site.lease_namespace,
+            "--no-watch", "-o", "json", env=replica(identity),
+        )  # fmt: skip
+        assert ran.returncode in (0, 1), ran.stderr
+        (outcome,) = json.loads(ran.stdout)
+        return dict(outcome)
+
+    first = once("replica-a")
+    assert first["result"] == "synced", first
+    assert site.live() is not None  # replica-a is gone now: a --once run that ended
+
+    site.edit("LOG_LEVEL", "debug")  # a live edit, as kubectl edit makes it
+    cluster.request(
+        "PATCH",
+        f"/api/v1/namespaces/{site.namespace}/secrets/db",
+        query={"fieldManager": "kubectl-edit"},
+        body={"stringData": {"password": "edited-live"}},
+        content_type="application/merge-patch+json",
+    )
+    site.write_config_map("LOG_LEVEL", "info\n  TIMEOUT: 30s")  # and a new commit
+    site.commit("a new key")
+
+    planned = cli.plumb("diff", site.app, "-o", "json", env=replica("replica-b"))
+    assert planned.returncode == 1, planned.stderr
+    changes = changes_of(json.loads(planned.stdout))
+    edited, added = changes["ConfigMap/env /data/LOG_LEVEL"], changes["ConfigMap/env /data/TIMEOUT"]
+    assert (edited["attribution"], added["attribution"]) == ("drift-revert", "commit"), changes
+    assert edited["lastSynced"] == "info"  # replica-a's baseline, read from the cluster
+    secret = changes["Secret/db /data/password"]
+    assert secret["attribution"] == "drift-revert", changes
+    # fingerprinted under the store's key, the one replica-a recorded with: the same value, the same print
+    assert secret["lastSynced"] == secret["git"] != secret["live"]
+    assert str(secret["git"]).startswith("redacted:")
+    # an empty file of its own has no baseline: what replica-b knows, it knows from the cluster
+    blind = cli.plumb("--store", "sqlite", "diff", site.app, "-o", "json", env=replica("replica-c"))
+    assert changes_of(json.loads(blind.stdout))["ConfigMap/env /data/LOG_LEVEL"]["lastSynced"] is None
+    for made in site.root.glob("replica-c.db*"):
+        made.unlink()
+
+    second = once("replica-b")  # takes the app: observes the drift, leaves it (sync mode), says so
+    assert second["result"] in {"observed", "blocked"} and second["drift"], second
+    status = cli.plumb("status", site.app, "-o", "json", env=replica("replica-b"))
+    (row,) = json.loads(status.stdout)
+    assert row["store"]["backend"] == "kubernetes" and records in row["store"]["where"]
+    assert "store: kubernetes" in cli.plumb("status", site.app, env=replica("replica-b")).stdout
+
+    assert not list(site.root.glob("replica-*.db"))  # no file was shared: none was even made
+    stored = json.dumps(secrets_of(cluster, records, "desired")) + json.dumps(
+        secrets_of(cluster, records, "sync")
+    )
+    everything = b"".join(
+        gzip.decompress(base64.b64decode(value))
+        for s in secrets_of(cluster, records, "desired") + secrets_of(cluster, records, "intent")
+        for value in s["data"].values()
+    )
+    assert password.encode() not in everything and password not in stored
+    assert base64.b64encode(password.encode()) not in everything and b"redacted:" in everything
+    with contextlib.suppress(ApiFailure):
+        cluster.request("DELETE", f"/api/v1/namespaces/{records}")

@@ -56,6 +56,7 @@ def test_objects_read_from_the_cluster_are_the_same_configuration_as_the_file() 
     from_file = load_config(EVERY_FIELD)
     config = config_from_objects([stored(d) for d in documents()], home=HOME)
     assert config.instance == from_file.instance == "shop-team"
+    assert config.store == from_file.store and config.store.history_limit == 20
     for ours, theirs in ((config.apps, from_file.apps), (config.projects, from_file.projects)):
         assert ours.keys() == theirs.keys()
         for name, obj in ours.items():

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("a dry run writes nothing, not even a branch", param_hint="--dry-run")
         s = settings(ctx)
         target = s.app(name)
-        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context) as session:
+        with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
             done = engine.rollback_app(
                 target,
                 cluster=session.cluster,
