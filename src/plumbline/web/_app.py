@@ -41,7 +41,7 @@ from plumbline.engine.pause import parse_duration, pause
 from plumbline.errors import PlumbError
 from plumbline.plan import Action, SyncStatus
 from plumbline.plan.age import age_in_words
-from plumbline.store import AppStateKind, Store, SyncResult
+from plumbline.store import AppStateKind, StoreChoice, SyncResult, open_store
 from plumbline.sync.run import show
 from plumbline.web._auth import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions, same
 from plumbline.web._server import BodyLimit, Refused
@@ -138,7 +138,7 @@ class Dashboard:
             if not fresh and self._rows and time.monotonic() - self._rows[0] < self.refresh_s / 2:
                 return self._rows[1]
             config = self.config()
-            with Store.open() as store:
+            with open_store(StoreChoice.of(config.store)) as store:
                 rows = overview(config, store, kubeconfig=self.kubeconfig, context=self.context)
             self._rows = (time.monotonic(), rows)
             return rows
@@ -348,10 +348,11 @@ class Dashboard:
         """The action, through the same engine calls as the CLI's command, as ``who``."""
         actor = who.username
         if permission is Permission.PAUSE:
-            with Store.open() as store:
+            with open_store(StoreChoice.of(config.store)) as store:
                 state = pause(store, app.name, reason=work["reason"], duration=work["duration"], actor=actor)
             return f"{app.name}: paused until {state.until:%Y-%m-%d %H:%M:%S} UTC — {work['reason']}"
-        with engine.session(app, kubeconfig=self.kubeconfig, context=self.context) as session:
+        choice = StoreChoice.of(config.store)
+        with engine.session(app, kubeconfig=self.kubeconfig, context=self.context, store=choice) as session:
             if permission is Permission.SYNC:
                 _, _, record = engine.sync_app(
                     app,

@@ -14,7 +14,7 @@ from plumbline.guards import GateResult, gate
 from plumbline.plan import Action, Plan
 from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.drift import DriftReport
-from plumbline.store import AppState, AppStateKind, AuditRecord, Broken, Store, SyncRecord, now
+from plumbline.store import AppState, AppStateKind, AuditRecord, Broken, Store, StoreChoice, SyncRecord, now
 
 # The order field changes are shown in, and the words of the legend (each style also has its text).
 ATTRIBUTIONS = (
@@ -116,7 +116,9 @@ def app_view(
 ) -> AppView:
     """Everything the app's page shows, from one plan: the guards and the rebuildability report are
     made from it, as ``plumb sync --dry-run`` and ``plumb drift`` make them (nothing is recorded)."""
-    with engine.session(app, kubeconfig=kubeconfig, context=context) as session:
+    with engine.session(
+        app, kubeconfig=kubeconfig, context=context, store=StoreChoice.of(config.store)
+    ) as session:
         store, cluster = session.store, session.cluster
         status = engine.AppStatus(app.name, app.spec.mode)
         view = AppView(app=app, row=AppRow(status, engine.mode_of(app, store)))
