@@ -151,6 +151,11 @@ def test_a_pause_needs_reason_and_expiry_and_shows_in_plumb_status(drifted: tupl
     assert row["state"] == "paused" and row["pause"]["actor"] == name and row["pause"]["until"]
     pauses = [r for r in site.store.audit_log(site.app) if r.action is AuditAction.PAUSE]
     assert [(r.actor, r.reason) for r in pauses] == [(name, "incident 7")]
+    # resumed from the page: the live edits made meanwhile keep it paused-pending, as plumb resume says
+    assert client.post(f"/apps/{site.app}/resume", {"reason": "over", "csrf": csrf})[0] == 303
+    _, page = client.get(f"/apps/{site.app}")
+    assert f"{site.app}: paused-pending" in page
+    assert site.store.app_state(site.app).state is AppStateKind.PAUSED_PENDING
 
 
 def test_capture_and_sync_from_the_page_act_as_the_signed_in_user(drifted: tuple[Site, UI]) -> None:

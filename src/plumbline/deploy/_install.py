@@ -68,6 +68,13 @@ CLUSTER_RULES = (
         ("create", "patch"),
     ),
     Rule(
+        "ask the API server who is asking and what they may do: the dashboard's sign-in (TokenReview), "
+        "each action and each guard override (SubjectAccessReview of a verb on apps.plumbline.dev)",
+        ("authentication.k8s.io", "authorization.k8s.io"),
+        ("tokenreviews", "subjectaccessreviews"),
+        ("create",),
+    ),
+    Rule(
         "create an app's destination namespace (syncOptions.createNamespace, or a Namespace in Git that "
         "a Project allows); never delete or list them beyond reading one",
         ("",),
