@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: plumbline's core loop on a local control plane, end to end.
-# Git repo -> plumb diff -> plumb sync -> a new commit -> plumb diff -> plumb sync -> status, history.
+# Git repo -> plumb diff -> plumb sync -> a new commit -> plumb diff -> plumb sync -> status, history;
+# then seed 04: a live fix captured into Git, and a release that goes green and then fails its
+# verification window, rolled back whole (config and image) by the controller.
 # Everything it makes lives in .demo/ (deleted at the start of each run) and in the local control
 # plane (`plumb local down` removes it).
 set -euo pipefail
@@ -25,6 +27,8 @@ export KUBECONFIG
 "$KUBECTL" delete namespace guestbook --ignore-not-found --wait=true >/dev/null
 
 step "2. A Git repository holding the guestbook app (plain YAML)"
+# A previous demo's users (examples/traffic.py, step 13) stop with it.
+if [ -f "$DEMO/traffic.pid" ]; then kill "$(cat "$DEMO/traffic.pid")" 2>/dev/null || true; fi
 rm -rf "$DEMO" && mkdir -p "$DEMO/repo/apps"
 cp examples/plumbline.yaml "$DEMO/plumbline.yaml"
 cp -r examples/guestbook "$DEMO/repo/apps/guestbook"
@@ -78,10 +82,66 @@ run "$PLUMB" sync guestbook --revision capture/db-host
 printf '%s(DB_HOST kept; the image commit applied. What can still not be rebuilt from Git?)%s\n' "$dim" "$reset"
 run_changes "$PLUMB" drift guestbook
 
+step "13. Git catches up (the capture merged), and the guestbook gets a verification window"
+g merge -q --ff-only capture/db-host
+# The demo's users: a real Prometheus scraping their request counters (examples/traffic.py). A Ready
+# Pod of nginx:1.30 whose DB_SSLMODE the database does not accept fails half its requests.
+rm -f "$DEMO/prometheus.url"
+"$ROOT/.venv/bin/python" examples/traffic.py --url-file "$DEMO/prometheus.url" --bad-image nginx:1.30 \
+  --key DB_SSLMODE --good-value disable 2>"$DEMO/traffic.log" &
+TRAFFIC=$!
+echo "$TRAFFIC" >"$DEMO/traffic.pid"
+trap 'kill "$TRAFFIC" 2>/dev/null || true' EXIT # if the demo fails; it stays up once it succeeds
+for _ in $(seq 240); do [ -s "$DEMO/prometheus.url" ] && break; sleep 0.5; done
+[ -s "$DEMO/prometheus.url" ] || { cat "$DEMO/traffic.log"; echo "Prometheus did not start"; exit 1; }
+# spec.verification, appended to the App (the last document): after each sync the app must be
+# Healthy, then stay so for 10 s while the 5xx ratio stays under 5 %; otherwise roll back.
+cat >>"$DEMO/plumbline.yaml" <<EOF
+  verification:
+    window: 10s
+    interval: 1s
+    onFailure: rollback
+    prometheus: {url: "$(cat "$DEMO/prometheus.url")"}
+    checks:
+      - name: error-ratio
+        query: 'sum(guestbook_requests_total{code="500"}) / sum(guestbook_requests_total)'
+        failWhen: {op: ">", threshold: 0.05}
+EOF
+run tail -n 10 "$DEMO/plumbline.yaml"
+printf '  DB_SSLMODE: disable\n' >>"$DEMO/repo/apps/guestbook/configmap.yaml"
+g commit -qam "guestbook: say DB_SSLMODE"
+printf '%s(the controller syncs it, waits until it is Healthy, then verifies it for 10 s)%s\n' "$dim" "$reset"
+run "$PLUMB" controller --once
+
+step "14. Seed 04: a release brings nginx 1.30 and, from an old template, a DB_SSLMODE the database refuses"
+sed -i 's/image: nginx:1.29/image: nginx:1.30/' "$DEMO/repo/apps/guestbook/deployment.yaml"
+sed -i 's/DB_SSLMODE: .*/DB_SSLMODE: verify-full/' "$DEMO/repo/apps/guestbook/configmap.yaml"
+g commit -qam "guestbook: nginx 1.30"
+run git -C "$DEMO/repo" show --stat --oneline HEAD
+printf '%s(green at rollout: the Pods become Ready; then the 5xx come, and the window fails)%s\n' "$dim" "$reset"
+run_changes "$PLUMB" controller --once
+printf '%s(config and image rolled back together to the last verified revision; the app is held there)%s\n' \
+  "$dim" "$reset"
+run_changes "$PLUMB" status guestbook
+run "$PLUMB" history guestbook --limit 3
+run "$PLUMB" audit guestbook --limit 7
+
+step "15. The next poll: Git still names the failed commit, and it is not applied again"
+run "$PLUMB" controller --once
+
+step "16. The fix: nginx 1.30 with DB_SSLMODE as the database wants it. A new commit ends the hold"
+sed -i 's/DB_SSLMODE: .*/DB_SSLMODE: disable/' "$DEMO/repo/apps/guestbook/configmap.yaml"
+g commit -qam "guestbook: nginx 1.30, DB_SSLMODE disable again"
+run "$PLUMB" controller --once
+run_changes "$PLUMB" status guestbook
+
 printf '\n%sDone.%s The control plane is still running: KUBECONFIG=%s\n' "$bold" "$reset" "$KUBECONFIG"
 printf 'Try a live edit, then ask plumbline:  %s edit configmap guestbook-env -n guestbook; %s diff guestbook\n' \
   "$KUBECTL" "PLUMBLINE_CONFIG=$PLUMBLINE_CONFIG $PLUMB"
 printf 'Stop it with: %s local down\n' "$PLUMB"
+trap - EXIT
+printf 'Prometheus and the demo'"'"'s users keep running for the controller (pid %s; stop them with kill %s)\n' \
+  "$TRAFFIC" "$TRAFFIC"
 # The dashboard (plumb ui, 127.0.0.1 only): the same facts in a browser. A previous demo's is reused.
 if ! "$ROOT/.venv/bin/python" -c 'import socket; socket.create_connection(("127.0.0.1", 8470), 1)' 2>/dev/null; then
   nohup "$PLUMB" ui --no-browser --listen 127.0.0.1:8470 >"$DEMO/ui.log" 2>&1 &

@@ -143,6 +143,7 @@ class Reconciler:
             outcome.status = SyncStatus.SYNCED
         outcome.result, outcome.message, outcome.sha = result, record.message, record.sha
         if decision.step is Step.SYNC and record.result is SyncResult.SUCCEEDED:
+            outcome.state = self.store.app_state(app.name).state  # a sync of a new commit ends a hold
             self._after_sync(app, cluster, config, planned[0], record, outcome, decision)
         return outcome
 
