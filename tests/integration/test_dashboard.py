@@ -35,11 +35,12 @@ metadata: {name: held}
 spec: {branches: [release]}
 """
 # What the controller's metrics must have counted at least once: a sync, a guard block, a pause that
-# expired, a refused webhook.
+# expired, a verification window, a refused webhook.
 WANTED = (
     'plumbline_sync_duration_seconds_count{app="%(ok)s"}',
     'plumbline_guard_blocks_total{app="%(held)s"}',
     'plumbline_pause_expiries_total{app="%(paused)s"}',
+    'plumbline_verifications_total{app="%(ok)s",outcome="Passed"}',
     'plumbline_webhooks_total{provider="github",result="refused"}',
 )
 
@@ -82,8 +83,8 @@ def scraped(
     prometheus: Prometheus,
     exporter: Exporter,
 ) -> Iterator[Scraped]:
-    """One controller over three apps (one syncs, one a guard blocks, one paused briefly), scraped by
-    the session's Prometheus until every metric has data."""
+    """One controller over three apps (one syncs and is verified, one a guard blocks, one paused
+    briefly), scraped by the session's Prometheus until every metric has data."""
     workspace = Workspace(tmp_path_factory.mktemp("dashboard"), control_plane)
     suffix = uuid.uuid4().hex[:6]
     apps = {role: f"dash-{role}-{suffix}" for role in ("ok", "held", "paused")}
@@ -92,9 +93,10 @@ def scraped(
         config_map = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {role}\ndata:\n  A: '1'\n"
         write_files(workspace.repo, {f"{role}/cm.yaml": config_map})
         environment = "held" if role == "held" else None
-        config.append(
-            app_yaml(name, namespace=name, path=role, environment=environment, create_namespace=True)
-        )
+        app = app_yaml(name, namespace=name, path=role, environment=environment, create_namespace=True)
+        if role == "ok":  # a short verification window after its sync: health must hold for 2 s
+            app += "  verification: {window: 2s, interval: 1s}\n"
+        config.append(app)
     workspace.config.write_text("---\n".join(config))
     commit_all(workspace.repo, "three apps")
     with Store.open(workspace.root / "plumbline.db") as store:
