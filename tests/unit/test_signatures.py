@@ -172,6 +172,22 @@ def test_a_signature_that_no_longer_matches_its_commit_is_bad(repo: Path, signer
         assert f"signed with listed key {signer.name}" in finding.message
 
 
+def test_a_signature_of_another_format_cannot_be_verified_and_blocks(
+    repo: Path, signers: dict[str, Signer]
+) -> None:
+    change(repo, "one")
+    sha = signed_commit(repo, "to be re-signed with X.509", None)
+    with Repo(str(repo)) as r:
+        x509 = r[sha.encode()].copy()
+        assert isinstance(x509, Commit)
+        x509.gpgsig = b"-----BEGIN SIGNED MESSAGE-----\nMIAGCSqGSIb3DQEHAqCA\n-----END SIGNED MESSAGE-----"
+        r.object_store.add_object(x509)
+    verdict = verify_commit(x509, requirement(signers["bob"]).keys)
+    assert verdict.state is SignatureState.UNVERIFIABLE and "OpenPGP and SSH are" in verdict.why
+    [finding] = guard(repo, x509.id.decode(), env_requiring(signers["bob"]))
+    assert finding.blocks and "cannot be verified" in finding.message
+
+
 def test_a_project_may_require_signatures_too(repo: Path, signers: dict[str, Signer]) -> None:
     change(repo, "one")
     head = signed_commit(repo, "by bob", signers["bob"])

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from dulwich.errors import ObjectFormatException
 from dulwich.objects import Commit
 
 from plumbline.config import SigningKey
@@ -45,7 +46,7 @@ def _verify(commit: Commit, keys: Sequence[SigningKey]) -> Verdict:
     sha = commit.id.decode()
     try:
         payload, signature, kind = commit.extract_signature()
-    except Exception:  # dulwich: an unknown signature format (X.509, ...)
+    except ObjectFormatException:  # a signature of an unknown format (X.509, ...)
         why = "the commit's signature is of a format plumbline does not verify (OpenPGP and SSH are)"
         return Verdict(sha, SignatureState.UNVERIFIABLE, why=why)
     if signature is None:
