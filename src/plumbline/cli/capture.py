@@ -47,15 +47,7 @@ def register(app: typer.Typer) -> None:
         1: some could not be, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        plan, rendered = engine.plan(
-            target,
-            s.config,
-            kubeconfig=s.kubeconfig,
-            context=s.context,
-            revision=revision,
-            progress=progress,
-            store=s.store,
-        )
+        plan, rendered = s.plan(target, revision)
         checkout = rendered.checkout
         changes = drift(plan)
         if changes:

@@ -123,6 +123,19 @@ class Settings:
     def open_store(self) -> Store:
         return open_store(self.store)
 
+    def plan(self, app: App, revision: str | None) -> tuple[Plan, engine.Rendered]:
+        """``app``'s plan as configured (``plumb diff``, ``plumb capture``), against this run's
+        cluster and store, progress on standard error."""
+        return engine.plan(
+            app,
+            self.config,
+            kubeconfig=self.kubeconfig,
+            context=self.context,
+            revision=revision,
+            progress=progress,
+            store=self.store,
+        )
+
 
 def settings(ctx: typer.Context) -> Settings:
     obj = ctx.find_root().obj
@@ -310,15 +323,7 @@ def register(app: typer.Typer) -> None:
         """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
         s = settings(ctx)
         target = s.app(name)
-        plan, rendered = engine.plan(
-            target,
-            s.config,
-            kubeconfig=s.kubeconfig,
-            context=s.context,
-            revision=revision,
-            progress=progress,
-            store=s.store,
-        )
+        plan, rendered = s.plan(target, revision)
         health = engine.planned_health(target, plan, s.config)
         signatures = engine.signatures_of(target, s.config, rendered.checkout)
         if output is Output.JSON:
