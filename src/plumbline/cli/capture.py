@@ -13,12 +13,16 @@ A Secret's values are never printed: its fields show ``(secret value)`` and its 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.markup import escape
 
 from plumbline import engine
-from plumbline.capture import CaptureCommit, CapturePlan, capture_app, commit_capture, drift
 from plumbline.cli.gitops import OUTPUT, REVISION, Output, emit_json, err, out, progress, settings
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.capture import CaptureCommit, CapturePlan
 
 _WRITE = typer.Option(
     False, "--write", help="Commit the edits on a new branch of the app's source repository."
@@ -45,6 +49,8 @@ def register(app: typer.Typer) -> None:
         """Make Git match live for the app's drifted fields: edit plain YAML in place, add a patch to a
         Kustomize overlay, change a Helm value proven to feed the field. Exit 0: all captured,
         1: some could not be, 2: error."""
+        from plumbline.capture import capture_app, commit_capture, drift
+
         s = settings(ctx)
         target = s.app(name)
         plan, rendered = s.plan(target, revision)

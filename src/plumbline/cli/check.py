@@ -19,7 +19,7 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -27,9 +27,11 @@ from rich.markup import escape
 
 from plumbline import __version__, engine
 from plumbline.cli.gitops import ALLOW, OUTPUT, REASON, Output
-from plumbline.config import Config, find_config, load_config
-from plumbline.engine import OFFLINE_GUARDS, AppCheck
-from plumbline.guards import Finding
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.config import Config
+    from plumbline.engine import AppCheck
+    from plumbline.guards import Finding
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -77,6 +79,8 @@ def _let_through_by(result: AppCheck, finding: Finding) -> str:
 
 def junit_xml(results: list[AppCheck]) -> str:
     """One test suite per app, one test case per guard; each blocking finding a failure."""
+    from plumbline.engine import OFFLINE_GUARDS
+
     suites = ET.Element("testsuites", name="plumb check")
     for result in results:
         suite = ET.SubElement(suites, "testsuite", name=result.app, tests=str(len(OFFLINE_GUARDS)))
@@ -94,6 +98,8 @@ def junit_xml(results: list[AppCheck]) -> str:
 def sarif(results: list[AppCheck]) -> dict[str, Any]:
     """SARIF 2.1.0: one rule per guard, one result per finding (blocks as errors, warnings as warnings);
     a block let through carries a suppression whose justification is the override's reason."""
+    from plumbline.engine import OFFLINE_GUARDS
+
     entries = []
     for result in results:
         let_through = {o.finding: o.allow for o in result.overridden}
@@ -131,6 +137,8 @@ def sarif(results: list[AppCheck]) -> dict[str, Any]:
 
 
 def _config(ctx: typer.Context) -> Config:
+    from plumbline.config import Config, find_config, load_config
+
     obj = ctx.find_root().obj
     loaded = getattr(obj, "config", None)
     if isinstance(loaded, Config):

@@ -11,33 +11,20 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from plumbline import engine
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
 from plumbline.cli.operate import hand_over
-from plumbline.cluster import Cluster
-from plumbline.config import Mode, OperationAction, cluster_namespace
-from plumbline.controller import (
-    Controller,
-    Notifier,
-    Outcome,
-    Result,
-    Settings,
-    log,
-    readiness,
-    serve,
-    setup_logging,
-    verify_anchor,
-)
-from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE, default_identity
-from plumbline.engine.pause import parse_duration, pause
-from plumbline.store import AppStateKind, AuditRecord, Broken, Store, SyncResult, current_actor
-from plumbline.web import parse_listen
+from plumbline.words import LEASE_DURATION_S, LEASE_NAMESPACE, Mode
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.controller import Outcome
+    from plumbline.store import AuditRecord, Broken, Store
+
 
 MODE_ARGUMENT = typer.Argument(None, help="The new mode; omit to show the current one.")
 NOTIFY = typer.Option([], "--notify", help="Generic webhook URL for notifications (JSON); repeatable.")
@@ -86,6 +73,13 @@ def register(app: typer.Typer) -> None:
         observe: plan and report. sync: apply new commits, leave drift. self-heal: also revert drift,
         with backoff, stopping when it fights another writer. prune: syncs also delete what left Git.
         """
+        from plumbline.cluster import Cluster
+        from plumbline.config import cluster_namespace
+        from plumbline.controller import Controller, Notifier, Settings, log, serve, setup_logging
+        from plumbline.engine.lease import default_identity
+        from plumbline.engine.pause import parse_duration
+        from plumbline.web import parse_listen
+
         s = settings(ctx)
         setup_logging(json_logs=json_logs)
         namespace = cluster_namespace(s.config_path)
@@ -159,6 +153,10 @@ def register(app: typer.Typer) -> None:
         duration: str = typer.Option(..., "--for", help="How long: 30m, 2h, 1d. At most 30d."),
     ) -> None:
         """Break-glass: stop all writes to APP until resumed or the time runs out. Drift is still observed."""
+        from plumbline.config import OperationAction
+        from plumbline.engine.pause import parse_duration, pause
+        from plumbline.store import current_actor
+
         s = settings(ctx)
         target = s.app(name)
         length = parse_duration(duration)
@@ -179,6 +177,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """End a pause. Drift made meanwhile keeps the app paused-pending: capture it into Git with
         `plumb capture`, or revert it with --revert. Exit 1 if it stays pending."""
+        from plumbline.config import OperationAction
+        from plumbline.store import AppStateKind, SyncResult, current_actor
+
         s = settings(ctx)
         target = s.app(name)
         hand_over(s, target, OperationAction.RESUME, {"reason": reason, "revert": revert})
@@ -222,6 +223,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show or set APP's mode. The setting is an override kept in the store (and audited) on top
         of the config's spec.mode; --clear returns to the config's."""
+        from plumbline.config import OperationAction
+        from plumbline.store import current_actor
+
         s = settings(ctx)
         target = s.app(name)
         if mode is not None or clear:
@@ -246,6 +250,8 @@ def register(app: typer.Typer) -> None:
         output: Output = OUTPUT,
     ) -> None:
         """Is the next step on the gradient safe for APP, and why. Exit 0 if ready, 1 if not."""
+        from plumbline.controller import readiness
+
         s = settings(ctx)
         target = s.app(name)
         with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
@@ -277,6 +283,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The audit trail (of one app), oldest first; `plumb audit verify` checks the keyed chains of
         the audit trail and the sync history and their anchor, and exits 1 at the first broken link."""
+        from rich.table import Table
+
         with settings(ctx).open_store() as store:
             if target == "verify" and app_name is None:
                 checked, broken = store.verify_audit()
@@ -319,24 +327,25 @@ def register(app: typer.Typer) -> None:
 
 
 def _verify_cluster_anchor(ctx: typer.Context, store: Store, namespace: str) -> Broken | None:
+    from plumbline.cluster import Cluster
+    from plumbline.controller import verify_anchor
+
     s = settings(ctx)
     kubeconfig = engine.resolve_kubeconfig(s.kubeconfig)
     with Cluster(kubeconfig=kubeconfig, context=s.context) as cluster:
         return verify_anchor(cluster, store, namespace=namespace)
 
 
-# `plumb controller --once`: 2 if any app errored or its sync failed, else 1 if any was blocked (a
-# guard, a refusal), self-heal stopped fighting another writer, or a sync was not verified (reported,
-# or rolled back), else 0. Cron and CI act on it.
-ONCE_ERRORS = frozenset({Result.ERROR, Result.FAILED})
-ONCE_BLOCKED = frozenset({Result.BLOCKED, Result.FIGHT, Result.UNVERIFIED, Result.ROLLED_BACK})
-
-
 def once_exit_code(outcomes: list[Outcome]) -> int:
+    """`plumb controller --once`: 2 if any app errored or its sync failed, else 1 if any was blocked (a
+    guard, a refusal), self-heal stopped fighting another writer, or a sync was not verified (reported,
+    or rolled back), else 0. Cron and CI act on it."""
+    from plumbline.controller import Result
+
     results = {o.result for o in outcomes}
-    if results & ONCE_ERRORS:
+    if results & {Result.ERROR, Result.FAILED}:
         return 2
-    return 1 if results & ONCE_BLOCKED else 0
+    return 1 if results & {Result.BLOCKED, Result.FIGHT, Result.UNVERIFIED, Result.ROLLED_BACK} else 0
 
 
 def _audit_dict(record: AuditRecord) -> dict[str, Any]:

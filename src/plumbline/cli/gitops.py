@@ -13,37 +13,27 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from plumbline import engine
-from plumbline.config import (
-    App,
-    Config,
-    OperationAction,
-    Severity,
-    StoreBackend,
-    VerificationOutcome,
-    cluster_namespace,
-    find_config,
-)
-from plumbline.engine.pause import parse_duration
 from plumbline.errors import ConfigError, PlumbError
-from plumbline.health import Health, HealthStatus
-from plumbline.plan import Action, Plan, SyncStatus, Unscanned
-from plumbline.plan.age import age_in_words
-from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
-from plumbline.plan.drift import DriftReport, drift_to_dict
-from plumbline.plan.report import plan_to_dict
-from plumbline.signatures import Checked
-from plumbline.store import AppStateKind, Store, StoreChoice, SyncRecord, SyncResult, now, open_store
-from plumbline.sync import Outcome, SyncReport
-from plumbline.sync.run import show
-from plumbline.verify import HEALTH, Measurement, Phase, Verification
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.config import App, Config, HealthStatus, VerificationOutcome
+    from plumbline.health import Health
+    from plumbline.plan import Action, Plan, SyncStatus, Unscanned
+    from plumbline.plan.attribution import Attribution, FieldChange
+    from plumbline.plan.drift import DriftReport
+    from plumbline.signatures import Checked
+    from plumbline.store import Store, StoreChoice, SyncRecord
+    from plumbline.sync import SyncReport
+    from plumbline.verify import Measurement, Phase, Verification
+
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -59,14 +49,21 @@ EXIT_UNHEALTHY = 4  # synced, but not Healthy; 3 is an internal error (cli/app.p
 """``plumb sync --wait``: synced, but the app did not become Healthy (an object Degraded, or the timeout)."""
 EXIT_UNVERIFIED = 5
 """``plumb sync --wait``: synced and Healthy, but its verification window Failed or was Inconclusive."""
-HEALTH_COLOUR = {
-    HealthStatus.HEALTHY: "green",
-    HealthStatus.SUSPENDED: "cyan",
-    HealthStatus.PROGRESSING: "yellow",
-    HealthStatus.MISSING: "yellow",
-    HealthStatus.DEGRADED: "red",
-    HealthStatus.UNKNOWN: "red",
-}
+
+
+@cache
+def health_colour() -> dict[HealthStatus, str]:
+    from plumbline.config import HealthStatus
+
+    return {
+        HealthStatus.HEALTHY: "green",
+        HealthStatus.SUSPENDED: "cyan",
+        HealthStatus.PROGRESSING: "yellow",
+        HealthStatus.MISSING: "yellow",
+        HealthStatus.DEGRADED: "red",
+        HealthStatus.UNKNOWN: "red",
+    }
+
 
 OUTPUT = typer.Option(Output.TABLE, "--output", "-o", help="table for people, json for machines")
 REVISION = typer.Option(
@@ -108,6 +105,9 @@ class Settings:
     def store(self) -> StoreChoice:
         """The store this run uses: ``--store``, else ``$PLUMBLINE_STORE_BACKEND``, else the
         configuration's ``Instance.spec.store`` (none found: the SQLite default)."""
+        from plumbline.config import StoreBackend, cluster_namespace, find_config
+        from plumbline.store import StoreChoice
+
         try:
             found = cluster_namespace(self.config_path) is not None or bool(find_config(self.config_path))
         except ConfigError:
@@ -121,6 +121,8 @@ class Settings:
         return choice
 
     def open_store(self) -> Store:
+        from plumbline.store import open_store
+
         return open_store(self.store)
 
     def plan(self, app: App, revision: str | None) -> tuple[Plan, engine.Rendered]:
@@ -151,29 +153,51 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-STATUS_COLOUR = {SyncStatus.SYNCED: "green", SyncStatus.OUT_OF_SYNC: "yellow"}
-ACTION_COLOUR = {
-    Action.CREATE: "32",  # green
-    Action.UPDATE: "33",  # yellow
-    Action.PRUNE: "31",  # red
-    Action.UNCHANGED: "2",  # dim
-}
+@cache
+def status_colour() -> dict[SyncStatus, str]:
+    from plumbline.plan import SyncStatus
+
+    return {SyncStatus.SYNCED: "green", SyncStatus.OUT_OF_SYNC: "yellow"}
+
+
+@cache
+def action_colour() -> dict[Action, str]:
+    from plumbline.plan import Action
+
+    return {
+        Action.CREATE: "32",  # green
+        Action.UPDATE: "33",  # yellow
+        Action.PRUNE: "31",  # red
+        Action.UNCHANGED: "2",  # dim
+    }
+
+
 DIFF_COLOUR = {"+": "32", "-": "31", "@": "36"}
-ATTRIBUTION_COLOUR = {
-    Attribution.COMMIT: "32",
-    Attribution.DRIFT_REVERT: "1;31",
-    Attribution.CONFLICT: "1;31",
-    Attribution.CREATE: "32",
-    Attribution.PRUNE: "31",
-    Attribution.RUNTIME: "2",
-    Attribution.UNMANAGED_ADDITION: "1;33",
-}
+
+
+@cache
+def attribution_colour() -> dict[Attribution, str]:
+    from plumbline.plan.attribution import Attribution
+
+    return {
+        Attribution.COMMIT: "32",
+        Attribution.DRIFT_REVERT: "1;31",
+        Attribution.CONFLICT: "1;31",
+        Attribution.CREATE: "32",
+        Attribution.PRUNE: "31",
+        Attribution.RUNTIME: "2",
+        Attribution.UNMANAGED_ADDITION: "1;33",
+    }
 
 
 def change_line(change: FieldChange, paint: Any = None) -> str:
     """``  drift-revert  /data/DB_HOST  "B" → "A"  (kubectl-edit, Update, 183 days ago)``"""
+    from plumbline.plan.age import age_in_words
+    from plumbline.plan.attribution import Attribution
+    from plumbline.sync.run import show
+
     paint = paint or (lambda text, _code: text)
-    label = paint(f"{change.attribution.value:<18}", ATTRIBUTION_COLOUR[change.attribution])
+    label = paint(f"{change.attribution.value:<18}", attribution_colour()[change.attribution])
     if change.attribution is Attribution.UNMANAGED_ADDITION:
         values = f"{show(change.live)} (not in Git; kept unless --revert-drift)"
     else:
@@ -205,6 +229,9 @@ class Painter:
 
 
 def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = True) -> list[str]:
+    from plumbline.plan import Action
+    from plumbline.plan.attribution import NEEDS_CONSENT, Attribution
+
     paint = Painter()
     lines: list[str] = []
     for item in sorted(plan.items, key=lambda i: (i.action is Action.UNCHANGED, str(i.ref))):
@@ -216,7 +243,7 @@ def plan_lines(plan: Plan, *, show_unchanged: bool = False, show_diff: bool = Tr
         label = (
             paint("kept     ", "1;33")
             if item.kept
-            else paint(f"{item.action.value:<9}", "1;" + ACTION_COLOUR[item.action])
+            else paint(f"{item.action.value:<9}", "1;" + action_colour()[item.action])
         )
         lines.append(f"{label} {item.ref}{source}")
         if item.note:
@@ -287,6 +314,8 @@ def register(app: typer.Typer) -> None:
     @app.command("apps")
     def apps_cmd(ctx: typer.Context, output: Output = OUTPUT) -> None:
         """List the configured apps: project, environment, source, destination, mode."""
+        from rich.table import Table
+
         config = settings(ctx).config
         rows = [
             {
@@ -321,6 +350,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, name: str, revision: str | None = REVISION, output: Output = OUTPUT
     ) -> None:
         """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
+        from plumbline.plan.report import plan_to_dict
+
         s = settings(ctx)
         target = s.app(name)
         plan, rendered = s.plan(target, revision)
@@ -379,6 +410,10 @@ def register(app: typer.Typer) -> None:
         object in the cluster), the sync is requested on the App and carried out by the controller,
         as you (without --dry-run and --wait, which run here).
         """
+        from plumbline.config import OperationAction
+        from plumbline.plan.report import plan_to_dict
+        from plumbline.store import SyncResult
+
         timeout_s = _wait_timeout(timeout, wait=wait, dry_run=dry_run)
         s = settings(ctx)
         target = s.app(name)
@@ -454,6 +489,8 @@ def register(app: typer.Typer) -> None:
         """Can the app's namespace be rebuilt from Git? Drifted fields (with who and when), unmanaged
         additions, tracked objects missing, objects no app owns, kinds it may not list. Exit 0: rebuildable,
         1: not (or not known: some kind could not be listed), 2: error."""
+        from plumbline.plan.drift import drift_to_dict
+
         s = settings(ctx)
         target = s.app(name)
         with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
@@ -473,6 +510,8 @@ def register(app: typer.Typer) -> None:
         """Synced / OutOfSync for each app (or one), with its health and the last sync. Exit 1 if any is
         OutOfSync (health is shown, not yet gated on), 2 if any could not be checked (the error is
         shown below the table)."""
+        from rich.table import Table
+
         s = settings(ctx)
         targets = [s.app(name)] if name else list(s.config.apps.values())
         with s.open_store() as store:
@@ -497,7 +536,7 @@ def register(app: typer.Typer) -> None:
                 box=None,
             )
             for row in rows:
-                colour = STATUS_COLOUR.get(row.status, "red")
+                colour = status_colour().get(row.status, "red")
                 counts = row.counts
                 changes = (
                     f"{counts['create']} create, {counts['update']} update, {counts['prune']} prune"
@@ -558,6 +597,8 @@ def register(app: typer.Typer) -> None:
         output: Output = OUTPUT,
     ) -> None:
         """Every recorded sync of an app: revision, result, actor, time."""
+        from rich.table import Table
+
         s = settings(ctx)
         s.app(name)  # an unknown app is an error, with the closest name
         with s.open_store() as store:
@@ -584,6 +625,8 @@ def register(app: typer.Typer) -> None:
 
 def _state_cell(row: engine.AppStatus) -> str:
     """``paused until 14:05 UTC (1h 59m left)``; the reason and who follow below the table."""
+    from plumbline.store import AppStateKind, now
+
     pause = row.pause
     if row.state is AppStateKind.PAUSED and pause is not None and pause.until is not None:
         left = max(0, int((pause.until - now()).total_seconds()) // 60)
@@ -599,10 +642,14 @@ def _exceptions_cell(exceptions: list[dict[str, Any]]) -> str:
 
 
 def _ago(moment: datetime | None) -> str:
+    from plumbline.plan.age import age_in_words
+
     return age_in_words(moment) if moment else ""
 
 
 def _print_drift(report: DriftReport) -> None:
+    from plumbline.plan.attribution import Attribution
+
     paint = Painter()
     lines = [f"{paint(report.app, '1')} in namespace {report.namespace}, Git at {report.sha[:12]}"]
     sections: list[tuple[str, list[str]]] = [
@@ -636,6 +683,8 @@ def _print_drift(report: DriftReport) -> None:
 
 def _print_findings(record: SyncRecord) -> None:
     """Guard findings and overrides, as recorded: guard, severity, object, field, why, how to fix."""
+    from plumbline.config import Severity
+
     overridden = {(o["guard"], o["subject"]) for o in record.flags.get("overrides") or []}
     for finding in record.flags.get("findings") or []:
         let_through = (finding["guard"], finding["subject"]) in overridden
@@ -661,6 +710,8 @@ def _print_findings(record: SyncRecord) -> None:
 
 
 def _print_sync(plan: Plan, report: SyncReport | None, record: SyncRecord, *, dry_run: bool) -> None:
+    from plumbline.store import SyncResult
+
     print_plan(plan, show_diff=dry_run)
     for done in record.flags.get("finishes") or []:
         out.print(
@@ -677,6 +728,8 @@ def _print_sync(plan: Plan, report: SyncReport | None, record: SyncRecord, *, dr
 
 def _wait_timeout(text: str, *, wait: bool, dry_run: bool) -> float:
     """``--timeout`` in seconds, checked before anything is planned or written: a usage error (exit 2)."""
+    from plumbline.engine.pause import parse_duration
+
     if wait and dry_run:
         raise typer.BadParameter("a dry run writes nothing to wait for", param_hint="--wait")
     try:
@@ -699,13 +752,13 @@ def _print_signatures(signatures: list[Checked]) -> None:
 
 def _print_live_health(app: str, health: Health) -> None:
     """``shop is Progressing now (Deployment/web: ...)``: the live app's health as the plan read it."""
-    colour = HEALTH_COLOUR.get(health.status, "")
+    colour = health_colour().get(health.status, "")
     why = f" ({escape(health.message)})" if health.message else ""
     out.print(f"{escape(app)} is [{colour}]{health.status}[/] now{why}")
 
 
 def _print_health_change(change: engine.ObjectHealth) -> None:
-    colour = HEALTH_COLOUR.get(change.health.status, "") if change.health else "dim"
+    colour = health_colour().get(change.health.status, "") if change.health else "dim"
     out.print(f"[{colour}]{escape(change.line())}[/]" if colour else escape(change.line()))
 
 
@@ -724,6 +777,8 @@ def _verify(
     target: App, plan: Plan, session: engine.Session, config: Config, record: SyncRecord, *, output: Output
 ) -> Verification | None:
     """The app's verification window after a Healthy wait, announced and with a line per round."""
+    from plumbline.verify import HEALTH
+
     spec = config.verification(target)
     if spec is None or not spec.enabled:
         return None
@@ -744,26 +799,36 @@ def _verify(
 
 def _verified_cell(outcome: VerificationOutcome | None) -> str:
     """How the synced commit's verification window ended, coloured; ``-``: never verified."""
-    return f"[{VERDICT_COLOUR[outcome]}]{outcome.value}[/]" if outcome else "-"
+    return f"[{verdict_colour()[outcome]}]{outcome.value}[/]" if outcome else "-"
 
 
-PHASE_COLOUR = {Phase.SUCCESSFUL: "green", Phase.FAILED: "red", Phase.ERROR: "yellow"}
-VERDICT_COLOUR = {
-    VerificationOutcome.PASSED: "green",
-    VerificationOutcome.FAILED: "red",
-    VerificationOutcome.INCONCLUSIVE: "yellow",
-}
+@cache
+def phase_colour() -> dict[Phase, str]:
+    from plumbline.verify import Phase
+
+    return {Phase.SUCCESSFUL: "green", Phase.FAILED: "red", Phase.ERROR: "yellow"}
+
+
+@cache
+def verdict_colour() -> dict[VerificationOutcome, str]:
+    from plumbline.config import VerificationOutcome
+
+    return {
+        VerificationOutcome.PASSED: "green",
+        VerificationOutcome.FAILED: "red",
+        VerificationOutcome.INCONCLUSIVE: "yellow",
+    }
 
 
 def _print_round(taken: Sequence[Measurement]) -> None:
     """``12s: health Healthy · error-ratio 0.01, fails when > 0.05``, each part in its phase's colour."""
     at = taken[0].at if taken else 0.0
-    parts = [f"[{PHASE_COLOUR[m.phase]}]{escape(m.check)} {escape(m.message)}[/]" for m in taken]
+    parts = [f"[{phase_colour()[m.phase]}]{escape(m.check)} {escape(m.message)}[/]" for m in taken]
     out.print(f"{at:.0f}s: " + " · ".join(parts))
 
 
 def _print_verified(app: str, verified: Verification) -> None:
-    colour = VERDICT_COLOUR[verified.outcome]
+    colour = verdict_colour()[verified.outcome]
     line = f"[bold {colour}]{app}: verification {verified.outcome}[/] after {verified.elapsed_s:.0f}s"
     out.print(f"{line}: {escape(verified.reason)}")
     if not verified.passed:
@@ -771,6 +836,8 @@ def _print_verified(app: str, verified: Verification) -> None:
 
 
 def _print_report(report: SyncReport) -> None:
+    from plumbline.sync import Outcome
+
     for entry in report.objects:
         if entry.outcome is Outcome.FAILED:
             out.print(f"[bold red]failed[/]    {escape(str(entry.item.ref))}: {escape(entry.message)}")

@@ -11,13 +11,15 @@ Exit codes: 0 done, 1 refused (Apps exist), 2 errors.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from plumbline.cli.gitops import err, out, progress, settings
-from plumbline.cluster import Cluster
-from plumbline.config import DEFAULT_NAMESPACE
-from plumbline.deploy import IMAGE, apply_namespaces, install, install_text, manifests, uninstall
+from plumbline.words import DEFAULT_NAMESPACE, IMAGE
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.cluster import Cluster
 
 NAMESPACE = typer.Option(DEFAULT_NAMESPACE, "--namespace", "-n", help="Where the controller runs.")
 NAMESPACES = typer.Option(
@@ -29,6 +31,8 @@ NAMESPACES = typer.Option(
 
 
 def _cluster(ctx: typer.Context) -> Cluster:
+    from plumbline.cluster import Cluster
+
     s = settings(ctx)
     return Cluster(kubeconfig=Path(s.kubeconfig) if s.kubeconfig else None, context=s.context)
 
@@ -47,6 +51,8 @@ def register(app: typer.Typer) -> None:
         """Print plumbline's manifests — Namespace, CRDs, ServiceAccount, RBAC (each rule with its
         reason), Deployment, Service, PodDisruptionBudget — or apply them with --apply (run it again to
         upgrade). Exit 0: done, 2: error."""
+        from plumbline.deploy import install, install_text, manifests
+
         if not apply:
             typer.echo(install_text(namespace, namespaces=namespaces, image=image), nl=False)
             return
@@ -68,6 +74,8 @@ def register(app: typer.Typer) -> None:
         """Remove what plumb install applied, but the namespace (history and audit live there); refused
         while App objects exist unless --force. What apps manage is never deleted. Exit 0: done, 1:
         refused, 2: error."""
+        from plumbline.deploy import apply_namespaces, manifests, uninstall
+
         with _cluster(ctx) as cluster:
             objects = manifests(namespace, namespaces=apply_namespaces(cluster, namespace))
             deleted = uninstall(cluster, objects, force=force)

@@ -8,8 +8,7 @@ import time
 import typer
 from rich.console import Console
 
-from plumbline import toolchain
-from plumbline.local import DEFAULT_NODES, local_down, local_status, local_up
+from plumbline.words import DEFAULT_NODES
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -35,6 +34,8 @@ def up(
     ),
 ) -> None:
     """Start the local control plane (building its binaries the first time) and print its kubeconfig."""
+    from plumbline.local import local_up
+
     began = time.monotonic()
     plane, status = local_up(port=port, nodes=nodes, progress=_progress)
     if plane is None:
@@ -52,6 +53,8 @@ def up(
 @app.command()
 def down() -> None:
     """Stop the local control plane and delete its data."""
+    from plumbline.local import local_down
+
     stopped = local_down()
     out.print(f"stopped {', '.join(stopped)}" if stopped else "no local control plane was running")
 
@@ -59,6 +62,8 @@ def down() -> None:
 @app.command()
 def status() -> None:
     """Say whether the local control plane runs and is ready. Exit 0 if ready, 1 if not."""
+    from plumbline.local import local_status
+
     st = local_status()
     if not st.processes:
         out.print("not running (start it with: plumb local up)")
@@ -77,6 +82,8 @@ def build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if the cache holds the binaries."),
 ) -> None:
     """Build (once) and cache the binaries plumbline runs, then say where each one is."""
+    from plumbline import toolchain
+
     for kit in toolchain.KITS.values():
         toolchain.ensure_kit(kit, progress=_progress, force=force)
         out.print(toolchain.kit_status(kit))

@@ -12,11 +12,15 @@ the message names the file, the object and the field).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from plumbline.errors import PlumbError
-from plumbline.migrate import ImportResult, Source, import_files
+from plumbline.words import Source
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.migrate import ImportResult
 
 SOURCE = typer.Argument(..., metavar="argocd|flux", help="Whose objects: argocd or flux.")
 FILES = typer.Argument(..., metavar="FILE...", help="YAML files holding the objects (multi-document).")
@@ -33,6 +37,8 @@ def register(app: typer.Typer) -> None:
         """Turn Argo CD Applications and AppProjects, or Flux Kustomizations and HelmReleases (with
         their GitRepositories), into plumbline configuration, and list every field not carried over and
         why. Exit 0: all carried, 1: some not (see the report), 2: error."""
+        from plumbline.migrate import import_files
+
         result = import_files(source, files)
         text = result.to_yaml()
         if out is None:

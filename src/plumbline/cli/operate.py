@@ -7,16 +7,17 @@ exits with the operation's exit code; otherwise it returns and the command works
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
 from plumbline import engine
 from plumbline.cli.gitops import Output, Settings, emit_json, err, out, progress
-from plumbline.config import App, Operation, OperationAction
-from plumbline.engine import operation as op
 from plumbline.errors import ClusterError
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.config import App, OperationAction
 
 FOLLOW_S = 900.0
 """How long the CLI follows an operation it requested before giving up on it (the operation stays)."""
@@ -35,6 +36,9 @@ def hand_over(
     App) as the caller's Kubernetes identity, follow it, print the outcome and exit with its code.
     Otherwise return. ``offline_ok``: a cluster that cannot be reached means "no controller" (pause
     and mode work on the local store without one)."""
+    from plumbline.config import Operation
+    from plumbline.engine import operation as op
+
     try:
         cluster = engine.connect(target, kubeconfig=s.kubeconfig, context=s.context)
     except ClusterError:

@@ -12,13 +12,16 @@ Exit codes: 0 rolled back (or, with --dry-run, could be), 1 refused or blocked (
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.markup import escape
 
 from plumbline import engine
-from plumbline.capture import CaptureCommit, commit_revert
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, out, print_plan, progress, settings
-from plumbline.store import SyncResult
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
+    from plumbline.capture import CaptureCommit
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +58,9 @@ def register(app: typer.Typer) -> None:
         hold it there: the commit rolled back from is recorded as failed and never applied again by
         itself; a new commit ends the hold. Exit 0: rolled back, 1: refused or blocked, 2: failed or
         error."""
+        from plumbline.capture import commit_revert
+        from plumbline.store import SyncResult
+
         if to is not None and to_history is not None:
             raise typer.BadParameter("give --to or --to-history, not both", param_hint="--to")
         if dry_run and revert_branch:
@@ -103,6 +109,8 @@ def register(app: typer.Typer) -> None:
 def _print(
     app: str, done: engine.Rollback, commit: CaptureCommit | None, files: list[str], *, dry_run: bool
 ) -> None:
+    from plumbline.store import SyncResult
+
     t, c = done.target, done.current
     out.print(
         f"[bold]{escape(app)}[/]: rolling back from {c.sha[:12]} (history #{c.id}, {escape(c.revision)}) "

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from plumbline.errors import ConfigError
+from plumbline.words import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 
 ENV_VAR = "PLUMBLINE_CONFIG"
 CLUSTER_SCHEME = "cluster:"
 """``--config cluster:NAMESPACE``: read Apps, Projects and Environments from the cluster (decision 0014)."""
-DEFAULT_NAMESPACE = "plumbline-system"
-"""The controller's namespace when ``--config cluster:`` names none (where ``plumb install`` puts it)."""
 
 
 def cluster_namespace(explicit: str | None, *, environ: Mapping[str, str] | None = None) -> str | None:

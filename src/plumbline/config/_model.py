@@ -23,6 +23,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from plumbline.words import Mode as Mode
+from plumbline.words import RankedEnum as RankedEnum
+
 API_VERSION = "plumbline.dev/v1alpha1"
 
 DEFAULT_INSTANCE = "default"
@@ -31,35 +34,6 @@ INSTANCE_ENV = "PLUMBLINE_INSTANCE"
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # scp-like Git addresses (git@github.com:org/repo.git) are remote, though they have no "://".
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
-
-
-class RankedEnum(StrEnum):
-    """A closed vocabulary listed in its order: a member's ``rank`` is its position (first is 0)."""
-
-    @property
-    def rank(self) -> int:
-        return list(type(self)).index(self)
-
-
-class Mode(RankedEnum):
-    """The automation gradient, one rung at a time (each rung includes the ones before it).
-
-    * ``observe`` — plan and report only; never writes to the cluster on its own.
-    * ``sync`` — applies new commits automatically.
-    * ``self-heal`` — also reverts drift made live (an edit Git does not have).
-    * ``prune`` — also deletes objects Git no longer has.
-
-    ``rank`` is the position on the gradient: observe 0, sync 1, self-heal 2, prune 3.
-    """
-
-    OBSERVE = "observe"
-    SYNC = "sync"
-    SELF_HEAL = "self-heal"
-    PRUNE = "prune"
-
-    def includes(self, step: Mode) -> bool:
-        """True if this mode allows ``step`` (``Mode.PRUNE.includes(Mode.SYNC)`` is True)."""
-        return self.rank >= step.rank
 
 
 class HealthStatus(RankedEnum):

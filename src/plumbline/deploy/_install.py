@@ -18,16 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plumbline._version import __version__
 from plumbline.config import DEFAULT_NAMESPACE
 from plumbline.deploy._crd import GROUP, NAMES, custom_resource_definitions
 from plumbline.deploy._yaml import HEADER, to_yaml
+from plumbline.words import IMAGE as IMAGE
 
 NAME = "plumbline-controller"
 APPLY_ROLE = "plumbline-apply"
 PORT = 8080
-IMAGE = f"localhost/plumbline:{__version__}"
-"""The image the Containerfile builds (``podman build -t localhost/plumbline:VERSION .``); no registry."""
 LABELS = {"app.kubernetes.io/name": "plumbline", "app.kubernetes.io/part-of": "plumbline"}
 SELECTOR = {"app.kubernetes.io/name": "plumbline", "app.kubernetes.io/component": "controller"}
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plumbline.cluster import Cluster
 from plumbline.config import (
     API_VERSION,
     KINDS,
@@ -19,6 +18,9 @@ from plumbline.config import (
     load_config,
 )
 from plumbline.errors import ConfigError
+
+if TYPE_CHECKING:  # a configuration read from files needs no HTTP client (`plumb apps`)
+    from plumbline.cluster import Cluster
 
 
 def cluster_config(
@@ -64,5 +66,7 @@ def read_config(
         return load_config(find_config(explicit))
     if home is not None:
         return cluster_config(home, namespace, lenient=lenient)
+    from plumbline.cluster import Cluster
+
     with Cluster(kubeconfig=Path(kubeconfig) if kubeconfig else None, context=context) as cluster:
         return cluster_config(cluster, namespace, lenient=lenient)

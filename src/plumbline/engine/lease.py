@@ -38,9 +38,9 @@ from typing import Any
 
 from plumbline.cluster import ApiFailure, Cluster
 from plumbline.errors import ClusterError
+from plumbline.words import LEASE_DURATION_S as LEASE_DURATION_S
+from plumbline.words import LEASE_NAMESPACE as LEASE_NAMESPACE
 
-LEASE_NAMESPACE = "plumbline-system"
-LEASE_DURATION_S = 15
 _PREFIX = "plumbline-app-"
 _OWNER_PREFIX = "plumbline-owner-"
 

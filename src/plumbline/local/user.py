@@ -22,8 +22,7 @@ from plumbline.local.controlplane import (
 )
 from plumbline.local.kwok import start_nodes
 from plumbline.paths import state_dir
-
-DEFAULT_NODES = 1
+from plumbline.words import DEFAULT_NODES as DEFAULT_NODES
 
 
 def local_dir() -> Path:

@@ -15,7 +15,6 @@ unknown kind) is reported with every field not carried. The mapping is documente
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 from plumbline.migrate import argocd, flux
@@ -29,13 +28,7 @@ from plumbline.migrate._report import (
     show_path,
 )
 from plumbline.migrate._result import ImportResult, Written, read_inputs
-
-
-class Source(StrEnum):
-    """The tool whose objects are imported."""
-
-    ARGOCD = "argocd"
-    FLUX = "flux"
+from plumbline.words import Source
 
 
 def import_files(source: Source, files: list[Path]) -> ImportResult:

@@ -1,0 +1,76 @@
+"""``plumb --help``, ``plumb version`` and ``plumb apps`` start without loading what only other commands
+need (issue 16, item 4): the Kubernetes client, CEL, detect-secrets, the guards and the engine's
+pipeline — and, for the first two, not even the configuration models (whose pydantic schemas take
+most of a second to build; pydantic itself Typer imports to convert option values).
+
+Each command runs as users run it (``python -m plumbline``, a child process) under ``-X importtime``,
+which lists every module the process imported; nothing here is timed. A heavy import put back at the
+top of a ``plumbline.cli`` module (or of ``plumbline.engine``'s ``__init__``) fails these tests: import
+it inside the command that needs it instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.config import app_yaml
+
+HEAVY = (
+    "kubernetes",
+    "celpy",
+    "detect_secrets",
+    "plumbline.guards",
+    "plumbline.engine._pipeline",
+    "plumbline.render",
+    "plumbline.controller",
+    "plumbline.cluster",
+)
+"""Never imported by the light commands."""
+MODELS = ("plumbline.config",)
+"""Not imported by the commands that read no configuration."""
+
+
+def imported(*args: str, cwd: Path) -> set[str]:
+    """Every module ``python -m plumbline ARGS`` imports (exit 0 required)."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("PLUMBLINE_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "plumbline", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    modules = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    assert "plumbline.cli.app" in modules, done.stderr[-2000:]  # the listing is there at all
+    return modules
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+@pytest.mark.parametrize("args", [("--help",), ("version",), ("sync", "--help")])
+def test_help_and_version_load_neither_the_heavy_modules_nor_the_models(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    modules = imported(*args, cwd=tmp_path)
+    assert loaded(modules, HEAVY + MODELS) == []
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_apps_reads_the_configuration_without_the_heavy_modules(output: str, tmp_path: Path) -> None:
+    (tmp_path / "plumbline.yaml").write_text(app_yaml("shop", namespace="shop"))
+    modules = imported("apps", "-o", output, cwd=tmp_path)
+    assert "plumbline.config._model" in modules  # it did read the configuration
+    assert loaded(modules, HEAVY) == []
