@@ -3,10 +3,10 @@
 ``plumb --help`` builds every command's options, and an option's type and default must exist then;
 these live here, free of pydantic, the Kubernetes client and the renderers, so that costs nothing
 (tests/unit/test_startup.py). Each is defined once, here, and exported by the package that owns its
-concept — ``Mode``, ``RankedEnum`` and ``DEFAULT_NAMESPACE`` by :mod:`plumbline.config`, ``Source``
-by :mod:`plumbline.migrate`, ``IMAGE`` by :mod:`plumbline.deploy`, ``DEFAULT_NODES`` by
-:mod:`plumbline.local`, ``LEASE_NAMESPACE`` and ``LEASE_DURATION_S`` by :mod:`plumbline.engine.lease`:
-import them from there, except in the command line's modules.
+concept — ``Mode``, ``RankedEnum``, ``StoreBackend`` and ``DEFAULT_NAMESPACE`` by
+:mod:`plumbline.config`, ``Source`` by :mod:`plumbline.migrate`, ``IMAGE`` by :mod:`plumbline.deploy`,
+``DEFAULT_NODES`` by :mod:`plumbline.local`, ``LEASE_NAMESPACE`` and ``LEASE_DURATION_S`` by
+:mod:`plumbline.engine.lease`: import them from there, except in the command line's modules.
 """
 
 from __future__ import annotations
@@ -32,6 +32,18 @@ class Source(StrEnum):
 
     ARGOCD = "argocd"
     FLUX = "flux"
+
+
+class StoreBackend(StrEnum):
+    """Where an installation keeps what every replica and user must agree on: the sync history (each
+    sync's desired objects, the attribution baseline), the audit trail, pauses and modes.
+
+    * ``sqlite`` — one local file (the default: ``plumb local``, a laptop, offline use).
+    * ``kubernetes`` — Secrets in the cluster, read by every replica and every CLI (decision 0015).
+    """
+
+    SQLITE = "sqlite"
+    KUBERNETES = "kubernetes"
 
 
 class RankedEnum(StrEnum):

@@ -11,10 +11,8 @@ from rich.markup import escape
 
 from plumbline import engine
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
-from plumbline.config import StoreBackend
 from plumbline.errors import StoreError
-from plumbline.redact import Redactor
-from plumbline.store import KubernetesStore, SqliteStore, migrate, open_store
+from plumbline.words import StoreBackend
 
 TO = typer.Option(..., "--to", help="The store to copy into: kubernetes.")
 FROM = typer.Option(
@@ -41,6 +39,9 @@ def register(app: typer.Typer) -> None:
         cluster the configuration's Instance names (spec.store: namespace, keySecret), with the file's
         keys. Idempotent: what was copied before is skipped. Exit 0: copied and verified, 2: error
         (nothing is copied from a broken trail, nor into a store holding other records)."""
+        from plumbline.redact import Redactor
+        from plumbline.store import KubernetesStore, SqliteStore, migrate, open_store
+
         if to is not StoreBackend.KUBERNETES:
             raise StoreError(f"--to {to.value}: only kubernetes can be migrated into (from the SQLite file)")
         s = settings(ctx)

@@ -12,9 +12,7 @@ import webbrowser
 import typer
 
 from plumbline.cli.gitops import err, out, settings
-from plumbline.config import find_config, load_config
 from plumbline.errors import PlumbError
-from plumbline.web import Dashboard, parse_listen, serve
 
 DEFAULT_LISTEN = "127.0.0.1:8470"
 
@@ -35,6 +33,9 @@ def register(app: typer.Typer) -> None:
         """Serve the dashboard: every app's sync, health, mode, state and drift; one app's attributed
         plan, guard findings, rebuildability, history and audit trail. Actions (sync, pause, resume,
         capture) need a token the cluster accepts and allows, unless --read-only."""
+        from plumbline.config import find_config, load_config
+        from plumbline.web import Dashboard, parse_listen, serve
+
         s = settings(ctx)
         path = find_config(s.config_path)
         load_config(path)  # a broken config is an error now, not a blank page later

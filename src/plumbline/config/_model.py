@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from plumbline.words import Mode as Mode
 from plumbline.words import RankedEnum as RankedEnum
+from plumbline.words import StoreBackend as StoreBackend
 
 API_VERSION = "plumbline.dev/v1alpha1"
 
@@ -862,18 +863,6 @@ class GuardException(_Object):
 
 
 # --- Instance ---------------------------------------------------------------------------------------
-
-
-class StoreBackend(StrEnum):
-    """Where an installation keeps what every replica and user must agree on: the sync history (each
-    sync's desired objects, the attribution baseline), the audit trail, pauses and modes.
-
-    * ``sqlite`` — one local file (the default: ``plumb local``, a laptop, offline use).
-    * ``kubernetes`` — Secrets in the cluster, read by every replica and every CLI (decision 0015).
-    """
-
-    SQLITE = "sqlite"
-    KUBERNETES = "kubernetes"
 
 
 STORE_BACKEND_ENV = "PLUMBLINE_STORE_BACKEND"
