@@ -36,10 +36,12 @@ pytestmark = pytest.mark.integration
 V14, V15 = "registry.invalid/users-api:1.4", "registry.invalid/users-api:1.5"
 
 
-def environment(*, window: str, checks: list[dict[str, Any]] | None = None, url: str = "") -> str:
+def environment(
+    *, window: str, checks: list[dict[str, Any]] | None = None, url: str = "", on_failure: str = "rollback"
+) -> str:
     """The Environment ``default`` the app is in: a verification window that rolls back on failure
-    (JSON is YAML)."""
-    verification: dict[str, Any] = {"window": window, "interval": "1s", "onFailure": "rollback"}
+    (or ``on_failure``; JSON is YAML)."""
+    verification: dict[str, Any] = {"window": window, "interval": "1s", "onFailure": on_failure}
     if checks:
         verification |= {"prometheus": {"url": url}, "checks": checks}
     document = {"apiVersion": API, "kind": "Environment", "metadata": {"name": "default"}}
@@ -225,6 +227,47 @@ def test_a_release_whose_pods_never_become_ready_fails_health_within_the_timeout
             "Healthy",
         ]  # the release, then 1.4 again
         assert health[-2].summary["timedOut"] is True
+        assert {(h.actor, h.reason) for h in health[-2:]} == {
+            ("replica-a", "controller: after the sync of a new commit"),
+            ("replica-a", "controller: after the rollback"),
+        }
         assert [n["details"]["result"] for n in replay.notices("rolled-back")] == ["succeeded"]
+    finally:
+        replay.close()
+
+
+@pytest.mark.parametrize("on_failure", ["pause", "report"])
+def test_a_release_that_fails_health_is_paused_or_reported_as_configured(
+    tmp_path: Path,
+    control_plane: ControlPlane,
+    kwok_nodes: SimulatedNodes,
+    users_services: None,
+    on_failure: str,
+) -> None:
+    replay = Replay(
+        tmp_path, control_plane, environment(window="2s", on_failure=on_failure), health_timeout_s=6.0
+    )
+    try:
+        replay.commit(release(PRIMARY, V14, runs=True), "users-api 1.4")
+        assert replay.poll().result is Result.SYNCED
+        bad = replay.commit(release(STALE, V15, runs=True, fault=Fault.NEVER_READY), "users-api 1.5")
+        done = replay.poll()
+        assert done.message.startswith("verification failed (not Healthy: Progressing: Deployment/users-api:")
+        assert live(replay.cluster, replay.namespace) == (STALE, V15)  # nothing rolled back
+        assert replay.audit(AuditAction.ROLLBACK) == []
+        (notice,) = replay.notices("unhealthy")
+        assert notice["revision"] == bad and notice["details"]["onFailure"] == on_failure
+        state = replay.store.app_state(replay.app)
+        if on_failure == "pause":
+            assert (done.result, done.state) == (Result.PAUSED, AppStateKind.PAUSED), done
+            assert state.state is AppStateKind.PAUSED and state.reason == done.message
+            assert state.until is not None and state.since is not None
+            assert (state.until - state.since).total_seconds() == 3600  # break-glass, with an expiry
+            assert replay.audit(AuditAction.PAUSE) == ["paused"]
+            assert replay.poll().result is Result.PAUSED  # no writes while paused
+        else:
+            assert (done.result, done.state) == (Result.UNVERIFIED, AppStateKind.ACTIVE), done
+            assert state.state is AppStateKind.ACTIVE
+            assert replay.poll().result is Result.IN_SYNC  # reported once; the commit stays applied
     finally:
         replay.close()

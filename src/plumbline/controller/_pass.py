@@ -167,6 +167,7 @@ class Reconciler:
             timeout_s=self.settings.health_timeout_s,
             store=self.store,
             record=record,
+            reason="controller: after the sync of a new commit",
         )
         verification = None
         if waited.healthy:
@@ -240,6 +241,7 @@ class Reconciler:
             timeout_s=self.settings.health_timeout_s,
             store=self.store,
             record=done,
+            reason="controller: after the rollback",
         )
 
     def _good(self, app: str) -> str | None:

@@ -184,6 +184,7 @@ def wait_healthy(
     on_change: Callable[[ObjectHealth], None] | None = None,
     store: Store | None = None,
     record: SyncRecord | None = None,
+    reason: str = "plumb sync --wait",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WaitResult:
@@ -191,7 +192,8 @@ def wait_healthy(
     health rule), one is Degraded, or ``timeout_s`` passes; ``on_change`` hears each change of an
     object's health. The health rules are :mod:`plumbline.health`'s, with the App's ``healthChecks``
     then (with ``config``) its Project's. With ``store`` and the sync's ``record``, how the wait ended
-    is appended to the audit trail: a ``health`` record whose outcome is the app's health, its summary
+    is appended to the audit trail: a ``health`` record by the sync's actor, with ``reason`` (who
+    waited: ``plumb sync --wait``, the controller), whose outcome is the app's health, its summary
     the sync's history id and :meth:`WaitResult.to_dict`."""
     checks = health_checks(app, config)
     groups = waited_on(plan)
@@ -205,18 +207,18 @@ def wait_healthy(
         if watch.finished or elapsed >= timeout_s:
             result = watch.result(timed_out=not watch.finished, elapsed_s=elapsed)
             if store is not None and record is not None:
-                _audit(store, record, result)
+                _audit(store, record, result, reason)
             return result
         sleep(min(interval_s, max(timeout_s - elapsed, 0.0)))
 
 
-def _audit(store: Store, record: SyncRecord, result: WaitResult) -> None:
+def _audit(store: Store, record: SyncRecord, result: WaitResult, reason: str) -> None:
     store.audit(
-        actor=current_actor(),
+        actor=record.actor or current_actor(),
         app=record.app,
         action=AuditAction.HEALTH,
         revision=record.sha,
-        reason="plumb sync --wait",
+        reason=reason,
         summary={"sync": record.id, **result.to_dict()},
         outcome=AuditOutcome(result.health.status.value),
     )

@@ -90,8 +90,15 @@ def _holding(cluster: Cluster, app: str, writer: Writer) -> Iterator[None]:
             duration_s=writer.duration_s,
             name=owner_lease_name(app),
         )
-        if not grant.held:
-            info = read_lease(cluster, app, namespace=writer.namespace, name=owner_lease_name(app))
+        info = (
+            None
+            if grant.held
+            else read_lease(cluster, app, namespace=writer.namespace, name=owner_lease_name(app))
+        )
+        # Refused only by a conflict with this replica's own renewer (it renewed the Lease between our
+        # read and write): still ours.
+        ours = info is not None and info.holder == writer.identity and not info.expired()
+        if not grant.held and not ours:
             raise LeaseHeldError(
                 f"app {app}: {writer.identity} no longer holds its owner Lease ({writer.namespace}); "
                 f"{info.holder if info else 'no one'} does. Not writing."
