@@ -403,3 +403,18 @@ def test_the_response_says_why_and_where_to() -> None:
     assert respond(after(verification=INCONCLUSIVE, good=None)).reason.endswith(
         "; no good revision to roll back to"
     )
+
+
+def test_controller_once_exits_1_for_a_release_not_verified_and_0_for_a_hold() -> None:
+    from plumbline.cli.controller import once_exit_code
+    from plumbline.controller import Outcome
+
+    def passes(*results: Result) -> int:
+        return once_exit_code(
+            [Outcome(app="shop", mode=Mode.SYNC, state=AppStateKind.ACTIVE, result=r) for r in results]
+        )
+
+    assert passes(Result.SYNCED, Result.HELD) == 0  # a hold is the rollback working, not a failure
+    assert passes(Result.SYNCED, Result.ROLLED_BACK) == 1
+    assert passes(Result.UNVERIFIED) == 1
+    assert passes(Result.ROLLED_BACK, Result.FAILED) == 2
