@@ -13,6 +13,7 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
 from tests.support.git import git, write_files
+from tests.support.json_keys import not_camel_case
 from tests.support.seed04 import PRIMARY, STALE, release
 from tests.support.seed04 import live as read_live
 from tests.support.sites import Workspace, unique
@@ -105,6 +106,7 @@ def test_rollback_applies_the_good_revision_whole_and_holds_the_app_there(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
+    assert not_camel_case(result) == []
     assert result["to"] == {"sync": 1, "revision": "main", "sha": good}
     assert result["from"]["sha"] == bad
     assert result["record"]["result"] == "succeeded"
@@ -125,6 +127,7 @@ def test_rollback_applies_the_good_revision_whole_and_holds_the_app_there(
 
     status = ws.plumb("status", app, "-o", "json")
     (row,) = json.loads(status.stdout)
+    assert not_camel_case(row) == []
     assert row["state"] == "held" and row["lastSyncedSha"] == good
     assert row["held"]["revision"] == good and row["held"]["failed"] == bad
     assert row["held"]["reason"] == "5xx after the release"

@@ -13,6 +13,7 @@ from plumbline.engine.pause import hold, release
 from plumbline.redact import Redactor
 from plumbline.store import (
     FAILED,
+    AppState,
     AppStateKind,
     AuditAction,
     AuditOutcome,
@@ -147,3 +148,11 @@ def test_restore_takes_clear_values_only_where_the_fingerprint_is_the_recorded_o
     assert shown is not None
     assert redactor.restore(shown, env) == (env, [])
     assert redactor.restore(shown, {"kind": "Deployment"})[1] == ["/spec/containers/0/env/0/value"]
+
+
+def test_a_hold_is_not_a_pause_in_the_app_status() -> None:
+    from plumbline.controller._status import pause_of
+
+    assert pause_of(AppState(app="shop", state=AppStateKind.HELD, reason="verification failed (...)")) is None
+    paused = pause_of(AppState(app="shop", state=AppStateKind.PAUSED, reason="incident 42"))
+    assert paused is not None and paused.reason == "incident 42"

@@ -173,8 +173,8 @@ def guard_blocks(record: SyncRecord) -> list[GuardBlock]:
 
 
 def pause_of(state: AppState) -> PauseState | None:
-    if state.state is AppStateKind.ACTIVE:
-        return None
+    if state.state not in (AppStateKind.PAUSED, AppStateKind.PAUSED_PENDING):
+        return None  # active, or held after a rollback: not a pause
     return PauseState(reason=state.reason, by=state.actor, since=state.since, expires=state.until)
 
 
