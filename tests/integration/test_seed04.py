@@ -5,7 +5,8 @@ A commit changes a ConfigMap value (DB_HOST) and the image; its Pods become Read
 verification window the error rate rises; the controller rolls config and image back together to
 the last verified revision, holds the app there (the failed SHA is not applied on the next poll),
 and applies the next, fixing commit. And a release whose Pods never become Ready fails health within
-the controller's timeout — and is rolled back the same way."""
+the controller's timeout — and is rolled back the same way (or paused, or reported, as configured);
+and the first write after a long window does not mistake its own renewer for another writer."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.config import load_config
 from plumbline.controller import Controller, Notifier, Outcome, Result, Settings
+from plumbline.engine import Writer, sync_app
+from plumbline.engine.lease import Grant, acquire, owner_lease_name
 from plumbline.local import ControlPlane, Exporter, Fault, Prometheus, SimulatedNodes
 from plumbline.store import AppStateKind, AuditAction, Store, SyncResult
 from tests.support.config import API
@@ -271,3 +274,43 @@ def test_a_release_that_fails_health_is_paused_or_reported_as_configured(
             assert replay.poll().result is Result.IN_SYNC  # reported once; the commit stays applied
     finally:
         replay.close()
+
+
+class RenewedMidway(Cluster):
+    """The real API server, with this replica's Lease renewer renewing the app's owner Lease once
+    between the write path's read of it and its own renewal (the first sync after a long window)."""
+
+    def __init__(self, *, app: str, identity: str, namespace: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.app, self.identity, self.lease_namespace, self.raced = app, identity, namespace, False
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        if method == "PUT" and f"/leases/{owner_lease_name(self.app)}" in path and not self.raced:
+            self.raced = True  # the renewer's own PUT goes through below, unraced
+            renewer = acquire(
+                self, self.app, self.identity, namespace=self.lease_namespace, name=owner_lease_name(self.app)
+            )
+            assert renewer is Grant.RENEWED
+        return super().request(method, path, **kw)
+
+
+def test_a_write_does_not_take_its_own_renewer_s_renewal_for_a_lost_lease(
+    tmp_path: Path, control_plane: ControlPlane
+) -> None:
+    ws = Workspace(tmp_path, control_plane)
+    app, namespace, leases = unique("race"), unique("race"), unique("pl")
+    ws.add_app(app, "app", namespace)
+    write_files(ws.repo, release(PRIMARY, V14))
+    ws.commit("users-api 1.4")
+    config = load_config(ws.config)
+    cluster = RenewedMidway(
+        app=app, identity="replica-a", namespace=leases, kubeconfig=control_plane.kubeconfig
+    )
+    writer = Writer(identity="replica-a", namespace=leases, duration_s=15, held=True, actor="replica-a")
+    with cluster, Store.open(tmp_path / "plumbline.db") as store:
+        assert (
+            acquire(cluster, app, "replica-a", namespace=leases, name=owner_lease_name(app)) is Grant.ACQUIRED
+        )
+        _, _, record = sync_app(config.app(app), cluster=cluster, store=store, config=config, writer=writer)
+    assert cluster.raced
+    assert record.result is SyncResult.SUCCEEDED, record.message
