@@ -35,6 +35,7 @@ from plumbline.controller.decide import (
 from plumbline.engine import pause as _pause
 from plumbline.errors import PlumbError
 from plumbline.plan import Plan, SyncStatus
+from plumbline.render import RenderCache
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult, failed_revisions
 
 
@@ -44,11 +45,14 @@ class Reconciler:
         self.desired: dict[str, list[dict[str, Any]]] = {}  # each app's desired objects, last plan
         self._heal: dict[str, HealMemory] = {}
         self._refused: dict[str, Refusal] = {}
+        self.renders = RenderCache()  # a pass at an unchanged commit renders nothing (docs/controller.md)
 
     def reconcile(self, app: App, cluster: Cluster, mode: Mode, config: Config) -> Outcome:
         name = app.name
         interrupted = self._interrupted(app, cluster)
-        plan, rendered = engine.plan_app(app, cluster=cluster, store=self.store, config=config)
+        plan, rendered = engine.plan_app(
+            app, cluster=cluster, store=self.store, config=config, renders=self.renders
+        )
         self.desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
         state = self.store.app_state(name)

@@ -23,7 +23,7 @@ from plumbline.plan.model import CREATE_NAMESPACE_SOURCE
 from plumbline.plan.normalize import string_data_into_data
 from plumbline.plan.runtime import IgnoreRule
 from plumbline.redact import Redactor, contains_fingerprint
-from plumbline.render import Manifest, helm_options, render
+from plumbline.render import Manifest, RenderCache, helm_options, render
 from plumbline.source import Checkout, fetch
 from plumbline.store import Store, SyncRecord
 
@@ -68,18 +68,45 @@ class Rendered:
 
 
 def render_app(
-    app: App, *, revision: str | None = None, progress: Progress = _quiet, project: Project | None = None
+    app: App,
+    *,
+    revision: str | None = None,
+    progress: Progress = _quiet,
+    project: Project | None = None,
+    renders: RenderCache | None = None,
 ) -> Rendered:
     """Fetch the app's source at ``revision`` (default: its targetRevision) and render it.
 
     ``project`` (the app's) may allow remote kustomize bases and Helm dependencies
-    (``spec.allowRemoteSources``); without it, every remote source is refused.
+    (``spec.allowRemoteSources``); without it, every remote source is refused. ``renders`` (the
+    controller's): a render of the same commit with the same settings (:func:`render_key`) is taken
+    from there instead of run again.
     """
     source = app.spec.source
     wanted = revision or source.target_revision
     progress(f"fetching {source.repo_url} at {wanted}")
     checkout = fetch(source.repo_url, wanted)
-    return Rendered(checkout=checkout, manifests=_render(app, checkout, progress=progress, project=project))
+
+    def run() -> list[Manifest]:
+        return _render(app, checkout, progress=progress, project=project)
+
+    key = None if renders is None else render_key(app, checkout.sha, project)
+    if renders is None or key is None:
+        return Rendered(checkout=checkout, manifests=run())
+    return Rendered(checkout=checkout, manifests=renders.get_or_render(key, run))
+
+
+def render_key(app: App, sha: str, project: Project | None) -> tuple[str, ...] | None:
+    """Everything a render of ``app`` at commit ``sha`` reads besides the commit's files: the whole
+    ``spec.source`` (repository, path, tool, Helm value files and values), the release name, the
+    destination namespace and ``createNamespace``. None — never kept — when the app's Project allows
+    remote sources: a remote base or dependency can change while the commit does not."""
+    if allowed_remote(project):
+        return None
+    spec = app.spec
+    source = spec.source.model_dump_json(by_alias=True)
+    options = repr(helm_options(app))
+    return (sha, source, options, spec.destination.namespace, str(spec.sync_options.create_namespace))
 
 
 def _render(app: App, checkout: Checkout, *, progress: Progress, project: Project | None) -> list[Manifest]:
@@ -228,6 +255,7 @@ def plan_app(
     store: Store | None = None,
     config: Config | None = None,
     recorded: SyncRecord | None = None,
+    renders: RenderCache | None = None,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
     of the last successful sync (three-way); without, against managedFields alone. With ``config``,
@@ -236,7 +264,8 @@ def plan_app(
     instance (without it, the default instance).
 
     ``recorded`` (a rollback; needs ``store``): the desired objects of that history record are planned
-    instead of a render (:func:`recorded_app`), at its revision and SHA."""
+    instead of a render (:func:`recorded_app`), at its revision and SHA. ``renders``: see
+    :func:`render_app`."""
     project = config.project(app.spec.project) if config is not None else None
     instance = config.instance if config is not None else DEFAULT_INSTANCE
     redactor = None if store is None else Redactor.for_store(store)
@@ -245,7 +274,7 @@ def plan_app(
         rendered = recorded_app(app, recorded, redactor=redactor, progress=progress, project=project)
         revision = recorded.revision
     else:
-        rendered = render_app(app, revision=revision, progress=progress, project=project)
+        rendered = render_app(app, revision=revision, progress=progress, project=project, renders=renders)
     plan = build_plan(
         cluster=cluster,
         app=app.name,

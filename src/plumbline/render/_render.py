@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,15 @@ from plumbline.render._kustomize import kustomization_file, render_kustomize
 from plumbline.render._manifest import Manifest, check_unique
 from plumbline.render._plain import render_plain
 from plumbline.source import safe_join
+
+_done = 0
+_done_lock = threading.Lock()
+
+
+def render_count() -> int:
+    """How many renders :func:`render` has run in this process (a render kept in a
+    :class:`~plumbline.render.RenderCache` and used again is not one): what shows the cache works."""
+    return _done
 
 
 def detect(directory: Path) -> Tool:
@@ -70,6 +80,9 @@ def render(
         what = "is a file" if directory.exists() else "does not exist"
         raise RenderError(f"app path {path!r} {what} in the repository; it must be a folder")
     chosen = chosen_tool(tool, directory)
+    global _done
+    with _done_lock:
+        _done += 1
     if chosen is Tool.KUSTOMIZE:
         manifests = render_kustomize(real_root, directory, allow_remote=allow_remote)
     elif chosen is Tool.HELM:
