@@ -451,6 +451,11 @@ def test_a_second_controller_with_no_shared_file_attributes_from_the_cluster(
     assert row["store"]["backend"] == "kubernetes" and records in row["store"]["where"]
     assert "store: kubernetes" in cli.plumb("status", site.app, env=replica("replica-b")).stdout
 
+    # the trail in the cluster verifies, and so does the anchor the controllers filed beside their Leases
+    verified = cli.plumb(
+        "audit", "verify", "--cluster", "--lease-namespace", site.lease_namespace, env=replica("replica-b")
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     assert not list(site.root.glob("replica-*.db"))  # no file was shared: none was even made
     stored = json.dumps(secrets_of(cluster, records, "desired")) + json.dumps(
         secrets_of(cluster, records, "sync")
