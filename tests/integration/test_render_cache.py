@@ -61,5 +61,10 @@ def test_a_pass_at_the_same_commit_renders_nothing_and_a_new_commit_renders_agai
         assert drifted.sha == sha
         assert drifted.status is SyncStatus.OUT_OF_SYNC, drifted
         assert drifted.drift, drifted
+
+        text = controller.metrics.render().decode()
+        assert 'plumbline_render_cache_lookups_total{result="hit"} 2.0' in text
+        assert 'plumbline_render_cache_lookups_total{result="miss"} 2.0' in text
+        assert "plumbline_render_cache_renders 2.0" in text
     finally:
         controller.close()

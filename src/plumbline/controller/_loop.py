@@ -65,6 +65,7 @@ class Controller:
             objects=lambda app: self.reconciler.desired.get(app, []),
         )
         self.reconciler = Reconciler(store=store, settings=settings, recorder=self.recorder)
+        self.metrics.renders(self.reconciler.renders)
         self.operator = Operator(store=store, settings=settings)
         if apps_in is not None:
             self.recorder.status = StatusWriter(apps_in, store=store, locate=self.locate)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from plumbline.config import HealthStatus, VerificationOutcome
 from plumbline.controller.decide import Result
 from plumbline.plan import SyncStatus
 from plumbline.plan.attribution import Attribution
+from plumbline.render import RenderCache
 from plumbline.store import AppStateKind
 
 if TYPE_CHECKING:
@@ -112,5 +116,25 @@ class Metrics:
         for attribution in Attribution:
             self.drift_changes.labels(app=app, attribution=attribution.value).set(counts.get(attribution, 0))
 
+    def renders(self, cache: RenderCache) -> None:
+        """Report ``cache`` (the controller's renders kept per commit) at every scrape."""
+        self.registry.register(_RenderCacheCollector(cache))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _RenderCacheCollector(Collector):
+    def __init__(self, cache: RenderCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        lookups = CounterMetricFamily(
+            "plumbline_render_cache_lookups",
+            "renders a pass asked for: hit (kept for the app's commit, not run again) or miss (rendered)",
+            labels=["result"],
+        )
+        for result, count in self.cache.lookups().items():
+            lookups.add_metric([result.value], count)
+        yield lookups
+        yield GaugeMetricFamily("plumbline_render_cache_renders", "renders kept", value=len(self.cache))

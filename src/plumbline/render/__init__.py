@@ -18,7 +18,7 @@ dependencies are refused unless the App's Project allows them (``spec.allowRemot
 :class:`~plumbline.errors.RenderError` naming the file (and line, where known).
 """
 
-from plumbline.render._cache import RENDER_CACHE_SIZE, RenderCache
+from plumbline.render._cache import RENDER_CACHE_SIZE, Lookup, RenderCache
 from plumbline.render._helm import HelmOptions, helm_options, value_file_path
 from plumbline.render._kustomize import kustomization_file
 from plumbline.render._manifest import Manifest
@@ -27,6 +27,7 @@ from plumbline.render._render import chosen_tool, detect, render, render_count
 __all__ = [
     "RENDER_CACHE_SIZE",
     "HelmOptions",
+    "Lookup",
     "Manifest",
     "RenderCache",
     "chosen_tool",

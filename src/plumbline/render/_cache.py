@@ -8,12 +8,20 @@ import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from enum import StrEnum
 
 from plumbline.render._manifest import Manifest
 
 RENDER_CACHE_SIZE = 1024
 """Renders a :class:`RenderCache` keeps by default: one per app and commit, the least recently used
 dropped first."""
+
+
+class Lookup(StrEnum):
+    """How a :class:`RenderCache` answered: with a render it kept, or by rendering."""
+
+    HIT = "hit"
+    MISS = "miss"
 
 
 class RenderCache:
@@ -32,6 +40,10 @@ class RenderCache:
 
     def __len__(self) -> int:
         return len(self._renders)
+
+    def lookups(self) -> dict[Lookup, int]:
+        """How many lookups found a kept render, and how many rendered (the controller's metrics)."""
+        return {Lookup.HIT: self.hits, Lookup.MISS: self.misses}
 
     def get_or_render(self, key: Hashable, render: Callable[[], list[Manifest]]) -> list[Manifest]:
         """The manifests cached under ``key``, else ``render()``'s (kept under ``key``; a render that
