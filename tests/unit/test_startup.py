@@ -74,3 +74,13 @@ def test_apps_reads_the_configuration_without_the_heavy_modules(output: str, tmp
     modules = imported("apps", "-o", output, cwd=tmp_path)
     assert "plumbline.config._model" in modules  # it did read the configuration
     assert loaded(modules, HEAVY) == []
+
+
+def test_every_name_plumbline_engine_exports_is_there_when_used() -> None:
+    """The engine's lazy table (``_WHERE``) and ``__all__`` name the same things, and each resolves:
+    an export added to the TYPE_CHECKING imports alone would type-check and fail at run time."""
+    import plumbline.engine as engine
+
+    assert sorted(engine._WHERE) == sorted(engine.__all__)
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None, name
