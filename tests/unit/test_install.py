@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plumbline.deploy import APPLY_ROLE, NAME, install_text, manifests
+from plumbline.deploy import APPLY_ROLE, KEY_NAMESPACE, NAME, install_text, manifests
 from plumbline.toolchain import KITS
 from plumbline.yamlio import load_documents
 from tests.support import cli
@@ -79,17 +79,31 @@ def test_the_deployment_is_probed_bounded_and_unprivileged() -> None:
     )
 
 
+CLUSTER_SCOPED = (
+    "Namespace",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+)
+
+
 def test_another_namespace_moves_everything_namespaced_and_the_subjects() -> None:
     objects = manifests("ops")
     for obj in objects:
-        if obj["kind"] in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
-            continue
+        if obj["kind"] in CLUSTER_SCOPED or obj["metadata"].get("namespace") == KEY_NAMESPACE:
+            continue  # the store's keys are kept apart from any installation's namespace (decision 0015)
         assert obj["metadata"]["namespace"] == "ops", obj["kind"]
     for binding in by_kind(objects, "ClusterRoleBinding") + by_kind(objects, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": "ops"}]
     (deployment,) = by_kind(objects, "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--lease-namespace") + 1] == "ops"
+    (installed,) = by_kind(objects, "Instance")
+    assert installed["spec"]["store"] == {"backend": "kubernetes", "namespace": "ops"}
+    (records,) = [r for r in by_kind(objects, "Role") if r["metadata"]["namespace"] == "ops"]
+    assert any("secrets" in rule["resources"] for rule in records["rules"])
 
 
 def test_the_containerfile_builds_the_pinned_tools_then_runs_slim_and_non_root() -> None:

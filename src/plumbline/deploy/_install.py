@@ -18,13 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plumbline.config import DEFAULT_NAMESPACE
+from plumbline.config import DEFAULT_KEY_SECRET, DEFAULT_NAMESPACE, StoreBackend
 from plumbline.deploy._crd import GROUP, NAMES, custom_resource_definitions
 from plumbline.deploy._yaml import HEADER, to_yaml
+from plumbline.engine.operation import admission_policy
 from plumbline.words import IMAGE as IMAGE
 
 NAME = "plumbline-controller"
 APPLY_ROLE = "plumbline-apply"
+KEY_ROLE = "plumbline-store-keys"
 PORT = 8080
 LABELS = {"app.kubernetes.io/name": "plumbline", "app.kubernetes.io/part-of": "plumbline"}
 SELECTOR = {"app.kubernetes.io/name": "plumbline", "app.kubernetes.io/component": "controller"}
@@ -38,9 +40,13 @@ class Rule:
     groups: tuple[str, ...]
     resources: tuple[str, ...]
     verbs: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"apiGroups": list(self.groups), "resources": list(self.resources), "verbs": list(self.verbs)}
+        rule: dict[str, Any] = {"apiGroups": list(self.groups), "resources": list(self.resources)}
+        if self.names:
+            rule["resourceNames"] = list(self.names)
+        return {**rule, "verbs": list(self.verbs)}
 
 
 PLUMBLINE_KINDS = tuple(plural for plural, _ in NAMES.values())
@@ -52,6 +58,13 @@ CLUSTER_RULES = (
         (GROUP,),
         PLUMBLINE_KINDS,
         ("get", "list", "watch"),
+    ),
+    Rule(
+        "take an answered operation off its App (App.operation: plumb sync, pause, resume and mode "
+        "requested by a person while this controller manages the app; decision 0016)",
+        (GROUP,),
+        ("apps",),
+        ("patch",),
     ),
     Rule(
         "write each App's status after every pass (the status subresource only: the spec is its author's)",
@@ -93,6 +106,31 @@ NAMESPACE_RULES = (
         ("",),
         ("configmaps",),
         ("get", "create", "update"),
+    ),
+    Rule(
+        "the store (decision 0015): each sync, intent and audit record is an immutable Secret beside the "
+        "controller; old desired objects are deleted past the history limit",
+        ("",),
+        ("secrets",),
+        ("get", "list", "create", "update", "patch", "delete"),
+    ),
+)
+
+KEY_NAMESPACE, KEY_SECRET = DEFAULT_KEY_SECRET.split("/")
+
+KEY_RULES = (
+    Rule(
+        "read the store's audit and fingerprint keys, kept apart from the records they seal",
+        ("",),
+        ("secrets",),
+        ("get",),
+        (KEY_SECRET,),
+    ),
+    Rule(
+        "make those keys on the first start (a create cannot be limited to one name)",
+        ("",),
+        ("secrets",),
+        ("create",),
     ),
 )
 
@@ -150,7 +188,6 @@ def deployment(namespace: str, image: str = IMAGE) -> dict[str, Any]:
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
             {"name": "PLUMBLINE_CONFIG", "value": "cluster:$(POD_NAMESPACE)"},
             {"name": "PLUMBLINE_IDENTITY", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": "PLUMBLINE_STORE", "value": "/var/lib/plumbline/plumbline.db"},
             {"name": "PLUMBLINE_CACHE_DIR", "value": "/var/cache/plumbline"},
         ],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
@@ -188,6 +225,19 @@ def deployment(namespace: str, image: str = IMAGE) -> dict[str, Any]:
     }
 
 
+def instance(namespace: str) -> dict[str, Any]:
+    """The installation's Instance: its state kept in the cluster, in Secrets beside the controller
+    (decision 0015), so every replica and every CLI reading ``cluster:NAMESPACE`` shares it. The name
+    stays ``default``, the name every tracked object already carries; edit this one rather than apply
+    a second (a configuration holds at most one)."""
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "Instance",
+        "metadata": _meta("default", namespace),
+        "spec": {"store": {"backend": StoreBackend.KUBERNETES.value, "namespace": namespace}},
+    }
+
+
 def manifests(
     namespace: str = DEFAULT_NAMESPACE, *, namespaces: Sequence[str] = (), image: str = IMAGE
 ) -> list[dict[str, Any]]:
@@ -197,12 +247,19 @@ def manifests(
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace)},
         *custom_resource_definitions(),
+        instance(namespace),
+        # The API server vouches for every App.operation: requestedBy is its writer, an allow needs the
+        # override verb (decision 0016); the controller's SubjectAccessReview checks it again.
+        *admission_policy(),
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(NAME, namespace)},
         _role("ClusterRole", NAME, CLUSTER_RULES),
         _binding("ClusterRoleBinding", NAME, NAME, "ClusterRole", namespace, None),
         _role("Role", NAME, NAMESPACE_RULES, namespace),
         _binding("RoleBinding", NAME, NAME, "Role", namespace, namespace),
         _role("ClusterRole", APPLY_ROLE, APPLY_RULES),
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(KEY_NAMESPACE)},
+        _role("Role", KEY_ROLE, KEY_RULES, KEY_NAMESPACE),
+        _binding("RoleBinding", KEY_ROLE, KEY_ROLE, "Role", namespace, KEY_NAMESPACE),
         # The apps' namespaces, so their RoleBindings have somewhere to be (never deleted by uninstall).
         *({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in namespaces),
         *(_binding("RoleBinding", APPLY_ROLE, APPLY_ROLE, "ClusterRole", namespace, ns) for ns in namespaces),
@@ -246,6 +303,7 @@ def install_text(
         ("ClusterRole", NAME): CLUSTER_RULES,
         ("Role", NAME): NAMESPACE_RULES,
         ("ClusterRole", APPLY_ROLE): APPLY_RULES,
+        ("Role", KEY_ROLE): KEY_RULES,
     }
     documents = []
     for obj in manifests(namespace, namespaces=namespaces, image=image):

@@ -247,7 +247,7 @@ def admission_policy() -> list[dict[str, Any]]:
     as ``request.userInfo`` has them), and one with ``allow`` needs the ``override`` verb on that App
     (CEL's ``authorizer``, the requester's own rights). Without it, anyone who may patch an App could
     write another's name there; with it, the controller's SubjectAccessReview checks what the cluster
-    has already checked (``plumb install`` installs it)."""
+    has already checked (``plumb install`` installs it, with ``deploy/install.yaml``)."""
     override = (
         f"authorizer.group('{GROUP}').resource('apps').namespace(object.metadata.namespace)"
         f".name(object.metadata.name).check('{OVERRIDE_VERB}').allowed()"
