@@ -18,10 +18,12 @@ import pytest
 
 from plumbline import engine
 from plumbline.cluster import Cluster
+from plumbline.config import StoreBackend
 from plumbline.controller import Controller, Result, Settings
 from plumbline.deploy import NAME, apply_crds
 from plumbline.errors import ApiForbidden
 from plumbline.local import ControlPlane
+from plumbline.store import StoreChoice, open_store
 from plumbline.yamlio import load_documents
 from tests.support import cli
 from tests.support.sites import Site, one
@@ -94,13 +96,17 @@ def test_the_controller_runs_as_its_service_account_and_uninstall_keeps_what_app
     with Cluster() as pod:  # no kubeconfig: the in-cluster credentials
         assert pod.context_name == "in-cluster"
         settings = Settings(identity="pod-a", lease_namespace=home, watch=False, backoff_base_s=0.0)
-        controller = Controller(
-            config=lambda: engine.cluster_config(pod, home), store=site.store, settings=settings, apps_in=pod
-        )
-        try:
-            outcome = one(controller)
-        finally:
-            controller.close()
+        installed_store = engine.cluster_config(pod, home).store  # the installed Instance's spec.store
+        assert installed_store.backend is StoreBackend.KUBERNETES and installed_store.namespace == home
+        with open_store(StoreChoice.of(installed_store)) as store:  # as the ServiceAccount, in-cluster
+            controller = Controller(
+                config=lambda: engine.cluster_config(pod, home), store=store, settings=settings, apps_in=pod
+            )
+            try:
+                outcome = one(controller)
+            finally:
+                controller.close()
+            assert store.last_sync(site.app) is not None  # the installed RBAC lets it keep its records
         assert outcome.result is Result.SYNCED, outcome.message
         assert site.live() is not None  # written as the ServiceAccount, into the namespace it was given
         app = cluster.request("GET", f"/apis/plumbline.dev/v1alpha1/namespaces/{home}/apps/{site.app}")
