@@ -53,3 +53,22 @@ def test_mistakes_are_named(tmp_path: Path, rules: str, problem: str) -> None:
     with pytest.raises(InvalidConfigError) as raised:
         rules_of(tmp_path, rules)
     assert problem in str(raised.value) and "ignoreDifferences" in str(raised.value)
+
+
+def test_what_the_api_server_sets_on_every_namespace_is_runtime() -> None:
+    # A Namespace plumbline created (syncOptions.createNamespace) came back with these two, and every
+    # sync after it reported them as unmanaged additions: OutOfSync for ever (found by make demo).
+    rules = RuntimeRules()
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "shop", "labels": {"kubernetes.io/metadata.name": "shop", "team": "a"}},
+        "spec": {"finalizers": ["kubernetes"]},
+    }
+    assert rules.why_ignored(namespace, ("metadata", "labels", "kubernetes.io/metadata.name")) is not None
+    assert rules.why_ignored(namespace, ("spec", "finalizers")) is not None
+    assert rules.why_ignored(namespace, ("metadata", "labels", "team")) is None
+    namespace["spec"] = {"finalizers": ["kubernetes", "example.com/keep"]}  # someone added one: not runtime
+    assert rules.why_ignored(namespace, ("spec", "finalizers")) is None
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": namespace["metadata"]}
+    assert rules.why_ignored(config_map, ("metadata", "labels", "kubernetes.io/metadata.name")) is None

@@ -21,6 +21,10 @@ CONTROLLER_MANAGERS = frozenset(
 # Kinds whose spec.replicas a HorizontalPodAutoscaler sets.
 SCALABLE_KINDS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")})
 REPLICAS: FieldPath = ("spec", "replicas")
+# What the API server sets on every Namespace: its name as a label, and the finalizer that holds its
+# deletion until its content is gone.
+NAMESPACE_NAME_LABEL: FieldPath = ("metadata", "labels", "kubernetes.io/metadata.name")
+NAMESPACE_FINALIZERS: FieldPath = ("spec", "finalizers")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,11 @@ class RuntimeRules:
         name, namespace = str(metadata.get("name", "")), str(metadata.get("namespace") or "")
         if path == REPLICAS and (namespace, group, kind, name) in self.hpa_targets:
             return "spec.replicas is set by a HorizontalPodAutoscaler"
+        if (group, kind) == ("", "Namespace") and (
+            path == NAMESPACE_NAME_LABEL
+            or (path == NAMESPACE_FINALIZERS and (obj.get("spec") or {}).get("finalizers") == ["kubernetes"])
+        ):
+            return "set by the API server on every Namespace"
         owning = [m for m in field_managers or [] if m.owns(path)]
         if owning and all(m.editor.manager in self.controllers for m in owning):
             return f"owned by controller {', '.join(sorted({m.editor.manager for m in owning}))}"
