@@ -2,7 +2,8 @@
 # `make demo`: plumbline's core loop on a local control plane, end to end.
 # Git repo -> plumb diff -> plumb sync -> a new commit -> plumb diff -> plumb sync -> status, history;
 # then seed 04: a live fix captured into Git, and a release that goes green and then fails its
-# verification window, rolled back whole (config and image) by the controller.
+# verification window, rolled back whole (config and image) by the controller; then plumbline
+# installed into the cluster and an App applied with kubectl.
 # Everything it makes lives in .demo/ (deleted at the start of each run) and in the local control
 # plane (`plumb local down` removes it).
 set -euo pipefail
@@ -134,6 +135,27 @@ sed -i 's/DB_SSLMODE: .*/DB_SSLMODE: disable/' "$DEMO/repo/apps/guestbook/config
 g commit -qam "guestbook: nginx 1.30, DB_SSLMODE disable again"
 run "$PLUMB" controller --once
 run_changes "$PLUMB" status guestbook
+
+step "17. plumbline in the cluster: its CRDs, RBAC and Instance installed; an App applied with kubectl"
+# The controller runs here, not as the installed Deployment (its image cannot be built on this
+# machine), but as the cluster would run it: configuration and state read from the cluster only.
+run "$PLUMB" install --apply --namespaces guestbook-in-cluster
+cat >"$DEMO/app-in-cluster.yaml" <<EOF
+apiVersion: plumbline.dev/v1alpha1
+kind: App
+metadata: {name: guestbook-in-cluster, namespace: plumbline-system}
+spec:
+  source: {repoURL: $DEMO/repo, targetRevision: main, path: apps/guestbook}
+  destination: {namespace: guestbook-in-cluster}
+  syncOptions: {createNamespace: true}
+  mode: sync
+EOF
+run "$KUBECTL" apply -f "$DEMO/app-in-cluster.yaml"
+run "$PLUMB" --config cluster:plumbline-system controller --once
+printf '%s(history and audit are Secrets in plumbline-system now, not a local file: the store line says so)%s\n' \
+  "$dim" "$reset"
+run "$KUBECTL" get apps -A
+run_changes "$PLUMB" --config cluster:plumbline-system status guestbook-in-cluster
 
 printf '\n%sDone.%s The control plane is still running: KUBECONFIG=%s\n' "$bold" "$reset" "$KUBECONFIG"
 printf 'Try a live edit, then ask plumbline:  %s edit configmap guestbook-env -n guestbook; %s diff guestbook\n' \
