@@ -20,7 +20,7 @@ from plumbline import engine
 from plumbline.cluster import Cluster
 from plumbline.config import StoreBackend
 from plumbline.controller import Controller, Result, Settings
-from plumbline.deploy import NAME, apply_crds
+from plumbline.deploy import GROUP, NAME, NAMES, apply_crds
 from plumbline.errors import ApiForbidden
 from plumbline.local import ControlPlane
 from plumbline.store import StoreChoice, open_store
@@ -68,8 +68,11 @@ def installed(control_plane: ControlPlane, cluster: Cluster, namespace: str, tmp
     finally:
         crds = cluster.discovery.lookup("apiextensions.k8s.io/v1", "CustomResourceDefinition")
         assert crds is not None
-        deadline = time.monotonic() + 60  # a deleted CRD goes once its objects are gone
-        while cluster.get(crds, name="apps.plumbline.dev", namespace=None) and time.monotonic() < deadline:
+        # A deleted CRD goes once its objects are gone; each of the kinds must be gone before they are
+        # applied again (an apply to one still terminating is lost with it: "not Established").
+        names = [f"{plural}.{GROUP}" for plural, _ in NAMES.values()]
+        deadline = time.monotonic() + 120
+        while any(cluster.get(crds, name=n, namespace=None) for n in names) and time.monotonic() < deadline:
             time.sleep(0.2)
         apply_crds(cluster)
 
