@@ -163,6 +163,15 @@ class Redactor:
             raw = json.dumps(value, sort_keys=True).encode("utf-8")
         return PREFIX + hmac.new(self._key, raw, hashlib.sha256).hexdigest()[:16]
 
+    def digest(self, obj: dict[str, Any]) -> str:
+        """A keyed digest of ``obj``: HMAC-SHA-256 (128 bits, hex) of its canonical JSON (sorted keys, no
+        spaces) with every sensitive value fingerprinted first. Equal objects digest alike under one
+        installation's key; without the key nothing about them can be tested, and under another key
+        the same object digests differently. ``obj`` is not changed."""
+        shown = self.redact(obj) if sensitive_values(obj) else obj  # copied only when something is hidden
+        text = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
     def redact(self, obj: dict[str, Any] | None, *, copy: bool = True) -> dict[str, Any] | None:
         """``obj`` with every sensitive value (:data:`RULES`) fingerprinted; a copy unless ``copy`` is
         False (then ``obj`` itself is changed and returned)."""

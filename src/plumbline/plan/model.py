@@ -12,6 +12,7 @@ from plumbline.redact import Redactor, ephemeral, sensitive_values
 
 if TYPE_CHECKING:
     from plumbline.plan.attribution import FieldChange
+    from plumbline.plan.unchanged import Proof
 
 
 class Action(StrEnum):
@@ -77,6 +78,17 @@ class ObjectRef:
         group_kind = f"{self.kind}.{self.group}" if self.group else self.kind
         return f"{group_kind} {self.namespace}/{self.name}" if self.namespace else f"{group_kind} {self.name}"
 
+    @classmethod
+    def parse(cls, text: str) -> ObjectRef:
+        """The ref ``str(ref)`` wrote (``Kind.group namespace/name``, ``Kind name``). ValueError if it
+        is not one."""
+        group_kind, _, where = text.partition(" ")
+        kind, _, group = group_kind.partition(".")
+        namespace, _, name = where.rpartition("/")
+        if not kind or not name:
+            raise ValueError(f"not an object reference: {text!r}")
+        return cls(group=group, kind=kind, namespace=namespace or None, name=name)
+
 
 @dataclass
 class PlanItem:
@@ -92,6 +104,12 @@ class PlanItem:
     included (shown, never counted as changes) and ``unmanaged-addition`` ones (kept by a sync unless
     told to revert drift). ``kept`` marks a prune candidate no sync deletes (``note`` says why); it
     has no changes and no diff.
+
+    ``proven``: no dry run was asked for; the object was proved unchanged (:mod:`plumbline.plan.unchanged`)
+    and ``predicted`` is the live object. ``proof``: what a comparison that found the object
+    unchanged proved (for the next plan to skip its dry run); None otherwise, or when the plan was
+    made without stamps. ``stamp``: its kind's stamp when the plan was made (None: not asked, or
+    cannot tell), read before its dry run — what a sync's proofs of the objects it applies stand on.
 
     ``desired``, ``live`` and ``predicted`` hold secret values in clear, for the apply and the guards
     only, in memory. What leaves the plan — ``changes``, ``diff``, ``recorded`` — has them
@@ -111,6 +129,9 @@ class PlanItem:
     changes: list[FieldChange] = field(default_factory=list)
     redactor: Redactor = field(default_factory=ephemeral, repr=False, compare=False)
     kept: Keep | None = None
+    proven: bool = False
+    proof: Proof | None = None
+    stamp: str | None = None
 
     @property
     def from_git(self) -> bool:
