@@ -20,8 +20,10 @@ retried: the request may be in progress, and waiting again would only double the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -52,6 +54,7 @@ RETRY_ATTEMPTS = 5  # tries in all, the first included
 RETRY_BUDGET_S = 20.0  # no new try starts this long after the first failure
 RETRY_BASE_S = 0.25  # the first backoff; doubles each time, with jitter
 RETRY_MAX_S = 4.0  # the longest backoff, and the longest Retry-After honoured
+STREAMS = 128  # watch connections kept for reuse; more may be open (they never wait for one)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -90,12 +93,18 @@ class Cluster:
             retries=False,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=DEFAULT_TIMEOUT_S),
         )
+        # Watches hold their connection for minutes: their own pool, never blocking, so any number of
+        # them leaves every connection of the pool above to the requests.
+        self._streams = urllib3.PoolManager(
+            num_pools=4, maxsize=STREAMS, block=False, ssl_context=credentials.ssl_context, retries=False
+        )
         self._executor = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="plumbline-api")
         self._discovery: Discovery | None = None
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._pool.clear()
+        self._streams.clear()
 
     def __enter__(self) -> Cluster:
         return self
@@ -174,11 +183,13 @@ class Cluster:
     def _unreachable(self, error: urllib3.exceptions.HTTPError, attempts: int) -> ApiUnreachable:
         return ApiUnreachable(_describe(error, attempts), server=self.server, context=self.context_name)
 
-    def stream(self, path: str, *, query: dict[str, str], timeout: float) -> Iterator[dict[str, Any]]:
-        """A watch: yields each event ({type, object}) until the server ends it or ``timeout`` passes."""
+    def stream(self, path: str, *, query: dict[str, str], timeout: float) -> Stream:
+        """Open a watch on ``path``: iterate the :class:`Stream` for its events ({type, object}) until
+        the server ends it, ``timeout`` passes without a byte, or someone closes it. An error status
+        (403, 410 Gone, ...) raises the :class:`ApiFailure` that names it here, before any event."""
         url = self.server + path + "?" + urllib.parse.urlencode({**query, "watch": "true"})
         try:
-            response = self._pool.request(
+            response = self._streams.request(
                 "GET",
                 url,
                 headers=self._headers(),
@@ -188,20 +199,12 @@ class Cluster:
         except urllib3.exceptions.HTTPError as error:
             # Not retried here: the caller re-establishes watches on its own schedule.
             raise self._unreachable(error, 1) from None
-        try:
-            if response.status >= 400:
+        if response.status >= 400:
+            try:
                 raise self._failure(response.status, response.read())
-            buffer = b""
-            for chunk in response.stream(65536):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if line.strip():
-                        yield json.loads(line)
-        except urllib3.exceptions.HTTPError:
-            return  # timed out, reset, TLS dropped mid-stream: the watch ends; the caller lists again
-        finally:
-            response.release_conn()
+            finally:
+                response.release_conn()
+        return Stream(response)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``fn`` over ``items`` on the request threads, results in order; the first exception is raised."""
@@ -288,6 +291,41 @@ class Cluster:
             body["preconditions"] = {"uid": uid}
         query = {"dryRun": "All"} if dry_run else None
         self.request("DELETE", info.path(namespace=namespace, name=name), query=query, body=body)
+
+
+class Stream:
+    """An open watch. Iterating yields its events; :meth:`close`, from any thread, ends the iteration
+    at once (a reader blocked waiting for the next event wakes up to the end of the stream)."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._response = response
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(65536):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError):
+            return  # timed out, reset, TLS dropped mid-stream, closed: the watch ends
+        finally:
+            self.close()
+            with self._lock:
+                self._response.close()
+                self._response.release_conn()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(ValueError, RuntimeError, OSError):
+                self._response.shutdown()  # wakes a reader blocked in recv
 
 
 def api_failure(status: int, payload: bytes, *, server: str, context: str) -> ApiFailure:

@@ -1,0 +1,370 @@
+"""A watch-fed cache of the live objects plumbline manages (an "informer"), one per API server.
+
+For each kind it is asked to :meth:`LiveCache.watch`, one thread LISTs the kind cluster-wide with the
+label selector ``plumbline.dev/app`` (the key alone: every app's objects, whatever installation),
+in pages, then WATCHes from the list's resourceVersion with bookmarks, and keeps every object by
+(group, kind, namespace, name). A watch the server ends (its timeout) is resumed from the last
+resourceVersion seen; a 410 Gone, an ERROR event, a failed request or a dropped connection lists
+again (after a backoff, 0.5 s doubling to 30 s, when it failed), and until that list has answered
+the kind is not *synced*: the cache does not answer for it. A kind whose cluster-wide LIST or WATCH
+is forbidden (403) is not available here (logged once, tried again every five minutes): the plan
+reads it directly as without a cache, and reports what it may not list as before.
+
+Every ADDED, MODIFIED and DELETED event (and what a new list finds changed) calls ``on_change`` with
+the app names — the label's values — of the object before and after, so a label moved from app A to
+B tells both. The first list of a kind tells no one: those objects were just read by whoever asked
+for the kind to be watched.
+
+What the cache answers (:class:`LiveView`) is only ever what it holds: ``None`` means "not known
+here", never "absent" — an object without the label may exist, and the plan then reads it from the
+server. Objects are kept as compact JSON (about a third of the memory of the decoded dicts) and
+decoded afresh for each answer, so no caller ever shares a dict with the cache or another caller.
+HorizontalPodAutoscalers can be watched whole (:meth:`LiveCache.watch_every`, no selector) for the
+runtime rules' HPA targets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from plumbline.cluster.client import Cluster, Stream
+from plumbline.cluster.discovery import ResourceInfo
+from plumbline.errors import ApiFailure, ClusterError
+from plumbline.plan.tracking import APP_LABEL
+
+PAGE = 500  # objects per LIST page, as client-go's informers
+WATCH_S = (240, 360)  # the server ends each watch after a random time in this range (seconds)
+READ_MARGIN_S = 30.0  # ... and the connection is given up this long after that without a byte
+BACKOFF_S = (0.5, 30.0)  # after a failure: the first wait and the longest
+FORBIDDEN_RETRY_S = 300.0  # a kind the server would not let us list is tried again this often
+
+log = logging.getLogger("plumbline.cluster.cache")
+
+_Key = tuple[str | None, str]  # (namespace, name)
+
+
+class LiveView(Protocol):
+    """Live objects a plan may read instead of asking the API server (:class:`LiveCache`)."""
+
+    def cached(self, info: ResourceInfo, *, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object if the cache holds it (labelled plumbline.dev/app, kind watched and synced);
+        None means "not known here" (GET it), never "absent"."""
+        ...
+
+    def labelled(self, info: ResourceInfo, *, app: str, namespace: str | None) -> list[dict[str, Any]] | None:
+        """Every object of the kind labelled plumbline.dev/app=<app> (in namespace, or all);
+        None: the kind is not watched/synced here (LIST it as today)."""
+        ...
+
+    def every(self, info: ResourceInfo, *, namespace: str) -> list[dict[str, Any]] | None:
+        """Every object of the kind in ``namespace``, labelled or not, for a kind watched whole
+        (:meth:`LiveCache.watch_every`); None: not watched whole or not synced (LIST it)."""
+        ...
+
+
+class State(Enum):
+    STARTING = "starting"  # no list has answered yet (or the last one failed)
+    SYNCED = "synced"  # listed, and watched since without a gap
+    UNAVAILABLE = "unavailable"  # the server forbids listing or watching the kind cluster-wide
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    app: str  # the label's value ("" for an unlabelled object in a whole-kind watch)
+    version: str  # metadata.resourceVersion
+    body: bytes  # the object as compact JSON
+
+
+class _Reflector:
+    """One kind, at one version, with or without the selector: its objects and the thread keeping them."""
+
+    def __init__(self, owner: LiveCache, info: ResourceInfo, *, whole: bool) -> None:
+        self.owner, self.info, self.whole = owner, info, whole
+        self.state = State.STARTING
+        self.objects: dict[_Key, _Entry] = {}
+        self.by_app: dict[str, set[_Key]] = {}
+        self.lock = threading.Lock()
+        self.synced = threading.Event()  # set once the kind is synced or known unavailable
+        self._stream: Stream | None = None
+        self._logged_forbidden = False
+        self._listed = False  # a list has answered since the kind was (again) available
+        self.thread = threading.Thread(
+            target=self._run, name=f"cache-{info.kind}{'-all' if whole else ''}", daemon=True
+        )
+
+    # ---- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stop = self.owner._stop
+        backoff = BACKOFF_S[0]
+        while not stop.is_set():
+            try:
+                resume: str | None = self._list()
+                while resume is not None and not stop.is_set():
+                    resume = self._watch(resume)
+                    backoff = BACKOFF_S[0]  # a watch that ended as watches end: all is well
+                continue  # 410 Gone: list again at once
+            except ApiFailure as failure:
+                if failure.status == 403:
+                    self._forbidden(failure)
+                    stop.wait(FORBIDDEN_RETRY_S)
+                    continue
+                if failure.status in (404, 405):  # the kind is gone, or cannot be listed
+                    self._set_state(State.UNAVAILABLE)
+                    log.info("not caching %s: %s", self.info.group_kind, failure)
+                    return
+                log.warning("the watch of %s failed, listing again: %s", self.info.group_kind, failure)
+            except (_Broken, ClusterError, OSError, ValueError) as error:
+                log.warning("the watch of %s failed, listing again: %s", self.info.group_kind, error)
+            self._set_state(State.STARTING)  # not answered for until a list has answered again
+            stop.wait(backoff * (0.5 + random.random() / 2))
+            backoff = min(BACKOFF_S[1], backoff * 2)
+
+    def _query(self) -> dict[str, str]:
+        return {} if self.whole else {"labelSelector": APP_LABEL}
+
+    def _list(self) -> str:
+        """LIST the kind (in pages), replace what is kept, tell what changed; the list's version."""
+        cluster, path = self.owner.cluster, self.info.path()
+        fresh: dict[_Key, _Entry] = {}
+        query = {**self._query(), "limit": str(PAGE)}
+        version = ""
+        while True:
+            page = cluster.request("GET", path, query=query)
+            metadata = page.get("metadata") or {}
+            version = version or str(metadata.get("resourceVersion") or "")
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", self.info.api_version)
+                item.setdefault("kind", self.info.kind)
+                key, entry = _entry(item)
+                fresh[key] = entry
+            if not metadata.get("continue"):
+                break
+            query = {**query, "continue": str(metadata["continue"])}
+        with self.lock:
+            old, first = self.objects, not self._listed
+            self._listed = True
+            self.objects = fresh
+            self.by_app = {}
+            for key, entry in fresh.items():
+                self.by_app.setdefault(entry.app, set()).add(key)
+            self.state = State.SYNCED
+        self.synced.set()
+        if not first:  # what changed while no watch was open
+            apps: set[str] = set()
+            for key, entry in fresh.items():
+                before = old.get(key)
+                if before is None or before.version != entry.version:
+                    apps |= {entry.app, before.app if before else ""}
+            for key, entry in old.items():
+                if key not in fresh:
+                    apps.add(entry.app)
+            self.owner._changed(apps)
+        return version
+
+    def _watch(self, version: str) -> str | None:
+        """WATCH from ``version`` until the server ends it; the version to resume from, or None
+        when the kind must be listed again (410 Gone). Another ERROR event raises :class:`_Broken`
+        (listed again after the backoff)."""
+        seconds = random.randint(*WATCH_S)
+        query = {
+            **self._query(),
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(seconds),
+        }
+        try:
+            stream = self.owner.cluster.stream(self.info.path(), query=query, timeout=seconds + READ_MARGIN_S)
+        except ApiFailure as failure:
+            if failure.status == 410:
+                return None
+            raise
+        with self.lock:
+            self._stream = stream
+        if self.owner._stop.is_set():
+            stream.close()
+        try:
+            for event in stream:
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        return None
+                    raise _Broken(f"the server ended the watch: {obj.get('message') or obj}")
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
+                    self._apply(kind, obj)
+        finally:
+            with self.lock:
+                self._stream = None
+        return version
+
+    def _apply(self, event: str, obj: dict[str, Any]) -> None:
+        key, entry = _entry(obj)
+        with self.lock:
+            before = self.objects.pop(key, None)
+            if before is not None:
+                self.by_app.get(before.app, set()).discard(key)
+            if event != "DELETED":
+                self.objects[key] = entry
+                self.by_app.setdefault(entry.app, set()).add(key)
+        self.owner._changed({entry.app, before.app if before else ""})
+
+    def _forbidden(self, failure: ApiFailure) -> None:
+        self._set_state(State.UNAVAILABLE)
+        if not self._logged_forbidden:
+            self._logged_forbidden = True
+            log.warning(
+                "not caching %s: listing or watching it cluster-wide is forbidden (%s); plans read it "
+                "directly",
+                self.info.group_kind,
+                failure.message,
+            )
+
+    def _set_state(self, state: State) -> None:
+        with self.lock:
+            self.state = state
+            if state is State.UNAVAILABLE:  # kept otherwise, to tell what the next list finds changed
+                self.objects, self.by_app, self._listed = {}, {}, False
+        if state is State.UNAVAILABLE:
+            self.synced.set()
+
+    def stop(self) -> None:
+        with self.lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    # ---- answers ----------------------------------------------------------------------------
+
+    def get(self, key: _Key) -> bytes | None:
+        with self.lock:
+            entry = self.objects.get(key) if self.state is State.SYNCED else None
+        return None if entry is None else entry.body
+
+    def select(self, *, app: str | None, namespace: str | None) -> list[bytes] | None:
+        with self.lock:
+            if self.state is not State.SYNCED:
+                return None
+            keys = self.objects.keys() if app is None else self.by_app.get(app, set())
+            return [self.objects[k].body for k in keys if namespace is None or k[0] == namespace]
+
+
+class _Broken(Exception):
+    """A watch the server ended with an ERROR event other than 410 Gone."""
+
+
+def _entry(obj: dict[str, Any]) -> tuple[_Key, _Entry]:
+    metadata = obj.get("metadata") or {}
+    key = (metadata.get("namespace"), str(metadata.get("name", "")))
+    app = str((metadata.get("labels") or {}).get(APP_LABEL, ""))
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    return key, _Entry(app=app, version=str(metadata.get("resourceVersion", "")), body=body)
+
+
+class LiveCache:
+    """The live objects labelled ``plumbline.dev/app`` on one API server, kept by watches (module
+    docstring). Thread-safe; every answer is a fresh copy. ``on_change`` is called, on a watch's
+    thread, with the app names an event concerns; it must not block for long."""
+
+    def __init__(
+        self, cluster: Cluster, *, on_change: Callable[[frozenset[str]], None] | None = None
+    ) -> None:
+        self.cluster = cluster
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._labelled: dict[tuple[str, str], _Reflector] = {}  # (group, kind) -> its watch
+        self._whole: dict[tuple[str, str], _Reflector] = {}
+
+    def watch(self, infos: Iterable[ResourceInfo]) -> None:
+        """Keep the objects labelled ``plumbline.dev/app`` of each kind (that may be watched); a
+        kind already watched is left as it is (at the version it was first asked at)."""
+        self._start(self._labelled, infos, whole=False)
+
+    def watch_every(self, infos: Iterable[ResourceInfo]) -> None:
+        """Keep every object of each kind, labelled or not (HorizontalPodAutoscalers)."""
+        self._start(self._whole, infos, whole=True)
+
+    def _start(
+        self, into: dict[tuple[str, str], _Reflector], infos: Iterable[ResourceInfo], *, whole: bool
+    ) -> None:
+        started = []
+        with self._lock:
+            if self._stop.is_set():
+                return
+            for info in infos:
+                if "list" not in info.verbs or "watch" not in info.verbs or (info.group, info.kind) in into:
+                    continue
+                reflector = into[(info.group, info.kind)] = _Reflector(self, info, whole=whole)
+                started.append(reflector)
+        for reflector in started:
+            reflector.thread.start()
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        """Wait until every kind watched so far is synced or known unavailable; False on timeout."""
+        with self._lock:
+            reflectors = [*self._labelled.values(), *self._whole.values()]
+        return all(r.synced.wait(timeout) for r in reflectors)
+
+    def state(self, info: ResourceInfo, *, whole: bool = False) -> State | None:
+        """How the kind is cached (None: it is not watched)."""
+        reflector = (self._whole if whole else self._labelled).get((info.group, info.kind))
+        return None if reflector is None else reflector.state
+
+    def close(self) -> None:
+        """Stop every watch (each thread ends at once; the objects are dropped)."""
+        with self._lock:
+            self._stop.set()
+            reflectors = [*self._labelled.values(), *self._whole.values()]
+        for reflector in reflectors:
+            reflector.stop()
+        for reflector in reflectors:
+            reflector.thread.join(timeout=5.0)
+
+    def __enter__(self) -> LiveCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _changed(self, apps: set[str]) -> None:
+        named = frozenset(a for a in apps if a)
+        if named and self._on_change is not None and not self._stop.is_set():
+            try:
+                self._on_change(named)
+            except Exception:  # a failing listener must not end the watch
+                log.exception("on_change failed for %s", sorted(named))
+
+    def _reflector(self, into: dict[tuple[str, str], _Reflector], info: ResourceInfo) -> _Reflector | None:
+        reflector = into.get((info.group, info.kind))
+        # Another version of the kind has other fields: only the version watched is answered for.
+        return reflector if reflector is not None and reflector.info.version == info.version else None
+
+    # ---- LiveView ---------------------------------------------------------------------------
+
+    def cached(self, info: ResourceInfo, *, namespace: str | None, name: str) -> dict[str, Any] | None:
+        reflector = self._reflector(self._labelled, info)
+        if reflector is None:
+            return None
+        body = reflector.get((namespace if info.namespaced else None, name))
+        if body is None:
+            return None
+        found: dict[str, Any] = json.loads(body)
+        return found
+
+    def labelled(self, info: ResourceInfo, *, app: str, namespace: str | None) -> list[dict[str, Any]] | None:
+        reflector = self._reflector(self._labelled, info)
+        bodies = None if reflector is None else reflector.select(app=app, namespace=namespace)
+        return None if bodies is None else [json.loads(b) for b in bodies]
+
+    def every(self, info: ResourceInfo, *, namespace: str) -> list[dict[str, Any]] | None:
+        reflector = self._reflector(self._whole, info)
+        bodies = None if reflector is None else reflector.select(app=None, namespace=namespace)
+        return None if bodies is None else [json.loads(b) for b in bodies]

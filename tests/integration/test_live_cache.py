@@ -1,0 +1,168 @@
+"""The watch-fed cache of live objects (``plumbline.cluster.cache``) on the real control plane: what it
+keeps, whom it tells, what it will not answer for, and that it stops."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbline.cluster import Cluster, ResourceInfo
+from plumbline.cluster.cache import LiveCache, State
+from plumbline.local import ControlPlane
+from plumbline.plan import APP_LABEL
+from tests.support.cluster import limited_kubeconfig
+
+pytestmark = pytest.mark.integration
+
+WAIT_S = 60.0  # how long a test waits for an event before it fails (not a measure of speed)
+
+
+def config_map(name: str, namespace: str, app: str | None, data: str) -> dict[str, Any]:
+    labels = {APP_LABEL: app} if app else {"team": "other"}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "data": {"value": data},
+    }
+
+
+def configmaps(cluster: Cluster) -> ResourceInfo:
+    info = cluster.discovery.lookup("v1", "ConfigMap")
+    assert info is not None
+    return info
+
+
+def told(seen: queue.Queue[frozenset[str]], app: str) -> frozenset[str]:
+    """The first notification naming ``app`` (others' apps share the control plane: skipped)."""
+    while True:
+        apps = seen.get(timeout=WAIT_S)
+        if app in apps:
+            return apps
+
+
+def test_the_cache_keeps_labelled_objects_and_tells_the_apps_each_change_concerns(
+    cluster: Cluster, namespace: str
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    a, b = f"cache-a-{tag}", f"cache-b-{tag}"
+    info = configmaps(cluster)
+    cluster.apply(config_map("before", namespace, a, "1"), info=info, field_manager="someone")
+    cluster.apply(config_map("unlabelled", namespace, None, "1"), info=info, field_manager="someone")
+    seen: queue.Queue[frozenset[str]] = queue.Queue()
+    with LiveCache(cluster, on_change=seen.put) as cache:
+        cache.watch([info])
+        cache.watch([info])  # idempotent: still one watch
+        assert cache.wait_synced(WAIT_S)
+        assert cache.state(info) is State.SYNCED
+        before = cache.cached(info, namespace=namespace, name="before")
+        assert before is not None and before["data"] == {"value": "1"}
+        assert before["apiVersion"] == "v1" and before["kind"] == "ConfigMap"  # as a GET answers
+        assert before == cluster.get(info, name="before", namespace=namespace)
+        # An unlabelled object is not kept, and "not kept" is never "absent".
+        assert cache.cached(info, namespace=namespace, name="unlabelled") is None
+
+        cluster.apply(config_map("one", namespace, a, "1"), info=info, field_manager="someone")
+        assert told(seen, a) == {a}
+        assert [o["metadata"]["name"] for o in cache.labelled(info, app=a, namespace=namespace) or []] in (
+            ["before", "one"],
+            ["one", "before"],
+        )
+
+        cluster.apply(config_map("one", namespace, a, "2"), info=info, field_manager="someone")
+        assert told(seen, a) == {a}
+        assert (cache.cached(info, namespace=namespace, name="one") or {})["data"] == {"value": "2"}
+
+        cluster.apply(config_map("one", namespace, b, "2"), info=info, field_manager="someone")
+        assert told(seen, b) == {a, b}  # moved from app a to app b: both are told, at once
+        assert {o["metadata"]["name"] for o in cache.labelled(info, app=a, namespace=None) or []} == {
+            "before"
+        }
+        assert [o["metadata"]["name"] for o in cache.labelled(info, app=b, namespace=namespace) or []] == [
+            "one"
+        ]
+        assert cache.labelled(info, app=b, namespace="elsewhere") == []
+
+        cluster.apply(config_map("one", namespace, None, "2"), info=info, field_manager="someone")
+        assert told(seen, b) == {b}  # the label taken off: it left the selection
+        assert cache.cached(info, namespace=namespace, name="one") is None
+        assert cache.labelled(info, app=b, namespace=None) == []
+
+        cluster.delete(info, name="before", namespace=namespace)
+        assert told(seen, a) == {a}
+        assert cache.cached(info, namespace=namespace, name="before") is None
+
+
+def test_answers_are_copies_and_only_for_the_version_watched(cluster: Cluster, namespace: str) -> None:
+    app = f"cache-copy-{uuid.uuid4().hex[:6]}"
+    info = configmaps(cluster)
+    cluster.apply(config_map("kept", namespace, app, "1"), info=info, field_manager="someone")
+    with LiveCache(cluster) as cache:
+        cache.watch([info])
+        assert cache.wait_synced(WAIT_S)
+        first = cache.cached(info, namespace=namespace, name="kept")
+        assert first is not None
+        first["data"]["value"] = "changed by a caller"
+        first["metadata"]["labels"].clear()
+        for listed in cache.labelled(info, app=app, namespace=namespace) or []:
+            listed["data"] = {}
+        again = cache.cached(info, namespace=namespace, name="kept")
+        assert again is not None and again["data"] == {"value": "1"}
+        assert (cache.labelled(info, app=app, namespace=namespace) or [{}])[0]["data"] == {"value": "1"}
+
+        other_version = ResourceInfo(
+            group="", version="v2", kind="ConfigMap", plural="configmaps", namespaced=True, verbs=info.verbs
+        )
+        assert cache.cached(other_version, namespace=namespace, name="kept") is None
+        assert cache.labelled(other_version, app=app, namespace=namespace) is None
+        hpa = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler")
+        assert hpa is not None
+        assert cache.every(hpa, namespace=namespace) is None  # not watched whole: LIST it
+        assert cache.labelled(hpa, app=app, namespace=namespace) is None  # not watched at all
+
+
+def test_a_kind_watched_whole_keeps_unlabelled_objects(cluster: Cluster, namespace: str) -> None:
+    info = configmaps(cluster)
+    cluster.apply(config_map("unlabelled", namespace, None, "1"), info=info, field_manager="someone")
+    with LiveCache(cluster) as cache:
+        cache.watch_every([info])
+        assert cache.wait_synced(WAIT_S)
+        names = {o["metadata"]["name"] for o in cache.every(info, namespace=namespace) or []}
+        assert "unlabelled" in names
+        assert cache.cached(info, namespace=namespace, name="unlabelled") is None  # not a labelled watch
+
+
+def test_a_kind_it_may_not_list_cluster_wide_is_not_answered_for(
+    tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
+) -> None:
+    """A user whose rights end at a namespace: the cache says it does not know (the plan then reads
+    directly, as without a cache), rather than answering from an empty list."""
+    app = f"cache-denied-{uuid.uuid4().hex[:6]}"
+    info = configmaps(cluster)
+    cluster.apply(config_map("there", namespace, app, "1"), info=info, field_manager="someone")
+    kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "limited.yaml")
+    with Cluster(kubeconfig=kubeconfig) as limited, LiveCache(limited) as cache:
+        cache.watch([info])
+        assert cache.wait_synced(WAIT_S)
+        assert cache.state(info) is State.UNAVAILABLE
+        assert cache.cached(info, namespace=namespace, name="there") is None
+        assert cache.labelled(info, app=app, namespace=namespace) is None
+
+
+def test_close_ends_every_watch(cluster: Cluster) -> None:
+    before = set(threading.enumerate())
+    cache = LiveCache(cluster)
+    kinds = [i for i in cluster.discovery.listable() if i.kind in ("ConfigMap", "Secret", "Service")]
+    cache.watch(kinds)
+    assert cache.wait_synced(WAIT_S)
+    started = set(threading.enumerate()) - before
+    assert len([t for t in started if t.name.startswith("cache-")]) == 3
+    cache.close()
+    assert not any(t.is_alive() for t in started if t.name.startswith("cache-"))
+    cache.watch(kinds)  # a closed cache starts nothing again
+    assert not any(t.name.startswith("cache-") for t in set(threading.enumerate()) - before)
