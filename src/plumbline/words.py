@@ -6,7 +6,8 @@ these live here, free of pydantic, the Kubernetes client and the renderers, so t
 concept — ``Mode``, ``RankedEnum``, ``StoreBackend`` and ``DEFAULT_NAMESPACE`` by
 :mod:`plumbline.config`, ``Source`` by :mod:`plumbline.migrate`, ``IMAGE`` by :mod:`plumbline.deploy`,
 ``DEFAULT_NODES`` by :mod:`plumbline.local`, ``LEASE_NAMESPACE`` and ``LEASE_DURATION_S`` by
-:mod:`plumbline.engine.lease`: import them from there, except in the command line's modules.
+:mod:`plumbline.engine.lease`, ``WORKERS`` by :mod:`plumbline.controller`: import them from there,
+except in the command line's modules.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ LEASE_NAMESPACE = "plumbline-system"
 """Where the controller's Leases are (``--lease-namespace``)."""
 LEASE_DURATION_S = 15
 """How long a Lease holds without renewal, in seconds (``--lease-duration``)."""
+WORKERS = 4
+"""Apps the controller reconciles at once (``--workers``). Flux's default (``--concurrent 4``): a pass
+mostly waits for the API server and Git, so a few workers overlap the waits; more only contend for
+the interpreter's lock on a small machine (decision 0025)."""
 
 
 class Source(StrEnum):

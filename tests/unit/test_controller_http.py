@@ -50,8 +50,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
 
 def queued(controller: Controller) -> list[str]:
     names = []
-    while not controller._queue.empty():
-        names.append(controller._queue.get_nowait())
+    while (taken := controller._queue.get(timeout=0)) is not None:
+        names.append(taken.name)
     return names
 
 

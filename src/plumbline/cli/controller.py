@@ -19,7 +19,7 @@ from rich.markup import escape
 from plumbline import engine
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
 from plumbline.cli.operate import hand_over
-from plumbline.words import LEASE_DURATION_S, LEASE_NAMESPACE, Mode
+from plumbline.words import LEASE_DURATION_S, LEASE_NAMESPACE, WORKERS, Mode
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
     from plumbline.controller import Outcome
@@ -46,6 +46,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         once: bool = typer.Option(False, "--once", help="One pass over every app, then exit (tests, cron)."),
         interval: float = typer.Option(30.0, "--interval", help="Seconds between Git polls of each app."),
+        workers: int = typer.Option(
+            WORKERS, "--workers", min=1, help="Apps reconciled at once (the worker pool)."
+        ),
         identity: str | None = typer.Option(
             None, "--identity", help="This replica's lease holder name (default: host-pid-random)."
         ),
@@ -90,6 +93,7 @@ def register(app: typer.Typer) -> None:
         options = Settings(
             identity=identity or default_identity(),
             interval_s=interval,
+            workers=workers,
             lease_namespace=lease_namespace,
             lease_duration_s=lease_duration,
             watch=watch and not once,

@@ -18,12 +18,13 @@ from plumbline.controller._log import log
 from plumbline.controller._log import setup as setup_logging
 from plumbline.controller._loop import Controller
 from plumbline.controller._metrics import Metrics
-from plumbline.controller._model import Outcome, Settings
+from plumbline.controller._model import WORKERS, Outcome, Settings
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._readiness import Readiness, readiness
 from plumbline.controller.decide import Decision, Result, Rules, Situation, Step, decide
 
 __all__ = [
+    "WORKERS",
     "Controller",
     "Decision",
     "Metrics",

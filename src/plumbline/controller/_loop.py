@@ -2,7 +2,9 @@
 
 Passes are queued by a Git poll per app (``interval_s``), by watches on the objects each app manages
 (label ``plumbline.dev/app=<app>``, per kind of its last synced and planned desired state) and by
-webhooks (``enqueue``). A pass over one app (:meth:`Controller.reconcile`) holds the app's owner
+webhooks (``enqueue``), into one :class:`~plumbline.controller._queue.WorkQueue`: first in, first out,
+deduplicated, an app never handed to two workers at once. ``settings.workers`` threads take apps from
+it (``run_once`` too). A pass over one app (:meth:`Controller.reconcile`) holds the app's owner
 Lease within this replica's fair share (``_share.py``) or leaves the app to the replica that does, then
 runs :class:`~plumbline.controller._pass.Reconciler`: the situation gathered, the pure decision
 (``decide.py``: pause, pending, the mode's rule, backoff, fights) carried out through the engine's
@@ -12,7 +14,6 @@ write path, and what happened told by the one recorder (``_record.py``).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from plumbline.controller._model import Outcome, Settings
 from plumbline.controller._notify import Notifier
 from plumbline.controller._operate import OPERATION_POLL_S, Operator, requested
 from plumbline.controller._pass import Reconciler
+from plumbline.controller._queue import Round, Taken, WorkQueue
 from plumbline.controller._record import Recorder
 from plumbline.controller._share import Share
 from plumbline.controller._status import Located, StatusWriter
@@ -74,10 +76,11 @@ class Controller:
             on_taken=lambda app: self.recorder.record(said.lease_taken(app, settings.identity)),
             on_unheld=self._unheld,
         )
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._queued: set[str] = set()
-        self._queue_lock = threading.Lock()
+        self._queue = WorkQueue()
+        self._round: Round | None = None
+        self._round_lock = threading.Lock()
         self._stop = threading.Event()
+        self.metrics.workers.set(self.settings.workers)
         self._watchers: dict[str, Watcher] = {}
         self._anchor_broken: str | None = None
 
@@ -146,13 +149,10 @@ class Controller:
         return (False, "; ".join(bad)) if bad else (True, "ok")
 
     def enqueue(self, app: str) -> None:
-        """Ask for a pass over ``app`` soon (deduplicated: a queued app is queued once)."""
-        with self._queue_lock:
-            if app in self._queued:
-                return
-            self._queued.add(app)
-        self._queue.put(app)
-        self.metrics.queue_depth.set(self._queue.qsize())
+        """Ask for a pass over ``app`` soon (deduplicated: a queued app is queued once; one asked for
+        while a worker reconciles it has one more pass after that one)."""
+        self._queue.add(app)
+        self.metrics.queue_depth.set(self._queue.depth())
 
     def stop(self) -> None:
         self._stop.set()
@@ -170,6 +170,7 @@ class Controller:
 
     def reconcile(self, app: App) -> Outcome:
         """One pass over ``app``; never raises for the app's own trouble (reported in the outcome)."""
+        config = self.config  # the configuration this pass reads throughout, should the poll load another
         mode = effective_mode(app, self.store)
         state = self.store.app_state(app.name)
         outcome = Outcome(app=app.name, mode=mode, state=state.state, result=Result.ERROR)
@@ -180,10 +181,10 @@ class Controller:
                 outcome.result = Result.NOT_HOLDER
                 return outcome
             if (due := self.operator.due(cluster, app)) is not None:
-                self.operator.carry_out(app, cluster, self.config, *due)  # a person's request first
+                self.operator.carry_out(app, cluster, config, *due)  # a person's request first
                 mode = effective_mode(app, self.store)  # the operation may have changed it
             self.recorder.config_mode(app, mode)
-            outcome = self.reconciler.reconcile(app, cluster, mode, self.config)
+            outcome = self.reconciler.reconcile(app, cluster, mode, config)
             self._watch(app, cluster)
         except PlumbError as error:
             outcome.result, outcome.message = Result.ERROR, str(error)
@@ -193,12 +194,36 @@ class Controller:
         return outcome
 
     def run_once(self) -> list[Outcome]:
-        """One pass over every configured app, in name order."""
+        """One round: a pass over every configured app by the worker pool; the outcomes in name order."""
         self.config = self._load_config()
         self.recorder.loaded(self.config)
-        outcomes = [self.reconcile(app) for _, app in sorted(self.config.apps.items())]
+        names = sorted(self.config.apps)
+        self._poll(names)
+        outcomes: dict[str, Outcome] = {}
+        failures: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                while (taken := self._work(wait=0)) is not None:
+                    name, outcome = taken
+                    if outcome is not None:
+                        outcomes[name] = outcome
+            except BaseException as error:  # raised in the caller, as a pass without the pool would
+                failures.append(error)
+
+        workers = [
+            threading.Thread(target=work, name=f"plumbline-worker-{n}", daemon=True)
+            for n in range(1, min(self.settings.workers, len(names)))
+        ]
+        for worker in workers:
+            worker.start()
+        work()  # this thread is a worker too
+        for worker in workers:
+            worker.join()
+        if failures:
+            raise failures[0]
         self.file_anchor()
-        return outcomes
+        return [outcomes[name] for name in names if name in outcomes]
 
     def run(self) -> None:
         """Until :meth:`stop`: poll every app each ``interval_s``, and reconcile what is queued."""
@@ -209,6 +234,22 @@ class Controller:
             monitor.stop()
 
     def _run(self) -> None:
+        """This thread polls (Git each ``interval_s``, requested operations each ``OPERATION_POLL_S``);
+        ``settings.workers`` threads reconcile what is queued. On :meth:`stop`, passes under way end."""
+        workers = [
+            threading.Thread(target=self._worker, name=f"plumbline-worker-{n}", daemon=True)
+            for n in range(self.settings.workers)
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            self._schedule()
+        finally:
+            self._queue.close()
+            for worker in workers:
+                worker.join()
+
+    def _schedule(self) -> None:
         next_poll = next_look = 0.0
         while not self._stop.is_set():
             moment = time.monotonic()
@@ -218,25 +259,61 @@ class Controller:
                     self.recorder.loaded(self.config)
                 except PlumbError as error:
                     log(logging.ERROR, f"config cannot be loaded; keeping the last good one: {error}")
-                for name in sorted(self.config.apps):
-                    self.enqueue(name)
+                self._poll(sorted(self.config.apps))
                 self.file_anchor()
                 next_poll = moment + self.settings.interval_s
             if moment >= next_look:
                 for name in requested(self.clusters, self.config):
                     self.enqueue(name)  # an operation requested on the App: carried out on its pass
                 next_look = moment + OPERATION_POLL_S
+            self._stop.wait(max(0.05, min(next_poll, next_look) - time.monotonic()))
+
+    def _poll(self, names: list[str]) -> None:
+        """Queue a pass over every app in ``names``, starting a round unless one is still going (then
+        that round waits only for the apps still configured)."""
+        with self._round_lock:
+            if self._round is None and names:
+                self._round = Round.of(names, started=time.monotonic())
+            elif self._round is not None:
+                self._round.waiting &= set(names)
+        for name in names:
+            self.enqueue(name)
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
             try:
-                wake = min(next_poll, next_look) - time.monotonic()
-                name = self._queue.get(timeout=max(0.05, min(1.0, wake)))
-            except queue.Empty:
-                continue
-            with self._queue_lock:
-                self._queued.discard(name)
-            self.metrics.queue_depth.set(self._queue.qsize())
-            app = self.config.apps.get(name)
+                self._work(wait=1.0)
+            except Exception as error:  # a defect in a pass: logged, and the worker goes on with the next app
+                log(logging.ERROR, f"a pass failed unexpectedly: {type(error).__name__}: {error}")
+
+    def _work(self, *, wait: float) -> tuple[str, Outcome | None] | None:
+        """Take the app first in line (waiting up to ``wait`` seconds) and reconcile it: its name and
+        outcome (None: it left the configuration meanwhile); None if no app came."""
+        taken = self._queue.get(timeout=wait)
+        if taken is None:
+            return None
+        self.metrics.queue_depth.set(self._queue.depth())
+        self.metrics.queue_wait.observe(taken.waited_s)
+        self.metrics.workers_busy.inc()
+        try:
+            outcome = None
+            app = self.config.apps.get(taken.name)
             if app is not None:
-                self.recorder.record(said.pass_over(self.reconcile(app)))
+                outcome = self.reconcile(app)
+                self.recorder.record(said.pass_over(outcome))
+            return taken.name, outcome
+        finally:
+            self.metrics.workers_busy.dec()
+            self._queue.done(taken.name)
+            self._passed(taken)
+
+    def _passed(self, taken: Taken) -> None:
+        """A pass is over: the round ends when it was the last one the round waited for."""
+        with self._round_lock:
+            if self._round is not None and self._round.passed(taken):
+                self.metrics.round_seconds.set(time.monotonic() - self._round.started)
+                self.metrics.rounds.inc()
+                self._round = None
 
     def _watch(self, app: App, cluster: Cluster) -> None:
         if not self.settings.watch:

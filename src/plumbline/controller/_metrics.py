@@ -19,6 +19,9 @@ from plumbline.store import AppStateKind
 if TYPE_CHECKING:
     from plumbline.controller._model import Outcome
 
+# Seconds an app may wait for a worker: from a pass at once to a round of a thousand apps.
+WAIT_BUCKETS = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -74,6 +77,20 @@ class Metrics:
             "plumbline_sync_duration_seconds", "one sync (plan and apply)", ["app"], registry=r
         )
         self.queue_depth = Gauge("plumbline_reconcile_queue_depth", "apps waiting for a pass", registry=r)
+        self.queue_wait = Histogram(
+            "plumbline_queue_wait_seconds",
+            "how long an app waited in the queue, from being asked for to a worker starting its pass",
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.round_seconds = Gauge(
+            "plumbline_round_seconds",
+            "the last full round: from the poll enqueueing every app until each has had a pass",
+            registry=r,
+        )
+        self.rounds = Counter("plumbline_rounds", "full rounds over every app completed", registry=r)
+        self.workers_busy = Gauge("plumbline_workers_busy", "workers reconciling an app now", registry=r)
+        self.workers = Gauge("plumbline_workers", "workers in the pool (--workers)", registry=r)
         self.fights = Counter(
             "plumbline_selfheal_fights", "self-heal stopped by a fight", ["app"], registry=r
         )

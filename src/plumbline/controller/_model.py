@@ -9,12 +9,14 @@ from plumbline.controller.decide import Result, Rules
 from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE
 from plumbline.plan import SyncStatus
 from plumbline.store import AppStateKind
+from plumbline.words import WORKERS as WORKERS
 
 
 @dataclass
 class Settings:
     identity: str
     interval_s: float = 30.0
+    workers: int = WORKERS  # apps reconciled at once (the worker pool; docs/controller.md)
     lease_namespace: str = LEASE_NAMESPACE
     lease_duration_s: int = LEASE_DURATION_S
     watch: bool = True

@@ -56,13 +56,15 @@ class Notifier:
         self.targets = [(url, False) for url in webhooks or []] + [(url, True) for url in slack or []]
         self._queue: queue.Queue[Notice | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()  # the controller's workers send at once: one sender thread
 
     def send(self, notice: Notice) -> None:
         if not self.targets:
             return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="plumbline-notify", daemon=True)
-            self._thread.start()
+        with self._starting:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="plumbline-notify", daemon=True)
+                self._thread.start()
         self._queue.put(notice)
 
     def close(self, timeout: float = 10.0) -> None:

@@ -69,6 +69,9 @@ class Share:
         self._rescued: set[str] = set()  # apps taken beyond the share because no one held them
         self._clusters: dict[tuple[str | None, str | None], Cluster] = {}
         self._lock = threading.Lock()
+        # The workers ask at once: one decision at a time, so two cannot both take the last app of
+        # the share, nor start two Renewers for one server.
+        self._deciding = threading.Lock()
         self._renewers: dict[str, Renewer] = {}
         self._replicas: dict[str, tuple[dict[str, frozenset[str] | None], float]] = {}
 
@@ -117,6 +120,10 @@ class Share:
         (then a free app is left to the others, and one held beyond the share is given up). An app no
         other live replica is configured with is always taken; so is one that has had no holder for
         longer than a lease period (reported as such: ``on_unheld``), whatever the share."""
+        with self._deciding:
+            return self._holds(app, cluster, apps)
+
+    def _holds(self, app: App, cluster: Cluster, apps: list[str]) -> bool:
         renewer = self._renewer(cluster)
         share = self.fair_share(cluster, apps)
         counted = renewer.apps - share.exclusive - self._rescued
