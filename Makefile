@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint demo bench up down status build clean deploy chromium
+.PHONY: test lint demo bench bench-detail up down status build clean deploy chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -41,14 +41,18 @@ deploy: $(STAMP)
 demo: $(STAMP)
 	bash examples/demo.sh
 
-## bench: plumb diff/sync beside kubectl diff/apply --server-side, CLI start-up beside kubectl's, one
-## controller pass over many apps beside kubectl apply of the same objects, the dashboard's 1,000-object
-## page in Chromium (bench/*.py; the README's tables)
+## bench: issue 16's table — each measure beside its reference, goal and "met?" (bench/table.py: start-up,
+## sync/diff beside kubectl at N = 1000, the controller at 1000 apps x 10 ConfigMaps: a round, a cold
+## --once pass, peak RSS, live edit -> OutOfSync under a trickle of commits); then the dashboard's
+## 1,000-object page in Chromium. bench-detail: the per-script tables (diff_sync at 100/1000/3000, startup, scale)
 bench: $(STAMP) chromium
+	$(BIN)/python -m bench.table
+	$(BIN)/python -m bench.dashboard
+
+bench-detail: $(STAMP)
 	$(BIN)/python -m bench.diff_sync
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.scale
-	$(BIN)/python -m bench.dashboard
 
 ## up / down / status: a local Kubernetes control plane to try plumbline against
 up: $(STAMP)
