@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plumbline.cluster import Cluster
 from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
@@ -26,6 +26,9 @@ from plumbline.redact import Redactor, contains_fingerprint
 from plumbline.render import Manifest, RenderCache, helm_options, render
 from plumbline.source import Checkout, fetch
 from plumbline.store import Store, SyncRecord
+
+if TYPE_CHECKING:
+    from plumbline.cluster.cache import LiveView
 
 Progress = Callable[[str], None]
 
@@ -256,6 +259,7 @@ def plan_app(
     config: Config | None = None,
     recorded: SyncRecord | None = None,
     renders: RenderCache | None = None,
+    live: LiveView | None = None,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
     of the last successful sync (three-way); without, against managedFields alone. With ``config``,
@@ -265,7 +269,8 @@ def plan_app(
 
     ``recorded`` (a rollback; needs ``store``): the desired objects of that history record are planned
     instead of a render (:func:`recorded_app`), at its revision and SHA. ``renders``: see
-    :func:`render_app`."""
+    :func:`render_app`. ``live``: live objects to read instead of asking the API server where it
+    holds them (the controller's watch-fed cache, :func:`plumbline.plan.build_plan`)."""
     project = config.project(app.spec.project) if config is not None else None
     instance = config.instance if config is not None else DEFAULT_INSTANCE
     redactor = None if store is None else Redactor.for_store(store)
@@ -288,6 +293,7 @@ def plan_app(
         redactor=redactor,
         instance=instance,
         bounds=None if project is None else bounds_of(project),
+        live=live,
     )
     return plan, rendered
 

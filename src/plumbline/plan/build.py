@@ -8,7 +8,10 @@ would change. Objects that carry this app's tracking but are no longer desired a
 those this app must not delete (outside its destination or Project, or tracked in the old format) are
 kept, with the reason (:class:`Keep`). Kinds the scan may not list are reported (``plan.unscanned``).
 
-Requests run in parallel (``Cluster.map``); nothing is written.
+Requests run in parallel (``Cluster.map``); nothing is written. Given a :class:`LiveView` (the
+controller's watch-fed cache), the live objects it holds are read from it instead of the API server:
+the desired objects, the Namespaces the plan would create, the HorizontalPodAutoscalers and the prune
+scan's candidates; what it does not hold (not watched, not synced, unlabelled) is read as without it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
+from plumbline.cluster import ApiFailure, Cluster, Discovery, ResourceInfo
 from plumbline.errors import RenderError
 from plumbline.plan.attribute import attribute, strip_runtime
 from plumbline.plan.attribution import Attribution, FieldChange
@@ -26,6 +29,9 @@ from plumbline.plan.model import Action, Keep, ObjectRef, Plan, PlanItem, Unscan
 from plumbline.plan.runtime import HpaTargets, IgnoreRule, RuntimeRules
 from plumbline.plan.tracking import APP_LABEL, DEFAULT_INSTANCE, Tracked, add_tracking, tracked
 from plumbline.redact import Redactor, ephemeral
+
+if TYPE_CHECKING:
+    from plumbline.cluster.cache import LiveView
 
 # Kinds never worth scanning for prune candidates (high churn, or not objects a person declares).
 PRUNE_SCAN_SKIP = {("", "Event"), ("events.k8s.io", "Event"), ("", "Binding"), ("", "ComponentStatus")}
@@ -63,6 +69,7 @@ def build_plan(
     redactor: Redactor | None = None,
     instance: str = DEFAULT_INSTANCE,
     bounds: Bounds | None = None,
+    live: LiveView | None = None,
 ) -> Plan:
     """The plan for ``manifests`` against the live cluster. Raises :class:`RenderError` for objects the
     server cannot place (unknown kind, duplicates after namespace defaulting).
@@ -79,15 +86,20 @@ def build_plan(
     ``bounds`` are the app's Project's (:class:`Bounds`): a prune candidate outside them is kept, and
     the prune scan lists only the kinds and namespaces they allow (None: every listable kind, and
     cluster-wide first).
+
+    ``live``: a cache of live objects to read instead of the API server where it holds them (module
+    docstring); None reads everything from the server. The plan is the same either way.
     """
     say = progress or (lambda _: None)
     redactor = redactor or ephemeral()
-    desired = _prepare(cluster, app=app, namespace=namespace, manifests=manifests, instance=instance)
-    hpa_targets, hpa_unscanned = _hpa_targets(cluster, desired, namespace)
+    desired = _prepare(
+        cluster, app=app, namespace=namespace, manifests=manifests, instance=instance, view=live
+    )
+    hpa_targets, hpa_unscanned = _hpa_targets(cluster, desired, namespace, view=live)
     rules = RuntimeRules(rules=tuple(ignore), hpa_targets=hpa_targets)
     say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
-    live = _read_live(cluster, desired)
-    items = cluster.map(lambda d: _compare(cluster, d, live, rules, last_synced, redactor), desired)
+    found = _read_live(cluster, desired, view=live)
+    items = cluster.map(lambda d: _compare(cluster, d, found, rules, last_synced, redactor), desired)
     say("looking for objects this app created that Git no longer has")
     wanted = {item.ref for item in items}
     # The app's destination: where it deploys now, and the objects of its last successful sync.
@@ -99,7 +111,7 @@ def build_plan(
         last_synced=frozenset(last_synced or ()),
         bounds=bounds or Bounds(),
     )
-    candidates, unscanned = _prune_candidates(cluster, scope)
+    candidates, unscanned = _prune_candidates(cluster, scope, view=live)
     items += [item for item in candidates if item.ref not in wanted]
     for item in items:
         item.redactor = redactor
@@ -112,7 +124,13 @@ def build_plan(
 
 
 def _prepare(
-    cluster: Cluster, *, app: str, namespace: str, manifests: Sequence[Rendered], instance: str
+    cluster: Cluster,
+    *,
+    app: str,
+    namespace: str,
+    manifests: Sequence[Rendered],
+    instance: str,
+    view: LiveView | None = None,
 ) -> list[_Desired]:
     discovery = cluster.discovery
     # Kinds that CRDs in this same set define: their objects can only be dry-run after the CRD exists.
@@ -135,7 +153,11 @@ def _prepare(
     new_namespaces = {
         name
         for name in declared_namespaces
-        if namespace_info is None or cluster.get(namespace_info, name=name, namespace=None) is None
+        if namespace_info is None
+        or (
+            (view is None or view.cached(namespace_info, namespace=None, name=name) is None)
+            and cluster.get(namespace_info, name=name, namespace=None) is None
+        )
     }
 
     out: list[_Desired] = []
@@ -191,14 +213,26 @@ LIST_THRESHOLD = 4
 _Live = dict[ObjectRef, dict[str, Any] | None]
 
 
-def _read_live(cluster: Cluster, desired: list[_Desired]) -> _Live:
-    """The live objects for ``desired``: a LIST per kind and namespace where that saves requests.
+def _read_live(cluster: Cluster, desired: list[_Desired], *, view: LiveView | None = None) -> _Live:
+    """The live objects for ``desired``: those ``view`` holds, then a LIST per kind and namespace
+    where that saves requests.
 
     Objects absent from a LIST are recorded as None (they do not exist); objects not covered by a
     LIST are left out, and :func:`_compare` GETs them.
     """
-    groups: dict[tuple[ResourceInfo, str | None], int] = {}
+    live: _Live = {}
+    rest: list[_Desired] = []
     for d in desired:
+        metadata = d.obj["metadata"]
+        held = None
+        if view is not None and d.info is not None:
+            held = view.cached(d.info, namespace=metadata.get("namespace"), name=metadata["name"])
+        if held is None:
+            rest.append(d)
+        else:
+            live[ObjectRef.of(d.obj)] = held
+    groups: dict[tuple[ResourceInfo, str | None], int] = {}
+    for d in rest:
         if d.info is not None:
             key = (d.info, d.obj["metadata"].get("namespace"))
             groups[key] = groups.get(key, 0) + 1
@@ -208,37 +242,48 @@ def _read_live(cluster: Cluster, desired: list[_Desired]) -> _Live:
         info, ns = key
         return cluster.list(info, namespace=ns)
 
-    live: _Live = {}
     for (info, ns), objects in zip(to_list, cluster.map(fetch, to_list), strict=True):
-        for d in desired:
+        listed: set[ObjectRef] = set()
+        for d in rest:
             if d.info == info and d.obj["metadata"].get("namespace") == ns:
-                live[ObjectRef.of(d.obj)] = None
+                listed.add(ref := ObjectRef.of(d.obj))
+                live[ref] = None
         for obj in objects:
             ref = ObjectRef.of(obj)
-            if ref in live:
+            if ref in listed:
                 live[ref] = obj
     return live
 
 
+def hpa_kind(discovery: Discovery) -> ResourceInfo | None:
+    """HorizontalPodAutoscaler at the version the plan reads it (v2, else v1), if served."""
+    return discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler") or discovery.lookup(
+        "autoscaling/v1", "HorizontalPodAutoscaler"
+    )
+
+
 def _hpa_targets(
-    cluster: Cluster, desired: list[_Desired], namespace: str
+    cluster: Cluster, desired: list[_Desired], namespace: str, *, view: LiveView | None = None
 ) -> tuple[frozenset[tuple[str, str, str, str]], list[Unscanned]]:
     """The workloads HorizontalPodAutoscalers scale, in the namespaces this plan touches, and where
     they may not be listed (replicas an autoscaler sets there cannot be told from a live edit)."""
-    info = cluster.discovery.lookup("autoscaling/v2", "HorizontalPodAutoscaler") or cluster.discovery.lookup(
-        "autoscaling/v1", "HorizontalPodAutoscaler"
-    )
+    info = hpa_kind(cluster.discovery)
     if info is None:
         return frozenset(), []
     namespaces = sorted(
         {namespace}
         | {str(d.obj["metadata"]["namespace"]) for d in desired if d.obj["metadata"].get("namespace")}
     )
+
+    def read(ns: str) -> tuple[list[dict[str, Any]], Unscanned | None]:
+        held = None if view is None else view.every(info, namespace=ns)
+        return (
+            (held, None) if held is not None else list_or_unscanned(cluster, info, scan="hpa", namespace=ns)
+        )
+
     targets = HpaTargets()
     gaps: list[Unscanned] = []
-    for found, gap in cluster.map(
-        lambda ns: list_or_unscanned(cluster, info, scan="hpa", namespace=ns), namespaces
-    ):
+    for found, gap in cluster.map(read, namespaces):
         for hpa in found:
             targets.add(hpa)
         gaps += [gap] if gap else []
@@ -443,7 +488,37 @@ def _namespaces_by_name(
     return found, gaps
 
 
-def _prune_candidates(cluster: Cluster, scope: _Scope) -> tuple[list[PlanItem], list[Unscanned]]:
+def prune_scan_kinds(discovery: Discovery, bounds: Bounds | None = None) -> list[ResourceInfo]:
+    """The kinds the prune scan lists for an app within ``bounds`` (its Project's; None: any): every
+    listable kind but :data:`PRUNE_SCAN_SKIP`, cluster-scoped ones only where the bounds allow."""
+    bounds = bounds or Bounds()
+    return [
+        info
+        for info in discovery.listable()
+        if (info.group, info.kind) not in PRUNE_SCAN_SKIP and (info.namespaced or bounds.allows_kind(info))
+    ]
+
+
+def _in_scope(info: ResourceInfo, found: list[dict[str, Any]], scope: _Scope) -> list[dict[str, Any]]:
+    """Of the objects labelled for the app cluster-wide (from a cache), those the scan would have
+    listed (:func:`_prune_candidates`): all of them where it lists cluster-wide, else those in the
+    namespaces it scans (and, for a namespaced kind, that the Project allows there)."""
+    bounds = scope.bounds
+    if bounds.any_namespace or (not info.namespaced and (info.group, info.kind) != ("", "Namespace")):
+        return found
+    where = set(scope.scanned_namespaces)
+    if not info.namespaced:  # Namespaces, read one by one by name
+        return [obj for obj in found if (obj.get("metadata") or {}).get("name") in where]
+    return [
+        obj
+        for obj in found
+        if (ns := (obj.get("metadata") or {}).get("namespace")) in where and bounds.allows_kind(info, ns)
+    ]
+
+
+def _prune_candidates(
+    cluster: Cluster, scope: _Scope, *, view: LiveView | None = None
+) -> tuple[list[PlanItem], list[Unscanned]]:
     """Every live object labelled for the app whose tracking annotation names this app of this
     instance (or, in the old format, this app), and what the scan was not allowed to list.
 
@@ -452,16 +527,16 @@ def _prune_candidates(cluster: Cluster, scope: _Scope) -> tuple[list[PlanItem], 
     namespaces and those the Project names — cluster-wide only when a destination glob may reach
     namespaces not named, and then per namespace if listing cluster-wide is forbidden (a user whose
     rights end at namespaces). What still is forbidden is reported, never taken for "nothing there".
+    A kind ``view`` holds is read from it instead, within the same bounds.
     """
     bounds = scope.bounds
-    kinds = [
-        info
-        for info in cluster.discovery.listable()
-        if (info.group, info.kind) not in PRUNE_SCAN_SKIP and (info.namespaced or bounds.allows_kind(info))
-    ]
+    kinds = prune_scan_kinds(cluster.discovery, bounds)
     selector = f"{APP_LABEL}={scope.app}"
 
     def scan(info: ResourceInfo) -> tuple[list[dict[str, Any]], list[Unscanned]]:
+        held = None if view is None else view.labelled(info, app=scope.app, namespace=None)
+        if held is not None:
+            return _in_scope(info, held, scope), []
         if (info.group, info.kind) == ("", "Namespace") and not bounds.any_namespace:
             return _namespaces_by_name(cluster, info, scope)
         if not info.namespaced or bounds.any_namespace:
