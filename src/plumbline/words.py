@@ -6,7 +6,8 @@ these live here, free of pydantic, the Kubernetes client and the renderers, so t
 concept — ``Mode``, ``RankedEnum``, ``StoreBackend`` and ``DEFAULT_NAMESPACE`` by
 :mod:`plumbline.config`, ``Source`` by :mod:`plumbline.migrate`, ``IMAGE`` by :mod:`plumbline.deploy`,
 ``DEFAULT_NODES`` by :mod:`plumbline.local`, ``LEASE_NAMESPACE`` and ``LEASE_DURATION_S`` by
-:mod:`plumbline.engine.lease`, ``WORKERS`` by :mod:`plumbline.controller`: import them from there,
+:mod:`plumbline.engine.lease`, ``WORKERS``, ``KUBE_API_QPS`` and ``KUBE_API_BURST`` by
+:mod:`plumbline.controller`: import them from there,
 except in the command line's modules.
 """
 
@@ -30,6 +31,11 @@ WORKERS = 4
 """Apps the controller reconciles at once (``--workers``). Flux's default (``--concurrent 4``): a pass
 mostly waits for the API server and Git, so a few workers overlap the waits; more only contend for
 the interpreter's lock on a small machine (decision 0025)."""
+KUBE_API_QPS = 50.0
+KUBE_API_BURST = 100
+"""The controller's client-side limit on requests to each API server (``--kube-api-qps``,
+``--kube-api-burst``; a QPS of 0 turns it off): Flux's and Argo CD's defaults (decision 0025). The
+CLI has none: one person's command, and the API server's Priority and Fairness protects it."""
 
 
 class Source(StrEnum):

@@ -105,7 +105,8 @@ def test_an_app_without_a_holder_is_taken_and_reported(
         for identity in stuck:
             release_replica(site.cluster, identity, namespace=site.lease_namespace)
     alerts = [r for r in caplog.records if "no controller replica held the app" in r.getMessage()]
-    assert [getattr(r, "app", "") for r in alerts] == [apps[1]], [r.getMessage() for r in alerts]
+    # Two workers take the two apps at once: whichever comes second is beyond the share, reported once.
+    assert len(alerts) == 1 and getattr(alerts[0], "app", "") in apps, [r.getMessage() for r in alerts]
     events = site.cluster.request(
         "GET", f"/api/v1/namespaces/{site.namespace}/events", query={"fieldSelector": "reason=NoHolder"}
     )

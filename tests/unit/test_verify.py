@@ -40,6 +40,7 @@ from plumbline.verify import (
     query,
     run_window,
 )
+from tests.support.clock import Clock
 from tests.support.config import app_yaml
 from tests.support.json_keys import not_camel_case
 
@@ -56,21 +57,6 @@ def spec(window: str = "30s", interval: str = "10s", **check: Any) -> Verificati
     )
 
 
-class Clock:
-    """Time that moves only when the window sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 Answer = Sequence[Sample] | QueryError
 
 
@@ -85,7 +71,7 @@ def run(
 ) -> tuple[Verification, list[Sequence[Measurement]], Clock]:
     """Run the window with Prometheus answering ``answers`` in turn (and the app's health
     ``healths`` in turn, else Healthy); the rounds heard and the clock."""
-    clock = Clock()
+    clock = Clock(100.0)
     given: Iterator[Answer] = iter(answers)
     health_given: Iterator[Health] = iter(healths or [])
     asked: list[tuple[str, str]] = []
@@ -375,7 +361,7 @@ def test_an_api_server_that_stops_answering_makes_health_unknown_not_a_crash(tmp
     item = PlanItem(ref=web, action=Action.CREATE, source="web.yaml", desired=desired, live=None,
                     predicted=None, api_version="apps/v1")  # fmt: skip
     plan = Plan(app="shop", revision="main", sha="a" * 40, namespace="shop", items=[item])
-    clock = Clock()
+    clock = Clock(100.0)
     verification = engine.verify_app(
         config.app("shop"),
         plan,

@@ -19,7 +19,7 @@ from rich.markup import escape
 from plumbline import engine
 from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
 from plumbline.cli.operate import hand_over
-from plumbline.words import LEASE_DURATION_S, LEASE_NAMESPACE, WORKERS, Mode
+from plumbline.words import KUBE_API_BURST, KUBE_API_QPS, LEASE_DURATION_S, LEASE_NAMESPACE, WORKERS, Mode
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
     from plumbline.controller import Outcome
@@ -48,6 +48,17 @@ def register(app: typer.Typer) -> None:
         interval: float = typer.Option(30.0, "--interval", help="Seconds between Git polls of each app."),
         workers: int = typer.Option(
             WORKERS, "--workers", min=1, help="Apps reconciled at once (the worker pool)."
+        ),
+        kube_api_qps: float = typer.Option(
+            KUBE_API_QPS,
+            "--kube-api-qps",
+            help="Requests a second to each API server, on average (0: no limit).",
+        ),
+        kube_api_burst: int = typer.Option(
+            KUBE_API_BURST,
+            "--kube-api-burst",
+            min=1,
+            help="Requests at once to each API server after a lull.",
         ),
         identity: str | None = typer.Option(
             None, "--identity", help="This replica's lease holder name (default: host-pid-random)."
@@ -86,14 +97,12 @@ def register(app: typer.Typer) -> None:
         s = settings(ctx)
         setup_logging(json_logs=json_logs)
         namespace = cluster_namespace(s.config_path)
-        home = None
-        if namespace is not None:
-            # Apps, Projects and Environments are objects there; each App's status is written back.
-            home = Cluster(kubeconfig=Path(s.kubeconfig) if s.kubeconfig else None, context=s.context)
         options = Settings(
             identity=identity or default_identity(),
             interval_s=interval,
             workers=workers,
+            kube_api_qps=kube_api_qps,
+            kube_api_burst=kube_api_burst,
             lease_namespace=lease_namespace,
             lease_duration_s=lease_duration,
             watch=watch and not once,
@@ -103,6 +112,11 @@ def register(app: typer.Typer) -> None:
             kubeconfig=s.kubeconfig,
             context=s.context,
         )
+        home = None
+        if namespace is not None:
+            # Apps, Projects and Environments are objects there; each App's status is written back.
+            kubeconfig = Path(s.kubeconfig) if s.kubeconfig else None
+            home = Cluster(kubeconfig=kubeconfig, context=s.context, limits=options.limits)
         with s.open_store() as store:
             controller = Controller(
                 config=lambda: engine.read_config(s.config_path, home=home, lenient=True),

@@ -10,6 +10,11 @@ Errors are mapped here, once: an error status becomes the :class:`~plumbline.err
 subclass that names it (unauthorized, forbidden, not found, conflict, unavailable), no answer at all
 becomes :class:`~plumbline.errors.ApiUnreachable`; both name the server and the kubeconfig context.
 
+Rate limiting, as client-go's QPS and Burst (:mod:`plumbline.cluster.throttle`): with ``limits``, each
+try of each request takes a token from the connection's bucket first, waiting when it is empty; watch
+streams take none. Without (the CLI's default), no client-side limit: the API server's Priority and
+Fairness is the limit (decision 0025).
+
 Retries, as client-go does them: a request that may safely be sent twice (see :func:`_idempotent`) is
 retried when the connection fails (refused, reset, TLS handshake) or the server answers 429/503, with
 exponential backoff and jitter, honouring ``Retry-After``, at most ``RETRY_ATTEMPTS`` tries within
@@ -21,6 +26,7 @@ retried: the request may be in progress, and waiting again would only double the
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import random
 import threading
@@ -35,6 +41,7 @@ import urllib3
 
 from plumbline.cluster import kubeconfig as kubeconfig_module
 from plumbline.cluster.discovery import Discovery, ResourceInfo
+from plumbline.cluster.throttle import Limits, TokenBucket
 from plumbline.errors import (
     ApiConflict,
     ApiFailure,
@@ -78,7 +85,9 @@ _RETRY_STATUSES = frozenset({429, 503})
 class Cluster:
     """One API server, reached through a kubeconfig (``context`` picks one of its contexts)."""
 
-    def __init__(self, *, kubeconfig: Path | None = None, context: str | None = None) -> None:
+    def __init__(
+        self, *, kubeconfig: Path | None = None, context: str | None = None, limits: Limits | None = None
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         credentials = kubeconfig_module.load(kubeconfig, context)
@@ -100,6 +109,17 @@ class Cluster:
         )
         self._executor = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="plumbline-api")
         self._discovery: Discovery | None = None
+        # Client-side QPS and burst (None: no limit); its counts say how often requests waited.
+        self.throttle = TokenBucket(limits) if limits is not None and not limits.unlimited else None
+
+    def unthrottled(self) -> Cluster:
+        """This connection without the client-side limit, sharing its pool (close this one, never the
+        twin): for Lease renewals, which must not wait behind a burst of other requests — a renewal
+        late by a lease period hands the app to another replica (controller-runtime gives leader
+        election its own client for the same reason)."""
+        twin = copy.copy(self)
+        twin.throttle = None
+        return twin
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -153,6 +173,8 @@ class Cluster:
         attempt = 0
         while True:
             attempt += 1
+            if self.throttle is not None:
+                self.throttle.take()
             try:
                 response = self._pool.request(method, url, body=data, headers=headers, timeout=timeouts)
             except urllib3.exceptions.HTTPError as error:

@@ -18,12 +18,14 @@ from plumbline.controller._log import log
 from plumbline.controller._log import setup as setup_logging
 from plumbline.controller._loop import Controller
 from plumbline.controller._metrics import Metrics
-from plumbline.controller._model import WORKERS, Outcome, Settings
+from plumbline.controller._model import KUBE_API_BURST, KUBE_API_QPS, WORKERS, Outcome, Settings
 from plumbline.controller._notify import Notice, NoticeKind, Notifier
 from plumbline.controller._readiness import Readiness, readiness
 from plumbline.controller.decide import Decision, Result, Rules, Situation, Step, decide
 
 __all__ = [
+    "KUBE_API_BURST",
+    "KUBE_API_QPS",
     "WORKERS",
     "Controller",
     "Decision",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from plumbline.cluster.throttle import Limits
 from plumbline.config import Mode
 from plumbline.controller.decide import Result, Rules
 from plumbline.engine.lease import LEASE_DURATION_S, LEASE_NAMESPACE
 from plumbline.plan import SyncStatus
 from plumbline.store import AppStateKind
+from plumbline.words import KUBE_API_BURST as KUBE_API_BURST
+from plumbline.words import KUBE_API_QPS as KUBE_API_QPS
 from plumbline.words import WORKERS as WORKERS
 
 
@@ -17,6 +20,8 @@ class Settings:
     identity: str
     interval_s: float = 30.0
     workers: int = WORKERS  # apps reconciled at once (the worker pool; docs/controller.md)
+    kube_api_qps: float = KUBE_API_QPS  # client-side limit per API server (0: none; decision 0025)
+    kube_api_burst: int = KUBE_API_BURST
     lease_namespace: str = LEASE_NAMESPACE
     lease_duration_s: int = LEASE_DURATION_S
     watch: bool = True
@@ -28,6 +33,11 @@ class Settings:
     context: str | None = None
     health_timeout_s: float = 300.0  # after a new commit's sync, how long to wait for Healthy
     failure_pause_s: float = 3600.0  # how long a failed verification's pause (onFailure: pause) lasts
+
+    @property
+    def limits(self) -> Limits:
+        """The client-side QPS and burst of every connection the controller makes."""
+        return Limits(qps=self.kube_api_qps, burst=self.kube_api_burst)
 
     @property
     def rules(self) -> Rules:

@@ -83,7 +83,10 @@ class Share:
         with self._lock:  # the health monitor asks too
             if key not in self._clusters:
                 self._clusters[key] = engine.connect(
-                    app, kubeconfig=self.settings.kubeconfig, context=self.settings.context
+                    app,
+                    kubeconfig=self.settings.kubeconfig,
+                    context=self.settings.context,
+                    limits=self.settings.limits,
                 )
             return self._clusters[key]
 
@@ -186,7 +189,7 @@ class Share:
     def _renewer(self, cluster: Cluster) -> Renewer:
         if cluster.server not in self._renewers:
             self._renewers[cluster.server] = Renewer(
-                cluster,
+                cluster.unthrottled(),  # renewals never wait behind the passes' requests
                 self.settings.identity,
                 namespace=self.settings.lease_namespace,
                 duration_s=self.settings.lease_duration_s,

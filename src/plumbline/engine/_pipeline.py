@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plumbline.cluster import Cluster
+from plumbline.cluster.throttle import Limits
 from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
 from plumbline.errors import ClusterError, RenderError
 from plumbline.local import local_dir
@@ -58,9 +59,14 @@ def resolve_kubeconfig(explicit: str | None, app: App | None = None) -> Path | N
     )
 
 
-def connect(app: App, *, kubeconfig: str | None = None, context: str | None = None) -> Cluster:
+def connect(
+    app: App, *, kubeconfig: str | None = None, context: str | None = None, limits: Limits | None = None
+) -> Cluster:
+    """A connection to ``app``'s destination; ``limits``: client-side QPS and burst (None: none)."""
     return Cluster(
-        kubeconfig=resolve_kubeconfig(kubeconfig, app), context=context or app.spec.destination.context
+        kubeconfig=resolve_kubeconfig(kubeconfig, app),
+        context=context or app.spec.destination.context,
+        limits=limits,
     )
 
 
