@@ -236,7 +236,8 @@ def test_watch_queues_a_reconcile_on_a_live_edit(make_site: Any) -> None:
         while site.store.last_sync(site.app) is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert site.store.last_sync(site.app) is not None
-        time.sleep(1.0)  # let the watch start (it starts after the first pass)
+        while not controller.watching(timeout=1.0):  # the watches start after the first pass
+            assert time.monotonic() < deadline, "the controller's watches never started"
         site.edit("LOG_LEVEL", "edited")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -1,14 +1,16 @@
 """The controller's scheduler: every configured app reconciled per its mode, one writer per app.
 
-Passes are queued by a Git poll per app (``interval_s``), by watches on the objects each app manages
-(label ``plumbline.dev/app=<app>``, per kind of its last synced and planned desired state) and by
-webhooks (``enqueue``), into one :class:`~plumbline.controller._queue.WorkQueue`: first in, first out,
-deduplicated, an app never handed to two workers at once. ``settings.workers`` threads take apps from
-it (``run_once`` too). A pass over one app (:meth:`Controller.reconcile`) holds the app's owner
-Lease within this replica's fair share (``_share.py``) or leaves the app to the replica that does, then
-runs :class:`~plumbline.controller._pass.Reconciler`: the situation gathered, the pure decision
-(``decide.py``: pause, pending, the mode's rule, backoff, fights) carried out through the engine's
-write path, and what happened told by the one recorder (``_record.py``).
+Passes are queued by a Git poll per app (``interval_s``), by the watches of one
+:class:`~plumbline.cluster.cache.LiveCache` per API server (every kind the apps' prune scans list,
+label ``plumbline.dev/app``: an event queues the apps it names; passes read their live objects from
+it) and by webhooks (``enqueue``), into one :class:`~plumbline.controller._queue.WorkQueue`: first
+in, first out, deduplicated, an app never handed to two workers at once. ``settings.workers``
+threads take apps from it (``run_once`` too). A pass over one app (:meth:`Controller.reconcile`)
+holds the app's owner Lease within this replica's fair share (``_share.py``) or leaves the app to
+the replica that does, then runs :class:`~plumbline.controller._pass.Reconciler`: the situation
+gathered, the pure decision (``decide.py``: pause, pending, the mode's rule, backoff, fights)
+carried out through the engine's write path, and what happened told by the one recorder
+(``_record.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from plumbline import engine
 from plumbline.cluster import Cluster
+from plumbline.cluster.cache import LiveCache
 from plumbline.config import App, Config
 from plumbline.controller import _anchor
 from plumbline.controller import _record as said
@@ -33,10 +37,10 @@ from plumbline.controller._queue import Round, Taken, WorkQueue
 from plumbline.controller._record import Recorder
 from plumbline.controller._share import Share
 from plumbline.controller._status import Located, StatusWriter
-from plumbline.controller._watch import Watcher
 from plumbline.controller.decide import Result
 from plumbline.engine import effective_mode
 from plumbline.errors import PlumbError
+from plumbline.plan.build import hpa_kind, prune_scan_kinds
 from plumbline.store import Store
 
 
@@ -81,7 +85,9 @@ class Controller:
         self._round_lock = threading.Lock()
         self._stop = threading.Event()
         self.metrics.workers.set(self.settings.workers)
-        self._watchers: dict[str, Watcher] = {}
+        self._caches: dict[Cluster, LiveCache] = {}  # one per API server, started by the first pass
+        self._caches_lock = threading.Lock()
+        self.reconciler.live = self._caches.get  # passes read the live objects from their server's
         self._anchor_broken: str | None = None
 
     @property
@@ -164,8 +170,10 @@ class Controller:
 
     def close(self) -> None:
         self.notifier.close()
-        for watcher in self._watchers.values():
-            watcher.stop()
+        with self._caches_lock:
+            caches = list(self._caches.values())
+        for cache in caches:
+            cache.close()
         self.share.close()
 
     def reconcile(self, app: App) -> Outcome:
@@ -316,12 +324,30 @@ class Controller:
                 self._round = None
 
     def _watch(self, app: App, cluster: Cluster) -> None:
+        """Have the cache of ``app``'s API server watch every kind ``app``'s prune scan lists (within
+        its Project's bounds) and its HorizontalPodAutoscalers, so its next passes read them there."""
         if not self.settings.watch:
             return
-        last = self.store.last_sync(app.name)
-        desired = (last.desired if last else []) + self.reconciler.desired.get(app.name, [])
-        watcher = self._watchers.get(app.name)
-        if watcher is None:
-            watcher = Watcher(cluster, app.name, on_change=self.enqueue)
-            self._watchers[app.name] = watcher
-        watcher.update(desired)
+        with self._caches_lock:
+            cache = self._caches.get(cluster)
+            if cache is None:
+                cache = self._caches[cluster] = LiveCache(cluster, on_change=self._changed)
+        project = self.config.project(app.spec.project)
+        cache.watch(
+            prune_scan_kinds(cluster.discovery, None if project is None else engine.bounds_of(project))
+        )
+        if (hpa := hpa_kind(cluster.discovery)) is not None:
+            cache.watch_every([hpa])
+
+    def watching(self, timeout: float | None = None) -> bool:
+        """Wait until the caches started so far have listed every kind they watch (or found they
+        may not); False if none is started yet, or on timeout."""
+        with self._caches_lock:
+            caches = list(self._caches.values())
+        return bool(caches) and all(cache.wait_synced(timeout) for cache in caches)
+
+    def _changed(self, apps: frozenset[str]) -> None:
+        """A watched object of these apps changed (another installation's apps are not ours)."""
+        for name in apps:
+            if name in self.config.apps:
+                self.enqueue(name)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plumbline import engine
 from plumbline.cluster import Cluster
@@ -38,6 +39,9 @@ from plumbline.plan import Plan, SyncStatus
 from plumbline.render import RenderCache
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult, failed_revisions
 
+if TYPE_CHECKING:
+    from plumbline.cluster.cache import LiveView
+
 
 class Reconciler:
     def __init__(self, *, store: Store, settings: Settings, recorder: Recorder) -> None:
@@ -46,12 +50,19 @@ class Reconciler:
         self._heal: dict[str, HealMemory] = {}
         self._refused: dict[str, Refusal] = {}
         self.renders = RenderCache()  # a pass at an unchanged commit renders nothing (docs/controller.md)
+        # The live objects a pass may read from a cache instead of its API server (the controller's).
+        self.live: Callable[[Cluster], LiveView | None] = lambda _: None
 
     def reconcile(self, app: App, cluster: Cluster, mode: Mode, config: Config) -> Outcome:
         name = app.name
         interrupted = self._interrupted(app, cluster)
         plan, rendered = engine.plan_app(
-            app, cluster=cluster, store=self.store, config=config, renders=self.renders
+            app,
+            cluster=cluster,
+            store=self.store,
+            config=config,
+            renders=self.renders,
+            live=self.live(cluster),
         )
         self.desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
