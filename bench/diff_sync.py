@@ -123,6 +123,13 @@ spec:
     )
     rows.append(
         (
+            "sync (no changes)",
+            measure([*kc, "apply", "--server-side", "-f", str(objects)], env=env, ok=(0,)),
+            measure([*plumb, "sync", f"bench-{n}-{rep}"], env=env, ok=(0,)),
+        )
+    )
+    rows.append(
+        (
             "diff (no changes)",
             measure([*kc, "diff", "--server-side", "-f", str(objects)], env=env, ok=(0,)),
             measure([*plumb, "diff", f"bench-{n}-{rep}"], env=env, ok=(0,)),

@@ -121,9 +121,9 @@ class Scene:
             [str(kubectl), "apply", "--server-side", "--force-conflicts", "-R", *files], env=self.env, ok=(0,)
         )
 
-    def once(self) -> Run:
+    def once(self, *, ok: tuple[int, ...] = (0,)) -> Run:
         """One `plumb controller --once` process over every app."""
-        return measure([sys.executable, "-m", "plumbline", "controller", "--once"], env=self.env, ok=(0,))
+        return measure([sys.executable, "-m", "plumbline", "controller", "--once"], env=self.env, ok=ok)
 
 
 @contextlib.contextmanager

@@ -130,23 +130,28 @@ def sync_rows(n: int, full_n: int, repeat: int, plane: ControlPlane, work: Path)
     return rows
 
 
+def note(what: str) -> None:
+    """Progress on stderr (a full run takes most of an hour)."""
+    print(f"  {datetime.datetime.now(datetime.UTC):%H:%M:%S} {what}", file=sys.stderr, flush=True)
+
+
 def controller_rows(args: argparse.Namespace, plane: ControlPlane, work: Path) -> list[Row]:
     apps, objects = args.apps, args.objects
     full = (apps, objects) == (1000, 10)
     size = f"{apps} apps × {objects} objects"
     with scale.scene(work / "scale", plane, apps, objects, repos=apps) as s:
-        began = time.monotonic()
-        s.once()  # creates everything
-        print(
-            f"  first --once (creates {apps * objects} ConfigMaps): {time.monotonic() - began:.0f} s",
-            file=sys.stderr,
-        )
+        note(f"{size}: the first --once creates every object")
+        created = s.once(ok=(0, 1, 2))
+        note(f"created in {created.seconds:.0f} s (exit {created.code}); --once x {args.repeat}")
         once = median_of(args.repeat, s.once)
+        note(f"--once: {once.seconds:.1f} s; a long-running controller")
         with scale.controller(s, interval=args.interval) as running:
             rounds = scale.measure_rounds(running, apps, args.rounds)
+            note(f"rounds {[round(r, 1) for r in rounds.rounds_s]}; {args.edits} edits under commits")
             drift = drift_latency.under_load(s, edits=args.edits, commit_every=1.0, wait=args.wait)
             peak_mb = running.status("VmHWM") / 1024
             threads = int(running.status("Threads"))
+        note(f"edits: p50 {drift.show(0.5)} s, p95 {drift.show(0.95)} s; kubectl apply x {args.repeat + 1}")
         s.kubectl_apply()  # takes the edited fields back and applies the last commits: then nothing to change
         kubectl = median_of(args.repeat, s.kubectl_apply)
     print(
@@ -239,7 +244,9 @@ def run(args: argparse.Namespace, plane: ControlPlane) -> list[Row]:
     began = time.monotonic()
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="plumbline-table-") as tmp:
+        note("start-up")
         rows = startup_rows(args.repeat)
+        note(f"sync and diff at N = {args.n}")
         rows += sync_rows(args.n, 1000, args.repeat, plane, Path(tmp))
         load.append(os.getloadavg()[0])
         rows += controller_rows(args, plane, Path(tmp))
