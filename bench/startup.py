@@ -41,7 +41,8 @@ def main() -> None:
             ("version", [*plumb, "version"], [kubectl, "version", "--client"]),
             ("apps / config view", [*plumb, "apps"], [kubectl, "config", "view"]),
         ]
-        print(f"median of {args.repeat} run(s); {os.cpu_count()} cores")
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"median of {args.repeat} run(s); {os.cpu_count()} cores; load average {load}")
         print("| command | kubectl s | plumb s | plumb/kubectl | plumb MB |")
         print("|---|---|---|---|---|")
         for name, mine, theirs in rows:

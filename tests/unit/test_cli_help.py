@@ -1,17 +1,23 @@
 """``plumb --help`` and every command's ``--help`` read as whole sentences: no paragraph of a
-docstring is broken where the source happened to wrap it."""
+docstring is broken where the source happened to wrap it. ``plumb --help`` as the console script
+prints it without Typer (plumbline.cli.quick, decision 0027) is the help Typer prints for the whole
+command tree, character for character."""
 
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
-from typer.main import get_command
+import typer.rich_utils
 from typer.testing import CliRunner
 
-from plumbline.cli import app
+from plumbline.cli import quick, relist
+from plumbline.cli.app import app
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
@@ -21,7 +27,7 @@ def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str,
     return found
 
 
-COMMANDS = _commands(get_command(app))
+COMMANDS = _commands(relist.tree()[0])
 
 
 def _lines(output: str) -> list[str]:
@@ -55,3 +61,61 @@ def test_the_command_list_shows_each_first_paragraph_on_one_line() -> None:
         for name, sub in subcommands.items():
             first = " ".join(inspect.cleandoc(sub.help or "").split("\n\n")[0].split())
             assert f"{name} {first}" in lines, f"plumb {' '.join(path)} --help: {name} is broken mid-sentence"
+
+
+def test_the_listing_plumb_help_is_drawn_from_is_the_command_tree_s() -> None:
+    """A command added, renamed or removed, a first paragraph or a root option changed: the listing
+    must be written again, or ``plumb --help`` would not show it."""
+    assert relist.PATH.read_text(encoding="utf-8") == relist.source(), (
+        "plumbline/cli/listing.json is stale: run .venv/bin/python -m plumbline.cli.relist"
+    )
+    listed = [name for name, _, _ in quick.listing()["commands"]]
+    tree = relist.tree()[0]
+    assert sorted(listed) == sorted(name for name, command in tree.commands.items() if not command.hidden)
+
+
+@pytest.mark.parametrize("width", [40, 80, 123, 1000])
+def test_the_quick_top_level_help_is_typer_s_for_the_whole_tree(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", width)
+    done = CliRunner().invoke(app, ["--help"], prog_name="plumb", env={"NO_COLOR": "1"})
+    assert done.exit_code == 0, done.output
+    assert quick.top_help(width, "plumb") == done.output
+
+
+def _plumb(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
+    env.pop("TERMINAL_WIDTH", None)
+    return subprocess.run(
+        [sys.executable, "-m", "plumbline", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_plumb_help_and_plumb_alone_print_the_help_as_click_would() -> None:
+    """``--help``: on stdout, exit 0; no arguments: the same on stderr, exit 2 (a usage error)."""
+    helped, bare = _plumb("--help", columns=100), _plumb(columns=100)
+    assert (helped.returncode, helped.stderr) == (0, "")
+    assert helped.stdout == quick.top_help(100, "python -m plumbline")
+    assert (bare.returncode, bare.stdout, bare.stderr) == (2, "", helped.stdout)
+
+
+def test_plumb_version_is_the_version_command_s_output() -> None:
+    quick_run = _plumb("version")
+    full = CliRunner().invoke(app, ["version"])
+    assert quick_run.returncode == full.exit_code == 0
+    assert quick_run.stdout == full.output
+    assert quick_run.stdout.startswith("plumbline ")
+
+
+def test_an_unknown_command_is_a_usage_error_that_suggests_the_command_meant() -> None:
+    done = _plumb("synk")
+    assert done.returncode == 2
+    assert "No such command 'synk'. Did you mean 'sync'?" in done.stderr
+
+
+def test_a_bad_option_is_a_usage_error_of_the_command_it_was_given_to() -> None:
+    done = _plumb("apps", "--no-such-option")
+    assert done.returncode == 2
+    assert "No such option: --no-such-option" in done.stderr
+    assert "plumbline apps [OPTIONS]" in done.stderr

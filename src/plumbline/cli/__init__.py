@@ -1,5 +1,8 @@
-"""The ``plumb`` command line."""
+"""The ``plumb`` command line. :func:`main` is the console script: it answers ``plumb``, ``plumb --help``
+and ``plumb version`` without loading Typer (:mod:`plumbline.cli.quick`) and hands the rest to the
+Typer application, ``plumbline.cli.app.app`` (decision 0027).
+"""
 
-from plumbline.cli.app import app, main
+from plumbline.cli.quick import main
 
-__all__ = ["app", "main"]
+__all__ = ["main"]

@@ -2,6 +2,11 @@
 
 Exit codes follow diff(1) and DESIGN.md: 0 ok / no changes, 1 changes found or blocked by a guard,
 2 and above errors. A :class:`PlumbError` is printed as one readable message, never a traceback.
+
+The commands live in the modules of :data:`MODULES`, each adding its own with ``register(app)``. The
+root group loads a module only when one of its commands runs or shows its help (decision 0027): it
+finds the module in ``listing.json``, which ``python -m plumbline.cli.relist`` writes from this
+tree. A command the listing does not know yet still runs: every module is loaded to find it.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
+from typer.main import get_group
 
-from plumbline import __version__
-from plumbline.cli import capture, check, controller, gitops, install, local, migrate, rollback, store, ui
+from plumbline.cli import gitops, quick
 from plumbline.errors import PlumbError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -45,12 +50,66 @@ def _unwrap(command: Any) -> None:  # a click command (Typer vendors click)
         _unwrap(sub)
 
 
+MODULES = (
+    "plumbline.cli.gitops",
+    "plumbline.cli.check",
+    "plumbline.cli.capture",
+    "plumbline.cli.controller",
+    "plumbline.cli.migrate",
+    "plumbline.cli.rollback",
+    "plumbline.cli.install",
+    "plumbline.cli.ui",
+    "plumbline.cli.local",
+    "plumbline.cli.store",
+)
+"""The modules that register the commands (``register(app)``), in the order ``plumb --help`` lists them;
+the root's own (``version``) come last."""
+LISTED = {name: module for name, module, _ in quick.listing()["commands"]}
+
+
 class _Plumb(TyperGroup):
-    """The root group: every command's help (nested groups too) is made of whole sentences."""
+    """The root group: loads a command's module when the command is looked up; every command's help
+    (nested groups too) is made of whole sentences."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.loaded: dict[str, list[str]] = {}
+        """Each module loaded so far, with the names of the commands it registered."""
         _unwrap(self)
+
+    def load(self, module: str) -> list[str]:
+        """Register ``module``'s commands on this group (once); their names, in its order."""
+        if module not in self.loaded:
+            holder = typer.Typer()
+            __import__(module)  # not importlib.import_module: -X importtime lists only this (test_startup)
+            sys.modules[module].register(holder)
+            group = get_group(holder)
+            for name, command in group.commands.items():
+                _unwrap(command)
+                self.add_command(command, name)
+            self.loaded[module] = list(group.commands)
+        return self.loaded[module]
+
+    def load_all(self) -> None:
+        for module in MODULES:
+            self.load(module)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = list(LISTED)
+        return names + [name for name in self.commands if name not in names]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            if cmd_name in LISTED:
+                self.load(LISTED[cmd_name])
+            if cmd_name not in self.commands:  # new since the listing was written, or no command
+                self.load_all()
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and self.get_command(ctx, args[0]) is None:
+            self.load_all()  # so that "Did you mean ...?" can suggest any command
+        return super().resolve_command(ctx, args)
 
 
 app = typer.Typer(
@@ -62,16 +121,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(local.app, name="local")
-gitops.register(app)
-check.register(app)
-capture.register(app)
-controller.register(app)
-migrate.register(app)
-rollback.register(app)
-install.register(app)
-ui.register(app)
-store.register(app)
 
 
 @app.callback()
@@ -103,11 +152,7 @@ def root(
 @app.command()
 def version() -> None:
     """Print plumbline's version and the pinned versions of the binaries it runs."""
-    from plumbline.toolchain import KITS
-
-    print(f"plumbline {__version__}")
-    for kit in KITS.values():
-        print(f"{kit.name} {kit.version}")
+    quick.print_version()
 
 
 INTERNAL_ERROR = 3  # an exception plumbline did not expect: a bug, never "changes found" (1)

@@ -87,3 +87,8 @@ def build(
     for kit in toolchain.KITS.values():
         toolchain.ensure_kit(kit, progress=_progress, force=force)
         out.print(toolchain.kit_status(kit))
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``local`` to the root ``plumb`` app."""
+    root.add_typer(app, name="local")
