@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from plumbline.cluster import Cluster, ResourceInfo
 from plumbline.cluster.cache import LiveCache, State
 from plumbline.local import ControlPlane
 from plumbline.plan import APP_LABEL
-from tests.support.cluster import limited_kubeconfig
+from plumbline.plan.unchanged import RequestedStamps
+from tests.support.cluster import create, delete, limited_kubeconfig
+from tests.support.manifests import manifest
 
 pytestmark = pytest.mark.integration
 
@@ -166,3 +169,34 @@ def test_close_ends_every_watch(cluster: Cluster) -> None:
     assert not any(t.is_alive() for t in started if t.name.startswith("cache-"))
     cache.watch(kinds)  # a closed cache starts nothing again
     assert not any(t.name.startswith("cache-") for t in set(threading.enumerate()) - before)
+
+
+def test_the_cache_stamps_each_kind_as_the_server_does(cluster: Cluster, plumbline_crds: list[str]) -> None:
+    """The stamps the cache composes from its watches are those read from the server by request, and
+    a new mutating admission configuration changes them in the cache as on the server."""
+    discovery = cluster.refresh_discovery()
+    kinds = [discovery.lookup("v1", "ConfigMap"), discovery.lookup("apps/v1", "Deployment")]
+    kinds += [discovery.lookup("plumbline.dev/v1alpha1", "App")]  # a CRD's kind
+    with LiveCache(cluster) as cache:
+        assert [cache.of(info) for info in kinds if info is not None] == [None] * 3  # not watched yet
+        cache.watch_stamps()
+        assert cache.wait_synced(WAIT_S)
+        before = RequestedStamps(cluster)
+        stamps = [cache.of(info) for info in kinds if info is not None]
+        assert None not in stamps and len(set(stamps)) == 3
+        assert stamps == [before.of(info) for info in kinds if info is not None]
+
+        name = f"cache-{uuid.uuid4().hex[:6]}"
+        hook = manifest("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", name, webhooks=[])
+        create(cluster, hook)
+        try:
+            configmap = kinds[0]
+            assert configmap is not None
+            after = RequestedStamps(cluster).of(configmap)
+            assert after is not None and after != stamps[0]
+            deadline = time.monotonic() + WAIT_S
+            while cache.of(configmap) != after:
+                assert time.monotonic() < deadline, "the cache never saw the new webhook configuration"
+                time.sleep(0.05)
+        finally:
+            delete(cluster, hook)

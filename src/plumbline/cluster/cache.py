@@ -21,6 +21,11 @@ server. Objects are kept as compact JSON (about a third of the memory of the dec
 decoded afresh for each answer, so no caller ever shares a dict with the cache or another caller.
 HorizontalPodAutoscalers can be watched whole (:meth:`LiveCache.watch_every`, no selector) for the
 runtime rules' HPA targets.
+
+The cache is also the plan's :class:`~plumbline.plan.unchanged.Stamps` (:meth:`LiveCache.of`): once
+:meth:`LiveCache.watch_stamps` has it watch APIServices, CustomResourceDefinitions and the mutating
+admission configuration whole, a kind's stamp is composed from them (``stamp_of``) and the server's
+version (read once, and again after such a watch had to list again) without a request per plan.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from plumbline.cluster.client import Cluster, Stream
 from plumbline.cluster.discovery import ResourceInfo
 from plumbline.errors import ApiFailure, ClusterError
 from plumbline.plan.tracking import APP_LABEL
+from plumbline.plan.unchanged import MUTATING_KINDS, stamp_of
 
 PAGE = 500  # objects per LIST page, as client-go's informers
 WATCH_S = (240, 360)  # the server ends each watch after a random time in this range (seconds)
@@ -95,6 +101,8 @@ class _Reflector:
         self._stream: Stream | None = None
         self._logged_forbidden = False
         self._listed = False  # a list has answered since the kind was (again) available
+        self.generation = 0  # counts every change of what it holds or of its state
+        self.relists = 0  # counts the lists after the first (the server may have restarted)
         self.thread = threading.Thread(
             target=self._run, name=f"cache-{info.kind}{'-all' if whole else ''}", daemon=True
         )
@@ -151,6 +159,8 @@ class _Reflector:
         with self.lock:
             old, first = self.objects, not self._listed
             self._listed = True
+            self.generation += 1
+            self.relists += 0 if first else 1
             self.objects = fresh
             self.by_app = {}
             for key, entry in fresh.items():
@@ -214,6 +224,7 @@ class _Reflector:
             if event != "DELETED":
                 self.objects[key] = entry
                 self.by_app.setdefault(entry.app, set()).add(key)
+            self.generation += 1
         self.owner._changed({entry.app, before.app if before else ""})
 
     def _forbidden(self, failure: ApiFailure) -> None:
@@ -230,6 +241,7 @@ class _Reflector:
     def _set_state(self, state: State) -> None:
         with self.lock:
             self.state = state
+            self.generation += 1
             if state is State.UNAVAILABLE:  # kept otherwise, to tell what the next list finds changed
                 self.objects, self.by_app, self._listed = {}, {}, False
         if state is State.UNAVAILABLE:
@@ -282,6 +294,9 @@ class LiveCache:
         self._lock = threading.Lock()
         self._labelled: dict[tuple[str, str], _Reflector] = {}  # (group, kind) -> its watch
         self._whole: dict[tuple[str, str], _Reflector] = {}
+        self._stamp_kinds: tuple[ResourceInfo, ...] = ()  # APIService, CRD, admission (watch_stamps)
+        self._server: tuple[int, str] | None = None  # (relists when read, /version's gitVersion)
+        self._stamps: dict[ResourceInfo, tuple[tuple[int, ...], str | None]] = {}
 
     def watch(self, infos: Iterable[ResourceInfo]) -> None:
         """Keep the objects labelled ``plumbline.dev/app`` of each kind (that may be watched); a
@@ -306,6 +321,23 @@ class LiveCache:
                 started.append(reflector)
         for reflector in started:
             reflector.thread.start()
+
+    def watch_stamps(self) -> None:
+        """Keep, whole, what the kinds' stamps are made of (:meth:`of`): APIServices,
+        CustomResourceDefinitions and the mutating admission kinds the server serves."""
+        discovery = self.cluster.discovery
+        apiservice = discovery.lookup("apiregistration.k8s.io/v1", "APIService")
+        crd = discovery.lookup("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        if apiservice is None or crd is None:
+            return  # no stamps without them: every kind answers None
+        admission = [
+            info
+            for info in discovery.listable()
+            if info.group == "admissionregistration.k8s.io" and info.kind in MUTATING_KINDS
+        ]
+        with self._lock:
+            self._stamp_kinds = (apiservice, crd, *admission)
+        self.watch_every(self._stamp_kinds)
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         """Wait until every kind watched so far is synced or known unavailable; False on timeout."""
@@ -346,6 +378,58 @@ class LiveCache:
         reflector = into.get((info.group, info.kind))
         # Another version of the kind has other fields: only the version watched is answered for.
         return reflector if reflector is not None and reflector.info.version == info.version else None
+
+    # ---- Stamps -----------------------------------------------------------------------------
+
+    def of(self, info: ResourceInfo) -> str | None:
+        """The kind's stamp (:func:`plumbline.plan.unchanged.stamp_of`), from what the cache holds;
+        None (cannot tell: no shortcut) until :meth:`watch_stamps` has listed, where it may not list
+        them, for a kind an aggregated server serves, or without the server's version."""
+        with self._lock:
+            kinds = self._stamp_kinds
+        held = [self._whole.get((k.group, k.kind)) for k in kinds]
+        reflectors = [r for r in held if r is not None]
+        if not kinds or len(reflectors) < len(kinds):
+            return None
+        seen = tuple(r.generation for r in reflectors)
+        with self._lock:
+            memo = self._stamps.get(info)
+        if memo is not None and memo[0] == seen:
+            return memo[1]
+        apiservices, crds, *admission = reflectors
+        listed = [r.select(app=None, namespace=None) for r in admission]
+        if any(r.state is not State.SYNCED for r in (apiservices, crds)) or any(b is None for b in listed):
+            return None
+        service = apiservices.get((None, f"{info.version}.{info.group}"))
+        crd = crds.get((None, f"{info.plural}.{info.group}")) if info.group else None
+        server = self._server_version(sum(r.relists for r in reflectors))
+        if not server:
+            return None  # not kept: asked again next time
+        if service is None:
+            stamp = None
+        else:
+            stamp = stamp_of(
+                info,
+                server=server,
+                apiservice=json.loads(service),
+                crd=None if crd is None else json.loads(crd),
+                admission=[json.loads(body) for bodies in listed for body in bodies or []],
+            )
+        with self._lock:
+            self._stamps[info] = (seen, stamp)
+        return stamp
+
+    def _server_version(self, relists: int) -> str:
+        """``/version``'s gitVersion, read again when a stamp watch had to list again since."""
+        known = self._server
+        if known is None or known[0] != relists:
+            try:
+                answer = self.cluster.request("GET", "/version")
+            except (ApiFailure, ClusterError) as error:
+                log.warning("cannot read the server's version (no stamps): %s", error)
+                return ""
+            known = self._server = (relists, str((answer or {}).get("gitVersion", "")))
+        return known[1]
 
     # ---- LiveView ---------------------------------------------------------------------------
 

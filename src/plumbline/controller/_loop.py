@@ -325,7 +325,8 @@ class Controller:
 
     def _watch(self, app: App, cluster: Cluster) -> None:
         """Have the cache of ``app``'s API server watch every kind ``app``'s prune scan lists (within
-        its Project's bounds) and its HorizontalPodAutoscalers, so its next passes read them there."""
+        its Project's bounds), its HorizontalPodAutoscalers and what the kinds' stamps are made of, so
+        its next passes read them there."""
         if not self.settings.watch:
             return
         with self._caches_lock:
@@ -338,6 +339,7 @@ class Controller:
         )
         if (hpa := hpa_kind(cluster.discovery)) is not None:
             cache.watch_every([hpa])
+        cache.watch_stamps()
 
     def watching(self, timeout: float | None = None) -> bool:
         """Wait until the caches started so far have listed every kind they watch (or found they
