@@ -18,12 +18,11 @@ import pytest
 
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane
-from plumbline.plan import Plan, build_plan
 from tests.support import cli
 from tests.support.cluster import CONFIGMAPS_ONLY, limited_kubeconfig
 from tests.support.git import init_repo
 from tests.support.manifests import WEB_SERVICE, deployment_yaml
-from tests.support.workloads import M, add_hpa, deployment, scale
+from tests.support.workloads import M, add_hpa, deployment, plan_at_main, scale
 
 pytestmark = pytest.mark.integration
 
@@ -110,19 +109,6 @@ def live(cluster: Cluster, api_version: str, kind: str, name: str, namespace: st
 
 def suffix() -> str:
     return uuid.uuid4().hex[:6]
-
-
-def plan_at_main(cluster: Cluster, app: str, namespace: str, manifests: list[M], **options: Any) -> Plan:
-    """The app's plan for ``manifests`` as one fixed commit of main: every plan these tests build."""
-    return build_plan(
-        cluster=cluster,
-        app=app,
-        namespace=namespace,
-        manifests=manifests,
-        revision="main",
-        sha="a" * 40,
-        **options,
-    )
 
 
 @pytest.mark.parametrize("named", [False, True], ids=["no-instance-set", "instances-named"])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plumbline.cluster import Cluster
+from plumbline.plan import Plan, build_plan
 from tests.support.cluster import create
 from tests.support.manifests import manifest, workload
 
@@ -16,6 +17,19 @@ class M:
 
     obj: dict[str, Any]
     file: str
+
+
+def plan_at_main(cluster: Cluster, app: str, namespace: str, manifests: list[M], **options: Any) -> Plan:
+    """The app's plan for ``manifests`` as one fixed commit of main (``options``: build_plan's)."""
+    return build_plan(
+        cluster=cluster,
+        app=app,
+        namespace=namespace,
+        manifests=manifests,
+        revision="main",
+        sha="a" * 40,
+        **options,
+    )
 
 
 def deployment(replicas: int) -> dict[str, Any]:

@@ -131,6 +131,7 @@ def test_plan_json_matches_the_documented_schema() -> None:
     assert data["summary"] == {"create": 1, "update": 1, "unchanged": 0, "prune": 0, "kept": 1}
     kept = data["objects"][2]
     assert kept["action"] == "prune" and kept["kept"] == "outside-destination" and kept["diff"] == ""
+    assert [o["proven"] for o in data["objects"]] == [False, False, False]
     change = data["objects"][0]["changes"][0]
     assert change == {
         "path": ["data", "DB_HOST"],

@@ -244,7 +244,7 @@ def test_a_store_from_before_intents_is_migrated_and_keeps_its_history(tmp_path:
         assert store.verify_audit() == (3, None)  # the old row, sealed on upgrade; the new intent and outcome
     raw = sqlite3.connect(path)
     try:
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 6
     finally:
         raw.close()
 
@@ -344,3 +344,39 @@ def test_an_open_waits_while_another_process_writes_a_store_not_yet_in_wal(tmp_p
         other.close()
     with sqlite3.connect(path) as reader:
         assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+PROOFS = {
+    "ConfigMap guestbook/env": {"desired": "d" * 32, "live": "l" * 32, "stamp": "s" * 32},
+    "Deployment.apps guestbook/web": {"desired": "e" * 32, "live": "m" * 32, "stamp": "t" * 32},
+}
+
+
+def test_a_syncs_proofs_are_kept_with_it_and_left_out_of_long_listings(store: SqliteStore) -> None:
+    store.record_sync(sync_record(at=T0, proofs=PROOFS))
+    newer = store.record_sync(sync_record(at=T0 + timedelta(minutes=1)))  # none: an empty mapping
+    last = store.last_sync("guestbook")
+    assert last is not None and last.id == newer and last.proofs == {}
+    (older,) = [r for r in store.history("guestbook") if r.id != newer]
+    assert older.proofs == PROOFS and store.get(older.id or 0).proofs == PROOFS
+    assert all(r.proofs == {} for r in store.history("guestbook", with_desired=False))
+    assert store.verify_audit()[1] is None  # not under the MAC, and the chain is whole
+
+
+def test_a_store_from_before_proofs_is_migrated_and_keeps_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "schema5.db"
+    with Store.open(path) as current:
+        old_id = current.record_sync(sync_record())
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:  # the file as schema 5 left it: no proofs column
+        raw.execute("ALTER TABLE syncs DROP COLUMN proofs")
+        raw.execute("DELETE FROM schema_version WHERE version = 6")
+    finally:
+        raw.close()
+    with Store.open(path) as store:
+        old = store.get(old_id)
+        assert old.proofs == {} and old.sha == sync_record().sha
+        store.record_sync(sync_record(at=T0 + timedelta(minutes=1), proofs=PROOFS))
+        last = store.last_sync("guestbook")
+        assert last is not None and last.proofs == PROOFS
+        assert store.verify_audit() == (2, None)

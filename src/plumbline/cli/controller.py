@@ -77,6 +77,12 @@ def register(app: typer.Typer) -> None:
         health_timeout: str = typer.Option(
             "5m", "--health-timeout", help="After a new commit's sync, how long to wait for Healthy: 90s, 5m."
         ),
+        recheck_every: str = typer.Option(
+            "10m",
+            "--recheck-every",
+            help="How often at least each app's plan dry-runs every object, none proved unchanged "
+            "(docs/unchanged.md): 10m, 1h; 0s: every pass.",
+        ),
         notify: list[str] = NOTIFY,
         notify_slack: list[str] = NOTIFY_SLACK,
         output: Output = OUTPUT,
@@ -109,6 +115,7 @@ def register(app: typer.Typer) -> None:
             fight_limit=fight_limit,
             fight_window_s=fight_window,
             health_timeout_s=parse_duration(health_timeout).total_seconds(),
+            recheck_every_s=parse_duration(recheck_every).total_seconds(),
             kubeconfig=s.kubeconfig,
             context=s.context,
         )

@@ -76,6 +76,11 @@ ALLOW = typer.Option(
     "Needs --reason, recorded with it (in history for a sync; in the report for plumb check).",
 )
 REASON = typer.Option(None, "--reason", help="Why the --allow is right (recorded).")
+RECHECK = typer.Option(
+    False,
+    "--recheck",
+    help="Dry-run every object on the server, even those the last sync proved unchanged (docs/unchanged.md).",
+)
 
 
 class Settings:
@@ -125,9 +130,9 @@ class Settings:
 
         return open_store(self.store)
 
-    def plan(self, app: App, revision: str | None) -> tuple[Plan, engine.Rendered]:
+    def plan(self, app: App, revision: str | None, *, recheck: bool = False) -> tuple[Plan, engine.Rendered]:
         """``app``'s plan as configured (``plumb diff``, ``plumb capture``), against this run's
-        cluster and store, progress on standard error."""
+        cluster and store, progress on standard error; ``recheck``: see :data:`RECHECK`."""
         return engine.plan(
             app,
             self.config,
@@ -136,6 +141,7 @@ class Settings:
             revision=revision,
             progress=progress,
             store=self.store,
+            recheck=recheck,
         )
 
 
@@ -347,14 +353,18 @@ def register(app: typer.Typer) -> None:
 
     @app.command("diff")
     def diff_cmd(
-        ctx: typer.Context, name: str, revision: str | None = REVISION, output: Output = OUTPUT
+        ctx: typer.Context,
+        name: str,
+        revision: str | None = REVISION,
+        recheck: bool = RECHECK,
+        output: Output = OUTPUT,
     ) -> None:
         """Show what a sync would change, object by object. Exit 0: no changes, 1: changes, 2: error."""
         from plumbline.plan.report import plan_to_dict
 
         s = settings(ctx)
         target = s.app(name)
-        plan, rendered = s.plan(target, revision)
+        plan, rendered = s.plan(target, revision, recheck=recheck)
         health = engine.planned_health(target, plan, s.config)
         signatures = engine.signatures_of(target, s.config, rendered.checkout)
         if output is Output.JSON:
@@ -399,6 +409,7 @@ def register(app: typer.Typer) -> None:
             "--verify/--no-verify",
             help="With --wait, once Healthy, run the app's verification window (spec.verification), if any.",
         ),
+        recheck: bool = RECHECK,
         output: Output = OUTPUT,
     ) -> None:
         """Apply the app's revision: dry-run everything, run every guard, then server-side apply in waves.
@@ -421,7 +432,7 @@ def register(app: typer.Typer) -> None:
             from plumbline.cli.operate import hand_over  # (it builds on this module)
 
             args: dict[str, Any] = {"revision": revision, "prune": prune, "forceConflicts": force_conflicts}
-            args |= {"revertDrift": revert_drift, "allow": allow, "reason": reason}
+            args |= {"revertDrift": revert_drift, "allow": allow, "reason": reason, "recheck": recheck}
             hand_over(s, target, OperationAction.SYNC, args, output=output)  # exits if it was handed over
         # The write path refuses a paused app and takes the app's Lease itself, only to write.
         with engine.session(target, kubeconfig=s.kubeconfig, context=s.context, store=s.store) as session:
@@ -439,6 +450,7 @@ def register(app: typer.Typer) -> None:
                 reason=reason,
                 progress=progress,
                 cause="plumb sync",
+                recheck=recheck,
             )
             if output is not Output.JSON:
                 _print_sync(plan, report, record, dry_run=dry_run)

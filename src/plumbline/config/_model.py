@@ -750,6 +750,7 @@ class Operation(_Model):
     prune: bool = False
     force_conflicts: bool = Field(default=False, alias="forceConflicts")
     revert_drift: bool = Field(default=False, alias="revertDrift", description="sync: --revert-drift")
+    recheck: bool = Field(default=False, description="sync: --recheck (dry-run every object)")
     allow: list[str] = Field(default_factory=list, description="sync: GUARD:KIND/NAME overrides")
     revert: bool = Field(default=False, description="resume: --revert")
     duration: str | None = Field(default=None, description="pause: --for (30m, 2h, 1d)")

@@ -33,6 +33,9 @@ class Settings:
     context: str | None = None
     health_timeout_s: float = 300.0  # after a new commit's sync, how long to wait for Healthy
     failure_pause_s: float = 3600.0  # how long a failed verification's pause (onFailure: pause) lasts
+    # At least this often (less a jitter of up to a tenth) each app's plan dry-runs every object, none
+    # proved unchanged: a webhook's server can change what it does without its configuration changing.
+    recheck_every_s: float = 600.0
 
     @property
     def limits(self) -> Limits:

@@ -189,6 +189,7 @@ class Operator:
             prune=operation.prune,
             force_conflicts=operation.force_conflicts,
             revert_drift=operation.revert_drift,
+            recheck=operation.recheck,
             config=config,
             allow=operation.allow,
             reason=operation.reason or None,

@@ -7,6 +7,7 @@ memory the decision needs between passes (self-heal's, the last refusal's) is ke
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -35,7 +36,8 @@ from plumbline.controller.decide import (
 )
 from plumbline.engine import pause as _pause
 from plumbline.errors import PlumbError
-from plumbline.plan import Plan, SyncStatus
+from plumbline.plan import ObjectRef, Plan, SyncStatus
+from plumbline.plan.unchanged import Proof
 from plumbline.render import RenderCache
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult, failed_revisions
 
@@ -52,10 +54,16 @@ class Reconciler:
         self.renders = RenderCache()  # a pass at an unchanged commit renders nothing (docs/controller.md)
         # The live objects a pass may read from a cache instead of its API server (the controller's).
         self.live: Callable[[Cluster], LiveView | None] = lambda _: None
+        # What each app's last plan proved unchanged (docs/unchanged.md): objects others changed and
+        # then left alone are proved on later passes too, not only what the last sync recorded.
+        self._proofs: dict[str, dict[ObjectRef, Proof]] = {}
+        self._recheck_at: dict[str, float] = {}  # when each app's next plan dry-runs every object
 
     def reconcile(self, app: App, cluster: Cluster, mode: Mode, config: Config) -> Outcome:
         name = app.name
         interrupted = self._interrupted(app, cluster)
+        now = time.monotonic()
+        recheck = now >= self._recheck_at.setdefault(name, now + self._recheck_after())
         plan, rendered = engine.plan_app(
             app,
             cluster=cluster,
@@ -63,7 +71,12 @@ class Reconciler:
             config=config,
             renders=self.renders,
             live=self.live(cluster),
+            proofs=self._proofs.get(name),
+            recheck=recheck,
         )
+        if recheck:
+            self._recheck_at[name] = now + self._recheck_after()
+        self._proofs[name] = {item.ref: item.proof for item in plan.items if item.proof is not None}
         self.desired[name] = [item.desired for item in plan.items if item.desired is not None]
         last = self.store.last_sync(name)
         state = self.store.app_state(name)
@@ -110,8 +123,14 @@ class Reconciler:
         if decision.step is Step.STOP_HEALING:
             self.recorder.record(said.fight(name, plan.sha, decision), app, cluster)
         if decision.writes:
+            self._proofs.pop(name, None)  # the sync records newer ones
             return self._apply(app, cluster, config, outcome, decision, planned=(plan, rendered))
         return outcome
+
+    def _recheck_after(self) -> float:
+        """Seconds until an app's next full dry-run plan: the setting, less up to a tenth at random, so
+        apps first seen together do not all recheck in the same pass."""
+        return self.settings.recheck_every_s * (1 - 0.1 * random.random())
 
     def _apply(
         self,

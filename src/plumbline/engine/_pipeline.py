@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.model import CREATE_NAMESPACE_SOURCE
 from plumbline.plan.normalize import string_data_into_data
 from plumbline.plan.runtime import IgnoreRule
+from plumbline.plan.unchanged import Proof, RequestedStamps, Stamps
 from plumbline.redact import Redactor, contains_fingerprint
 from plumbline.render import Manifest, RenderCache, helm_options, render
 from plumbline.source import Checkout, fetch
@@ -249,10 +250,18 @@ def last_synced(store: Store | None, app: str) -> dict[ObjectRef, dict[str, Any]
     """The desired objects of the app's last successful sync, by object; None without history."""
     if store is None:
         return None
-    record = store.last_sync(app)
+    return _desired_of(store.last_sync(app))
+
+
+def _desired_of(record: SyncRecord | None) -> dict[ObjectRef, dict[str, Any]] | None:
+    return None if record is None else {ObjectRef.of(obj): obj for obj in record.desired}
+
+
+def recorded_proofs(record: SyncRecord | None) -> dict[ObjectRef, Proof]:
+    """The proofs a sync recorded (:mod:`plumbline.plan.unchanged`), by object; none without one."""
     if record is None:
-        return None
-    return {ObjectRef.of(obj): obj for obj in record.desired}
+        return {}
+    return {ObjectRef.parse(ref): Proof.from_dict(proof) for ref, proof in record.proofs.items()}
 
 
 def plan_app(
@@ -266,6 +275,9 @@ def plan_app(
     recorded: SyncRecord | None = None,
     renders: RenderCache | None = None,
     live: LiveView | None = None,
+    proofs: Mapping[ObjectRef, Proof] | None = None,
+    stamps: Stamps | None = None,
+    recheck: bool = False,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
     of the last successful sync (three-way); without, against managedFields alone. With ``config``,
@@ -276,7 +288,12 @@ def plan_app(
     ``recorded`` (a rollback; needs ``store``): the desired objects of that history record are planned
     instead of a render (:func:`recorded_app`), at its revision and SHA. ``renders``: see
     :func:`render_app`. ``live``: live objects to read instead of asking the API server where it
-    holds them (the controller's watch-fed cache, :func:`plumbline.plan.build_plan`)."""
+    holds them (the controller's watch-fed cache, :func:`plumbline.plan.build_plan`).
+
+    An object proved unchanged is not dry-run (:mod:`plumbline.plan.unchanged`): by the proofs of the
+    last successful sync (with ``store``), overridden by ``proofs`` (newer ones: the controller's),
+    checked by ``stamps`` (default: read from the server, once for this plan). ``recheck``: no proof
+    is used, every object is dry-run (the objects found unchanged still carry their new proofs)."""
     project = config.project(app.spec.project) if config is not None else None
     instance = config.instance if config is not None else DEFAULT_INSTANCE
     redactor = None if store is None else Redactor.for_store(store)
@@ -286,6 +303,8 @@ def plan_app(
         revision = recorded.revision
     else:
         rendered = render_app(app, revision=revision, progress=progress, project=project, renders=renders)
+    last = None if store is None else store.last_sync(app.name)
+    known = {} if recheck else {**recorded_proofs(last), **(proofs or {})}
     plan = build_plan(
         cluster=cluster,
         app=app.name,
@@ -294,12 +313,14 @@ def plan_app(
         revision=revision or app.spec.source.target_revision,
         sha=rendered.checkout.sha,
         progress=progress,
-        last_synced=last_synced(store, app.name),
+        last_synced=_desired_of(last),
         ignore=ignore_rules(app),
         redactor=redactor,
         instance=instance,
         bounds=None if project is None else bounds_of(project),
         live=live,
+        proofs=known,
+        stamps=stamps or RequestedStamps(cluster),
     )
     return plan, rendered
 

@@ -43,9 +43,11 @@ def plan(
     revision: str | None = None,
     progress: Progress = _quiet,
     store: StoreChoice | None = None,
+    recheck: bool = False,
 ) -> tuple[Plan, Rendered]:
     """``app``'s plan as configured (``plumb diff``, ``plumb capture``): in a :func:`session`, against
-    the last successful sync, tracked under the config's instance and bounded by the app's Project."""
+    the last successful sync, tracked under the config's instance and bounded by the app's Project.
+    ``recheck``: every object dry-run, none proved unchanged by the last sync's proofs."""
     choice = store or StoreChoice.of(config.store)
     with session(app, kubeconfig=kubeconfig, context=context, store=choice) as opened:
         return plan_app(
@@ -55,4 +57,5 @@ def plan(
             revision=revision,
             progress=progress,
             config=config,
+            recheck=recheck,
         )

@@ -32,6 +32,7 @@ from plumbline.errors import RefusedError, StoreError
 from plumbline.guards import gate
 from plumbline.plan import Action, Plan
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution
+from plumbline.plan.unchanged import prove
 from plumbline.store import (
     AuditAction,
     AuditOutcome,
@@ -43,7 +44,7 @@ from plumbline.store import (
     failed_revisions,
     now,
 )
-from plumbline.sync import SyncReport, refusals, sync_plan
+from plumbline.sync import Outcome, SyncReport, refusals, sync_plan
 
 LEASE_WAIT_S = 5.0  # how long `plumb sync` waits for another writer of the app to finish
 
@@ -253,6 +254,7 @@ def sync_app(
     ending_pause: bool = False,
     planned: tuple[Plan, Rendered] | None = None,
     recorded: SyncRecord | None = None,
+    recheck: bool = False,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
     """The one write path: plan, run the guards, then (unless ``dry_run``) apply; every outcome —
     also a refusal — is recorded in ``store``.
@@ -281,6 +283,9 @@ def sync_app(
     commit a rollback left (:func:`failed_revisions`) is refused (blocked, nothing written): Git is
     the truth, so trying it again takes a new commit (an empty one will do). A sync of another commit
     that succeeds ends the app's hold (``held`` → ``active``).
+
+    The plan stands on the last sync's proofs (:mod:`plumbline.plan.unchanged`) unless ``recheck``;
+    a successful sync records its own (``SyncRecord.proofs``).
     """
     if not dry_run and not ending_pause and (why := write_refusal(store, app.name)):
         raise RefusedError(f"not syncing: {why}")
@@ -294,6 +299,7 @@ def sync_app(
         store=store,
         config=config,
         recorded=recorded,
+        recheck=recheck,
     )
     flags: dict[str, Any] = {
         "prune": prune,
@@ -473,7 +479,8 @@ def _write(
         result = SyncResult.FAILED
         message = "; ".join(f"{o.item.ref}: {o.message}" for o in report.failures())
     summary = {"plan": plan.counts, "outcome": report.counts, "durationSeconds": round(report.duration_s, 3)}
-    record = finish(result=result, summary=summary, message=message, intent=intent_id)
+    proofs = _proofs(report) if result is SyncResult.SUCCEEDED else {}
+    record = finish(result=result, summary=summary, message=message, intent=intent_id, proofs=proofs)
     _audit_outcome(store, record, writer=writer, cause=cause, detail=detail)
     if result is SyncResult.SUCCEEDED and "rollback" not in flags:
         release(store, app.name, actor=writer.who, revision=plan.sha)
@@ -499,6 +506,7 @@ def _record(
     flags: dict[str, Any],
     message: str,
     intent: int | None = None,
+    proofs: dict[str, dict[str, str]] | None = None,
 ) -> SyncRecord:
     record = SyncRecord(
         id=None,
@@ -514,8 +522,24 @@ def _record(
         message=message,
         flags=flags,
         intent=intent,
+        proofs=proofs or {},
     )
     return store.get(store.record_sync(record))
+
+
+def _proofs(report: SyncReport) -> dict[str, dict[str, str]]:
+    """What a successful sync proved (:mod:`plumbline.plan.unchanged`), by object: for each object it
+    applied, the desired object against the server's answer; for each it left unchanged, the proof
+    the plan's full compare made (or stood on). Objects whose kind's stamp was not known get none."""
+    proofs: dict[str, dict[str, str]] = {}
+    for entry in report.objects:
+        item = entry.item
+        if entry.outcome is Outcome.UNCHANGED and item.proof is not None:
+            proofs[str(item.ref)] = item.proof.to_dict()
+        elif entry.outcome is Outcome.APPLIED and entry.answer is not None and item.desired is not None:
+            proof = prove(item.redactor, desired=item.desired, live=entry.answer, stamp=item.stamp)
+            proofs[str(item.ref)] = proof.to_dict()
+    return proofs
 
 
 def _recorded(plan: Plan) -> list[dict[str, Any]]:

@@ -223,6 +223,7 @@ def describe(operation: Operation) -> str:
             ("prune", operation.prune),
             ("force-conflicts", operation.force_conflicts),
             ("revert-drift", operation.revert_drift),
+            ("recheck", operation.recheck),
             ("revert", operation.revert),
         )
         if on

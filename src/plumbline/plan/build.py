@@ -28,6 +28,7 @@ from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.model import Action, Keep, ObjectRef, Plan, PlanItem, Unscanned
 from plumbline.plan.runtime import HpaTargets, IgnoreRule, RuntimeRules
 from plumbline.plan.tracking import APP_LABEL, DEFAULT_INSTANCE, Tracked, add_tracking, tracked
+from plumbline.plan.unchanged import Proof, Stamps, prove, proven
 from plumbline.redact import Redactor, ephemeral
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ def build_plan(
     instance: str = DEFAULT_INSTANCE,
     bounds: Bounds | None = None,
     live: LiveView | None = None,
+    proofs: Mapping[ObjectRef, Proof] | None = None,
+    stamps: Stamps | None = None,
 ) -> Plan:
     """The plan for ``manifests`` against the live cluster. Raises :class:`RenderError` for objects the
     server cannot place (unknown kind, duplicates after namespace defaulting).
@@ -89,6 +92,10 @@ def build_plan(
 
     ``live``: a cache of live objects to read instead of the API server where it holds them (module
     docstring); None reads everything from the server. The plan is the same either way.
+
+    ``proofs`` and ``stamps`` (:mod:`plumbline.plan.unchanged`): an object whose proof holds — same
+    desired object, same live object, same stamp for its kind — is not dry-run (``item.proven``);
+    with ``stamps``, each object a full compare finds unchanged carries its new ``item.proof``.
     """
     say = progress or (lambda _: None)
     redactor = redactor or ephemeral()
@@ -99,7 +106,8 @@ def build_plan(
     rules = RuntimeRules(rules=tuple(ignore), hpa_targets=hpa_targets)
     say(f"comparing {len(desired)} objects with the cluster (server-side dry run)")
     found = _read_live(cluster, desired, view=live)
-    items = cluster.map(lambda d: _compare(cluster, d, found, rules, last_synced, redactor), desired)
+    known = _Known(proofs or {}, stamps)
+    items = cluster.map(lambda d: _compare(cluster, d, found, rules, last_synced, redactor, known), desired)
     say("looking for objects this app created that Git no longer has")
     wanted = {item.ref for item in items}
     # The app's destination: where it deploys now, and the objects of its last successful sync.
@@ -290,6 +298,14 @@ def _hpa_targets(
     return frozenset(targets.found), gaps
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What a plan may stand on instead of a dry run: the proofs, and the stamps to check them by."""
+
+    proofs: Mapping[ObjectRef, Proof]
+    stamps: Stamps | None
+
+
 def _compare(
     cluster: Cluster,
     desired: _Desired,
@@ -297,6 +313,7 @@ def _compare(
     rules: RuntimeRules,
     last_synced: Mapping[ObjectRef, dict[str, Any]] | None,
     redactor: Redactor,
+    known: _Known,
 ) -> PlanItem:
     obj = desired.obj
     ref = ObjectRef.of(obj)
@@ -319,8 +336,15 @@ def _compare(
         if item.live is not None:  # a new object gets all of Git's fields, its initial replicas too
             obj, runtime = strip_runtime(obj, live=item.live, rules=rules, redactor=redactor)
             desired.obj = item.desired = obj
+        if known.stamps is not None and not desired.deferred:
+            # Read before the dry run: its answer is then known to come from this behaviour or a later one.
+            item.stamp = known.stamps.of(desired.info)
         if desired.deferred:
             item.predicted = obj
+        elif item.live is not None and proven(
+            known.proofs.get(ref), redactor, desired=obj, live=item.live, stamp=item.stamp
+        ):
+            item.predicted, item.proven, item.proof = item.live, True, known.proofs[ref]
         else:
             for _ in range(SNAPSHOT_ATTEMPTS):
                 item.predicted = _dry_run(cluster, desired, item)
@@ -356,6 +380,9 @@ def _compare(
         c for c in item.changes if c.attribution not in (Attribution.RUNTIME, Attribution.UNMANAGED_ADDITION)
     ]
     item.action = Action.UPDATE if real or item.conflict else Action.UNCHANGED
+    if item.action is Action.UNCHANGED and item.stamp and not item.proven and item.predicted == item.live:
+        # The dry run changed nothing at all: the next plan may stand on that while nothing moves.
+        item.proof = prove(redactor, desired=obj, live=item.live, stamp=item.stamp)
     return item
 
 

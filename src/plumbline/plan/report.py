@@ -66,6 +66,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "error": item.error,
                 "conflict": item.conflict,
                 "kept": item.kept.value if item.kept else None,
+                "proven": item.proven,
                 "changes": [change_to_dict(c) for c in item.changes],
                 "diff": item.diff,
             }

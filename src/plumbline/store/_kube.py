@@ -573,6 +573,8 @@ class KubernetesStore(Store):
             if rec.intent is not None:
                 labels[INTENT] = str(rec.intent)
             record = {"row": row, "chunks": chunks, "mac": mac}
+            if rec.proofs:  # not under the MAC: a proof only spares a dry run (decision 0024)
+                record["proofs"] = rec.proofs
             return self._secret(
                 Kind.SYNC,
                 _name(Kind.SYNC, seq),
@@ -597,7 +599,7 @@ class KubernetesStore(Store):
                     f"{self.where}: the desired objects of sync #{seq} were removed by the history limit "
                     f"({self.history_limit} syncs per app keep theirs)"
                 )
-            return sync_of(seq, row, desired or [])
+            return sync_of(seq, row, desired or [], record.get("proofs") if with_desired else None)
         except (KeyError, ValueError, TypeError, OSError, EOFError, binascii.Error) as error:
             raise StoreError(f"{self.where}: sync #{seq} cannot be read back: {error}") from None
 

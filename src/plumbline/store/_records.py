@@ -41,6 +41,9 @@ class SyncRecord:
     ``id`` is None until the record is stored. Timestamps must be timezone-aware; they are kept in UTC.
     ``intent`` is the :class:`SyncIntent` this record is the outcome of (None for syncs that never
     meant to write: dry runs, refusals).
+    ``proofs``: what a successful sync proved about each object it left unchanged or applied — the
+    object's ref (``str(ObjectRef)``) to a :class:`~plumbline.plan.unchanged.Proof` as a dict (keyed
+    digests, never a value); the next plan skips the dry run of an object whose proof still holds.
     """
 
     id: int | None
@@ -56,6 +59,7 @@ class SyncRecord:
     message: str = ""
     flags: dict[str, Any] = field(default_factory=dict)
     intent: int | None = None
+    proofs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Normalise once here, so every record (stored or not) compares and sorts the same way.
@@ -116,10 +120,16 @@ def current_actor(*, environ: Mapping[str, str] | None = None) -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def sync_of(id_: int, row: Sequence[Any], desired: list[dict[str, Any]]) -> SyncRecord:
+def sync_of(
+    id_: int,
+    row: Sequence[Any],
+    desired: list[dict[str, Any]],
+    proofs: Mapping[str, dict[str, str]] | None = None,
+) -> SyncRecord:
     """A history record from its stored columns — app, revision, sha, started, finished (ISO 8601),
     actor, result, summary (JSON), the desired objects as stored (not read here), message, flags
-    (JSON), intent — with ``desired`` read by the backend. ValueError or TypeError if they are not."""
+    (JSON), intent — with ``desired`` and ``proofs`` read by the backend. ValueError or TypeError if
+    they are not."""
     app, revision, sha, started, finished, actor, result, summary, _, message, flags, intent = row
     return SyncRecord(
         id=id_,
@@ -135,7 +145,15 @@ def sync_of(id_: int, row: Sequence[Any], desired: list[dict[str, Any]]) -> Sync
         message=message,
         flags=json.loads(flags),
         intent=intent,
+        proofs=_proofs(proofs or {}),
     )
+
+
+def _proofs(stored: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Recorded proofs as read back; TypeError if they are not ref → {digest name: text}."""
+    if not isinstance(stored, Mapping) or not all(isinstance(p, Mapping) for p in stored.values()):
+        raise TypeError("the recorded proofs are not a mapping of objects to proofs")
+    return {str(ref): {str(k): str(v) for k, v in proof.items()} for ref, proof in stored.items()}
 
 
 def intent_of(id_: int, row: Sequence[Any], writing: str | None, desired: list[dict[str, Any]]) -> SyncIntent:

@@ -109,6 +109,10 @@ MIGRATIONS: list[list[str | Callable[[Any, sqlite3.Connection], None]]] = [
                cause, mac ON sync_intents
            BEGIN SELECT RAISE(ABORT, 'a recorded sync intent cannot be changed'); END""",
     ],
+    [  # 6: what each sync proved about its objects (plan/unchanged.py): keyed digests, not sealed (a
+        # proof only spares a dry run; forging one takes the fingerprint key)
+        "ALTER TABLE syncs ADD COLUMN proofs BLOB",  # zlib-compressed JSON object; NULL: none
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -311,12 +315,14 @@ class SqliteStore(AuditStore, Store):
                 _json(rec.flags),
                 rec.intent,
             )
+            proofs = zlib.compress(_json(rec.proofs).encode("utf-8")) if rec.proofs else None
         except (TypeError, ValueError) as error:
             raise StoreError(
                 f"{self.path}: sync of {rec.app} is not JSON data, cannot record it: {error}"
             ) from None
+        columns = _COLUMNS.removeprefix("id, ") + ", proofs"
         with self._using(f"record a sync of {rec.app}") as db, self._appending(db):
-            return self._sealed_insert(db, "syncs", _COLUMNS.removeprefix("id, "), row, canonical_sync(row))
+            return self._sealed_insert(db, "syncs", columns, (*row, proofs), canonical_sync(row))
 
     # ---- intents: recorded before the first write --------------------------------------------
 
@@ -411,14 +417,19 @@ class SqliteStore(AuditStore, Store):
         return records[0]
 
     def _select(self, clause: str, args: list[Any], with_desired: bool) -> list[SyncRecord]:
-        columns = _COLUMNS if with_desired else _COLUMNS.replace("desired", "NULL")
+        columns = f"{_COLUMNS}, proofs" if with_desired else _COLUMNS.replace("desired", "NULL") + ", NULL"
         with self._using("read the sync history") as db:
             rows = db.execute(f"SELECT {columns} FROM syncs {clause}", args).fetchall()
         return [self._record(row) for row in rows]
 
     def _record(self, row: tuple[Any, ...]) -> SyncRecord:
-        id_, desired = row[0], row[9]
+        id_, desired, proofs = row[0], row[9], row[13]
         try:
-            return sync_of(id_, row[1:], json.loads(zlib.decompress(desired)) if desired is not None else [])
+            return sync_of(
+                id_,
+                row[1:13],
+                json.loads(zlib.decompress(desired)) if desired is not None else [],
+                json.loads(zlib.decompress(proofs)) if proofs is not None else None,
+            )
         except (ValueError, TypeError, zlib.error) as error:
             raise StoreError(f"{self.path}: sync #{id_} cannot be read back: {error}") from None

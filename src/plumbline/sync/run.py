@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import groupby
+from typing import Any
 
 from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.errors import ClusterError
@@ -46,10 +47,13 @@ class Outcome(StrEnum):
 
 @dataclass
 class ObjectOutcome:
+    """``answer``: the object as the server answered an apply of it (what a proof of it stands on)."""
+
     item: PlanItem
     outcome: Outcome
     message: str = ""
     wave: int = 0
+    answer: dict[str, Any] | None = None
 
 
 @dataclass
@@ -115,11 +119,11 @@ def sync_plan(
             report.objects += [ObjectOutcome(i, Outcome.NOT_REACHED, wave=wave) for i in batch]
             continue
         say(f"wave {wave}: applying {len(batch)} object(s)")
-        results = cluster.map(lambda i: _apply_one(cluster, i, force=id(i) in forced), batch)
-        for item, message in zip(batch, results, strict=True):
+        applied = cluster.map(lambda i: _apply_one(cluster, i, force=id(i) in forced), batch)
+        for item, (message, answer) in zip(batch, applied, strict=True):
             outcome = Outcome.FAILED if message else Outcome.APPLIED
-            report.objects.append(ObjectOutcome(item, outcome, message or "", wave=wave))
-        failed = any(results)
+            report.objects.append(ObjectOutcome(item, outcome, message or "", wave=wave, answer=answer))
+        failed = any(message for message, _ in applied)
         if not failed and any(i.ref.kind == "CustomResourceDefinition" for i in batch):
             _wait_established(cluster, [i for i in batch if i.ref.kind == "CustomResourceDefinition"])
             cluster.refresh_discovery()
@@ -252,11 +256,12 @@ def _info(cluster: Cluster, item: PlanItem) -> ResourceInfo:
     return info
 
 
-def _apply_one(cluster: Cluster, item: PlanItem, *, force: bool) -> str | None:
-    """Apply one object; return None on success, else a message a person can act on."""
+def _apply_one(cluster: Cluster, item: PlanItem, *, force: bool) -> tuple[str | None, dict[str, Any] | None]:
+    """Apply one object; return (None, the server's answer) on success, else (a message a person can
+    act on, None). The answer is decoded only where the plan knew the kind's stamp: a proof needs it."""
     assert item.desired is not None
     try:
-        cluster.apply(item.desired, info=_info(cluster, item), force=force, result=False)
+        answer = cluster.apply(item.desired, info=_info(cluster, item), force=force, result=bool(item.stamp))
     except ApiFailure as failure:
         if failure.status == 409 and failure.reason == "Conflict":
             return _said(
@@ -264,11 +269,11 @@ def _apply_one(cluster: Cluster, item: PlanItem, *, force: bool) -> str | None:
                 f"{failure.message}. Another field manager owns these fields; plumbline does not take them "
                 "over silently. Make Git agree with the live value, or re-run with --force-conflicts to "
                 "take ownership.",
-            )
-        return _said(item, f"{failure.reason or failure.status}: {failure.message}")
+            ), None
+        return _said(item, f"{failure.reason or failure.status}: {failure.message}"), None
     except ClusterError as error:
-        return str(error)
-    return None
+        return str(error), None
+    return None, answer
 
 
 def _said(item: PlanItem, message: str) -> str:
