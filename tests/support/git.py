@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from dulwich.repo import Repo
@@ -81,7 +83,13 @@ class serve_http:  # used like a function: `with serve_http(bare) as url`
         self.repo = Repo(str(bare))
         repos: dict[str, BackendRepo] = {"/": self.repo}
         app = make_wsgi_chain(DictBackend(repos))
-        self.server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+        self.asked: Counter[str] = Counter()  # requests by path: each ".../info/refs" is one ref listing
+
+        def counting(environ: dict[str, Any], start_response: Any) -> Any:
+            self.asked[str(environ.get("PATH_INFO", ""))] += 1
+            return app(environ, start_response)
+
+        self.server: WSGIServer = make_server("127.0.0.1", 0, counting, handler_class=_QuietHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> str:

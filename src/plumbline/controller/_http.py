@@ -178,8 +178,7 @@ def routes(controller: Controller, *, secret: str | None = None) -> list[BaseRou
         matched = sorted(
             name for name, app in controller.config.apps.items() if _norm(app.spec.source.repo_url) in pushed
         )
-        for name in matched:
-            controller.enqueue(name)
+        controller.pushed(matched)
         controller.metrics.webhooks.labels(provider=provider, result=Delivery.ACCEPTED.value).inc()
         log(logging.INFO, f"webhook from {provider}: queued {len(matched)} app(s)", apps=matched)
         return JSONResponse({"queued": matched}, status_code=202, headers={"Connection": "close"})

@@ -160,6 +160,15 @@ class Controller:
         self._queue.add(app)
         self.metrics.queue_depth.set(self._queue.depth())
 
+    def pushed(self, names: list[str]) -> None:
+        """A push to the repositories of apps ``names`` (a webhook): what their revisions resolved to
+        is forgotten, and each is queued, so its pass asks Git at once."""
+        for name in names:
+            app = self.config.apps.get(name)
+            if app is not None:
+                self.reconciler.refs.forget(app.spec.source.repo_url)
+            self.enqueue(name)
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -279,6 +288,7 @@ class Controller:
     def _poll(self, names: list[str]) -> None:
         """Queue a pass over every app in ``names``, starting a round unless one is still going (then
         that round waits only for the apps still configured)."""
+        self.reconciler.refs.expire()  # each repository's refs asked for once per interval
         with self._round_lock:
             if self._round is None and names:
                 self._round = Round.of(names, started=time.monotonic())

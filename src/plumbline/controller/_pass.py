@@ -39,6 +39,7 @@ from plumbline.errors import PlumbError
 from plumbline.plan import ObjectRef, Plan, SyncStatus
 from plumbline.plan.unchanged import Proof
 from plumbline.render import RenderCache
+from plumbline.source import Refs
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult, failed_revisions
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Reconciler:
         # then left alone are proved on later passes too, not only what the last sync recorded.
         self._proofs: dict[str, dict[ObjectRef, Proof]] = {}
         self._recheck_at: dict[str, float] = {}  # when each app's next plan dry-runs every object
+        self.refs = Refs()  # each repository's revisions resolved once per interval (docs/controller.md)
 
     def reconcile(self, app: App, cluster: Cluster, mode: Mode, config: Config) -> Outcome:
         name = app.name
@@ -73,6 +75,7 @@ class Reconciler:
             live=self.live(cluster),
             proofs=self._proofs.get(name),
             recheck=recheck,
+            refs=self.refs,
         )
         if recheck:
             self._recheck_at[name] = now + self._recheck_after()

@@ -26,7 +26,7 @@ from plumbline.plan.runtime import IgnoreRule
 from plumbline.plan.unchanged import Proof, RequestedStamps, Stamps
 from plumbline.redact import Redactor, contains_fingerprint
 from plumbline.render import Manifest, RenderCache, helm_options, render
-from plumbline.source import Checkout, fetch
+from plumbline.source import Checkout, Refs, fetch
 from plumbline.store import Store, SyncRecord
 
 if TYPE_CHECKING:
@@ -84,18 +84,20 @@ def render_app(
     progress: Progress = _quiet,
     project: Project | None = None,
     renders: RenderCache | None = None,
+    refs: Refs | None = None,
 ) -> Rendered:
     """Fetch the app's source at ``revision`` (default: its targetRevision) and render it.
 
     ``project`` (the app's) may allow remote kustomize bases and Helm dependencies
     (``spec.allowRemoteSources``); without it, every remote source is refused. ``renders`` (the
     controller's): a render of the same commit with the same settings (:func:`render_key`) is taken
-    from there instead of run again.
+    from there instead of run again. ``refs`` (the controller's): the revision is resolved from there
+    while it is kept (:class:`plumbline.source.Refs`: once per repository and revision per interval).
     """
     source = app.spec.source
     wanted = revision or source.target_revision
     progress(f"fetching {source.repo_url} at {wanted}")
-    checkout = fetch(source.repo_url, wanted)
+    checkout = fetch(source.repo_url, wanted, refs=refs)
 
     def run() -> list[Manifest]:
         return _render(app, checkout, progress=progress, project=project)
@@ -278,6 +280,7 @@ def plan_app(
     proofs: Mapping[ObjectRef, Proof] | None = None,
     stamps: Stamps | None = None,
     recheck: bool = False,
+    refs: Refs | None = None,
 ) -> tuple[Plan, Rendered]:
     """Render the app and plan it. With ``store``, changes are attributed against the desired state
     of the last successful sync (three-way); without, against managedFields alone. With ``config``,
@@ -286,7 +289,7 @@ def plan_app(
     instance (without it, the default instance).
 
     ``recorded`` (a rollback; needs ``store``): the desired objects of that history record are planned
-    instead of a render (:func:`recorded_app`), at its revision and SHA. ``renders``: see
+    instead of a render (:func:`recorded_app`), at its revision and SHA. ``renders`` and ``refs``: see
     :func:`render_app`. ``live``: live objects to read instead of asking the API server where it
     holds them (the controller's watch-fed cache, :func:`plumbline.plan.build_plan`).
 
@@ -302,7 +305,9 @@ def plan_app(
         rendered = recorded_app(app, recorded, redactor=redactor, progress=progress, project=project)
         revision = recorded.revision
     else:
-        rendered = render_app(app, revision=revision, progress=progress, project=project, renders=renders)
+        rendered = render_app(
+            app, revision=revision, progress=progress, project=project, renders=renders, refs=refs
+        )
     last = None if store is None else store.last_sync(app.name)
     known = {} if recheck else {**recorded_proofs(last), **(proofs or {})}
     plan = build_plan(

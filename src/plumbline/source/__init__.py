@@ -5,6 +5,7 @@ Git is spoken by dulwich; no ``git`` binary is needed at runtime (``ssh`` is, fo
 * :func:`fetch` mirrors the repository into the cache (incrementally), resolves the revision to a
   commit and materialises that commit's tree into a folder keyed by its SHA: a :class:`Checkout`.
 * :func:`resolve` only resolves (and fetches what that needs).
+* :class:`Refs` keeps what revisions resolved to between fetches (the controller's, per interval).
 * :func:`remote` names a repository (:class:`Remote`: URL, cache key, how it is shown); :func:`mirror`
   opens its mirror in the cache (:func:`mirror_path`: where it is, to read); :func:`push_new_ref`
   creates a branch on the remote (capture).
@@ -15,7 +16,7 @@ Everything refused or unreachable is a :class:`~plumbline.errors.SourceError` na
 and the file. Size limits are the module constants below, overridable per call with :class:`Limits`.
 """
 
-from plumbline.source._checkout import Checkout, fetch, mirror_path, resolve
+from plumbline.source._checkout import Checkout, Refs, fetch, mirror_path, resolve
 from plumbline.source._git import Remote, mirror, push_new_ref, remote
 from plumbline.source._materialise import (
     MAX_CHECKOUT_BYTES,
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_REPO_BYTES",
     "Checkout",
     "Limits",
+    "Refs",
     "Remote",
     "fetch",
     "is_inside",

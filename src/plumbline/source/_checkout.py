@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +38,46 @@ class Checkout:
     committed_at: datetime
 
 
+class Refs:
+    """What each (repository, revision) resolved to, kept until :meth:`expire` or :meth:`forget`: the
+    controller's, so one round asks each repository for its refs once per revision (expired at each
+    poll, every interval), passes between polls (a watch event, an operation) ask the remote nothing,
+    and a webhook for a repository (:meth:`forget`) makes the next pass ask at once.
+
+    Kept by the mirror's key and looked up under the mirror's lock, so two workers asking for the same
+    revision at once make one fetch: the second finds what the first resolved. A SHA kept is used only
+    while the mirror still has that commit. ``fetched`` counts the resolutions that asked the remote."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], ObjectID] = {}
+        self._lock = threading.Lock()
+        self.fetched = 0
+
+    def expire(self) -> None:
+        """Forget everything: the next pass over each revision asks its repository again."""
+        with self._lock:
+            self._known.clear()
+
+    def forget(self, repo: str) -> None:
+        """Forget what ``repo`` (a URL or path, as an App names it) resolved to (a push to it)."""
+        try:
+            key = _git.remote(repo).key
+        except SourceError:
+            return
+        with self._lock:
+            for known in [k for k in self._known if k[0] == key]:
+                del self._known[known]
+
+    def _get(self, key: str, revision: str) -> ObjectID | None:
+        with self._lock:
+            return self._known.get((key, revision))
+
+    def _keep(self, key: str, revision: str, sha: ObjectID) -> None:
+        with self._lock:
+            self._known[(key, revision)] = sha
+            self.fetched += 1
+
+
 def resolve(repo: str, revision: str, *, cache: Path | None = None, limits: Limits | None = None) -> str:
     """The full SHA of the commit ``revision`` names in ``repo``. See :func:`fetch` for both arguments."""
     where = _git.remote(repo)
@@ -44,7 +85,14 @@ def resolve(repo: str, revision: str, *, cache: Path | None = None, limits: Limi
         return _resolve(mirror, where, revision, limits or Limits()).decode()
 
 
-def fetch(repo: str, revision: str, *, cache: Path | None = None, limits: Limits | None = None) -> Checkout:
+def fetch(
+    repo: str,
+    revision: str,
+    *,
+    cache: Path | None = None,
+    limits: Limits | None = None,
+    refs: Refs | None = None,
+) -> Checkout:
     """Resolve ``revision`` in ``repo`` to a commit and return its tree, checked out.
 
     ``repo`` is a URL (``file://``, ``http(s)://``, ``ssh://`` or ``user@host:path``) or a local
@@ -58,12 +106,20 @@ def fetch(repo: str, revision: str, *, cache: Path | None = None, limits: Limits
     Raises :class:`SourceError`: the repository cannot be reached (naming its URL, without a
     password), the revision is unknown (listing some that exist), or the tree breaks a rule of
     :mod:`plumbline.source._materialise` (escaping symlinks, sizes over ``limits``).
+
+    ``refs``: what revisions resolved to, kept between calls (:class:`Refs`); None, ask every time.
     """
     limits = limits or Limits()
     base = cache or cache_dir()
     where = _git.remote(repo)
     with _git.mirror(where, cache=base) as mirror:
-        sha = _resolve(mirror, where, revision, limits)
+        kept = refs._get(where.key, revision) if refs is not None else None
+        if kept is not None and kept in mirror.object_store:
+            sha = kept
+        else:
+            sha = _resolve(mirror, where, revision, limits)
+            if refs is not None:
+                refs._keep(where.key, revision, sha)
     with Repo(str(base / "repos" / where.key)) as mirror:
         commit = mirror.object_store[sha]
         assert isinstance(commit, Commit)
