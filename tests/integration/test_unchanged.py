@@ -22,6 +22,7 @@ import pytest
 
 from plumbline import engine
 from plumbline.cluster import Cluster, ResourceInfo
+from plumbline.cluster.cache import LiveCache
 from plumbline.config import Mode, load_config
 from plumbline.controller import Result
 from plumbline.errors import ApiFailure
@@ -50,9 +51,11 @@ class Counting(Cluster):
         super().__init__(**kwargs)
         self.dry_runs = 0
         self.requests = 0
+        self.paths: list[str] = []
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         self.requests += 1
+        self.paths.append(path)
         if method == "PATCH" and (kwargs.get("query") or {}).get("dryRun"):
             self.dry_runs += 1
         return super().request(method, path, **kwargs)
@@ -469,4 +472,31 @@ def test_the_controller_proves_what_others_changed_then_left_alone_until_it_rech
     try:
         assert passes(site, counting, recheck_every_s, 3) == dry_runs
     finally:
+        site.close()
+
+
+def test_the_controller_checks_proofs_by_its_caches_stamps(
+    tmp_path: Path, control_plane: ControlPlane, namespace: str, counting: Counting
+) -> None:
+    site = Site(tmp_path, control_plane, namespace, mode="sync")
+    cache = LiveCache(counting)
+    controller = site.controller()
+    try:
+        (first,) = controller.run_once()
+        assert first.result is Result.SYNCED, first
+        configmaps = counting.discovery.lookup("v1", "ConfigMap")
+        assert configmaps is not None
+        cache.watch([configmaps])
+        cache.watch_stamps()
+        assert cache.wait_synced(60.0)
+        assert cache.of(configmaps) == RequestedStamps(counting).of(configmaps)  # the sync's proofs hold
+        controller.reconciler.live = lambda cluster: cache if cluster is counting else None
+        app = controller.config.apps[site.app]
+        counting.dry_runs, counting.paths = 0, []
+        controller.reconciler.reconcile(app, counting, Mode.SYNC, controller.config)
+        assert counting.dry_runs == 0
+        assert not [p for p in counting.paths if "/apiservices/" in p or p == "/version"]  # no stamp read
+    finally:
+        controller.close()
+        cache.close()
         site.close()

@@ -43,7 +43,7 @@ from plumbline.source import Refs
 from plumbline.store import AppStateKind, AuditAction, Store, SyncRecord, SyncResult, failed_revisions
 
 if TYPE_CHECKING:
-    from plumbline.cluster.cache import LiveView
+    from plumbline.cluster.cache import LiveCache
 
 
 class Reconciler:
@@ -53,8 +53,9 @@ class Reconciler:
         self._heal: dict[str, HealMemory] = {}
         self._refused: dict[str, Refusal] = {}
         self.renders = RenderCache()  # a pass at an unchanged commit renders nothing (docs/controller.md)
-        # The live objects a pass may read from a cache instead of its API server (the controller's).
-        self.live: Callable[[Cluster], LiveView | None] = lambda _: None
+        # The live objects a pass may read from a cache instead of its API server (the controller's),
+        # and the kinds' stamps its proofs are checked by (without a cache: read for each plan).
+        self.live: Callable[[Cluster], LiveCache | None] = lambda _: None
         # What each app's last plan proved unchanged (docs/unchanged.md): objects others changed and
         # then left alone are proved on later passes too, not only what the last sync recorded.
         self._proofs: dict[str, dict[ObjectRef, Proof]] = {}
@@ -66,13 +67,15 @@ class Reconciler:
         interrupted = self._interrupted(app, cluster)
         now = time.monotonic()
         recheck = now >= self._recheck_at.setdefault(name, now + self._recheck_after())
+        cache = self.live(cluster)
         plan, rendered = engine.plan_app(
             app,
             cluster=cluster,
             store=self.store,
             config=config,
             renders=self.renders,
-            live=self.live(cluster),
+            live=cache,
+            stamps=cache,
             proofs=self._proofs.get(name),
             recheck=recheck,
             refs=self.refs,

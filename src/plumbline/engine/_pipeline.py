@@ -325,7 +325,7 @@ def plan_app(
         bounds=None if project is None else bounds_of(project),
         live=live,
         proofs=known,
-        stamps=stamps or RequestedStamps(cluster),
+        stamps=stamps if stamps is not None else RequestedStamps(cluster),
     )
     return plan, rendered
 
