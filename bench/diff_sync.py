@@ -36,14 +36,18 @@ class Run:
 
 
 def measure(cmd: list[str], *, env: dict[str, str], ok: tuple[int, ...] = (0, 1)) -> Run:
-    began = time.perf_counter()
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    code = os.waitstatus_to_exitcode(status)
-    if code not in ok:
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-        raise SystemExit(f"{' '.join(cmd)} exited {code}:\n{stderr[-2000:]}")
+    # stderr goes to a file, not a pipe: nobody reads a pipe while the process runs, and a process
+    # that logs more than the pipe holds (a controller pass over 1000 apps) would block on it forever
+    with tempfile.TemporaryFile() as errors:
+        began = time.perf_counter()
+        process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        code = os.waitstatus_to_exitcode(status)
+        if code not in ok:
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+            raise SystemExit(f"{' '.join(cmd)} exited {code}:\n{stderr[-2000:]}")
     return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, code=code)
 
 
