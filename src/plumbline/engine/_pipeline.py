@@ -1,7 +1,8 @@
-"""The read side of the pipeline for one app, stage by stage: source → render → plan (and drift).
+"""The read side of the pipeline for one app, stage by stage: source → render → plan (and drift), and
+the guards over the plan.
 
 Each stage lives in its own package and takes plain data; this module only connects them, so every
-caller (CLI, controller) plans exactly the same way. Nothing here writes to the cluster.
+caller (CLI, controller, dashboard) plans and guards exactly the same way. Nothing here writes to the cluster.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from plumbline.cluster import Cluster
 from plumbline.cluster.throttle import Limits
 from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
 from plumbline.errors import ClusterError, RenderError
+from plumbline.guards import GateResult, gate
 from plumbline.local import local_dir
 from plumbline.plan import Bounds, ObjectRef, Plan, build_plan
 from plumbline.plan.drift import DriftReport, drift_report
@@ -328,6 +330,38 @@ def plan_app(
         stamps=stamps if stamps is not None else RequestedStamps(cluster),
     )
     return plan, rendered
+
+
+def gate_app(
+    app: App,
+    plan: Plan,
+    rendered: Rendered,
+    *,
+    config: Config,
+    store: Store | None,
+    cluster: Cluster | None,
+    prune: bool = False,
+    manual: bool = True,
+    allow: list[str] | None = None,
+    reason: str | None = None,
+) -> GateResult:
+    """Every guard over ``app``'s ``plan`` (made from ``rendered``), as a sync runs them: ``plumb
+    sync`` and its ``--dry-run``, the controller (``manual`` False), and the dashboard's app page
+    (what a manual sync without prune would meet). ``allow`` (``GUARD:KIND/NAME``, with ``reason``)
+    overrides findings; the commit's ``Plumb-Allow`` trailers and the app's GuardExceptions always
+    apply (:func:`plumbline.guards.gate`)."""
+    return gate(
+        plan=plan,
+        checkout=rendered.checkout,
+        app=app,
+        config=config,
+        store=store,
+        cluster=cluster,
+        prune=prune,
+        manual=manual,
+        allow=allow,
+        reason=reason,
+    )
 
 
 def bounds_of(project: Project) -> Bounds:

@@ -15,7 +15,7 @@ from typing import Any
 
 from plumbline.cluster import Cluster
 from plumbline.config import App, Config
-from plumbline.engine._pipeline import Progress, Rendered, _quiet, plan_app
+from plumbline.engine._pipeline import Progress, Rendered, _quiet, gate_app, plan_app
 from plumbline.engine._signed import signatures_of
 from plumbline.engine.lease import (
     LEASE_DURATION_S,
@@ -29,7 +29,6 @@ from plumbline.engine.lease import (
 )
 from plumbline.engine.pause import release, write_refusal
 from plumbline.errors import RefusedError, StoreError
-from plumbline.guards import gate
 from plumbline.plan import Action, Plan
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution
 from plumbline.plan.unchanged import prove
@@ -320,10 +319,10 @@ def sync_app(
     blocked_by = ""
     if config is not None:
         progress("running the guards")
-        verdict = gate(
-            plan=plan,
-            checkout=rendered.checkout,
-            app=app,
+        verdict = gate_app(
+            app,
+            plan,
+            rendered,
             config=config,
             store=store,
             cluster=cluster,

@@ -10,7 +10,7 @@ from typing import Any
 
 from plumbline import engine
 from plumbline.config import App, Config
-from plumbline.guards import GateResult, gate
+from plumbline.guards import GateResult
 from plumbline.plan import Action, Plan
 from plumbline.plan.attribution import Attribution, FieldChange
 from plumbline.plan.drift import DriftReport
@@ -127,16 +127,7 @@ def app_view(
             view.row.status = engine.app_status(app, config=config, store=store, planned=(plan, cluster))
             view.plan, view.objects = plan, _objects(plan)
             view.drift = engine.drift_app(app, cluster=cluster, store=store, config=config, plan=plan)
-            view.guards = gate(
-                plan=plan,
-                checkout=rendered.checkout,
-                app=app,
-                config=config,
-                store=store,
-                cluster=cluster,
-                prune=False,
-                manual=True,
-            )
+            view.guards = engine.gate_app(app, plan, rendered, config=config, store=store, cluster=cluster)
         except Exception as error:  # one broken app's page says why; the others are unaffected
             view.error = str(error)
             if view.plan is None:
