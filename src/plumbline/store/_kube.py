@@ -65,7 +65,18 @@ from plumbline.store._audit import (
     walk_chains,
 )
 from plumbline.store._base import Store
-from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, _utc, intent_of, now, sync_of
+from plumbline.store._records import (
+    SyncIntent,
+    SyncRecord,
+    SyncResult,
+    _utc,
+    intent_of,
+    intent_row,
+    now,
+    record_json,
+    record_time,
+    sync_of,
+)
 from plumbline.store._seal import GENESIS, Head
 from plumbline.store._sqlite import NoSuchSyncError
 
@@ -104,12 +115,7 @@ class Kind(StrEnum):
 CHAINS = {Kind.AUDIT: "audit", Kind.SYNC: "syncs", Kind.INTENT: "sync_intents"}  # as _seal.TABLES
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat(timespec="microseconds")
+_json, _time = record_json, record_time
 
 
 def pack(value: Any) -> str:
@@ -479,7 +485,10 @@ class KubernetesStore(Store):
         try:
             return [_json(value) for value in values]
         except (TypeError, ValueError) as error:
-            raise StoreError(f"{self.where}: {what} is not JSON data, cannot record it: {error}") from None
+            raise self._not_json(what, error) from None
+
+    def _not_json(self, what: str, error: Exception) -> StoreError:
+        return StoreError(f"{self.where}: {what} is not JSON data, cannot record it: {error}")
 
     def _put_desired(self, app: str, desired: list[dict[str, Any]], what: str) -> tuple[str, int]:
         """Store ``desired`` (once per content) and return (its SHA-256, its number of chunks)."""
@@ -607,17 +616,11 @@ class KubernetesStore(Store):
         if intent.id is not None:
             raise ValueError(f"sync intent #{intent.id} is already recorded")
         what = f"the intent to sync {intent.app}"
-        planned, flags = self._dumped(what, intent.planned, intent.flags)
         digest, chunks = self._put_desired(intent.app, intent.desired, what)
-        row: list[Any] = [
-            intent.app,
-            intent.revision,
-            intent.sha,
-            intent.actor,
-            intent.holder,
-            intent.lease_namespace,
-        ]
-        row += [_time(intent.started_at), planned, digest, flags, intent.cause]
+        try:  # (a chunk stored for an intent refused here is pruned like any chunk no record keeps)
+            row = list(intent_row(intent, digest))
+        except (TypeError, ValueError) as error:
+            raise self._not_json(what, error) from None
         annotations = {STARTED: str(row[6])}
         if intent.writing_at is not None:
             annotations[WRITING] = _time(intent.writing_at)

@@ -120,6 +120,17 @@ def current_actor(*, environ: Mapping[str, str] | None = None) -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def record_json(value: Any) -> str:
+    """``value`` as a record's JSON column: compact, UTF-8, no NaN. ValueError or TypeError if it is
+    not JSON data."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def record_time(value: datetime) -> str:
+    """``value`` as a record's time column (ISO 8601, to the microsecond)."""
+    return value.isoformat(timespec="microseconds")
+
+
 def sync_of(
     id_: int,
     row: Sequence[Any],
@@ -154,6 +165,26 @@ def _proofs(stored: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     if not isinstance(stored, Mapping) or not all(isinstance(p, Mapping) for p in stored.values()):
         raise TypeError("the recorded proofs are not a mapping of objects to proofs")
     return {str(ref): {str(k): str(v) for k, v in proof.items()} for ref, proof in stored.items()}
+
+
+def intent_row(intent: SyncIntent, desired: Any) -> tuple[Any, ...]:
+    """The sealed columns of ``intent``, as :func:`intent_of` reads them back and
+    :func:`plumbline.store._seal.canonical_intent` seals them — app, revision, sha, actor, holder, lease
+    namespace, started (ISO 8601), planned (JSON), ``desired`` as the backend stores it, flags (JSON),
+    cause. ValueError or TypeError if planned or flags are not JSON data."""
+    return (
+        intent.app,
+        intent.revision,
+        intent.sha,
+        intent.actor,
+        intent.holder,
+        intent.lease_namespace,
+        record_time(intent.started_at),
+        record_json(intent.planned),
+        desired,
+        record_json(intent.flags),
+        intent.cause,
+    )
 
 
 def intent_of(id_: int, row: Sequence[Any], writing: str | None, desired: list[dict[str, Any]]) -> SyncIntent:

@@ -35,7 +35,16 @@ from plumbline.paths import state_dir
 from plumbline.store._audit import AUDIT_MIGRATION, AppState, AuditStore, seal_existing, seal_intents
 from plumbline.store._base import Store
 from plumbline.store._keys import key_file
-from plumbline.store._records import SyncIntent, SyncRecord, SyncResult, intent_of, sync_of
+from plumbline.store._records import (
+    SyncIntent,
+    SyncRecord,
+    SyncResult,
+    intent_of,
+    intent_row,
+    record_json,
+    record_time,
+    sync_of,
+)
 from plumbline.store._seal import canonical_intent, canonical_sync
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -136,12 +145,7 @@ def default_path() -> Path:
     return state_dir() / "plumbline.db"
 
 
-def _time(value: datetime) -> str:
-    return value.isoformat(timespec="microseconds")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_time, _json = record_time, record_json
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -342,28 +346,17 @@ class SqliteStore(AuditStore, Store):
         if intent.id is not None:
             raise ValueError(f"sync intent #{intent.id} is already recorded")
         try:
-            row = (
-                intent.app,
-                intent.revision,
-                intent.sha,
-                intent.actor,
-                intent.holder,
-                intent.lease_namespace,
-                _time(intent.started_at),
-                _time(intent.writing_at) if intent.writing_at is not None else None,
-                _json(intent.planned),
-                zlib.compress(_json(intent.desired).encode("utf-8")),
-                _json(intent.flags),
-                intent.cause,
-            )
+            sealed = intent_row(intent, zlib.compress(_json(intent.desired).encode("utf-8")))
         except (TypeError, ValueError) as error:
             raise StoreError(
                 f"{self.path}: the intent to sync {intent.app} is not JSON data, cannot record it: {error}"
             ) from None
+        writing = _time(intent.writing_at) if intent.writing_at is not None else None
+        row = (*sealed[:7], writing, *sealed[7:])  # writing_at is stamped later, outside the seal
         doing = f"record the intent to sync {intent.app}"
         with self._durably(doing) as db, self._appending(db):
-            sealed = canonical_intent(row[:7] + row[8:])  # all but writing_at, stamped later
-            return self._sealed_insert(db, "sync_intents", _INTENT_COLUMNS.removeprefix("id, "), row, sealed)
+            columns = _INTENT_COLUMNS.removeprefix("id, ")
+            return self._sealed_insert(db, "sync_intents", columns, row, canonical_intent(sealed))
 
     def mark_writing(self, intent_id: int) -> None:
         """Stamp the intent: its writer holds the Lease and is about to write (durably, once)."""
