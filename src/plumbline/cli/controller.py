@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from plumbline import engine
-from plumbline.cli.gitops import OUTPUT, Output, emit_json, err, out, settings
+from plumbline.cli.gitops import OUTPUT, WHY, Output, emit_json, err, out, settings
 from plumbline.cli.operate import hand_over
 from plumbline.words import KUBE_API_BURST, KUBE_API_QPS, LEASE_DURATION_S, LEASE_NAMESPACE, WORKERS, Mode
 
@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
         revert: bool = typer.Option(
             False, "--revert", help="Revert the drift made during the pause (a sync with drift reverted)."
         ),
-        reason: str = typer.Option("", "--reason", help="Why (shown in the audit trail)."),
+        reason: str = WHY,
     ) -> None:
         """End a pause. Drift made meanwhile keeps the app paused-pending: capture it into Git with
         `plumb capture`, or revert it with --revert. Exit 1 if it stays pending."""
@@ -243,7 +243,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         name: str,
         mode: Mode | None = MODE_ARGUMENT,
-        reason: str = typer.Option("", "--reason", help="Why (shown in the audit trail)."),
+        reason: str = WHY,
         clear: bool = typer.Option(False, "--clear", help="Drop the override: the config's mode applies."),
     ) -> None:
         """Show or set APP's mode. The setting is an override kept in the store (and audited) on top

@@ -81,6 +81,11 @@ RECHECK = typer.Option(
     "--recheck",
     help="Dry-run every object on the server, even those the last sync proved unchanged (docs/unchanged.md).",
 )
+WHY = typer.Option("", "--reason", help="Why (shown in the audit trail).")
+DRY_RUN = typer.Option(False, "--dry-run", help="Plan and show what would be written; write nothing.")
+PRUNE = typer.Option(
+    False, "--prune", help="Also delete objects this app created that the revision applied does not have."
+)
 
 
 class Settings:
@@ -384,10 +389,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         name: str,
         revision: str | None = REVISION,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Plan and show; write nothing."),
-        prune: bool = typer.Option(
-            False, "--prune", help="Also delete objects this app created that Git dropped."
-        ),
+        dry_run: bool = DRY_RUN,
+        prune: bool = PRUNE,
         force_conflicts: bool = typer.Option(
             False, "--force-conflicts", help="Take ownership of fields other field managers own."
         ),

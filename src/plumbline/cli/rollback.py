@@ -18,7 +18,18 @@ import typer
 from rich.markup import escape
 
 from plumbline import engine
-from plumbline.cli.gitops import OUTPUT, Output, emit_json, out, print_plan, progress, settings
+from plumbline.cli.gitops import (
+    DRY_RUN,
+    OUTPUT,
+    PRUNE,
+    WHY,
+    Output,
+    emit_json,
+    out,
+    print_plan,
+    progress,
+    settings,
+)
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `plumb --help` loads none of it
     from plumbline.capture import CaptureCommit
@@ -37,15 +48,9 @@ def register(app: typer.Typer) -> None:
         to_history: int | None = typer.Option(
             None, "--to-history", help="Roll back to the sync with this history number (`plumb history`)."
         ),
-        dry_run: bool = typer.Option(
-            False, "--dry-run", help="Show what the rollback would do; write nothing."
-        ),
-        prune: bool = typer.Option(
-            False,
-            "--prune",
-            help="Also delete objects the failed revision added (the good one did not have).",
-        ),
-        reason: str | None = typer.Option(None, "--reason", help="Why (recorded in the audit trail)."),
+        dry_run: bool = DRY_RUN,
+        prune: bool = PRUNE,
+        reason: str = WHY,
         revert_branch: str | None = typer.Option(
             None,
             "--write-revert-branch",
@@ -77,7 +82,7 @@ def register(app: typer.Typer) -> None:
                 to_history=to_history,
                 dry_run=dry_run,
                 prune=prune,
-                reason=reason or "",
+                reason=reason,
                 progress=progress,
             )
         commit: CaptureCommit | None = None
