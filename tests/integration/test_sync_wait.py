@@ -7,24 +7,14 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from plumbline.local import ControlPlane, Fault, SimulatedNodes
-from tests.support.git import write_files
 from tests.support.json_keys import not_camel_case
-from tests.support.kwok import running_deployment
-from tests.support.sites import Workspace, unique
+from tests.support.kwok import running_deployment, web_app
 
 pytestmark = pytest.mark.integration
-
-SERVICE = {
-    "apiVersion": "v1",
-    "kind": "Service",
-    "metadata": {"name": "web"},
-    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
-}
 
 
 def _text(output: str) -> str:
@@ -32,20 +22,10 @@ def _text(output: str) -> str:
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())
 
 
-def _workspace(tmp_path: Path, plane: ControlPlane, deployment: dict[str, Any]) -> tuple[Workspace, str]:
-    ws = Workspace(tmp_path, plane)
-    app = unique("wait")
-    # JSON is YAML: the Deployment and Service as the test builds them.
-    write_files(ws.repo, {"app/web.yaml": json.dumps(deployment) + "\n---\n" + json.dumps(SERVICE) + "\n"})
-    ws.commit("web")
-    ws.add_app(app, "app", unique("wait"))
-    return ws, app
-
-
 def test_sync_wait_shows_progress_and_exits_0_once_the_pods_are_ready(
     tmp_path: Path, control_plane: ControlPlane, kwok_nodes: SimulatedNodes
 ) -> None:
-    ws, app = _workspace(tmp_path, control_plane, running_deployment("web", replicas=3))
+    ws, app, _ = web_app(tmp_path, control_plane, running_deployment("web", replicas=3), prefix="wait")
     done = ws.plumb("sync", app, "--wait", "--timeout", "90s")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
@@ -65,7 +45,9 @@ def test_sync_wait_shows_progress_and_exits_0_once_the_pods_are_ready(
 def test_sync_wait_times_out_on_pods_that_never_become_ready_naming_the_deployment(
     tmp_path: Path, control_plane: ControlPlane, kwok_nodes: SimulatedNodes
 ) -> None:
-    ws, app = _workspace(tmp_path, control_plane, running_deployment("web", fault=Fault.NEVER_READY))
+    ws, app, _ = web_app(
+        tmp_path, control_plane, running_deployment("web", fault=Fault.NEVER_READY), prefix="wait"
+    )
     started = time.monotonic()
     done = ws.plumb("sync", app, "--wait", "--timeout", "15s", "-o", "json")
     assert done.returncode == 4, done.stdout + done.stderr  # synced, but not Healthy
@@ -98,7 +80,7 @@ def test_sync_wait_stops_at_a_degraded_deployment_whose_pods_crash_loop(
     tmp_path: Path, control_plane: ControlPlane, kwok_nodes: SimulatedNodes
 ) -> None:
     deployment = running_deployment("web", fault=Fault.CRASHLOOP, deadline=10)
-    ws, app = _workspace(tmp_path, control_plane, deployment)
+    ws, app, _ = web_app(tmp_path, control_plane, deployment, prefix="wait")
     started = time.monotonic()
     done = ws.plumb("sync", app, "--wait", "--timeout", "120s")
     took = time.monotonic() - started
@@ -112,7 +94,7 @@ def test_sync_wait_stops_at_a_degraded_deployment_whose_pods_crash_loop(
 def test_a_bad_timeout_is_a_usage_error_before_anything_is_written(
     tmp_path: Path, control_plane: ControlPlane
 ) -> None:
-    ws, app = _workspace(tmp_path, control_plane, running_deployment("web"))
+    ws, app, _ = web_app(tmp_path, control_plane, running_deployment("web"), prefix="wait")
     bad = ws.plumb("sync", app, "--wait", "--timeout", "soon")
     assert bad.returncode == 2
     assert "Invalid value for --timeout: duration 'soon': expected a positive number and a unit" in _text(

@@ -16,19 +16,10 @@ import pytest
 from plumbline.cluster import Cluster
 from plumbline.local import ControlPlane, Exporter, Prometheus, SimulatedNodes
 from tests.support import cli
-from tests.support.git import write_files
 from tests.support.json_keys import not_camel_case
-from tests.support.kwok import running_deployment
-from tests.support.sites import Workspace, unique
+from tests.support.kwok import running_deployment, web_app
 
 pytestmark = pytest.mark.integration
-
-SERVICE = {
-    "apiVersion": "v1",
-    "kind": "Service",
-    "metadata": {"name": "web"},
-    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
-}
 
 
 def _environment(url: str, *, window: str, query: str, failure_limit: int = 0, error_limit: int = 4) -> str:
@@ -55,28 +46,38 @@ spec:
 
 
 class Site:
-    """An App whose Deployment runs on KWOK nodes, and its Environment's verification settings."""
+    """An App whose Deployment runs on KWOK nodes, the request counters it serves (in the session's
+    exporter, scraped by its Prometheus), and its Environment's verification settings."""
 
-    def __init__(self, tmp_path: Path, plane: ControlPlane) -> None:
-        self.ws = Workspace(tmp_path, plane)
-        self.app, self.namespace = unique("verify"), unique("verify")
+    def __init__(
+        self, tmp_path: Path, plane: ControlPlane, prometheus: Prometheus, exporter: Exporter
+    ) -> None:
+        self.ws, self.app, self.namespace = web_app(
+            tmp_path, plane, running_deployment("web", replicas=1), prefix="verify"
+        )
+        self.prometheus, self.exporter = prometheus, exporter
         self.metric = f"t{uuid.uuid4().hex[:8]}_requests"  # the session's exporter is shared
-        body = json.dumps(running_deployment("web", replicas=1)) + "\n---\n" + json.dumps(SERVICE) + "\n"
-        write_files(self.ws.repo, {"app/web.yaml": body})
-        self.ws.commit("web")
-        self.ws.add_app(self.app, "app", self.namespace)
         self.apps = self.ws.config.read_text()
         self.ws.env["PYTHONUNBUFFERED"] = "1"
+
+    def serve(self, *, ok: int, failed: int) -> None:
+        """The app has answered ``ok`` requests and failed ``failed`` (code 500), once Prometheus says so."""
+        self.exporter.set(self.metric, ok, code="200")
+        self.exporter.set(self.metric, failed, code="500")
+        self.prometheus.wait_for(f'{self.metric}_total{{code="500"}}', failed)
+        self.prometheus.wait_for(f'{self.metric}_total{{code="200"}}', ok)
 
     @property
     def error_ratio(self) -> str:
         return f'sum({self.metric}_total{{code="500"}}) / sum({self.metric}_total)'
 
-    def verify_with(
-        self, url: str, *, window: str, query: str, failure_limit: int = 0, error_limit: int = 4
-    ) -> None:
+    def verify_with(self, *, window: str, query: str, failure_limit: int = 0, error_limit: int = 4) -> None:
         settings = _environment(
-            url, window=window, query=query, failure_limit=failure_limit, error_limit=error_limit
+            self.prometheus.url,
+            window=window,
+            query=query,
+            failure_limit=failure_limit,
+            error_limit=error_limit,
         )
         self.ws.config.write_text(self.apps + settings)
 
@@ -113,23 +114,25 @@ def _rounds(lines: list[str]) -> list[str]:
     return [line for line in lines[start + 1 :] if line.split(":")[0].endswith("s") and "health " in line]
 
 
-def test_green_at_rollout_then_5xx_fails_the_window_at_its_failure_limit(
+@pytest.fixture
+def site(
     tmp_path: Path,
     control_plane: ControlPlane,
     kwok_nodes: SimulatedNodes,
     prometheus: Prometheus,
     exporter: Exporter,
-) -> None:
-    site = Site(tmp_path, control_plane)
-    exporter.set(site.metric, 200, code="200")
-    exporter.set(site.metric, 0, code="500")
-    prometheus.wait_for(f'{site.metric}_total{{code="200"}}', 200)
-    site.verify_with(prometheus.url, window="60s", query=site.error_ratio, failure_limit=1)
+) -> Site:
+    return Site(tmp_path, control_plane, prometheus, exporter)
+
+
+def test_green_at_rollout_then_5xx_fails_the_window_at_its_failure_limit(site: Site) -> None:
+    site.serve(ok=200, failed=0)
+    site.verify_with(window="60s", query=site.error_ratio, failure_limit=1)
 
     def surge_after_two_green_rounds(lines: list[str]) -> bool:
         if len([r for r in _rounds_so_far(lines) if "errors 0, fails when > 0.05" in r]) < 2:
             return False
-        exporter.set(site.metric, 100, code="500")  # the 5xx surge, once the release looked fine
+        site.exporter.set(site.metric, 100, code="500")  # the 5xx surge, once the release looked fine
         return True
 
     code, lines, took = site.sync_watching(surge_after_two_green_rounds)
@@ -161,18 +164,10 @@ def _rounds_so_far(lines: list[str]) -> list[str]:
 
 
 def test_a_window_that_holds_passes_a_query_that_errors_is_inconclusive_and_health_must_hold(
-    tmp_path: Path,
-    control_plane: ControlPlane,
-    kwok_nodes: SimulatedNodes,
-    prometheus: Prometheus,
-    exporter: Exporter,
+    site: Site, cluster: Cluster
 ) -> None:
-    site = Site(tmp_path, control_plane)
-    exporter.set(site.metric, 50, code="200")
-    exporter.set(site.metric, 1, code="500")  # 2 %: below the threshold
-    prometheus.wait_for(f'{site.metric}_total{{code="500"}}', 1)
-
-    site.verify_with(prometheus.url, window="3s", query=site.error_ratio)
+    site.serve(ok=50, failed=1)  # 2 %: below the threshold
+    site.verify_with(window="3s", query=site.error_ratio)
     passed = site.ws.plumb("sync", site.app, "--wait", "--timeout", "90s", "-o", "json")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     data = json.loads(passed.stdout)
@@ -191,7 +186,7 @@ def test_a_window_that_holds_passes_a_query_that_errors_is_inconclusive_and_heal
     assert plan["health"] == {"status": "Healthy", "message": ""}
 
     # Prometheus refuses the query: nobody knows whether the release works.
-    site.verify_with(prometheus.url, window="60s", query="sum((", error_limit=1)
+    site.verify_with(window="60s", query="sum((", error_limit=1)
     refused = site.ws.plumb("sync", site.app, "--wait", "--timeout", "90s")
     assert refused.returncode == 5, refused.stdout + refused.stderr
     verdict = next(
@@ -204,8 +199,7 @@ def test_a_window_that_holds_passes_a_query_that_errors_is_inconclusive_and_heal
     assert skipped.returncode == 0 and "verifying" not in skipped.stdout
 
     # Health must stay Healthy: the Service goes missing during the window.
-    site.verify_with(prometheus.url, window="60s", query=site.error_ratio)
-    cluster = Cluster(kubeconfig=control_plane.kubeconfig)
+    site.verify_with(window="60s", query=site.error_ratio)
 
     def delete_the_service(lines: list[str]) -> bool:
         if not _rounds_so_far(lines):

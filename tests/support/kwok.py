@@ -1,20 +1,33 @@
 """Deployments whose Pods run on KWOK's simulated nodes (the ``kwok_nodes`` fixture), or fail on purpose.
 
 ``running_deployment(name, fault=Fault.CRASHLOOP)`` is a Deployment whose Pods tolerate the session's
-tainted nodes; ``Live`` reads it and its Pods back with their health, and waits for a condition on them.
+tainted nodes (``web_app`` makes an App of one, behind a Service); ``Live`` reads it and its Pods back
+with their health, and waits for a condition on them.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from plumbline.health import Health, assess
-from plumbline.local import TOLERATION, Fault
+from plumbline.local import TOLERATION, ControlPlane, Fault
 from plumbline.local.kwok import FAULT_LABEL
+from tests.support.git import write_files
+from tests.support.sites import Workspace, unique
 
 TIMEOUT_S = 90.0
+
+SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "web"},
+    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+}
+"""The Service ``web`` in front of ``running_deployment("web")``'s Pods."""
 
 
 def running_deployment(
@@ -42,6 +55,21 @@ def running_deployment(
     if deadline is not None:
         body["spec"]["progressDeadlineSeconds"] = deadline
     return body
+
+
+def web_app(
+    tmp_path: Path, plane: ControlPlane, deployment: dict[str, Any], *, prefix: str
+) -> tuple[Workspace, str, str]:
+    """A workspace whose repository holds ``deployment`` (named ``web``) and :data:`SERVICE` in
+    ``app/web.yaml``, committed, and one App of it, ``PREFIX-…``, in a namespace of its own,
+    ``PREFIX-…``: the workspace, the app and the namespace."""
+    ws = Workspace(tmp_path, plane)
+    app, namespace = unique(prefix), unique(prefix)
+    # JSON is YAML: the Deployment and Service as the test builds them.
+    write_files(ws.repo, {"app/web.yaml": json.dumps(deployment) + "\n---\n" + json.dumps(SERVICE) + "\n"})
+    ws.commit("web")
+    ws.add_app(app, "app", namespace)
+    return ws, app, namespace
 
 
 class Live:
