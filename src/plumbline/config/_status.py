@@ -103,7 +103,7 @@ class PauseState(_Model):
 
 
 class AppStatus(_Model):
-    """``App.status``: written by the controller after every pass, through one writer."""
+    """``App.status``: written by the controller after a pass that changed it, through one writer."""
 
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
     mode: Mode | None = Field(default=None, description="the mode in effect (spec.mode or an override)")

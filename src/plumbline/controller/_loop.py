@@ -56,7 +56,7 @@ class Controller:
         apps_in: Cluster | None = None,
     ) -> None:
         """``apps_in``: the cluster the configuration is read from (``--config cluster:NAMESPACE``);
-        each App's status is written there after every pass."""
+        each App's status is written there after a pass that changed it."""
         self._load_config = config
         self.store = store
         self.settings = settings

@@ -14,6 +14,7 @@ A write that fails (the App was deleted meanwhile, RBAC) is logged and never fai
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -237,8 +238,14 @@ def app_status(
     )
 
 
+# A status that has not changed is written again after this long anyway: an App deleted and created
+# again under the same name (its status empty) gets it back within this time even if nothing changed.
+STATUS_REFRESH_S = 300.0
+
+
 class StatusWriter:
-    """The one writer of ``App.status`` (on ``cluster``, where the Apps are read from)."""
+    """The one writer of ``App.status`` (on ``cluster``, where the Apps are read from). A pass whose
+    status is the one last written does not write it again (within ``STATUS_REFRESH_S``)."""
 
     def __init__(
         self,
@@ -252,6 +259,10 @@ class StatusWriter:
         self._seen: dict[str, Seen] = {}
         self._conditions: dict[str, list[Condition]] = {}
         self._rejected: dict[tuple[str, str], str] = {}  # the message last logged per invalid App
+        # The status last written per App, as applied, and when (monotonic): the same status is not
+        # written again within STATUS_REFRESH_S.
+        self._written: dict[str, tuple[dict[str, Any], float]] = {}
+        self.writes = 0  # status writes made (a pass that changed nothing writes nothing)
 
     def planned(self, app: App, plan: Plan) -> None:
         """A pass planned ``app``: its sync status, its changes by attribution and its health."""
@@ -280,7 +291,12 @@ class StatusWriter:
                 raise PlumbError(f"{self.cluster.server} does not serve {API_VERSION} App")
             before = self._before(info, located)
             status = app_status(located, outcome, seen, store=self.store, now=self.now(), before=before)
-            self._write(info, outcome.app, located.namespace, status)
+            key = f"{located.namespace}/{outcome.app}"
+            body, moment = written(status), time.monotonic()
+            last = self._written.get(key)
+            if last is None or last[0] != body or moment - last[1] > STATUS_REFRESH_S:
+                self._write(info, outcome.app, located.namespace, status)
+                self._written[key] = (body, moment)
             self._conditions[outcome.app] = list(status.conditions)
         except (ApiFailure, PlumbError) as error:
             log(logging.WARNING, f"cannot write the App's status: {error}", app=outcome.app)
@@ -321,6 +337,7 @@ class StatusWriter:
                     ),
                 )
                 self._write(info, name, namespace, status)
+                self._written.pop(f"{namespace}/{name}", None)
                 self._conditions.pop(name, None)
             except (ApiFailure, PlumbError) as error:
                 log(logging.WARNING, f"cannot write the App's status: {error}", app=name)
@@ -344,6 +361,7 @@ class StatusWriter:
             "status": written(status),
         }
         path = info.path(namespace=namespace, name=name) + "/status"
+        self.writes += 1
         self.cluster.request(
             "PATCH",
             path,

@@ -270,8 +270,13 @@ class Renewer:
         return self
 
     def claim(self, app: str) -> Grant:
-        """Take or renew ``app``'s lease now; the app is held afterwards unless REFUSED."""
+        """Take or renew ``app``'s lease; the app is held afterwards unless REFUSED. A lease this
+        holder renewed less than a third of its duration ago is not written again (RENEWED): no one
+        else can have taken it since, and the renewal thread keeps it fresh — so a pass over an app
+        it holds costs the Lease nothing."""
         with self._lock:
+            if app in self.apps and time.monotonic() - self._renewed.get(app, 0.0) < self.duration_s / 3:
+                return Grant.RENEWED
             grant = self._take(app)
             if grant is Grant.REFUSED:
                 self._drop(app, lost=app in self.apps)
