@@ -84,9 +84,13 @@ def test_the_quick_top_level_help_is_typer_s_for_the_whole_tree(
     assert quick.top_help(width, "plumb") == done.output
 
 
-def _plumb(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
-    env.pop("TERMINAL_WIDTH", None)
+def _plumb(*args: str, columns: int = 80, colour: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), **({"FORCE_COLOR": "1"} if colour else {"NO_COLOR": "1"})}
+    for name in (
+        "TERMINAL_WIDTH",
+        *(("NO_COLOR",) if colour else ("FORCE_COLOR", "PY_COLORS", "GITHUB_ACTIONS")),
+    ):
+        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-m", "plumbline", *args], env=env, capture_output=True, text=True, timeout=60
     )
@@ -98,6 +102,15 @@ def test_plumb_help_and_plumb_alone_print_the_help_as_click_would() -> None:
     assert (helped.returncode, helped.stderr) == (0, "")
     assert helped.stdout == quick.top_help(100, "python -m plumbline")
     assert (bare.returncode, bare.stdout, bare.stderr) == (2, "", helped.stdout)
+
+
+def test_in_colour_the_quick_help_is_the_same_text_painted() -> None:
+    """Where Typer would paint its help (a terminal, or $FORCE_COLOR), the quick help is painted too:
+    the same characters once the colours are taken out."""
+    done = _plumb("--help", colour=True)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[1;36m--config" in done.stdout
+    assert re.sub(r"\x1b\[[0-9;]*m", "", done.stdout) == quick.top_help(80, "python -m plumbline")
 
 
 def test_plumb_version_is_the_version_command_s_output() -> None:

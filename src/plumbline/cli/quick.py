@@ -7,7 +7,7 @@ before a line is printed — more than every other part of these answers togethe
 
 The top-level help is drawn from ``listing.json`` beside this module, which
 ``python -m plumbline.cli.relist`` writes from the command tree itself (names, one-line help, the
-root options), in the layout Typer gives it, without colour. ``tests/unit/test_cli_help.py`` compares
+root options), in the layout and colours Typer gives it. ``tests/unit/test_cli_help.py`` compares
 it, character for character, with what Typer prints for the whole tree, so a command missing here or
 a stale line fails there.
 """
@@ -19,7 +19,7 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 Row = tuple[list[str], str]
 """One row of a panel: the cells that never wrap (command name, or option names and type), the help."""
@@ -31,9 +31,9 @@ def main() -> None:
     if args == ["version"]:
         print_version()
     elif args == ["--help"]:
-        sys.stdout.write(top_help(width(), program_name()))
+        sys.stdout.write(top_help(width(), program_name(), colour=in_colour(sys.stdout)))
     elif not args:  # as click's no_args_is_help: the help on stderr, exit 2 (a usage error)
-        sys.stderr.write(top_help(width(), program_name()))
+        sys.stderr.write(top_help(width(), program_name(), colour=in_colour(sys.stderr)))
         sys.exit(2)
     else:
         from plumbline.cli.app import main as full
@@ -70,6 +70,17 @@ def program_name() -> str:
     return f"python -m {package if name == '__main__' else f'{package}.{name}'}"
 
 
+def in_colour(stream: TextIO) -> bool:
+    """Whether Typer's help would be in colour on ``stream``: $NO_COLOR says no; $FORCE_COLOR,
+    $PY_COLORS or $GITHUB_ACTIONS yes; otherwise a terminal that is not ``TERM=dumb``."""
+    environ = os.environ
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR") or environ.get("PY_COLORS") or environ.get("GITHUB_ACTIONS"):
+        return not environ.get("_TYPER_FORCE_DISABLE_TERMINAL")
+    return stream.isatty() and environ.get("TERM", "") not in ("dumb", "unknown")
+
+
 def width() -> int:
     """The width Typer's help uses: $TERMINAL_WIDTH, else the terminal's (``$COLUMNS`` first), else 80."""
     fixed = os.environ.get("TERMINAL_WIDTH", "")
@@ -88,22 +99,38 @@ def width() -> int:
     return columns or 80
 
 
-def top_help(width: int, program: str) -> str:
-    """The text of ``plumb --help`` at ``width`` columns."""
+def top_help(width: int, program: str, *, colour: bool = False) -> str:
+    """The text of ``plumb --help`` at ``width`` columns; ``colour``: with Typer's colours (ANSI)."""
     known = listing()
-    lines = [""]
-    lines += [f" {line}" for line in wrap(f"Usage: {program} {known['usage']}", width - 2)]
-    lines.append("")
-    lines += [f" {line}" for line in wrap(known["help"], width - 2)]
-    lines.append("")
+
+    def padded(line: str) -> str:
+        return f"{line:<{width}}"
+
+    usage = wrap(f"Usage: {program} {known['usage']}", width - 2)
+    lines = [padded("")]
+    lines += [_paint(padded(f" {line}"), "1", colour) for line in usage]
+    if colour:  # "Usage: " in bold yellow, as Typer's highlighter paints it
+        lines[1] = lines[1].replace("Usage: ", "\x1b[1;33mUsage: \x1b[0;1m", 1)
+    lines.append(padded(""))
+    lines += [padded(f" {line}") for line in wrap(known["help"], width - 2)]
+    lines.append(padded(""))
     options: list[Row] = [(cells, text) for *cells, text in known["options"]]
-    lines += panel("Options", options, width, shrink=True)
+    lines += panel("Options", options, width, shrink=True, colour=colour)
     commands: list[Row] = [([name], text) for name, _, text in known["commands"]]
-    lines += panel("Commands", commands, width, shrink=False)
-    return "".join(f"{line:<{width}}\n" for line in lines) + "\n"  # click ends the help with a blank line
+    lines += panel("Commands", commands, width, shrink=False, colour=colour)
+    return "".join(f"{line}\n" for line in lines) + "\n"  # click ends the help with a blank line
 
 
-def panel(title: str, rows: list[Row], width: int, *, shrink: bool) -> list[str]:
+CELL_STYLES = {"Options": ("1;36", "1;32", "1;35", "1;31", "1;33"), "Commands": ("1;36",)}
+"""Typer's colours for the cells that are not help: option names (long, short, negative long and
+short) and type; command names."""
+
+
+def _paint(text: str, style: str, on: bool) -> str:
+    return f"\x1b[{style}m{text}\x1b[0m" if on and text.strip() else text
+
+
+def panel(title: str, rows: list[Row], width: int, *, shrink: bool, colour: bool = False) -> list[str]:
     """A rich ``Panel`` around a borderless ``Table`` (cell padding 0 1, none at the edges), as Typer
     draws its Options and Commands panels: each column as wide as its widest cell, the help column
     (the last) the rest of the line, its words wrapped in it and a word too long for it cut (…).
@@ -116,15 +143,19 @@ def panel(title: str, rows: list[Row], width: int, *, shrink: bool) -> list[str]
     widths.append(max(1, inner - sum(widths)))
     if shrink:
         widths = _collapse([*widths[:-1], inner], inner)
-    lines = [f"╭─{f' {title} ':─<{inner}}─╮"]
+    styles = CELL_STYLES[title]
+    side = _paint("│", "2", colour)
+    lines = [_paint(f"╭─{f' {title} ':─<{inner}}─╮", "2", colour)]
     for cells, text in rows:
         for n, line in enumerate(wrap(text, widths[-1] - padding[-1], fold=False)):
             left = "".join(
-                (" " if i else "") + _cut(cell if n == 0 else "", widths[i] - padding[i]) + " "
+                (" " if i else "")
+                + _paint(_cut(cell if n == 0 else "", widths[i] - padding[i]), styles[i], colour)
+                + " "
                 for i, cell in enumerate(cells)
             )
-            lines.append(f"│ {left} {line:<{widths[-1] - padding[-1]}} │")
-    lines.append(f"╰{'─' * (width - 2)}╯")
+            lines.append(f"{side} {left} {line:<{widths[-1] - padding[-1]}} {side}")
+    lines.append(_paint(f"╰{'─' * (width - 2)}╯", "2", colour))
     return lines
 
 
