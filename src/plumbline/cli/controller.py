@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
             home = Cluster(kubeconfig=kubeconfig, context=s.context, limits=options.limits)
         with s.open_store() as store:
             controller = Controller(
-                config=lambda: engine.read_config(s.config_path, home=home, lenient=True),
+                config=engine.ConfigReader(s.config_path, home=home, lenient=True),
                 store=store,
                 settings=options,
                 notifier=Notifier(webhooks=notify, slack=notify_slack),

@@ -13,7 +13,7 @@ Every validation problem names file, line, object and field (:class:`InvalidConf
 """
 
 from plumbline.config._find import CLUSTER_SCHEME, DEFAULT_NAMESPACE, cluster_namespace, find_config
-from plumbline.config._load import Config, Origin, as_written, config_from_objects, load_config
+from plumbline.config._load import Config, Origin, as_written, config_files, config_from_objects, load_config
 from plumbline.config._model import (
     API_VERSION,
     DEFAULT_ENVIRONMENT,
@@ -168,6 +168,7 @@ __all__ = [
     "as_written",
     "check_dns1123_label",
     "cluster_namespace",
+    "config_files",
     "config_from_objects",
     "duration_seconds",
     "effective_verification",

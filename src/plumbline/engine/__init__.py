@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, for mypy and readers; at run time __getattr__ imports them
     from plumbline.engine._check import OFFLINE_GUARDS, AppCheck, check_app, check_plans, terraform_app
-    from plumbline.engine._config import cluster_config, read_config
+    from plumbline.engine._config import ConfigReader, cluster_config, read_config
     from plumbline.engine._controls import (
         ModeChange,
         ModeView,
@@ -93,6 +93,7 @@ _WHERE: dict[str, str] = {
     "terraform_app": "_check",
     "cluster_config": "_config",
     "read_config": "_config",
+    "ConfigReader": "_config",
     "ModeChange": "_controls",
     "ModeView": "_controls",
     "Resumed": "_controls",
@@ -165,6 +166,7 @@ __all__ = [
     "OFFLINE_GUARDS",
     "AppCheck",
     "AppStatus",
+    "ConfigReader",
     "HealthWatch",
     "ModeChange",
     "ModeView",

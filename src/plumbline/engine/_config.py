@@ -4,6 +4,7 @@ the same models check it and the same errors name the object and field."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from plumbline.config import (
     KINDS,
     Config,
     cluster_namespace,
+    config_files,
     config_from_objects,
     find_config,
     load_config,
@@ -48,6 +50,35 @@ def cluster_config(
     assert apps is not None
     objects += cluster.list(apps, namespace=None if anywhere else namespace)
     return config_from_objects(objects, home=namespace, env=env, lenient=lenient)
+
+
+class ConfigReader:
+    """:func:`read_config` for a process that reads the configuration again and again (the
+    controller's poll, every interval): configuration files are parsed again only when one of them
+    changed (its path, size, modification time or inode; a file added or removed), else the last
+    :class:`Config` is returned as it is. A configuration in the cluster is read every time."""
+
+    def __init__(self, explicit: str | None, *, home: Cluster | None = None, lenient: bool = False) -> None:
+        self.explicit, self.home, self.lenient = explicit, home, lenient
+        self._last: tuple[tuple[tuple[str, int, int, int], ...], str, Config] | None = None
+        self.parsed = 0  # how many times the files were parsed
+
+    def __call__(self) -> Config:
+        if cluster_namespace(self.explicit) is not None:
+            return read_config(self.explicit, home=self.home, lenient=self.lenient)
+        path = find_config(self.explicit)
+        seen = tuple(
+            (str(file), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+            for file in config_files(path)
+            for stat in [file.stat()]
+        )
+        instance = os.environ.get("PLUMBLINE_INSTANCE", "")
+        if self._last is not None and self._last[:2] == (seen, instance):
+            return self._last[2]
+        config = load_config(path)
+        self.parsed += 1
+        self._last = (seen, instance, config)
+        return config
 
 
 def read_config(
