@@ -20,3 +20,9 @@ def state_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "plumbline"
+
+
+def local_dir() -> Path:
+    """The user's local control plane (``plumb local up``): its kubeconfig, certificates and data.
+    Here, not in :mod:`plumbline.local`, so that finding its kubeconfig loads no control plane code."""
+    return state_dir() / "local"

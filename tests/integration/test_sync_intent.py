@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from plumbline.cluster import Cluster
-from plumbline.engine.lease import read_lease
+from plumbline.engine.lease import LEASE_NAMESPACE, lease_name, read_lease
 from plumbline.local import ControlPlane
 from plumbline.store import AuditAction, Store
 from tests.support import cli
@@ -61,6 +61,13 @@ class Site:
 
     def plumb(self, *args: str) -> subprocess.CompletedProcess[str]:
         return cli.plumb(*args, env=self.env)
+
+    def lease_version(self) -> str | None:
+        """The resourceVersion of the app's write Lease: any take or give-back changes it."""
+        lease = self.cluster.read(
+            f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases/{lease_name(self.app)}"
+        )
+        return None if lease is None else str(lease["metadata"]["resourceVersion"])
 
     def audit(self) -> list[tuple[str, str]]:
         with Store.open(self.store_path) as store:
@@ -161,6 +168,28 @@ def test_manual_syncs_are_in_the_audit_trail_like_the_controllers(site: Site) ->
     assert broken is None and checked >= 2
     shown = site.plumb("audit", site.app)
     assert shown.returncode == 0 and "started" in shown.stdout and "succeeded" in shown.stdout, shown.stdout
+
+
+def test_a_sync_with_nothing_to_write_records_no_intent_and_takes_no_lease(site: Site) -> None:
+    sha = site.config_maps_in_git(3)
+    assert site.plumb("sync", site.app).returncode == 0
+    lease = site.lease_version()
+    assert lease is not None
+
+    again = site.plumb("sync", site.app)
+    assert again.returncode == 0 and "3 unchanged" in again.stdout, again.stdout + again.stderr
+    assert site.lease_version() == lease  # not taken, not given back: untouched
+    history = json.loads(site.plumb("history", site.app, "-o", "json").stdout)
+    assert [(r["result"], r["sha"]) for r in history] == [("succeeded", sha), ("succeeded", sha)]
+    assert history[0]["intent"] is None and history[1]["intent"] is not None, history
+    assert site.audit() == [("started", "tester@ci"), ("succeeded", "tester@ci"), ("succeeded", "tester@ci")]
+
+    # Something to write again: intent and Lease as before.
+    changed = site.config_maps_in_git(3, value="w")
+    assert site.plumb("sync", site.app).returncode == 0
+    (latest, *_) = json.loads(site.plumb("history", site.app, "-o", "json").stdout)
+    assert latest["sha"] == changed and latest["intent"] is not None, latest
+    assert site.lease_version() != lease
 
 
 def test_refused_inputs_write_no_lease(site: Site) -> None:

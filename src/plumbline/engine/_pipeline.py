@@ -19,7 +19,7 @@ from plumbline.cluster.throttle import Limits
 from plumbline.config import DEFAULT_INSTANCE, App, Config, Project
 from plumbline.errors import ClusterError, RenderError
 from plumbline.guards import GateResult, gate
-from plumbline.local import local_dir
+from plumbline.paths import local_dir
 from plumbline.plan import Bounds, ObjectRef, Plan, build_plan
 from plumbline.plan.drift import DriftReport, drift_report
 from plumbline.plan.model import CREATE_NAMESPACE_SOURCE

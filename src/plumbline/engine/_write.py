@@ -271,8 +271,9 @@ def sync_app(
     recorded as interrupted; the intent (:class:`SyncIntent`: revision, SHA, actor, planned objects)
     is recorded durably — a store that cannot take it refuses the sync, with nothing written; the
     app's Lease is taken (``writer``; default: a fresh identity for this sync); the objects are
-    written; the outcome is recorded. ``cause`` (why, e.g. "self-heal") and ``detail`` go to the
-    audit records, which every non-dry-run sync gets.
+    written; the outcome is recorded. A plan with nothing to write records only its outcome (no
+    intent, no Lease). ``cause`` (why, e.g. "self-heal") and ``detail`` go to the audit records,
+    which every non-dry-run sync gets.
 
     ``planned``: the app's plan (with its render) that the caller has just made, as configured, and
     decided on (the controller) — written as it stands instead of rendered and planned a second time.
@@ -397,8 +398,15 @@ def _write(
     detail: dict[str, Any],
     progress: Progress,
 ) -> tuple[Plan, SyncReport | None, SyncRecord]:
-    """Intent, Lease, writes, outcome — see :func:`sync_app`."""
-    finish = _recorder(store, app.name, plan, writer=writer, started=started, flags=flags)
+    """Intent, Lease, writes, outcome — see :func:`sync_app`. A plan with nothing to write (every
+    object unchanged, nothing to prune or revert) takes neither: no intent, no Lease, only its outcome
+    (as a blocked sync records only its outcome); interrupted syncs are still closed first."""
+    desired = _recorded(plan)  # once: the intent and the outcome keep the same objects
+    finish = functools.partial(
+        _recorder(store, app.name, plan, writer=writer, started=started, flags=flags), desired=desired
+    )
+    planned = _planned(plan, prune=prune, revert_drift=revert_drift)
+    writes = bool(planned["objects"])
     intent = SyncIntent(
         id=None,
         app=app.name,
@@ -408,8 +416,8 @@ def _write(
         holder=writer.identity,
         lease_namespace=writer.namespace,
         started_at=started,
-        planned=_planned(plan, prune=prune, revert_drift=revert_drift),
-        desired=_recorded(plan),
+        planned=planned,
+        desired=desired,
         flags=flags,
         cause=cause,
     )
@@ -427,24 +435,26 @@ def _write(
                 }
                 for r in finished
             ]
-        intent_id = store.record_intent(intent)
-        _audit_sync(
-            store,
-            writer,
-            app.name,
-            plan.sha,
-            cause,
-            {"intent": intent_id, "plan": plan.counts, **detail},
-            AuditOutcome.STARTED,
-        )
+        intent_id = store.record_intent(intent) if writes else None
+        if intent_id is not None:
+            _audit_sync(
+                store,
+                writer,
+                app.name,
+                plan.sha,
+                cause,
+                {"intent": intent_id, "plan": plan.counts, **detail},
+                AuditOutcome.STARTED,
+            )
     except StoreError as error:
         raise StoreError(
             f"{error}; nothing was written to the cluster (no write without a recorded intent)"
         ) from None
     writing = False
     try:
-        with _holding(cluster, app.name, writer):
-            store.mark_writing(intent_id)
+        with _holding(cluster, app.name, writer) if writes else contextlib.nullcontext():
+            if intent_id is not None:
+                store.mark_writing(intent_id)
             writing = True
             report = sync_plan(
                 plan,
@@ -506,6 +516,7 @@ def _record(
     message: str,
     intent: int | None = None,
     proofs: dict[str, dict[str, str]] | None = None,
+    desired: list[dict[str, Any]] | None = None,
 ) -> SyncRecord:
     record = SyncRecord(
         id=None,
@@ -517,7 +528,7 @@ def _record(
         actor=actor,
         result=result,
         summary=summary,
-        desired=_recorded(plan),
+        desired=_recorded(plan) if desired is None else desired,
         message=message,
         flags=flags,
         intent=intent,

@@ -21,12 +21,8 @@ from plumbline.local.controlplane import (
     stop_recorded,
 )
 from plumbline.local.kwok import start_nodes
-from plumbline.paths import state_dir
+from plumbline.paths import local_dir as local_dir
 from plumbline.words import DEFAULT_NODES as DEFAULT_NODES
-
-
-def local_dir() -> Path:
-    return state_dir() / "local"
 
 
 @dataclass(frozen=True)
