@@ -3,6 +3,7 @@ keeps, whom it tells, what it will not answer for, and that it stops."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -12,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from plumbline.cluster import Cluster, ResourceInfo
+from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.cluster.cache import LiveCache, State
 from plumbline.local import ControlPlane
 from plumbline.plan import APP_LABEL
 from plumbline.plan.unchanged import RequestedStamps
 from tests.support.cluster import create, delete, limited_kubeconfig
-from tests.support.manifests import manifest
+from tests.support.manifests import crd, manifest
 
 pytestmark = pytest.mark.integration
 
@@ -200,3 +201,63 @@ def test_the_cache_stamps_each_kind_as_the_server_does(cluster: Cluster, plumbli
                 time.sleep(0.05)
         finally:
             delete(cluster, hook)
+
+
+def test_a_kind_gone_and_defined_again_is_watched_again(cluster: Cluster, namespace: str) -> None:
+    """A CRD deleted ends its kind's watch (not cached: the kind is gone); defined again, the next
+    watch() of the kind starts a new watch."""
+    group = f"c{uuid.uuid4().hex[:8]}.plumbline.test"
+    definition = crd(group, "Gizmo")
+    info = ResourceInfo(
+        group=group,
+        version="v1",
+        kind="Gizmo",
+        plural="gizmos",
+        namespaced=True,
+        verbs=frozenset({"list", "watch"}),
+    )
+    app = f"cache-gizmo-{uuid.uuid4().hex[:6]}"
+
+    def defined(name: str) -> None:
+        """Define the kind and create one Gizmo ``name`` of ``app`` (once the kind is served)."""
+        create(cluster, definition)
+        gizmo = {**manifest(f"{group}/v1", "Gizmo", name), "spec": {"n": 1}}
+        gizmo["metadata"]["labels"] = {APP_LABEL: app}
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                cluster.request("POST", info.path(namespace=namespace), body=gizmo)
+                return
+            except ApiFailure as failure:  # 404 until the new kind is served
+                assert time.monotonic() < deadline, f"{group} never served: {failure}"
+                time.sleep(0.1)
+
+    def names() -> set[str] | None:
+        held = cache.labelled(info, app=app, namespace=namespace)
+        return None if held is None else {o["metadata"]["name"] for o in held}
+
+    with LiveCache(cluster) as cache:
+        try:
+            defined("first")
+            cache.watch([info])
+            assert cache.wait_synced(WAIT_S)
+            assert names() == {"first"}
+            delete(cluster, definition)
+            deadline = time.monotonic() + WAIT_S
+            while cache.state(info) is not State.UNAVAILABLE:
+                assert time.monotonic() < deadline, f"the kind's watch never ended: {cache.state(info)}"
+                time.sleep(0.1)
+            assert names() is None
+            while True:  # the old definition may take a moment to go
+                try:
+                    defined("again")
+                    break
+                except ApiFailure as failure:
+                    assert failure.status == 409 and time.monotonic() < deadline + WAIT_S, failure
+                    time.sleep(0.2)
+            cache.watch([info])
+            assert cache.wait_synced(WAIT_S)
+            assert names() == {"again"}
+        finally:
+            with contextlib.suppress(ApiFailure):
+                delete(cluster, definition)

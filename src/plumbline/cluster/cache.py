@@ -102,6 +102,7 @@ class _Reflector:
         self._logged_forbidden = False
         self._listed = False  # a list has answered since the kind was (again) available
         self.generation = 0  # counts every change of what it holds or of its state
+        self.ended = False  # the thread has returned (the kind is gone, or the cache closed)
         self.relists = 0  # counts the lists after the first (the server may have restarted)
         self.thread = threading.Thread(
             target=self._run, name=f"cache-{info.kind}{'-all' if whole else ''}", daemon=True
@@ -110,6 +111,12 @@ class _Reflector:
     # ---- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._keep()
+        finally:
+            self.ended = True
+
+    def _keep(self) -> None:
         stop = self.owner._stop
         backoff = BACKOFF_S[0]
         while not stop.is_set():
@@ -300,7 +307,8 @@ class LiveCache:
 
     def watch(self, infos: Iterable[ResourceInfo]) -> None:
         """Keep the objects labelled ``plumbline.dev/app`` of each kind (that may be watched); a
-        kind already watched is left as it is (at the version it was first asked at)."""
+        kind already watched is left as it is (at the version it was first asked at), unless its
+        watch ended because the kind was gone (a CRD deleted): then it is watched again."""
         self._start(self._labelled, infos, whole=False)
 
     def watch_every(self, infos: Iterable[ResourceInfo]) -> None:
@@ -315,8 +323,9 @@ class LiveCache:
             if self._stop.is_set():
                 return
             for info in infos:
-                if "list" not in info.verbs or "watch" not in info.verbs or (info.group, info.kind) in into:
-                    continue
+                known = into.get((info.group, info.kind))
+                if "list" not in info.verbs or "watch" not in info.verbs or (known and not known.ended):
+                    continue  # a kind whose watch ended (it was gone: 404) is watched again when asked
                 reflector = into[(info.group, info.kind)] = _Reflector(self, info, whole=whole)
                 started.append(reflector)
         for reflector in started:
