@@ -33,6 +33,7 @@ from plumbline.plan.unchanged import Proof, RequestedStamps
 from plumbline.redact import Redactor
 from plumbline.store import KubernetesStore, SyncResult
 from plumbline.sync import sync_plan
+from tests.support.cluster import limited_kubeconfig
 from tests.support.git import commit_all
 from tests.support.manifests import crd, workload
 from tests.support.sites import Site
@@ -334,6 +335,28 @@ def test_a_mutating_webhook_configuration_changes_the_stamp(
     finally:
         counting.request("DELETE", webhooks.path(name=name))
     assert RequestedStamps(counting).of(info) == before
+
+
+def test_who_may_not_read_what_stamps_are_made_of_gets_no_shortcut(
+    tmp_path: Path, control_plane: ControlPlane, counting: Counting, namespace: str
+) -> None:
+    """A user whose rights end at ConfigMaps in one namespace cannot read APIServices, CRDs or the
+    admission configuration: every stamp is "cannot tell", so every object is dry-run."""
+    app = f"app-{uuid.uuid4().hex[:6]}"
+    env = objects()[:1]
+    assert sync_plan(plan(counting, app, namespace, env), cluster=counting).ok
+    full = plan(counting, app, namespace, env)
+    assert proofs_of(full)
+    kubeconfig = limited_kubeconfig(counting, control_plane, namespace, tmp_path / "limited.yaml")
+    limited = Counting(kubeconfig=kubeconfig)
+    try:
+        configmaps = limited.discovery.lookup("v1", "ConfigMap")
+        assert configmaps is not None and RequestedStamps(limited).of(configmaps) is None
+        standing = plan(limited, app, namespace, env, proofs=proofs_of(full))
+        assert limited.dry_runs == 1 and not standing.items[0].proven
+        assert shown(standing) == shown(full)
+    finally:
+        limited.close()
 
 
 # ---- recorded with each sync, in both store backends, used by plumb diff ----------------------
