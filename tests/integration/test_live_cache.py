@@ -4,6 +4,7 @@ keeps, whom it tells, what it will not answer for, and that it stops."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -150,12 +151,20 @@ def test_a_kind_it_may_not_list_cluster_wide_is_not_answered_for(
     info = configmaps(cluster)
     cluster.apply(config_map("there", namespace, app, "1"), info=info, field_manager="someone")
     kubeconfig = limited_kubeconfig(cluster, control_plane, namespace, tmp_path / "limited.yaml")
-    with Cluster(kubeconfig=kubeconfig) as limited, LiveCache(limited) as cache:
+    said: list[tuple[int, str]] = []
+    with (
+        Cluster(kubeconfig=kubeconfig) as limited,
+        LiveCache(limited, log=lambda *line: said.append(line)) as cache,
+    ):
         cache.watch([info])
         assert cache.wait_synced(WAIT_S)
         assert cache.state(info) is State.UNAVAILABLE
         assert cache.cached(info, namespace=namespace, name="there") is None
         assert cache.labelled(info, app=app, namespace=namespace) is None
+    # Said once, through the log it was given (the controller's: JSON lines with --json-logs).
+    assert [(level, "ConfigMap" in text and "forbidden" in text) for level, text in said] == [
+        (logging.WARNING, True)
+    ]
 
 
 def test_close_ends_every_watch(cluster: Cluster) -> None:

@@ -51,7 +51,9 @@ READ_MARGIN_S = 30.0  # ... and the connection is given up this long after that 
 BACKOFF_S = (0.5, 30.0)  # after a failure: the first wait and the longest
 FORBIDDEN_RETRY_S = 300.0  # a kind the server would not let us list is tried again this often
 
-log = logging.getLogger("plumbline.cluster.cache")
+LOGGER = logging.getLogger("plumbline.cluster.cache")
+
+Log = Callable[[int, str], None]  # (level, message): where the cache says what went wrong
 
 _Key = tuple[str | None, str]  # (namespace, name)
 
@@ -133,11 +135,15 @@ class _Reflector:
                     continue
                 if failure.status in (404, 405):  # the kind is gone, or cannot be listed
                     self._set_state(State.UNAVAILABLE)
-                    log.info("not caching %s: %s", self.info.group_kind, failure)
+                    self.owner._log(logging.INFO, f"not caching {self.info.group_kind}: {failure}")
                     return
-                log.warning("the watch of %s failed, listing again: %s", self.info.group_kind, failure)
+                self.owner._log(
+                    logging.WARNING, f"the watch of {self.info.group_kind} failed, listing again: {failure}"
+                )
             except (_Broken, ClusterError, OSError, ValueError) as error:
-                log.warning("the watch of %s failed, listing again: %s", self.info.group_kind, error)
+                self.owner._log(
+                    logging.WARNING, f"the watch of {self.info.group_kind} failed, listing again: {error}"
+                )
             self._set_state(State.STARTING)  # not answered for until a list has answered again
             stop.wait(backoff * (0.5 + random.random() / 2))
             backoff = min(BACKOFF_S[1], backoff * 2)
@@ -238,11 +244,10 @@ class _Reflector:
         self._set_state(State.UNAVAILABLE)
         if not self._logged_forbidden:
             self._logged_forbidden = True
-            log.warning(
-                "not caching %s: listing or watching it cluster-wide is forbidden (%s); plans read it "
-                "directly",
-                self.info.group_kind,
-                failure.message,
+            self.owner._log(
+                logging.WARNING,
+                f"not caching {self.info.group_kind}: listing or watching it cluster-wide is forbidden "
+                f"({failure.message}); plans read it directly",
             )
 
     def _set_state(self, state: State) -> None:
@@ -290,13 +295,19 @@ def _entry(obj: dict[str, Any]) -> tuple[_Key, _Entry]:
 class LiveCache:
     """The live objects labelled ``plumbline.dev/app`` on one API server, kept by watches (module
     docstring). Thread-safe; every answer is a fresh copy. ``on_change`` is called, on a watch's
-    thread, with the app names an event concerns; it must not block for long."""
+    thread, with the app names an event concerns; it must not block for long. ``log(level, message)``
+    gets what the cache has to say (a watch failed, a kind it may not watch); default: its logger."""
 
     def __init__(
-        self, cluster: Cluster, *, on_change: Callable[[frozenset[str]], None] | None = None
+        self,
+        cluster: Cluster,
+        *,
+        on_change: Callable[[frozenset[str]], None] | None = None,
+        log: Log | None = None,
     ) -> None:
         self.cluster = cluster
         self._on_change = on_change
+        self._log: Log = log or LOGGER.log
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._labelled: dict[tuple[str, str], _Reflector] = {}  # (group, kind) -> its watch
@@ -380,8 +391,10 @@ class LiveCache:
         if named and self._on_change is not None and not self._stop.is_set():
             try:
                 self._on_change(named)
-            except Exception:  # a failing listener must not end the watch
-                log.exception("on_change failed for %s", sorted(named))
+            except Exception as error:  # a failing listener must not end the watch
+                self._log(
+                    logging.ERROR, f"on_change failed for {sorted(named)}: {type(error).__name__}: {error}"
+                )
 
     def _reflector(self, into: dict[tuple[str, str], _Reflector], info: ResourceInfo) -> _Reflector | None:
         reflector = into.get((info.group, info.kind))
@@ -435,7 +448,7 @@ class LiveCache:
             try:
                 answer = self.cluster.request("GET", "/version")
             except (ApiFailure, ClusterError) as error:
-                log.warning("cannot read the server's version (no stamps): %s", error)
+                self._log(logging.WARNING, f"cannot read the server's version (no stamps): {error}")
                 return ""
             known = self._server = (relists, str((answer or {}).get("gitVersion", "")))
         return known[1]

@@ -342,7 +342,7 @@ class Controller:
         with self._caches_lock:
             cache = self._caches.get(cluster)
             if cache is None:
-                cache = self._caches[cluster] = LiveCache(cluster, on_change=self._changed)
+                cache = self._caches[cluster] = LiveCache(cluster, on_change=self._changed, log=log)
         project = self.config.project(app.spec.project)
         cache.watch(
             prune_scan_kinds(cluster.discovery, None if project is None else engine.bounds_of(project))
