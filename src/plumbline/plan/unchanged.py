@@ -205,20 +205,22 @@ class RequestedStamps:
 
     def _admission_objects(self) -> list[dict[str, Any]] | None:
         if self._admission is _UNKNOWN:
-            found: list[dict[str, Any]] | None = []
-            for kind in MUTATING_KINDS:
-                for info in _served(self._cluster, kind):
-                    answer = self._get(info.path(), accept=METADATA_LIST)
-                    if answer is _UNKNOWN:
-                        found = None
-                        break
-                    for item in (answer or {}).get("items") or []:
-                        assert found is not None
-                        found.append({"kind": kind, "metadata": item.get("metadata") or {}})
-                if found is None:
-                    break
-            self._admission = found
+            self._admission = self._list_admission()
         return self._admission  # type: ignore[no-any-return]
+
+    def _list_admission(self) -> list[dict[str, Any]] | None:
+        """Each mutating admission object's kind and metadata; None if a kind may not be listed."""
+        found: list[dict[str, Any]] = []
+        for kind in MUTATING_KINDS:
+            for info in _served(self._cluster, kind):
+                answer = self._get(info.path(), accept=METADATA_LIST)
+                if answer is _UNKNOWN:
+                    return None
+                found += [
+                    {"kind": kind, "metadata": i.get("metadata") or {}}
+                    for i in (answer or {}).get("items") or []
+                ]
+        return found
 
     def _apiservice(self, info: ResourceInfo) -> dict[str, Any] | None:
         name = f"{info.version}.{info.group}"
