@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from plumbline.cluster import Cluster
+from plumbline.cluster.throttle import Limits
 from plumbline.config import Mode
 from plumbline.errors import ApiFailure, StoreError
 from plumbline.local import ControlPlane
@@ -469,3 +470,44 @@ def test_a_second_controller_with_no_shared_file_attributes_from_the_cluster(
     assert base64.b64encode(password.encode()) not in everything and b"redacted:" in everything
     with contextlib.suppress(ApiFailure):
         cluster.request("DELETE", f"/api/v1/namespaces/{records}")
+
+
+def test_the_last_sync_read_again_costs_its_listing_only(
+    control_plane: ControlPlane, namespace: str, keys: str, cluster: Cluster
+) -> None:
+    """A sync record never changes once written: read again (every pass reads the last sync), it costs
+    the listing that finds the newest, not the record and its desired objects again — unless the
+    Secret was replaced (another resourceVersion), which is read again. Requests counted by the
+    connection's token bucket (limits too high to wait)."""
+    counted = Cluster(kubeconfig=control_plane.kubeconfig, limits=Limits(qps=1e9, burst=10**9))
+    store = KubernetesStore(counted, namespace=namespace, history_limit=10, key_secret=f"{keys}/store-keys")
+    try:
+        seq = store.record_sync(sync_record(at=T0, desired=[config_map("env", "one")]))
+        assert counted.throttle is not None
+        before = counted.throttle.taken
+        first = store.last_sync("guestbook")
+        assert first is not None and first.desired == [config_map("env", "one")]
+        assert counted.throttle.taken - before >= 3  # the listing, the record, its desired objects
+
+        for _ in range(3):
+            before = counted.throttle.taken
+            again = store.last_sync("guestbook")
+            assert again == first
+            assert counted.throttle.taken - before == 1  # the listing alone
+        assert again is not None
+        again.desired.clear()  # what a caller does with its copy changes nothing kept
+        kept = store.last_sync("guestbook")
+        assert kept is not None and kept.desired == [config_map("env", "one")]
+
+        path = f"/api/v1/namespaces/{namespace}/secrets/plumbline.sync.{seq}"
+        secret = cluster.request("GET", path)
+        record = json.loads(gzip.decompress(base64.b64decode(secret["data"]["record"])))
+        record["row"][9] = "replaced"  # the message
+        secret["data"]["record"] = base64.b64encode(gzip.compress(json.dumps(record).encode())).decode()
+        secret["metadata"] = {"name": secret["metadata"]["name"], "labels": secret["metadata"]["labels"]}
+        cluster.request("DELETE", path)  # immutable: replaced, as a forger would
+        cluster.request("POST", path.rsplit("/", 1)[0], body=secret)
+        replaced = store.last_sync("guestbook")
+        assert replaced is not None and replaced.message == "replaced"  # read again, not the kept one
+    finally:
+        counted.close()

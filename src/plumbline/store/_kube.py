@@ -39,11 +39,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import copy
 import gzip
 import hashlib
 import json
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -82,6 +84,7 @@ from plumbline.store._sqlite import NoSuchSyncError
 
 CHUNK_BYTES = 512 * 1024  # of compressed desired objects per Secret (a Secret holds at most 1 MiB)
 PRUNE_GRACE = timedelta(minutes=10)  # chunks younger than this are never pruned: their record may follow
+RECORDS_KEPT = 1024  # sync records kept as read back (the last sync of as many apps)
 RETRIES = 200  # appends that lost the race for a name, in a row, before giving up
 MANAGED_BY = {"app.kubernetes.io/managed-by": "plumbline"}
 RECORD = "plumbline.dev/record"
@@ -173,6 +176,10 @@ class KubernetesStore(Store):
         self._heads: dict[Kind, int] = {}
         self._keys: tuple[bytes, bytes] | None = None
         self.prune_grace = PRUNE_GRACE
+        # Sync records read back, by Secret name and resourceVersion: a record is never changed once
+        # written, so one read again (the last sync, every pass) needs its listing only; a Secret
+        # replaced under the same name has another resourceVersion and is read (and checked) again.
+        self._records: OrderedDict[tuple[str, str], SyncRecord] = OrderedDict()
 
     @classmethod
     def connect(
@@ -694,8 +701,23 @@ class KubernetesStore(Store):
         if not listed:
             return None
         newest = max(listed, key=_order)
-        obj = self._read(newest["metadata"]["name"], f"read the history of {app}")
-        return self._sync(obj, True) if obj is not None else None
+        key = (newest["metadata"]["name"], str(newest["metadata"].get("resourceVersion", "")))
+        with self._lock:
+            kept = self._records.get(key)
+            if kept is not None:
+                self._records.move_to_end(key)
+        if kept is not None:
+            return copy.deepcopy(kept)  # the caller may change what it gets; the kept one stays as read
+        obj = self._read(key[0], f"read the history of {app}")
+        if obj is None:
+            return None
+        record = self._sync(obj, True)
+        if version := str(obj["metadata"].get("resourceVersion", "")):
+            with self._lock:
+                self._records[(key[0], version)] = copy.deepcopy(record)
+                while len(self._records) > RECORDS_KEPT:
+                    self._records.popitem(last=False)
+        return record
 
     def history(self, app: str, *, limit: int | None = 50, with_desired: bool = True) -> list[SyncRecord]:
         if limit is not None and limit < 1:
