@@ -1,6 +1,6 @@
 """A pass that finds nothing new writes nothing to the API server (issue 16): the owner Lease it
-holds is not renewed by the pass (the renewal thread does it every third of the lease duration), and
-the App's status, the same as last written, is not written again. Counted by the objects'
+holds is not renewed by the pass (the renewal thread does it every third of the lease duration, one
+write each), and the App's status, the same as last written, is not written again. Counted by the objects'
 resourceVersions on the real control plane (every write moves it) and by the status writer's count."""
 
 from __future__ import annotations
@@ -9,16 +9,23 @@ from collections.abc import Callable
 
 import pytest
 
+from plumbline.cluster import Cluster
+from plumbline.cluster.throttle import Limits
 from plumbline.controller import Result
 from plumbline.controller._status import StatusWriter
-from plumbline.engine.lease import owner_lease_name
+from plumbline.engine.lease import Grant, Renewer, owner_lease_name, read_lease
+from plumbline.local import ControlPlane
 from tests.support.sites import Site, one
 
 pytestmark = pytest.mark.integration
 
 
 def version(site: Site, path: str) -> str:
-    obj = site.cluster.read(path)
+    return version_at(site.cluster, path)
+
+
+def version_at(cluster: Cluster, path: str) -> str:
+    obj = cluster.read(path)
     assert obj is not None, path
     return str(obj["metadata"]["resourceVersion"])
 
@@ -53,3 +60,40 @@ def test_a_pass_with_nothing_new_writes_neither_lease_nor_status(
         assert version(site, app_path) != app_version
     finally:
         controller.close()
+
+
+def test_a_renewal_is_one_write_and_a_lease_changed_meanwhile_is_read_first(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    """The renewal thread renews each held Lease with one write (its last answer carries the
+    resourceVersion), not a read and a write; a Lease someone changed meanwhile fails that write and is
+    read and decided on as before. Requests counted by the connection's token bucket."""
+    counted = Cluster(kubeconfig=control_plane.kubeconfig, limits=Limits(qps=1e9, burst=10**9))
+    renewer = Renewer(counted, "replica-a", namespace=namespace, duration_s=300, name=owner_lease_name)
+    apps = ["one", "two", "three"]
+    try:
+        assert counted.throttle is not None
+        assert [renewer.claim(app) for app in apps] == [Grant.ACQUIRED] * 3
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        versions = {app: version_at(counted, f"{path}/{owner_lease_name(app)}") for app in apps}
+
+        before = counted.throttle.taken
+        renewer.renew_all()
+        assert counted.throttle.taken - before == 3  # one write per Lease
+        for app in apps:
+            assert version_at(counted, f"{path}/{owner_lease_name(app)}") != versions[app]
+
+        touched = counted.read(f"{path}/{owner_lease_name('two')}")  # someone writes a Lease meanwhile
+        assert touched is not None
+        touched["metadata"].setdefault("annotations", {})["touched"] = "yes"
+        counted.request("PUT", f"{path}/{owner_lease_name('two')}", body=touched)
+        before = counted.throttle.taken
+        renewer.renew_all()
+        assert (
+            counted.throttle.taken - before == 5
+        )  # two blind writes; for "two" a refused one, a read, a write
+        assert renewer.apps == set(apps) and not renewer.lost
+        leases = [read_lease(counted, a, namespace=namespace, name=owner_lease_name(a)) for a in apps]
+        assert {lease.holder if lease else None for lease in leases} == {"replica-a"}
+    finally:
+        counted.close()

@@ -160,6 +160,31 @@ def acquire(
     """Take or renew the app's lease for ``identity``, saying whether it changed hands (:class:`Grant`);
     REFUSED if someone else holds it unexpired, or won a race for it just now. ``name`` and ``labels``
     override the lease's, ``annotations`` are added to it (for replica heartbeats)."""
+    grant, _ = _acquire(
+        cluster,
+        app,
+        identity,
+        namespace=namespace,
+        duration_s=duration_s,
+        name=name,
+        labels=labels,
+        annotations=annotations,
+    )
+    return grant
+
+
+def _acquire(
+    cluster: Cluster,
+    app: str,
+    identity: str,
+    *,
+    namespace: str,
+    duration_s: int,
+    name: str | None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> tuple[Grant, dict[str, Any] | None]:
+    """:func:`acquire`, and the Lease as written (None: not written, REFUSED)."""
     ensure_namespace(cluster, namespace)
     moment = datetime.now(UTC)
     name = name or lease_name(app)
@@ -183,12 +208,12 @@ def acquire(
             },
         }
         try:
-            cluster.request("POST", _path(namespace), body=body)
+            created = cluster.request("POST", _path(namespace), body=body)
         except ApiFailure as conflict:
             if conflict.status == 409:
-                return Grant.REFUSED
+                return Grant.REFUSED, None
             raise
-        return Grant.ACQUIRED
+        return Grant.ACQUIRED, created
     info = _info(app, obj)
     spec = obj.setdefault("spec", {})
     if annotations:
@@ -207,14 +232,32 @@ def acquire(
             leaseTransitions=info.transitions + 1,
         )
     else:
-        return Grant.REFUSED
+        return Grant.REFUSED, None
     try:
-        cluster.request("PUT", _path(namespace, name), body=obj)  # carries resourceVersion: CAS
+        written = cluster.request("PUT", _path(namespace, name), body=obj)  # carries resourceVersion: CAS
     except ApiFailure as conflict:
         if conflict.status == 409:
-            return Grant.REFUSED
+            return Grant.REFUSED, None
         raise
-    return grant
+    return grant, written
+
+
+def renew(cluster: Cluster, lease: dict[str, Any], *, duration_s: int) -> dict[str, Any] | None:
+    """Renew ``lease`` — the Lease as this holder last wrote it — with one write, no read: its
+    ``resourceVersion`` makes the write fail (None) if anyone changed the Lease since, and the caller
+    then reads it and decides (:func:`acquire`). The Lease as written otherwise."""
+    metadata = lease.get("metadata") or {}
+    renewed = {**lease, "spec": {**(lease.get("spec") or {})}}
+    renewed["spec"]["renewTime"] = _micro(datetime.now(UTC))
+    renewed["spec"]["leaseDurationSeconds"] = duration_s
+    path = _path(str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+    try:
+        written: dict[str, Any] = cluster.request("PUT", path, body=renewed)
+    except ApiFailure as conflict:
+        if conflict.status in (404, 409):
+            return None
+        raise
+    return written
 
 
 def release(
@@ -261,6 +304,7 @@ class Renewer:
         self.apps: set[str] = set()
         self.lost: set[str] = set()
         self._renewed: dict[str, float] = {}
+        self._leases: dict[str, dict[str, Any]] = {}  # each held Lease as last written: renewed blind
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._thread = threading.Thread(target=self._run, name="plumbline-lease", daemon=True)
@@ -287,7 +331,7 @@ class Renewer:
             return grant
 
     def _take(self, app: str) -> Grant:
-        return acquire(
+        grant, written = _acquire(
             self.cluster,
             app,
             self.identity,
@@ -295,6 +339,21 @@ class Renewer:
             duration_s=self.duration_s,
             name=self.name(app),
         )
+        if written is not None:
+            self._leases[app] = written
+        return grant
+
+    def _renew(self, app: str) -> Grant:
+        """Renew ``app``'s Lease: one write when it is as this holder last wrote it (the common case),
+        else read it and decide as :meth:`claim` would."""
+        lease = self._leases.get(app)
+        if lease is not None:
+            written = renew(self.cluster, lease, duration_s=self.duration_s)
+            if written is not None:
+                self._leases[app] = written
+                return Grant.RENEWED
+            self._leases.pop(app, None)
+        return self._take(app)
 
     def add(self, app: str) -> None:
         """Count ``app`` as held (its lease was just taken by the caller)."""
@@ -310,6 +369,7 @@ class Renewer:
     def _drop(self, app: str, *, lost: bool) -> None:
         self.apps.discard(app)
         self._renewed.pop(app, None)
+        self._leases.pop(app, None)
         if lost:
             self.lost.add(app)
 
@@ -319,23 +379,28 @@ class Renewer:
 
     def _run(self) -> None:
         while not self._stop.wait(max(1.0, self.duration_s / 3)):
+            self.renew_all()
+
+    def renew_all(self) -> None:
+        """Renew every Lease held (the renewal thread's round, every third of the duration): one write
+        each while no one else has changed it."""
+        with self._lock:
+            apps = sorted(self.apps)
+        for app in apps:
             with self._lock:
-                apps = sorted(self.apps)
-            for app in apps:
-                with self._lock:
-                    if app not in self.apps:
-                        continue  # given up meanwhile
-                    try:
-                        grant = self._take(app)
-                    except (ApiFailure, ClusterError):
-                        # Unreachable: still ours until the lease could have lapsed.
-                        if time.monotonic() - self._renewed.get(app, 0.0) > self.duration_s:
-                            self._drop(app, lost=True)
-                        continue
-                    if grant is Grant.REFUSED:
+                if app not in self.apps:
+                    continue  # given up meanwhile
+                try:
+                    grant = self._renew(app)
+                except (ApiFailure, ClusterError):
+                    # Unreachable: still ours until the lease could have lapsed.
+                    if time.monotonic() - self._renewed.get(app, 0.0) > self.duration_s:
                         self._drop(app, lost=True)
-                    else:
-                        self._renewed[app] = time.monotonic()
+                    continue
+                if grant is Grant.REFUSED:
+                    self._drop(app, lost=True)
+                else:
+                    self._renewed[app] = time.monotonic()
 
 
 @contextlib.contextmanager
