@@ -14,9 +14,12 @@ import yaml
 from plumbline.plan.age import age_in_words
 from plumbline.plan.attribute import attribute, strip_runtime
 from plumbline.plan.attribution import Attribution, FieldChange
+from plumbline.plan.diff import unified_diff
 from plumbline.plan.fields import ABSENT, get_path, json_pointer, owners, remove_path
 from plumbline.plan.model import ObjectRef
+from plumbline.plan.normalize import comparable
 from plumbline.plan.runtime import IgnoreRule, RuntimeRules
+from plumbline.redact import Redactor
 from tests.support.data import GITOPS_ENGINE_DIFF
 
 DATA = GITOPS_ENGINE_DIFF
@@ -288,3 +291,46 @@ def test_the_cli_line_for_a_drift_revert_says_who_and_how_long_ago() -> None:
     )
     line = " ".join(change_line(change).split())
     assert line == 'drift-revert /data/DB_HOST "B" → "A" (kubectl-edit, Update, 183 days ago)'
+
+
+def test_comparing_and_diffing_never_change_the_objects_they_read() -> None:
+    """normalize shares what it keeps with the object it reads (no deep copy of managedFields and
+    all): what attribution, the diff and secret fingerprinting do must never reach the object."""
+    secret: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "db",
+            "namespace": "shop",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+            "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:data": {}}}],
+            "resourceVersion": "7",
+        },
+        "data": {"user": "YWRtaW4="},
+        "stringData": {"password": "hunter2hunter2"},
+    }
+    deployment = load("ssd-deploy-with-manual-apply-live.yaml")
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "DB_PASSWORD", "value": "s3cr3t"}
+    ]
+    redactor = Redactor(b"k" * 32)
+    for live in (secret, deployment):
+        before = copy.deepcopy(live)
+        shown = comparable(live, redactor)
+        assert shown is not None and "status" not in shown and "managedFields" not in shown["metadata"]
+        assert "s3cr3t" not in json.dumps(shown) and "hunter2" not in json.dumps(shown)
+        desired = copy.deepcopy(before)
+        desired["metadata"]["labels"] = {"tier": "db"}
+        changes = attribute(
+            ref=ObjectRef.of(live),
+            desired=desired,
+            predicted=desired,
+            live=live,
+            last_synced=None,
+            rules=RuntimeRules(),
+            redactor=redactor,
+        )
+        assert "/metadata/labels" in by_pointer(changes) or "/metadata/labels/tier" in by_pointer(changes)
+        assert unified_diff(live, desired, name="x", redactor=redactor)
+        assert live == before, "comparing changed the live object"
+    assert comparable(secret, redactor)["data"]["password"].startswith("redacted:")  # type: ignore[index]

@@ -39,14 +39,9 @@ from plumbline.plan.fields import (
     remove_path,
 )
 from plumbline.plan.model import ObjectRef
-from plumbline.plan.normalize import normalize
+from plumbline.plan.normalize import comparable
 from plumbline.plan.runtime import RuntimeRules
 from plumbline.redact import Redactor, ephemeral
-
-
-def comparable(obj: dict[str, Any] | None, redactor: Redactor) -> dict[str, Any] | None:
-    """``obj`` as attribution compares it: normalised, secret values fingerprinted (a copy)."""
-    return redactor.redact(normalize(obj), copy=False)
 
 
 def leaves(obj: Any, path: FieldPath = ()) -> Iterator[FieldPath]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from plumbline.plan.normalize import normalize
+from plumbline.plan.normalize import comparable
 from plumbline.redact import Redactor, ephemeral
 
 # libyaml's emitter: ~8x faster than a pure-Python one, which matters for thousands of objects.
@@ -27,8 +27,8 @@ def unified_diff(
     """The change from ``live`` to ``after`` (either may be None), server-owned fields removed and
     secret values fingerprinted (a changed Secret key shows as its fingerprint changing)."""
     redactor = redactor or ephemeral()
-    before_lines = to_yaml(redactor.redact(normalize(live), copy=False)).splitlines(keepends=True)
-    after_lines = to_yaml(redactor.redact(normalize(after), copy=False)).splitlines(keepends=True)
+    before_lines = to_yaml(comparable(live, redactor)).splitlines(keepends=True)
+    after_lines = to_yaml(comparable(after, redactor)).splitlines(keepends=True)
     return "".join(
         difflib.unified_diff(before_lines, after_lines, fromfile=f"live/{name}", tofile=f"git/{name}", n=3)
     )

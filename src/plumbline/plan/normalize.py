@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-import copy
 from typing import Any
 
-from plumbline.redact import is_fingerprint
+from plumbline.redact import Redactor, is_fingerprint, sensitive_values
 
 # Written by the API server on every object; never a difference a person made.
 SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink")
@@ -15,29 +14,42 @@ SERVER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
 def normalize(obj: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A copy of ``obj`` without server metadata, tool annotations and ``status``, a Secret's
-    ``stringData`` merged into ``data`` (:func:`string_data_into_data`).
+    """``obj`` without server metadata, tool annotations and ``status``, a Secret's ``stringData``
+    merged into ``data`` (:func:`string_data_into_data`).
 
     ``status`` is reported by controllers, not declared; a sync never writes it.
+
+    Not a deep copy: the dictionaries something is dropped from are new, everything else is
+    ``obj``'s own (copying whole live objects, managedFields and all, five times per object was most
+    of a plan's CPU). Read it; to change it, copy it first (:func:`comparable` does when it must).
     """
     if obj is None:
         return None
-    out = copy.deepcopy(obj)
-    out.pop("status", None)
-    string_data_into_data(out)
+    out = {key: value for key, value in obj.items() if key != "status"}
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
-        for key in SERVER_METADATA:
-            metadata.pop(key, None)
+        metadata = out["metadata"] = {k: v for k, v in metadata.items() if k not in SERVER_METADATA}
         annotations = metadata.get("annotations")
         if isinstance(annotations, dict):
-            for key in SERVER_ANNOTATIONS:
-                annotations.pop(key, None)
-            if not annotations:
+            annotations = {k: v for k, v in annotations.items() if k not in SERVER_ANNOTATIONS}
+            if annotations:
+                metadata["annotations"] = annotations
+            else:
                 metadata.pop("annotations")
         if metadata.get("labels") == {}:
             metadata.pop("labels")
-    return out
+    if "stringData" in out and isinstance(out.get("data"), dict):
+        out["data"] = dict(out["data"])  # string_data_into_data writes into it
+    return string_data_into_data(out)
+
+
+def comparable(obj: dict[str, Any] | None, redactor: Redactor) -> dict[str, Any] | None:
+    """``obj`` as plans compare and show it: :func:`normalize`, secret values fingerprinted (then
+    copied: ``obj`` itself never changes). Shares what it did not change with ``obj``: read only."""
+    shown = normalize(obj)
+    if shown is None or not sensitive_values(shown):
+        return shown
+    return redactor.redact(shown)
 
 
 def string_data_into_data(obj: dict[str, Any]) -> dict[str, Any]:

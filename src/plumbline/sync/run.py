@@ -25,9 +25,9 @@ from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.errors import ClusterError
 from plumbline.plan import Action, Plan, PlanItem
 from plumbline.plan.age import age_in_words
-from plumbline.plan.attribute import comparable
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.fields import get_path, json_pointer
+from plumbline.plan.normalize import comparable
 from plumbline.redact import contains_fingerprint
 from plumbline.sync.waves import wave_of
 
