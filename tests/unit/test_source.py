@@ -271,3 +271,20 @@ def test_total_size_file_count_and_fetch_size_are_bounded(work: Path) -> None:
         fetch(str(work), "main", limits=Limits(max_checkout_bytes=2000))
     checkout: Checkout = fetch(str(work), "main")
     assert len(list((checkout.root / "many").iterdir())) == 10
+
+
+def test_kept_refs_are_forgotten_when_a_sync_of_another_commit_overtakes_them(work: Path) -> None:
+    """The controller keeps what `main` resolved to between polls; when someone else's sync of another
+    commit of `main` finished after that (an operation carried out, `plumb sync`), the kept commit
+    may be the older one, so it is forgotten and Git is asked again — never put back over theirs."""
+    refs = source.Refs()
+    first = fetch(str(work), "main", refs=refs).sha
+    newer = commit(work, {"app/cm.yaml": "kind: ConfigMap\n"}, "newer")
+    assert fetch(str(work), "main", refs=refs).sha == first  # kept: the remote is not asked
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    assert not refs.overtaken(str(work), "main", sha=newer, at=earlier)  # theirs is older than ours
+    assert not refs.overtaken(str(work), "main", sha=first, at=datetime.now(UTC))  # the same commit
+    assert fetch(str(work), "main", refs=refs).sha == first
+    assert refs.overtaken(str(work), "main", sha=newer, at=datetime.now(UTC) + timedelta(seconds=1))
+    assert fetch(str(work), "main", refs=refs).sha == newer
+    assert refs.fetched == 2

@@ -68,6 +68,7 @@ class Reconciler:
         now = time.monotonic()
         recheck = now >= self._recheck_at.setdefault(name, now + self._recheck_after())
         cache = self.live(cluster)
+        self._overtaken(app)
         plan, rendered = engine.plan_app(
             app,
             cluster=cluster,
@@ -290,6 +291,15 @@ class Reconciler:
             return engine.rollback_target(self.store, app)[0].sha
         except PlumbError:
             return None
+
+    def _overtaken(self, app: App) -> None:
+        """The commit kept for the app's revision is forgotten when a sync of another commit of that
+        revision finished after it was kept (an operation, ``plumb sync``, another replica): the pass
+        asks Git again rather than put an older commit back (:meth:`Refs.overtaken`)."""
+        last = self.store.last_sync(app.name)
+        source = app.spec.source
+        if last is not None and last.finished_at is not None and last.revision == source.target_revision:
+            self.refs.overtaken(source.repo_url, source.target_revision, sha=last.sha, at=last.finished_at)
 
     def _resolved(self, app: str, sha: str, how: str) -> None:
         refused = self._refused.pop(app, None)

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from dulwich.objects import Commit, ObjectID
@@ -49,7 +49,7 @@ class Refs:
     while the mirror still has that commit. ``fetched`` counts the resolutions that asked the remote."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, str], ObjectID] = {}
+        self._known: dict[tuple[str, str], tuple[ObjectID, datetime]] = {}
         self._lock = threading.Lock()
         self.fetched = 0
 
@@ -68,13 +68,30 @@ class Refs:
             for known in [k for k in self._known if k[0] == key]:
                 del self._known[known]
 
+    def overtaken(self, repo: str, revision: str, *, sha: str, at: datetime) -> bool:
+        """Forget what ``repo`` resolved to if someone else's answer is newer than ours: a sync of
+        commit ``sha`` (at ``revision``) finished ``at``, after ours was kept, and ours is another
+        commit — an operation or another writer asked Git since, and the commit it found may be newer
+        than the one kept here, which a pass must never put back. True if it was forgotten."""
+        try:
+            key = _git.remote(repo).key
+        except SourceError:
+            return False
+        with self._lock:
+            kept = self._known.get((key, revision))
+            if kept is None or kept[0] == sha.encode() or kept[1] >= at:
+                return False
+        self.forget(repo)
+        return True
+
     def _get(self, key: str, revision: str) -> ObjectID | None:
         with self._lock:
-            return self._known.get((key, revision))
+            kept = self._known.get((key, revision))
+            return kept[0] if kept else None
 
     def _keep(self, key: str, revision: str, sha: ObjectID) -> None:
         with self._lock:
-            self._known[(key, revision)] = sha
+            self._known[(key, revision)] = (sha, datetime.now(UTC))
             self.fetched += 1
 
 
