@@ -112,12 +112,14 @@ def test_operations_through_the_app_as_the_requester(
     controller = site.controller(interval_s=3600.0)  # only the requests make it act
     with running(controller):
         wait_for("the controller did not take the app", lambda: owner_of(site) == "replica-a")
-        synced = cli.plumb("sync", site.app, "-o", "json", env=env)
+        synced = cli.plumb("sync", site.app, "--recheck", "-o", "json", env=env)
         assert synced.returncode == 0, synced.stdout + synced.stderr
         assert "managed by controller replica-a" in synced.stderr, synced.stderr
         answer = json.loads(synced.stdout)
         assert not_camel_case(answer) == []
         assert (answer["operation"]["requestedBy"], answer["operation"]["exitCode"]) == (user, 0), answer
+        # --recheck crossed the App (its schema keeps it) to the controller, which said what it ran.
+        assert "sync (recheck) requested by" in answer["operation"]["progress"][0], answer
         assert data(site) == {"LOG_LEVEL": "info"}
         last = site.store.last_sync(site.app)
         assert last is not None and last.actor == user, last
