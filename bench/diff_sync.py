@@ -2,8 +2,10 @@
 
 Same API server (a local control plane started here), same objects (N/3 ConfigMaps, Services and
 Deployments, from the same files), kubectl built from the same Go modules as the server. Each tool
-writes into its own namespace so both start from the same empty state. Prints wall time and peak
-memory (max RSS of the process) side by side.
+writes into its own namespace so both start from the same empty state. Prints wall time, the CPU
+time of the tool's own process (user + system; the API server's is not in it) and peak memory (max
+RSS of the process) side by side. On a machine others share, wall time measures the neighbours too;
+the CPU time is the tool's alone.
 
 kube-controller-manager is not started: it would still be creating ReplicaSets and Pods for the
 first tool's Deployments while the second tool runs, which measures the controllers, not the tools.
@@ -33,6 +35,7 @@ class Run:
     seconds: float
     peak_mb: float
     code: int
+    cpu_s: float = 0.0  # user + system time of the process (its threads included, not the server's)
 
 
 def measure(cmd: list[str], *, env: dict[str, str], ok: tuple[int, ...] = (0, 1)) -> Run:
@@ -48,7 +51,8 @@ def measure(cmd: list[str], *, env: dict[str, str], ok: tuple[int, ...] = (0, 1)
             errors.seek(0)
             stderr = errors.read().decode(errors="replace")
             raise SystemExit(f"{' '.join(cmd)} exited {code}:\n{stderr[-2000:]}")
-    return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, code=code)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, code=code, cpu_s=cpu)
 
 
 def write_objects(folder: Path, n: int) -> None:
@@ -147,6 +151,7 @@ def median(runs: list[Run]) -> Run:
         seconds=statistics.median(r.seconds for r in runs),
         peak_mb=statistics.median(r.peak_mb for r in runs),
         code=runs[0].code,
+        cpu_s=statistics.median(r.cpu_s for r in runs),
     )
 
 
@@ -165,8 +170,8 @@ def main() -> None:
         header = (
             f"| {'N':>5} | {'operation':<18} | {'kubectl s':>9} | {'plumb s':>8} | {'plumb/kubectl':>13} |"
         )
-        header += f" {'kubectl MB':>10} | {'plumb MB':>8} |"
-        print(f"median of {args.repeat} run(s)")
+        header += f" {'kubectl CPU s':>13} | {'plumb CPU s':>11} | {'kubectl MB':>10} | {'plumb MB':>8} |"
+        print(f"median of {args.repeat} run(s); load average {os.getloadavg()[0]:.1f} at the start")
         print(header)
         print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
         for n in args.sizes:
@@ -176,7 +181,8 @@ def main() -> None:
                 p = median([r[index][2] for r in runs])
                 print(
                     f"| {n:>5} | {operation:<18} | {k.seconds:>9.2f} | {p.seconds:>8.2f} | "
-                    f"{p.seconds / k.seconds:>13.2f} | {k.peak_mb:>10.0f} | {p.peak_mb:>8.0f} |",
+                    f"{p.seconds / k.seconds:>13.2f} | {k.cpu_s:>13.2f} | {p.cpu_s:>11.2f} | "
+                    f"{k.peak_mb:>10.0f} | {p.peak_mb:>8.0f} |",
                     flush=True,
                 )
 
