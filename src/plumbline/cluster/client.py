@@ -102,6 +102,10 @@ class Cluster:
             retries=False,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=DEFAULT_TIMEOUT_S),
         )
+        self._connects = 0  # TCP (and TLS) connections the requests' pool has made: keep-alive's measure
+        self._connects_lock = threading.Lock()
+        requests = self._pool.connection_from_url(self.server)
+        requests.ConnectionCls = _counting(requests.ConnectionCls, self._connected)
         # Watches hold their connection for minutes: their own pool, never blocking, so any number of
         # them leaves every connection of the pool above to the requests.
         self._streams = urllib3.PoolManager(
@@ -228,6 +232,17 @@ class Cluster:
                 response.release_conn()
         return Stream(response)
 
+    def connections_opened(self) -> int:
+        """How many connections (each a TCP and TLS handshake) this client's requests have opened, a
+        reconnect of a connection the server closed included (watches apart). Requests reuse them
+        (HTTP keep-alive): a sync of thousands of objects opens about one per request thread
+        (:data:`PARALLELISM`), not one per request."""
+        return self._connects
+
+    def _connected(self) -> None:
+        with self._connects_lock:
+            self._connects += 1
+
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``fn`` over ``items`` on the request threads, results in order; the first exception is raised."""
         return list(self._executor.map(fn, items))
@@ -348,6 +363,17 @@ class Stream:
             self._closed = True
             with contextlib.suppress(ValueError, RuntimeError, OSError):
                 self._response.shutdown()  # wakes a reader blocked in recv
+
+
+def _counting(base: type[Any], count: Callable[[], None]) -> type[Any]:
+    """urllib3's connection class ``base``, calling ``count`` before each connect (the first, and
+    each reconnect after the server closed it)."""
+
+    def connect(self: Any) -> None:
+        count()
+        base.connect(self)
+
+    return type(f"Counted{base.__name__}", (base,), {"connect": connect})
 
 
 def api_failure(status: int, payload: bytes, *, server: str, context: str) -> ApiFailure:
