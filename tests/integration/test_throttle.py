@@ -56,4 +56,4 @@ def test_the_controller_limits_its_connections_and_the_cli_does_not(
     finally:
         controller.close()
     defaults = Settings(identity="replica-a").limits
-    assert (defaults.qps, defaults.burst) == (50.0, 100)  # Flux's and Argo CD's (decision 0025)
+    assert (defaults.qps, defaults.burst) == (200.0, 400)  # decision 0025
