@@ -14,9 +14,11 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from plumbline.local import ControlPlane
+from plumbline.health import HealthStatus
+from plumbline.local import ControlPlane, SimulatedNodes
 from plumbline.local.controlplane import TEMP_PREFIX, process_alive, recorded_pids, sweep_stale
 from tests.support import cli
+from tests.support.kwok import Live, running_deployment
 from tests.support.manifests import workload
 
 pytestmark = pytest.mark.integration
@@ -183,16 +185,21 @@ def plumb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return cli.plumb(*args, env=env, timeout=300)
 
 
-def test_plumb_local_up_status_down_as_a_user_would(tmp_path: Path, control_plane: ControlPlane) -> None:
+def test_plumb_local_up_status_down_as_a_user_would(tmp_path: Path, kwok_nodes: SimulatedNodes) -> None:
+    """One local control plane, as ``plumb local up`` starts it for a user, with one simulated node
+    (untainted: an ordinary Deployment's Pods run there), reported by ``status``, stopped by ``down``."""
     env = {**os.environ, "PLUMBLINE_STATE_DIR": str(tmp_path / "state")}
     try:
-        up = plumb("local", "up", env=env)
+        up = plumb("local", "up", "--nodes", "1", env=env)
         assert up.returncode == 0, up.stderr
-        kubeconfig = tmp_path / "state" / "local" / "kubeconfig"
+        directory = tmp_path / "state" / "local"
+        kubeconfig = directory / "kubeconfig"
         assert f"kubeconfig: {kubeconfig}" in up.stdout
         assert "ready at https://127.0.0.1:" in up.stdout
         started_in = float(up.stdout.split(" in ", 1)[1].split("s", 1)[0])
         print(f"plumb local up: ready in {started_in:.1f}s")
+        pids = recorded_pids(directory)
+        assert {"kube-scheduler", "kwok"} <= set(pids)
 
         again = plumb("local", "up", env=env)
         assert again.returncode == 0 and "already running" in again.stdout
@@ -200,19 +207,34 @@ def test_plumb_local_up_status_down_as_a_user_would(tmp_path: Path, control_plan
         status = plumb("local", "status", env=env)
         assert status.returncode == 0, status.stdout
         assert "ready" in status.stdout
+        assert "kwok" in status.stdout and "kube-scheduler" in status.stdout
 
         from kubernetes import client, config
+        from kubernetes.dynamic import DynamicClient
 
         api = config.new_client_from_config(config_file=str(kubeconfig))
-        names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace().items if ns.metadata]
-        api.close()
-        assert "default" in names
+        try:
+            names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace().items if ns.metadata]
+            assert "default" in names
+            dyn = DynamicClient(api)
+            nodes = dyn.resources.get(api_version="v1", kind="Node").get().to_dict()["items"]
+            assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"]
+            assert not nodes[0]["spec"].get("taints")
+            live = Live(dyn, "default", "plain")
+            live.create(
+                running_deployment("plain", replicas=1, tolerate=False)
+            )  # an ordinary Deployment runs
+            live.wait(
+                lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy"
+            )
+        finally:
+            api.close()
 
-        pids = recorded_pids(tmp_path / "state" / "local")
         down = plumb("local", "down", env=env)
         assert down.returncode == 0 and "stopped" in down.stdout
+        assert "kwok" in down.stdout and "kube-scheduler" in down.stdout
         assert not any(process_alive(pid) for pid in pids.values())
-        assert not (tmp_path / "state" / "local").exists()
+        assert not directory.exists()
 
         after = plumb("local", "status", env=env)
         assert after.returncode == 1 and "not running" in after.stdout

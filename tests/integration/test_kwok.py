@@ -8,11 +8,8 @@ tolerate the taint; a Pod that does not stays unscheduled.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +17,7 @@ import pytest
 from plumbline.errors import ControlPlaneError
 from plumbline.health import HealthStatus, app_health, assess
 from plumbline.local import ControlPlane, Fault, SimulatedNodes
-from plumbline.local.controlplane import process_alive, recorded_pids
-from tests.support import cli
+from plumbline.local.controlplane import recorded_pids
 from tests.support.kwok import Live, ready, running_deployment
 
 pytestmark = pytest.mark.integration
@@ -140,51 +136,6 @@ def test_a_pod_that_does_not_tolerate_the_taint_stays_unscheduled(
     health = assess(pod)
     assert health is not None and health.status is HealthStatus.PROGRESSING
     assert live.health()[0].status is HealthStatus.PROGRESSING
-
-
-def plumb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return cli.plumb(*args, env=env, timeout=300)
-
-
-def test_plumb_local_up_runs_pods_on_an_untainted_simulated_node(
-    tmp_path: Path, kwok_nodes: SimulatedNodes
-) -> None:
-    env = {**os.environ, "PLUMBLINE_STATE_DIR": str(tmp_path / "state")}
-    try:
-        up = plumb("local", "up", "--nodes", "1", env=env)
-        assert up.returncode == 0, up.stderr
-        directory = tmp_path / "state" / "local"
-        pids = recorded_pids(directory)
-        assert {"kube-scheduler", "kwok"} <= set(pids)
-        status = plumb("local", "status", env=env)
-        assert status.returncode == 0, status.stdout
-        assert "kwok" in status.stdout and "kube-scheduler" in status.stdout
-
-        from kubernetes import config
-        from kubernetes.dynamic import DynamicClient
-
-        api = config.new_client_from_config(config_file=str(directory / "kubeconfig"))
-        try:
-            dyn = DynamicClient(api)
-            nodes = dyn.resources.get(api_version="v1", kind="Node").get().to_dict()["items"]
-            assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"]
-            assert not nodes[0]["spec"].get("taints")
-            live = Live(dyn, "default", "plain")
-            live.create(
-                running_deployment("plain", replicas=1, tolerate=False)
-            )  # an ordinary Deployment runs
-            live.wait(
-                lambda lv: lv.health()[0].status is HealthStatus.HEALTHY, "the Deployment to be Healthy"
-            )
-        finally:
-            api.close()
-
-        down = plumb("local", "down", env=env)
-        assert down.returncode == 0
-        assert "kwok" in down.stdout and "kube-scheduler" in down.stdout
-        assert not any(process_alive(pid) for pid in pids.values())
-    finally:
-        plumb("local", "down", env=env)  # a failed assertion must not leave a detached plane running
 
 
 def test_a_component_that_fails_to_start_is_reported_and_not_kept(control_plane: ControlPlane) -> None:
