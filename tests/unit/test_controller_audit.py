@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -221,15 +222,30 @@ TAMPERING = {
 }
 
 
-@pytest.mark.parametrize("how", sorted(TAMPERING))
-def test_cli_verify_finds_every_kind_of_tampering(tmp_path: Path, how: str) -> None:
-    sql, recompute, named = TAMPERING[how]
-    path = tmp_path / "s.db"
+def copy_of(store: Path, folder: Path) -> Path:
+    """A copy of the SQLite ``store`` in ``folder``, with the files beside it (its keys, its anchor)."""
+    for file in store.parent.glob(store.name + "*"):
+        shutil.copy2(file, folder / file.name)
+    return folder / store.name
+
+
+@pytest.fixture(scope="module")
+def verified_syncs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of 4 audit records and 3 syncs that ``plumb audit verify`` passes, made once: each
+    tampering test tampers with a copy of it."""
+    path = tmp_path_factory.mktemp("syncs") / "s.db"
     with Store.open(path) as store:
         fill(store)
         record_syncs(store, 3)
     good = plumb_audit(path, "verify")
     assert good.returncode == 0 and "7 records verified" in good.stdout, good.stdout + good.stderr
+    return path
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERING))
+def test_cli_verify_finds_every_kind_of_tampering(tmp_path: Path, verified_syncs: Path, how: str) -> None:
+    sql, recompute, named = TAMPERING[how]
+    path = copy_of(verified_syncs, tmp_path)
     tamper(path, sql)
     if recompute:
         rechain(path)
@@ -354,19 +370,27 @@ INTENT_TAMPERING = {
 }
 
 
-@pytest.mark.parametrize("how", sorted(INTENT_TAMPERING))
-def test_cli_verify_finds_tampered_intents(tmp_path: Path, how: str) -> None:
-    """Intents are chained and anchored like history rows, and an outcome's link to its intent is
-    sealed with it: hiding that a sync was started, what it meant to write, or that it was interrupted
-    is found."""
-    sql, named = INTENT_TAMPERING[how]
-    path = tmp_path / "s.db"
+@pytest.fixture(scope="module")
+def verified_intents(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of 2 audit records, 4 intents and the outcomes of the first 3 that ``plumb audit
+    verify`` passes, made once: each tampering test tampers with a copy of it."""
+    path = tmp_path_factory.mktemp("intents") / "s.db"
     with Store.open(path) as store:
         fill(store, 2)
         record_intents(store, 4)
         assert [i.id for i in store.unfinished("guestbook")] == [4]
     good = plumb_audit(path, "verify")
     assert good.returncode == 0 and "9 records verified" in good.stdout, good.stdout + good.stderr
+    return path
+
+
+@pytest.mark.parametrize("how", sorted(INTENT_TAMPERING))
+def test_cli_verify_finds_tampered_intents(tmp_path: Path, verified_intents: Path, how: str) -> None:
+    """Intents are chained and anchored like history rows, and an outcome's link to its intent is
+    sealed with it: hiding that a sync was started, what it meant to write, or that it was interrupted
+    is found."""
+    sql, named = INTENT_TAMPERING[how]
+    path = copy_of(verified_intents, tmp_path)
     tamper(path, sql)
     verify_fails(path, named)
 
