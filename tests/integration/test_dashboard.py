@@ -18,7 +18,7 @@ from plumbline.local import ControlPlane, Exporter, Prometheus
 from plumbline.store import Store
 from tests.support import cli
 from tests.support.config import app_yaml
-from tests.support.dashboard import DASHBOARD, expressions, metric_names, promql
+from tests.support.dashboard import DASHBOARD, VARIABLES, expressions, metric_names, promql
 from tests.support.git import commit_all, write_files
 from tests.support.sites import Workspace
 
@@ -123,7 +123,9 @@ def scraped(
         prometheus.scrape([exporter.target, f"127.0.0.1:{port}"])
         try:
             prometheus.wait_for(f'plumbline_pause_expiries_total{{app="{apps["paused"]}"}}', 1)
-            time.sleep(5)  # a few more scrapes, so rates over the shortest window have two samples
+            # Rates over the shortest window ($__rate_interval) need two samples of the controller in it.
+            window = VARIABLES["__rate_interval"]
+            prometheus.wait_for(f'count_over_time(up{{instance="127.0.0.1:{port}"}}[{window}]) >= bool 3', 1)
             yield Scraped(prometheus, exported)
         finally:
             prometheus.scrape([exporter.target])
