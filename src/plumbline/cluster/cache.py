@@ -121,9 +121,11 @@ class _Reflector:
     def _keep(self) -> None:
         stop = self.owner._stop
         backoff = BACKOFF_S[0]
+        failures = 0  # in a row: only the first is a warning (an outage would say it every 30 s)
         while not stop.is_set():
             try:
                 resume: str | None = self._list()
+                failures = 0
                 while resume is not None and not stop.is_set():
                     resume = self._watch(resume)
                     backoff = BACKOFF_S[0]  # a watch that ended as watches end: all is well
@@ -137,13 +139,14 @@ class _Reflector:
                     self._set_state(State.UNAVAILABLE)
                     self.owner._log(logging.INFO, f"not caching {self.info.group_kind}: {failure}")
                     return
-                self.owner._log(
-                    logging.WARNING, f"the watch of {self.info.group_kind} failed, listing again: {failure}"
-                )
+                why: Exception = failure
             except (_Broken, ClusterError, OSError, ValueError) as error:
-                self.owner._log(
-                    logging.WARNING, f"the watch of {self.info.group_kind} failed, listing again: {error}"
-                )
+                why = error
+            if stop.is_set():
+                return
+            failures += 1
+            level = logging.WARNING if failures == 1 else logging.DEBUG
+            self.owner._log(level, f"the watch of {self.info.group_kind} failed, listing again: {why}")
             self._set_state(State.STARTING)  # not answered for until a list has answered again
             stop.wait(backoff * (0.5 + random.random() / 2))
             backoff = min(BACKOFF_S[1], backoff * 2)
