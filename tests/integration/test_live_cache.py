@@ -19,6 +19,7 @@ from plumbline.cluster.cache import LiveCache, State
 from plumbline.local import ControlPlane
 from plumbline.plan import APP_LABEL
 from plumbline.plan.unchanged import RequestedStamps
+from plumbline.store import RECORD_LABEL
 from tests.support.cluster import create, delete, limited_kubeconfig
 from tests.support.manifests import crd, manifest
 
@@ -270,3 +271,24 @@ def test_a_kind_gone_and_defined_again_is_watched_again(cluster: Cluster, namesp
         finally:
             with contextlib.suppress(ApiFailure):
                 delete(cluster, definition)
+
+
+def test_the_stores_own_records_are_not_kept(cluster: Cluster, namespace: str) -> None:
+    """The Kubernetes store keeps each sync, intent and audit record as a Secret labelled with its
+    app (and ``plumbline.dev/record``): never the app's objects, so not the cache's to hold (they
+    grow with the history) nor to tell the app about (each pass's records would queue another)."""
+    app = f"cache-store-{uuid.uuid4().hex[:6]}"
+    secrets = cluster.discovery.lookup("v1", "Secret")
+    assert secrets is not None
+    for name, labels in (
+        ("plumbline.audit.1", {RECORD_LABEL: "audit", APP_LABEL: app}),
+        ("managed", {APP_LABEL: app}),
+    ):
+        secret = manifest("v1", "Secret", name, stringData={"k": "v"})
+        secret["metadata"] |= {"namespace": namespace, "labels": labels}
+        cluster.apply(secret, info=secrets, field_manager="someone")
+    with LiveCache(cluster) as cache:
+        cache.watch([secrets])
+        assert cache.wait_synced(WAIT_S)
+        held = cache.labelled(secrets, app=app, namespace=namespace) or []
+        assert [s["metadata"]["name"] for s in held] == ["managed"]

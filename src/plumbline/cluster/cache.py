@@ -1,11 +1,12 @@
 """A watch-fed cache of the live objects plumbline manages (an "informer"), one per API server.
 
 For each kind it is asked to :meth:`LiveCache.watch`, one thread LISTs the kind cluster-wide with the
-label selector ``plumbline.dev/app`` (the key alone: every app's objects, whatever installation),
-in pages, then WATCHes from the list's resourceVersion with bookmarks, and keeps every object by
-(group, kind, namespace, name). A watch the server ends (its timeout) is resumed from the last
-resourceVersion seen; a 410 Gone, an ERROR event, a failed request or a dropped connection lists
-again (after a backoff, 0.5 s doubling to 30 s, when it failed), and until that list has answered
+label selector ``plumbline.dev/app,!plumbline.dev/record`` (every app's objects, whatever
+installation; not the Kubernetes store's records, which carry their app's label too), in pages,
+then WATCHes from the list's resourceVersion with bookmarks, and keeps every object by (group, kind,
+namespace, name). A watch the server ends (its timeout) is resumed from the last resourceVersion
+seen; a 410 Gone lists again at once; an ERROR event, a failed request or a failed watch lists again
+after a backoff (0.5 s doubling to 30 s), and until that list has answered
 the kind is not *synced*: the cache does not answer for it. A kind whose cluster-wide LIST or WATCH
 is forbidden (403) is not available here (logged once, tried again every five minutes): the plan
 reads it directly as without a cache, and reports what it may not list as before.
@@ -44,7 +45,11 @@ from plumbline.cluster.discovery import ResourceInfo
 from plumbline.errors import ApiFailure, ClusterError
 from plumbline.plan.tracking import APP_LABEL
 from plumbline.plan.unchanged import MUTATING_KINDS, stamp_of
+from plumbline.store import RECORD_LABEL
 
+# Every app's objects; not the Kubernetes store's records (Secrets labelled with their app too): they
+# are no app's objects, grow with the history, and each pass's records would queue another pass.
+SELECTOR = f"{APP_LABEL},!{RECORD_LABEL}"
 PAGE = 500  # objects per LIST page, as client-go's informers
 WATCH_S = (240, 360)  # the server ends each watch after a random time in this range (seconds)
 READ_MARGIN_S = 30.0  # ... and the connection is given up this long after that without a byte
@@ -152,7 +157,7 @@ class _Reflector:
             backoff = min(BACKOFF_S[1], backoff * 2)
 
     def _query(self) -> dict[str, str]:
-        return {} if self.whole else {"labelSelector": APP_LABEL}
+        return {} if self.whole else {"labelSelector": SELECTOR}
 
     def _list(self) -> str:
         """LIST the kind (in pages), replace what is kept, tell what changed; the list's version."""

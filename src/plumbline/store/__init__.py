@@ -21,6 +21,7 @@ configuration's ``Instance.spec.store``, overridden by ``plumb --store`` or ``$P
 from plumbline.store._audit import AppState, AppStateKind, AuditAction, AuditOutcome, AuditRecord, Broken
 from plumbline.store._base import Store
 from plumbline.store._keys import key_file
+from plumbline.store._kube import RECORD as RECORD_LABEL
 from plumbline.store._kube import KubernetesStore
 from plumbline.store._marks import FAILED, FailedRevision, failed_revisions
 from plumbline.store._migrate import Migrated, migrate
@@ -30,6 +31,7 @@ from plumbline.store._sqlite import SCHEMA_VERSION, NoSuchSyncError, SqliteStore
 
 __all__ = [
     "FAILED",
+    "RECORD_LABEL",
     "SCHEMA_VERSION",
     "AppState",
     "AppStateKind",
