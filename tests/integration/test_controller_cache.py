@@ -9,24 +9,12 @@ from typing import Any
 
 import pytest
 
-from plumbline.cluster import Cluster
 from plumbline.engine import _pipeline
 from plumbline.store import AuditAction
+from tests.support.cluster import CountingCluster
 from tests.support.sites import Site
 
 pytestmark = pytest.mark.integration
-
-
-class CountingCluster(Cluster):
-    """A real client that notes every request it sends (method and path)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sent: list[tuple[str, str]] = []
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        self.sent.append((method, path))
-        return super().request(method, path, **kwargs)
 
 
 def test_a_pass_after_the_first_reads_the_apps_objects_from_the_cache(

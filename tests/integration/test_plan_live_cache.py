@@ -17,28 +17,13 @@ from plumbline.local import ControlPlane
 from plumbline.plan import Bounds, ObjectRef, Plan, build_plan
 from plumbline.plan.build import hpa_kind, prune_scan_kinds
 from plumbline.sync import sync_plan
-from tests.support.cluster import limited_kubeconfig
+from tests.support.cluster import CountingCluster, limited_kubeconfig
 from tests.support.manifests import manifest
 from tests.support.workloads import M, add_hpa, deployment, scale
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 60.0
-
-
-class CountingCluster(Cluster):
-    """A real client that notes every request it sends (method and path)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sent: list[tuple[str, str]] = []
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        self.sent.append((method, path))
-        return super().request(method, path, **kwargs)
-
-    def reads(self) -> list[tuple[str, str]]:
-        return [(method, path) for method, path in self.sent if method == "GET"]
 
 
 def app_manifests(namespace: str, *, configmaps: int) -> list[M]:

@@ -14,6 +14,22 @@ from tests.support.manifests import manifest
 ADMISSION = "admissionregistration.k8s.io/v1"
 
 
+class CountingCluster(Cluster):
+    """A real client that notes every request it sends (method and path): what tests count
+    requests by, on a real API server, rather than a mock."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sent: list[tuple[str, str]] = []
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.sent.append((method, path))
+        return super().request(method, path, **kwargs)
+
+    def reads(self) -> list[tuple[str, str]]:
+        return [(method, path) for method, path in self.sent if method == "GET"]
+
+
 def create(cluster: Cluster, obj: dict[str, Any], namespace: str | None = None) -> Any:
     """POST ``obj`` (in ``namespace`` if it is namespaced), as someone other than plumbline would; the
     created object."""
