@@ -3,6 +3,7 @@ first pass, a pass over the app — here the one a live edit queues — sends no
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -52,6 +53,11 @@ def test_a_pass_after_the_first_reads_the_apps_objects_from_the_cache(
             if method == "GET" and f"/namespaces/{site.namespace}/" in path
         ]
         assert read == []  # the ConfigMap, the prune scan's kinds, the autoscalers: all from the cache
+        metrics = controller.metrics.render().decode()
+        synced = re.search(r'^plumbline_live_cache_kinds\{state="synced"\} (\S+)$', metrics, re.M)
+        objects = re.search(r"^plumbline_live_cache_objects (\S+)$", metrics, re.M)
+        assert synced and float(synced[1]) > 10, metrics  # every kind the scan lists, and more
+        assert objects and float(objects[1]) >= 1, metrics  # the app's ConfigMap at least
     finally:
         controller.stop()
         thread.join(timeout=30)

@@ -373,6 +373,21 @@ class LiveCache:
             reflectors = [*self._labelled.values(), *self._whole.values()]
         return all(r.synced.wait(timeout) for r in reflectors)
 
+    def kinds(self) -> dict[State, int]:
+        """How many kinds are watched in each state (whole watches included), for metrics."""
+        with self._lock:
+            reflectors = [*self._labelled.values(), *self._whole.values()]
+        counts = dict.fromkeys(State, 0)
+        for reflector in reflectors:
+            counts[reflector.state] += 1
+        return counts
+
+    def __len__(self) -> int:
+        """The objects held, over every kind."""
+        with self._lock:
+            reflectors = [*self._labelled.values(), *self._whole.values()]
+        return sum(len(reflector.objects) for reflector in reflectors)
+
     def state(self, info: ResourceInfo, *, whole: bool = False) -> State | None:
         """How the kind is cached (None: it is not watched)."""
         reflector = (self._whole if whole else self._labelled).get((info.group, info.kind))

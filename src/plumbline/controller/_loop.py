@@ -88,6 +88,7 @@ class Controller:
         self._caches: dict[Cluster, LiveCache] = {}  # one per API server, started by the first pass
         self._caches_lock = threading.Lock()
         self.reconciler.live = self._caches.get  # passes read the live objects from their server's
+        self.metrics.live_caches(self._live_caches)
         self._anchor_broken: str | None = None
 
     @property
@@ -179,9 +180,7 @@ class Controller:
 
     def close(self) -> None:
         self.notifier.close()
-        with self._caches_lock:
-            caches = list(self._caches.values())
-        for cache in caches:
+        for cache in self._live_caches():
             cache.close()
         self.share.close()
 
@@ -354,9 +353,12 @@ class Controller:
     def watching(self, timeout: float | None = None) -> bool:
         """Wait until the caches started so far have listed every kind they watch (or found they
         may not); False if none is started yet, or on timeout."""
-        with self._caches_lock:
-            caches = list(self._caches.values())
+        caches = self._live_caches()
         return bool(caches) and all(cache.wait_synced(timeout) for cache in caches)
+
+    def _live_caches(self) -> list[LiveCache]:
+        with self._caches_lock:
+            return list(self._caches.values())
 
     def _changed(self, apps: frozenset[str]) -> None:
         """A watched object of these apps changed (another installation's apps are not ours)."""

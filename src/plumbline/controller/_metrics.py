@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from plumbline.cluster.cache import LiveCache, State
 from plumbline.config import HealthStatus, VerificationOutcome
 from plumbline.controller.decide import Result
 from plumbline.plan import SyncStatus
@@ -137,8 +138,35 @@ class Metrics:
         """Report ``cache`` (the controller's renders kept per commit) at every scrape."""
         self.registry.register(_RenderCacheCollector(cache))
 
+    def live_caches(self, caches: Callable[[], list[LiveCache]]) -> None:
+        """Report the watch-fed caches ``caches()`` gives (one per API server) at every scrape."""
+        self.registry.register(_LiveCacheCollector(caches))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _LiveCacheCollector(Collector):
+    def __init__(self, caches: Callable[[], list[LiveCache]]) -> None:
+        self.caches = caches
+
+    def collect(self) -> Iterator[Metric]:
+        caches = self.caches()
+        kinds = GaugeMetricFamily(
+            "plumbline_live_cache_kinds",
+            "kinds the watch-fed caches watch: synced (passes read them from the cache), starting (not "
+            "listed yet, or again after a failure) or unavailable (forbidden cluster-wide, or gone: passes "
+            "read them from the API server)",
+            labels=["state"],
+        )
+        for state in State:
+            kinds.add_metric([state.value], sum(cache.kinds()[state] for cache in caches))
+        yield kinds
+        yield GaugeMetricFamily(
+            "plumbline_live_cache_objects",
+            "live objects the watch-fed caches hold",
+            value=sum(map(len, caches)),
+        )
 
 
 class _RenderCacheCollector(Collector):
