@@ -187,8 +187,8 @@ class Controller:
     def reconcile(self, app: App) -> Outcome:
         """One pass over ``app``; never raises for the app's own trouble (reported in the outcome)."""
         config = self.config  # the configuration this pass reads throughout, should the poll load another
-        mode = effective_mode(app, self.store)
         state = self.store.app_state(app.name)
+        mode = effective_mode(app, self.store, state)
         outcome = Outcome(app=app.name, mode=mode, state=state.state, result=Result.ERROR)
         started = time.monotonic()
         try:

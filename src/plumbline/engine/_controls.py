@@ -11,12 +11,13 @@ from plumbline.engine._pipeline import plan_app
 from plumbline.engine._write import Writer, sync_app
 from plumbline.engine.pause import activate, end_pause
 from plumbline.plan.drift import drift_of
-from plumbline.store import AppStateKind, AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
+from plumbline.store import AppState, AppStateKind, AuditAction, AuditOutcome, Store, SyncRecord, SyncResult
 
 
-def effective_mode(app: App, store: Store) -> Mode:
-    """The mode override set with ``plumb mode`` if any, else the config's ``spec.mode``."""
-    return store.app_state(app.name).mode or app.spec.mode
+def effective_mode(app: App, store: Store, state: AppState | None = None) -> Mode:
+    """The mode override set with ``plumb mode`` if any, else the config's ``spec.mode``; ``state``:
+    the app's state already read (not read again)."""
+    return (state if state is not None else store.app_state(app.name)).mode or app.spec.mode
 
 
 @dataclass(frozen=True)
