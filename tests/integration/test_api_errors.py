@@ -9,10 +9,8 @@ retries end in bounded time."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -26,6 +24,7 @@ from plumbline.local.pki import write_pki
 from tests.support import cli
 from tests.support.config import app_yaml
 from tests.support.git import commit_all, git
+from tests.support.proxy import Proxy
 
 pytestmark = pytest.mark.integration
 
@@ -180,47 +179,6 @@ def test_controller_once_exits_0_when_every_app_synced(site: Site) -> None:
     done = site.plumb("controller", "--once", "--lease-namespace", lease, kubeconfig=site.plane.kubeconfig)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{site.app}: synced" in done.stdout
-
-
-class Proxy:
-    """A loopback TCP proxy in front of the API server that drops the first ``drop`` connections it
-    accepts (closed at once: the client's TLS handshake fails), then passes everything through."""
-
-    def __init__(self, upstream: tuple[str, int], *, drop: int) -> None:
-        self.upstream, self.drop = upstream, drop
-        self.accepted = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            if self.accepted <= self.drop:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.upstream)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture

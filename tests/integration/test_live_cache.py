@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import socket
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from plumbline.plan.unchanged import RequestedStamps
 from plumbline.store import RECORD_LABEL
 from tests.support.cluster import create, delete, limited_kubeconfig
 from tests.support.manifests import crd, manifest
+from tests.support.proxy import Proxy
 
 pytestmark = pytest.mark.integration
 
@@ -295,55 +295,6 @@ def test_the_stores_own_records_are_not_kept(cluster: Cluster, namespace: str) -
         assert [s["metadata"]["name"] for s in held] == ["managed"]
 
 
-class Cable:
-    """A loopback TCP proxy in front of the API server that can be cut (every connection through it
-    closed, new ones closed at once) and joined again: an outage between the cache and its server."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.cut_off = threading.Event()
-        self.open: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.cut_off.is_set():
-                client.close()
-                continue
-            upstream = socket.create_connection(self.upstream)
-            self.open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        for s in (source, sink):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        self.cut_off.set()
-        for s in self.open:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        self.open.clear()
-
-    def join(self) -> None:
-        self.cut_off.clear()
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 def test_after_an_outage_the_cache_lists_again_and_tells_what_changed_meanwhile(
     tmp_path: Path, control_plane: ControlPlane, cluster: Cluster, namespace: str
 ) -> None:
@@ -357,7 +308,7 @@ def test_after_an_outage_the_cache_lists_again_and_tells_what_changed_meanwhile(
     cluster.apply(config_map("edited", namespace, edited, "1"), info=info, field_manager="someone")
     cluster.apply(config_map("deleted", namespace, deleted, "1"), info=info, field_manager="someone")
     assert control_plane.ports is not None
-    cable = Cable(("127.0.0.1", control_plane.ports.apiserver))
+    cable = Proxy(("127.0.0.1", control_plane.ports.apiserver))
     kubeconfig = yaml.safe_load(control_plane.kubeconfig.read_text())
     kubeconfig["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{cable.port}"
     (tmp_path / "cable.yaml").write_text(yaml.safe_dump(kubeconfig))
