@@ -17,7 +17,7 @@ import pytest
 from plumbline.cluster import ApiFailure, Cluster, ResourceInfo
 from plumbline.cluster.cache import LiveCache, State
 from plumbline.local import ControlPlane
-from plumbline.plan import APP_LABEL
+from plumbline.plan import APP_LABEL, add_tracking
 from plumbline.plan.unchanged import RequestedStamps
 from plumbline.store import RECORD_LABEL
 from tests.support.cluster import create, delete, limited_kubeconfig
@@ -30,13 +30,16 @@ WAIT_S = 60.0  # how long a test waits for an event before it fails (not a measu
 
 
 def config_map(name: str, namespace: str, app: str | None, data: str) -> dict[str, Any]:
-    labels = {APP_LABEL: app} if app else {"team": "other"}
-    return {
+    """A ConfigMap of ``app`` (tracked as plumbline tracks what it applies), or of no app."""
+    obj = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"team": "other"}, "annotations": {}},
         "data": {"value": data},
     }
+    if app:
+        add_tracking(obj, app=app)
+    return obj
 
 
 def configmaps(cluster: Cluster) -> ResourceInfo:
@@ -338,3 +341,31 @@ def test_after_an_outage_the_cache_lists_again_and_tells_what_changed_meanwhile(
             assert cache.cached(info, namespace=namespace, name="deleted") is None
     finally:
         cable.close()
+
+
+def test_a_label_copied_onto_an_object_plumbline_does_not_track_tells_no_app(
+    cluster: Cluster, namespace: str
+) -> None:
+    """Controllers copy labels onto objects of their own (an EndpointSlice gets its Service's): such
+    an object is kept like any labelled one (the prune scan judges it by its tracking), but its
+    changes queue no pass."""
+    app, last = f"cache-copied-{uuid.uuid4().hex[:6]}", f"cache-last-{uuid.uuid4().hex[:6]}"
+    info = configmaps(cluster)
+    seen: queue.Queue[frozenset[str]] = queue.Queue()
+    with LiveCache(cluster, on_change=seen.put) as cache:
+        cache.watch([info])
+        assert cache.wait_synced(WAIT_S)
+        copied = config_map("copied", namespace, None, "1")
+        copied["metadata"]["labels"][APP_LABEL] = app  # the label alone, no tracking annotation
+        cluster.apply(copied, info=info, field_manager="endpointslice-controller")
+        cluster.apply(config_map("tracked", namespace, app, "1"), info=info, field_manager="someone")
+        cluster.apply(config_map("last", namespace, last, "1"), info=info, field_manager="someone")
+        # Events of one kind come in order: once the last object's is told, every earlier one has been.
+        named = []
+        while last not in (apps := seen.get(timeout=WAIT_S)):
+            named += [apps] if app in apps else []
+        assert named == [{app}]  # "tracked" told it; "copied" did not
+        assert {o["metadata"]["name"] for o in cache.labelled(info, app=app, namespace=namespace) or []} == {
+            "copied",
+            "tracked",
+        }

@@ -13,7 +13,9 @@ reads it directly as without a cache, and reports what it may not list as before
 
 Every ADDED, MODIFIED and DELETED event (and what a new list finds changed) calls ``on_change`` with
 the app names — the label's values — of the object before and after, so a label moved from app A to
-B tells both. The first list of a kind tells no one: those objects were just read by whoever asked
+B tells both; only where the object carries plumbline's tracking annotation (before or after):
+controllers copy labels onto objects of their own (an EndpointSlice has its Service's), whose
+changes are no app's. The first list of a kind tells no one: those objects were just read by whoever asked
 for the kind to be watched.
 
 What the cache answers (:class:`LiveView`) is only ever what it holds: ``None`` means "not known
@@ -43,7 +45,7 @@ from typing import Any, Protocol
 from plumbline.cluster.client import Cluster, Stream
 from plumbline.cluster.discovery import ResourceInfo
 from plumbline.errors import ApiFailure, ClusterError
-from plumbline.plan.tracking import APP_LABEL
+from plumbline.plan.tracking import APP_LABEL, TRACKING_ANNOTATION
 from plumbline.plan.unchanged import MUTATING_KINDS, stamp_of
 from plumbline.store import RECORD_LABEL
 
@@ -93,6 +95,12 @@ class _Entry:
     app: str  # the label's value ("" for an unlabelled object in a whole-kind watch)
     version: str  # metadata.resourceVersion
     body: bytes  # the object as compact JSON
+    tracked: bool  # it carries plumbline's tracking annotation (else its label was copied onto it)
+
+    @property
+    def told(self) -> str:
+        """The app a change of it concerns ("": none — an EndpointSlice with its Service's labels)."""
+        return self.app if self.tracked else ""
 
 
 class _Reflector:
@@ -193,10 +201,10 @@ class _Reflector:
             for key, entry in fresh.items():
                 before = old.get(key)
                 if before is None or before.version != entry.version:
-                    apps |= {entry.app, before.app if before else ""}
+                    apps |= {entry.told, before.told if before else ""}
             for key, entry in old.items():
                 if key not in fresh:
-                    apps.add(entry.app)
+                    apps.add(entry.told)
             self.owner._changed(apps)
         return version
 
@@ -246,7 +254,7 @@ class _Reflector:
                 self.objects[key] = entry
                 self.by_app.setdefault(entry.app, set()).add(key)
             self.generation += 1
-        self.owner._changed({entry.app, before.app if before else ""})
+        self.owner._changed({entry.told, before.told if before else ""})
 
     def _forbidden(self, failure: ApiFailure) -> None:
         self._set_state(State.UNAVAILABLE)
@@ -297,7 +305,8 @@ def _entry(obj: dict[str, Any]) -> tuple[_Key, _Entry]:
     key = (metadata.get("namespace"), str(metadata.get("name", "")))
     app = str((metadata.get("labels") or {}).get(APP_LABEL, ""))
     body = json.dumps(obj, separators=(",", ":")).encode()
-    return key, _Entry(app=app, version=str(metadata.get("resourceVersion", "")), body=body)
+    tracked = TRACKING_ANNOTATION in (metadata.get("annotations") or {})
+    return key, _Entry(app=app, version=str(metadata.get("resourceVersion", "")), body=body, tracked=tracked)
 
 
 class LiveCache:
