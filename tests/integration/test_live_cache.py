@@ -182,6 +182,8 @@ def test_close_ends_every_watch(cluster: Cluster) -> None:
     assert len([t for t in started if t.name.startswith("cache-")]) == 3
     cache.close()
     assert not any(t.is_alive() for t in started if t.name.startswith("cache-"))
+    configmap = next(i for i in kinds if i.kind == "ConfigMap")
+    assert cache.labelled(configmap, app="any", namespace=None) is None  # closed: answers for nothing
     cache.watch(kinds)  # a closed cache starts nothing again
     assert not any(t.name.startswith("cache-") for t in set(threading.enumerate()) - before)
 

@@ -403,7 +403,7 @@ class LiveCache:
         return None if reflector is None else reflector.state
 
     def close(self) -> None:
-        """Stop every watch (each thread ends at once; the objects are dropped)."""
+        """Stop every watch (each thread ends at once); nothing is answered or told after."""
         with self._lock:
             self._stop.set()
             reflectors = [*self._labelled.values(), *self._whole.values()]
@@ -430,8 +430,10 @@ class LiveCache:
 
     def _reflector(self, into: dict[tuple[str, str], _Reflector], info: ResourceInfo) -> _Reflector | None:
         reflector = into.get((info.group, info.kind))
+        if reflector is None or self._stop.is_set():
+            return None  # not watched, or no longer (closed)
         # Another version of the kind has other fields: only the version watched is answered for.
-        return reflector if reflector is not None and reflector.info.version == info.version else None
+        return reflector if reflector.info.version == info.version else None
 
     # ---- Stamps -----------------------------------------------------------------------------
 
@@ -440,7 +442,7 @@ class LiveCache:
         None (cannot tell: no shortcut) until :meth:`watch_stamps` has listed, where it may not list
         them, for a kind an aggregated server serves, or without the server's version."""
         with self._lock:
-            kinds = self._stamp_kinds
+            kinds = () if self._stop.is_set() else self._stamp_kinds
         held = [self._whole.get((k.group, k.kind)) for k in kinds]
         reflectors = [r for r in held if r is not None]
         if not kinds or len(reflectors) < len(kinds):
