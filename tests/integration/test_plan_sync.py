@@ -123,6 +123,43 @@ def test_prune_only_when_asked_and_never_what_is_not_ours(cluster: Cluster, name
     assert cluster.get(cm, name="keep", namespace=namespace) is not None
 
 
+def test_a_prune_candidate_changed_since_the_plan_is_not_deleted(cluster: Cluster, namespace: str) -> None:
+    """The plan may have read a candidate a moment stale (from the watch cache): the delete carries the
+    resourceVersion it read, so one edited or relabelled since is left and reported, not deleted."""
+    app = app_name()
+    objs = [config_map("keep"), config_map("edited"), config_map("moved"), config_map("drop")]
+    assert sync_plan(plan(cluster, app, namespace, objs), cluster=cluster).ok
+    cm = cluster.discovery.lookup("v1", "ConfigMap")
+    assert cm is not None
+    shrunk = plan(cluster, app, namespace, [config_map("keep")])
+    assert len(shrunk.of(Action.PRUNE)) == 3
+
+    # After the plan: someone edits one candidate's data and relabels another for a different app.
+    cluster.request(
+        "PATCH",
+        cm.path(namespace=namespace, name="edited"),
+        body={"data": {"added": "by hand"}},
+        content_type="application/merge-patch+json",
+    )
+    cluster.request(
+        "PATCH",
+        cm.path(namespace=namespace, name="moved"),
+        body={"metadata": {"labels": {APP_LABEL: "another-app"}}},
+        content_type="application/merge-patch+json",
+    )
+
+    report = sync_plan(shrunk, cluster=cluster, prune=True)
+    assert not report.ok  # a prune that was asked for and not done is not a success
+    outcomes = {o.item.ref.name: (o.outcome, o.message) for o in report.objects if o.item.ref.name != "keep"}
+    assert outcomes["drop"] == (Outcome.PRUNED, "")
+    for name in ("edited", "moved"):
+        outcome, message = outcomes[name]
+        assert outcome is Outcome.FAILED
+        assert message.startswith("not deleted: it changed since the plan was made"), message
+        assert cluster.get(cm, name=name, namespace=namespace) is not None
+    assert cluster.get(cm, name="drop", namespace=namespace) is None
+
+
 def test_a_refused_dry_run_writes_nothing(cluster: Cluster, namespace: str) -> None:
     app = app_name()
     broken = deployment("web")

@@ -319,13 +319,16 @@ class Cluster:
         name: str,
         namespace: str | None,
         uid: str | None = None,
+        resource_version: str | None = None,
         dry_run: bool = False,
         propagation: str = "Background",
     ) -> None:
-        """Delete one object. ``uid`` is a precondition: a different object of the same name survives."""
+        """Delete one object. ``uid`` and ``resource_version`` are preconditions: a different object of
+        the same name, or the same one changed since that version, survives (the server answers 409)."""
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
-        if uid:
-            body["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            body["preconditions"] = {key: value for key, value in preconditions.items() if value}
         query = {"dryRun": "All"} if dry_run else None
         self.request("DELETE", info.path(namespace=namespace, name=name), query=query, body=body)
 

@@ -8,8 +8,11 @@ Rules, in order of importance:
 * A wave with a failure stops the sync: later waves and prune do not run (a half-applied state is
   reported as such, object by object).
 * Prune only with ``prune=True``, after every wave succeeded; each delete carries the live object's
-  uid as a precondition, so an object recreated meanwhile is not deleted by mistake. Kept prune
-  candidates (``item.kept``: not this app's to delete) are never deleted; they are left, with why.
+  uid and resourceVersion (as the plan read it, perhaps from the watch cache a moment stale) as
+  preconditions, so an object recreated, relabelled or edited since the plan is not deleted: it is
+  reported FAILED with why (a prune that was asked for and not done is not a success; the next plan
+  decides again on what is live then). Kept prune candidates (``item.kept``: not this app's to
+  delete) are never deleted; they are left, with why.
 """
 
 from __future__ import annotations
@@ -286,14 +289,24 @@ def _delete_one(cluster: Cluster, item: PlanItem) -> str | None:
     metadata = live.get("metadata") or {}
     try:
         cluster.delete(
-            _info(cluster, item), name=item.ref.name, namespace=item.ref.namespace, uid=metadata.get("uid")
+            _info(cluster, item),
+            name=item.ref.name,
+            namespace=item.ref.namespace,
+            uid=metadata.get("uid"),
+            resource_version=metadata.get("resourceVersion"),
         )
     except ApiFailure as failure:
         if failure.status == 404:
             return None  # already gone
         if failure.status == 409:
-            replaced = "not deleted: it was replaced since the plan was made (uid changed)"
-            return _said(item, f"{replaced}: {failure.message}")
+            if "UID in precondition" in failure.message:
+                why = "it was replaced since the plan was made (uid changed)"
+            else:
+                why = (
+                    f"it changed since the plan was made (resourceVersion "
+                    f"{metadata.get('resourceVersion')} is no longer current); plan again to decide on it"
+                )
+            return _said(item, f"not deleted: {why}: {failure.message}")
         return _said(item, f"{failure.reason or failure.status}: {failure.message}")
     except ClusterError as error:
         return str(error)
