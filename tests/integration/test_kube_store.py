@@ -511,3 +511,52 @@ def test_the_last_sync_read_again_costs_its_listing_only(
         assert replaced is not None and replaced.message == "replaced"  # read again, not the kept one
     finally:
         counted.close()
+
+
+def test_the_audit_trail_read_again_costs_the_listing_of_its_names(
+    control_plane: ControlPlane, namespace: str, keys: str, cluster: Cluster
+) -> None:
+    """Audit records never change once written: the trail read again (every pass reads its app's)
+    lists the records' names only, and lists the records themselves when one is new or was replaced.
+    Requests counted by the connection's token bucket (limits too high to wait)."""
+    counted = Cluster(kubeconfig=control_plane.kubeconfig, limits=Limits(qps=1e9, burst=10**9))
+    store = KubernetesStore(counted, namespace=namespace, history_limit=10, key_secret=f"{keys}/store-keys")
+
+    def audited(reason: str) -> None:
+        store.audit(
+            actor="alice", app="guestbook", action=AuditAction.MODE, outcome=AuditOutcome.SYNC, reason=reason
+        )
+
+    try:
+        for n in range(3):
+            audited(str(n))
+        assert counted.throttle is not None
+        before = counted.throttle.taken
+        first = store.audit_log("guestbook")
+        assert [r.reason for r in first] == ["0", "1", "2"]
+        assert counted.throttle.taken - before == 2  # the names, then the records
+
+        before = counted.throttle.taken
+        assert store.audit_log("guestbook") == first
+        assert [r.reason for r in store.audit_log("guestbook", limit=2)] == ["1", "2"]
+        assert counted.throttle.taken - before == 2  # two reads, the names alone each time
+
+        audited("3")
+        before = counted.throttle.taken
+        assert [r.reason for r in store.audit_log("guestbook")] == ["0", "1", "2", "3"]
+        assert counted.throttle.taken - before == 2  # a new record: listed again
+
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        newest = cluster.request("GET", f"{path}/plumbline.audit.4")
+        body = json.loads(gzip.decompress(base64.b64decode(newest["data"]["record"])))
+        body["reason"] = "never happened"
+        forged = {k: v for k, v in newest.items() if k != "metadata"}
+        forged["metadata"] = {"name": "plumbline.audit.4", "labels": newest["metadata"]["labels"]}
+        forged["data"] = {"record": base64.b64encode(gzip.compress(json.dumps(body).encode())).decode()}
+        cluster.request("DELETE", f"{path}/plumbline.audit.4")
+        cluster.request("POST", path, body=forged)
+        assert store.audit_log("guestbook")[-1].reason == "never happened"  # read again, as it is now
+        _, broken = store.verify_audit()
+        assert broken is not None and broken.id == 4  # and the chain still gives it away
+    finally:
+        counted.close()

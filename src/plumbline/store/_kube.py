@@ -85,6 +85,7 @@ from plumbline.store._sqlite import NoSuchSyncError
 CHUNK_BYTES = 512 * 1024  # of compressed desired objects per Secret (a Secret holds at most 1 MiB)
 PRUNE_GRACE = timedelta(minutes=10)  # chunks younger than this are never pruned: their record may follow
 RECORDS_KEPT = 1024  # sync records kept as read back (the last sync of as many apps)
+AUDITS_KEPT = 100_000  # audit records kept as read back (small: a few hundred bytes each)
 RETRIES = 200  # appends that lost the race for a name, in a row, before giving up
 MANAGED_BY = {"app.kubernetes.io/managed-by": "plumbline"}
 RECORD = "plumbline.dev/record"
@@ -180,6 +181,7 @@ class KubernetesStore(Store):
         # written, so one read again (the last sync, every pass) needs its listing only; a Secret
         # replaced under the same name has another resourceVersion and is read (and checked) again.
         self._records: OrderedDict[tuple[str, str], SyncRecord] = OrderedDict()
+        self._audits: OrderedDict[tuple[str, str], AuditRecord] = OrderedDict()  # the same, audit records
 
     @classmethod
     def connect(
@@ -773,10 +775,30 @@ class KubernetesStore(Store):
             raise StoreError(f"{self.where}: audit record #{seq} cannot be read back: {error}") from None
 
     def audit_log(self, app: str | None = None, *, limit: int | None = None) -> list[AuditRecord]:
-        listed = sorted(self._list(Kind.AUDIT, "read the audit trail", app=app), key=_seq)
+        """The trail (of ``app``), oldest first. Audit records never change once written: the listing
+        is of their names and resourceVersions, and only when one is not kept from an earlier read
+        are the records themselves listed (a pass reads its app's trail; it grows by a few a day)."""
+        doing = "read the audit trail"
+        names = sorted(self._list(Kind.AUDIT, doing, app=app, metadata=True), key=_seq)
         if limit is not None:
-            listed = listed[-limit:] if limit > 0 else []
-        return [self._audit_record(o)[0] for o in listed]
+            names = names[-limit:] if limit > 0 else []
+        keys = [(o["metadata"]["name"], str(o["metadata"].get("resourceVersion", ""))) for o in names]
+        with self._lock:
+            kept = [self._audits.get(key) for key in keys]
+        if all(record is not None for record in kept):
+            return [record for record in kept if record is not None]
+        found: dict[tuple[str, str], AuditRecord] = {}
+        for obj in self._list(Kind.AUDIT, doing, app=app):
+            key = (obj["metadata"]["name"], str(obj["metadata"].get("resourceVersion", "")))
+            found[key] = self._audit_record(obj)[0]
+        with self._lock:
+            self._audits.update(found)
+            while len(self._audits) > AUDITS_KEPT:
+                self._audits.popitem(last=False)
+        records = sorted(found.values(), key=lambda record: record.id or 0)
+        if limit is not None:
+            records = records[-limit:] if limit > 0 else []
+        return records
 
     def verify_audit(self) -> tuple[int, Broken | None]:
         with self._lock:
