@@ -68,7 +68,7 @@ def test_crash_looping_pods_are_degraded_and_so_is_their_deployment_after_its_de
     kwok_nodes: SimulatedNodes, dyn: Any, namespace: str
 ) -> None:
     live = Live(dyn, namespace, "crashy")
-    live.create(running_deployment("crashy", fault=Fault.CRASHLOOP, deadline=10))
+    live.create(running_deployment("crashy", fault=Fault.CRASHLOOP, deadline=5))
 
     def looping(lv: Live) -> bool:
         pods = lv.pods()

@@ -79,7 +79,7 @@ def test_sync_wait_times_out_on_pods_that_never_become_ready_naming_the_deployme
 def test_sync_wait_stops_at_a_degraded_deployment_whose_pods_crash_loop(
     tmp_path: Path, control_plane: ControlPlane, kwok_nodes: SimulatedNodes
 ) -> None:
-    deployment = running_deployment("web", fault=Fault.CRASHLOOP, deadline=10)
+    deployment = running_deployment("web", fault=Fault.CRASHLOOP, deadline=5)
     ws, app, _ = web_app(tmp_path, control_plane, deployment, prefix="wait")
     started = time.monotonic()
     done = ws.plumb("sync", app, "--wait", "--timeout", "120s")
