@@ -15,8 +15,11 @@ Every ADDED, MODIFIED and DELETED event (and what a new list finds changed) call
 the app names — the label's values — of the object before and after, so a label moved from app A to
 B tells both; only where the object carries plumbline's tracking annotation (before or after):
 controllers copy labels onto objects of their own (an EndpointSlice has its Service's), whose
-changes are no app's. The first list of a kind tells no one: those objects were just read by whoever asked
-for the kind to be watched.
+changes are no app's. The first list of a kind (and the first after it was unavailable) tells the apps
+whose objects it holds: a pass that read the kind directly before it was synced may have missed an
+edit made before that list, which no event will tell. Those are told at once for all the kinds
+started so far, when each has listed, become unavailable or failed once, so a controller's start-up
+queues each app one more pass at most, not one per kind.
 
 What the cache answers (:class:`LiveView`) is only ever what it holds: ``None`` means "not known
 here", never "absent" — an object without the label may exist, and the plan then reads it from the
@@ -119,6 +122,7 @@ class _Reflector:
         self.generation = 0  # counts every change of what it holds or of its state
         self.ended = False  # the thread has returned (the kind is gone, or the cache closed)
         self.relists = 0  # counts the lists after the first (the server may have restarted)
+        self.tried = False  # it has listed, become unavailable or failed at least once
         self.thread = threading.Thread(
             target=self._run, name=f"cache-{info.kind}{'-all' if whole else ''}", daemon=True
         )
@@ -158,6 +162,7 @@ class _Reflector:
             if stop.is_set():
                 return
             failures += 1
+            self.owner._tried(self, set())
             level = logging.WARNING if failures == 1 else logging.DEBUG
             self.owner._log(level, f"the watch of {self.info.group_kind} failed, listing again: {why}")
             self._set_state(State.STARTING)  # not answered for until a list has answered again
@@ -195,6 +200,8 @@ class _Reflector:
             for key, entry in fresh.items():
                 self.by_app.setdefault(entry.app, set()).add(key)
             self.state = State.SYNCED
+        if first:  # a pass may have read the kind directly before, and missed an edit made since
+            self.owner._tried(self, {entry.told for entry in fresh.values()})  # before wait_synced returns
         self.synced.set()
         if not first:  # what changed while no watch was open
             apps: set[str] = set()
@@ -273,6 +280,7 @@ class _Reflector:
             if state is State.UNAVAILABLE:  # kept otherwise, to tell what the next list finds changed
                 self.objects, self.by_app, self._listed = {}, {}, False
         if state is State.UNAVAILABLE:
+            self.owner._tried(self, set())
             self.synced.set()
 
     def stop(self) -> None:
@@ -332,6 +340,7 @@ class LiveCache:
         self._stamp_kinds: tuple[ResourceInfo, ...] = ()  # APIService, CRD, admission (watch_stamps)
         self._server: tuple[int, str] | None = None  # (relists when read, /version's gitVersion)
         self._stamps: dict[ResourceInfo, tuple[tuple[int, ...], str | None]] = {}
+        self._first: set[str] = set()  # apps first lists found, told once every kind has tried
 
     def watch(self, infos: Iterable[ResourceInfo]) -> None:
         """Keep the objects labelled ``plumbline.dev/app`` of each kind (that may be watched); a
@@ -427,6 +436,18 @@ class LiveCache:
                 self._log(
                     logging.ERROR, f"on_change failed for {sorted(named)}: {type(error).__name__}: {error}"
                 )
+
+    def _tried(self, reflector: _Reflector, apps: set[str]) -> None:
+        """``reflector`` has listed (``apps``: those its first list holds), become unavailable or
+        failed; once every kind started has, the apps first lists found are told, in one call."""
+        with self._lock:
+            reflector.tried = True
+            self._first |= apps
+            every = [*self._labelled.values(), *self._whole.values()]
+            if not all(r.tried for r in every):
+                return
+            told, self._first = self._first, set()
+        self._changed(told)
 
     def _reflector(self, into: dict[tuple[str, str], _Reflector], info: ResourceInfo) -> _Reflector | None:
         reflector = into.get((info.group, info.kind))
