@@ -143,8 +143,8 @@ def controller_rows(args: argparse.Namespace, plane: ControlPlane, work: Path) -
         note(f"{size}: the first --once creates every object")
         created = s.once(ok=(0, 1, 2))
         note(f"created in {created.seconds:.0f} s (exit {created.code}); --once x {args.once_repeat}")
-        once = median_of(args.once_repeat, s.once)
-        note(f"--once: {once.seconds:.1f} s; a long-running controller")
+        once = median_of(args.once_repeat, s.once) if args.once_repeat else None
+        note(f"--once: {once.seconds if once else 0:.1f} s; a long-running controller")
         with scale.controller(s, interval=args.interval) as running:
             rounds = scale.measure_rounds(running, apps, args.rounds)
             note(f"rounds {[round(r, 1) for r in rounds.rounds_s]}; {args.edits} edits under commits")
@@ -173,7 +173,7 @@ def controller_rows(args: argparse.Namespace, plane: ControlPlane, work: Path) -
             f"`plumb controller --once`, nothing to change, {size} "
             f"(a cold process; median of {args.once_repeat})",
             reference,
-            f"{once.seconds:.1f} s",
+            f"{once.seconds:.1f} s" if once else "not measured (--once-repeat 0)",
             "— (for comparison)",
             "—",
         ),
