@@ -25,7 +25,7 @@ from plumbline.controller._model import Settings
 from plumbline.engine.lease import (
     Grant,
     Renewer,
-    heartbeat,
+    live_replicas,
     owner_lease_name,
     read_lease,
     release,
@@ -100,16 +100,15 @@ class Share:
 
     def members(self, cluster: Cluster, apps: Iterable[str]) -> dict[str, frozenset[str] | None]:
         """The live replicas and the apps each is configured with, this one's ``apps`` published
-        (membership refreshed every third of the lease duration)."""
+        (listed every third of the lease duration; the membership Lease is renewed by the
+        :class:`Renewer`'s thread, so a replica whose workers are all busy keeps its apps)."""
         moment = time.monotonic()
+        renewer = self._renewer(cluster)
+        renewer.publish(apps)  # written when the list changed; the Renewer's thread keeps it fresh
         cached = self._replicas.get(cluster.server)
         if cached is None or moment - cached[1] > self.settings.lease_duration_s / 3:
-            alive = heartbeat(
-                cluster,
-                self.settings.identity,
-                namespace=self.settings.lease_namespace,
-                duration_s=self.settings.lease_duration_s,
-                apps=apps,
+            alive = live_replicas(
+                cluster, self.settings.identity, namespace=self.settings.lease_namespace, apps=apps
             )
             self._replicas[cluster.server] = cached = (alive, moment)
         return cached[0]

@@ -7,13 +7,17 @@ holder last renewed it:
   app runs — by ``plumb sync``, ``plumb resume --revert`` or a controller replica alike — and given
   back when it ends, so one write never waits for more than another write.
 * ``plumbline-owner-<app>``, the **owner** Lease (:func:`owner_lease_name`): the controller replica
-  that reconciles the app holds it for as long as it does (renewed by :class:`Renewer`), so replicas
-  share the apps out; it never blocks a manual write.
+  that reconciles the app holds it for as long as it does, so replicas share the apps out; it never
+  blocks a manual write. It is written when taken, released or handed over, not renewed: it stays
+  held while its holder's **membership** Lease (:func:`heartbeat`, renewed by :class:`Renewer`'s
+  thread every third of the duration) is fresh, so renewals grow with replicas, not apps.
 
- Anyone may take a lease whose holder has not renewed it for
-``leaseDurationSeconds``; every write goes through the API server's optimistic concurrency
-(``resourceVersion``), so two replicas racing for one expired lease cannot both win: the loser gets
-409 Conflict and sees the winner on its next read.
+Anyone may take a lease whose holder has not renewed it for ``leaseDurationSeconds`` — an owner
+Lease only when its holder's membership Lease has lapsed too (:meth:`LeaseInfo.expired`, the one
+rule; :func:`read_lease` and :func:`acquire` read the membership Lease when it matters). Every write
+goes through the API server's optimistic concurrency (``resourceVersion``), so two replicas racing
+for one expired lease cannot both win: the loser gets 409 Conflict and sees the winner on its next
+read.
 
     with app_lease(cluster, "guestbook", identity="alice@laptop"):
         ...   # no one else writes the app meanwhile (engine.sync_app takes it like this to write)
@@ -31,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -85,11 +89,19 @@ class LeaseInfo:
     renewed: datetime | None
     duration_s: int
     transitions: int
+    membership: LeaseInfo | None = None
+    """Of an owner Lease not renewed within its duration: the holder's membership Lease (None: none)."""
 
     def expired(self, at: datetime | None = None) -> bool:
-        if not self.holder or self.renewed is None:
+        """Free to take: no holder, or the holder renewed it longer than its duration ago — and, for
+        an owner Lease, the holder's membership Lease has lapsed too (or is gone)."""
+        if not self.holder:
             return True
-        return (at or datetime.now(UTC)) > self.renewed + timedelta(seconds=self.duration_s)
+        moment = at or datetime.now(UTC)
+        if self.renewed is not None and moment <= self.renewed + timedelta(seconds=self.duration_s):
+            return False
+        member = self.membership
+        return member is None or member.holder != self.holder or member.expired(moment)
 
 
 def _path(namespace: str, name: str | None = None) -> str:
@@ -118,8 +130,9 @@ def read_lease(
     cluster: Cluster, app: str, *, namespace: str = LEASE_NAMESPACE, name: str | None = None
 ) -> LeaseInfo | None:
     """The app's write Lease (``name``: another of its Leases, e.g. :func:`owner_lease_name`)."""
-    obj = cluster.read(_path(namespace, name or lease_name(app)))
-    return None if obj is None else _info(app, obj)
+    name = name or lease_name(app)
+    obj = cluster.read(_path(namespace, name))
+    return None if obj is None else _judged(cluster, app, obj, namespace=namespace, name=name)
 
 
 def _info(app: str, obj: dict[str, Any]) -> LeaseInfo:
@@ -131,6 +144,19 @@ def _info(app: str, obj: dict[str, Any]) -> LeaseInfo:
         duration_s=int(spec.get("leaseDurationSeconds") or LEASE_DURATION_S),
         transitions=int(spec.get("leaseTransitions") or 0),
     )
+
+
+def _judged(
+    cluster: Cluster, app: str, obj: dict[str, Any], *, namespace: str, name: str, at: datetime | None = None
+) -> LeaseInfo:
+    """The Lease ``obj`` as :class:`LeaseInfo`; an owner Lease held but not renewed within its
+    duration with its holder's membership Lease read beside it (one GET), so ``expired`` is the one
+    rule for every reader."""
+    info = _info(app, obj)
+    if not name.startswith(_OWNER_PREFIX) or not info.holder or not info.expired(at):
+        return info
+    member = cluster.read(_path(namespace, replica_lease_name(info.holder)))
+    return info if member is None else replace(info, membership=_info("", member))
 
 
 class Grant(StrEnum):
@@ -215,6 +241,8 @@ def _acquire(
             raise
         return Grant.ACQUIRED, created
     info = _info(app, obj)
+    if info.holder != identity:
+        info = _judged(cluster, app, obj, namespace=namespace, name=name, at=moment)
     spec = obj.setdefault("spec", {})
     if annotations:
         obj.setdefault("metadata", {}).setdefault("annotations", {}).update(annotations)
@@ -279,11 +307,18 @@ def release(
 class Renewer:
     """The leases one identity holds on one cluster (named by ``name``, default the write Lease; a
     controller's :func:`owner_lease_name`), as one state machine: taking an app
-    (:meth:`claim`), renewing it every third of the duration (its own thread) and giving it up
+    (:meth:`claim`), keeping it (its own thread, every third of the duration) and giving it up
     (:meth:`discard`) all go through one lock, so the loop and the renewal never race each other's
     writes to the same Lease, and ``claim`` says :attr:`Grant.ACQUIRED` only when the lease really
-    changed hands. A renewal the API cannot answer keeps the app held until the lease would have
-    lapsed (the loop's next claim finds out); one refused means another holder took it: ``lost``."""
+    changed hands.
+
+    Write Leases are renewed each, every third of the duration. Owner Leases are not: the thread
+    renews this identity's **membership** Lease instead (:func:`heartbeat`'s, one write a round
+    whatever the number of apps), and an owner Lease stays held while its holder's membership Lease
+    is fresh (:meth:`LeaseInfo.expired`). A renewal the API cannot answer keeps the apps held until
+    the lease would have lapsed (the loop's next claim finds out); one refused means another holder
+    took it: ``lost``. A membership that lapsed meanwhile (no renewal for a whole duration) makes
+    every owner Lease read again before it is counted as held."""
 
     def __init__(
         self,
@@ -301,10 +336,15 @@ class Renewer:
             duration_s,
         )
         self.name = name
+        self.by_membership = name("app").startswith(_OWNER_PREFIX)  # owner Leases: kept by membership
         self.apps: set[str] = set()
         self.lost: set[str] = set()
+        self.published: frozenset[str] | None = None  # the apps on the membership Lease (None: none)
         self._renewed: dict[str, float] = {}
         self._leases: dict[str, dict[str, Any]] = {}  # each held Lease as last written: renewed blind
+        self._member: dict[str, Any] | None = None  # the membership Lease as last written
+        self._beat: float | None = None  # when the membership Lease was last renewed (monotonic)
+        self._unverified: set[str] = set()  # held, but the membership lapsed since: read again
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._thread = threading.Thread(target=self._run, name="plumbline-lease", daemon=True)
@@ -314,12 +354,18 @@ class Renewer:
         return self
 
     def claim(self, app: str) -> Grant:
-        """Take or renew ``app``'s lease; the app is held afterwards unless REFUSED. A lease this
-        holder renewed less than a third of its duration ago is not written again (RENEWED): no one
-        else can have taken it since, and the renewal thread keeps it fresh — so a pass over an app
-        it holds costs the Lease nothing."""
+        """Take or keep ``app``'s lease; the app is held afterwards unless REFUSED. A lease this
+        holder keeps is not written again (RENEWED): an owner Lease while this identity's membership
+        Lease is fresh (renewed here first if the thread is late), a write Lease renewed less than a
+        third of its duration ago — no one else can have taken it since, so a pass over an app it
+        holds costs the Lease nothing."""
         with self._lock:
-            if app in self.apps and time.monotonic() - self._renewed.get(app, 0.0) < self.duration_s / 3:
+            if self.by_membership:
+                if self._beat is None or time.monotonic() - self._beat >= self.duration_s / 2:
+                    self._renew_membership()  # the thread is late (it renews every third)
+                if app in self.apps and app not in self._unverified:
+                    return Grant.RENEWED
+            elif app in self.apps and time.monotonic() - self._renewed.get(app, 0.0) < self.duration_s / 3:
                 return Grant.RENEWED
             grant = self._take(app)
             if grant is Grant.REFUSED:
@@ -327,8 +373,48 @@ class Renewer:
             else:
                 self.apps.add(app)
                 self.lost.discard(app)
+                self._unverified.discard(app)
                 self._renewed[app] = time.monotonic()
             return grant
+
+    def publish(self, apps: Iterable[str]) -> None:
+        """Publish ``apps`` (the apps this replica is configured with) on the membership Lease:
+        written at once when the list changed, kept by the renewals after."""
+        mine = frozenset(apps)
+        with self._lock:
+            if mine != self.published:
+                self.published = mine
+                self._renew_membership()
+
+    def _renew_membership(self) -> None:
+        """Renew this identity's membership Lease: one blind write while it is as last written and
+        publishes :attr:`published`, else read it and write. Raises when the API cannot answer."""
+        started = time.monotonic()
+        written = None
+        if self._member is not None and _published(self._member) == self.published:
+            written = renew(self.cluster, self._member, duration_s=self.duration_s)
+        if written is None:
+            annotations = (
+                None if self.published is None else {APPS_ANNOTATION: json.dumps(sorted(self.published))}
+            )
+            _, written = _acquire(
+                self.cluster,
+                self.identity,
+                self.identity,
+                namespace=self.namespace,
+                duration_s=self.duration_s,
+                name=replica_lease_name(self.identity),
+                labels={REPLICA_LABEL: "true"},
+                annotations=annotations,
+            )
+            if written is None:
+                raise ClusterError(
+                    f"the membership Lease {replica_lease_name(self.identity)} is held by another process "
+                    f"named {self.identity}; give each replica its own --identity"
+                )
+        if self._beat is None or started - self._beat > self.duration_s:
+            self._unverified = set(self.apps)  # it lapsed meanwhile: anyone may have taken them
+        self._member, self._beat = written, started
 
     def _take(self, app: str) -> Grant:
         grant, written = _acquire(
@@ -368,6 +454,7 @@ class Renewer:
 
     def _drop(self, app: str, *, lost: bool) -> None:
         self.apps.discard(app)
+        self._unverified.discard(app)
         self._renewed.pop(app, None)
         self._leases.pop(app, None)
         if lost:
@@ -382,8 +469,12 @@ class Renewer:
             self.renew_all()
 
     def renew_all(self) -> None:
-        """Renew every Lease held (the renewal thread's round, every third of the duration): one write
-        each while no one else has changed it."""
+        """The renewal thread's round, every third of the duration: for owner Leases, renew the
+        membership Lease (one write) and read again any app held across a lapse of it; for write
+        Leases, renew each (one write each while no one else has changed it)."""
+        if self.by_membership:
+            self._keep_by_membership()
+            return
         with self._lock:
             apps = sorted(self.apps)
         for app in apps:
@@ -401,6 +492,26 @@ class Renewer:
                     self._drop(app, lost=True)
                 else:
                     self._renewed[app] = time.monotonic()
+
+    def _keep_by_membership(self) -> None:
+        with self._lock:
+            try:
+                self._renew_membership()
+            except (ApiFailure, ClusterError):
+                # Unreachable: the apps are still ours until the membership Lease could have lapsed.
+                if self._beat is None or time.monotonic() - self._beat > self.duration_s:
+                    for app in sorted(self.apps):
+                        self._drop(app, lost=True)
+                return
+            for app in sorted(self._unverified & self.apps):
+                try:
+                    grant = self._take(app)
+                except (ApiFailure, ClusterError):
+                    continue  # read again next round (or at the loop's next claim)
+                if grant is Grant.REFUSED:
+                    self._drop(app, lost=True)
+                else:
+                    self._unverified.discard(app)
 
 
 @contextlib.contextmanager
@@ -442,7 +553,8 @@ def app_lease(
 REPLICA_LABEL = "plumbline.dev/replica"
 
 
-def _replica_lease(identity: str) -> str:
+def replica_lease_name(identity: str) -> str:
+    """A controller replica's membership Lease (:func:`heartbeat`, :class:`Renewer`)."""
     safe = re.sub(r"[^a-z0-9-]+", "-", identity.lower()).strip("-")[:40] or "replica"
     return f"plumbline-replica-{safe}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
@@ -456,8 +568,8 @@ def heartbeat(
     cluster: Cluster, identity: str, *, namespace: str, duration_s: int, apps: Iterable[str] = ()
 ) -> dict[str, frozenset[str] | None]:
     """Renew this replica's own membership lease, publishing ``apps`` (the apps it is configured
-    with); return the live replicas (this one included), from the unexpired membership leases, each
-    with the apps it publishes (None: it publishes none, an older version). Used to share apps out."""
+    with); return the live replicas (:func:`live_replicas`). A controller's :class:`Renewer` keeps
+    its membership Lease itself; this is for a replica without one."""
     mine = frozenset(apps)
     acquire(
         cluster,
@@ -465,10 +577,19 @@ def heartbeat(
         identity,
         namespace=namespace,
         duration_s=duration_s,
-        name=_replica_lease(identity),
+        name=replica_lease_name(identity),
         labels={REPLICA_LABEL: "true"},
         annotations={APPS_ANNOTATION: json.dumps(sorted(mine))},
     )
+    return live_replicas(cluster, identity, namespace=namespace, apps=mine)
+
+
+def live_replicas(
+    cluster: Cluster, identity: str, *, namespace: str, apps: Iterable[str]
+) -> dict[str, frozenset[str] | None]:
+    """The live replicas (this one, ``identity`` with ``apps``, included), from the unexpired
+    membership leases (one LIST), each with the apps it publishes (None: it publishes none, an older
+    version). Used to share apps out."""
     listed = cluster.request("GET", _path(namespace), query={"labelSelector": f"{REPLICA_LABEL}=true"})
     moment = datetime.now(UTC)
     alive: dict[str, frozenset[str] | None] = {}
@@ -476,7 +597,7 @@ def heartbeat(
         info = _info("", item)
         if info.holder and not info.expired(moment):
             alive[info.holder] = _published(item)
-    alive[identity] = mine
+    alive[identity] = frozenset(apps)
     return alive
 
 
@@ -492,4 +613,4 @@ def _published(lease: dict[str, Any]) -> frozenset[str] | None:
 def release_replica(cluster: Cluster, identity: str, *, namespace: str) -> None:
     """Leave the membership at once (a clean stop), so the others take a fair share sooner."""
     with contextlib.suppress(ApiFailure, ClusterError):
-        cluster.request("DELETE", _path(namespace, _replica_lease(identity)))
+        cluster.request("DELETE", _path(namespace, replica_lease_name(identity)))
