@@ -142,3 +142,22 @@ def test_workers_never_hold_one_app_twice() -> None:
     assert set(most.values()) == {1}
     assert set(passes) == set(apps)
     assert min(passes.values()) >= 50  # fair: no app starved by the others' events
+
+
+def test_an_app_something_happened_to_goes_before_the_polls_round() -> None:
+    """A live edit to one app of many is reconciled next, not after the round over all of them; an app
+    waiting for the round that is asked for urgently moves up once (never two passes), and urgent
+    work is first in, first out between apps as well."""
+    queue = WorkQueue(clock=Clock())
+    for name in ["a", "b", "c", "d"]:
+        assert queue.add(name)  # the poll
+    assert queue.add("x", urgent=True)
+    assert queue.add("c", urgent=True)  # waiting in the round: moves to the urgent line
+    assert not queue.add("c", urgent=True) and not queue.add("c")
+    assert queue.depth() == 5
+    assert [take(queue).name for _ in range(5)] == ["x", "c", "a", "b", "d"]
+    assert queue.get(timeout=0) is None
+    queue.add("a", urgent=True)  # asked for during its pass: after it, in the urgent line
+    queue.add("e")
+    queue.done("a")
+    assert [take(queue).name for _ in range(2)] == ["a", "e"]

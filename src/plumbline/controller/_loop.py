@@ -4,7 +4,8 @@ Passes are queued by a Git poll per app (``interval_s``), by the watches of one
 :class:`~plumbline.cluster.cache.LiveCache` per API server (every kind the apps' prune scans list,
 label ``plumbline.dev/app``: an event queues the apps it names; passes read their live objects from
 it) and by webhooks (``enqueue``), into one :class:`~plumbline.controller._queue.WorkQueue`: first
-in, first out, deduplicated, an app never handed to two workers at once. ``settings.workers``
+in, first out, deduplicated, an app never handed to two workers at once, what happened to an app
+(an event, a push, an operation) before the poll's round. ``settings.workers``
 threads take apps from it (``run_once`` too). A pass over one app (:meth:`Controller.reconcile`)
 holds the app's owner Lease within this replica's fair share (``_share.py``) or leaves the app to
 the replica that does, then runs :class:`~plumbline.controller._pass.Reconciler`: the situation
@@ -155,10 +156,11 @@ class Controller:
         bad = [why for ok, why in answers if not ok]
         return (False, "; ".join(bad)) if bad else (True, "ok")
 
-    def enqueue(self, app: str) -> None:
+    def enqueue(self, app: str, *, urgent: bool = True) -> None:
         """Ask for a pass over ``app`` soon (deduplicated: a queued app is queued once; one asked for
-        while a worker reconciles it has one more pass after that one)."""
-        self._queue.add(app)
+        while a worker reconciles it has one more pass after that one). Only the poll is not
+        ``urgent``: what happened to an app (an event, a push, an operation) goes before the round."""
+        self._queue.add(app, urgent=urgent)
         self.metrics.queue_depth.set(self._queue.depth())
 
     def pushed(self, names: list[str]) -> None:
@@ -294,7 +296,7 @@ class Controller:
             elif self._round is not None:
                 self._round.waiting &= set(names)
         for name in names:
-            self.enqueue(name)
+            self.enqueue(name, urgent=False)
 
     def _worker(self) -> None:
         while not self._stop.is_set():

@@ -9,6 +9,13 @@ so it cannot starve the others: they keep their place in the line). An app asked
 is reconciling it is not handed to another worker: it goes to the back of the line when that pass is
 :meth:`done`, once, however many times it was asked for meanwhile.
 
+There are two lines, taken in order: the *urgent* one — something happened to the app (a watched
+object changed, a push, an operation asked for) — and the *periodic* one, the poll's every interval.
+A live edit to one app of a thousand is then reconciled next, not after the poll's round over all of
+them (its edit → OutOfSync time is one pass, not a round); an app waiting in the periodic line that
+is asked for urgently moves to the urgent one. Each line is first in, first out and deduplicated, so
+urgent work is fair between apps too; the periodic line waits only while urgent work is queued.
+
 A :class:`Round` is a full pass over the apps: every app the poll enqueued, until each has been
 reconciled once by a pass that started after the poll (a pass already running then does not count:
 it may have read the state from before). Pure logic with an injected clock: tested without threads.
@@ -35,33 +42,50 @@ class Taken:
 class WorkQueue:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._line: deque[str] = deque()
+        self._urgent: deque[str] = deque()
+        self._line: deque[str] = deque()  # the periodic line
         self._dirty: dict[str, float] = {}  # app -> when it was asked for (the first time)
+        self._pressing: set[str] = set()  # dirty apps asked for urgently
         self._processing: set[str] = set()
         self._changed = threading.Condition()
         self._closed = False
 
-    def add(self, name: str) -> bool:
-        """Ask for a pass over ``name``; False if one is already waiting (nothing changes)."""
+    def add(self, name: str, *, urgent: bool = False) -> bool:
+        """Ask for a pass over ``name`` (``urgent``: something happened to it, see the module
+        docstring); False if one is already waiting in that line or an earlier one (nothing changes)."""
         with self._changed:
-            if name in self._dirty:
+            if name in self._pressing or (name in self._dirty and not urgent):
                 return False
-            self._dirty[name] = self._clock()
+            self._dirty.setdefault(name, self._clock())
+            if urgent:
+                self._pressing.add(name)
             if name not in self._processing:
-                self._line.append(name)
+                (self._urgent if urgent else self._line).append(name)  # a stale periodic place is skipped
                 self._changed.notify()
             return True
+
+    def _next(self) -> str | None:
+        """The first app in line that still waits there (an app moved to the urgent line left a stale
+        place in the periodic one)."""
+        if self._urgent:
+            return self._urgent.popleft()
+        while self._line:
+            name = self._line.popleft()
+            if name in self._dirty and name not in self._pressing and name not in self._processing:
+                return name
+        return None
 
     def get(self, timeout: float | None = None) -> Taken | None:
         """The app first in line, now being processed; None if none came within ``timeout`` seconds
         (0: do not wait) or the queue is closed."""
         with self._changed:
-            if not self._line and not self._closed and timeout != 0:
-                self._changed.wait_for(lambda: bool(self._line) or self._closed, timeout)
-            if self._closed or not self._line:
+            if not (self._urgent or self._line) and not self._closed and timeout != 0:
+                self._changed.wait_for(lambda: bool(self._urgent or self._line) or self._closed, timeout)
+            name = None if self._closed else self._next()
+            if name is None:
                 return None
-            name = self._line.popleft()
             asked = self._dirty.pop(name)
+            self._pressing.discard(name)
             self._processing.add(name)
             moment = self._clock()
             return Taken(name=name, waited_s=max(0.0, moment - asked), started=moment)
@@ -71,7 +95,7 @@ class WorkQueue:
         with self._changed:
             self._processing.discard(name)
             if name in self._dirty:
-                self._line.append(name)
+                (self._urgent if name in self._pressing else self._line).append(name)
                 self._changed.notify()
 
     def close(self) -> None:
