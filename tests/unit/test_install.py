@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plumbline.deploy import APPLY_ROLE, KEY_NAMESPACE, NAME, install_text, manifests
+from plumbline.deploy import APPLY_ROLE, KEY_NAMESPACE, NAME, READ_ROLE, install_text, manifests
 from plumbline.toolchain import KITS
 from plumbline.yamlio import load_documents
 from tests.support import cli
@@ -45,7 +45,7 @@ def test_writing_apps_objects_is_bound_per_namespace_never_cluster_wide() -> Non
     for binding in by_kind(objects, "ClusterRoleBinding"):
         assert binding["roleRef"]["name"] != APPLY_ROLE
     for role in by_kind(objects, "ClusterRole"):
-        if role["metadata"]["name"] != APPLY_ROLE:
+        if role["metadata"]["name"] not in (APPLY_ROLE, READ_ROLE):
             for rule in role["rules"]:
                 assert "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule
                 assert "delete" not in rule["verbs"] and "secrets" not in rule["resources"], rule
@@ -56,6 +56,27 @@ def test_writing_apps_objects_is_bound_per_namespace_never_cluster_wide() -> Non
     }
     assert bound == {"shop", "blog"}
     assert not [b for b in by_kind(manifests(), "RoleBinding") if b["metadata"]["name"] == APPLY_ROLE]
+
+
+def test_reading_is_cluster_wide_read_only_and_never_secrets() -> None:
+    """The live-object cache lists and watches each kind once for every app (decision 0023): the
+    ClusterRole plumbline-read grants get, list and watch cluster-wide on every built-in kind but
+    Secrets, which stay readable only where plumbline-apply is bound."""
+    objects = manifests()
+    (role,) = [r for r in by_kind(objects, "ClusterRole") if r["metadata"]["name"] == READ_ROLE]
+    for rule in role["rules"]:
+        assert set(rule["verbs"]) == {"get", "list", "watch"}, rule
+        assert "*" not in rule["apiGroups"], rule  # "*" would take in the core group's Secrets
+        if "" in rule["apiGroups"]:
+            assert "*" not in rule["resources"] and "secrets" not in rule["resources"], rule
+            assert {"configmaps", "services", "namespaces"} <= set(rule["resources"]), rule
+    assert {"apps", "batch", "networking.k8s.io"} <= {g for r in role["rules"] for g in r["apiGroups"]}
+    (binding,) = [b for b in by_kind(objects, "ClusterRoleBinding") if b["metadata"]["name"] == READ_ROLE]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": READ_ROLE,
+    }
 
 
 def test_the_deployment_is_probed_bounded_and_unprivileged() -> None:

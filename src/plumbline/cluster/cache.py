@@ -8,8 +8,9 @@ namespace, name). A watch the server ends (its timeout) is resumed from the last
 seen; a 410 Gone lists again at once; an ERROR event, a failed request or a failed watch lists again
 after a backoff (0.5 s doubling to 30 s), and until that list has answered
 the kind is not *synced*: the cache does not answer for it. A kind whose cluster-wide LIST or WATCH
-is forbidden (403) is not available here (logged once, tried again every five minutes): the plan
-reads it directly as without a cache, and reports what it may not list as before.
+is forbidden (403) is not available here (logged once — a warning, but at info for Secrets, which
+``plumb install`` grants only per namespace — and tried again every five minutes): the plan reads it
+directly as without a cache, and reports what it may not list as before.
 
 Every ADDED, MODIFIED and DELETED event (and what a new list finds changed) calls ``on_change`` with
 the app names — the label's values — of the object before and after, so a label moved from app A to
@@ -60,6 +61,9 @@ WATCH_S = (240, 360)  # the server ends each watch after a random time in this r
 READ_MARGIN_S = 30.0  # ... and the connection is given up this long after that without a byte
 BACKOFF_S = (0.5, 30.0)  # after a failure: the first wait and the longest
 FORBIDDEN_RETRY_S = 300.0  # a kind the server would not let us list is tried again this often
+# Kinds an installation is expected to withhold cluster-wide (plumb install grants Secrets only where
+# the apps deploy): not caching them is said at info, not as a warning at every start.
+WITHHELD = frozenset({("", "Secret")})
 
 LOGGER = logging.getLogger("plumbline.cluster.cache")
 
@@ -267,8 +271,9 @@ class _Reflector:
         self._set_state(State.UNAVAILABLE)
         if not self._logged_forbidden:
             self._logged_forbidden = True
+            withheld = (self.info.group, self.info.kind) in WITHHELD
             self.owner._log(
-                logging.WARNING,
+                logging.INFO if withheld else logging.WARNING,
                 f"not caching {self.info.group_kind}: listing or watching it cluster-wide is forbidden "
                 f"({failure.message}); plans read it directly",
             )

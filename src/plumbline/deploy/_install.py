@@ -9,6 +9,11 @@ with each RBAC rule's reason as a comment above it.
 Writing the apps' objects is granted per namespace, not cluster-wide: ``--namespaces`` binds the
 ClusterRole ``plumbline-apply`` in each namespace the Projects deploy to (decision 0014); any other
 namespace stays forbidden by the cluster itself, whatever a Project says.
+
+Reading is granted cluster-wide, read-only and without Secrets (the ClusterRole ``plumbline-read``):
+the controller's watch-fed cache lists and watches each kind once for every app (decision 0023), as
+Argo CD's and Flux's controllers do; Secrets stay readable only where writing is granted, so the
+cache reads them per namespace from the server instead.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from plumbline.words import IMAGE as IMAGE
 
 NAME = "plumbline-controller"
 APPLY_ROLE = "plumbline-apply"
+READ_ROLE = "plumbline-read"
 KEY_ROLE = "plumbline-store-keys"
 PORT = 8080
 LABELS = {"app.kubernetes.io/name": "plumbline", "app.kubernetes.io/part-of": "plumbline"}
@@ -145,6 +151,68 @@ APPLY_RULES = (
 )
 
 
+# Every built-in API group but the core one (RBAC cannot say "every resource but Secrets", so the core
+# group's kinds are named, and the other groups', which hold no Secrets, are granted whole).
+BUILT_IN_GROUPS = (
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io",
+    "networking.k8s.io",
+    "node.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "resource.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "storagemigration.k8s.io",
+)
+CORE_READ = (
+    "componentstatuses",
+    "configmaps",
+    "endpoints",
+    "events",
+    "limitranges",
+    "namespaces",
+    "nodes",
+    "persistentvolumeclaims",
+    "persistentvolumes",
+    "pods",
+    "podtemplates",
+    "replicationcontrollers",
+    "resourcequotas",
+    "serviceaccounts",
+    "services",
+)
+
+READ_RULES = (
+    Rule(
+        "the live-object cache (decision 0023): list and watch each core kind once, cluster-wide, for "
+        "every app, instead of a LIST per kind per pass; every core kind but Secrets, which are read "
+        "only where plumbline-apply is bound",
+        ("",),
+        CORE_READ,
+        ("get", "list", "watch"),
+    ),
+    Rule(
+        "the same for the other built-in groups (none holds Secrets), among them the APIServices, CRDs "
+        "and mutating admission configuration the unchanged proof's stamps are made of (decision 0024); "
+        "it only reads: writes are granted per namespace only",
+        BUILT_IN_GROUPS,
+        ("*",),
+        ("get", "list", "watch"),
+    ),
+)
+
+
 def _meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
@@ -257,6 +325,8 @@ def manifests(
         _role("Role", NAME, NAMESPACE_RULES, namespace),
         _binding("RoleBinding", NAME, NAME, "Role", namespace, namespace),
         _role("ClusterRole", APPLY_ROLE, APPLY_RULES),
+        _role("ClusterRole", READ_ROLE, READ_RULES),
+        _binding("ClusterRoleBinding", READ_ROLE, READ_ROLE, "ClusterRole", namespace, None),
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(KEY_NAMESPACE)},
         _role("Role", KEY_ROLE, KEY_RULES, KEY_NAMESPACE),
         _binding("RoleBinding", KEY_ROLE, KEY_ROLE, "Role", namespace, KEY_NAMESPACE),
@@ -303,6 +373,7 @@ def install_text(
         ("ClusterRole", NAME): CLUSTER_RULES,
         ("Role", NAME): NAMESPACE_RULES,
         ("ClusterRole", APPLY_ROLE): APPLY_RULES,
+        ("ClusterRole", READ_ROLE): READ_RULES,
         ("Role", KEY_ROLE): KEY_RULES,
     }
     documents = []
