@@ -125,14 +125,32 @@ def test_prune_only_when_asked_and_never_what_is_not_ours(cluster: Cluster, name
 
 def test_a_prune_candidate_changed_since_the_plan_is_not_deleted(cluster: Cluster, namespace: str) -> None:
     """The plan may have read a candidate a moment stale (from the watch cache): the delete carries the
-    resourceVersion it read, so one edited or relabelled since is left and reported, not deleted."""
+    resourceVersion it read, so one edited or relabelled since is left and reported, not deleted; one
+    whose status alone moved (a Deployment mid-rollout) is still the object decided on, and deleted."""
     app = app_name()
-    objs = [config_map("keep"), config_map("edited"), config_map("moved"), config_map("drop")]
+    objs = [
+        config_map("keep"),
+        config_map("edited"),
+        config_map("moved"),
+        config_map("drop"),
+        deployment("busy"),
+    ]
     assert sync_plan(plan(cluster, app, namespace, objs), cluster=cluster).ok
     cm = cluster.discovery.lookup("v1", "ConfigMap")
-    assert cm is not None
+    apps = cluster.discovery.lookup("apps/v1", "Deployment")
+    assert cm is not None and apps is not None
     shrunk = plan(cluster, app, namespace, [config_map("keep")])
-    assert len(shrunk.of(Action.PRUNE)) == 3
+    assert len(shrunk.of(Action.PRUNE)) == 4
+    (busy,) = [item for item in shrunk.of(Action.PRUNE) if item.ref.kind == "Deployment"]
+    read = (busy.live or {})["metadata"]["resourceVersion"]
+    cluster.request(  # its status moves after the plan read it, as the deployment controller's does
+        "PATCH",
+        apps.path(namespace=namespace, name="busy") + "/status",
+        body={"status": {"observedGeneration": 42}},
+        content_type="application/merge-patch+json",
+    )
+    moved = cluster.get(apps, name="busy", namespace=namespace)
+    assert moved is not None and moved["metadata"]["resourceVersion"] != read
 
     # After the plan: someone edits one candidate's data and relabels another for a different app.
     cluster.request(
@@ -152,6 +170,9 @@ def test_a_prune_candidate_changed_since_the_plan_is_not_deleted(cluster: Cluste
     assert not report.ok  # a prune that was asked for and not done is not a success
     outcomes = {o.item.ref.name: (o.outcome, o.message) for o in report.objects if o.item.ref.name != "keep"}
     assert outcomes["drop"] == (Outcome.PRUNED, "")
+    assert outcomes["busy"] == (Outcome.PRUNED, "")
+    deleted = cluster.get(apps, name="busy", namespace=namespace)
+    assert deleted is None or deleted["metadata"].get("deletionTimestamp")
     for name in ("edited", "moved"):
         outcome, message = outcomes[name]
         assert outcome is Outcome.FAILED

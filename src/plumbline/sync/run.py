@@ -31,6 +31,7 @@ from plumbline.plan.age import age_in_words
 from plumbline.plan.attribution import NEEDS_CONSENT, Attribution, FieldChange
 from plumbline.plan.fields import get_path, json_pointer
 from plumbline.plan.normalize import comparable
+from plumbline.plan.unchanged import live_digest
 from plumbline.redact import contains_fingerprint
 from plumbline.sync.waves import wave_of
 
@@ -287,14 +288,30 @@ def _said(item: PlanItem, message: str) -> str:
 def _delete_one(cluster: Cluster, item: PlanItem) -> str | None:
     live = item.live or {}
     metadata = live.get("metadata") or {}
+    info = _info(cluster, item)
+    version = metadata.get("resourceVersion")
     try:
-        cluster.delete(
-            _info(cluster, item),
-            name=item.ref.name,
-            namespace=item.ref.namespace,
-            uid=metadata.get("uid"),
-            resource_version=metadata.get("resourceVersion"),
-        )
+        try:
+            cluster.delete(
+                info,
+                name=item.ref.name,
+                namespace=item.ref.namespace,
+                uid=metadata.get("uid"),
+                resource_version=version,
+            )
+        except ApiFailure as failure:
+            now = _status_moved_only(cluster, info, item) if failure.status == 409 else None
+            if now is None:
+                raise
+            # Only its status moved (a Deployment mid-rollout): still the object the plan decided on.
+            version = now
+            cluster.delete(
+                info,
+                name=item.ref.name,
+                namespace=item.ref.namespace,
+                uid=metadata.get("uid"),
+                resource_version=version,
+            )
     except ApiFailure as failure:
         if failure.status == 404:
             return None  # already gone
@@ -304,13 +321,26 @@ def _delete_one(cluster: Cluster, item: PlanItem) -> str | None:
             else:
                 why = (
                     f"it changed since the plan was made (resourceVersion "
-                    f"{metadata.get('resourceVersion')} is no longer current); plan again to decide on it"
+                    f"{version} is no longer current); plan again to decide on it"
                 )
             return _said(item, f"not deleted: {why}: {failure.message}")
         return _said(item, f"{failure.reason or failure.status}: {failure.message}")
     except ClusterError as error:
         return str(error)
     return None
+
+
+def _status_moved_only(cluster: Cluster, info: ResourceInfo, item: PlanItem) -> str | None:
+    """The resourceVersion of the candidate now, if all that changed since the plan read it is what
+    status updates change (:func:`plumbline.plan.unchanged.live_digest`: the same uid, labels,
+    annotations, spec and other managers' fields); None if anything else changed, or it is gone."""
+    if item.live is None:
+        return None
+    now = cluster.get(info, name=item.ref.name, namespace=item.ref.namespace)
+    if now is None or live_digest(item.redactor, now) != live_digest(item.redactor, item.live):
+        return None
+    version = (now.get("metadata") or {}).get("resourceVersion")
+    return str(version) if version else None
 
 
 def _wait_established(cluster: Cluster, crds: list[PlanItem]) -> None:
