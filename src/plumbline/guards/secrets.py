@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,18 +58,26 @@ MAX_FILES = 5000  # per source path; past this the rest is reported as not scann
 _BINARY_PROBE = 8192
 
 
+# detect-secrets keeps its settings in one global, which each check swaps its own into, and its
+# package cannot be imported by two threads at once (its modules import each other): one check at a
+# time in a process — the controller's workers plan apps in parallel.
+_ONE_AT_A_TIME = threading.RLock()
+
+
 @contextmanager
 def _detect_secrets() -> Iterator[None]:
-    """detect-secrets' default plugins and filters, ours added. Entering is costly: once per check."""
-    from detect_secrets.settings import default_settings, get_filters, get_plugins
+    """detect-secrets' default plugins and filters, ours added, for this thread alone until it
+    leaves. Entering is costly: once per check."""
+    with _ONE_AT_A_TIME:
+        from detect_secrets.settings import default_settings, get_filters, get_plugins
 
-    with default_settings() as settings:
-        for name in _SKIPPED_DETECTORS:
-            settings.plugins.pop(name, None)
-        settings.filters.update({path: {} for path in _OUR_FILTERS})
-        get_plugins.cache_clear()
-        get_filters.cache_clear()
-        yield
+        with default_settings() as settings:
+            for name in _SKIPPED_DETECTORS:
+                settings.plugins.pop(name, None)
+            settings.filters.update({path: {} for path in _OUR_FILTERS})
+            get_plugins.cache_clear()
+            get_filters.cache_clear()
+            yield
 
 
 # --- scanning lines ---
