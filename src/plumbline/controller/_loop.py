@@ -340,17 +340,19 @@ class Controller:
         its next passes read them there."""
         if not self.settings.watch:
             return
+        project = self.config.project(app.spec.project)
+        kinds = prune_scan_kinds(cluster.discovery, None if project is None else engine.bounds_of(project))
+        hpa = hpa_kind(cluster.discovery)
+        # Every kind registered under the lock :meth:`watching` reads the caches under: it never sees
+        # a cache with some of an app's kinds and not yet the others (the autoscalers, the stamps).
         with self._caches_lock:
             cache = self._caches.get(cluster)
             if cache is None:
                 cache = self._caches[cluster] = LiveCache(cluster, on_change=self._changed, log=log)
-        project = self.config.project(app.spec.project)
-        cache.watch(
-            prune_scan_kinds(cluster.discovery, None if project is None else engine.bounds_of(project))
-        )
-        if (hpa := hpa_kind(cluster.discovery)) is not None:
-            cache.watch_every([hpa])
-        cache.watch_stamps()
+            cache.watch(kinds)
+            if hpa is not None:
+                cache.watch_every([hpa])
+            cache.watch_stamps()
 
     def watching(self, timeout: float | None = None) -> bool:
         """Wait until the caches started so far have listed every kind they watch (or found they
