@@ -290,28 +290,23 @@ def _delete_one(cluster: Cluster, item: PlanItem) -> str | None:
     metadata = live.get("metadata") or {}
     info = _info(cluster, item)
     version = metadata.get("resourceVersion")
+
+    def delete() -> None:
+        ref = item.ref
+        cluster.delete(
+            info, name=ref.name, namespace=ref.namespace, uid=metadata.get("uid"), resource_version=version
+        )
+
     try:
         try:
-            cluster.delete(
-                info,
-                name=item.ref.name,
-                namespace=item.ref.namespace,
-                uid=metadata.get("uid"),
-                resource_version=version,
-            )
+            delete()
         except ApiFailure as failure:
             now = _status_moved_only(cluster, info, item) if failure.status == 409 else None
             if now is None:
                 raise
             # Only its status moved (a Deployment mid-rollout): still the object the plan decided on.
             version = now
-            cluster.delete(
-                info,
-                name=item.ref.name,
-                namespace=item.ref.namespace,
-                uid=metadata.get("uid"),
-                resource_version=version,
-            )
+            delete()
     except ApiFailure as failure:
         if failure.status == 404:
             return None  # already gone
