@@ -17,6 +17,7 @@ import pytest
 
 from plumbline.errors import ControlPlaneError, ToolchainError
 from plumbline.local import ControlPlane, Exporter, Prometheus, SimulatedNodes, start_nodes
+from tests.support.cluster import CountingCluster
 from tests.support.sites import Site
 from tests.support.tofu import RealPlans, make_real_plans
 
@@ -223,3 +224,13 @@ def make_site(tmp_path: Path, control_plane: ControlPlane, namespace: str) -> It
     yield make
     for site in sites:
         site.close()
+
+
+@pytest.fixture
+def counting(control_plane: ControlPlane) -> Iterator[CountingCluster]:
+    """A client of the control plane that counts what it sends (requests, dry runs, applies)."""
+    made = CountingCluster(kubeconfig=control_plane.kubeconfig)
+    try:
+        yield made
+    finally:
+        made.close()

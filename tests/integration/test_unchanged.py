@@ -14,7 +14,6 @@ import sqlite3
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from plumbline.plan.unchanged import Proof, RequestedStamps
 from plumbline.redact import Redactor
 from plumbline.store import KubernetesStore, SyncResult
 from plumbline.sync import sync_plan
-from tests.support.cluster import limited_kubeconfig
+from tests.support.cluster import CountingCluster, limited_kubeconfig
 from tests.support.git import commit_all
 from tests.support.manifests import crd, workload
 from tests.support.sites import Site
@@ -43,32 +42,6 @@ pytestmark = pytest.mark.integration
 
 KEY = Redactor(b"p" * 32)
 PASSWORD = "correct-horse-battery"
-
-
-class Counting(Cluster):
-    """A real client that counts what it sends: dry runs (server-side apply with dryRun) and all."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dry_runs = 0
-        self.requests = 0
-        self.paths: list[str] = []
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        self.requests += 1
-        self.paths.append(path)
-        if method == "PATCH" and (kwargs.get("query") or {}).get("dryRun"):
-            self.dry_runs += 1
-        return super().request(method, path, **kwargs)
-
-
-@pytest.fixture
-def counting(control_plane: ControlPlane) -> Iterator[Counting]:
-    made = Counting(kubeconfig=control_plane.kubeconfig)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def objects() -> list[dict[str, Any]]:
@@ -129,7 +102,7 @@ def settled(cluster: Cluster, namespace: str) -> None:
 
 
 @pytest.fixture
-def synced(counting: Counting, namespace: str) -> tuple[str, Plan]:
+def synced(counting: CountingCluster, namespace: str) -> tuple[str, Plan]:
     """An app of four objects synced, settled, and its first full plan (every object unchanged)."""
     app = f"app-{uuid.uuid4().hex[:6]}"
     first = plan(counting, app, namespace, objects())
@@ -141,7 +114,7 @@ def synced(counting: Counting, namespace: str) -> tuple[str, Plan]:
 
 
 def test_a_proven_plan_asks_no_dry_run_and_says_what_the_full_plan_says(
-    counting: Counting, namespace: str, synced: tuple[str, Plan]
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan]
 ) -> None:
     app, full = synced
     assert {str(ref) for ref in proofs_of(full)} == {str(item.ref) for item in full.items}
@@ -165,7 +138,7 @@ def patch(cluster: Cluster, path: str, body: Any, manager: str) -> None:
 
 
 def edit_then_compare(
-    counting: Counting, namespace: str, synced: tuple[str, Plan], kind: str
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan], kind: str
 ) -> tuple[Plan, Plan]:
     """The plan standing on the proofs made before the edit, and a full plan, both after it."""
     app, full = synced
@@ -182,7 +155,7 @@ def edit_then_compare(
 
 
 def test_an_edit_by_another_field_manager_is_found(
-    counting: Counting, namespace: str, synced: tuple[str, Plan]
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan]
 ) -> None:
     patch(
         counting, f"/api/v1/namespaces/{namespace}/configmaps/env", {"data": {"LOG": "debug"}}, "kubectl-edit"
@@ -193,7 +166,7 @@ def test_an_edit_by_another_field_manager_is_found(
 
 
 def test_an_edit_that_only_removes_our_label_is_found(
-    counting: Counting, namespace: str, synced: tuple[str, Plan]
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan]
 ) -> None:
     removal = [{"op": "remove", "path": "/metadata/labels/plumbline.dev~1app"}]
     patch(counting, f"/api/v1/namespaces/{namespace}/services/web", removal, "kubectl-label")
@@ -203,7 +176,7 @@ def test_an_edit_that_only_removes_our_label_is_found(
 
 
 def test_an_object_deleted_and_made_again_alike_is_not_proved(
-    counting: Counting, namespace: str, synced: tuple[str, Plan]
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan]
 ) -> None:
     _, full = synced
     (item,) = [i for i in full.items if i.ref.kind == "ConfigMap"]
@@ -218,7 +191,7 @@ def test_an_object_deleted_and_made_again_alike_is_not_proved(
 
 
 def test_a_status_update_keeps_the_proof(
-    counting: Counting, namespace: str, synced: tuple[str, Plan]
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan]
 ) -> None:
     app, full = synced
     condition = {"type": "Checked", "status": "True", "reason": "Test"}
@@ -230,7 +203,9 @@ def test_a_status_update_keeps_the_proof(
     assert shown(standing) == shown(plan(counting, app, namespace, objects()))
 
 
-def test_a_secrets_proof_is_keyed(counting: Counting, namespace: str, synced: tuple[str, Plan]) -> None:
+def test_a_secrets_proof_is_keyed(
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan]
+) -> None:
     app, full = synced
     text = json.dumps({str(ref): proof.to_dict() for ref, proof in proofs_of(full).items()})
     assert PASSWORD not in text and "Y29ycmVjdC1ob3JzZS1iYXR0ZXJ5" not in text  # nor its base64
@@ -240,7 +215,7 @@ def test_a_secrets_proof_is_keyed(counting: Counting, namespace: str, synced: tu
     assert counting.dry_runs == 4 and not any(item.proven for item in other.items)
 
 
-def test_a_crd_schema_change_changes_the_stamp(counting: Counting, namespace: str) -> None:
+def test_a_crd_schema_change_changes_the_stamp(counting: CountingCluster, namespace: str) -> None:
     group = f"g{uuid.uuid4().hex[:6]}.example.com"
     definition = crd(group, "Widget")
     schema: dict[str, Any] = {
@@ -292,7 +267,7 @@ def established(cluster: Cluster, group: str) -> ResourceInfo:
 
 
 def test_a_mutating_webhook_configuration_changes_the_stamp(
-    counting: Counting, namespace: str, synced: tuple[str, Plan]
+    counting: CountingCluster, namespace: str, synced: tuple[str, Plan]
 ) -> None:
     app, full = synced
     info = counting.discovery.lookup("v1", "ConfigMap")
@@ -338,7 +313,7 @@ def test_a_mutating_webhook_configuration_changes_the_stamp(
 
 
 def test_who_may_not_read_what_stamps_are_made_of_gets_no_shortcut(
-    tmp_path: Path, control_plane: ControlPlane, counting: Counting, namespace: str
+    tmp_path: Path, control_plane: ControlPlane, counting: CountingCluster, namespace: str
 ) -> None:
     """A user whose rights end at ConfigMaps in one namespace cannot read APIServices, CRDs or the
     admission configuration: every stamp is "cannot tell", so every object is dry-run."""
@@ -348,7 +323,7 @@ def test_who_may_not_read_what_stamps_are_made_of_gets_no_shortcut(
     full = plan(counting, app, namespace, env)
     assert proofs_of(full)
     kubeconfig = limited_kubeconfig(counting, control_plane, namespace, tmp_path / "limited.yaml")
-    limited = Counting(kubeconfig=kubeconfig)
+    limited = CountingCluster(kubeconfig=kubeconfig)
     try:
         configmaps = limited.discovery.lookup("v1", "ConfigMap")
         assert configmaps is not None and RequestedStamps(limited).of(configmaps) is None
@@ -389,7 +364,7 @@ def proven_by_kind(text: str) -> dict[str, bool]:
 
 
 def test_a_sync_records_its_proofs_and_plumb_diff_stands_on_them(
-    tmp_path: Path, control_plane: ControlPlane, namespace: str, counting: Counting
+    tmp_path: Path, control_plane: ControlPlane, namespace: str, counting: CountingCluster
 ) -> None:
     site = Site(tmp_path, control_plane, namespace, mode="sync")
     try:
@@ -426,7 +401,7 @@ def test_a_sync_records_its_proofs_and_plumb_diff_stands_on_them(
 
 
 def test_the_kubernetes_store_keeps_the_proofs(
-    tmp_path: Path, control_plane: ControlPlane, namespace: str, counting: Counting
+    tmp_path: Path, control_plane: ControlPlane, namespace: str, counting: CountingCluster
 ) -> None:
     keys, records = f"k-{uuid.uuid4().hex[:10]}", f"r-{uuid.uuid4().hex[:10]}"
     site = Site(tmp_path, control_plane, namespace, mode="sync")
@@ -456,7 +431,7 @@ def test_the_kubernetes_store_keeps_the_proofs(
 # ---- the controller: proofs kept between passes, a full recheck at least every interval --------
 
 
-def passes(site: Site, counting: Counting, recheck_every_s: float, count: int) -> list[int]:
+def passes(site: Site, counting: CountingCluster, recheck_every_s: float, count: int) -> list[int]:
     """The dry runs of ``count`` passes of a controller over the site's app (after its first pass,
     which syncs), with an edit by another manager before them."""
     controller = site.controller(recheck_every_s=recheck_every_s)
@@ -487,7 +462,7 @@ def test_the_controller_proves_what_others_changed_then_left_alone_until_it_rech
     tmp_path: Path,
     control_plane: ControlPlane,
     namespace: str,
-    counting: Counting,
+    counting: CountingCluster,
     recheck_every_s: float,
     dry_runs: list[int],
 ) -> None:
@@ -499,7 +474,7 @@ def test_the_controller_proves_what_others_changed_then_left_alone_until_it_rech
 
 
 def test_the_controller_checks_proofs_by_its_caches_stamps(
-    tmp_path: Path, control_plane: ControlPlane, namespace: str, counting: Counting
+    tmp_path: Path, control_plane: ControlPlane, namespace: str, counting: CountingCluster
 ) -> None:
     site = Site(tmp_path, control_plane, namespace, mode="sync")
     cache = LiveCache(counting)
@@ -515,10 +490,10 @@ def test_the_controller_checks_proofs_by_its_caches_stamps(
         assert cache.of(configmaps) == RequestedStamps(counting).of(configmaps)  # the sync's proofs hold
         controller.reconciler.live = lambda cluster: cache if cluster is counting else None
         app = controller.config.apps[site.app]
-        counting.dry_runs, counting.paths = 0, []
+        counting.dry_runs, counting.sent = 0, []
         controller.reconciler.reconcile(app, counting, Mode.SYNC, controller.config)
         assert counting.dry_runs == 0
-        assert not [p for p in counting.paths if "/apiservices/" in p or p == "/version"]  # no stamp read
+        assert not [p for _, p in counting.sent if "/apiservices/" in p or p == "/version"]  # no stamp read
     finally:
         controller.close()
         cache.close()

@@ -21,9 +21,15 @@ class CountingCluster(Cluster):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sent: list[tuple[str, str]] = []
+        self.dry_runs = 0  # server-side dry-run requests (a test may set it back to 0)
+        self.applies = 0  # server-side applies that write
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         self.sent.append((method, path))
+        if method == "PATCH" and (kwargs.get("query") or {}).get("dryRun"):
+            self.dry_runs += 1
+        elif method == "PATCH" and kwargs.get("content_type") == "application/apply-patch+yaml":
+            self.applies += 1
         return super().request(method, path, **kwargs)
 
     def reads(self) -> list[tuple[str, str]]:
